@@ -1,0 +1,147 @@
+"""Grading rules: grade names, derived decisions and follow-up, for one eye and for a patient.
+
+Grades follow the International Clinical Diabetic Retinopathy (ICDR) severity scale and the IDRiD/Messidor
+"risk of macular edema" scale. Follow-up intervals follow the ICO Guidelines for Diabetic Eye Care
+(International Council of Ophthalmology, updated 2017), screening-setting recommendations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Iterable
+
+GUIDELINE = "ICO Guidelines for Diabetic Eye Care (International Council of Ophthalmology, 2017)"
+
+DR_GRADE_NAMES: tuple[str, ...] = (
+    "No apparent DR",
+    "Mild NPDR",
+    "Moderate NPDR",
+    "Severe NPDR",
+    "Proliferative DR",
+)
+DME_GRADE_NAMES: tuple[str, ...] = (
+    "No DME",
+    "DME away from the fovea",
+    "DME at or near the fovea",
+)
+
+
+class Outcome(str, Enum):
+    """What the screening result means for the patient, most to least urgent."""
+
+    URGENT_REFERRAL = "urgent referral"
+    REFERRAL = "referral"
+    UNGRADABLE = "ungradable: re-image or refer"
+    ROUTINE_RESCREEN = "routine rescreening"
+
+
+# Ordered from the worst outcome to the best: the worse eye decides for the patient.
+_SEVERITY = [Outcome.URGENT_REFERRAL, Outcome.REFERRAL, Outcome.UNGRADABLE, Outcome.ROUTINE_RESCREEN]
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    outcome: Outcome
+    follow_up: str
+    within_months: int  # how soon the next examination is due
+    guideline: str = GUIDELINE
+
+
+@dataclass(frozen=True)
+class EyeDecision:
+    """Decisions derived from one gradable eye's DR and DME grades."""
+
+    dr_grade: int
+    dme_grade: int
+
+    def __post_init__(self) -> None:
+        if not 0 <= self.dr_grade < len(DR_GRADE_NAMES):
+            raise ValueError(f"DR grade must be 0-4, got {self.dr_grade}")
+        if not 0 <= self.dme_grade < len(DME_GRADE_NAMES):
+            raise ValueError(f"DME grade must be 0-2, got {self.dme_grade}")
+
+    @property
+    def dr_name(self) -> str:
+        return DR_GRADE_NAMES[self.dr_grade]
+
+    @property
+    def dme_name(self) -> str:
+        return DME_GRADE_NAMES[self.dme_grade]
+
+    @property
+    def any_dr(self) -> bool:
+        return self.dr_grade >= 1
+
+    @property
+    def referable(self) -> bool:
+        return self.dr_grade >= 2 or self.dme_grade >= 1
+
+    @property
+    def urgent(self) -> bool:
+        return self.dr_grade >= 3 or self.dme_grade == 2
+
+    @property
+    def recommendation(self) -> Recommendation:
+        return recommend(self.dr_grade, self.dme_grade)
+
+
+def recommend(dr_grade: int | None, dme_grade: int | None) -> Recommendation:
+    """Follow-up for one eye. `None` grades mean the eye could not be graded."""
+    if dr_grade is None or dme_grade is None:
+        return Recommendation(
+            Outcome.UNGRADABLE,
+            "Image not gradable: re-take the photograph (dilate the pupil if needed) or refer for examination "
+            "by an eye-care professional; do not report as 'no DR'.",
+            1,
+        )
+    if dr_grade == 4:
+        return Recommendation(Outcome.URGENT_REFERRAL, "Refer urgently to an ophthalmologist: within 1 month.", 1)
+    if dme_grade == 2:
+        return Recommendation(
+            Outcome.URGENT_REFERRAL, "Refer to an ophthalmologist: within 1 month (macular edema near the fovea).", 1
+        )
+    if dr_grade == 3:
+        return Recommendation(Outcome.URGENT_REFERRAL, "Refer to an ophthalmologist: within 3 months.", 3)
+    if dme_grade == 1:
+        return Recommendation(Outcome.REFERRAL, "Refer to an ophthalmologist: within 3 months.", 3)
+    if dr_grade == 2:
+        return Recommendation(Outcome.REFERRAL, "Refer to an ophthalmologist: within 6 months.", 6)
+    return Recommendation(Outcome.ROUTINE_RESCREEN, "Rescreen in 1-2 years.", 12)
+
+
+@dataclass(frozen=True)
+class PatientDecision:
+    """The patient-level result: the worse eye decides."""
+
+    recommendation: Recommendation
+    worst_dr_grade: int | None
+    worst_dme_grade: int | None
+    eyes_graded: int
+    eyes_ungradable: int
+
+    @property
+    def referable(self) -> bool:
+        return self.recommendation.outcome in (Outcome.URGENT_REFERRAL, Outcome.REFERRAL)
+
+
+def patient_decision(eyes: Iterable[tuple[int | None, int | None]]) -> PatientDecision:
+    """Combine per-eye (dr, dme) grades, None for an ungradable eye, into one decision.
+
+    The most severe outcome wins. An ungradable eye outranks a routine result from the other eye: a patient with one
+    normal eye and one ungradable eye still needs re-imaging.
+    """
+    eyes = list(eyes)
+    if not eyes:
+        raise ValueError("a patient decision needs at least one eye")
+    recommendations = [recommend(dr, dme) for dr, dme in eyes]
+    worst = min(recommendations, key=lambda r: (_SEVERITY.index(r.outcome), r.within_months))
+    graded = [(dr, dme) for dr, dme in eyes if dr is not None and dme is not None]
+    return PatientDecision(
+        recommendation=worst,
+        worst_dr_grade=max((dr for dr, _ in graded), default=None),
+        worst_dme_grade=max((dme for _, dme in graded), default=None),
+        eyes_graded=len(graded),
+        eyes_ungradable=len(eyes) - len(graded),
+    )
+

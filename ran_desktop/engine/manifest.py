@@ -1,0 +1,139 @@
+"""The manifest that travels with a model's weights (`manifest.json`), and its schema.
+
+Everything the engine needs to use the weights correctly, and everything a person needs to judge them, is here:
+architecture, input size, preprocessing, class names, training data, metrics, version, the weights' sha256.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+FORMAT_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+WEIGHTS_NAME = "weights.safetensors"
+
+SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "type": "object",
+    "required": [
+        "format_version", "name", "version", "architecture", "input_size", "preprocessing", "heads",
+        "training_data", "trained", "metrics", "intended_use", "weights", "created",
+    ],
+    "additionalProperties": False,
+    "properties": {
+        "format_version": {"const": FORMAT_VERSION},
+        "name": {"type": "string", "pattern": "^[A-Za-z0-9._-]+$", "maxLength": 100},
+        "version": {"type": "string", "minLength": 1, "maxLength": 40},
+        "architecture": {
+            "type": "object",
+            "required": ["family", "variant", "kwargs"],
+            "additionalProperties": False,
+            "properties": {
+                "family": {"const": "RAN"},
+                "variant": {"type": "string"},
+                "kwargs": {"type": "object"},
+            },
+        },
+        "input_size": {"type": "integer", "minimum": 32, "maximum": 2048, "multipleOf": 16},
+        "preprocessing": {"type": "object"},
+        "heads": {
+            "type": "object",
+            "required": ["dr", "dme"],
+            "additionalProperties": False,
+            "properties": {
+                "dr": {"type": "array", "items": {"type": "string"}, "minItems": 5, "maxItems": 5},
+                "dme": {"type": "array", "items": {"type": "string"}, "minItems": 3, "maxItems": 3},
+            },
+        },
+        "training_data": {
+            "type": "object",
+            "required": ["description", "synthetic"],
+            "properties": {
+                "description": {"type": "string", "minLength": 1},
+                "synthetic": {"type": "boolean"},
+                "datasets": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "trained": {"type": "boolean"},
+        "metrics": {"type": "object"},
+        "intended_use": {"type": "string", "minLength": 1},
+        "weights": {
+            "type": "object",
+            "required": ["file", "sha256", "dtype", "bytes"],
+            "additionalProperties": False,
+            "properties": {
+                "file": {"const": WEIGHTS_NAME},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "dtype": {"enum": ["float16", "float32", "bfloat16"]},
+                "bytes": {"type": "integer", "minimum": 1},
+            },
+        },
+        "created": {"type": "string"},
+        "quality_thresholds": {"type": "object"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Manifest:
+    name: str
+    version: str
+    architecture: dict[str, Any]
+    input_size: int
+    preprocessing: dict[str, Any]
+    heads: dict[str, list[str]]
+    training_data: dict[str, Any]
+    trained: bool
+    metrics: dict[str, Any]
+    intended_use: str
+    weights: dict[str, Any]
+    created: str
+    quality_thresholds: dict[str, Any] = field(default_factory=dict)
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def synthetic(self) -> bool:
+        return bool(self.training_data.get("synthetic"))
+
+    @property
+    def title(self) -> str:
+        return f"{self.name} {self.version}"
+
+    @property
+    def clinical_warning(self) -> str:
+        """What every screen and report must say about these weights ('' for validated, real-data weights)."""
+        if not self.trained:
+            return (
+                "UNTRAINED MODEL: randomly initialised weights. Its grades are meaningless and must not be used "
+                "for any clinical decision."
+            )
+        if self.synthetic:
+            return (
+                "Trained on synthetic fundus images only: not validated for clinical use. "
+                "Grades must be confirmed by a qualified grader."
+            )
+        return ""
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if not data["quality_thresholds"]:
+            del data["quality_thresholds"]
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Manifest":
+        """Validate against SCHEMA; raises jsonschema.ValidationError with the offending field."""
+        jsonschema.validate(data, SCHEMA)
+        return cls(**data)
+
+    def write(self, folder: Path) -> Path:
+        path = Path(folder) / MANIFEST_NAME
+        tmp = path.with_suffix(".json.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        tmp.replace(path)
+        return path

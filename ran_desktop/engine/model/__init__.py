@@ -1,0 +1,24 @@
+"""The RAN network (Residual Attention Network for DR and DME grading), its building blocks and its loss."""
+
+from .attention import ChannelAttention, ResidualAttentionModule, SoftMaskBranch, soft_mask_depth
+from .dilated import DilatedConvModule
+from .losses import FocalLoss
+from .ran import RAN, VARIANTS, BasicBlock, Bottleneck, RANOutput, build_ran, ran18, ran34, ran50
+
+__all__ = [
+    "RAN",
+    "RANOutput",
+    "ran18",
+    "ran34",
+    "ran50",
+    "build_ran",
+    "VARIANTS",
+    "FocalLoss",
+    "ChannelAttention",
+    "ResidualAttentionModule",
+    "SoftMaskBranch",
+    "soft_mask_depth",
+    "DilatedConvModule",
+    "BasicBlock",
+    "Bottleneck",
+]

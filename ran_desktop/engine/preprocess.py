@@ -1,0 +1,440 @@
+"""Turn a colour fundus photograph into the RAN model's input tensor.
+
+One set of stateless functions, used by the desktop app, the CLI and training alike, so what the model
+saw in training is exactly what it sees in the clinic. The pipeline (RAN-SPEC, "Preprocessing and
+augmentation"), applied by `preprocess`:
+
+1. `detect_fov`: find the bright circular fundus disc on its dark surround.
+2. `crop_to_fov`: cut the disc's bounding square (plus a small margin), black outside the disc.
+3. `resize_square`: to `input_size` (224 for RAN), before CLAHE so CLAHE runs on the small image.
+4. `apply_clahe`: contrast-limited adaptive histogram equalisation on the lightness channel.
+5. `standardise`: per-image, per-channel (I - m_k) / s_k, returned as float32 CHW.
+
+Resolution independence matters: the app may decode a JPEG at reduced size, training may not, so
+every step works in units relative to the disc rather than in file pixels.
+
+Imports neither Qt nor torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+
+import cv2
+import numpy as np
+
+# Field-of-view detection runs on a copy whose longest side is at most this; the disc is a large,
+# smooth structure, so 512 px locates it to well under 1 % of its radius while costing a few ms.
+_FOV_WORK_SIZE = 512
+# A fitted circle counts as a fundus disc only if it overlaps the bright region this well
+# (intersection over union); natural photographs' largest bright regions are far less round.
+_FOV_MIN_IOU = 0.90
+# Median distance of the disc's edge from the fitted circle, as a fraction of the radius.
+_FOV_MAX_EDGE_RESIDUAL = 0.02
+# The disc must cover at least this fraction of the image; smaller bright blobs are not a fundus view.
+_FOV_MIN_AREA_FRACTION = 0.05
+# Outside the disc (beyond a thin rim), this fraction of pixels must be dark: the camera's black surround.
+_FOV_MIN_DARK_SURROUND = 0.90
+# ... and that dark surround must itself cover this much of the image; a frame filled edge to edge
+# with bright content has no surround, so no disc can be told apart.
+_FOV_MIN_SURROUND_FRACTION = 0.01
+# Standardisation never divides by less than this (grey levels), so a flat image gives zeros, not NaN.
+_STD_FLOOR = 1.0
+# `to_display` maps [-3, +3] standard deviations onto 0..255.
+_DISPLAY_SD = 3.0
+# Longest side of the "field_of_view" stage image kept for display.
+_STAGE_DISPLAY_SIZE = 512
+
+
+@dataclass(frozen=True)
+class PreprocessSettings:
+    """Every knob of the pipeline. Stored in the model's manifest.json so inference matches training.
+
+    input_size: side of the square model input, in pixels (RAN: 224).
+    clahe: apply CLAHE before standardisation (RAN: yes, "to make lesions visible").
+    clahe_clip_limit: CLAHE contrast limit (OpenCV `clipLimit`); 2.0 lifts vessels and lesions
+        without amplifying JPEG noise in flat regions.
+    clahe_tile_grid: CLAHE tiles per side (OpenCV `tileGridSize`); 8 tiles at 224 px = 28 px tiles,
+        about the size of the optic disc.
+    fov_threshold: where, between the dark surround's level and the disc's level (0 = surround,
+        1 = disc), the brightest-channel image is cut to separate the disc from the surround. 0.25 sits
+        well above JPEG noise in the surround yet below the disc's vignetted, darker periphery.
+    fov_min_contrast: least difference, in grey levels (0-255), between the disc's and the surround's
+        typical brightness for a disc to be detected at all. Uniform or all-black frames fall below it;
+        a fundus photo darkened to 15 % of its brightness still has about 30.
+    fov_margin: margin kept around the disc when cropping, as a fraction of its radius; 0.02 keeps the
+        disc's edge off the crop's border without wasting model input on black.
+    """
+
+    input_size: int = 224
+    clahe: bool = True
+    clahe_clip_limit: float = 2.0
+    clahe_tile_grid: int = 8
+    fov_threshold: float = 0.25
+    fov_min_contrast: float = 8.0
+    fov_margin: float = 0.02
+
+    def __post_init__(self) -> None:
+        if self.input_size < 8:
+            raise ValueError(f"input_size must be at least 8, not {self.input_size}")
+        if self.clahe_clip_limit <= 0:
+            raise ValueError(f"clahe_clip_limit must be positive, not {self.clahe_clip_limit}")
+        if self.clahe_tile_grid < 1:
+            raise ValueError(f"clahe_tile_grid must be at least 1, not {self.clahe_tile_grid}")
+        if not 0.0 < self.fov_threshold < 1.0:
+            raise ValueError(f"fov_threshold must lie strictly between 0 and 1, not {self.fov_threshold}")
+        if self.fov_min_contrast < 0:
+            raise ValueError(f"fov_min_contrast must not be negative, not {self.fov_min_contrast}")
+        if not 0.0 <= self.fov_margin <= 1.0:
+            raise ValueError(f"fov_margin must lie between 0 and 1, not {self.fov_margin}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> PreprocessSettings:
+        """Build settings from a manifest's dict; missing keys take defaults, unknown keys are refused."""
+        known = {f.name: f for f in fields(cls)}
+        unknown = sorted(set(d) - set(known))
+        if unknown:
+            raise ValueError(f"unknown preprocessing setting(s): {', '.join(unknown)}")
+        values = {}
+        for name, value in d.items():
+            kind = known[name].type  # a string under `from __future__ import annotations`
+            # bool is an int in Python; JSON true must not pass as a size, nor 1 as a switch.
+            if kind == "bool" and not isinstance(value, bool):
+                raise ValueError(f"preprocessing setting {name} must be true or false, not {value!r}")
+            if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+                raise ValueError(f"preprocessing setting {name} must be an integer, not {value!r}")
+            if kind == "float":
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ValueError(f"preprocessing setting {name} must be a number, not {value!r}")
+                value = float(value)
+            values[name] = value
+        return cls(**values)
+
+
+DEFAULT_SETTINGS = PreprocessSettings()
+
+
+@dataclass(frozen=True, eq=False)
+class FieldOfView:
+    """The fundus disc found in one image, in that image's pixel coordinates (pixel centres at integers).
+
+    When `found` is False: centre = image centre, radius = 0, bbox = the whole image,
+    area_fraction = 0 and the mask is all False.
+    """
+
+    found: bool
+    center: tuple[float, float]  # (x, y)
+    radius: float
+    bbox: tuple[int, int, int, int]  # (x0, y0, x1, y1) of the disc clipped to the image, x1/y1 exclusive
+    area_fraction: float  # disc area inside the image / image area
+    mask: np.ndarray = field(repr=False)  # bool (H, W): True inside the disc
+
+
+@dataclass(frozen=True, eq=False)
+class PreprocessResult:
+    """The model input and, on request, the intermediate images for the GUI.
+
+    stages (only with keep_stages, all uint8 RGB):
+      "original": the input image as given;
+      "field_of_view": the cropped disc square, at most 512 px a side (no outline; see `draw_fov`);
+      "clahe": the input_size square after CLAHE (after resizing only, when CLAHE is off);
+      "normalised": the model input made viewable by `to_display`.
+    """
+
+    tensor: np.ndarray  # float32 (3, S, S)
+    fov: FieldOfView
+    stages: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def _check_rgb(rgb: np.ndarray) -> None:
+    if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
+        desc = f"{rgb.dtype} {rgb.shape}" if isinstance(rgb, np.ndarray) else type(rgb).__name__
+        raise ValueError(f"expected a uint8 RGB image of shape (H, W, 3), got {desc}")
+    if rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise ValueError(f"image is empty: shape {rgb.shape}")
+
+
+def _not_found(h: int, w: int) -> FieldOfView:
+    return FieldOfView(
+        found=False,
+        center=((w - 1) / 2.0, (h - 1) / 2.0),
+        radius=0.0,
+        bbox=(0, 0, w, h),
+        area_fraction=0.0,
+        mask=np.zeros((h, w), dtype=bool),
+    )
+
+
+def _circle_mask(h: int, w: int, cx: float, cy: float, r: float) -> np.ndarray:
+    """Filled circle as uint8 0/255, drawn with 1/16-pixel precision."""
+    mask = np.zeros((h, w), dtype=np.uint8)
+    if r > 0:
+        cv2.circle(mask, (int(round(cx * 16)), int(round(cy * 16))), int(round(r * 16)), 255, -1, cv2.LINE_8, 4)
+    return mask
+
+
+def _fit_circle(pts: np.ndarray) -> tuple[float, float, float]:
+    """Algebraic (Kasa) least-squares circle through points (N, 2); returns (cx, cy, r)."""
+    mean = pts.mean(axis=0)
+    p = pts - mean  # centring keeps the normal equations well conditioned
+    a = np.column_stack([p[:, 0], p[:, 1], np.ones(len(p))])
+    b = -(p[:, 0] ** 2 + p[:, 1] ** 2)
+    (d, e, f), *_ = np.linalg.lstsq(a, b, rcond=None)
+    cx, cy = -d / 2.0, -e / 2.0
+    r2 = cx * cx + cy * cy - f
+    return float(cx + mean[0]), float(cy + mean[1]), float(np.sqrt(r2)) if r2 > 0 else 0.0
+
+
+def _robust_circle(pts: np.ndarray) -> tuple[float, float, float, float] | None:
+    """Fit a circle, then refit without edge points far off it (camera notches, labels touching the disc).
+
+    Returns (cx, cy, r, median relative residual) or None when too few points support a circle.
+    """
+    keep = pts
+    cx = cy = r = 0.0
+    for _ in range(3):
+        if len(keep) < 20:
+            return None
+        cx, cy, r = _fit_circle(keep)
+        if r <= 0:
+            return None
+        res = np.abs(np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) - r)
+        tol = max(1.5, 2.5 * 1.4826 * float(np.median(res)))
+        keep = pts[res <= tol]
+    # Most of the visible edge must lie on the circle, not just the inliers chosen above.
+    if len(keep) < 0.7 * len(pts):
+        return None
+    res = np.abs(np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) - r)
+    return cx, cy, r, float(np.median(res)) / r
+
+
+def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS) -> FieldOfView:
+    """Find the circular fundus disc on its dark surround; the disc may be clipped by the image's edges.
+
+    The brightest channel (red, in fundus photographs) is smoothed and cut halfway-ish between the
+    surround's and the disc's levels (see `fov_threshold`); the largest bright region, holes filled,
+    is fitted with a circle through its edge points that do not lie on the image border, so discs
+    clipped at the top and bottom are measured by their visible arcs. The result is accepted only if
+    the region is round, fills the circle, and sits on a dark surround; otherwise found=False.
+    """
+    _check_rgb(rgb)
+    h, w = rgb.shape[:2]
+    # Brightest channel first, so only one channel is shrunk.
+    r, g, b = cv2.split(rgb)
+    bright = cv2.max(cv2.max(r, g), b)
+    scale = min(1.0, _FOV_WORK_SIZE / max(h, w))
+    if scale < 1.0:
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        bright = cv2.resize(bright, size, interpolation=cv2.INTER_AREA)
+    sh, sw = bright.shape
+    sx, sy = sw / w, sh / h
+    if min(sh, sw) < 16:
+        return _not_found(h, w)
+    bright = cv2.medianBlur(bright, 5)  # JPEG speckle in the surround
+
+    # Surround and disc levels: medians of the two classes that Otsu's split finds.
+    otsu, _ = cv2.threshold(bright, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
+    low, high = bright[bright <= otsu], bright[bright > otsu]
+    if low.size == 0 or high.size == 0:
+        return _not_found(h, w)
+    surround_level, disc_level = float(np.median(low)), float(np.median(high))
+    if disc_level - surround_level < settings.fov_min_contrast:
+        return _not_found(h, w)
+    cut = surround_level + settings.fov_threshold * (disc_level - surround_level)
+    binary = (bright > cut).astype(np.uint8)
+
+    # Largest bright region with its holes filled (the fovea and vessels can fall below the cut).
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return _not_found(h, w)
+    largest = max(contours, key=cv2.contourArea)
+    region = np.zeros((sh, sw), dtype=np.uint8)
+    cv2.drawContours(region, [largest], -1, 1, thickness=-1)
+    region_area = int(np.count_nonzero(region))
+    if region_area < _FOV_MIN_AREA_FRACTION * sh * sw:
+        return _not_found(h, w)
+
+    pts = largest.reshape(-1, 2).astype(np.float64)
+    interior = (pts[:, 0] > 1) & (pts[:, 0] < sw - 2) & (pts[:, 1] > 1) & (pts[:, 1] < sh - 2)
+    fit = _robust_circle(pts[interior])
+    if fit is None:
+        return _not_found(h, w)
+    cx, cy, r, residual = fit
+    r += 0.5  # contour points are centres of the region's outermost pixels; its edge lies half a pixel out
+    if residual > _FOV_MAX_EDGE_RESIDUAL:
+        return _not_found(h, w)
+
+    circle = _circle_mask(sh, sw, cx, cy, r) > 0
+    inter = np.count_nonzero(circle & (region > 0))
+    union = np.count_nonzero(circle | (region > 0))
+    if union == 0 or inter / union < _FOV_MIN_IOU:
+        return _not_found(h, w)
+
+    # The surround: outside the disc, beyond a thin rim where vignetting and blur blend the two.
+    outside = _circle_mask(sh, sw, cx, cy, r * 1.03 + 1.0) == 0
+    n_outside = int(np.count_nonzero(outside))
+    if n_outside < _FOV_MIN_SURROUND_FRACTION * sh * sw:
+        return _not_found(h, w)
+    if np.count_nonzero(binary[outside] == 0) < _FOV_MIN_DARK_SURROUND * n_outside:
+        return _not_found(h, w)
+
+    # Back to the input's pixel grid (pixel centres at integers on both grids).
+    fx, fy = (cx + 0.5) / sx - 0.5, (cy + 0.5) / sy - 0.5
+    fr = r / np.sqrt(sx * sy)
+    mask = _circle_mask(h, w, fx, fy, fr) > 0
+    bbox = (
+        max(0, int(np.floor(fx - fr + 0.5))),
+        max(0, int(np.floor(fy - fr + 0.5))),
+        min(w, int(np.ceil(fx + fr + 0.5))),
+        min(h, int(np.ceil(fy + fr + 0.5))),
+    )
+    return FieldOfView(
+        found=True,
+        center=(float(fx), float(fy)),
+        radius=float(fr),
+        bbox=bbox,
+        area_fraction=float(np.count_nonzero(mask)) / (h * w),
+        mask=mask,
+    )
+
+
+def crop_to_fov(
+    rgb: np.ndarray, fov: FieldOfView, settings: PreprocessSettings = DEFAULT_SETTINGS
+) -> np.ndarray:
+    """The disc's bounding square plus margin, black where it leaves the image and outside the disc.
+
+    When no disc was found the whole image is centre-padded with black to a square instead.
+    """
+    _check_rgb(rgb)
+    h, w = rgb.shape[:2]
+    if not fov.found:
+        side = max(h, w)
+        out = np.zeros((side, side, 3), dtype=np.uint8)
+        y0, x0 = (side - h) // 2, (side - w) // 2
+        out[y0 : y0 + h, x0 : x0 + w] = rgb
+        return out
+
+    cx, cy = fov.center
+    half = fov.radius * (1.0 + settings.fov_margin)
+    side = max(1, int(round(2.0 * half)))
+    # Square's left/top edge in edge coordinates (pixel i spans [i, i+1)), centred on the disc.
+    x0 = int(round(cx + 0.5 - side / 2.0))
+    y0 = int(round(cy + 0.5 - side / 2.0))
+    out = np.zeros((side, side, 3), dtype=np.uint8)
+    sx0, sy0 = max(0, x0), max(0, y0)
+    sx1, sy1 = min(w, x0 + side), min(h, y0 + side)
+    if sx1 > sx0 and sy1 > sy0:
+        out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+    disc = _circle_mask(side, side, cx - x0, cy - y0, fov.radius)
+    return cv2.bitwise_and(out, out, mask=disc)
+
+
+def resize_square(rgb: np.ndarray, size: int) -> np.ndarray:
+    """Resize a square image to size x size: area averaging to shrink (no aliasing), cubic to enlarge.
+
+    Refuses non-square input rather than distorting the disc; pad it first (`crop_to_fov`).
+    """
+    _check_rgb(rgb)
+    h, w = rgb.shape[:2]
+    if h != w:
+        raise ValueError(f"resize_square needs a square image, got {w}x{h}; pad it to a square first")
+    if size < 1:
+        raise ValueError(f"size must be positive, not {size}")
+    if size == h:
+        return rgb.copy()
+    interpolation = cv2.INTER_AREA if size < h else cv2.INTER_CUBIC
+    return cv2.resize(rgb, (size, size), interpolation=interpolation)
+
+
+def apply_clahe(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS) -> np.ndarray:
+    """CLAHE on the L channel of CIE L*a*b*, so contrast rises without shifting hues."""
+    _check_rgb(rgb)
+    lab = cv2.cvtColor(rgb, cv2.COLOR_RGB2LAB)
+    grid = settings.clahe_tile_grid
+    clahe = cv2.createCLAHE(clipLimit=settings.clahe_clip_limit, tileGridSize=(grid, grid))
+    lab[:, :, 0] = clahe.apply(np.ascontiguousarray(lab[:, :, 0]))
+    return cv2.cvtColor(lab, cv2.COLOR_LAB2RGB)
+
+
+def standardise(rgb: np.ndarray, mask: np.ndarray | None = None) -> np.ndarray:
+    """Per-image, per-channel (I - m_k) / s_k as float32 (3, H, W).
+
+    m_k, s_k come from the whole image (as in the RAN paper), or from the pixels where `mask` is True.
+    s_k is floored at one grey level, so a flat image gives zeros rather than NaN.
+    """
+    _check_rgb(rgb)
+    chw = np.ascontiguousarray(rgb.transpose(2, 0, 1), dtype=np.float32)
+    if mask is not None:
+        if mask.shape != rgb.shape[:2]:
+            raise ValueError(f"mask shape {mask.shape} does not match image shape {rgb.shape[:2]}")
+        sample = chw[:, mask.astype(bool)]
+        if sample.shape[1] == 0:
+            raise ValueError("mask selects no pixels")
+    else:
+        sample = chw.reshape(3, -1)
+    # Statistics accumulate in float64: float32 sums over ~50k pixels would lose digits.
+    mean = sample.mean(axis=1, dtype=np.float64)
+    std = np.maximum(sample.std(axis=1, dtype=np.float64), _STD_FLOOR)
+    chw -= mean.astype(np.float32)[:, None, None]
+    chw /= std.astype(np.float32)[:, None, None]
+    return chw
+
+
+def to_display(chw_float: np.ndarray) -> np.ndarray:
+    """A standardised (3, H, W) tensor as viewable uint8 RGB: -3..+3 standard deviations -> 0..255."""
+    if chw_float.ndim != 3 or chw_float.shape[0] != 3:
+        raise ValueError(f"expected a (3, H, W) tensor, got shape {chw_float.shape}")
+    x = np.nan_to_num(chw_float.astype(np.float32), nan=0.0)
+    x = (np.clip(x, -_DISPLAY_SD, _DISPLAY_SD) + _DISPLAY_SD) * (255.0 / (2 * _DISPLAY_SD))
+    return np.ascontiguousarray(np.rint(x).astype(np.uint8).transpose(1, 2, 0))
+
+
+def draw_fov(
+    rgb: np.ndarray, fov: FieldOfView, color: tuple[int, int, int] = (0, 255, 0), thickness: int | None = None
+) -> np.ndarray:
+    """A copy of the image with the detected disc's circle and centre drawn; unchanged copy if none found."""
+    _check_rgb(rgb)
+    out = rgb.copy()
+    if not fov.found:
+        return out
+    h, w = rgb.shape[:2]
+    t = thickness if thickness is not None else max(1, round(max(h, w) / 300))  # visible at any size
+    cx, cy = fov.center
+    centre = (int(round(cx * 16)), int(round(cy * 16)))
+    cv2.circle(out, centre, int(round(fov.radius * 16)), color, t, cv2.LINE_AA, 4)
+    cv2.drawMarker(out, (int(round(cx)), int(round(cy))), color, cv2.MARKER_CROSS, 6 * t, t, cv2.LINE_AA)
+    return out
+
+
+def preprocess(
+    rgb: np.ndarray,
+    settings: PreprocessSettings = DEFAULT_SETTINGS,
+    *,
+    keep_stages: bool = False,
+    fov: FieldOfView | None = None,
+) -> PreprocessResult:
+    """The whole pipeline: detect_fov (unless `fov` is given) -> crop_to_fov -> resize_square ->
+    apply_clahe (if enabled) -> standardise. Deterministic: the same pixels always give the same tensor.
+    """
+    _check_rgb(rgb)
+    if fov is None:
+        fov = detect_fov(rgb, settings)
+    elif fov.mask.shape != rgb.shape[:2]:
+        raise ValueError(f"field of view was found on a {fov.mask.shape[::-1]} image, not this {rgb.shape[1::-1]} one")
+    square = crop_to_fov(rgb, fov, settings)
+    small = resize_square(square, settings.input_size)
+    enhanced = apply_clahe(small, settings) if settings.clahe else small
+    tensor = standardise(enhanced)
+    stages: dict[str, np.ndarray] = {}
+    if keep_stages:
+        display = min(square.shape[0], max(_STAGE_DISPLAY_SIZE, settings.input_size))
+        stages = {
+            "original": rgb,
+            "field_of_view": resize_square(square, display),
+            "clahe": enhanced,
+            "normalised": to_display(tensor),
+        }
+    return PreprocessResult(tensor=tensor, fov=fov, stages=stages)

@@ -1,0 +1,162 @@
+"""One screening result per image, and writing a batch of them as CSV or JSON."""
+
+from __future__ import annotations
+
+import csv
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from .grading import DME_GRADE_NAMES, DR_GRADE_NAMES, EyeDecision, Recommendation, recommend
+from .loading import ImageMetadata
+from .quality import QualityReport
+
+
+class Status(str, Enum):
+    SCREENED = "screened"
+    UNGRADABLE = "ungradable"
+    ERROR = "error"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Which model produced a grade, carried on every result so no grade is ever shown without it."""
+
+    name: str
+    version: str
+    training_data: str
+    synthetic: bool
+    trained: bool
+    warning: str
+    device: str
+
+
+@dataclass
+class ScreeningResult:
+    key: str  # unique per image: path, plus frame for multi-frame files
+    path: Path
+    status: Status
+    model: ModelInfo
+    metadata: ImageMetadata | None = None
+    quality: QualityReport | None = None
+    dr_probs: tuple[float, ...] | None = None
+    dme_probs: tuple[float, ...] | None = None
+    error: str | None = None
+    timings_ms: dict[str, float] = field(default_factory=dict)
+    heatmap: np.ndarray | None = None  # Grad-CAM of the predicted DR grade, feature resolution, [0, 1]
+    view: np.ndarray | None = None  # the field-of-view crop the model saw, uint8 RGB, for overlays
+    stages: dict[str, np.ndarray] | None = None  # preprocessing previews, when asked for
+
+    @property
+    def dr_grade(self) -> int | None:
+        return None if self.dr_probs is None else int(np.argmax(self.dr_probs))
+
+    @property
+    def dme_grade(self) -> int | None:
+        return None if self.dme_probs is None else int(np.argmax(self.dme_probs))
+
+    @property
+    def confidence(self) -> float | None:
+        """Probability the model gives its own DR grade."""
+        return None if self.dr_probs is None else float(max(self.dr_probs))
+
+    @property
+    def decision(self) -> EyeDecision | None:
+        if self.dr_grade is None or self.dme_grade is None:
+            return None
+        return EyeDecision(self.dr_grade, self.dme_grade)
+
+    @property
+    def recommendation(self) -> Recommendation | None:
+        if self.status is Status.ERROR:
+            return None
+        return recommend(self.dr_grade, self.dme_grade)
+
+
+CSV_COLUMNS = [
+    "file", "frame", "status", "error",
+    "patient_id", "patient_name", "birth_date", "sex", "study_date", "eye", "eye_source",
+    "gradable", "quality_reasons", "fov_diameter_px", "brightness", "overexposed_fraction", "sharpness",
+    "dr_grade", "dr_name", *[f"p_dr{i}" for i in range(len(DR_GRADE_NAMES))],
+    "dme_grade", "dme_name", *[f"p_dme{i}" for i in range(len(DME_GRADE_NAMES))],
+    "confidence", "any_dr", "referable", "urgent", "outcome", "follow_up", "guideline",
+    "model", "model_version", "model_training_data", "model_warning", "device",
+    "load_ms", "preprocess_ms", "inference_ms",
+]
+
+
+def result_row(result: ScreeningResult) -> dict[str, Any]:
+    """A flat record with every CSV column; None where a value does not apply."""
+    meta, quality, decision, rec = result.metadata, result.quality, result.decision, result.recommendation
+    scores = quality.scores if quality else {}
+    row: dict[str, Any] = {
+        "file": str(result.path),
+        "frame": None if meta is None or meta.frame_index is None else meta.frame_index + 1,
+        "status": result.status.value,
+        "error": result.error,
+        "patient_id": meta.patient_id if meta else None,
+        "patient_name": meta.patient_name if meta else None,
+        "birth_date": meta.birth_date if meta else None,
+        "sex": meta.sex if meta else None,
+        "study_date": meta.study_date if meta else None,
+        "eye": meta.eye.value if meta else None,
+        "eye_source": meta.eye_source if meta else None,
+        "gradable": quality.gradable if quality else None,
+        "quality_reasons": "; ".join(quality.reasons) if quality else None,
+        "fov_diameter_px": _rounded(scores.get("fov_diameter_px")),
+        "brightness": _rounded(scores.get("brightness")),
+        "overexposed_fraction": _rounded(scores.get("overexposed_fraction")),
+        "sharpness": _rounded(scores.get("sharpness")),
+        "dr_grade": result.dr_grade,
+        "dr_name": decision.dr_name if decision else None,
+        "dme_grade": result.dme_grade,
+        "dme_name": decision.dme_name if decision else None,
+        "confidence": _rounded(result.confidence),
+        "any_dr": decision.any_dr if decision else None,
+        "referable": decision.referable if decision else None,
+        "urgent": decision.urgent if decision else None,
+        "outcome": rec.outcome.value if rec else None,
+        "follow_up": rec.follow_up if rec else None,
+        "guideline": rec.guideline if rec else None,
+        "model": result.model.name,
+        "model_version": result.model.version,
+        "model_training_data": result.model.training_data,
+        "model_warning": result.model.warning,
+        "device": result.model.device,
+        "load_ms": _rounded(result.timings_ms.get("load")),
+        "preprocess_ms": _rounded(result.timings_ms.get("preprocess")),
+        "inference_ms": _rounded(result.timings_ms.get("inference")),
+    }
+    for name, probs in (("p_dr", result.dr_probs), ("p_dme", result.dme_probs)):
+        count = len(DR_GRADE_NAMES) if name == "p_dr" else len(DME_GRADE_NAMES)
+        for i in range(count):
+            row[f"{name}{i}"] = None if probs is None else round(float(probs[i]), 5)
+    return row
+
+
+def write_results(results: Iterable[ScreeningResult], path: str | Path) -> Path:
+    """Write CSV or JSON by the file's suffix, atomically (a temporary file, then rename)."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in (".csv", ".json"):
+        raise ValueError(f"{path}: results are written as .csv or .json")
+    rows = [result_row(r) for r in results]
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as fh:
+        if suffix == ".csv":
+            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+            writer.writeheader()
+            writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+        else:
+            json.dump({"results": rows}, fh, indent=2, ensure_ascii=False)
+            fh.write("\n")
+    tmp.replace(path)
+    return path
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(float(value), digits)

@@ -1,0 +1,186 @@
+"""The screening pipeline: many paths in, one result per image out, in input order.
+
+Decoding, the quality gate and preprocessing run in worker threads (OpenCV, PIL and pydicom release the GIL while
+they work) and overlap with batched inference; a bounded look-ahead keeps memory flat on thousands of images.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import torch
+
+from .bundle import LoadedModel
+from .errors import ImageLoadError
+from .gradcam import GradCAM
+from .loading import LoadedImage, iter_image_files, load_images
+from .preprocess import PreprocessResult, preprocess
+from .quality import QualityReport, assess_quality
+from .results import ModelInfo, ScreeningResult, Status
+
+
+@dataclass(frozen=True)
+class ScreeningOptions:
+    batch_size: int = 8
+    workers: int = 2
+    lookahead: int = 16  # files decoded ahead of inference: bounds memory
+    heatmaps: bool = False  # Grad-CAM of the predicted DR grade for every gradable image
+    keep_stages: bool = False  # preprocessing previews for the GUI
+
+
+@dataclass
+class _Prepared:
+    image: LoadedImage
+    quality: QualityReport
+    pre: PreprocessResult
+    timings_ms: dict[str, float]
+
+
+def model_info(loaded: LoadedModel) -> ModelInfo:
+    m = loaded.manifest
+    return ModelInfo(
+        name=m.name,
+        version=m.version,
+        training_data=m.training_data["description"],
+        synthetic=m.synthetic,
+        trained=m.trained,
+        warning=m.clinical_warning,
+        device=loaded.device.description,
+    )
+
+
+class Screener:
+    """Screens files and folders with one loaded model. `cancel()` may be called from any thread."""
+
+    def __init__(self, loaded: LoadedModel, options: ScreeningOptions | None = None):
+        self.loaded = loaded
+        self.options = options or ScreeningOptions()
+        self.info = model_info(loaded)
+        self._settings = loaded.preprocess_settings
+        self._thresholds = loaded.quality_thresholds
+        # Decode big enough for a trustworthy field-of-view and focus measure, small enough to be fast.
+        self._min_side = max(512, 2 * self._settings.input_size)
+        self._cancel = threading.Event()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel.is_set()
+
+    def screen(self, paths: Iterable[str | Path]) -> Iterator[ScreeningResult]:
+        """Yield one result per image (per frame for multi-frame files) until done or cancelled."""
+        self._cancel.clear()
+        files = iter_image_files(paths)
+        pending: deque[Future] = deque()
+        with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="ran-prepare") as pool:
+            try:
+                self._fill(pool, files, pending)
+                batch: list[_Prepared | ScreeningResult] = []
+                while pending and not self._cancel.is_set():
+                    batch.extend(pending.popleft().result())
+                    self._fill(pool, files, pending)
+                    if sum(isinstance(item, _Prepared) for item in batch) >= self.options.batch_size or not pending:
+                        yield from self._finish(batch)
+                        batch = []
+                if not self._cancel.is_set():
+                    yield from self._finish(batch)
+            finally:
+                # A consumer that stopped early (or cancel) leaves queued work: drop it rather than decode it.
+                for future in pending:
+                    future.cancel()
+
+    def _fill(self, pool: ThreadPoolExecutor, files: Iterator[Path], pending: deque[Future]) -> None:
+        while len(pending) < self.options.lookahead and not self._cancel.is_set():
+            path = next(files, None)
+            if path is None:
+                return
+            pending.append(pool.submit(self._prepare, path))
+
+    def _prepare(self, path: Path) -> list[_Prepared | ScreeningResult]:
+        started = time.perf_counter()
+        try:
+            images = load_images(path, min_side=self._min_side)
+        except ImageLoadError as exc:
+            return [self._error(path, str(path), exc.reason)]
+        load_ms = (time.perf_counter() - started) * 1000 / max(1, len(images))
+        prepared: list[_Prepared | ScreeningResult] = []
+        for image in images:
+            t0 = time.perf_counter()
+            try:
+                keep = self.options.keep_stages or self.options.heatmaps
+                pre = preprocess(image.pixels, self._settings, keep_stages=keep)
+                quality = assess_quality(image.pixels, pre.fov, image.metadata.original_size, self._thresholds)
+            except Exception as exc:  # a bug or an image no check foresaw must not take the batch down
+                prepared.append(self._error(path, image.key, f"preprocessing failed ({type(exc).__name__}: {exc})"))
+                continue
+            timings = {"load": load_ms, "preprocess": (time.perf_counter() - t0) * 1000}
+            prepared.append(_Prepared(image, quality, pre, timings))
+        return prepared
+
+    def _finish(self, items: list[_Prepared | ScreeningResult]) -> Iterator[ScreeningResult]:
+        gradable = [item for item in items if isinstance(item, _Prepared) and item.quality.gradable]
+        probs = self._infer(gradable) if gradable else {}
+        for item in items:
+            if isinstance(item, ScreeningResult):
+                yield item
+                continue
+            dr, dme, heatmap, infer_ms = probs.get(id(item), (None, None, None, None))
+            timings = dict(item.timings_ms)
+            if infer_ms is not None:
+                timings["inference"] = infer_ms
+            stages = item.pre.stages if self.options.keep_stages else None
+            yield ScreeningResult(
+                key=item.image.key,
+                path=item.image.path,
+                status=Status.SCREENED if item.quality.gradable else Status.UNGRADABLE,
+                model=self.info,
+                metadata=item.image.metadata,
+                quality=item.quality,
+                dr_probs=dr,
+                dme_probs=dme,
+                timings_ms=timings,
+                heatmap=heatmap,
+                view=item.pre.stages.get("field_of_view") if item.pre.stages else None,
+                stages=stages,
+            )
+
+    def _infer(self, items: list[_Prepared]) -> dict[int, tuple]:
+        device = self.loaded.device.device
+        model = self.loaded.model
+        out: dict[int, tuple] = {}
+        if self.options.heatmaps:
+            with GradCAM(model) as cam:
+                for item in items:
+                    t0 = time.perf_counter()
+                    x = torch.from_numpy(item.pre.tensor).unsqueeze(0).to(device)
+                    res = cam(x, head="dr")
+                    ms = (time.perf_counter() - t0) * 1000
+                    out[id(item)] = (_softmax(res.dr_logits)[0], _softmax(res.dme_logits)[0], res.heatmap, ms)
+            return out
+        t0 = time.perf_counter()
+        batch = torch.from_numpy(np.stack([item.pre.tensor for item in items])).to(device)
+        with torch.inference_mode():
+            logits = model(batch)
+        dr, dme = _softmax(logits.dr), _softmax(logits.dme)
+        ms = (time.perf_counter() - t0) * 1000 / len(items)
+        for i, item in enumerate(items):
+            out[id(item)] = (dr[i], dme[i], None, ms)
+        return out
+
+    def _error(self, path: Path, key: str, reason: str) -> ScreeningResult:
+        return ScreeningResult(key=key, path=path, status=Status.ERROR, model=self.info, error=reason)
+
+
+def _softmax(logits: torch.Tensor) -> list[tuple[float, ...]]:
+    probs = torch.softmax(logits.detach().float(), dim=1).cpu().numpy()
+    return [tuple(float(p) for p in row) for row in probs]
+

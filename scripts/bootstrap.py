@@ -1,0 +1,55 @@
+"""Set up the project in ./.venv: create it, install the app with its test and training extras, and make sure a
+model bundle exists. Safe to run again: it only reinstalls when pyproject.toml changed. Standard library only."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".ran-installed"
+# Test-only: an independent Grad-CAM to check ours against. --no-deps because its declared dependencies pull
+# opencv-python, whose Qt plugins clash with PySide6 (we use opencv-python-headless).
+TEST_NO_DEPS = ["grad-cam==1.5.7", "ttach==0.0.3"]
+
+
+def venv_python() -> Path:
+    return VENV / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def run(*cmd: str | Path) -> None:
+    print("+", " ".join(str(c) for c in cmd), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
+
+
+def ensure_environment() -> Path:
+    if sys.version_info < (3, 11):
+        sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
+    if not venv_python().exists():
+        run(sys.executable, "-m", "venv", VENV)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest() + " ".join(TEST_NO_DEPS)
+    if not STAMP.exists() or STAMP.read_text() != wanted:
+        run(venv_python(), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
+        run(venv_python(), "-m", "pip", "install", "--quiet", "-e", ".[test,training]")
+        run(venv_python(), "-m", "pip", "install", "--quiet", "--no-deps", *TEST_NO_DEPS)
+        STAMP.write_text(wanted)
+    ensure_model()
+    return venv_python()
+
+
+def ensure_model() -> None:
+    """Until trained weights are bundled, make a seeded untrained one so the app can run; it says so loudly."""
+    models = ROOT / "models"
+    if any((p / "manifest.json").is_file() for p in models.glob("*")):
+        return
+    run(venv_python(), "-c",
+        "from ran_desktop.engine.untrained import create_untrained_bundle as c; "
+        "m = c('models/ran18-untrained'); print('created', m.title)")
+
+
+if __name__ == "__main__":
+    ensure_environment()

@@ -1,0 +1,31 @@
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parent.parent
+SAMPLE = ROOT / "resources" / "samples" / "normal_fundus_OS.jpg"
+
+
+@pytest.fixture(scope="session")
+def sample_path() -> Path:
+    return SAMPLE
+
+
+@pytest.fixture(scope="session")
+def tiny_bundle(tmp_path_factory) -> Path:
+    """A small seeded RAN-18 (base width 8, 64 px input): the real network at a size tests can afford."""
+    from ran_desktop.engine.untrained import create_untrained_bundle
+
+    folder = tmp_path_factory.mktemp("models") / "tiny-ran18"
+    create_untrained_bundle(folder, variant="ran18", seed=7, input_size=64, base_width=8, dtype="float32")
+    return folder
+
+
+@pytest.fixture
+def bundle_copy(tiny_bundle, tmp_path) -> Path:
+    """A private copy of the tiny bundle that a test may damage."""
+    return Path(shutil.copytree(tiny_bundle, tmp_path / tiny_bundle.name))

@@ -1,0 +1,139 @@
+import json
+
+import pytest
+import torch
+
+from ran_desktop.engine.bundle import find_bundles, load_bundle, read_manifest, sha256_of
+from ran_desktop.engine.errors import BundleError
+from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
+from ran_desktop.engine.manifest import MANIFEST_NAME, WEIGHTS_NAME
+from ran_desktop.engine.model import build_ran
+from ran_desktop.engine.preprocess import PreprocessSettings
+from ran_desktop.engine.untrained import create_untrained_bundle
+
+
+def test_manifest_describes_the_weights(tiny_bundle):
+    data = json.loads((tiny_bundle / MANIFEST_NAME).read_text())
+    assert data["architecture"] == {"family": "RAN", "variant": "ran18", "kwargs": {"base_width": 8}}
+    assert data["input_size"] == 64
+    assert PreprocessSettings.from_dict(data["preprocessing"]).input_size == 64
+    assert data["heads"] == {"dr": list(DR_GRADE_NAMES), "dme": list(DME_GRADE_NAMES)}
+    assert data["trained"] is False
+    assert data["weights"]["sha256"] == sha256_of(tiny_bundle / WEIGHTS_NAME)
+    for key in ("training_data", "metrics", "version", "intended_use", "created"):
+        assert key in data
+
+
+def test_round_trip_reproduces_the_model(tiny_bundle):
+    torch.manual_seed(7)
+    original = build_ran("ran18", base_width=8).eval()
+    loaded = load_bundle(tiny_bundle, device="cpu")
+    x = torch.randn(2, 3, 64, 64)
+    with torch.inference_mode():
+        a, b = original(x), loaded.model(x)
+    assert torch.allclose(a.dr, b.dr, atol=1e-5) and torch.allclose(a.dme, b.dme, atol=1e-5)
+    assert not loaded.model.training
+    assert loaded.device.device.type == "cpu"
+    assert "UNTRAINED" in loaded.manifest.clinical_warning
+
+
+def test_fp16_bundle_is_compact_and_close(tmp_path):
+    m16 = create_untrained_bundle(tmp_path / "a", seed=1, base_width=8, input_size=64, dtype="float16")
+    m32 = create_untrained_bundle(tmp_path / "b", seed=1, base_width=8, input_size=64, dtype="float32")
+    assert m16.weights["bytes"] < 0.6 * m32.weights["bytes"]
+    x = torch.randn(1, 3, 64, 64)
+    with torch.inference_mode():
+        p16 = torch.softmax(load_bundle(tmp_path / "a", "cpu").model(x).dr, 1)
+        p32 = torch.softmax(load_bundle(tmp_path / "b", "cpu").model(x).dr, 1)
+    assert torch.allclose(p16, p32, atol=2e-3)
+
+
+def test_weights_are_safetensors_not_pickle(tiny_bundle):
+    raw = (tiny_bundle / WEIGHTS_NAME).read_bytes()
+    header_len = int.from_bytes(raw[:8], "little")
+    assert raw[8:9] == b"{" and json.loads(raw[8 : 8 + header_len])
+    assert not raw.startswith(b"\x80") and b"PK\x03\x04" not in raw[:4]  # neither a pickle nor torch.save's zip
+
+
+def test_tampered_weights_are_refused(bundle_copy):
+    weights = bundle_copy / WEIGHTS_NAME
+    data = bytearray(weights.read_bytes())
+    data[-10] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(BundleError, match="sha256"):
+        load_bundle(bundle_copy, "cpu")
+
+
+def test_truncated_weights_are_refused(bundle_copy):
+    weights = bundle_copy / WEIGHTS_NAME
+    weights.write_bytes(weights.read_bytes()[:-100])
+    with pytest.raises(BundleError, match="truncated"):
+        load_bundle(bundle_copy, "cpu")
+
+
+def test_swapped_weights_are_refused(bundle_copy, tmp_path):
+    other = create_untrained_bundle(tmp_path / "other", seed=99, base_width=8, input_size=64, dtype="float32")
+    assert other.weights["bytes"] == read_manifest(bundle_copy).weights["bytes"]
+    (bundle_copy / WEIGHTS_NAME).write_bytes((tmp_path / "other" / WEIGHTS_NAME).read_bytes())
+    with pytest.raises(BundleError, match="sha256"):
+        load_bundle(bundle_copy, "cpu")
+
+
+def test_missing_weights_are_refused(bundle_copy):
+    (bundle_copy / WEIGHTS_NAME).unlink()
+    with pytest.raises(BundleError, match="missing"):
+        load_bundle(bundle_copy, "cpu")
+
+
+def test_architecture_mismatch_is_refused(bundle_copy):
+    path = bundle_copy / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    data["architecture"]["kwargs"]["base_width"] = 16
+    path.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="do not fit"):
+        load_bundle(bundle_copy, "cpu")
+
+
+@pytest.mark.parametrize(
+    "edit, where",
+    [
+        (lambda d: d.pop("weights"), "top level"),
+        (lambda d: d.update(input_size="224"), "input_size"),
+        (lambda d: d["heads"].update(dr=["a", "b"]), "heads/dr"),
+        (lambda d: d["weights"].update(sha256="not-a-hash"), "weights/sha256"),
+        (lambda d: d.update(unexpected=1), "top level"),
+        (lambda d: d.update(format_version=99), "format_version"),
+    ],
+)
+def test_invalid_manifest_is_refused_with_the_field(bundle_copy, edit, where):
+    path = bundle_copy / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="manifest is invalid at " + where):
+        load_bundle(bundle_copy, "cpu")
+
+
+def test_unreadable_manifest_and_missing_folder(bundle_copy, tmp_path):
+    (bundle_copy / MANIFEST_NAME).write_text("{ not json")
+    with pytest.raises(BundleError, match="cannot be read"):
+        load_bundle(bundle_copy, "cpu")
+    with pytest.raises(BundleError, match="not found"):
+        load_bundle(tmp_path / "nowhere", "cpu")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(BundleError, match="not a model bundle"):
+        load_bundle(tmp_path / "empty", "cpu")
+
+
+def test_find_bundles_prefers_trained_weights(tmp_path, tiny_bundle):
+    import shutil
+
+    shutil.copytree(tiny_bundle, tmp_path / "a-untrained")
+    shutil.copytree(tiny_bundle, tmp_path / "b-trained")
+    manifest = tmp_path / "b-trained" / MANIFEST_NAME
+    data = json.loads(manifest.read_text())
+    data["trained"] = True
+    manifest.write_text(json.dumps(data))
+    (tmp_path / "not-a-bundle").mkdir()
+    assert find_bundles(tmp_path) == [tmp_path / "b-trained", tmp_path / "a-untrained"]
+    assert find_bundles(tmp_path / "missing") == []
