@@ -12,9 +12,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 VENV = ROOT / ".venv"
 STAMP = VENV / ".ran-installed"
-# Test-only: an independent Grad-CAM to check ours against. --no-deps because its declared dependencies pull
-# opencv-python, whose Qt plugins clash with PySide6 (we use opencv-python-headless).
-TEST_NO_DEPS = ["grad-cam==1.5.7", "ttach==0.0.3"]
 
 
 def venv_python() -> Path:
@@ -31,11 +28,10 @@ def ensure_environment() -> Path:
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     if not venv_python().exists():
         run(sys.executable, "-m", "venv", VENV)
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest() + " ".join(TEST_NO_DEPS)
+    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not STAMP.exists() or STAMP.read_text() != wanted:
         run(venv_python(), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
         run(venv_python(), "-m", "pip", "install", "--quiet", "-e", ".[test,training]")
-        run(venv_python(), "-m", "pip", "install", "--quiet", "--no-deps", *TEST_NO_DEPS)
         STAMP.write_text(wanted)
     ensure_model()
     return venv_python()

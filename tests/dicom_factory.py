@@ -90,7 +90,8 @@ def write_dicom(
         or any other transfer syntax UID, in which case the native pixel bytes are stored encapsulated
         under that UID (an undecodable file, for testing unsupported syntaxes).
     photometric: default "RGB" for colour ("YBR_FULL_422" for jpeg), "MONOCHROME2" for grayscale.
-        "YBR_FULL" converts the RGB input; "MONOCHROME1" inverts the grayscale input so it displays the same.
+        "YBR_FULL" converts the RGB input; "MONOCHROME1" inverts the grayscale input so it displays the same;
+        "PALETTE COLOR" stores the grayscale input as indices (give the LUT elements in `extra`).
     sop: "op8", "op16", "sc" or a SOP Class UID.
     specific_character_set: default is "ISO_IR 192" (UTF-8) when any text is non-ASCII, else none.
     preamble: False writes no 128-byte preamble and no "DICM" marker (a bare dataset, as some old exporters do).
@@ -134,11 +135,13 @@ def write_dicom(
         _set_pixels(ds, frames, transfer_syntax, photometric, bits_stored, jpeg_quality)
 
     path.parent.mkdir(parents=True, exist_ok=True)
+    syntax = ds.file_meta.TransferSyntaxUID
+    # a made-up syntax says nothing about how to encode the dataset: use explicit little endian, like real ones
+    encoding = {} if syntax.is_transfer_syntax else {"implicit_vr": False, "little_endian": True}
     if preamble:
         ds.preamble = b"\x00" * 128
-        ds.save_as(path, enforce_file_format=True)
+        ds.save_as(path, enforce_file_format=True, **encoding)
     else:
-        syntax = ds.file_meta.TransferSyntaxUID
         del ds.file_meta  # a bare dataset carries no group 0002
         ds.save_as(path, implicit_vr=syntax.is_implicit_VR, little_endian=syntax.is_little_endian)
     return path
@@ -198,7 +201,7 @@ def _to_photometric(rgb_or_grey: np.ndarray, photometric: str, bits_stored: int)
         return convert_color_space(rgb_or_grey, "RGB", "YBR_FULL")
     if photometric == "MONOCHROME1":
         return ((1 << bits_stored) - 1 - rgb_or_grey.astype(np.int64)).astype(rgb_or_grey.dtype)
-    if photometric in ("RGB", "MONOCHROME2"):
+    if photometric in ("RGB", "MONOCHROME2", "PALETTE COLOR"):  # palette: the caller's indices, LUTs via `extra`
         return rgb_or_grey
     raise ValueError(f"photometric {photometric!r} is only written with transfer_syntax='jpeg' or not at all")
 

@@ -26,23 +26,20 @@ import numpy as np
 # Field-of-view detection runs on a copy whose longest side is at most this; the disc is a large,
 # smooth structure, so 512 px locates it to well under 1 % of its radius while costing a few ms.
 _FOV_WORK_SIZE = 512
-# A fitted circle counts as a fundus disc only if it overlaps the bright region this well
-# (intersection over union); natural photographs' largest bright regions are far less round.
-_FOV_MIN_IOU = 0.90
-# Median distance of the disc's edge from the fitted circle, as a fraction of the radius.
+# The bright region counts as a disc only if the median distance of its edge from the fitted circle is
+# at most this fraction of the radius: fundus discs score about 0.001, the largest bright regions of
+# ordinary photographs 0.04-0.2, squares and ellipses 0.1 or more.
 _FOV_MAX_EDGE_RESIDUAL = 0.02
 # The disc must cover at least this fraction of the image; smaller bright blobs are not a fundus view.
 _FOV_MIN_AREA_FRACTION = 0.05
 # Outside the disc (beyond a thin rim), this fraction of pixels must be dark: the camera's black surround.
+# The rest allows for burned-in text and logos; a round object on a busy background fails.
 _FOV_MIN_DARK_SURROUND = 0.90
-# ... and that dark surround must itself cover this much of the image; a frame filled edge to edge
-# with bright content has no surround, so no disc can be told apart.
-_FOV_MIN_SURROUND_FRACTION = 0.01
 # Standardisation never divides by less than this (grey levels), so a flat image gives zeros, not NaN.
 _STD_FLOOR = 1.0
 # `to_display` maps [-3, +3] standard deviations onto 0..255.
 _DISPLAY_SD = 3.0
-# Longest side of the "field_of_view" stage image kept for display.
+# Side of the "field_of_view" stage image kept for display (smaller crops keep their own size).
 _STAGE_DISPLAY_SIZE = 512
 
 
@@ -52,16 +49,19 @@ class PreprocessSettings:
 
     input_size: side of the square model input, in pixels (RAN: 224).
     clahe: apply CLAHE before standardisation (RAN: yes, "to make lesions visible").
-    clahe_clip_limit: CLAHE contrast limit (OpenCV `clipLimit`); 2.0 lifts vessels and lesions
-        without amplifying JPEG noise in flat regions.
+    clahe_clip_limit: CLAHE contrast limit (OpenCV `clipLimit`); 2.0, the usual choice for fundus
+        photographs, lifts vessels and lesions while capping how much noise flat regions gain.
     clahe_tile_grid: CLAHE tiles per side (OpenCV `tileGridSize`); 8 tiles at 224 px = 28 px tiles,
         about the size of the optic disc.
     fov_threshold: where, between the dark surround's level and the disc's level (0 = surround,
-        1 = disc), the brightest-channel image is cut to separate the disc from the surround. 0.25 sits
-        well above JPEG noise in the surround yet below the disc's vignetted, darker periphery.
+        1 = disc; each the median of its side of Otsu's split of the brightest channel), that channel is
+        cut to separate the disc from the surround. 0.15 (about 30 of 255 on the sample) sits well above
+        JPEG noise in the surround yet below the darker rim of strongly vignetted photos; a cut halfway
+        (Otsu's own) would shave the rim off them and shrink the disc.
     fov_min_contrast: least difference, in grey levels (0-255), between the disc's and the surround's
-        typical brightness for a disc to be detected at all. Uniform or all-black frames fall below it;
-        a fundus photo darkened to 15 % of its brightness still has about 30.
+        typical brightness for a disc to be detected at all. The sample photo has 206; darkened to 3 %
+        it still has 6 and is found (so the quality gate can say "too dark"), at 2 % it has 4: that
+        faint, a near-black frame's noise could pass for structure.
     fov_margin: margin kept around the disc when cropping, as a fraction of its radius; 0.02 keeps the
         disc's edge off the crop's border without wasting model input on black.
     """
@@ -70,8 +70,8 @@ class PreprocessSettings:
     clahe: bool = True
     clahe_clip_limit: float = 2.0
     clahe_tile_grid: int = 8
-    fov_threshold: float = 0.25
-    fov_min_contrast: float = 8.0
+    fov_threshold: float = 0.15
+    fov_min_contrast: float = 5.0
     fov_margin: float = 0.02
 
     def __post_init__(self) -> None:
@@ -94,19 +94,20 @@ class PreprocessSettings:
     @classmethod
     def from_dict(cls, d: dict) -> PreprocessSettings:
         """Build settings from a manifest's dict; missing keys take defaults, unknown keys are refused."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(d) - set(known))
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
         if unknown:
             raise ValueError(f"unknown preprocessing setting(s): {', '.join(unknown)}")
+        defaults = cls()
         values = {}
         for name, value in d.items():
-            kind = known[name].type  # a string under `from __future__ import annotations`
+            kind = type(getattr(defaults, name))
             # bool is an int in Python; JSON true must not pass as a size, nor 1 as a switch.
-            if kind == "bool" and not isinstance(value, bool):
+            if kind is bool and not isinstance(value, bool):
                 raise ValueError(f"preprocessing setting {name} must be true or false, not {value!r}")
-            if kind == "int" and (isinstance(value, bool) or not isinstance(value, int)):
+            if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
                 raise ValueError(f"preprocessing setting {name} must be an integer, not {value!r}")
-            if kind == "float":
+            if kind is float:
                 if isinstance(value, bool) or not isinstance(value, (int, float)):
                     raise ValueError(f"preprocessing setting {name} must be a number, not {value!r}")
                 value = float(value)
@@ -139,7 +140,8 @@ class PreprocessResult:
 
     stages (only with keep_stages, all uint8 RGB):
       "original": the input image as given;
-      "field_of_view": the cropped disc square, at most 512 px a side (no outline; see `draw_fov`);
+      "field_of_view": the cropped disc square, 512 px a side or its own size if smaller (or
+        input_size if larger); no outline drawn, see `draw_fov`;
       "clahe": the input_size square after CLAHE (after resizing only, when CLAHE is off);
       "normalised": the model input made viewable by `to_display`.
     """
@@ -189,12 +191,10 @@ def _fit_circle(pts: np.ndarray) -> tuple[float, float, float]:
 
 
 def _robust_circle(pts: np.ndarray) -> tuple[float, float, float, float] | None:
-    """Fit a circle, then refit without edge points far off it (camera notches, labels touching the disc).
-
-    Returns (cx, cy, r, median relative residual) or None when too few points support a circle.
+    """Fit a circle to edge points, twice refitting without points far off it (camera notches, labels
+    touching the disc). Returns (cx, cy, r, median distance of all points from it / r), or None.
     """
     keep = pts
-    cx = cy = r = 0.0
     for _ in range(3):
         if len(keep) < 20:
             return None
@@ -202,29 +202,24 @@ def _robust_circle(pts: np.ndarray) -> tuple[float, float, float, float] | None:
         if r <= 0:
             return None
         res = np.abs(np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) - r)
-        tol = max(1.5, 2.5 * 1.4826 * float(np.median(res)))
-        keep = pts[res <= tol]
-    # Most of the visible edge must lie on the circle, not just the inliers chosen above.
-    if len(keep) < 0.7 * len(pts):
-        return None
-    res = np.abs(np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) - r)
+        keep = pts[res <= max(1.5, 2.5 * 1.4826 * float(np.median(res)))]
     return cx, cy, r, float(np.median(res)) / r
 
 
 def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS) -> FieldOfView:
     """Find the circular fundus disc on its dark surround; the disc may be clipped by the image's edges.
 
-    The brightest channel (red, in fundus photographs) is smoothed and cut halfway-ish between the
-    surround's and the disc's levels (see `fov_threshold`); the largest bright region, holes filled,
-    is fitted with a circle through its edge points that do not lie on the image border, so discs
-    clipped at the top and bottom are measured by their visible arcs. The result is accepted only if
-    the region is round, fills the circle, and sits on a dark surround; otherwise found=False.
+    The brightest channel (red, in fundus photographs) is smoothed and cut between the surround's and
+    the disc's levels (see `fov_threshold`); the outline of the largest bright region (holes ignored)
+    is fitted with a circle through its points that do not lie on the image border, so a disc clipped
+    at the top and bottom is measured by its visible arcs. found=False unless the two levels differ
+    enough, the region is large and round, and a dark surround is left around it.
     """
     _check_rgb(rgb)
     h, w = rgb.shape[:2]
     # Brightest channel first, so only one channel is shrunk.
-    r, g, b = cv2.split(rgb)
-    bright = cv2.max(cv2.max(r, g), b)
+    red, green, blue = cv2.split(rgb)
+    bright = cv2.max(cv2.max(red, green), blue)
     scale = min(1.0, _FOV_WORK_SIZE / max(h, w))
     if scale < 1.0:
         size = (max(1, round(w * scale)), max(1, round(h * scale)))
@@ -246,15 +241,12 @@ def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS)
     cut = surround_level + settings.fov_threshold * (disc_level - surround_level)
     binary = (bright > cut).astype(np.uint8)
 
-    # Largest bright region with its holes filled (the fovea and vessels can fall below the cut).
+    # Outline of the largest bright region; holes (fovea, vessels below the cut) do not matter.
     contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
         return _not_found(h, w)
     largest = max(contours, key=cv2.contourArea)
-    region = np.zeros((sh, sw), dtype=np.uint8)
-    cv2.drawContours(region, [largest], -1, 1, thickness=-1)
-    region_area = int(np.count_nonzero(region))
-    if region_area < _FOV_MIN_AREA_FRACTION * sh * sw:
+    if cv2.contourArea(largest) < _FOV_MIN_AREA_FRACTION * sh * sw:
         return _not_found(h, w)
 
     pts = largest.reshape(-1, 2).astype(np.float64)
@@ -267,18 +259,10 @@ def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS)
     if residual > _FOV_MAX_EDGE_RESIDUAL:
         return _not_found(h, w)
 
-    circle = _circle_mask(sh, sw, cx, cy, r) > 0
-    inter = np.count_nonzero(circle & (region > 0))
-    union = np.count_nonzero(circle | (region > 0))
-    if union == 0 or inter / union < _FOV_MIN_IOU:
-        return _not_found(h, w)
-
     # The surround: outside the disc, beyond a thin rim where vignetting and blur blend the two.
     outside = _circle_mask(sh, sw, cx, cy, r * 1.03 + 1.0) == 0
     n_outside = int(np.count_nonzero(outside))
-    if n_outside < _FOV_MIN_SURROUND_FRACTION * sh * sw:
-        return _not_found(h, w)
-    if np.count_nonzero(binary[outside] == 0) < _FOV_MIN_DARK_SURROUND * n_outside:
+    if n_outside == 0 or np.count_nonzero(binary[outside] == 0) < _FOV_MIN_DARK_SURROUND * n_outside:
         return _not_found(h, w)
 
     # Back to the input's pixel grid (pixel centres at integers on both grids).
@@ -301,33 +285,43 @@ def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS)
     )
 
 
-def crop_to_fov(
-    rgb: np.ndarray, fov: FieldOfView, settings: PreprocessSettings = DEFAULT_SETTINGS
-) -> np.ndarray:
+def fov_square(fov: FieldOfView, settings: PreprocessSettings = DEFAULT_SETTINGS) -> tuple[int, int, int]:
+    """Where `crop_to_fov` cuts: (x0, y0, side) of its square in the image's pixel grid.
+
+    x0/y0 may be negative and x0 + side may pass the image's edge: those parts are padded with black.
+    With a disc, the square is centred on it and spans its diameter plus `fov_margin`; without one,
+    it is the whole image centre-padded to a square.
+    """
+    h, w = fov.mask.shape
+    if not fov.found:
+        side = max(h, w)
+        return -((side - w) // 2), -((side - h) // 2), side
+    cx, cy = fov.center
+    side = max(1, int(round(2.0 * fov.radius * (1.0 + settings.fov_margin))))
+    # Pixel i spans [i, i+1) in edge coordinates, so the disc's centre lies at cx + 0.5 there.
+    x0 = int(round(cx + 0.5 - side / 2.0))
+    y0 = int(round(cy + 0.5 - side / 2.0))
+    return x0, y0, side
+
+
+def crop_to_fov(rgb: np.ndarray, fov: FieldOfView, settings: PreprocessSettings = DEFAULT_SETTINGS) -> np.ndarray:
     """The disc's bounding square plus margin, black where it leaves the image and outside the disc.
 
     When no disc was found the whole image is centre-padded with black to a square instead.
     """
     _check_rgb(rgb)
     h, w = rgb.shape[:2]
-    if not fov.found:
-        side = max(h, w)
-        out = np.zeros((side, side, 3), dtype=np.uint8)
-        y0, x0 = (side - h) // 2, (side - w) // 2
-        out[y0 : y0 + h, x0 : x0 + w] = rgb
-        return out
-
-    cx, cy = fov.center
-    half = fov.radius * (1.0 + settings.fov_margin)
-    side = max(1, int(round(2.0 * half)))
-    # Square's left/top edge in edge coordinates (pixel i spans [i, i+1)), centred on the disc.
-    x0 = int(round(cx + 0.5 - side / 2.0))
-    y0 = int(round(cy + 0.5 - side / 2.0))
+    if fov.mask.shape != (h, w):
+        raise ValueError(f"field of view was found on a {fov.mask.shape[::-1]} image, not this {(w, h)} one")
+    x0, y0, side = fov_square(fov, settings)
     out = np.zeros((side, side, 3), dtype=np.uint8)
     sx0, sy0 = max(0, x0), max(0, y0)
     sx1, sy1 = min(w, x0 + side), min(h, y0 + side)
     if sx1 > sx0 and sy1 > sy0:
         out[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = rgb[sy0:sy1, sx0:sx1]
+    if not fov.found:
+        return out
+    cx, cy = fov.center
     disc = _circle_mask(side, side, cx - x0, cy - y0, fov.radius)
     return cv2.bitwise_and(out, out, mask=disc)
 
@@ -422,8 +416,6 @@ def preprocess(
     _check_rgb(rgb)
     if fov is None:
         fov = detect_fov(rgb, settings)
-    elif fov.mask.shape != rgb.shape[:2]:
-        raise ValueError(f"field of view was found on a {fov.mask.shape[::-1]} image, not this {rgb.shape[1::-1]} one")
     square = crop_to_fov(rgb, fov, settings)
     small = resize_square(square, settings.input_size)
     enhanced = apply_clahe(small, settings) if settings.clahe else small

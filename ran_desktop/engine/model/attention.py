@@ -84,7 +84,7 @@ class SoftMaskBranch(nn.Module):
             if level < len(self.skips):
                 skips.append(self.skips[level](h))
         h = self.bottom(h)
-        for up, skip in zip(self.up, reversed(skips)):
+        for up, skip in zip(self.up, reversed(skips), strict=True):
             h = up(_resize_to(h, skip) + skip)
         return self.head(_resize_to(h, x))
 

@@ -169,7 +169,7 @@ class RAN(nn.Module):
         inplanes = width
         stages: list[nn.Sequential] = []
         attentions: list[nn.Sequential] = []
-        for index, (planes, blocks, stride) in enumerate(zip(stage_planes, layers, stage_strides)):
+        for index, (planes, blocks, stride) in enumerate(zip(stage_planes, layers, stage_strides, strict=True)):
             stages.append(_make_stage(block, inplanes, planes, blocks, stride, dilate=index == 3))
             inplanes = planes * block.expansion
             if index < 3:

@@ -1,0 +1,16 @@
+"""Reading fundus photographs from disk: JPEG, PNG, TIFF, BMP and DICOM, always as 8-bit RGB."""
+
+from .api import SUPPORTED_SUFFIXES, load_images
+from .discover import iter_image_files
+from .laterality import laterality_from_filename
+from .types import Eye, ImageMetadata, LoadedImage
+
+__all__ = [
+    "SUPPORTED_SUFFIXES",
+    "Eye",
+    "ImageMetadata",
+    "LoadedImage",
+    "iter_image_files",
+    "laterality_from_filename",
+    "load_images",
+]

@@ -1,0 +1,302 @@
+"""DICOM photographs (ophthalmic photography, secondary capture...), decoded with pydicom into 8-bit RGB."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import cv2
+import numpy as np
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import apply_color_lut, get_decoder, iter_pixels
+from pydicom.uid import UID
+
+from ..errors import ImageLoadError, UnsupportedFormatError
+from .laterality import laterality_from_filename
+from .raster import check_pixel_count, shrink_to_min_side
+from .types import Eye, ImageMetadata, LoadedImage
+
+T = TypeVar("T")
+
+DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
+
+_PREAMBLE_END = 132  # 128-byte preamble, then the "DICM" marker
+_COLOUR_MODELS = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR"}
+_GREY_MODELS = {"MONOCHROME1", "MONOCHROME2"}
+_SIDES = {"L": Eye.LEFT, "R": Eye.RIGHT}  # "B" (both) and "U" (unpaired) name no single eye
+_TEXT_TAGS = ("PatientName", "PatientID", "Manufacturer", "ManufacturerModelName")
+
+
+def has_dicom_preamble(head: bytes) -> bool:
+    """True when `head` (the file's first bytes) carries the "DICM" marker of a DICOM Part 10 file."""
+    return head[128:_PREAMBLE_END] == b"DICM"
+
+
+def file_has_dicom_preamble(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return has_dicom_preamble(f.read(_PREAMBLE_END))
+    except OSError:
+        return False
+
+
+def load_dicom(path: Path, *, min_side: int | None = None) -> list[LoadedImage]:
+    """One LoadedImage per frame; frames are decoded one at a time."""
+    ds = _read_dataset(path)
+    _guess_utf8_if_undeclared(ds)
+    photometric = _check_decodable(path, ds)
+    rows, cols = int(ds.Rows), int(ds.Columns)
+    if rows < 1 or cols < 1:
+        raise ImageLoadError(path, f"DICOM image has an empty size ({cols} x {rows})")
+    check_pixel_count(path, cols, rows)
+    frame_count = _frame_count(ds)
+    bits_stored = int(ds.get("BitsStored") or ds.BitsAllocated)
+
+    # what every frame shares, read once; a garbled text field loses that field, never the image
+    shared = ImageMetadata(
+        source_format="DICOM",
+        original_size=(cols, rows),
+        bit_depth=bits_stored,
+        color_model=photometric,
+        patient_id=_lenient(_text, ds, "PatientID"),
+        patient_name=_lenient(_person_name, ds),
+        birth_date=_lenient(_iso_date, ds, "PatientBirthDate"),
+        sex=_lenient(_sex, ds),
+        study_date=_lenient(_iso_date, ds, "StudyDate"),
+        frame_count=frame_count,
+        extra=_lenient(_extra, ds) or {},
+    )
+    images = []
+    for index, frame in enumerate(_frames(path, ds)):
+        pixels = _to_rgb8(frame, ds, photometric, bits_stored)
+        if min_side is not None:
+            pixels = shrink_to_min_side(pixels, min_side)
+        eye, source = _laterality(ds, index, path)
+        metadata = replace(
+            shared,
+            eye=eye,
+            eye_source=source,
+            frame_index=index if frame_count > 1 else None,
+            extra=dict(shared.extra),
+        )
+        images.append(LoadedImage(path=path, pixels=pixels, metadata=metadata))
+    if len(images) != frame_count:
+        raise ImageLoadError(path, f"DICOM file declares {frame_count} frames but holds {len(images)}")
+    return images
+
+
+def _read_dataset(path: Path) -> Dataset:
+    try:
+        with path.open("rb") as f:  # an open file, so pydicom never leaves one dangling on a bad file
+            return pydicom.dcmread(f, force=False)
+    except InvalidDicomError as exc:
+        raise ImageLoadError(
+            path, "not a valid DICOM file: the 'DICM' marker after the 128-byte preamble is missing"
+        ) from exc
+    except MemoryError as exc:
+        raise ImageLoadError(path, "not enough memory to read this DICOM file") from exc
+    except Exception as exc:  # pydicom reports a cut-off or garbled header with EOFError, ValueError, struct.error...
+        raise ImageLoadError(path, f"corrupt or truncated DICOM file ({type(exc).__name__}: {exc})") from exc
+
+
+def _guess_utf8_if_undeclared(ds: Dataset) -> None:
+    """Many devices write UTF-8 names without declaring a character set; pydicom would show them as Latin-1."""
+    if "SpecificCharacterSet" in ds:
+        return
+    for keyword in _TEXT_TAGS:
+        raw = ds.get_item(keyword)
+        value = getattr(raw, "value", None)
+        if isinstance(value, bytes) and not value.isascii():
+            try:
+                text = value.decode("utf-8")
+            except UnicodeDecodeError:
+                continue  # genuinely Latin-1: pydicom's default reading is right
+            setattr(ds, keyword, text)
+
+
+def _check_decodable(path: Path, ds: Dataset) -> str:
+    """Refuse, with a clear reason, what pydicom cannot turn into an image; return the photometric model."""
+    if len(ds) == 0:
+        # pydicom drops every element it read when the file ends inside one (it only warns)
+        raise ImageLoadError(path, "DICOM file is truncated or corrupt: none of its data elements could be read")
+    if "PixelData" not in ds:
+        kind = " or ".join(k for k in ("FloatPixelData", "DoubleFloatPixelData") if k in ds)
+        if kind:
+            raise UnsupportedFormatError(path, f"DICOM {kind} (floating-point images) is not supported")
+        sop = _uid_name(ds.get("SOPClassUID") or ds.file_meta.get("MediaStorageSOPClassUID"))
+        if sop is None:
+            raise ImageLoadError(path, "DICOM file is corrupt or truncated: it has neither pixel data nor a SOP class")
+        if "Image Storage" in sop or "Rows" in ds:
+            # pydicom stops quietly at the end of a cut-off file, so a missing element is all that shows
+            raise ImageLoadError(
+                path, f"DICOM file has no pixel data although it is an image ({sop}); the file may be truncated"
+            )
+        raise ImageLoadError(path, f"DICOM file has no pixel data, so it is not an image ({sop})")
+    missing = [k for k in ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation") if ds.get(k) in (None, "")]
+    if missing:
+        raise ImageLoadError(path, f"DICOM image attributes missing: {', '.join(missing)}")
+
+    syntax = ds.file_meta.get("TransferSyntaxUID") if hasattr(ds, "file_meta") else None
+    if not syntax:
+        raise ImageLoadError(path, "DICOM file has no Transfer Syntax UID, so its pixel data cannot be read")
+    syntax = UID(syntax)
+    try:
+        decoder = get_decoder(syntax)
+    except Exception as exc:  # pydicom raises when it has no decoder class at all for the UID
+        raise UnsupportedFormatError(path, f"unsupported DICOM transfer syntax: {_describe(syntax)}") from exc
+    if not decoder.is_available:
+        raise UnsupportedFormatError(
+            path, f"unsupported DICOM transfer syntax: {_describe(syntax)}; no decoder for it is installed"
+        )
+
+    photometric = str(ds.PhotometricInterpretation).strip().upper()
+    if photometric not in _COLOUR_MODELS | _GREY_MODELS:
+        raise UnsupportedFormatError(path, f"unsupported DICOM photometric interpretation {photometric!r}")
+    return photometric
+
+
+def _describe(syntax: UID) -> str:
+    return f"{syntax.name} ({syntax})" if syntax.name != str(syntax) else f"unknown UID {syntax}"
+
+
+def _frame_count(ds: Dataset) -> int:
+    try:
+        return max(1, int(ds.get("NumberOfFrames") or 1))
+    except (TypeError, ValueError):
+        return 1
+
+
+def _frames(path: Path, ds: Dataset) -> Iterator[np.ndarray]:
+    """Decoded frames; YBR is converted to RGB by pydicom (its default)."""
+    frames = iter_pixels(ds)
+    while True:
+        try:
+            frame = next(frames)
+        except StopIteration:
+            return
+        except MemoryError as exc:
+            raise ImageLoadError(path, "not enough memory to decode this DICOM image") from exc
+        except Exception as exc:  # decoders fail with many types; all mean the same thing to the user
+            syntax = UID(ds.file_meta.TransferSyntaxUID)
+            raise ImageLoadError(
+                path, f"DICOM pixel data is truncated or corrupt ({syntax.name}; {type(exc).__name__}: {exc})"
+            ) from exc
+        yield frame
+
+
+def _to_rgb8(frame: np.ndarray, ds: Dataset, photometric: str, bits_stored: int) -> np.ndarray:
+    if photometric == "PALETTE COLOR":
+        frame = apply_color_lut(frame, ds)
+        bits_stored = 8 if frame.dtype == np.uint8 else 16
+    if frame.dtype.kind == "i":
+        # signed samples: move the range up so its minimum becomes 0 before scaling
+        frame = frame.astype(np.int64) + (1 << (bits_stored - 1))
+    if frame.dtype != np.uint8 or bits_stored != 8:
+        top = (1 << bits_stored) - 1
+        frame = np.clip(frame.astype(np.float32) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+    if photometric == "MONOCHROME1":
+        frame = 255 - frame  # MONOCHROME1 stores white as 0
+    if frame.ndim == 2:
+        frame = cv2.cvtColor(frame, cv2.COLOR_GRAY2RGB)
+    elif frame.shape[2] != 3:
+        raise ValueError(f"expected 3 colour samples per pixel, got {frame.shape[2]}")
+    return np.ascontiguousarray(frame, dtype=np.uint8)
+
+
+def _laterality(ds: Dataset, index: int, path: Path) -> tuple[Eye, str]:
+    for value in (ds.get("ImageLaterality"), _lenient(_frame_laterality, ds, index), ds.get("Laterality")):
+        eye = _SIDES.get(str(value or "").strip().upper())
+        if eye is not None:
+            return eye, "dicom"
+    eye = laterality_from_filename(path.name)
+    return eye, ("unknown" if eye is Eye.UNKNOWN else "filename")
+
+
+def _frame_laterality(ds: Dataset, index: int) -> str | None:
+    """FrameLaterality of enhanced multi-frame objects: per-frame groups first, then the shared ones."""
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    groups = []
+    if per_frame is not None and index < len(per_frame):
+        groups.append(per_frame[index])
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        groups.append(shared[0])
+    for group in groups:
+        for anatomy in group.get("FrameAnatomySequence") or []:
+            if anatomy.get("FrameLaterality"):
+                return str(anatomy.FrameLaterality)
+    return None
+
+
+def _lenient(read: Callable[..., T], *args: Any) -> T | None:
+    try:
+        return read(*args)
+    except Exception:
+        return None
+
+
+def _text(ds: Dataset, keyword: str) -> str | None:
+    value = ds.get(keyword)
+    text = str(value).strip() if value is not None else ""
+    return text or None
+
+
+def _person_name(ds: Dataset) -> str | None:
+    """DICOM "Family^Given^Middle^Prefix^Suffix" as "Family, Given Middle"; prefix and suffix kept around it."""
+    value = ds.get("PatientName")
+    if value is None:
+        return None
+    # Alphabetic representation first; ideographic or phonetic only when that is all there is.
+    groups = str(value).split("=")
+    group = next((g for g in groups if g.strip("^ ")), "")
+    parts = [p.strip() for p in group.split("^")] + [""] * 5
+    family, given, middle, prefix, suffix = parts[:5]
+    first = " ".join(p for p in (prefix, given, middle) if p)
+    name = ", ".join(p for p in (family, first) if p)
+    if suffix:
+        name = f"{name}, {suffix}" if name else suffix
+    return name or None
+
+
+def _iso_date(ds: Dataset, keyword: str) -> str | None:
+    # DA is YYYYMMDD; old ACR-NEMA files write YYYY.MM.DD
+    match = re.fullmatch(r"(\d{4})\.?(\d{2})\.?(\d{2})", str(ds.get(keyword) or "").strip())
+    if not match:
+        return None
+    try:
+        return dt.date(*map(int, match.groups())).isoformat()
+    except ValueError:
+        return None
+
+
+def _sex(ds: Dataset) -> str | None:
+    text = str(ds.get("PatientSex") or "").strip().upper()
+    return text if text in {"M", "F", "O"} else None
+
+
+def _uid_name(value: object) -> str | None:
+    if not value:
+        return None
+    uid = UID(str(value))
+    return uid.name if uid.name else str(uid)
+
+
+def _extra(ds: Dataset) -> dict[str, str]:
+    extra: dict[str, str] = {}
+    for keyword in ("Modality", "Manufacturer", "ManufacturerModelName", "SOPInstanceUID"):
+        text = _text(ds, keyword)
+        if text:
+            extra[keyword] = text
+    sop = _uid_name(ds.get("SOPClassUID"))
+    if sop:
+        extra["SOPClassUID"] = sop
+    syntax = _uid_name(ds.file_meta.get("TransferSyntaxUID"))
+    if syntax:
+        extra["TransferSyntaxUID"] = syntax
+    return extra

@@ -1,0 +1,98 @@
+"""Turn what the user dropped (files and folders) into the list of image files to load."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from .api import SUPPORTED_SUFFIXES
+from .dicom import file_has_dicom_preamble
+
+# DICOMDIR indexes a DICOM media folder; it carries the DICOM marker but holds no picture.
+_NEVER_IMAGES = frozenset({"dicomdir"})
+
+
+def iter_image_files(paths: Iterable[str | Path]) -> Iterator[Path]:
+    """Files as given; folders walked recursively in name order, keeping only likely image files.
+
+    A file given directly is always yielded, whatever its name, so the loader can report what is wrong
+    with it. Inside folders, hidden entries are skipped and a file is kept when its suffix is supported,
+    or when it has no suffix (or a numeric one, as in UID-named exports) but starts like a DICOM file.
+    Each real file is yielded once, and each real folder walked once, so symlink loops end.
+    """
+    seen_files: set[str] = set()
+    seen_dirs: set[str] = set()
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            yield from _walk(path, seen_files, seen_dirs)
+        elif _first_visit(path, seen_files):
+            yield path
+
+
+def _walk(root: Path, seen_files: set[str], seen_dirs: set[str]) -> Iterator[Path]:
+    if not _first_visit(root, seen_dirs):
+        return
+    # an explicit stack of directory listings instead of recursion: depth is then limited by nothing
+    stack = [iter(_sorted_entries(root))]
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
+        if _is_hidden(entry):
+            continue
+        try:
+            is_dir = entry.is_dir()  # follows symlinks; loops are cut by seen_dirs
+            is_file = not is_dir and entry.is_file()
+        except OSError:
+            continue
+        path = Path(entry.path)
+        if is_dir:
+            if _first_visit(path, seen_dirs):
+                stack.append(iter(_sorted_entries(path)))
+        elif is_file and _looks_like_image(path) and _first_visit(path, seen_files):
+            yield path
+
+
+def _sorted_entries(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as listing:
+            entries = list(listing)
+    except OSError:  # unreadable folder: nothing to offer from it
+        return []
+    # case-insensitive, as file managers show it; the exact name breaks ties so the order is total
+    return sorted(entries, key=lambda e: (e.name.casefold(), e.name))
+
+
+def _is_hidden(entry: os.DirEntry[str]) -> bool:
+    if entry.name.startswith("."):
+        return True
+    if os.name != "nt":
+        return False
+    try:
+        attributes = entry.stat(follow_symlinks=False).st_file_attributes
+    except OSError:
+        return False
+    return bool(attributes & stat.FILE_ATTRIBUTE_HIDDEN)
+
+
+def _looks_like_image(path: Path) -> bool:
+    if path.name.casefold() in _NEVER_IMAGES:
+        return False
+    suffix = path.suffix.lower()
+    if suffix in SUPPORTED_SUFFIXES:
+        return True
+    if suffix == "" or suffix[1:].isdigit():
+        return file_has_dicom_preamble(path)
+    return False
+
+
+def _first_visit(path: Path, seen: set[str]) -> bool:
+    key = os.path.normcase(os.path.realpath(path))
+    if key in seen:
+        return False
+    seen.add(key)
+    return True

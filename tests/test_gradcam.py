@@ -1,0 +1,149 @@
+"""Grad-CAM: agrees with an independent implementation (the grad-cam package), leaves the model as it found it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import Tensor, nn
+
+from ran_desktop.engine.gradcam import GradCAM, overlay_heatmap, upsample_heatmap
+from ran_desktop.engine.model import RAN, build_ran
+
+SIZE = 96  # a 6x6 map at the dilated module
+
+
+def tiny_model(seed: int = 0) -> RAN:
+    torch.manual_seed(seed)
+    return build_ran("ran18", base_width=8).eval()
+
+
+def image(seed: int = 0, batch: int = 1) -> Tensor:
+    return torch.randn(batch, 3, SIZE, SIZE, generator=torch.Generator().manual_seed(seed))
+
+
+class OneHead(nn.Module):
+    """The RAN with a single head's logits as output, the shape of model grad-cam expects."""
+
+    def __init__(self, model: RAN, head: str) -> None:
+        super().__init__()
+        self.model = model
+        self.head = head
+
+    def forward(self, x: Tensor) -> Tensor:
+        return getattr(self.model(x), self.head)
+
+
+def min_max(a: np.ndarray) -> np.ndarray:
+    return (a - a.min()) / (a.max() - a.min())
+
+
+@pytest.mark.parametrize(("head", "rank"), [("dr", 0), ("dme", 0), ("dr", 1), ("dme", 1)])
+def test_matches_the_grad_cam_package(head: str, rank: int) -> None:
+    package = pytest.importorskip("pytorch_grad_cam")
+    targets = pytest.importorskip("pytorch_grad_cam.utils.model_targets")
+    model, x = tiny_model(), image()
+    with GradCAM(model) as cam:
+        logits = getattr(cam(x, head=head), f"{head}_logits")[0]
+        class_index = int(logits.argsort(descending=True)[rank])  # rank 1: a class the model did not predict
+        ours = cam(x, head=head, class_index=class_index)
+    assert ours.heatmap.shape == (SIZE // 16, SIZE // 16)
+    assert ours.heatmap.max() == 1.0  # not a degenerate (all-zero) map, which would correlate with anything
+
+    with package.GradCAM(OneHead(model, head), [model.cam_layer]) as reference:
+        theirs = reference(x, targets=[targets.ClassifierOutputTarget(class_index)])[0]
+    # The package resizes to the input with the same bilinear filter and min-max scales after resizing.
+    ours_at_input = min_max(upsample_heatmap(ours.heatmap, (SIZE, SIZE)))
+    assert theirs.shape == ours_at_input.shape
+    assert np.corrcoef(ours_at_input.ravel(), theirs.ravel())[0, 1] > 0.99
+    np.testing.assert_allclose(ours_at_input, theirs, atol=1e-4)
+
+
+def test_default_class_is_the_prediction_and_logits_are_the_models() -> None:
+    model, x = tiny_model(), image()
+    with torch.inference_mode():
+        expected = model(x)
+    with GradCAM(model) as cam:
+        result = cam(x, head="dme")
+    assert result.head == "dme"
+    assert result.class_index == int(expected.dme.argmax())
+    torch.testing.assert_close(result.dr_logits, expected.dr)
+    torch.testing.assert_close(result.dme_logits, expected.dme)
+    assert result.heatmap.dtype == np.float32
+    assert result.heatmap.min() >= 0.0 and result.heatmap.max() <= 1.0
+
+
+def test_hooks_are_removed_and_parameter_grads_untouched() -> None:
+    model, x = tiny_model(), image()
+    layer = model.cam_layer
+    with GradCAM(model) as cam:
+        assert len(layer._forward_hooks) == 1
+        cam(x, head="dr")
+        cam(x, head="dme", class_index=0)
+    for module in model.modules():
+        assert not module._forward_hooks and not module._backward_hooks and not module._forward_pre_hooks
+    assert all(p.grad is None for p in model.parameters())
+
+
+def test_hooks_are_removed_when_the_block_raises() -> None:
+    model = tiny_model()
+    with pytest.raises(ValueError), GradCAM(model) as cam:
+        cam(image(), head="dr", class_index=5)  # DR has classes 0-4
+    assert not model.cam_layer._forward_hooks
+
+
+def test_frozen_parameters_and_inference_mode_give_the_same_map() -> None:
+    model, x = tiny_model(), image()
+    with GradCAM(model) as cam:
+        free = cam(x).heatmap
+    model.requires_grad_(False)
+    with torch.inference_mode(), GradCAM(model) as cam:
+        frozen = cam(x).heatmap
+    np.testing.assert_array_equal(frozen, free)
+
+
+def test_a_batch_gives_each_images_own_map() -> None:
+    model, x = tiny_model(), image(batch=2)
+    with GradCAM(model) as cam:
+        both = cam(x, head="dr")
+        singles = [cam(x[i : i + 1], head="dr") for i in range(2)]
+    assert both.heatmaps.shape == (2, SIZE // 16, SIZE // 16)
+    assert both.class_indices == tuple(s.class_index for s in singles)
+    for i, single in enumerate(singles):
+        np.testing.assert_allclose(both.heatmaps[i], single.heatmap, atol=1e-5)
+    assert not np.allclose(both.heatmaps[0], both.heatmaps[1])
+    with pytest.raises(ValueError):
+        both.heatmap  # noqa: B018 - ambiguous for a batch
+
+
+def test_needs_the_with_block_and_a_known_head() -> None:
+    model = tiny_model()
+    with pytest.raises(RuntimeError):
+        GradCAM(model)(image())
+    with GradCAM(model) as cam, pytest.raises(ValueError):
+        cam(image(), head="glaucoma")
+
+
+def test_upsample_heatmap_takes_width_then_height() -> None:
+    heat = np.array([[0.0, 1.0], [0.5, 0.25]], dtype=np.float32)
+    big = upsample_heatmap(heat, (30, 20))
+    assert big.shape == (20, 30) and big.dtype == np.float32
+    assert big[0, -1] == pytest.approx(1.0) and big[0, 0] == pytest.approx(0.0)
+
+
+def test_overlay_shape_dtype_and_opacity() -> None:
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, (20, 30, 3), dtype=np.uint8)
+    heat = rng.random((5, 6)).astype(np.float32)
+    out = overlay_heatmap(rgb, heat)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    assert not np.array_equal(out, rgb)
+    np.testing.assert_array_equal(overlay_heatmap(rgb, heat, opacity=0.0), rgb)
+
+
+def test_overlay_colours_are_rgb() -> None:
+    grey = np.full((4, 4, 3), 128, dtype=np.uint8)
+    hot = overlay_heatmap(grey, np.ones((4, 4), np.float32), opacity=1.0)
+    cold = overlay_heatmap(grey, np.zeros((4, 4), np.float32), opacity=1.0)
+    assert hot[0, 0, 0] > 100 and hot[0, 0, 2] == 0  # the jet map's top is dark red
+    assert cold[0, 0, 2] > 100 and cold[0, 0, 0] == 0  # and its bottom dark blue

@@ -1,0 +1,1 @@
+"""Rebuilding the RAN model's weights from public fundus datasets."""

@@ -1,0 +1,254 @@
+"""The retinal vessel tree: grown from the optic disc in the retina frame, then drawn as absorbance maps.
+
+Four arcades leave the disc (superotemporal and inferotemporal arching around the macula, superonasal and
+inferonasal), each an artery and a vein, plus thin nasal and macular vessels. Trunks follow jittered spline paths
+through anatomical control points; branches are smooth random walks that thin at every split, stop at the foveal
+avascular zone and leave the field of view. Veins are wider and darker than arteries; big vessels carry a
+central light reflex, brighter on arteries.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from .anatomy import Appearance
+from .geometry import FieldGeometry
+
+_STEP = 0.05  # DD between path points
+_MIN_WIDTH = 0.011  # DD; thinner vessels are invisible at fundus-camera resolution
+_SS = 2  # vessels are drawn at twice the image resolution, then area-averaged, for smooth sub-pixel edges
+# Fraction of light each vessel lets through at full density, per RGB channel: blood absorbs green and blue
+# strongly; deoxygenated venous blood also absorbs more red, which is why veins look darker.
+VEIN_TRANSMISSION = np.array([0.58, 0.24, 0.30], np.float32)
+ARTERY_TRANSMISSION = np.array([0.80, 0.42, 0.48], np.float32)
+
+
+@dataclass
+class Vessel:
+    """One unbranched vessel path in the retina frame."""
+
+    points: np.ndarray  # (N, 2) DD
+    widths: np.ndarray  # (N,) DD
+    kind: str  # "artery" or "vein"
+    level: int  # 0 for the trunks leaving the disc, +1 per branching
+
+
+@dataclass
+class VesselMaps:
+    """Per-pixel vessel density (0..1) for arteries and veins, and the central light reflex."""
+
+    artery: np.ndarray
+    vein: np.ndarray
+    reflex: np.ndarray
+
+    def occupancy(self) -> np.ndarray:
+        return np.maximum(self.artery, self.vein)
+
+
+def _catmull_rom(ctrl: np.ndarray, step: float) -> np.ndarray:
+    """Points every ~`step` along the Catmull-Rom spline through `ctrl` (K, 2)."""
+    p = np.vstack([2 * ctrl[0] - ctrl[1], ctrl, 2 * ctrl[-1] - ctrl[-2]])
+    out = []
+    for i in range(1, len(p) - 2):
+        p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
+        n = max(int(np.linalg.norm(p2 - p1) / step), 2)
+        t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
+        out.append(
+            0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3)
+        )
+    out.append(ctrl[-1:])
+    return np.vstack(out)
+
+
+def _smooth_1d(rng: np.random.Generator, n: int, wavelength: int) -> np.ndarray:
+    """Smooth random sequence of length n, unit-ish amplitude, features ~`wavelength` samples long."""
+    k = n // max(wavelength, 1) + 3
+    knots = rng.standard_normal(k)
+    return np.interp(np.arange(n) / max(wavelength, 1), np.arange(k), knots)
+
+
+def _wiggle(rng: np.random.Generator, pts: np.ndarray, amp: float) -> np.ndarray:
+    """Displace a path sideways by smooth noise: vessel tortuosity."""
+    if len(pts) < 4 or amp <= 0:
+        return pts
+    tan = np.gradient(pts, axis=0)
+    tan /= np.linalg.norm(tan, axis=1, keepdims=True) + 1e-9
+    normal = np.column_stack([-tan[:, 1], tan[:, 0]])
+    off = _smooth_1d(rng, len(pts), int(rng.integers(5, 12))) * amp
+    off[:3] *= np.array([0.0, 0.3, 0.7])  # stay attached at the root
+    return pts + normal * off[:, None]
+
+
+class _TreeBuilder:
+    def __init__(self, rng: np.random.Generator, geom: FieldGeometry, max_level: int) -> None:
+        self.rng = rng
+        self.fov_c = geom.to_retina(np.array([geom.fov_center]))[0]
+        self.fov_r = geom.fov_radius / geom.dd_px * 1.06
+        self.disc = np.array(geom.disc_offset)
+        self.faz = float(rng.uniform(0.28, 0.42))
+        self.max_level = max_level
+        self.vessels: list[Vessel] = []
+
+    def _keep(self, pts: np.ndarray, level: int) -> int:
+        """Number of leading points to keep: stop outside the field, in the foveal avascular zone, on the disc."""
+        bad = np.hypot(*(pts - self.fov_c).T) > self.fov_r
+        bad |= np.hypot(*pts.T) < self.faz
+        if level > 0:
+            bad[2:] |= np.hypot(*(pts[2:] - self.disc).T) < 0.45
+        idx = np.flatnonzero(bad)
+        return int(idx[0]) if len(idx) else len(pts)
+
+    def add(self, pts: np.ndarray, w0: float, taper_to: float, kind: str, level: int) -> None:
+        n = self._keep(pts, level)
+        if n < 3:
+            return
+        pts = pts[:n]
+        seg = np.linalg.norm(np.diff(pts, axis=0), axis=1)
+        s = np.concatenate([[0.0], np.cumsum(seg)])
+        total = max(s[-1], 1e-6)
+        widths = w0 * (1.0 - (1.0 - taper_to) * s / max(total, 3.0))
+        self._branch(pts, widths, s, kind, level)
+        keep = widths >= _MIN_WIDTH * 0.7
+        if keep.sum() >= 3:
+            self.vessels.append(Vessel(pts[keep], widths[keep], kind, level))
+
+    def _branch(self, pts: np.ndarray, widths: np.ndarray, s: np.ndarray, kind: str, level: int) -> None:
+        if level >= self.max_level:
+            return
+        rng = self.rng
+        spacing = (0.45, 1.0) if level == 0 else (0.35, 0.9)
+        pos = rng.uniform(0.35, 0.8) if level == 0 else rng.uniform(0.25, 0.6)
+        side = 1.0 if rng.random() < 0.5 else -1.0
+        while pos < s[-1] - 0.2:
+            i = int(np.searchsorted(s, pos))
+            w_parent = widths[i]
+            w_child = w_parent * rng.uniform(0.42, 0.75)
+            if w_child < _MIN_WIDTH:
+                break
+            tan = pts[min(i + 1, len(pts) - 1)] - pts[max(i - 1, 0)]
+            theta = np.arctan2(tan[1], tan[0]) + side * np.deg2rad(rng.uniform(30, 80))
+            length = {0: (1.2, 4.5), 1: (0.5, 2.2)}.get(level, (0.3, 1.0))
+            self.walk(pts[i], theta, w_child, float(rng.uniform(*length)), kind, level + 1)
+            # The parent narrows after giving off a branch (Murray's law, roughly).
+            widths[i:] *= (1.0 - (w_child / w_parent) ** 3) ** (1.0 / 3.0) * 0.15 + 0.85
+            side = -side if rng.random() < 0.8 else side
+            pos += rng.uniform(*spacing)
+
+    def walk(self, start: np.ndarray, theta: float, w0: float, length: float, kind: str, level: int) -> None:
+        """A branch: a smooth random walk from `start` heading `theta`."""
+        rng = self.rng
+        n = max(int(length / _STEP), 3)
+        curvature = _smooth_1d(rng, n, int(rng.integers(4, 10))) * rng.uniform(0.03, 0.08)
+        angles = theta + np.cumsum(curvature)
+        steps = np.column_stack([np.cos(angles), np.sin(angles)]) * _STEP
+        pts = start + np.vstack([[0.0, 0.0], np.cumsum(steps, axis=0)])
+        self.add(pts, w0, rng.uniform(0.45, 0.75), kind, level)
+
+
+def grow_vessel_tree(rng: np.random.Generator, geom: FieldGeometry, app: Appearance, max_level: int = 3) -> list[Vessel]:
+    """Every vessel of one eye, in the retina frame (fovea at the origin, DD units, +x temporal, +y superior)."""
+    b = _TreeBuilder(rng, geom, max_level)
+    d = np.array(geom.disc_offset)
+    hgt = app.arcade_height
+    vein_w = rng.uniform(0.072, 0.092)
+    trunks = [
+        # (control points, width factor)
+        (
+            [d + (0.02, 0.05), d + (0.15, 0.55), (-1.5, 1.75 * hgt), (-0.2, 2.15 * hgt), (1.4, 2.1 * hgt),
+             (3.0, 1.7 * hgt), (4.8, 1.3 * hgt), (6.8, 1.0 * hgt)],
+            1.0,
+        ),
+        (
+            [d + (0.02, -0.05), d + (0.15, -0.55), (-1.5, -1.85 * hgt), (-0.2, -2.25 * hgt), (1.4, -2.2 * hgt),
+             (3.0, -1.8 * hgt), (4.8, -1.4 * hgt), (6.8, -1.1 * hgt)],
+            1.0,
+        ),
+        ([d + (-0.02, 0.05), d + (-0.2, 0.6), d + (-0.9, 1.6), d + (-2.2, 2.5), d + (-4.0, 3.2)], 0.72),
+        ([d + (-0.02, -0.05), d + (-0.2, -0.6), d + (-0.9, -1.6), d + (-2.2, -2.5), d + (-4.0, -3.2)], 0.72),
+    ]
+    for ctrl, factor in trunks:
+        ctrl = np.array(ctrl, dtype=np.float64)
+        for kind in ("vein", "artery"):
+            c = ctrl.copy()
+            c[2:] += rng.normal(0.0, 0.16, size=c[2:].shape)
+            if kind == "artery":
+                # Arteries run beside their veins, a little inside or outside, crossing now and then.
+                c[2:, 1] += np.sign(c[2:, 1] - d[1]) * rng.uniform(-0.35, 0.35)
+                c[1] += rng.normal(0.0, 0.06, size=2)
+            pts = _wiggle(rng, _catmull_rom(c, _STEP), rng.uniform(0.015, 0.05) * (1.5 if kind == "vein" else 1.0))
+            w0 = vein_w * factor * (1.0 if kind == "vein" else rng.uniform(0.66, 0.78))
+            b.add(pts, w0, rng.uniform(0.35, 0.5), kind, 0)
+    # Thin vessels leaving the disc nasally and towards the macula.
+    for _ in range(int(rng.integers(1, 4))):
+        kind = "artery" if rng.random() < 0.5 else "vein"
+        b.walk(d + rng.normal(0, 0.05, 2), np.pi + rng.normal(0, 0.5), vein_w * rng.uniform(0.3, 0.5),
+               rng.uniform(2.0, 4.0), kind, 1)
+    for _ in range(int(rng.integers(1, 4))):
+        kind = "artery" if rng.random() < 0.5 else "vein"
+        b.walk(d + (0.2, rng.normal(0, 0.15)), rng.normal(0, 0.35), vein_w * rng.uniform(0.25, 0.42),
+               rng.uniform(1.2, 2.4), kind, 2)
+    return b.vessels
+
+
+def _canvas_points(geom: FieldGeometry, pts_dd: np.ndarray) -> np.ndarray:
+    """Retina-frame points -> int32 coordinates on the supersampled canvas with 2 fractional bits."""
+    px = geom.to_px(pts_dd) * _SS + (_SS - 1) / 2.0
+    return np.round(px * 4).astype(np.int32)
+
+
+def _draw_profile(canvas: np.ndarray, pts: np.ndarray, width_px: np.ndarray, value: np.ndarray) -> None:
+    """Polyline whose thickness follows `width_px` (canvas px): one cv2 call per run of equal thickness."""
+    thick = np.maximum(np.round(width_px).astype(np.int32), 1)
+    # Below one canvas pixel, thinness shows as faintness.
+    val = value * np.minimum(width_px, 1.0)
+    q = np.round(val / 16).astype(np.int32)  # runs also break where faintness changes noticeably
+    change = np.flatnonzero((np.diff(thick) != 0) | (np.diff(q) != 0)) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [len(pts) - 1]])
+    for a, e in zip(starts, ends):
+        seg = pts[a : e + 1]
+        if len(seg) < 2:
+            continue
+        cv2.polylines(canvas, [seg], False, float(val[a]), int(thick[a]), cv2.LINE_AA, 2)
+
+
+def render_vessel_maps(vessels: list[Vessel], geom: FieldGeometry) -> VesselMaps:
+    """Draw every vessel into density maps at the image's resolution (H, W), values 0..1."""
+    shape = (geom.height * _SS, geom.width * _SS)
+    art = np.zeros(shape, np.uint8)
+    vein = np.zeros(shape, np.uint8)
+    reflex = np.zeros(shape, np.uint8)
+    prepared = []
+    for v in vessels:
+        pts = _canvas_points(geom, v.points)
+        wpx = v.widths * geom.dd_px * _SS
+        # Wider vessels hold more blood along the light path, so they absorb more.
+        density = np.clip(0.55 + 5.0 * v.widths, 0.55, 0.95) * 255.0
+        prepared.append((v, pts, wpx, density))
+    # Pass order matters: cores drawn after all bodies so a thin vessel crossing a trunk does not notch it.
+    for v, pts, wpx, density in prepared:
+        _draw_profile(vein if v.kind == "vein" else art, pts, wpx, density)
+    for v, pts, wpx, density in prepared:
+        core = wpx * 0.5
+        if wpx.max() >= 3.0:
+            _draw_profile(vein if v.kind == "vein" else art, pts, core, np.full_like(wpx, 255.0))
+    for v, pts, wpx, _ in prepared:
+        if wpx.max() >= 5.0:
+            strength = 255.0 if v.kind == "artery" else 150.0
+            val = strength * np.clip((wpx - 5.0) / 4.0, 0.0, 1.0)
+            _draw_profile(reflex, pts, np.maximum(wpx * 0.2, 1.0), val)
+    size = (geom.width, geom.height)
+    out = [cv2.resize(m, size, interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255.0) for m in (art, vein, reflex)]
+    return VesselMaps(*out)
+
+
+def composite_vessels(img: np.ndarray, maps: VesselMaps, reflex_strength: float) -> None:
+    """Apply vessel absorbance and reflex to `img` (H, W, 3) in place."""
+    a, v = maps.artery, maps.vein
+    for c in range(3):
+        img[..., c] *= (1.0 - a * (1.0 - ARTERY_TRANSMISSION[c])) * (1.0 - v * (1.0 - VEIN_TRANSMISSION[c]))
+    if reflex_strength > 0:
+        img += (maps.reflex * reflex_strength)[..., None] * np.array([0.30, 0.22, 0.20], np.float32)
