@@ -185,6 +185,20 @@ def test_messidor2_pairs_eyes_and_maps_referable_dme(tmp_path):
     assert detect_dataset(tmp_path) == "messidor"
 
 
+def test_messidor2_without_its_grades_says_where_they_come_from(tmp_path):
+    write(tmp_path / "messidor-2.csv", "left;right\na.tif;b.tif\n")
+    image(tmp_path / "IMAGES" / "a.tif")
+    assert detect_dataset(tmp_path) == "messidor"
+    with pytest.raises(FileNotFoundError, match="messidor_data.csv.*messidor2-dr-grades"):
+        load_dataset("messidor", tmp_path)
+    # Both layouts in one folder: Messidor-2 unless the original is asked for.
+    write(tmp_path / "Base11" / "Annotation_Base11.csv", csv_rows([MESSIDOR_HEADER, ["a.tif", "x", 1, 0]]))
+    write(tmp_path / "messidor_data.csv", "image_id,adjudicated_dr_grade,adjudicated_dme\na.tif,4,1\n")
+    [second] = load_dataset("messidor", tmp_path)
+    [original] = load_dataset("messidor", tmp_path, variant="original")
+    assert (second.source, second.dr, original.source, original.dr) == ("messidor2", 4, "messidor", 1)
+
+
 def test_messidor2_preprocess_copy_column_names(tmp_path):
     write(tmp_path / "messidor_data.csv", "id_code,diagnosis,adjudicated_dme,adjudicated_gradable\n"
                                           "20051020_43808_0100_PP.png,3,0,1\n")

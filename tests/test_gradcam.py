@@ -147,3 +147,25 @@ def test_overlay_colours_are_rgb() -> None:
     cold = overlay_heatmap(grey, np.zeros((4, 4), np.float32), opacity=1.0)
     assert hot[0, 0, 0] > 100 and hot[0, 0, 2] == 0  # the jet map's top is dark red
     assert cold[0, 0, 2] > 100 and cold[0, 0, 0] == 0  # and its bottom dark blue
+
+
+def test_heatmap_on_photo_lands_where_the_crop_came_from(sample_path):
+    import cv2
+
+    from ran_desktop.engine.gradcam import heatmap_on_photo
+    from ran_desktop.engine.preprocess import crop_to_fov, detect_fov, fov_square
+
+    rgb = cv2.cvtColor(cv2.imread(str(sample_path)), cv2.COLOR_BGR2RGB)
+    rgb = np.ascontiguousarray(rgb[150:1250])  # clip the disc top and bottom, as many cameras do
+    fov = detect_fov(rgb)
+    heat = np.zeros((14, 14), np.float32)
+    heat[3, 10] = 1.0  # one hot spot, up and to the right
+    on_photo = heatmap_on_photo(heat, fov_square(fov), (rgb.shape[1], rgb.shape[0]))
+    assert on_photo.shape == rgb.shape[:2]
+    # Cropping the placed map the way the model's input was cropped gives the model-resolution map back.
+    as_image = np.repeat((on_photo * 255).astype(np.uint8)[..., None], 3, axis=2)
+    recropped = cv2.resize(crop_to_fov(as_image, fov)[..., 0], (14, 14), interpolation=cv2.INTER_AREA)
+    assert np.unravel_index(np.argmax(recropped), recropped.shape) == (3, 10)
+    x0, y0, side = fov_square(fov)
+    peak_y, peak_x = np.unravel_index(np.argmax(on_photo), on_photo.shape)
+    assert abs(peak_x - (x0 + side * 10.5 / 14)) < side / 14 and abs(peak_y - (y0 + side * 3.5 / 14)) < side / 14

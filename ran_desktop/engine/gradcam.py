@@ -163,3 +163,19 @@ def overlay_heatmap(
     colour = cv2.cvtColor(cv2.applyColorMap(levels, colormap), cv2.COLOR_BGR2RGB)  # OpenCV colour maps are BGR
     blended = (1.0 - opacity) * rgb.astype(np.float32) + opacity * colour.astype(np.float32)
     return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+
+def heatmap_on_photo(heat: np.ndarray, square: tuple[int, int, int], photo_size: tuple[int, int]) -> np.ndarray:
+    """Put a map computed on the field-of-view square (see `preprocess.fov_square`) back on the whole photograph.
+
+    `photo_size` is (width, height) of the photograph's pixels; outside the square the map is 0.
+    """
+    x0, y0, side = square
+    width, height = photo_size
+    placed = np.zeros((height, width), np.float32)
+    cx0, cy0 = max(0, x0), max(0, y0)
+    cx1, cy1 = min(width, x0 + side), min(height, y0 + side)
+    if cx1 > cx0 and cy1 > cy0:
+        scaled = upsample_heatmap(heat, (side, side))
+        placed[cy0:cy1, cx0:cx1] = scaled[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
+    return placed

@@ -92,14 +92,17 @@ def load(root: Path, *, images: Path | str | None = None, variant: str = "auto")
     image_root = root / images if images is not None else root
     if variant not in ("auto", "original", "messidor2"):
         raise ValueError(f"variant must be 'auto', 'original' or 'messidor2', got {variant!r}")
-    grades_2 = _near(root, GRADES_2)
-    if variant == "messidor2" or (variant == "auto" and grades_2 is not None):
+    grades_2, pairs_2 = _near(root, GRADES_2), _near(root, PAIRS_2)
+    if variant == "auto":  # ADCIS's pairing file alone still means Messidor-2: say where its grades come from
+        only_pairs = pairs_2 is not None and not annotation_files(root)
+        variant = "messidor2" if grades_2 is not None or only_pairs else "original"
+    if variant == "messidor2":
         if grades_2 is None:
             raise FileNotFoundError(
                 f"{root}: no {GRADES_2}; ADCIS ships Messidor-2 without grades, which come from Kaggle's "
                 "'messidor2-dr-grades' (Krause et al. 2018)"
             )
-        return load_messidor2(grades_2, ImageIndex(image_root, recursive=True), _near(root, PAIRS_2))
+        return load_messidor2(grades_2, ImageIndex(image_root, recursive=True), pairs_2)
     tables = annotation_files(root)
     if not tables:
         raise FileNotFoundError(f"{root}: no Annotation_BaseNN.xls (or .xlsx/.csv) found")

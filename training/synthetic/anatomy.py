@@ -27,13 +27,16 @@ _PIGMENT_STOPS = np.array(
     dtype=np.float32,
 )
 # Choroidal vessels seen through a thin RPE (tessellation) and the pigmented spaces between them.
-_CHOROID_VESSEL = np.array([0.95, 0.46, 0.28], np.float32)
-_CHOROID_GAP = np.array([0.50, 0.22, 0.12], np.float32)
+_CHOROID_VESSEL = np.array([0.93, 0.43, 0.27], np.float32)
+_CHOROID_GAP = np.array([0.60, 0.25, 0.14], np.float32)
 # Macular pigment absorbs blue and green most; these are the fractional losses at the foveal centre.
-_MACULA_LOSS = np.array([0.14, 0.36, 0.42], np.float32)
-_FOVEA_LOSS = np.array([0.10, 0.28, 0.30], np.float32)
-_DISC_RIM = np.array([0.98, 0.66, 0.44], np.float32)
-_DISC_CUP = np.array([1.00, 0.90, 0.74], np.float32)
+_MACULA_LOSS = np.array([0.08, 0.34, 0.45], np.float32)
+_FOVEA_LOSS = np.array([0.05, 0.25, 0.30], np.float32)
+# Disc colours exceed 1: on real photographs the disc saturates the red channel (the sample's cup reads
+# (254, 222, 159), its rim (254, 150-200, 100-130)).
+_DISC_RIM = np.array([1.10, 0.62, 0.40], np.float32)
+_DISC_PALE = np.array([1.10, 0.74, 0.52], np.float32)
+_DISC_CUP = np.array([1.15, 0.93, 0.66], np.float32)
 
 
 @dataclass(frozen=True)
@@ -65,7 +68,7 @@ def sample_appearance(rng: np.random.Generator, pigment: float | None = None) ->
         youth=float(rng.uniform(0.0, 1.0)),
         macula_strength=float(rng.uniform(0.6, 1.2)),
         cup_disc_ratio=float(rng.uniform(0.15, 0.6)),
-        disc_pallor=float(rng.uniform(0.0, 0.7)),
+        disc_pallor=float(rng.uniform(0.0, 0.6)),
         ppa=float(rng.uniform(0.3, 1.0)) if rng.random() < 0.35 else 0.0,
         arcade_height=float(rng.uniform(0.85, 1.2)),
         disc_size=float(rng.uniform(0.9, 1.05)),
@@ -102,7 +105,7 @@ def render_background(geom: FieldGeometry, app: Appearance, rng: np.random.Gener
                        radial_cell_px=dd * 0.9 / 2)
     chor += 0.5 * smooth_noise(rng, hs, ws, dd * 0.35 / 2)
     # Zero crossings of the noise form a network of wavy bands: the choroidal vessels.
-    vessels = np.clip(1.0 - np.abs(chor) * 1.4, 0.0, 1.0)
+    vessels = _smoothstep(1.1, 0.2, np.abs(chor))
     r = geom.radius_map(scale=2)
     # Tessellation is most visible away from the macula, around the disc and in the periphery.
     fx, fy = np.array(geom.fovea) / 2.0
@@ -111,7 +114,11 @@ def render_background(geom: FieldGeometry, app: Appearance, rng: np.random.Gener
     tess_w = app.tessellation * np.clip((dfov - 0.6) / 2.0, 0.0, 1.0)
     base = base_colour(app.pigment)
     img = np.empty((hs, ws, 3), np.float32)
-    shade = 1.0 + 0.05 * low + 0.06 * r * r  # the periphery is a little lighter (less macular pigment)
+    # The periphery is a little lighter (less macular pigment) and the retina around the disc brighter still
+    # (the sample: (243, 113, 78) one disc diameter from the disc against (209, 80, 58) mid-periphery).
+    dx_, dy_ = np.array(geom.disc) / 2.0
+    ddisc = np.sqrt((xx - dx_) ** 2 + (yy - dy_) ** 2) * (2.0 / dd)
+    shade = 1.0 + 0.05 * low + 0.05 * r * r + 0.16 * np.exp(-0.5 * (ddisc / 1.3) ** 2)
     for c in range(3):
         tess_c = _CHOROID_GAP[c] + (_CHOROID_VESSEL[c] - _CHOROID_GAP[c]) * vessels
         img[..., c] = (base[c] * (1.0 - tess_w) + tess_c * tess_w) * shade
@@ -158,7 +165,7 @@ def render_disc(img: np.ndarray, geom: FieldGeometry, app: Appearance, rng: np.r
     tex = 1.0 + 0.05 * smooth_noise(rng, y1 - y0, x1 - x0, geom.dd_px * 0.12)
     edge = 0.06 + 0.03 * rng.random()
     disc_a = _smoothstep(1.0 + edge, 1.0 - edge, r)
-    rim = _DISC_RIM * (1 - app.disc_pallor) + np.array([1.0, 0.82, 0.62], np.float32) * app.disc_pallor
+    rim = _DISC_RIM * (1 - app.disc_pallor) + _DISC_PALE * app.disc_pallor
     # The rim is pinker nasally, where more nerve fibres enter (neuroretinal rim thickest nasal/inferior).
     nasal = np.clip(-u / rx, 0.0, 1.0) * 0.12
     for c in range(3):
