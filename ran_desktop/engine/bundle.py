@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,8 @@ class LoadedModel:
     manifest: Manifest
     device: DeviceChoice
     folder: Path
+    # Held around every use of `model`: Grad-CAM's hooks must never see another thread's forward pass.
+    lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
 
     @property
     def preprocess_settings(self) -> PreprocessSettings:

@@ -154,6 +154,10 @@ class Screener:
             )
 
     def _infer(self, items: list[_Prepared]) -> dict[int, tuple]:
+        with self.loaded.lock:
+            return self._infer_locked(items)
+
+    def _infer_locked(self, items: list[_Prepared]) -> dict[int, tuple]:
         device = self.loaded.device.device
         model = self.loaded.model
         out: dict[int, tuple] = {}
