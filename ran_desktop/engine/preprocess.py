@@ -418,8 +418,7 @@ def preprocess(
         fov = detect_fov(rgb, settings)
     square = crop_to_fov(rgb, fov, settings)
     small = resize_square(square, settings.input_size)
-    enhanced = apply_clahe(small, settings) if settings.clahe else small
-    tensor = standardise(enhanced)
+    enhanced, tensor = finish(small, settings)
     stages: dict[str, np.ndarray] = {}
     if keep_stages:
         display = min(square.shape[0], max(_STAGE_DISPLAY_SIZE, settings.input_size))
@@ -430,3 +429,19 @@ def preprocess(
             "normalised": to_display(tensor),
         }
     return PreprocessResult(tensor=tensor, fov=fov, stages=stages)
+
+
+def finish(small: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS) -> tuple[np.ndarray, np.ndarray]:
+    """The last steps, from the resized field-of-view square: CLAHE (if enabled), then standardisation.
+
+    Returns (enhanced uint8 RGB, float32 CHW tensor). Training augments the square and then calls this, so a
+    training image without augmentation is exactly what `preprocess` gives in the clinic.
+    """
+    enhanced = apply_clahe(small, settings) if settings.clahe else small
+    return enhanced, standardise(enhanced)
+
+
+def decode_min_side(settings: PreprocessSettings = DEFAULT_SETTINGS) -> int:
+    """Shortest side photographs are decoded at: enough for the quality gate's 512 px measurements and twice
+    the model's input, far less than a 12-megapixel original. The app, the CLI and training all use it."""
+    return max(512, 2 * settings.input_size)

@@ -21,7 +21,7 @@ from .bundle import LoadedModel
 from .errors import ImageLoadError
 from .gradcam import GradCAM
 from .loading import LoadedImage, iter_image_files, load_images
-from .preprocess import PreprocessResult, preprocess
+from .preprocess import PreprocessResult, decode_min_side, preprocess
 from .quality import QualityReport, assess_quality
 from .results import ModelInfo, ScreeningResult, Status
 
@@ -65,8 +65,7 @@ class Screener:
         self.info = model_info(loaded)
         self._settings = loaded.preprocess_settings
         self._thresholds = loaded.quality_thresholds
-        # Decode big enough for a trustworthy field-of-view and focus measure, small enough to be fast.
-        self._min_side = max(512, 2 * self._settings.input_size)
+        self._min_side = decode_min_side(self._settings)
         self._cancel = threading.Event()
 
     def cancel(self) -> None:

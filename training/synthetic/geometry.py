@@ -79,10 +79,18 @@ class FieldGeometry:
         x, y = self.to_px(np.array([self.disc_offset]))[0]
         return float(x), float(y)
 
+    def fov_relative(self, pts_px: np.ndarray) -> np.ndarray:
+        """Retina-frame offsets (N, 2), in DD, of image points from the field-of-view centre (+x temporal, +y up)."""
+        return self.to_retina(pts_px) - self.to_retina(np.array([self.fov_center]))
+
+    def quadrant_indices(self, pts_px: np.ndarray) -> np.ndarray:
+        """Index into QUADRANTS of each image point's retinal quadrant, about the field-of-view centre."""
+        rel = self.fov_relative(pts_px)
+        return (rel[:, 1] < 0).astype(np.int64) * 2 + (rel[:, 0] < 0).astype(np.int64)
+
     def quadrants_of(self, pts_px: np.ndarray) -> list[str]:
-        """Retinal quadrant of each image point, about the field-of-view centre."""
-        rel = self.to_retina(pts_px) - self.to_retina(np.array([self.fov_center]))
-        return [("supero" if dy >= 0 else "infero") + ("temporal" if dx >= 0 else "nasal") for dx, dy in rel]
+        """Retinal quadrant name of each image point (see the class docstring)."""
+        return [QUADRANTS[i] for i in self.quadrant_indices(pts_px)]
 
     def visible(self, pts_px: np.ndarray, margin_px: float = 0.0) -> np.ndarray:
         """True where a point (N, 2) lies well inside the aperture and the frame, `margin_px` from any edge."""

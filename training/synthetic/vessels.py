@@ -194,56 +194,70 @@ def grow_vessel_tree(rng: np.random.Generator, geom: FieldGeometry, app: Appeara
     return b.vessels
 
 
-def _canvas_points(geom: FieldGeometry, pts_dd: np.ndarray) -> np.ndarray:
-    """Retina-frame points -> int32 coordinates on the supersampled canvas with 2 fractional bits."""
-    px = geom.to_px(pts_dd) * _SS + (_SS - 1) / 2.0
-    return np.round(px * 4).astype(np.int32)
+class FineCanvas:
+    """A density map drawn at twice the image resolution and area-averaged down: smooth sub-pixel vessels."""
 
+    def __init__(self, geom: FieldGeometry) -> None:
+        self.geom = geom
+        self.data = np.zeros((geom.height * _SS, geom.width * _SS), np.uint8)
 
-def _draw_profile(canvas: np.ndarray, pts: np.ndarray, width_px: np.ndarray, value: np.ndarray) -> None:
-    """Polyline whose thickness follows `width_px` (canvas px): one cv2 call per run of equal thickness."""
-    thick = np.maximum(np.round(width_px).astype(np.int32), 1)
-    # Below one canvas pixel, thinness shows as faintness.
-    val = value * np.minimum(width_px, 1.0)
-    q = np.round(val / 16).astype(np.int32)  # runs also break where faintness changes noticeably
-    change = np.flatnonzero((np.diff(thick) != 0) | (np.diff(q) != 0)) + 1
-    starts = np.concatenate([[0], change])
-    ends = np.concatenate([change, [len(pts) - 1]])
-    for a, e in zip(starts, ends):
-        seg = pts[a : e + 1]
-        if len(seg) < 2:
-            continue
-        cv2.polylines(canvas, [seg], False, float(val[a]), int(thick[a]), cv2.LINE_AA, 2)
+    def points(self, pts_dd: np.ndarray) -> np.ndarray:
+        """Retina-frame points -> int32 canvas coordinates with 2 fractional bits (cv2 `shift=2`)."""
+        px = self.geom.to_px(pts_dd) * _SS + (_SS - 1) / 2.0
+        return np.round(px * 4).astype(np.int32)
+
+    def path(self, pts_dd: np.ndarray, widths_dd: np.ndarray, value: float | np.ndarray = 255.0) -> None:
+        """Polyline whose thickness follows `widths_dd`: one cv2 call per run of equal thickness."""
+        self.draw_profile(self.points(pts_dd), np.asarray(widths_dd) * self.geom.dd_px * _SS, value)
+
+    def draw_profile(self, pts: np.ndarray, width_px: np.ndarray, value: float | np.ndarray) -> None:
+        if len(pts) < 2:
+            return
+        thick = np.maximum(np.round(width_px).astype(np.int32), 1)
+        # Below one canvas pixel, thinness shows as faintness.
+        val = np.broadcast_to(np.asarray(value, np.float64), width_px.shape) * np.minimum(width_px, 1.0)
+        q = np.round(val / 16).astype(np.int32)  # runs also break where faintness changes noticeably
+        change = np.flatnonzero((np.diff(thick) != 0) | (np.diff(q) != 0)) + 1
+        starts = np.concatenate([[0], change])
+        ends = np.concatenate([change, [len(pts) - 1]])
+        for a, e in zip(starts, ends):
+            if e > a:
+                cv2.polylines(self.data, [pts[a : e + 1]], False, float(val[a]), int(thick[a]), cv2.LINE_AA, 2)
+
+    def ellipse(self, center_px: tuple[float, float], axes_px: tuple[float, float], angle_deg: float, value: float) -> None:
+        c = (round((center_px[0] * _SS + (_SS - 1) / 2.0) * 4), round((center_px[1] * _SS + (_SS - 1) / 2.0) * 4))
+        axes = (max(round(axes_px[0] * _SS * 4), 1), max(round(axes_px[1] * _SS * 4), 1))
+        cv2.ellipse(self.data, c, axes, angle_deg, 0, 360, float(value), -1, cv2.LINE_AA, 2)
+
+    def result(self) -> np.ndarray:
+        """Float32 (H, W) density, 0..1."""
+        small = cv2.resize(self.data, (self.geom.width, self.geom.height), interpolation=cv2.INTER_AREA)
+        return small.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
 def render_vessel_maps(vessels: list[Vessel], geom: FieldGeometry) -> VesselMaps:
     """Draw every vessel into density maps at the image's resolution (H, W), values 0..1."""
-    shape = (geom.height * _SS, geom.width * _SS)
-    art = np.zeros(shape, np.uint8)
-    vein = np.zeros(shape, np.uint8)
-    reflex = np.zeros(shape, np.uint8)
+    art, vein, reflex = FineCanvas(geom), FineCanvas(geom), FineCanvas(geom)
     prepared = []
     for v in vessels:
-        pts = _canvas_points(geom, v.points)
+        canvas = vein if v.kind == "vein" else art
         wpx = v.widths * geom.dd_px * _SS
         # Wider vessels hold more blood along the light path, so they absorb more.
         density = np.clip(0.3 + 8.0 * v.widths, 0.3, 0.95) * 255.0
-        prepared.append((v, pts, wpx, density))
+        prepared.append((v, canvas, canvas.points(v.points), wpx, density))
     # Pass order matters: cores drawn after all bodies so a thin vessel crossing a trunk does not notch it.
-    for v, pts, wpx, density in prepared:
-        _draw_profile(vein if v.kind == "vein" else art, pts, wpx, density)
-    for v, pts, wpx, _ in prepared:
+    for _, canvas, pts, wpx, density in prepared:
+        canvas.draw_profile(pts, wpx, density)
+    for _, canvas, pts, wpx, _ in prepared:
         wide = wpx >= 3.0  # a prefix: widths only shrink along a vessel
         if wide.sum() >= 2:
-            _draw_profile(vein if v.kind == "vein" else art, pts[wide], wpx[wide] * 0.5, np.full(wide.sum(), 255.0))
-    for v, pts, wpx, _ in prepared:
+            canvas.draw_profile(pts[wide], wpx[wide] * 0.5, 255.0)
+    for v, _, pts, wpx, _ in prepared:
         big = wpx >= 5.0
         if big.sum() >= 2:
             strength = (255.0 if v.kind == "artery" else 150.0) * np.clip((wpx[big] - 5.0) / 4.0, 0.0, 1.0)
-            _draw_profile(reflex, pts[big], np.maximum(wpx[big] * 0.2, 1.0), strength)
-    size = (geom.width, geom.height)
-    out = [cv2.resize(m, size, interpolation=cv2.INTER_AREA).astype(np.float32) * (1.0 / 255.0) for m in (art, vein, reflex)]
-    return VesselMaps(*out)
+            reflex.draw_profile(pts[big], np.maximum(wpx[big] * 0.2, 1.0), strength)
+    return VesselMaps(art.result(), vein.result(), reflex.result())
 
 
 def composite_vessels(img: np.ndarray, maps: VesselMaps, reflex_strength: float) -> None:

@@ -1,0 +1,181 @@
+import csv
+import json
+
+import numpy as np
+import pytest
+import torch
+from torch.utils.data import DataLoader
+
+from ran_desktop.engine.bundle import load_bundle
+from ran_desktop.engine.loading import load_images
+from ran_desktop.engine.preprocess import PreprocessSettings, decode_min_side, preprocess
+from training.data import MISSING, AugmentSettings, FundusDataset, SquareCache, augment, labels_of
+from training.datasets import load_dataset
+from training.engine_io import TwoHeadLoss, predict
+from training.evaluate import main as evaluate_main
+from training.export import export_run
+from training.train import EpochSampler, TrainConfig, Trainer
+from training.train import main as train_main
+
+from training_data import write_dotted_dataset
+
+
+@pytest.fixture(scope="module")
+def dataset(tmp_path_factory):
+    return write_dotted_dataset(tmp_path_factory.mktemp("data") / "dots", count=40)
+
+
+def test_training_tensor_is_exactly_what_the_clinic_sees(dataset, tmp_path):
+    settings = PreprocessSettings(input_size=64)
+    records = load_dataset("csv", dataset)[:3]
+    ds = FundusDataset(SquareCache(records, settings, tmp_path, workers=1))
+    for i, record in enumerate(records):
+        image = load_images(record.image, min_side=decode_min_side(settings))[0]
+        clinic = preprocess(image.pixels, settings).tensor
+        x, dr, dme = ds[i]
+        assert np.array_equal(x.numpy(), clinic)
+        assert (dr, dme) == (record.dr, record.dme)
+
+
+def test_cache_is_reused_and_keyed_by_settings(dataset, tmp_path):
+    records = load_dataset("csv", dataset)[:4]
+    first = SquareCache(records, PreprocessSettings(input_size=64), tmp_path, workers=1)
+    stamp = first.path.stat().st_mtime_ns
+    again = SquareCache(records, PreprocessSettings(input_size=64), tmp_path, workers=1)
+    assert again.path == first.path and again.path.stat().st_mtime_ns == stamp
+    other = SquareCache(records, PreprocessSettings(input_size=64, clahe_clip_limit=3.0), tmp_path, workers=1)
+    assert other.path != first.path
+
+
+def test_unreadable_files_are_left_out(dataset, tmp_path):
+    records = load_dataset("csv", dataset)[:3]
+    records[1].image.write_bytes(b"not an image")  # the module's data set is regenerated per module
+    try:
+        cache = SquareCache(records, PreprocessSettings(input_size=64), tmp_path, workers=1)
+        assert cache.failed == [1] and cache.usable() == [0, 2]
+        assert len(FundusDataset(cache)) == 2
+    finally:
+        write_dotted_dataset(dataset, count=40)
+
+
+def test_augmentation_is_seeded_and_keeps_the_surround_black(sample_path):
+    import cv2
+
+    square = cv2.resize(cv2.cvtColor(cv2.imread(str(sample_path)), cv2.COLOR_BGR2RGB), (128, 128))
+    aug = AugmentSettings()
+    a = augment(square, np.random.default_rng([0, 1, 5]), aug)
+    b = augment(square, np.random.default_rng([0, 1, 5]), aug)
+    c = augment(square, np.random.default_rng([0, 2, 5]), aug)
+    assert a.dtype == np.uint8 and a.shape == square.shape
+    assert np.array_equal(a, b) and not np.array_equal(a, c)
+    assert a[0, 0].max() == 0 and a[-1, -1].max() == 0  # corners stay surround
+    assert not np.array_equal(a, square)
+
+
+def test_missing_labels_are_masked():
+    from pathlib import Path
+
+    from ran_desktop.engine.loading import Eye
+    from training.datasets import Record
+
+    records = [
+        Record(Path("/x/a.jpg"), 2, None, "a", Eye.UNKNOWN, "eyepacs"),
+        Record(Path("/x/b.jpg"), 3, 1, "b", Eye.UNKNOWN, "messidor", dr_scale="messidor"),
+        Record(Path("/x/c.jpg"), 1, 0, "c", Eye.UNKNOWN, "messidor", dr_scale="messidor"),
+    ]
+    dr, dme = labels_of(records)
+    assert dr.tolist() == [2, MISSING, 1] and dme.tolist() == [MISSING, 1, 0]
+    loss = TwoHeadLoss(gamma=2.0)
+    out = type("Out", (), {"dr": torch.zeros(3, 5, requires_grad=True), "dme": torch.zeros(3, 3, requires_grad=True)})
+    value = loss(out, torch.tensor(dr), torch.tensor(dme))
+    value.backward()
+    assert torch.isfinite(value) and out.dr.grad[1].abs().sum() == 0 and out.dme.grad[0].abs().sum() == 0
+
+
+def test_epoch_sampler_resumes_part_way():
+    sampler = EpochSampler(20, seed=3)
+    sampler.set_epoch(2)
+    full = list(sampler)
+    sampler.set_epoch(2, start=8)
+    assert list(sampler) == full[8:] and len(sampler) == 12
+    sampler.set_epoch(3)
+    assert list(sampler) != full and sorted(full) == list(range(20))
+
+
+def _config(dataset, out, **kw):
+    base = dict(data=[f"csv:{dataset}"], out=out, base_width=8, input_size=64, epochs=2, batch_size=8, workers=0,
+                augment=False, seed=1, checkpoint_minutes=60.0)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_short_run_lowers_the_loss_exports_and_evaluates(dataset, tmp_path, capsys):
+    run = tmp_path / "run"
+    trainer = Trainer(_config(dataset, run, epochs=6, lr=3e-3))
+    loader = DataLoader(trainer.train_set, batch_size=16)
+    before = predict(trainer.model, loader, trainer.device, trainer.criterion).loss
+    summary = trainer.fit()
+    after = predict(trainer.model, loader, trainer.device, trainer.criterion).loss
+    assert after < 0.7 * before
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == list(range(1, 7))
+    assert {"val_kappa", "val_auc_referable_dr", "val_auc_dme"} <= set(rows[0])
+    assert summary["split_sizes"]["train"] > summary["split_sizes"]["val"] > 0
+    assert "test" in summary and (run / "split.json").exists() and (run / "best.safetensors").exists()
+
+    bundle = tmp_path / "bundle"
+    metrics = export_run(run, bundle, name="dots-test", version="0.1.0", workers=0)
+    loaded = load_bundle(bundle, device="cpu")
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["trained"] is True and manifest["training_data"]["synthetic"] is False
+    assert manifest["metrics"]["test"]["dr"]["quadratic_kappa"] == metrics["dr"]["quadratic_kappa"]
+    assert {"MODEL_CARD.md", "roc.png", "confusion_dr.png", "confusion_dme.png"} <= {p.name for p in bundle.iterdir()}
+    assert "Test metrics" in (bundle / "MODEL_CARD.md").read_text()
+    assert loaded.manifest.input_size == 64
+
+    # ran-evaluate reproduces the model card's numbers from the bundle and the run's split.
+    out = tmp_path / "eval"
+    assert evaluate_main(["--model", str(bundle), "--data", f"csv:{dataset}", "--split-file", str(run / "split.json"),
+                          "--out", str(out), "--workers", "0"]) == 0
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["dr"]["quadratic_kappa"] == pytest.approx(metrics["dr"]["quadratic_kappa"])
+    assert again["referable_dr"]["auc"] == pytest.approx(metrics["referable_dr"]["auc"])
+    assert "kappa" in capsys.readouterr().out
+
+
+def test_interrupted_run_resumes_where_it_stopped(dataset, tmp_path):
+    run = tmp_path / "run"
+    Trainer(_config(dataset, run, epochs=1)).fit()
+    state = torch.load(run / "last.pt", weights_only=True)
+    assert state["epoch"] == 1
+    resumed = Trainer(_config(dataset, run, epochs=2))
+    assert resumed.epoch == 1
+    resumed.fit()
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    # The same split is kept on resume, even with another seed.
+    assert Trainer(_config(dataset, run, epochs=2, seed=99)).splits["test"] == resumed.splits["test"]
+
+
+def test_mid_epoch_checkpoint_resumes_at_the_next_batch(dataset, tmp_path):
+    run = tmp_path / "run"
+    Trainer(_config(dataset, run, epochs=1, max_batches_per_epoch=1)).fit()  # one batch per epoch
+    trainer = Trainer(_config(dataset, run, epochs=3))
+    trainer.batch_in_epoch = 2  # as if stopped after two batches of epoch 2
+    trainer._save_checkpoint()
+    resumed = Trainer(_config(dataset, run, epochs=3))
+    assert (resumed.epoch, resumed.batch_in_epoch) == (1, 2)
+
+
+def test_cli_trains_without_dme_labels(tmp_path):
+    data = write_dotted_dataset(tmp_path / "nodme", count=20, with_dme=False)
+    run = tmp_path / "run"
+    assert train_main(["--data", f"csv:{data}", "--out", str(run), "--base-width", "8", "--input-size", "64",
+                       "--epochs", "1", "--workers", "0", "--batch-size", "4"]) == 0
+    best = json.loads((run / "best.json").read_text())
+    assert "dme" not in best["validation"] and "dr" in best["validation"]
+
+
+def test_cli_reports_bad_data(tmp_path, capsys):
+    assert train_main(["--data", f"csv:{tmp_path / 'nothing'}", "--out", str(tmp_path / "run")]) == 2
+    assert "ran-train:" in capsys.readouterr().err

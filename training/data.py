@@ -1,0 +1,215 @@
+"""From records to model inputs, the way the clinic sees photographs.
+
+Each photograph is decoded, cropped to its field of view and resized with the engine's own functions once, into a
+cache of uint8 squares (a .npy memory map that data-loader workers share and a restarted run reuses). Augmentation
+works on those squares; the engine's `finish` (CLAHE, standardisation) then makes the tensor. Without augmentation
+a training tensor is exactly what `preprocess` gives the screener.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from ran_desktop.engine.errors import ImageLoadError
+from ran_desktop.engine.loading import load_images
+from ran_desktop.engine.preprocess import (
+    PreprocessSettings,
+    crop_to_fov,
+    decode_min_side,
+    detect_fov,
+    finish,
+    resize_square,
+)
+
+from .datasets import Record
+
+log = logging.getLogger(__name__)
+MISSING = -1  # label value masked out of a head's loss
+
+
+def labels_of(records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray]:
+    """DR and DME targets, MISSING where the dataset has no label.
+
+    Messidor's DR grade 3 means "ICDR 3 or 4": it cannot be one 5-class target, so it is left out of the DR loss.
+    """
+    dr = np.array(
+        [MISSING if r.dr is None or (r.dr_scale == "messidor" and r.dr == 3) else r.dr for r in records], np.int64
+    )
+    dme = np.array([MISSING if r.dme is None else r.dme for r in records], np.int64)
+    return dr, dme
+
+
+def field_of_view_square(path: Path, settings: PreprocessSettings) -> np.ndarray:
+    """The engine's decode, field-of-view detection, crop and resize: the resized square before CLAHE."""
+    image = load_images(path, min_side=decode_min_side(settings))[0]
+    fov = detect_fov(image.pixels, settings)
+    return resize_square(crop_to_fov(image.pixels, fov, settings), settings.input_size)
+
+
+def _square_or_none(args: tuple[str, dict]) -> np.ndarray | None:
+    path, settings = args
+    try:
+        return field_of_view_square(Path(path), PreprocessSettings.from_dict(settings))
+    except ImageLoadError as exc:
+        log.warning("skipped %s", exc)
+        return None
+
+
+class SquareCache:
+    """Field-of-view squares for a list of records, in `cache_dir/squares-<key>.npy`.
+
+    The key covers the files (path, size, modification time) and the preprocessing settings, so a changed data set
+    or setting makes a new cache instead of reusing a wrong one. Files that fail to load are listed in `failed`.
+    """
+
+    def __init__(self, records: Sequence[Record], settings: PreprocessSettings, cache_dir: Path, workers: int = 2):
+        self.settings = settings
+        self.records = list(records)
+        key = self._key()
+        cache_dir = Path(cache_dir)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        self.path = cache_dir / f"squares-{key}.npy"
+        self._failed_path = cache_dir / f"squares-{key}.failed.json"
+        if not (self.path.exists() and self._failed_path.exists()):
+            self._build(workers)
+        self.failed: list[int] = json.loads(self._failed_path.read_text())
+        self._array: np.ndarray | None = None
+
+    def _key(self) -> str:
+        digest = hashlib.sha256(json.dumps(self.settings.to_dict(), sort_keys=True).encode())
+        for record in self.records:
+            stat = record.image.stat() if record.image.exists() else None
+            digest.update(f"{record.image}|{stat.st_size if stat else -1}|{stat.st_mtime_ns if stat else -1}\n".encode())
+        return digest.hexdigest()[:16]
+
+    def _build(self, workers: int) -> None:
+        size = self.settings.input_size
+        tmp = self.path.with_suffix(".partial.npy")
+        squares = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(self.records), size, size, 3))
+        failed: list[int] = []
+        jobs = [(str(r.image), self.settings.to_dict()) for r in self.records]
+        log.info("decoding %d photographs into %s", len(jobs), self.path.name)
+        with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
+            for i, square in enumerate(pool.map(_square_or_none, jobs, chunksize=16)):
+                if square is None:
+                    failed.append(i)
+                else:
+                    squares[i] = square
+        squares.flush()
+        del squares
+        os.replace(tmp, self.path)
+        self._failed_path.write_text(json.dumps(failed))
+
+    @property
+    def array(self) -> np.ndarray:
+        # Opened lazily so each data-loader worker maps the file itself instead of receiving a pickled copy.
+        if self._array is None:
+            self._array = np.load(self.path, mmap_mode="r")
+        return self._array
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_array": None}
+
+    def usable(self) -> list[int]:
+        failed = set(self.failed)
+        return [i for i in range(len(self.records)) if i not in failed]
+
+
+@dataclass(frozen=True)
+class AugmentSettings:
+    """The paper's augmentation: translation, rotation, cropping/scaling, flips, noise, and colour
+    (brightness, contrast, saturation, hue). Ranges are modest: a fundus photograph's colour carries meaning."""
+
+    rotation_deg: float = 25.0
+    scale: tuple[float, float] = (0.92, 1.12)  # > 1 zooms in, i.e. crops
+    translate: float = 0.05  # fraction of the side
+    hflip: bool = True
+    vflip: bool = True
+    brightness: float = 0.2
+    contrast: float = 0.2
+    saturation: float = 0.2
+    hue_deg: float = 4.0
+    noise_std: float = 4.0  # grey levels
+    blur_probability: float = 0.1
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def augment(square: np.ndarray, rng: np.random.Generator, aug: AugmentSettings) -> np.ndarray:
+    """A randomly transformed copy of a uint8 RGB square; the same rng state gives the same result."""
+    size = square.shape[0]
+    angle = rng.uniform(-aug.rotation_deg, aug.rotation_deg)
+    scale = rng.uniform(*aug.scale)
+    shift = rng.uniform(-aug.translate, aug.translate, size=2) * size
+    matrix = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, scale)
+    matrix[:, 2] += shift
+    out = cv2.warpAffine(square, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    if aug.hflip and rng.random() < 0.5:
+        out = out[:, ::-1]
+    if aug.vflip and rng.random() < 0.5:
+        out = out[::-1]
+    img = out.astype(np.float32)
+    mask = img.max(axis=2, keepdims=True) > 0  # colour changes stay inside the fundus; the surround stays black
+    img *= rng.uniform(1 - aug.brightness, 1 + aug.brightness)
+    mean = img[mask[..., 0]].mean() if mask.any() else 0.0
+    img = (img - mean) * rng.uniform(1 - aug.contrast, 1 + aug.contrast) + mean
+    img = np.clip(img, 0, 255).astype(np.uint8)
+    hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
+    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-aug.hue_deg, aug.hue_deg) / 2) % 180  # OpenCV hue is 0-180
+    hsv[..., 1] *= rng.uniform(1 - aug.saturation, 1 + aug.saturation)
+    img = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
+    if aug.noise_std > 0:
+        img += rng.normal(0, aug.noise_std, img.shape).astype(np.float32)
+    if rng.random() < aug.blur_probability:
+        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
+    img = np.where(mask, img, 0)
+    return np.ascontiguousarray(np.clip(img, 0, 255).astype(np.uint8))
+
+
+class FundusDataset(Dataset):
+    """(tensor, dr, dme) for each usable record of a SquareCache, augmented when `augment` is given."""
+
+    def __init__(
+        self,
+        cache: SquareCache,
+        indices: Sequence[int] | None = None,
+        augmentation: AugmentSettings | None = None,
+        seed: int = 0,
+    ):
+        self.cache = cache
+        self.indices = list(cache.usable() if indices is None else indices)
+        self.dr, self.dme = labels_of(cache.records)
+        self.augmentation = augmentation
+        self.seed = seed
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Different augmentations every epoch, the same ones for the same (seed, epoch): resumable runs repeat."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    def __getitem__(self, i: int) -> tuple[torch.Tensor, int, int]:
+        index = self.indices[i]
+        square = np.asarray(self.cache.array[index])
+        if self.augmentation is not None:
+            square = augment(square, np.random.default_rng([self.seed, self.epoch, index]), self.augmentation)
+        _, tensor = finish(square, self.cache.settings)
+        return torch.from_numpy(tensor), int(self.dr[index]), int(self.dme[index])
+
+    def targets(self) -> tuple[np.ndarray, np.ndarray]:
+        return self.dr[self.indices], self.dme[self.indices]

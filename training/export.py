@@ -1,0 +1,140 @@
+"""`ran-export`: turn a training run's best weights into the engine's bundle (fp16 safetensors + manifest) with a
+MODEL_CARD.md whose metrics are measured on the run's test split through the exported bundle itself."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from safetensors.torch import load_file
+
+from ran_desktop.engine.bundle import load_bundle, save_bundle
+from ran_desktop.engine.model import build_ran
+from ran_desktop.engine.preprocess import PreprocessSettings
+
+from .datasets import load_split
+from .evaluate import evaluate_records, format_table
+from .sources import describe, is_synthetic, load_sources
+
+SYNTHETIC_USE = (
+    "Research and software evaluation only. Trained on synthetic fundus images: NOT validated for clinical use. "
+    "Every grade must be confirmed by a qualified grader."
+)
+CLINICAL_USE = (
+    "Decision support for trained graders screening colour fundus photographs of adults with diabetes for diabetic "
+    "retinopathy and macular edema. Not a diagnosis; a qualified grader confirms every result."
+)
+
+
+def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 2) -> dict[str, Any]:
+    config = json.loads((run / "config.json").read_text())
+    summary = json.loads((run / "summary.json").read_text())
+    kwargs = {"dropout": config["dropout"]}
+    if config["base_width"] != 64:
+        kwargs["base_width"] = config["base_width"]
+    model = build_ran(config["variant"], **kwargs)
+    model.load_state_dict(load_file(str(run / "best.safetensors")))
+    sources = summary["sources"]
+    synthetic = is_synthetic(sources)
+    if out.exists():
+        shutil.rmtree(out)
+    save_bundle(
+        model, out, name=name, version=version, variant=config["variant"], architecture_kwargs=kwargs,
+        preprocessing=PreprocessSettings(input_size=config["input_size"]),
+        training_data={"description": describe(sources), "synthetic": synthetic,
+                       "datasets": [s["kind"] for s in sources]},
+        trained=True, metrics={}, intended_use=SYNTHETIC_USE if synthetic else CLINICAL_USE,
+    )
+    # Measure the exported (fp16) bundle, not the training weights: these are the numbers users will get.
+    loaded = load_bundle(out, device="cpu")
+    records, _ = load_sources(config["data"])
+    test = list(load_split(run / "split.json", records)["test"])
+    metrics = evaluate_records(loaded, test, out / "evaluation", cache_dir=run / "cache", workers=workers)
+    for png in metrics["plots"]:
+        shutil.move(str(out / "evaluation" / png), out / png)
+    shutil.rmtree(out / "evaluation")
+    card_metrics = {"test": _headline(metrics), "validation": _headline(summary.get("validation", {})),
+                    "split_sizes": summary["split_sizes"], "best_epoch": summary["best_epoch"]}
+    # Rewrite the manifest with the metrics: its weights (and so their hash) do not change.
+    manifest = loaded.manifest
+    replace(manifest, metrics=card_metrics).write(out)
+    (out / "MODEL_CARD.md").write_text(model_card(manifest.title, config, sources, synthetic, metrics, summary),
+                                       encoding="utf-8")
+    load_bundle(out, device="cpu")  # the finished bundle must load
+    return metrics
+
+
+def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
+    keep = {}
+    for task in ("any_dr", "referable_dr", "dme"):
+        if task in metrics:
+            keep[task] = {k: metrics[task][k] for k in ("n", "accuracy", "sensitivity", "specificity", "auc")}
+    if "dr" in metrics:
+        keep["dr"] = {k: metrics["dr"][k] for k in ("n", "accuracy", "quadratic_kappa")}
+    return keep
+
+
+def model_card(title: str, config: dict, sources: list[dict], synthetic: bool, metrics: dict, summary: dict) -> str:
+    warning = ("> **Not validated for clinical use.** These weights were trained on synthetic fundus images only.\n\n"
+               if synthetic else "")
+    data_lines = "\n".join(f"- {s['kind']}: {s['images']} images" + (" (synthetic)" if s.get("synthetic") else "")
+                           for s in sources)
+    return f"""# Model card: {title}
+
+{warning}## Intended use
+{SYNTHETIC_USE if synthetic else CLINICAL_USE}
+
+## Model
+RAN (ResNet encoder, residual attention modules, channel attention, dilated-convolution module), variant
+`{config['variant']}`, base width {config['base_width']}, input {config['input_size']} px, two heads: DR (ICDR 0-4) and
+DME (0-2). Preprocessing: field-of-view crop, CLAHE, per-image per-channel standardisation (settings in
+`manifest.json`).
+
+## Training
+{data_lines}
+
+Split (patient-aware, stratified, seed {config['seed']}): {summary['split_sizes']}. Adam, learning rate {config['lr']}
+({config['schedule']}), batch {config['batch_size']}, {config['epochs']} epochs, focal loss gamma {config['gamma']},
+augmentation {'on' if config['augment'] else 'off'}; best epoch {summary['best_epoch']} by validation
+`{config['select']}`.
+
+## Test metrics (held-out split, measured through this bundle)
+```
+{format_table(metrics)}
+```
+
+![ROC curves](roc.png)
+![DR confusion matrix](confusion_dr.png)
+![DME confusion matrix](confusion_dme.png)
+
+## Limits
+- {"Synthetic images only: real photographs differ in ways no generator captures. Real-world sensitivity and specificity are unknown." if synthetic else "Performance on cameras and populations unlike the training data is unknown."}
+- Ungradable photographs are caught by the app's quality gate, not by this model.
+- Grad-CAM heat maps show where the network's evidence lies, not lesion outlines.
+"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="ran-export", description=__doc__.split("\n\n")[0])
+    p.add_argument("--run", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="bundle folder, e.g. models/ran18-synthetic")
+    p.add_argument("--name", required=True)
+    p.add_argument("--version", required=True)
+    p.add_argument("--workers", type=int, default=2)
+    args = p.parse_args(argv)
+    try:
+        metrics = export_run(args.run, args.out, name=args.name, version=args.version, workers=args.workers)
+    except (FileNotFoundError, ValueError) as exc:
+        print(f"ran-export: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(metrics))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,405 @@
+"""`ran-train`: train RAN with the paper's protocol as defaults (Adam, lr 0.001, batch 8, 60 epochs, input 224,
+focal loss with gamma 2, augmentation), both heads at once, validating after every epoch.
+
+A run lives in one folder: its configuration, the split, a CSV log of every epoch, `last.pt` (written every few
+minutes and after every epoch, so an interrupted run resumes where it stopped) and the best weights by the chosen
+validation metric. Runs unchanged on a CUDA GPU, and on several with torchrun (DistributedDataParallel).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import logging
+import math
+import os
+import random
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from safetensors.torch import load_file, save_file
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Sampler
+from torch.utils.data.distributed import DistributedSampler
+from tqdm import tqdm
+
+from ran_desktop.engine.bundle import load_bundle
+from ran_desktop.engine.device import choose_device
+from ran_desktop.engine.model import build_ran
+from ran_desktop.engine.preprocess import PreprocessSettings
+
+from .data import AugmentSettings, FundusDataset, SquareCache
+from .datasets import Record, load_split, save_split, split_records
+from .engine_io import TwoHeadLoss, predict
+from .metrics import screening_metrics, selection_score
+from .sources import load_sources
+
+log = logging.getLogger("ran-train")
+LOG_COLUMNS = [
+    "epoch", "train_loss", "val_loss", "val_dr_accuracy", "val_kappa", "val_auc_any_dr", "val_auc_referable_dr",
+    "val_auc_dme", "val_sensitivity_referable_dr", "val_specificity_referable_dr", "selection", "best", "lr",
+    "images_per_second", "seconds",
+]
+
+
+@dataclass
+class TrainConfig:
+    data: list[str]
+    out: Path
+    variant: str = "ran18"
+    base_width: int = 64
+    input_size: int = 224
+    epochs: int = 60
+    batch_size: int = 8
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    schedule: str = "constant"  # the paper keeps Adam's rate; "cosine" anneals it to 0
+    gamma: float = 2.0  # focal loss; 0 is cross entropy
+    dme_weight: float = 1.0
+    dropout: float = 0.2
+    augment: bool = True
+    select: str = "combined"  # kappa, auc, combined or loss
+    seed: int = 0
+    split_file: Path | None = None
+    fractions: tuple[float, float, float] = (0.60, 0.15, 0.25)
+    use_predefined_split: bool = False
+    finetune: Path | None = None
+    device: str | None = None
+    workers: int = 2
+    cache_dir: Path | None = None
+    checkpoint_minutes: float = 10.0
+    max_batches_per_epoch: int | None = None  # for smoke tests and quick looks
+    resume: bool = True
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def architecture_kwargs(self) -> dict[str, Any]:
+        kwargs: dict[str, Any] = {"dropout": self.dropout}
+        if self.base_width != 64:
+            kwargs["base_width"] = self.base_width
+        return kwargs
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+
+
+class EpochSampler(Sampler[int]):
+    """A seeded permutation per epoch that can start part-way, so a resumed run sees exactly the batches it missed."""
+
+    def __init__(self, size: int, seed: int):
+        self.size, self.seed = size, seed
+        self.epoch, self.start = 0, 0
+
+    def set_epoch(self, epoch: int, start: int = 0) -> None:
+        self.epoch, self.start = epoch, start
+
+    def __iter__(self):
+        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
+        return iter(order[self.start :].tolist())
+
+    def __len__(self) -> int:
+        return self.size - self.start
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig):
+        self.cfg = cfg
+        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
+        if self.distributed:
+            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            self.rank = dist.get_rank()
+            if torch.cuda.is_available():
+                local = int(os.environ.get("LOCAL_RANK", "0"))
+                torch.cuda.set_device(local)
+                self.device = torch.device("cuda", local)
+            else:
+                self.device = torch.device("cpu")
+        else:
+            self.rank = 0
+            self.device = choose_device(cfg.device).device
+        self.main = self.rank == 0
+        cfg.out.mkdir(parents=True, exist_ok=True)
+        _seed_everything(cfg.seed + self.rank)
+        self.settings = PreprocessSettings(input_size=cfg.input_size)
+
+        records, self.sources = load_sources(cfg.data)
+        self.splits = self._split(records)
+        cache_dir = cfg.cache_dir or cfg.out / "cache"
+        self.caches = {
+            name: SquareCache(self.splits[name], self.settings, cache_dir, cfg.workers) for name in ("train", "val", "test")
+        }
+        self.train_set = FundusDataset(self.caches["train"], augmentation=AugmentSettings() if cfg.augment else None,
+                                       seed=cfg.seed)
+        self.val_set = FundusDataset(self.caches["val"])
+        self.test_set = FundusDataset(self.caches["test"])
+        if len(self.train_set) == 0 or len(self.val_set) == 0:
+            raise ValueError("the training and validation splits need at least one usable image each")
+
+        self.model = self._build_model().to(self.device).to(memory_format=torch.channels_last)
+        self.net = DistributedDataParallel(self.model) if self.distributed else self.model
+        self.criterion = TwoHeadLoss(cfg.gamma, cfg.dme_weight)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+        self.epoch, self.batch_in_epoch, self.best, self.best_epoch = 0, 0, -math.inf, -1
+        self._epoch_loss = (0.0, 0)
+        if cfg.resume and (cfg.out / "last.pt").exists():
+            self._load_checkpoint(cfg.out / "last.pt")
+        if self.main:
+            (cfg.out / "config.json").write_text(json.dumps(self.cfg.to_json(), indent=2) + "\n")
+
+    def _split(self, records: list[Record]) -> dict[str, list[Record]]:
+        saved = self.cfg.out / "split.json"
+        source = saved if saved.exists() else self.cfg.split_file
+        if source is not None:
+            splits = load_split(source, records)
+        else:
+            splits = split_records(records, fractions=self.cfg.fractions, seed=self.cfg.seed,
+                                   use_predefined=self.cfg.use_predefined_split)
+        if self.main and not saved.exists():
+            save_split(splits, saved)
+        return {name: list(splits[name]) for name in ("train", "val", "test")}
+
+    def _build_model(self):
+        model = build_ran(self.cfg.variant, **self.cfg.architecture_kwargs())
+        if self.cfg.finetune:
+            # Transfer as in the paper (Kaggle -> Messidor / IDRiD): start from a verified bundle's weights.
+            source = load_bundle(self.cfg.finetune, device="cpu")
+            model.load_state_dict(source.model.state_dict(), strict=True)
+            log.info("fine-tuning from %s", source.manifest.title)
+        return model
+
+    def _lr(self) -> float:
+        if self.cfg.schedule == "cosine":
+            return 0.5 * self.cfg.lr * (1 + math.cos(math.pi * self.epoch / self.cfg.epochs))
+        return self.cfg.lr
+
+    def _loader(self, dataset: FundusDataset, sampler: Sampler | None, shuffle_sampler: bool = False) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.cfg.batch_size,
+            sampler=sampler,
+            num_workers=self.cfg.workers,
+            pin_memory=self.device.type == "cuda",
+            drop_last=shuffle_sampler and len(dataset) > self.cfg.batch_size,
+            persistent_workers=False,
+        )
+
+    def fit(self) -> dict[str, Any]:
+        cfg = self.cfg
+        sampler: Sampler
+        if self.distributed:
+            sampler = DistributedSampler(self.train_set, seed=cfg.seed, drop_last=True)
+        else:
+            sampler = EpochSampler(len(self.train_set), cfg.seed)
+        while self.epoch < cfg.epochs:
+            started = time.perf_counter()
+            self.train_set.set_epoch(self.epoch)
+            skip_batches = self.batch_in_epoch
+            if isinstance(sampler, EpochSampler):
+                sampler.set_epoch(self.epoch, skip_batches * cfg.batch_size)
+            else:
+                sampler.set_epoch(self.epoch)
+            for group in self.optimizer.param_groups:
+                group["lr"] = self._lr()
+            train_loss, seen = self._train_epoch(self._loader(self.train_set, sampler, True))
+            row = self._validate(train_loss, seen, time.perf_counter() - started)
+            self.epoch += 1
+            self.batch_in_epoch = 0
+            self._epoch_loss = (0.0, 0)
+            if self.main:
+                self._save_checkpoint()
+                self._log(row)
+            if self.distributed:
+                dist.barrier()
+        return self.finish()
+
+    def _train_epoch(self, loader: DataLoader) -> tuple[float, int]:
+        self.net.train()
+        limit = self.cfg.max_batches_per_epoch
+        total_batches = len(loader) + self.batch_in_epoch
+        if limit is not None:
+            total_batches = min(total_batches, limit)
+        last_save = time.monotonic()
+        loss_sum, count = self._epoch_loss
+        seen = 0
+        t0 = time.perf_counter()
+        bar = tqdm(total=total_batches, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}",
+                   disable=not self.main, file=sys.stderr, dynamic_ncols=True)
+        for x, dr, dme in loader:
+            if limit is not None and self.batch_in_epoch >= limit:
+                break
+            x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            dr, dme = dr.to(self.device), dme.to(self.device)
+            loss = self.criterion(self.net(x), dr, dme)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            loss_sum += float(loss.detach()) * len(x)
+            count += len(x)
+            seen += len(x)
+            self.batch_in_epoch += 1
+            self._epoch_loss = (loss_sum, count)
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss_sum / count:.4f}")
+            if self.main and time.monotonic() - last_save > 60 * self.cfg.checkpoint_minutes:
+                self._save_checkpoint()
+                last_save = time.monotonic()
+        bar.close()
+        elapsed = time.perf_counter() - t0
+        self._speed = seen / elapsed if elapsed > 0 else 0.0
+        return (loss_sum / count if count else float("nan")), seen
+
+    def _validate(self, train_loss: float, seen: int, seconds: float) -> dict[str, Any]:
+        if not self.main:
+            return {}
+        preds = predict(self.model, self._loader(self.val_set, None), self.device, self.criterion)
+        metrics = screening_metrics(preds.dr_true, preds.dme_true, preds.dr_probs, preds.dme_probs)
+        metrics["loss"] = preds.loss
+        score = selection_score(metrics, self.cfg.select)
+        improved = score > self.best
+        if improved:
+            self.best, self.best_epoch = score, self.epoch + 1
+            self._save_weights(self.cfg.out / "best.safetensors")
+            (self.cfg.out / "best.json").write_text(
+                json.dumps({"epoch": self.best_epoch, "selection": self.cfg.select, "score": score,
+                            "validation": metrics}, indent=2) + "\n")
+        get = lambda task, key: (metrics.get(task) or {}).get(key)  # noqa: E731
+        return {
+            "epoch": self.epoch + 1, "train_loss": train_loss, "val_loss": preds.loss,
+            "val_dr_accuracy": get("dr", "accuracy"), "val_kappa": get("dr", "quadratic_kappa"),
+            "val_auc_any_dr": get("any_dr", "auc"), "val_auc_referable_dr": get("referable_dr", "auc"),
+            "val_auc_dme": get("dme", "auc"), "val_sensitivity_referable_dr": get("referable_dr", "sensitivity"),
+            "val_specificity_referable_dr": get("referable_dr", "specificity"), "selection": score,
+            "best": improved, "lr": self._lr(), "images_per_second": getattr(self, "_speed", 0.0), "seconds": seconds,
+        }
+
+    def finish(self) -> dict[str, Any]:
+        """Test the best weights once, at the end: the test split never chooses anything."""
+        if not self.main:
+            return {}
+        best = self.cfg.out / "best.safetensors"
+        if best.exists():
+            self.model.load_state_dict(load_file(str(best), device=str(self.device)))
+        summary: dict[str, Any] = {"best_epoch": self.best_epoch, "selection": self.cfg.select, "best_score": self.best}
+        if len(self.test_set):
+            preds = predict(self.model, self._loader(self.test_set, None), self.device, self.criterion)
+            summary["test"] = screening_metrics(preds.dr_true, preds.dme_true, preds.dr_probs, preds.dme_probs)
+        summary["validation"] = json.loads((self.cfg.out / "best.json").read_text())["validation"] if best.exists() else {}
+        summary["sources"] = self.sources
+        summary["split_sizes"] = {name: len(ds) for name, ds in
+                                  (("train", self.train_set), ("val", self.val_set), ("test", self.test_set))}
+        (self.cfg.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+        return summary
+
+    # Checkpoints: tensors and plain numbers only, loaded with weights_only=True (no arbitrary unpickling).
+    def _save_checkpoint(self) -> None:
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "epoch_loss": list(self._epoch_loss),
+            "best": self.best,
+            "best_epoch": self.best_epoch,
+            "torch_rng": torch.get_rng_state(),
+        }
+        tmp = self.cfg.out / "last.pt.tmp"
+        torch.save(state, tmp)
+        os.replace(tmp, self.cfg.out / "last.pt")
+
+    def _load_checkpoint(self, path: Path) -> None:
+        state = torch.load(path, map_location=self.device, weights_only=True)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.epoch, self.batch_in_epoch = int(state["epoch"]), int(state["batch_in_epoch"])
+        self._epoch_loss = (float(state["epoch_loss"][0]), int(state["epoch_loss"][1]))
+        self.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
+        if self.distributed:
+            # DistributedSampler cannot start part-way: a resumed distributed run repeats the interrupted epoch.
+            self.batch_in_epoch, self._epoch_loss = 0, (0.0, 0)
+        torch.set_rng_state(state["torch_rng"].cpu())
+        log.info("resumed %s at epoch %d, batch %d", path.parent, self.epoch + 1, self.batch_in_epoch)
+
+    def _save_weights(self, path: Path) -> None:
+        tensors = {k: v.detach().cpu().contiguous() for k, v in self.model.state_dict().items()}
+        tmp = path.with_suffix(".tmp")
+        save_file(tensors, str(tmp))
+        os.replace(tmp, path)
+
+    def _log(self, row: dict[str, Any]) -> None:
+        path = self.cfg.out / "log.csv"
+        new = not path.exists()
+        with open(path, "a", newline="") as fh:
+            writer = csv.DictWriter(fh, fieldnames=LOG_COLUMNS)
+            if new:
+                writer.writeheader()
+            writer.writerow({k: (f"{v:.5f}" if isinstance(v, float) else v) for k, v in row.items()})
+        log.info("epoch %d: %s", row["epoch"], ", ".join(f"{k}={row[k]:.4f}" for k in ("train_loss", "val_loss",
+                 "selection") if isinstance(row.get(k), float)))
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    d = TrainConfig(data=[], out=Path("."))
+    p = argparse.ArgumentParser(prog="ran-train", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", action="append", required=True, metavar="KIND:PATH",
+                   help="a data set (repeatable): eyepacs:, aptos:, messidor:, idrid:, folders:, csv: and its folder")
+    p.add_argument("--out", type=Path, required=True, help="run folder (resumed if it holds last.pt)")
+    p.add_argument("--variant", default=d.variant, choices=["ran18", "ran34", "ran50"])
+    p.add_argument("--base-width", type=int, default=d.base_width, help="encoder width (64 is ResNet's)")
+    p.add_argument("--input-size", type=int, default=d.input_size)
+    p.add_argument("--epochs", type=int, default=d.epochs)
+    p.add_argument("--batch-size", type=int, default=d.batch_size)
+    p.add_argument("--lr", type=float, default=d.lr)
+    p.add_argument("--weight-decay", type=float, default=d.weight_decay, help="L2 penalty")
+    p.add_argument("--schedule", choices=["constant", "cosine"], default=d.schedule)
+    p.add_argument("--gamma", type=float, default=d.gamma, help="focal loss gamma; 0 = cross entropy")
+    p.add_argument("--dme-weight", type=float, default=d.dme_weight)
+    p.add_argument("--dropout", type=float, default=d.dropout)
+    p.add_argument("--no-augment", dest="augment", action="store_false")
+    p.add_argument("--select", choices=["kappa", "auc", "combined", "loss"], default=d.select,
+                   help="validation metric that picks the best checkpoint")
+    p.add_argument("--seed", type=int, default=d.seed)
+    p.add_argument("--split-file", type=Path, help="reuse a saved split (JSON)")
+    p.add_argument("--use-predefined-split", action="store_true", help="keep a data set's own test set (IDRiD)")
+    p.add_argument("--finetune", type=Path, metavar="BUNDLE", help="start from a model bundle's weights")
+    p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
+    p.add_argument("--workers", type=int, default=d.workers, help="data-loading processes")
+    p.add_argument("--cache-dir", type=Path, help="where decoded squares are kept (default: RUN/cache)")
+    p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
+    p.add_argument("--max-batches-per-epoch", type=int)
+    p.add_argument("--no-resume", dest="resume", action="store_false", help="start again even if last.pt exists")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
+    args = build_parser().parse_args(argv)
+    cfg = TrainConfig(**vars(args))
+    try:
+        trainer = Trainer(cfg)
+        summary = trainer.fit()
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"ran-train: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
+    if summary:
+        print(json.dumps({k: summary[k] for k in ("best_epoch", "best_score", "split_sizes")}, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
