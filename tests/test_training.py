@@ -179,3 +179,23 @@ def test_cli_trains_without_dme_labels(tmp_path):
 def test_cli_reports_bad_data(tmp_path, capsys):
     assert train_main(["--data", f"csv:{tmp_path / 'nothing'}", "--out", str(tmp_path / "run")]) == 2
     assert "ran-train:" in capsys.readouterr().err
+
+
+def test_compare_trains_each_network_on_one_split_and_prints_the_table(dataset, tmp_path, capsys):
+    from training.compare import main as compare_main
+
+    out = tmp_path / "cmp"
+    assert compare_main(["--data", f"csv:{dataset}", "--out", str(out), "--networks", "ran18,efficientnet_b0",
+                         "--losses", "ce,focal", "--epochs", "1", "--input-size", "64", "--base-width", "8",
+                         "--workers", "0", "--max-batches-per-epoch", "1"]) == 0
+    rows = json.loads((out / "comparison.json").read_text())
+    assert [(r["network"], r["loss"]) for r in rows] == [
+        ("ran18", "ce"), ("ran18", "focal"), ("efficientnet_b0", "ce"), ("efficientnet_b0", "focal")]
+    splits = {json.dumps(json.loads((out / f"{n}-{x}" / "split.json").read_text())["splits"], sort_keys=True)
+              for n, x in (("ran18", "ce"), ("efficientnet_b0", "focal"))}
+    assert len(splits) == 1
+    assert json.loads((out / "ran18-focal" / "config.json").read_text())["gamma"] == 2.0
+    assert json.loads((out / "ran18-ce" / "config.json").read_text())["gamma"] == 0.0
+    table = (out / "COMPARISON.md").read_text()
+    assert "| efficientnet_b0 | focal |" in table and "kappa" in table
+    assert "| ran18 | ce |" in capsys.readouterr().out

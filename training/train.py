@@ -35,6 +35,7 @@ from ran_desktop.engine.device import choose_device
 from ran_desktop.engine.model import build_ran
 from ran_desktop.engine.preprocess import PreprocessSettings
 
+from .baselines import BASELINES
 from .data import AugmentSettings, FundusDataset, SquareCache
 from .datasets import Record, load_split, save_split, split_records
 from .engine_io import TwoHeadLoss, predict
@@ -166,6 +167,10 @@ class Trainer:
         return {name: list(splits[name]) for name in ("train", "val", "test")}
 
     def _build_model(self):
+        if self.cfg.variant in BASELINES:
+            if self.cfg.finetune:
+                raise ValueError("--finetune loads RAN bundles; baselines start from scratch")
+            return BASELINES[self.cfg.variant](dropout=self.cfg.dropout)
         model = build_ran(self.cfg.variant, **self.cfg.architecture_kwargs())
         if self.cfg.finetune:
             # Transfer as in the paper (Kaggle -> Messidor / IDRiD): start from a verified bundle's weights.
@@ -356,7 +361,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", action="append", required=True, metavar="KIND:PATH",
                    help="a data set (repeatable): eyepacs:, aptos:, messidor:, idrid:, folders:, csv: and its folder")
     p.add_argument("--out", type=Path, required=True, help="run folder (resumed if it holds last.pt)")
-    p.add_argument("--variant", default=d.variant, choices=["ran18", "ran34", "ran50"])
+    p.add_argument("--variant", default=d.variant, choices=["ran18", "ran34", "ran50", *BASELINES],
+                   help="a RAN variant, or one of the paper's baselines (for ran-compare)")
     p.add_argument("--base-width", type=int, default=d.base_width, help="encoder width (64 is ResNet's)")
     p.add_argument("--input-size", type=int, default=d.input_size)
     p.add_argument("--epochs", type=int, default=d.epochs)

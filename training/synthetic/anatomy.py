@@ -34,9 +34,9 @@ _MACULA_LOSS = np.array([0.08, 0.34, 0.45], np.float32)
 _FOVEA_LOSS = np.array([0.05, 0.25, 0.30], np.float32)
 # Disc colours exceed 1: on real photographs the disc saturates the red channel (the sample's cup reads
 # (254, 222, 159), its rim (254, 150-200, 100-130)).
-_DISC_RIM = np.array([1.10, 0.62, 0.40], np.float32)
-_DISC_PALE = np.array([1.10, 0.74, 0.52], np.float32)
-_DISC_CUP = np.array([1.15, 0.93, 0.66], np.float32)
+_DISC_RIM = np.array([1.06, 0.55, 0.36], np.float32)
+_DISC_PALE = np.array([1.08, 0.68, 0.46], np.float32)
+_DISC_CUP = np.array([1.12, 0.88, 0.60], np.float32)
 
 
 @dataclass(frozen=True)
@@ -58,10 +58,14 @@ def sample_appearance(rng: np.random.Generator, pigment: float | None = None) ->
     """A random eye; pass `pigment` to keep a patient's pigmentation in both eyes."""
     if pigment is None:
         pigment = float(rng.beta(1.6, 1.8))
-    # Tessellation shows through thin, lightly pigmented RPE; dark fundi rarely look tigroid.
-    tess = float(rng.uniform(0.0, 1.0) ** 2 * (1.1 - pigment))
-    if rng.random() < 0.15:
-        tess = float(rng.uniform(0.5, 1.0) * (1.2 - 0.6 * pigment))
+    # Tessellation shows through thin, lightly pigmented RPE (myopia, age); dark fundi rarely look tigroid.
+    u = rng.random()
+    if u < 0.5:
+        tess = 0.0
+    elif u < 0.85:
+        tess = float(rng.uniform(0.0, 0.3) * (1.1 - pigment))
+    else:
+        tess = float(rng.uniform(0.3, 0.65) * (1.2 - 0.6 * pigment))
     return Appearance(
         pigment=float(pigment),
         tessellation=min(tess, 1.0),
@@ -105,7 +109,7 @@ def render_background(geom: FieldGeometry, app: Appearance, rng: np.random.Gener
                        radial_cell_px=dd * 0.9 / 2)
     chor += 0.5 * smooth_noise(rng, hs, ws, dd * 0.35 / 2)
     # Zero crossings of the noise form a network of wavy bands: the choroidal vessels.
-    vessels = _smoothstep(1.1, 0.2, np.abs(chor))
+    vessels = _smoothstep(1.2, 0.1, np.abs(chor))
     r = geom.radius_map(scale=2)
     # Tessellation is most visible away from the macula, around the disc and in the periphery.
     fx, fy = np.array(geom.fovea) / 2.0
@@ -175,7 +179,7 @@ def render_disc(img: np.ndarray, geom: FieldGeometry, app: Appearance, rng: np.r
     cu = u - rng.uniform(0.02, 0.09)
     cv_ = v - rng.uniform(-0.03, 0.03)
     cr = np.sqrt((cu / (rx * app.cup_disc_ratio * 0.95)) ** 2 + (cv_ / (ry * app.cup_disc_ratio)) ** 2)
-    cup_a = _smoothstep(1.35, 0.55, cr) * rng.uniform(0.75, 1.0)
+    cup_a = _smoothstep(1.15, 0.6, cr) * rng.uniform(0.6, 0.9)
     for c in range(3):
         roi[..., c] = roi[..., c] * (1 - cup_a) + _DISC_CUP[c] * cup_a
     # Scleral ring: a thin pale line on the disc margin.
@@ -190,11 +194,12 @@ def render_disc(img: np.ndarray, geom: FieldGeometry, app: Appearance, rng: np.r
         width = rng.uniform(0.15, 0.45)
         zone = _smoothstep(1.0, 1.05, r) * _smoothstep(1.0 + width + 0.05, 1.0 + width, r) * temporal
         pig_noise = smooth_noise(rng, y1 - y0, x1 - x0, geom.dd_px * 0.05)
-        pigment = np.exp(-0.5 * ((r - 1.0 - width) / 0.05) ** 2) * temporal * np.clip(pig_noise + 0.5, 0, 1.5)
-        pale = zone * app.ppa * 0.6
+        pigment = np.exp(-0.5 * ((r - 1.0 - width * 0.8) / (0.06 + width * 0.3)) ** 2) * temporal
+        pigment *= np.clip(0.6 + 0.6 * pig_noise, 0, 1.2)
+        pale = zone * app.ppa * 0.5
         for c in range(3):
             roi[..., c] = roi[..., c] * (1 - pale) + np.float32([0.95, 0.72, 0.55][c]) * pale
-        roi *= (1.0 - np.clip(pigment * app.ppa * 0.55, 0, 0.8))[..., None]
+        roi *= (1.0 - np.clip(pigment * app.ppa * 0.4, 0, 0.6))[..., None]
 
 
 def _smoothstep(e0: float, e1: float, x: np.ndarray) -> np.ndarray:

@@ -201,9 +201,9 @@ def _dust(geom: FieldGeometry, cam: CameraParams, rng: np.random.Generator) -> n
         rad = geom.fov_radius * 0.9 * np.sqrt(rng.random())
         ang = rng.uniform(0, 2 * np.pi)
         c = (int(geom.fov_center[0] + rad * np.cos(ang)), int(geom.fov_center[1] + rad * np.sin(ang)))
-        size = max(int(geom.fov_radius * rng.uniform(0.012, 0.035)), 2)
-        cv2.circle(layer, c, size, int(rng.integers(60, 160)), -1, cv2.LINE_AA)
-    soft = cv2.GaussianBlur(layer, (0, 0), max(geom.fov_radius * 0.012, 1.0))
+        size = max(int(geom.fov_radius * rng.uniform(0.015, 0.04)), 2)
+        cv2.circle(layer, c, size, int(rng.integers(25, 90)), -1, cv2.LINE_AA)
+    soft = cv2.GaussianBlur(layer, (0, 0), max(geom.fov_radius * 0.018, 1.0))
     return 1.0 - soft.astype(np.float32) / 255.0
 
 

@@ -25,10 +25,10 @@ from .vessels import FineCanvas, Vessel
 
 # Fraction of light blood lets through at full density (RGB); haemorrhages are darker than vessels because the
 # blood layer is thicker.
-_HAEM_TRANSMISSION = np.array([0.52, 0.14, 0.20], np.float32)
+_HAEM_TRANSMISSION = np.array([0.62, 0.26, 0.34], np.float32)
 _IRMA_TRANSMISSION = np.array([0.80, 0.40, 0.50], np.float32)
 _BEAD_TRANSMISSION = np.array([0.78, 0.36, 0.50], np.float32)
-_EXUDATE = np.array([1.02, 0.88, 0.40], np.float32)
+_EXUDATE = np.array([1.0, 0.86, 0.45], np.float32)
 _COTTON_WOOL = np.array([0.97, 0.86, 0.76], np.float32)
 _PRERETINAL = np.array([0.60, 0.09, 0.06], np.float32)
 _VITREOUS = np.array([0.42, 0.11, 0.07], np.float32)
@@ -167,24 +167,26 @@ class _Planner:
                 u = rng.random()
                 if u < (0.2 if near_disc else 0.05):
                     self._flame(p, ret)
-                elif u < (0.6 if crowded else 0.55):
+                elif u < (0.7 if crowded else 0.55):
                     r = rng.uniform(0.03, 0.06) * self.dd
                     r = max(r, 1.4)
                     self.plan.shapes.append(_Shape(R.DOT_HAEMORRHAGE, tuple(p), (r, r * rng.uniform(0.8, 1.0)),
-                                                   rng.uniform(0, 180), rng.uniform(0.75, 1.0)))
+                                                   rng.uniform(0, 180), rng.uniform(0.7, 1.0)))
                     self.annotate(R.DOT_HAEMORRHAGE, p, r)
                 else:
-                    self._blot(p)
+                    self._blot(p, small=crowded)
             self._take(pts, 0.08 * self.dd)
 
-    def _blot(self, p: np.ndarray) -> None:
+    def _blot(self, p: np.ndarray, small: bool = False) -> None:
         rng = self.rng
-        r = rng.uniform(0.06, 0.15 if rng.random() < 0.8 else 0.22) * self.dd
+        big = 0.1 if small else (0.14 if rng.random() < 0.8 else 0.2)
+        r = rng.uniform(0.055, big) * self.dd
         lobes = []
         for _ in range(int(rng.integers(2, 5))):
-            off = rng.normal(0, 0.35 * r, 2)
-            lobes.append((p[0] + off[0], p[1] + off[1], r * rng.uniform(0.45, 0.8), r * rng.uniform(0.35, 0.7),
-                          rng.uniform(0, 180), rng.uniform(0.6, 1.0)))
+            off = rng.normal(0, 0.3 * r, 2)
+            a = r * rng.uniform(0.5, 0.8)
+            lobes.append((p[0] + off[0], p[1] + off[1], a, a * rng.uniform(0.65, 1.0), rng.uniform(0, 180),
+                          rng.uniform(0.6, 1.0)))
         self.plan.shapes.append(_Shape(R.BLOT_HAEMORRHAGE, tuple(p), (r, r), extra={"lobes": lobes}))
         self.annotate(R.BLOT_HAEMORRHAGE, p, r * 1.3)
 
@@ -201,10 +203,10 @@ class _Planner:
 
     def _flame(self, p: np.ndarray, ret: np.ndarray) -> None:
         rng = self.rng
-        length = rng.uniform(0.12, 0.3) * self.dd
-        width = length * rng.uniform(0.25, 0.45)
+        length = rng.uniform(0.1, 0.25) * self.dd
+        width = length * rng.uniform(0.2, 0.35)
         self.plan.shapes.append(_Shape(R.FLAME_HAEMORRHAGE, tuple(p), (length, width), self._nfl_angle(ret),
-                                       rng.uniform(0.7, 0.95)))
+                                       rng.uniform(0.6, 0.85)))
         self.annotate(R.FLAME_HAEMORRHAGE, p, length)
 
     # ---- hard exudates ---------------------------------------------------------------------------------------
@@ -554,7 +556,7 @@ def paint_deep(img: np.ndarray, plan: LesionPlan, geom: FieldGeometry, rng: np.r
         for s in blots:
             for x, y, a, b, ang, val in s.extra["lobes"]:
                 _ellipse(layer, (x, y), (a, b), ang, val)
-        soft = cv2.GaussianBlur(layer, (0, 0), max(0.02 * geom.dd_px, 0.6)).astype(np.float32) * np.float32(1 / 255)
+        soft = cv2.GaussianBlur(layer, (0, 0), max(0.025 * geom.dd_px, 0.7)).astype(np.float32) * np.float32(1 / 255)
         _absorb(img, soft, _HAEM_TRANSMISSION)
     if exud:
         layer = _layer((h, w))
@@ -593,9 +595,9 @@ def paint_superficial(img: np.ndarray, plan: LesionPlan, geom: FieldGeometry, rn
                 off = rng.normal(0, 0.3, 2) * s.size[1]
                 _ellipse(layer, (s.center[0] + off[0], s.center[1] + off[1]),
                          (s.size[0] * rng.uniform(0.4, 0.7), s.size[1] * rng.uniform(0.4, 0.8)), s.angle, s.value)
-        alpha = cv2.GaussianBlur(layer, (0, 0), max(0.035 * dd, 0.8)).astype(np.float32) * np.float32(1 / 255)
-        fluff = 0.75 + 0.35 * smooth_noise(rng, h, w, max(0.04 * dd, 1.5))
-        _blend(img, np.clip(alpha * fluff, 0, 0.9), _COTTON_WOOL)
+        alpha = cv2.GaussianBlur(layer, (0, 0), max(0.04 * dd, 0.8)).astype(np.float32) * np.float32(1 / 255)
+        fluff = 0.85 + 0.2 * smooth_noise(rng, h, w, max(0.1 * dd, 2.0))
+        _blend(img, np.clip(alpha * fluff, 0, 0.85), _COTTON_WOOL)
     fine = FineCanvas(geom)
     beads = FineCanvas(geom)
     has_fine = has_beads = False

@@ -158,17 +158,17 @@ def grow_vessel_tree(rng: np.random.Generator, geom: FieldGeometry, app: Appeara
     trunks = [
         # (control points, width factor)
         (
-            [d + (0.02, 0.05), d + (0.15, 0.55), (-1.5, 1.75 * hgt), (-0.2, 2.15 * hgt), (1.4, 2.1 * hgt),
+            [d + (0.0, 0.07), d + (0.12, 0.55), (-1.5, 1.75 * hgt), (-0.2, 2.15 * hgt), (1.4, 2.1 * hgt),
              (3.0, 1.7 * hgt), (4.8, 1.3 * hgt), (6.8, 1.0 * hgt)],
             1.0,
         ),
         (
-            [d + (0.02, -0.05), d + (0.15, -0.55), (-1.5, -1.85 * hgt), (-0.2, -2.25 * hgt), (1.4, -2.2 * hgt),
+            [d + (0.0, -0.07), d + (0.12, -0.55), (-1.5, -1.85 * hgt), (-0.2, -2.25 * hgt), (1.4, -2.2 * hgt),
              (3.0, -1.8 * hgt), (4.8, -1.4 * hgt), (6.8, -1.1 * hgt)],
             1.0,
         ),
-        ([d + (-0.02, 0.05), d + (-0.2, 0.6), d + (-0.9, 1.6), d + (-2.2, 2.5), d + (-4.0, 3.2)], 0.72),
-        ([d + (-0.02, -0.05), d + (-0.2, -0.6), d + (-0.9, -1.6), d + (-2.2, -2.5), d + (-4.0, -3.2)], 0.72),
+        ([d + (-0.02, 0.08), d + (-0.2, 0.6), d + (-0.9, 1.6), d + (-2.2, 2.5), d + (-4.0, 3.2)], 0.72),
+        ([d + (-0.02, -0.08), d + (-0.2, -0.6), d + (-0.9, -1.6), d + (-2.2, -2.5), d + (-4.0, -3.2)], 0.72),
     ]
     for ctrl, factor in trunks:
         ctrl = np.array(ctrl, dtype=np.float64)
@@ -176,9 +176,13 @@ def grow_vessel_tree(rng: np.random.Generator, geom: FieldGeometry, app: Appeara
             c = ctrl.copy()
             c[2:] += rng.normal(0.0, 0.16, size=c[2:].shape)
             if kind == "artery":
-                # Arteries run beside their veins, a little inside or outside, crossing now and then.
+                # Arteries run beside their veins, a little inside or outside, crossing now and then; on the
+                # disc they emerge beside the vein from the cup.
                 c[2:, 1] += np.sign(c[2:, 1] - d[1]) * rng.uniform(-0.35, 0.35)
-                c[1] += rng.normal(0.0, 0.06, size=2)
+                c[0, 0] += rng.choice([-1.0, 1.0]) * rng.uniform(0.05, 0.1)
+                c[1] += rng.normal(0.0, 0.08, size=2)
+            else:
+                c[0] += rng.normal(0.0, 0.03, size=2)
             pts = _wiggle(rng, _catmull_rom(c, _STEP), rng.uniform(0.015, 0.05) * (1.5 if kind == "vein" else 1.0))
             w0 = vein_w * factor * (1.0 if kind == "vein" else rng.uniform(0.66, 0.78))
             b.add(pts, w0, rng.uniform(0.35, 0.5), kind, 0)
