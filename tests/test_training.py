@@ -199,3 +199,23 @@ def test_compare_trains_each_network_on_one_split_and_prints_the_table(dataset, 
     table = (out / "COMPARISON.md").read_text()
     assert "| efficientnet_b0 | focal |" in table and "kappa" in table
     assert "| ran18 | ce |" in capsys.readouterr().out
+
+
+def test_distributed_run_with_torchrun(dataset, tmp_path):
+    """Two CPU processes (gloo) through torch's own launcher: one split, one log, one set of weights."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    torchrun = Path(sys.executable).parent / "torchrun"
+    run = tmp_path / "ddp"
+    proc = subprocess.run(
+        [str(torchrun), "--nproc_per_node=2", "--master_port=29533", "-m", "training.train", "--data", f"csv:{dataset}",
+         "--out", str(run), "--base-width", "8", "--input-size", "64", "--epochs", "2", "--batch-size", "4",
+         "--workers", "0"],
+        capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert (run / "best.safetensors").exists() and json.loads((run / "summary.json").read_text())["test"]

@@ -130,12 +130,17 @@ class Trainer:
         _seed_everything(cfg.seed + self.rank)
         self.settings = PreprocessSettings(input_size=cfg.input_size)
 
+        # Rank 0 writes the split and decodes the caches; the other ranks then read what it wrote.
+        if self.distributed and not self.main:
+            dist.barrier()
         records, self.sources = load_sources(cfg.data)
         self.splits = self._split(records)
         cache_dir = cfg.cache_dir or cfg.out / "cache"
         self.caches = {
             name: SquareCache(self.splits[name], self.settings, cache_dir, cfg.workers) for name in ("train", "val", "test")
         }
+        if self.distributed and self.main:
+            dist.barrier()
         self.train_set = FundusDataset(self.caches["train"], augmentation=AugmentSettings() if cfg.augment else None,
                                        seed=cfg.seed)
         self.val_set = FundusDataset(self.caches["val"])

@@ -91,7 +91,7 @@ def _retina_grid(geom: FieldGeometry, x0: int, y0: int, x1: int, y1: int) -> tup
     xs = np.arange(x0, x1, dtype=np.float32)
     ys = np.arange(y0, y1, dtype=np.float32)
     gx, gy = np.meshgrid(xs, ys)
-    inv = np.linalg.inv(geom._basis).astype(np.float32)
+    inv = geom._inverse.astype(np.float32)
     dx, dy = gx - np.float32(geom.fovea[0]), gy - np.float32(geom.fovea[1])
     return inv[0, 0] * dx + inv[0, 1] * dy, inv[1, 0] * dx + inv[1, 1] * dy
 

@@ -208,42 +208,47 @@ def _dust(geom: FieldGeometry, cam: CameraParams, rng: np.random.Generator) -> n
 
 
 def apply_camera(img: np.ndarray, geom: FieldGeometry, cam: CameraParams, rng: np.random.Generator) -> np.ndarray:
-    """Float32 (H, W, 3) retina reflectance -> uint8 RGB photograph as the camera would write it."""
+    """Float32 (H, W, 3) retina reflectance -> uint8 RGB photograph as the camera would write it.
+
+    `img` may be modified in place.
+    """
     h, w = img.shape[:2]
     scale = w / 512.0
-    img = img * _illumination(geom, cam, rng)[..., None]
+    # Everything that scales a pixel equally in all channels, as one map.
+    light = _illumination(geom, cam, rng) * geom.aperture_mask()
+    if cam.dust > 0:
+        light *= _dust(geom, cam, rng)
     if cam.haze > 0:
         img += _haze(geom, cam, rng)
-    if cam.dust > 0:
-        img *= _dust(geom, cam, rng)[..., None]
-    gains = np.asarray(cam.white_balance, np.float32) * np.float32(cam.exposure)
-    img *= gains * geom.aperture_mask()[..., None]
+    # Exposure, white balance and saturation are one 3x3 colour matrix.
+    lum = np.array([0.299, 0.587, 0.114], np.float32)
+    sat = np.float32(cam.saturation)
+    matrix = (sat * np.eye(3, dtype=np.float32) + (1 - sat) * np.outer(np.ones(3, np.float32), lum))
+    matrix = matrix @ np.diag(np.asarray(cam.white_balance, np.float32) * np.float32(cam.exposure))
+    img = cv2.transform(img, matrix)
+    img *= light[..., None]
     if cam.blur_sigma > 0:
         img = cv2.GaussianBlur(img, (0, 0), cam.blur_sigma * scale)
     if cam.resolution < 0.999:
         small = cv2.resize(img, (max(int(w * cam.resolution), 8), max(int(h * cam.resolution), 8)),
                            interpolation=cv2.INTER_AREA)
         img = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
-    if abs(cam.saturation - 1.0) > 1e-3:
-        lum = img @ np.array([0.299, 0.587, 0.114], np.float32)
-        img = lum[..., None] + (img - lum[..., None]) * np.float32(cam.saturation)
-    # Gamma through a lookup table: np.power on every pixel costs more than the rest of this function.
-    lut = np.clip(np.round(255.0 * (np.arange(1024) / 1023.0) ** cam.gamma), 0, 255).astype(np.uint8)
-    idx = np.clip(img * 1023.0 + 0.5, 0, 1023).astype(np.uint16)
-    out = lut[idx].astype(np.float32)
-    noise = rng.standard_normal((h, w), dtype=np.float32) * np.float32(cam.noise * 255.0)
-    out += noise[..., None]
+    # Sensor noise, before the tone curve as in a real camera: luminance plus coarser colour noise.
+    noise = rng.standard_normal((h, w), dtype=np.float32) * np.float32(cam.noise)
+    img += noise[..., None]
     if cam.chroma_noise > 0:
-        hs, ws = max(h // 2, 1), max(w // 2, 1)
-        chroma = rng.standard_normal((hs, ws, 3), dtype=np.float32) * np.float32(cam.chroma_noise * 255.0)
-        out += cv2.resize(chroma, (w, h), interpolation=cv2.INTER_LINEAR)
+        chroma = rng.standard_normal((max(h // 2, 1), max(w // 2, 1), 3), dtype=np.float32)
+        img += cv2.resize(chroma * np.float32(cam.chroma_noise), (w, h), interpolation=cv2.INTER_LINEAR)
+    # Quantise, then the tone curve through a lookup table (np.power per pixel would cost more than all else).
+    out = cv2.convertScaleAbs(img, alpha=255.0)  # |x| then saturate: values are >= 0 but for noise in the black
+    lut = np.clip(np.round(255.0 * (np.arange(256) / 255.0) ** cam.gamma), 0, 255).astype(np.uint8)
+    out = cv2.LUT(out, lut)
     if cam.sharpen > 0:
         soft = cv2.GaussianBlur(out, (0, 0), 1.2 * scale)
         out = cv2.addWeighted(out, 1.0 + cam.sharpen, soft, -cam.sharpen, 0.0)
-    result = np.clip(out + 0.5, 0, 255).astype(np.uint8)
     if cam.jpeg_quality is not None:
-        ok, buf = cv2.imencode(".jpg", result[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(cam.jpeg_quality)])
+        ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(cam.jpeg_quality)])
         if not ok:
             raise RuntimeError("JPEG encoding failed")
-        result = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1].copy()
-    return result
+        out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+    return np.ascontiguousarray(out)

@@ -12,6 +12,7 @@ in a left eye (OS) to the LEFT. The sample photograph resources/samples/normal_f
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import cv2
 import numpy as np
@@ -48,7 +49,7 @@ class FieldGeometry:
         if self.eye not in EYES:
             raise ValueError(f"eye must be 'OD' or 'OS', not {self.eye!r}")
 
-    @property
+    @cached_property
     def _basis(self) -> np.ndarray:
         """2x2 matrix taking retina-frame DD vectors to image px vectors (columns: image of +x, image of +y)."""
         t = np.deg2rad(self.rotation_deg)
@@ -65,10 +66,14 @@ class FieldGeometry:
         pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
         return pts @ self._basis.T + np.asarray(self.fovea)
 
+    @cached_property
+    def _inverse(self) -> np.ndarray:
+        return np.linalg.inv(self._basis)
+
     def to_retina(self, pts: np.ndarray) -> np.ndarray:
         """Image points (N, 2) in px -> retina-frame points (N, 2) in DD."""
         pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-        return (pts - np.asarray(self.fovea)) @ np.linalg.inv(self._basis).T
+        return (pts - np.asarray(self.fovea)) @ self._inverse.T
 
     def direction_px(self, vec: np.ndarray) -> np.ndarray:
         """Retina-frame direction vectors (N, 2) -> image direction vectors (N, 2), same length in DD units."""
