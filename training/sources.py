@@ -9,7 +9,7 @@ from pathlib import Path
 from .datasets import KINDS, Record, detect_dataset, load_dataset
 
 log = logging.getLogger(__name__)
-SYNTHETIC_MARKER = "dataset.json"  # written by the synthetic generator beside its labels.csv
+SYNTHETIC_MARKER = "synthetic.json"  # the generator's parameters, beside its labels.csv
 
 
 def parse_spec(spec: str) -> tuple[str, Path]:
@@ -62,4 +62,5 @@ def _marker(root: Path) -> dict:
         data = json.loads(marker.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
-    return {k: data[k] for k in ("synthetic", "generator", "seed", "camera_family") if k in data}
+    generator = f"{data.get('generator', 'procedural generator')} v{data.get('version', '?')}"
+    return {"synthetic": True, "generator": generator, "seed": data.get("seed"), "camera_family": data.get("camera_family")}

@@ -19,10 +19,10 @@ from .noise import fractal_noise, polar_noise, smooth_noise
 # Fundus base colour from light (blond) to dark (heavily pigmented) fundi; interpolated by `pigment`.
 _PIGMENT_STOPS = np.array(
     [
-        [0.92, 0.50, 0.30],  # blond: orange, choroid shows through
-        [0.82, 0.34, 0.21],  # average Caucasian fundus (the sample)
-        [0.68, 0.27, 0.13],  # darker, browner
-        [0.52, 0.23, 0.10],  # heavily pigmented: brown-red
+        [0.95, 0.52, 0.36],  # blond: orange, choroid shows through
+        [0.86, 0.36, 0.26],  # average Caucasian fundus (the sample)
+        [0.72, 0.29, 0.17],  # darker, browner
+        [0.56, 0.25, 0.13],  # heavily pigmented: brown-red
     ],
     dtype=np.float32,
 )
@@ -31,12 +31,12 @@ _CHOROID_VESSEL = np.array([0.93, 0.43, 0.27], np.float32)
 _CHOROID_GAP = np.array([0.60, 0.25, 0.14], np.float32)
 # Macular pigment absorbs blue and green most; these are the fractional losses at the foveal centre.
 _MACULA_LOSS = np.array([0.08, 0.34, 0.45], np.float32)
-_FOVEA_LOSS = np.array([0.05, 0.25, 0.30], np.float32)
+_FOVEA_LOSS = np.array([0.08, 0.32, 0.36], np.float32)
 # Disc colours exceed 1: on real photographs the disc saturates the red channel (the sample's cup reads
 # (254, 222, 159), its rim (254, 150-200, 100-130)).
-_DISC_RIM = np.array([1.06, 0.55, 0.36], np.float32)
-_DISC_PALE = np.array([1.08, 0.68, 0.46], np.float32)
-_DISC_CUP = np.array([1.12, 0.88, 0.60], np.float32)
+_DISC_RIM = np.array([1.2, 0.76, 0.50], np.float32)
+_DISC_PALE = np.array([1.2, 0.86, 0.60], np.float32)
+_DISC_CUP = np.array([1.25, 1.02, 0.76], np.float32)
 
 
 @dataclass(frozen=True)
@@ -57,7 +57,7 @@ class Appearance:
 def sample_appearance(rng: np.random.Generator, pigment: float | None = None) -> Appearance:
     """A random eye; pass `pigment` to keep a patient's pigmentation in both eyes."""
     if pigment is None:
-        pigment = float(rng.beta(1.6, 1.8))
+        pigment = float(rng.beta(1.3, 2.0))
     # Tessellation shows through thin, lightly pigmented RPE (myopia, age); dark fundi rarely look tigroid.
     u = rng.random()
     if u < 0.5:
@@ -70,7 +70,7 @@ def sample_appearance(rng: np.random.Generator, pigment: float | None = None) ->
         pigment=float(pigment),
         tessellation=min(tess, 1.0),
         youth=float(rng.uniform(0.0, 1.0)),
-        macula_strength=float(rng.uniform(0.6, 1.2)),
+        macula_strength=float(rng.uniform(0.8, 1.3)),
         cup_disc_ratio=float(rng.uniform(0.15, 0.6)),
         disc_pallor=float(rng.uniform(0.0, 0.6)),
         ppa=float(rng.uniform(0.3, 1.0)) if rng.random() < 0.35 else 0.0,
@@ -91,7 +91,7 @@ def _retina_grid(geom: FieldGeometry, x0: int, y0: int, x1: int, y1: int) -> tup
     xs = np.arange(x0, x1, dtype=np.float32)
     ys = np.arange(y0, y1, dtype=np.float32)
     gx, gy = np.meshgrid(xs, ys)
-    inv = geom._inverse.astype(np.float32)
+    inv = geom.inverse.astype(np.float32)
     dx, dy = gx - np.float32(geom.fovea[0]), gy - np.float32(geom.fovea[1])
     return inv[0, 0] * dx + inv[0, 1] * dy, inv[1, 0] * dx + inv[1, 1] * dy
 
@@ -105,11 +105,11 @@ def render_background(geom: FieldGeometry, app: Appearance, rng: np.random.Gener
     low = fractal_noise(rng, hs, ws, cell_px=dd * 1.2, octaves=3)
     # Choroidal vessels fan out from the posterior pole towards the vortex veins at the equator.
     pole = np.array(geom.to_px(np.array([[geom.disc_offset[0] * 0.5, 0.0]]))[0]) / 2.0
-    chor = polar_noise(rng, hs, ws, (float(pole[0]), float(pole[1])), n_angle=int(rng.integers(50, 90)),
-                       radial_cell_px=dd * 0.9 / 2)
-    chor += 0.5 * smooth_noise(rng, hs, ws, dd * 0.35 / 2)
-    # Zero crossings of the noise form a network of wavy bands: the choroidal vessels.
-    vessels = _smoothstep(1.2, 0.1, np.abs(chor))
+    chor = polar_noise(rng, hs, ws, (float(pole[0]), float(pole[1])), n_angle=int(rng.integers(40, 70)),
+                       radial_cell_px=dd * 1.8 / 2)
+    chor += 0.25 * smooth_noise(rng, hs, ws, dd * 0.5 / 2)
+    # Zero crossings of the noise form a network of wavy, mostly radial bands: the choroidal vessels.
+    vessels = _smoothstep(1.4, 0.2, np.abs(chor))
     r = geom.radius_map(scale=2)
     # Tessellation is most visible away from the macula, around the disc and in the periphery.
     fx, fy = np.array(geom.fovea) / 2.0
@@ -127,9 +127,9 @@ def render_background(geom: FieldGeometry, app: Appearance, rng: np.random.Gener
         tess_c = _CHOROID_GAP[c] + (_CHOROID_VESSEL[c] - _CHOROID_GAP[c]) * vessels
         img[..., c] = (base[c] * (1.0 - tess_w) + tess_c * tess_w) * shade
     # Macula: a broad darkening and a small, darker foveal pit.
-    sig_m = 0.55 + 0.25 * app.macula_strength / 1.2
+    sig_m = 0.5 + 0.25 * app.macula_strength / 1.3
     m = np.exp(-0.5 * (dfov / sig_m) ** 2) * app.macula_strength
-    f = np.exp(-0.5 * (dfov / 0.13) ** 2)
+    f = np.exp(-0.5 * (dfov / 0.16) ** 2)
     for c in range(3):
         img[..., c] *= (1.0 - _MACULA_LOSS[c] * m) * (1.0 - _FOVEA_LOSS[c] * f * app.macula_strength)
     if app.youth > 0.4:
@@ -139,7 +139,7 @@ def render_background(geom: FieldGeometry, app: Appearance, rng: np.random.Gener
         img += (ring + spot)[..., None] * np.array([0.9, 0.8, 0.8], np.float32)
     img = _resize(img, w, h)
     # Fine granular RPE mottling at full resolution.
-    grain = smooth_noise(rng, h, w, max(1.2, dd / 45.0)) * np.float32(0.025)
+    grain = smooth_noise(rng, h, w, max(1.2, dd / 45.0)) * np.float32(0.012)
     img *= (1.0 + grain)[..., None]
     return img
 
@@ -167,7 +167,7 @@ def render_disc(img: np.ndarray, geom: FieldGeometry, app: Appearance, rng: np.r
     r = np.sqrt((u / rx) ** 2 + (v / ry) ** 2) / wobble
     roi = img[y0:y1, x0:x1]
     tex = 1.0 + 0.05 * smooth_noise(rng, y1 - y0, x1 - x0, geom.dd_px * 0.12)
-    edge = 0.06 + 0.03 * rng.random()
+    edge = 0.04 + 0.03 * rng.random()
     disc_a = _smoothstep(1.0 + edge, 1.0 - edge, r)
     rim = _DISC_RIM * (1 - app.disc_pallor) + _DISC_PALE * app.disc_pallor
     # The rim is pinker nasally, where more nerve fibres enter (neuroretinal rim thickest nasal/inferior).

@@ -2,12 +2,14 @@
 
 `sample_camera` draws one camera set-up from a family: "train" covers the ranges training should see,
 "heldout" is a different family (other colour casts, wider field, stronger compression, in-camera sharpening,
-different aperture shape) kept apart so evaluation can measure generalisation to an unseen camera.
-Their white-balance ranges do not overlap (green/red gain ratio below 1.25 for train, above 1.27 for heldout).
+different frame shape) kept apart so evaluation can measure generalisation to an unseen camera. Some ranges
+are disjoint by design: white balance green/red gain ratio below 1.22 (train) against above 1.27 (heldout),
+JPEG quality 60-95 against 40-59, disc diameter / aperture radius 0.22-0.30 against 0.17-0.22.
 
-`apply_camera` applies, in the order light meets them: uneven illumination and vignetting, eyelash shadows,
-lens flare / haze, dust on the optics, exposure and white balance, the aperture's black surround, defocus blur,
-sensor resolution, saturation and gamma (tone curve), sensor noise, sharpening, and JPEG compression.
+`apply_camera` applies lens flare / haze, then exposure, white balance and saturation (one colour matrix), then
+illumination (vignetting, uneven illumination, eyelash shadows), dust on the optics and the aperture's black
+surround (one map), defocus blur, sensor resolution, sensor noise, the tone curve (gamma), in-camera sharpening,
+and JPEG compression.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ class CameraParams:
     width: int  # output width in px; the height is width * aspect
     aspect: float  # height / width
     fov_fill: float  # aperture radius / half the width
-    clip: float | None  # aperture cut flat at this fraction of its radius above and below the centre
+    clip: float | None  # frame height cuts the aperture at this fraction of its radius above and below the centre
     notch_angle: float | None  # degrees, position of the aperture's orientation notch
     dd_ratio: float  # optic disc diameter / aperture radius (about 0.27 for a 45-degree camera)
     rotation_deg: float
@@ -84,17 +86,17 @@ def sample_camera(rng: np.random.Generator, family: str = "train", size: int | N
             dd_ratio=_u(rng, 0.22, 0.30),
             rotation_deg=float(np.clip(rng.normal(0, 4), -12, 12)),
             white_balance=(_u(rng, 0.92, 1.08), _u(rng, 0.85, 1.12), _u(rng, 0.75, 1.15)),
-            exposure=float(np.exp(rng.uniform(np.log(0.75), np.log(1.3)))),
+            exposure=float(np.exp(rng.uniform(np.log(0.85), np.log(1.35)))),
             gamma=_u(rng, 0.85, 1.2),
             saturation=_u(rng, 0.85, 1.2),
-            vignette=_u(rng, 0.15, 0.5),
+            vignette=_u(rng, 0.1, 0.4),
             vignette_power=_u(rng, 2.0, 4.0),
             vignette_offset=(float(rng.normal(0, 0.08)), float(rng.normal(0, 0.08))),
             gradient=_u(rng, 0.0, 0.25),
             gradient_angle=_u(rng, 0, 360),
             blur_sigma=_u(rng, 0.3, 1.1) if rng.random() < 0.5 else 0.0,
-            noise=_u(rng, 0.002, 0.015),
-            chroma_noise=_u(rng, 0.0, 0.006),
+            noise=_u(rng, 0.002, 0.01),
+            chroma_noise=_u(rng, 0.0, 0.005),
             resolution=_u(rng, 0.6, 0.9) if rng.random() < 0.3 else 1.0,
             sharpen=0.0,
             haze=_u(rng, 0.05, 0.25) if rng.random() < 0.2 else 0.0,
@@ -117,8 +119,8 @@ def sample_camera(rng: np.random.Generator, family: str = "train", size: int | N
         exposure=_either(rng, (0.6, 0.75), (1.3, 1.5)),
         gamma=_either(rng, (0.72, 0.85), (1.2, 1.35)),
         saturation=_u(rng, 0.6, 0.85),
-        vignette=_u(rng, 0.4, 0.65),
-        vignette_power=_u(rng, 1.2, 2.0),
+        vignette=_u(rng, 0.35, 0.55),
+        vignette_power=_u(rng, 1.5, 2.5),
         vignette_offset=(float(rng.normal(0, 0.15)), float(rng.normal(0, 0.15))),
         gradient=_u(rng, 0.2, 0.4),
         gradient_angle=_u(rng, 0, 360),
@@ -132,8 +134,19 @@ def sample_camera(rng: np.random.Generator, family: str = "train", size: int | N
         haze_angle=_u(rng, 0, 360),
         dust=int(rng.integers(3, 11)) if rng.random() < 0.5 else 0,
         eyelash=_u(rng, 0.3, 0.6) if rng.random() < 0.2 else 0.0,
-        jpeg_quality=int(rng.integers(40, 61)),
+        jpeg_quality=int(rng.integers(40, 60)),
     )
+
+
+def frame_size(cam: CameraParams) -> tuple[int, int, float]:
+    """(width, height, aperture radius) in px. The aperture fits the width; a wide frame, or `clip`, cuts it at the
+    top and bottom (never by more than ~22 % of its radius), as on many cameras."""
+    width = cam.width
+    height = int(round(width * cam.aspect))
+    radius = min(width / 2 * cam.fov_fill, height / 2 / 0.78)
+    if cam.clip is not None:
+        height = min(height, int(round(2 * cam.clip * radius)))
+    return width, height, radius
 
 
 def _illumination(geom: FieldGeometry, cam: CameraParams, rng: np.random.Generator) -> np.ndarray:

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import rules as R
 from .anatomy import Appearance, render_background, render_disc, sample_appearance
-from .camera import CameraParams, apply_camera, sample_camera
+from .camera import CameraParams, apply_camera, frame_size, sample_camera
 from .geometry import EYES, FieldGeometry
 from .lesions import paint_deep, paint_superficial, plan_lesions
 from .real_background import real_background
@@ -64,13 +64,10 @@ def make_geometry(
     rng: np.random.Generator, cam: CameraParams, eye: str, field: str, disc_offset: tuple[float, float]
 ) -> FieldGeometry:
     """Place the retina in the camera's frame: fovea (macula field) or disc (disc field) near the centre."""
-    width = cam.width
-    height = int(round(width * cam.aspect))
-    # A wide frame clips the round aperture top and bottom, but never by more than ~22 % of its radius.
-    radius = min(width / 2 * cam.fov_fill, height / 2 / 0.78)
+    width, height, radius = frame_size(cam)
     centre = ((width - 1) / 2.0, (height - 1) / 2.0)
     dd = cam.dd_ratio * radius
-    probe = FieldGeometry(width, height, eye, centre, radius, None, None, centre, dd, cam.rotation_deg, disc_offset)
+    probe = FieldGeometry(width, height, eye, centre, radius, None, centre, dd, cam.rotation_deg, disc_offset)
     jitter = rng.normal(0, 0.05 * radius, 2)
     target = np.array(centre) + jitter
     if field == "disc":
@@ -82,7 +79,6 @@ def make_geometry(
         eye=eye,
         fov_center=centre,
         fov_radius=radius,
-        clip_half_height=cam.clip * radius if cam.clip else None,
         notch_angle_deg=cam.notch_angle,
         fovea=(float(target[0]), float(target[1])),
         dd_px=dd,
@@ -111,7 +107,8 @@ def generate_fundus(
     eye: "OD" or "OS". field: "macula" or "disc" centred (real backgrounds are macula-centred only).
     size: output width in px (height = width x the camera's aspect); None lets the camera draw 384-1024.
     background: "synthetic" or "real" (lesions painted on resources/samples/normal_fundus_OS.jpg).
-    camera / appearance: pass to share them between a patient's two eyes; otherwise drawn from the seed.
+    camera / appearance: pass to share them between a patient's two eyes; otherwise drawn from the seed (a given
+        camera fixes the size and family, so `size` and `camera_family` are then not used).
     severe_criterion: which 4-2-1 criterion makes a grade 3 (one of rules.SEVERE_CRITERIA); None draws one.
     """
     if background not in BACKGROUNDS:

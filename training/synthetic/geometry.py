@@ -38,7 +38,6 @@ class FieldGeometry:
     eye: str  # "OD" or "OS"
     fov_center: tuple[float, float]  # px (x, y)
     fov_radius: float  # px
-    clip_half_height: float | None  # aperture cut flat at |y - cy| > this (px), as many cameras do; None: round
     notch_angle_deg: float | None  # small square notch in the aperture rim (camera orientation mark); None: none
     fovea: tuple[float, float]  # px
     dd_px: float  # optic disc diameter in px
@@ -50,7 +49,7 @@ class FieldGeometry:
             raise ValueError(f"eye must be 'OD' or 'OS', not {self.eye!r}")
 
     @cached_property
-    def _basis(self) -> np.ndarray:
+    def basis(self) -> np.ndarray:
         """2x2 matrix taking retina-frame DD vectors to image px vectors (columns: image of +x, image of +y)."""
         t = np.deg2rad(self.rotation_deg)
         c, s = np.cos(t), np.sin(t)
@@ -64,20 +63,20 @@ class FieldGeometry:
     def to_px(self, pts: np.ndarray) -> np.ndarray:
         """Retina-frame points (N, 2) in DD -> image points (N, 2) in px."""
         pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-        return pts @ self._basis.T + np.asarray(self.fovea)
+        return pts @ self.basis.T + np.asarray(self.fovea)
 
     @cached_property
-    def _inverse(self) -> np.ndarray:
-        return np.linalg.inv(self._basis)
+    def inverse(self) -> np.ndarray:
+        return np.linalg.inv(self.basis)
 
     def to_retina(self, pts: np.ndarray) -> np.ndarray:
         """Image points (N, 2) in px -> retina-frame points (N, 2) in DD."""
         pts = np.asarray(pts, dtype=np.float64).reshape(-1, 2)
-        return (pts - np.asarray(self.fovea)) @ self._inverse.T
+        return (pts - np.asarray(self.fovea)) @ self.inverse.T
 
     def direction_px(self, vec: np.ndarray) -> np.ndarray:
         """Retina-frame direction vectors (N, 2) -> image direction vectors (N, 2), same length in DD units."""
-        return np.asarray(vec, dtype=np.float64).reshape(-1, 2) @ (self._basis / self.dd_px).T
+        return np.asarray(vec, dtype=np.float64).reshape(-1, 2) @ (self.basis / self.dd_px).T
 
     @property
     def disc(self) -> tuple[float, float]:
@@ -105,8 +104,6 @@ class FieldGeometry:
         ok = r <= VISIBLE_RADIUS * self.fov_radius - margin_px
         ok &= (p[:, 0] >= margin_px + 2) & (p[:, 0] <= self.width - 3 - margin_px)
         ok &= (p[:, 1] >= margin_px + 2) & (p[:, 1] <= self.height - 3 - margin_px)
-        if self.clip_half_height is not None:
-            ok &= np.abs(p[:, 1] - cy) <= self.clip_half_height - margin_px - 2
         return ok
 
     def aperture_mask(self) -> np.ndarray:
@@ -114,10 +111,6 @@ class FieldGeometry:
         mask = np.zeros((self.height, self.width), np.uint8)
         cx, cy = self.fov_center
         cv2.circle(mask, (round(cx * 16), round(cy * 16)), round(self.fov_radius * 16), 255, -1, cv2.LINE_AA, 4)
-        if self.clip_half_height is not None:
-            top, bottom = int(round(cy - self.clip_half_height)), int(round(cy + self.clip_half_height))
-            mask[: max(top, 0)] = 0
-            mask[max(bottom, 0) :] = 0
         if self.notch_angle_deg is not None:
             a = np.deg2rad(self.notch_angle_deg)
             side = 0.09 * self.fov_radius

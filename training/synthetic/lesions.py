@@ -54,7 +54,6 @@ class LesionPlan:
 
     lesions: list[R.Lesion] = field(default_factory=list)
     shapes: list[_Shape] = field(default_factory=list)
-    intended_criteria: tuple[str, ...] = ()
 
 
 class _Planner:
@@ -89,7 +88,7 @@ class _Planner:
         avoid_vessels: bool = True,
         central_bias: float = 0.0,
         axis_clear: float = 0.0,
-        register: bool = True,
+        avoid_taken: bool = True,
     ) -> np.ndarray:
         """Up to `n` pixel positions meeting every constraint (distances in DD from the fovea / disc)."""
         g, rng = self.g, self.rng
@@ -127,7 +126,7 @@ class _Planner:
                     break
                 if len(out) and np.min(np.hypot(*(out - p).T)) < cur_sep:
                     continue
-                if register and len(self.taken):
+                if avoid_taken and len(self.taken):
                     if np.min(np.hypot(*(self.taken[:, :2] - p).T) - self.taken[:, 2]) < cur_sep * 0.6:
                         continue
                 out = np.vstack([out, p])
@@ -145,6 +144,8 @@ class _Planner:
     # ---- red lesions -----------------------------------------------------------------------------------------
     def microaneurysms(self, n: int) -> None:
         pts = self.positions(n, sep_dd=0.15, central_bias=0.7)
+        if n and not len(pts):
+            pts = self.positions(1, sep_dd=0.0, avoid_taken=False)  # a grade-1 eye needs at least one
         for p in pts:
             r = max(self.rng.uniform(0.012, 0.028) * self.dd, 0.9)
             self.plan.shapes.append(_Shape(R.MICROANEURYSM, tuple(p), (r, r), value=self.rng.uniform(0.8, 1.0)))
@@ -238,7 +239,7 @@ class _Planner:
         edge falls outside lo..hi DD are dropped so the DME grade stays what was asked. Returns deposits placed."""
         rng = self.rng
         centre = self.positions(1, dmin=cmin, dmax=cmax, sep_dd=0.0, avoid_vessels=False, disc_clear=1.0,
-                                register=False)
+                                avoid_taken=False)
         if not len(centre):
             return 0
         c_ret = self.g.to_retina(centre)[0]
@@ -260,11 +261,11 @@ class _Planner:
             # Anchor the group with one deposit right where the grade needs it.
             pts = np.vstack([c_ret * min(1.0, need_one_within / (np.hypot(*c_ret) + 1e-9)), pts])
             radii = np.concatenate([[rng.uniform(0.025, 0.05)], radii])
-        near = np.hypot(pts[:, 0], pts[:, 1]) - radii
+        rad_px = np.maximum(radii * self.dd, 0.8)  # what is drawn and annotated, so what the rule will measure
+        near = np.hypot(pts[:, 0], pts[:, 1]) - rad_px / self.dd
         px = self.g.to_px(pts)
         ok = (near >= lo) & (near <= hi) & self.g.visible(px, 0.05 * self.dd)
         ok &= np.hypot(*(pts - self.disc_ret).T) > 0.75
-        rad_px = np.maximum(radii * self.dd, 0.8)
         for p, r in zip(px[ok], rad_px[ok]):
             self.plan.shapes.append(_Shape(R.HARD_EXUDATE, tuple(p), (r, r * rng.uniform(0.6, 1.0)),
                                            rng.uniform(0, 180), rng.uniform(0.8, 1.0)))
@@ -317,7 +318,8 @@ class _Planner:
                 tan = self.g.direction_px((seg[min(i + 1, len(seg) - 1)] - seg[max(i - 1, 0)])[None])[0]
                 ang = float(np.degrees(np.arctan2(tan[1], tan[0])))
                 wpx = w[i] * self.dd
-                beads.append((self.g.to_px(seg[i][None])[0], (wpx * rng.uniform(0.8, 1.3), wpx * rng.uniform(0.8, 1.1)), ang))
+                axes = (wpx * rng.uniform(0.8, 1.3), wpx * rng.uniform(0.8, 1.1))
+                beads.append((self.g.to_px(seg[i][None])[0], axes, ang))
                 pos += spacing * rng.uniform(0.7, 1.3)
             mid = self.g.to_px(seg[len(seg) // 2][None])[0]
             self.plan.shapes.append(_Shape(R.VENOUS_BEADING, tuple(mid), extra={"beads": beads}))
@@ -350,20 +352,27 @@ class _Planner:
         """Fine, tortuous vessel loops fanning out from `origin` (retina DD): the look of new vessels."""
         rng = self.rng
         paths = []
+        t = np.linspace(0, 1, 40)
         for _ in range(n):
             phi = heading + rng.uniform(-spread, spread)
             rho = rng.uniform(*reach)
-            t = np.linspace(0, 1, 28)
-            width_ang = rng.uniform(0.2, 0.6)
-            a = phi + (t - 0.5) * width_ang * 2
-            r = rho * np.sin(np.pi * t) ** 0.7
-            pts = origin + np.column_stack([np.cos(a), np.sin(a)]) * r[:, None]
-            pts += rng.normal(0, 0.012, pts.shape)
-            paths.append((pts, np.full(len(pts), rng.uniform(0.009, 0.016))))
+            a = phi + (t - 0.5) * rng.uniform(0.3, 1.2)
+            # Irregular, knotted loops: radius and angle wander along the vessel.
+            knots = rng.normal(0, 1, (2, 8))
+            wander = np.array([np.interp(t * 7, np.arange(8), k) for k in knots])
+            r = rho * np.sin(np.pi * t) ** 0.6 * (1 + 0.25 * wander[0])
+            a = a + 0.25 * wander[1]
+            start = origin + rng.normal(0, 0.06, 2)
+            pts = start + np.column_stack([np.cos(a), np.sin(a)]) * r[:, None]
+            pts += rng.normal(0, 0.008, pts.shape)
+            paths.append((pts, np.full(len(pts), rng.uniform(0.008, 0.015))))
         return paths
 
-    def nvd(self) -> None:
+    def nvd(self) -> bool:
+        """New vessels on the disc; False when the disc is not in view (a cropped real background)."""
         rng = self.rng
+        if not self.g.visible(np.array([self.g.disc]), 0.3 * self.dd)[0]:
+            return False
         paths = self._loops(self.disc_ret + rng.normal(0, 0.05, 2), 0.0, np.pi, (0.3, 0.95), int(rng.integers(6, 15)))
         extent = max(float(np.max(np.hypot(*(p - self.disc_ret).T))) for p, _ in paths)
         disc_px = np.array(self.g.disc)
@@ -371,6 +380,7 @@ class _Planner:
                                        extra={"fibrous": rng.uniform(0.2, 0.5) if rng.random() < 0.35 else 0.0,
                                               "radius": extent * self.dd}))
         self.annotate(R.NVD, disc_px, extent * self.dd)
+        return True
 
     def nve(self) -> bool:
         rng = self.rng
@@ -401,20 +411,19 @@ class _Planner:
         rng = self.rng
         r_dd = rng.uniform(0.3, 0.9)
         pts = self.positions(1, dmin=1.2, dmax=4.0, sep_dd=0.0, margin_dd=r_dd, disc_clear=0.5 + r_dd,
-                             avoid_vessels=False, register=False)
+                             avoid_vessels=False, avoid_taken=False)
         if not len(pts):
-            pts = self.positions(1, dmin=0.8, sep_dd=0.0, margin_dd=0.3, disc_clear=0.8, avoid_vessels=False,
-                                 register=False)
             r_dd = 0.3
+            pts = self.positions(1, sep_dd=0.0, margin_dd=r_dd, disc_clear=0.8, avoid_vessels=False, avoid_taken=False)
         r = r_dd * self.dd
-        level = rng.uniform(-0.6, 0.1)  # the fluid level: blood settles, the top is cut flat (boat shape)
-        self.plan.shapes.append(_Shape(R.PRERETINAL_HAEMORRHAGE, tuple(pts[0]), (r, r * rng.uniform(0.75, 1.0)),
-                                       rng.uniform(-15, 15), extra={"level": level}))
+        level = rng.uniform(-0.5, 0.2)  # the fluid level: blood settles, the top is cut flat (boat shape)
+        self.plan.shapes.append(_Shape(R.PRERETINAL_HAEMORRHAGE, tuple(pts[0]), (r, r * rng.uniform(0.55, 0.9)),
+                                       rng.uniform(-10, 10), extra={"level": level}))
         self.annotate(R.PRERETINAL_HAEMORRHAGE, pts[0], r)
 
     def vitreous(self) -> None:
         rng = self.rng
-        pts = self.positions(1, sep_dd=0.0, avoid_vessels=False, disc_clear=0.0, register=False)
+        pts = self.positions(1, sep_dd=0.0, avoid_vessels=False, disc_clear=0.0, avoid_taken=False)
         r = rng.uniform(0.8, 2.2) * self.dd
         self.plan.shapes.append(_Shape(R.VITREOUS_HAEMORRHAGE, tuple(pts[0]), (r, r * rng.uniform(0.5, 1.0)),
                                        rng.uniform(0, 180), rng.uniform(0.45, 0.8)))
@@ -506,16 +515,16 @@ def plan_lesions(
         if not (nv_d or nv_e or pre or vit):
             choice = int(rng.integers(4))
             nv_d, nv_e, pre, vit = (choice == 0, choice == 1, choice == 2, choice == 3)
+        made = 0
         if nv_e:
             made = sum(p.nve() for _ in range(int(rng.integers(1, 4))))
             nv_d = nv_d or not made
         if nv_d:
-            p.nvd()
-        if pre:
-            p.preretinal()
+            made += p.nvd()
+        if pre or not (made or vit):
+            p.preretinal()  # also the fallback when no new vessels could be placed
         if vit:
             p.vitreous()
-    p.plan.intended_criteria = tuple(c for c in R.SEVERE_CRITERIA if c in criteria)
     return p.plan
 
 
@@ -524,7 +533,9 @@ def _layer(shape_hw: tuple[int, int]) -> np.ndarray:
     return np.zeros(shape_hw, np.uint8)
 
 
-def _ellipse(canvas: np.ndarray, center: tuple[float, float], axes: tuple[float, float], angle: float, value: float) -> None:
+def _ellipse(
+    canvas: np.ndarray, center: tuple[float, float], axes: tuple[float, float], angle: float, value: float
+) -> None:
     c = (round(center[0] * 16), round(center[1] * 16))
     ax = (max(round(axes[0] * 16), 1), max(round(axes[1] * 16), 1))
     cv2.ellipse(canvas, c, ax, angle, 0, 360, float(np.clip(value, 0, 1) * 255), -1, cv2.LINE_AA, 4)
@@ -629,8 +640,17 @@ def paint_superficial(img: np.ndarray, plan: LesionPlan, geom: FieldGeometry, rn
             x0, x1 = int(s.center[0] - s.size[0] * 1.2), int(s.center[0] + s.size[0] * 1.2)
             top = int(s.center[1] - s.size[0] * 1.2)
             layer[max(top, 0) : max(cut_y, 0), max(x0, 0) : max(x1, 0)] = 0
-        alpha = cv2.GaussianBlur(layer, (0, 0), 0.7).astype(np.float32) * np.float32(0.92 / 255)
+        alpha = cv2.GaussianBlur(layer, (0, 0), max(0.02 * dd, 0.7)).astype(np.float32) * np.float32(0.92 / 255)
+        alpha *= np.clip(0.9 + 0.15 * smooth_noise(rng, h, w, max(0.08 * dd, 2.0)), 0.0, 1.0)
         _blend(img, alpha, _PRERETINAL)
+        # Red cells settle: the lower part of the pool is darker than the plasma-rich top.
+        for s in by_kind[R.PRERETINAL_HAEMORRHAGE]:
+            y0, y1 = max(int(s.center[1] - s.size[0]), 0), min(int(s.center[1] + s.size[0]) + 1, h)
+            if y1 <= y0:
+                continue
+            ys = np.arange(y0, y1, dtype=np.float32)
+            darken = 0.35 * np.clip((ys - (s.center[1] - s.size[0] * 0.3)) / (1.3 * s.size[0]), 0, 1)
+            img[y0:y1] *= 1.0 - alpha[y0:y1, :, None] * darken[:, None, None]
     if R.VITREOUS_HAEMORRHAGE in by_kind:
         layer = np.zeros((h, w), np.float32)
         for s in by_kind[R.VITREOUS_HAEMORRHAGE]:

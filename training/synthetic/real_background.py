@@ -14,7 +14,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .camera import CameraParams
+from .camera import CameraParams, frame_size
 from .geometry import FieldGeometry
 from .vessels import Vessel
 
@@ -86,11 +86,9 @@ def real_background(
     rng: np.random.Generator, cam: CameraParams, eye: str
 ) -> tuple[np.ndarray, FieldGeometry, np.ndarray, list[Vessel]]:
     """A varied crop of the sample in the camera's frame: (float32 RGB, geometry, vessel occupancy, major veins)."""
-    width = cam.width
-    height = int(round(width * cam.aspect))
-    radius = min(width / 2 * cam.fov_fill, height / 2 / 0.78)
+    width, height, radius = frame_size(cam)
     centre = ((width - 1) / 2.0, (height - 1) / 2.0)
-    src_r = rng.uniform(0.74, 0.9) * SAMPLE_FOV_RADIUS
+    src_r = rng.uniform(0.8, 0.91) * SAMPLE_FOV_RADIUS
     room = _SAFE_RADIUS * SAMPLE_FOV_RADIUS - src_r
     off_r, off_a = room * np.sqrt(rng.random()), rng.uniform(0, 2 * np.pi)
     src_c = np.array(SAMPLE_FOV_CENTER) + off_r * np.array([np.cos(off_a), np.sin(off_a)])
@@ -118,7 +116,6 @@ def real_background(
         eye=eye,
         fov_center=centre,
         fov_radius=radius,
-        clip_half_height=cam.clip * radius if cam.clip else None,
         notch_angle_deg=cam.notch_angle,
         fovea=tuple(float(v) for v in to_out(np.array(SAMPLE_FOVEA))[0]),
         dd_px=SAMPLE_DD * scale,

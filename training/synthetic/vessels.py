@@ -57,9 +57,8 @@ def _catmull_rom(ctrl: np.ndarray, step: float) -> np.ndarray:
         p0, p1, p2, p3 = p[i - 1], p[i], p[i + 1], p[i + 2]
         n = max(int(np.linalg.norm(p2 - p1) / step), 2)
         t = np.linspace(0.0, 1.0, n, endpoint=False)[:, None]
-        out.append(
-            0.5 * ((2 * p1) + (-p0 + p2) * t + (2 * p0 - 5 * p1 + 4 * p2 - p3) * t**2 + (-p0 + 3 * p1 - 3 * p2 + p3) * t**3)
-        )
+        a2, a3 = 2 * p0 - 5 * p1 + 4 * p2 - p3, -p0 + 3 * p1 - 3 * p2 + p3
+        out.append(0.5 * ((2 * p1) + (-p0 + p2) * t + a2 * t**2 + a3 * t**3))
     out.append(ctrl[-1:])
     return np.vstack(out)
 
@@ -78,7 +77,7 @@ def _wiggle(rng: np.random.Generator, pts: np.ndarray, amp: float) -> np.ndarray
     tan = np.gradient(pts, axis=0)
     tan /= np.linalg.norm(tan, axis=1, keepdims=True) + 1e-9
     normal = np.column_stack([-tan[:, 1], tan[:, 0]])
-    off = _smooth_1d(rng, len(pts), int(rng.integers(5, 12))) * amp
+    off = _smooth_1d(rng, len(pts), int(rng.integers(10, 24))) * amp
     off[:3] *= np.array([0.0, 0.3, 0.7])  # stay attached at the root
     return pts + normal * off[:, None]
 
@@ -120,7 +119,7 @@ class _TreeBuilder:
         if level >= self.max_level:
             return
         rng = self.rng
-        spacing = (0.6, 1.4) if level == 0 else (0.5, 1.3)
+        spacing = (0.4, 0.95) if level == 0 else (0.35, 0.9)
         pos = rng.uniform(0.35, 0.8) if level == 0 else rng.uniform(0.25, 0.6)
         side = 1.0 if rng.random() < 0.5 else -1.0
         while pos < s[-1] - 0.2:
@@ -131,25 +130,50 @@ class _TreeBuilder:
                 break
             tan = pts[min(i + 1, len(pts) - 1)] - pts[max(i - 1, 0)]
             theta = np.arctan2(tan[1], tan[0]) + side * np.deg2rad(rng.uniform(30, 80))
-            length = {0: (1.2, 4.5), 1: (0.5, 2.2)}.get(level, (0.3, 1.0))
+            length = {0: (1.2, 4.5), 1: (0.6, 2.4)}.get(level, (0.4, 1.4))
             self.walk(pts[i], theta, w_child, float(rng.uniform(*length)), kind, level + 1)
             # The parent narrows after giving off a branch (Murray's law, roughly).
             widths[i:] *= (1.0 - (w_child / w_parent) ** 3) ** (1.0 / 3.0) * 0.15 + 0.85
             side = -side if rng.random() < 0.8 else side
             pos += rng.uniform(*spacing)
 
+    def _target(self, start: np.ndarray, theta: float) -> float:
+        """Direction a branch settles into. Retinal vessels fan out from the disc; temporally, branches that
+        leave the arcades towards the macula converge on the fovea, the others run out to the periphery."""
+        away_disc = start - self.disc
+        if start[0] < self.disc[0] + 0.3:
+            v = away_disc
+        else:
+            heading = np.array([np.cos(theta), np.sin(theta)])
+            to_fovea = -start / (np.hypot(*start) + 1e-9)
+            radial = away_disc / (np.hypot(*away_disc) + 1e-9)
+            v = to_fovea if heading @ to_fovea > 0.2 else radial - 0.6 * to_fovea
+        return float(np.arctan2(v[1], v[0]))
+
     def walk(self, start: np.ndarray, theta: float, w0: float, length: float, kind: str, level: int) -> None:
-        """A branch: a smooth random walk from `start` heading `theta`."""
+        """A branch: from `start` heading `theta`, turning smoothly towards `_target`, with gentle meander."""
         rng = self.rng
+        target = self._target(start, theta)
+        taper = rng.uniform(0.45, 0.75)
+        to_fovea = -start / (np.hypot(*start) + 1e-9)
+        if start[0] > self.disc[0] + 0.3 and np.cos(target) * to_fovea[0] + np.sin(target) * to_fovea[1] > 0.9:
+            # Macular branches are short and fade to capillaries before the foveal avascular zone.
+            length = min(length, rng.uniform(1.0, 2.2))
+            taper = rng.uniform(0.3, 0.5)
         n = max(int(length / _STEP), 3)
-        curvature = _smooth_1d(rng, n, int(rng.integers(5, 12))) * rng.uniform(0.02, 0.06)
-        angles = theta + np.cumsum(curvature)
+        turn = (target - theta + np.pi) % (2 * np.pi) - np.pi
+        s = np.arange(1, n + 1) * _STEP
+        steer = 0.8 * turn * (1.0 - np.exp(-s / rng.uniform(0.3, 0.8)))
+        curvature = _smooth_1d(rng, n, int(rng.integers(5, 12))) * rng.uniform(0.015, 0.045)
+        angles = theta + steer + np.cumsum(curvature)
         steps = np.column_stack([np.cos(angles), np.sin(angles)]) * _STEP
         pts = start + np.vstack([[0.0, 0.0], np.cumsum(steps, axis=0)])
-        self.add(pts, w0, rng.uniform(0.45, 0.75), kind, level)
+        self.add(pts, w0, taper, kind, level)
 
 
-def grow_vessel_tree(rng: np.random.Generator, geom: FieldGeometry, app: Appearance, max_level: int = 3) -> list[Vessel]:
+def grow_vessel_tree(
+    rng: np.random.Generator, geom: FieldGeometry, app: Appearance, max_level: int = 3
+) -> list[Vessel]:
     """Every vessel of one eye, in the retina frame (fovea at the origin, DD units, +x temporal, +y superior)."""
     b = _TreeBuilder(rng, geom, max_level)
     d = np.array(geom.disc_offset)
@@ -158,12 +182,12 @@ def grow_vessel_tree(rng: np.random.Generator, geom: FieldGeometry, app: Appeara
     trunks = [
         # (control points, width factor)
         (
-            [d + (0.0, 0.07), d + (0.12, 0.55), (-1.5, 1.75 * hgt), (-0.2, 2.15 * hgt), (1.4, 2.1 * hgt),
+            [d + (0.0, 0.12), d + (0.12, 0.6), (-1.5, 1.75 * hgt), (-0.2, 2.15 * hgt), (1.4, 2.1 * hgt),
              (3.0, 1.7 * hgt), (4.8, 1.3 * hgt), (6.8, 1.0 * hgt)],
             1.0,
         ),
         (
-            [d + (0.0, -0.07), d + (0.12, -0.55), (-1.5, -1.85 * hgt), (-0.2, -2.25 * hgt), (1.4, -2.2 * hgt),
+            [d + (0.0, -0.12), d + (0.12, -0.6), (-1.5, -1.85 * hgt), (-0.2, -2.25 * hgt), (1.4, -2.2 * hgt),
              (3.0, -1.8 * hgt), (4.8, -1.4 * hgt), (6.8, -1.1 * hgt)],
             1.0,
         ),
@@ -179,11 +203,16 @@ def grow_vessel_tree(rng: np.random.Generator, geom: FieldGeometry, app: Appeara
                 # Arteries run beside their veins, a little inside or outside, crossing now and then; on the
                 # disc they emerge beside the vein from the cup.
                 c[2:, 1] += np.sign(c[2:, 1] - d[1]) * rng.uniform(-0.35, 0.35)
-                c[0, 0] += rng.choice([-1.0, 1.0]) * rng.uniform(0.05, 0.1)
+                c[0, 0] += rng.choice([-1.0, 1.0]) * rng.uniform(0.08, 0.16)
                 c[1] += rng.normal(0.0, 0.08, size=2)
             else:
                 c[0] += rng.normal(0.0, 0.03, size=2)
-            pts = _wiggle(rng, _catmull_rom(c, _STEP), rng.uniform(0.015, 0.05) * (1.5 if kind == "vein" else 1.0))
+            path = _catmull_rom(c, _STEP)
+            # Jittered control points can kink the spline; a moving average irons kinks out.
+            k = np.ones(9) / 9.0
+            padded = np.pad(path, ((4, 4), (0, 0)), mode="edge")
+            path = np.column_stack([np.convolve(padded[:, 0], k, "valid"), np.convolve(padded[:, 1], k, "valid")])
+            pts = _wiggle(rng, path, rng.uniform(0.01, 0.035) * (1.4 if kind == "vein" else 1.0))
             w0 = vein_w * factor * (1.0 if kind == "vein" else rng.uniform(0.66, 0.78))
             b.add(pts, w0, rng.uniform(0.35, 0.5), kind, 0)
     # Thin vessels leaving the disc nasally and towards the macula.
@@ -228,7 +257,9 @@ class FineCanvas:
             if e > a:
                 cv2.polylines(self.data, [pts[a : e + 1]], False, float(val[a]), int(thick[a]), cv2.LINE_AA, 2)
 
-    def ellipse(self, center_px: tuple[float, float], axes_px: tuple[float, float], angle_deg: float, value: float) -> None:
+    def ellipse(
+        self, center_px: tuple[float, float], axes_px: tuple[float, float], angle_deg: float, value: float
+    ) -> None:
         c = (round((center_px[0] * _SS + (_SS - 1) / 2.0) * 4), round((center_px[1] * _SS + (_SS - 1) / 2.0) * 4))
         axes = (max(round(axes_px[0] * _SS * 4), 1), max(round(axes_px[1] * _SS * 4), 1))
         cv2.ellipse(self.data, c, axes, angle_deg, 0, 360, float(value), -1, cv2.LINE_AA, 2)
@@ -247,7 +278,7 @@ def render_vessel_maps(vessels: list[Vessel], geom: FieldGeometry) -> VesselMaps
         canvas = vein if v.kind == "vein" else art
         wpx = v.widths * geom.dd_px * _SS
         # Wider vessels hold more blood along the light path, so they absorb more.
-        density = np.clip(0.3 + 8.0 * v.widths, 0.3, 0.95) * 255.0
+        density = np.clip(0.25 + 8.0 * v.widths, 0.25, 0.95) * 255.0
         prepared.append((v, canvas, canvas.points(v.points), wpx, density))
     # Pass order matters: cores drawn after all bodies so a thin vessel crossing a trunk does not notch it.
     for _, canvas, pts, wpx, density in prepared:
