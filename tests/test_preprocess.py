@@ -406,3 +406,28 @@ def test_preprocessing_and_quality_load_neither_torch_nor_qt():
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+@pytest.mark.parametrize("cut", [100, 250])
+@pytest.mark.parametrize("where", ["top_bottom", "sides"])
+@pytest.mark.parametrize("padded", [False, True])
+def test_fov_with_the_circle_cut_by_black_bars_inside_the_frame(sample, cut, where, padded):
+    """Many cameras mask the top and bottom of the circle with black bars inside the frame: the straight cuts
+    must not pull the circle; the arcs decide."""
+    full = detect_fov(sample)
+    image = sample.copy()
+    if where == "top_bottom":
+        image[:cut] = 0
+        image[-cut:] = 0
+    else:
+        image[:, :cut] = 0
+        image[:, -cut:] = 0
+    offset = (0, 0)
+    if padded:
+        frame = np.zeros((image.shape[0] + 200, image.shape[1] + 300, 3), np.uint8)
+        frame[100:-100, 150:-150] = image
+        image, offset = frame, (150, 100)
+    fov = detect_fov(image)
+    assert fov.found
+    assert abs(fov.center[0] - offset[0] - full.center[0]) < 3 and abs(fov.center[1] - offset[1] - full.center[1]) < 3
+    assert abs(fov.radius - full.radius) < 0.01 * full.radius

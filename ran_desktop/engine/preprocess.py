@@ -206,6 +206,23 @@ def _robust_circle(pts: np.ndarray) -> tuple[float, float, float, float] | None:
     return cx, cy, r, float(np.median(res)) / r
 
 
+def _chord_points(pts: np.ndarray) -> np.ndarray:
+    """Outline points on straight cuts of the disc inside the frame: many cameras mask the circle's top and
+    bottom (or sides) with black bars, and those straight edges are not part of the circle.
+
+    A line of the outline's extreme rows or columns counts as a cut when it holds more than 4 % of the outline:
+    a round arc touches its extreme row in only a few points (about 3 % at 250 px radius, within 1 px).
+    """
+    cut = np.zeros(len(pts), bool)
+    for axis in (0, 1):
+        values = pts[:, axis]
+        for extreme in (values.min(), values.max()):
+            on_line = np.abs(values - extreme) <= 1.0
+            if on_line.mean() > 0.04:
+                cut |= on_line
+    return cut
+
+
 def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS) -> FieldOfView:
     """Find the circular fundus disc on its dark surround; the disc may be clipped by the image's edges.
 
@@ -251,6 +268,7 @@ def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS)
 
     pts = largest.reshape(-1, 2).astype(np.float64)
     interior = (pts[:, 0] > 1) & (pts[:, 0] < sw - 2) & (pts[:, 1] > 1) & (pts[:, 1] < sh - 2)
+    interior &= ~_chord_points(pts)
     fit = _robust_circle(pts[interior])
     if fit is None:
         return _not_found(h, w)
