@@ -1,25 +1,91 @@
-"""The `ran-desktop` entry point.
+"""The `ran-desktop` entry point (also `python -m ran_desktop` and `python main.py`): opens the main window.
 
-The desktop window is not built yet, so for now starting the app screens the given paths, or the bundled sample
-photographs, with the command-line screener, and says where the results and heat maps were written.
+Paths given on the command line are queued for screening. The window is shown first; the model (and torch) load
+in the background while it is already on screen.
 """
 
 from __future__ import annotations
 
+import logging
+import logging.handlers
+import os
 import sys
-import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
-from .cli.screen import main as screen_main
-from .paths import sample_images
+# Before anything imports torch (its OpenMP runtime reads this once): worker threads that wait for work sleep
+# instead of spinning. The app runs torch in two workers (batches, Grad-CAM) beside the GUI thread; spinning
+# OpenMP threads would take the CPU they all need, which on a 2-core clinic PC slows screening several times over.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from PySide6.QtCore import Qt  # noqa: E402
+from PySide6.QtGui import QGuiApplication  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox, QStyle  # noqa: E402
+
+from . import __version__  # noqa: E402
+from .engine.storage import APP_NAME, StorageError, default_data_dir  # noqa: E402
+from .gui.crash import CrashReporter  # noqa: E402
+from .gui.main_window import MainWindow  # noqa: E402
+
+USAGE = f"""usage: ran-desktop [PHOTOS_OR_FOLDERS...]
+
+Opens {APP_NAME}, the diabetic retinopathy screening app, and screens the given photographs or folders.
+Environment: RAN_MODELS_DIR (models folder), RAN_DATA_DIR (session database and settings), RAN_DEVICE.
+"""
+
+
+def configure_logging(data_dir: Path) -> None:
+    """Errors go to <data>/logs/ran-desktop.log (rotated), so a support call has something to look at."""
+    try:
+        folder = data_dir / "logs"
+        folder.mkdir(parents=True, exist_ok=True)
+        handler = logging.handlers.RotatingFileHandler(folder / "ran-desktop.log", maxBytes=1 << 20, backupCount=3,
+                                                       encoding="utf-8")
+    except OSError:
+        return  # an unwritable data folder is reported when the database opens
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+    logger = logging.getLogger("ran_desktop")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def launch(paths: Sequence[str | Path] = (), data_dir: Path | None = None, models_folder: Path | None = None,
+           reporter: CrashReporter | None = None) -> MainWindow:
+    """Show the main window, then start loading the model and queue `paths`."""
+    window = MainWindow(data_dir, models_folder, reporter)
+    window.show()
+    window.start()
+    if paths:
+        window.add_paths([Path(p) for p in paths])
+    return window
 
 
 def main(argv: list[str] | None = None) -> int:
-    paths = list(sys.argv[1:] if argv is None else argv) or [str(p) for p in sample_images()]
-    out_dir = Path(tempfile.mkdtemp(prefix="ran-screening-"))
-    out = out_dir / "results.csv"
-    status = screen_main([*paths, "--out", str(out), "--heatmaps", str(out_dir / "heatmaps")])
-    if out.exists():
-        print(out.read_text(encoding="utf-8"))
-        print(f"Results: {out}\nGrad-CAM heat maps: {out_dir / 'heatmaps'}")
-    return status
+    args = list(sys.argv[1:] if argv is None else argv)
+    if "--version" in args:
+        print(f"{APP_NAME} {__version__}")
+        return 0
+    if "-h" in args or "--help" in args:
+        print(USAGE)
+        return 0
+    # Fractional scale factors (125 %, 150 %) as the system sets them, not rounded: crisp on 4K screens.
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication([sys.argv[0], *args])
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationVersion(__version__)
+    paths = [a for a in app.arguments()[1:] if not a.startswith("-")]  # Qt has removed its own options
+    data_dir = default_data_dir()
+    configure_logging(data_dir)
+    reporter = CrashReporter(app)
+    reporter.install()
+    try:
+        window = launch(paths, data_dir, reporter=reporter)
+    except StorageError as exc:
+        QMessageBox.critical(None, f"{APP_NAME} cannot start", str(exc))
+        return 1
+    QGuiApplication.setWindowIcon(window.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon))
+    try:
+        return app.exec()
+    finally:
+        reporter.uninstall()

@@ -1,0 +1,84 @@
+"""One batch of the desktop app: screen files into the session database and report each stored image.
+
+Every result is committed before it is reported, so whatever a user has seen survives a crash. Only small things
+leave the batch (the stored record and its ~5 KB thumbnail), never the decoded pixels, so thousands of images
+keep memory flat. Runs in a worker thread; `cancel()` may be called from any other thread. Imports no Qt;
+torch is imported only when `run` starts (the model is loaded by then).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .loading import iter_image_files
+from .results import ScreeningResult
+from .review import ImageRecord
+from .storage import Storage
+from .thumbnails import make_thumbnail
+
+if TYPE_CHECKING:
+    from .bundle import LoadedModel
+    from .screener import Screener
+
+OnPlanned = Callable[[int], None]  # number of files found
+OnRecord = Callable[[ImageRecord, int, int], None]  # the stored record, files done, files in the batch
+
+
+class BatchRun:
+    def __init__(self, loaded: LoadedModel, database: Path, session_id: int, paths: Iterable[str | Path]):
+        self.loaded = loaded
+        self.database = Path(database)
+        self.session_id = session_id
+        self.paths = [Path(p) for p in paths]
+        self._cancelled = threading.Event()
+        self._lock = threading.Lock()
+        self._screener: Screener | None = None
+
+    def cancel(self) -> None:
+        self._cancelled.set()
+        with self._lock:
+            if self._screener is not None:
+                self._screener.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancelled.is_set()
+
+    def run(self, on_planned: OnPlanned, on_record: OnRecord) -> int:
+        """Screen everything (folders recursively); returns the number of images stored."""
+        from .screener import Screener, ScreeningOptions
+
+        files: Sequence[Path] = list(iter_image_files(self.paths))
+        on_planned(len(files))
+        # keep_stages: the decoded photograph is needed once, for the thumbnail, then dropped.
+        screener = Screener(self.loaded, ScreeningOptions(keep_stages=True))
+        with self._lock:
+            self._screener = screener
+        stored = done = 0
+        with Storage(self.database) as storage:
+            for result in screener.screen(files):
+                # Screener.screen clears its own flag when it starts: a cancel that came earlier is honoured here.
+                if self._cancelled.is_set():
+                    screener.cancel()
+                    break
+                record = storage.save_result(self.session_id, _slim(result), _thumbnail(result))
+                stored += 1
+                if result.metadata is None or result.metadata.frame_index in (None, 0):
+                    done += 1
+                on_record(record, done, len(files))
+        return stored
+
+
+def _thumbnail(result: ScreeningResult) -> bytes | None:
+    picture = (result.stages or {}).get("original")
+    if picture is None:
+        picture = result.view
+    return make_thumbnail(picture) if picture is not None else None
+
+
+def _slim(result: ScreeningResult) -> ScreeningResult:
+    return replace(result, heatmap=None, view=None, stages=None)

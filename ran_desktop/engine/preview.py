@@ -1,0 +1,70 @@
+"""What the detail view shows for one image: the photograph, the detected field of view, the preprocessing
+stages, and the model input for an on-demand Grad-CAM. Recomputed from the file rather than stored.
+
+Imports neither Qt nor torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import ImageLoadError
+from .loading import ImageMetadata, load_images
+from .preprocess import PreprocessSettings, draw_fov, fov_square, preprocess
+
+ORIGINAL, FIELD_OF_VIEW, CLAHE, NORMALISED = "original", "field_of_view", "clahe", "normalised"
+MODEL_VIEW = "model_view"
+# Decoded large enough to zoom into lesions, small enough that one preview stays well under 100 MB.
+PREVIEW_MIN_SIDE = 1536
+
+
+@dataclass(frozen=True, eq=False)
+class Preview:
+    """Every image is uint8 RGB. FIELD_OF_VIEW is the photograph with the detected disc outlined; MODEL_VIEW is
+    the square crop the model saw, on which Grad-CAM maps are drawn."""
+
+    key: str
+    images: dict[str, np.ndarray]
+    tensor: np.ndarray  # the model input, float32 (3, S, S)
+    disc_mask: np.ndarray = field(repr=False)  # bool, MODEL_VIEW's shape: inside the disc
+    fov_found: bool = False
+    metadata: ImageMetadata | None = None
+
+
+def make_preview(key: str, path: str | Path, frame_index: int | None, settings: PreprocessSettings) -> Preview:
+    """Decode the image (the given frame of a multi-frame file) and run preprocessing with its stages."""
+    images = load_images(path, min_side=PREVIEW_MIN_SIDE)
+    index = frame_index or 0
+    if index >= len(images):
+        raise ImageLoadError(path, f"frame {index + 1} is no longer in the file (it has {len(images)})")
+    image = images[index]
+    pre = preprocess(image.pixels, settings, keep_stages=True)
+    stages = pre.stages
+    view = stages["field_of_view"]
+    x0, y0, side = fov_square(pre.fov, settings)
+    mask = np.zeros(view.shape[:2], np.uint8)
+    if pre.fov.found:
+        scale = view.shape[0] / side
+        cx, cy = pre.fov.center
+        centre = (int(round((cx + 0.5 - x0) * scale)), int(round((cy + 0.5 - y0) * scale)))
+        cv2.circle(mask, centre, int(round(pre.fov.radius * scale)), 1, -1)
+    else:
+        mask[:] = 1
+    return Preview(
+        key=key,
+        images={
+            ORIGINAL: image.pixels,
+            FIELD_OF_VIEW: draw_fov(image.pixels, pre.fov),
+            CLAHE: stages["clahe"],
+            NORMALISED: stages["normalised"],
+            MODEL_VIEW: view,
+        },
+        tensor=pre.tensor,
+        disc_mask=mask.astype(bool),
+        fov_found=pre.fov.found,
+        metadata=image.metadata,
+    )

@@ -1,0 +1,386 @@
+"""The local session database: screened images, the grader's decisions and their audit trail, in SQLite.
+
+One file in the user's data folder (`RAN_DATA_DIR` overrides it). Every result and every decision is committed
+on its own, in WAL mode with full sync, so a crash or a power cut loses nothing the user has already seen. The
+`schema_version` table records which migrations ran; a newer app adds migrations, never edits old ones.
+
+What is stored: each image's result without pixels (metadata, quality, class probabilities, model identity,
+timings), a small JPEG thumbnail (about 5 KB), the current decision per image and an append-only audit trail of
+every decision with the value it replaced. Previews and Grad-CAM heat maps are not stored: they are recomputed
+from the file when an image is opened, which keeps the database small and the maps tied to the loaded model.
+
+A connection belongs to the thread that opened it: the screening worker and the window each open their own.
+Imports neither Qt nor torch.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, fields, replace
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import platformdirs
+
+from .errors import ScreeningError
+from .loading import Eye, ImageMetadata
+from .quality import QualityReport
+from .results import ModelInfo, ScreeningResult, Status
+from .review import Decision, ImageRecord
+
+APP_NAME = "RAN Screening"
+DATA_DIR_ENV = "RAN_DATA_DIR"
+DATABASE_NAME = "ran-screening.sqlite3"
+
+# Each entry upgrades the schema by one version; statements run in one transaction with the version bump.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE sessions (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE images (
+            id INTEGER PRIMARY KEY,
+            session_id INTEGER NOT NULL REFERENCES sessions(id),
+            key TEXT NOT NULL,
+            path TEXT NOT NULL,
+            status TEXT NOT NULL,
+            error TEXT,
+            metadata TEXT,
+            quality TEXT,
+            dr_probs TEXT,
+            dme_probs TEXT,
+            model TEXT NOT NULL,
+            timings TEXT NOT NULL,
+            thumbnail BLOB,
+            screened_at TEXT NOT NULL,
+            UNIQUE (session_id, key)
+        )""",
+        """CREATE TABLE decisions (
+            image_id INTEGER PRIMARY KEY REFERENCES images(id),
+            dr_grade INTEGER,
+            dme_grade INTEGER,
+            eye TEXT,
+            patient_id TEXT,
+            patient_name TEXT,
+            comment TEXT NOT NULL,
+            kind TEXT NOT NULL,
+            grader TEXT NOT NULL,
+            decided_at TEXT NOT NULL
+        )""",
+        """CREATE TABLE audit (
+            id INTEGER PRIMARY KEY,
+            image_id INTEGER NOT NULL REFERENCES images(id),
+            image_key TEXT NOT NULL,
+            action TEXT NOT NULL,
+            previous TEXT,
+            new TEXT NOT NULL,
+            grader TEXT NOT NULL,
+            at TEXT NOT NULL
+        )""",
+        "CREATE INDEX audit_by_image ON audit (image_id, id)",
+        # The trail is evidence: the database itself refuses to rewrite or drop it.
+        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+    ),
+)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+class StorageError(ScreeningError):
+    """The session database cannot be used; the message says why in plain words."""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    image_id: int
+    image_key: str
+    action: str
+    previous: Decision | None
+    new: Decision
+    grader: str
+    at: str
+
+
+def default_data_dir() -> Path:
+    override = os.environ.get(DATA_DIR_ENV)
+    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
+
+
+def utc_now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+class Storage:
+    """The session database at `path` (created, or migrated to SCHEMA_VERSION, when opened)."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            # isolation_level=None: no implicit transactions; every write below opens its own.
+            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
+        except (OSError, sqlite3.Error) as exc:
+            raise StorageError(f"The session database {self.path} cannot be opened ({exc}).") from exc
+        self._db.row_factory = sqlite3.Row
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA foreign_keys=ON")
+            self._migrate()
+        except sqlite3.DatabaseError as exc:
+            self._db.close()
+            raise StorageError(f"{self.path} is not a usable session database ({exc}).") from exc
+        except StorageError:
+            self._db.close()
+            raise
+
+    def close(self) -> None:
+        self._db.close()
+
+    def __enter__(self) -> Storage:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        try:
+            self._db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise StorageError(f"The session database cannot be written ({exc}).") from exc
+        try:
+            yield self._db
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+        try:
+            self._db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            self._db.execute("ROLLBACK")
+            raise StorageError(f"Saving to the session database failed ({exc}); nothing was changed.") from exc
+
+    # --- schema -------------------------------------------------------------------------------------------
+
+    @property
+    def schema_version(self) -> int:
+        row = self._db.execute("SELECT version FROM schema_version").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        with self._transaction() as db:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            version = self.schema_version
+            if version > SCHEMA_VERSION:
+                raise StorageError(
+                    f"{self.path} was written by a newer version of RAN Screening (database schema {version}; "
+                    f"this version understands up to {SCHEMA_VERSION}). Update the app, or choose another data folder."
+                )
+            for statements in MIGRATIONS[version:]:
+                for statement in statements:
+                    db.execute(statement)
+            if version == 0:
+                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
+            elif version < SCHEMA_VERSION:
+                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+
+    # --- sessions -----------------------------------------------------------------------------------------
+
+    def latest_session(self) -> int | None:
+        row = self._db.execute("SELECT max(id) FROM sessions").fetchone()
+        return None if row[0] is None else int(row[0])
+
+    def new_session(self) -> int:
+        with self._transaction() as db:
+            row = db.execute("INSERT INTO sessions (started_at) VALUES (?) RETURNING id", (utc_now(),)).fetchone()
+        return int(row[0])
+
+    def current_session(self) -> int:
+        """The session to continue: the latest one, or a new one in an empty database."""
+        latest = self.latest_session()
+        return latest if latest is not None else self.new_session()
+
+    # --- results ------------------------------------------------------------------------------------------
+
+    def save_result(self, session_id: int, result: ScreeningResult, thumbnail: bytes | None = None) -> ImageRecord:
+        """Store (or, for an image screened again in this session, replace) one result; its decision is kept."""
+        values = {
+            "session_id": session_id,
+            "key": result.key,
+            "path": str(result.path),
+            "status": result.status.value,
+            "error": result.error,
+            "metadata": _json(_metadata_to_dict(result.metadata)) if result.metadata else None,
+            "quality": _json(result.quality.to_dict()) if result.quality else None,
+            "dr_probs": _json(list(result.dr_probs)) if result.dr_probs is not None else None,
+            "dme_probs": _json(list(result.dme_probs)) if result.dme_probs is not None else None,
+            "model": _json(asdict(result.model)),
+            "timings": _json(result.timings_ms),
+            "thumbnail": thumbnail,
+            "screened_at": utc_now(),
+        }
+        columns = ", ".join(values)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in values if c not in ("session_id", "key"))
+        with self._transaction() as db:
+            image_id = db.execute(
+                f"INSERT INTO images ({columns}) VALUES ({', '.join('?' * len(values))}) "
+                f"ON CONFLICT (session_id, key) DO UPDATE SET {updates} RETURNING id",
+                tuple(values.values()),
+            ).fetchone()[0]
+        return self.record(int(image_id))
+
+    def record(self, image_id: int) -> ImageRecord:
+        row = self._db.execute(f"{_SELECT_RECORDS} WHERE images.id = ?", (image_id,)).fetchone()
+        if row is None:
+            raise StorageError(f"image {image_id} is not in the session database")
+        return _record_from_row(row)
+
+    def load_session(self, session_id: int) -> list[ImageRecord]:
+        """Every image of the session with its decision, in the order first screened."""
+        rows = self._db.execute(f"{_SELECT_RECORDS} WHERE images.session_id = ? ORDER BY images.id", (session_id,))
+        return [_record_from_row(row) for row in rows]
+
+    def count_images(self, session_id: int) -> int:
+        return int(self._db.execute("SELECT count(*) FROM images WHERE session_id = ?", (session_id,)).fetchone()[0])
+
+    # --- decisions ----------------------------------------------------------------------------------------
+
+    def save_decision(self, image_id: int, decision: Decision) -> Decision:
+        """Make `decision` the image's current one and append it, with the one it replaces, to the audit trail."""
+        if not decision.grader.strip():
+            raise ValueError("a decision needs the grader's name")
+        decision = decision if decision.decided_at else replace(decision, decided_at=utc_now())
+        with self._transaction() as db:
+            image = db.execute("SELECT key FROM images WHERE id = ?", (image_id,)).fetchone()
+            if image is None:
+                raise StorageError(f"image {image_id} is not in the session database")
+            old = db.execute("SELECT * FROM decisions WHERE image_id = ?", (image_id,)).fetchone()
+            previous = _decision_from_row(old) if old is not None else None
+            d = decision.to_dict()
+            db.execute(
+                "INSERT OR REPLACE INTO decisions (image_id, dr_grade, dme_grade, eye, patient_id, patient_name, "
+                "comment, kind, grader, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (image_id, d["dr_grade"], d["dme_grade"], d["eye"], d["patient_id"], d["patient_name"],
+                 d["comment"], d["kind"], d["grader"], d["decided_at"]),
+            )
+            db.execute(
+                "INSERT INTO audit (image_id, image_key, action, previous, new, grader, at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (image_id, image["key"], "decision", _json(previous.to_dict()) if previous else None, _json(d),
+                 decision.grader, decision.decided_at),
+            )
+        return decision
+
+    def decision(self, image_id: int) -> Decision | None:
+        row = self._db.execute("SELECT * FROM decisions WHERE image_id = ?", (image_id,)).fetchone()
+        return _decision_from_row(row) if row is not None else None
+
+    def audit_trail(self, image_id: int) -> list[AuditEntry]:
+        rows = self._db.execute("SELECT * FROM audit WHERE image_id = ? ORDER BY id", (image_id,))
+        return [
+            AuditEntry(
+                image_id=int(row["image_id"]),
+                image_key=row["image_key"],
+                action=row["action"],
+                previous=Decision.from_dict(json.loads(row["previous"])) if row["previous"] else None,
+                new=Decision.from_dict(json.loads(row["new"])),
+                grader=row["grader"],
+                at=row["at"],
+            )
+            for row in rows
+        ]
+
+
+_SELECT_RECORDS = (
+    "SELECT images.*, decisions.dr_grade AS d_dr, decisions.dme_grade AS d_dme, decisions.eye AS d_eye, "
+    "decisions.patient_id AS d_patient_id, decisions.patient_name AS d_patient_name, decisions.comment AS d_comment, "
+    "decisions.kind AS d_kind, decisions.grader AS d_grader, decisions.decided_at AS d_decided_at "
+    "FROM images LEFT JOIN decisions ON decisions.image_id = images.id"
+)
+
+
+def _record_from_row(row: sqlite3.Row) -> ImageRecord:
+    metadata = _metadata_from_dict(json.loads(row["metadata"])) if row["metadata"] else None
+    quality = None
+    if row["quality"]:
+        q = json.loads(row["quality"])
+        quality = QualityReport(gradable=q["gradable"], reasons=tuple(q["reasons"]), scores=dict(q["scores"]))
+    result = ScreeningResult(
+        key=row["key"],
+        path=Path(row["path"]),
+        status=Status(row["status"]),
+        model=ModelInfo(**json.loads(row["model"])),
+        metadata=metadata,
+        quality=quality,
+        dr_probs=tuple(json.loads(row["dr_probs"])) if row["dr_probs"] else None,
+        dme_probs=tuple(json.loads(row["dme_probs"])) if row["dme_probs"] else None,
+        error=row["error"],
+        timings_ms=json.loads(row["timings"]),
+    )
+    decision = None
+    if row["d_kind"] is not None:
+        decision = Decision(
+            dr_grade=row["d_dr"],
+            dme_grade=row["d_dme"],
+            eye=Eye(row["d_eye"]) if row["d_eye"] else None,
+            patient_id=row["d_patient_id"],
+            patient_name=row["d_patient_name"],
+            comment=row["d_comment"],
+            kind=row["d_kind"],
+            grader=row["d_grader"],
+            decided_at=row["d_decided_at"],
+        )
+    return ImageRecord(
+        image_id=int(row["id"]),
+        result=result,
+        thumbnail=bytes(row["thumbnail"]) if row["thumbnail"] is not None else None,
+        decision=decision,
+        screened_at=row["screened_at"],
+    )
+
+
+def _decision_from_row(row: sqlite3.Row) -> Decision:
+    return Decision(
+        dr_grade=row["dr_grade"],
+        dme_grade=row["dme_grade"],
+        eye=Eye(row["eye"]) if row["eye"] else None,
+        patient_id=row["patient_id"],
+        patient_name=row["patient_name"],
+        comment=row["comment"],
+        kind=row["kind"],
+        grader=row["grader"],
+        decided_at=row["decided_at"],
+    )
+
+
+def _metadata_to_dict(meta: ImageMetadata) -> dict[str, Any]:
+    data = asdict(meta)
+    data["eye"] = meta.eye.value
+    return data
+
+
+def _metadata_from_dict(data: dict[str, Any]) -> ImageMetadata:
+    known = {f.name for f in fields(ImageMetadata)}
+    values = {k: v for k, v in data.items() if k in known}  # a later version may have added fields
+    values["eye"] = Eye(values.get("eye", Eye.UNKNOWN.value))
+    values["original_size"] = tuple(values["original_size"])
+    return ImageMetadata(**values)
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def open_storage(data_dir: str | Path | None = None) -> Storage:
+    """The session database in `data_dir` (default: the user's data folder)."""
+    folder = Path(data_dir) if data_dir is not None else default_data_dir()
+    return Storage(folder / DATABASE_NAME)
+

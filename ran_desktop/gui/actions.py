@@ -1,0 +1,153 @@
+"""The window's commands: menu entries with their shortcuts and tooltips, in one place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QStyle
+
+from .detail_panel import VIEW_MODES
+
+
+@dataclass
+class WindowActions:
+    open_files: QAction
+    open_folder: QAction
+    try_sample: QAction
+    export: QAction
+    new_session: QAction
+    settings: QAction
+    quit: QAction
+    cancel: QAction
+    next_image: QAction
+    previous_image: QAction
+    confirm: QAction
+    ungradable: QAction
+    zoom_in: QAction
+    zoom_out: QAction
+    fit: QAction
+    shortcuts: QAction
+    about: QAction
+    dr_grades: list[QAction] = field(default_factory=list)
+    dme_grades: list[QAction] = field(default_factory=list)
+    view_modes: list[QAction] = field(default_factory=list)
+
+
+def _action(
+    window: QMainWindow,
+    text: str,
+    slot: Callable[[], object],
+    shortcuts: tuple[QKeySequence | QKeySequence.StandardKey | str, ...] = (),
+    tip: str = "",
+    icon: QStyle.StandardPixmap | None = None,
+) -> QAction:
+    action = QAction(text, window)
+    if shortcuts:
+        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+    if tip:
+        action.setToolTip(tip)
+        action.setStatusTip(tip)
+    if icon is not None:
+        action.setIcon(QApplication.style().standardIcon(icon))
+    action.triggered.connect(lambda _checked=False: slot())
+    window.addAction(action)  # shortcuts work wherever the focus is in the window
+    return action
+
+
+def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]]) -> WindowActions:
+    h = handlers
+    sp = QStyle.StandardPixmap
+    actions = WindowActions(
+        open_files=_action(window, "&Open files…", h["open_files"], (QKeySequence.StandardKey.Open,),
+                           "Screen photographs (JPEG, PNG, TIFF, BMP, DICOM)", sp.SP_DialogOpenButton),
+        open_folder=_action(window, "Open &folder…", h["open_folder"], ("Ctrl+Shift+O",),
+                            "Screen every photograph in a folder and its subfolders", sp.SP_DirOpenIcon),
+        try_sample=_action(window, "Try the &sample photograph", h["try_sample"], (),
+                           "Screen the bundled photograph of a normal left eye"),
+        export=_action(window, "&Export results…", h["export"], ("Ctrl+E",),
+                       "Save this session's results and decisions as CSV or JSON", sp.SP_DialogSaveButton),
+        new_session=_action(window, "&New session…", h["new_session"], ("Ctrl+Shift+N",),
+                            "Start an empty list; the current one stays in the database"),
+        settings=_action(window, "Se&ttings…", h["settings"], (QKeySequence.StandardKey.Preferences, "Ctrl+,"),
+                         "Device, grader name, clinic details, export folder"),
+        quit=_action(window, "&Quit", h["quit"], (QKeySequence.StandardKey.Quit, "Ctrl+Q"), "Close RAN Screening"),
+        cancel=_action(window, "&Cancel screening", h["cancel"], ("Esc",),
+                       "Stop the running batch; images already screened stay", sp.SP_BrowserStop),
+        next_image=_action(window, "&Next image", h["next_image"], ("N", "Ctrl+Down"), "Go to the next image (N)"),
+        previous_image=_action(window, "&Previous image", h["previous_image"], ("P", "Ctrl+Up"),
+                               "Go to the previous image (P)"),
+        confirm=_action(window, "&Save decision", h["confirm"], ("Ctrl+Return", "Ctrl+Enter"),
+                        "Store the grades in the review form and go to the next image (Ctrl+Enter)"),
+        ungradable=_action(window, "Mark &ungradable", h["ungradable"], ("U",),
+                           "Toggle 'Image ungradable' in the review form (U)"),
+        zoom_in=_action(window, "Zoom &in", h["zoom_in"], (QKeySequence.StandardKey.ZoomIn, "Ctrl+="), "Zoom in"),
+        zoom_out=_action(window, "Zoom &out", h["zoom_out"], (QKeySequence.StandardKey.ZoomOut,), "Zoom out"),
+        fit=_action(window, "&Fit picture", h["fit"], ("Ctrl+0",), "Fit the picture to the view"),
+        shortcuts=_action(window, "&Keyboard shortcuts", h["shortcuts"], (QKeySequence.StandardKey.HelpContents, "F1")),
+        about=_action(window, "&About RAN Screening", h["about"], (), "Versions and the model card"),
+    )
+    for grade in range(5):
+        actions.dr_grades.append(_action(window, f"DR grade {grade}", partial(h["dr_grade"], grade), (str(grade),)))
+    for grade in range(3):
+        actions.dme_grades.append(
+            _action(window, f"DME grade {grade}", partial(h["dme_grade"], grade), (f"Alt+{grade}",))
+        )
+    for i, (mode, label, tip) in enumerate(VIEW_MODES, start=1):
+        actions.view_modes.append(_action(window, label, partial(h["view_mode"], mode), (f"Ctrl+{i}",), tip))
+    return actions
+
+
+def build_menus(window: QMainWindow, a: WindowActions) -> None:
+    bar = window.menuBar()
+    file_menu: QMenu = bar.addMenu("&File")
+    for action in (a.open_files, a.open_folder, a.try_sample):
+        file_menu.addAction(action)
+    file_menu.addSeparator()
+    file_menu.addAction(a.export)
+    file_menu.addAction(a.new_session)
+    file_menu.addSeparator()
+    file_menu.addAction(a.settings)
+    file_menu.addSeparator()
+    file_menu.addAction(a.quit)
+
+    screening = bar.addMenu("&Screening")
+    screening.addAction(a.cancel)
+
+    review = bar.addMenu("&Review")
+    for action in (a.next_image, a.previous_image, a.confirm, a.ungradable):
+        review.addAction(action)
+    dr = review.addMenu("DR grade")
+    for action in a.dr_grades:
+        dr.addAction(action)
+    dme = review.addMenu("DME grade")
+    for action in a.dme_grades:
+        dme.addAction(action)
+
+    view = bar.addMenu("&View")
+    for action in a.view_modes:
+        view.addAction(action)
+    view.addSeparator()
+    for action in (a.zoom_in, a.zoom_out, a.fit):
+        view.addAction(action)
+
+    help_menu = bar.addMenu("&Help")
+    help_menu.addAction(a.shortcuts)
+    help_menu.addAction(a.about)
+
+
+def shortcut_table(a: WindowActions) -> str:
+    """HTML list of every command with a shortcut, for Help > Keyboard shortcuts."""
+    rows = []
+    singles = [a.open_files, a.open_folder, a.export, a.new_session, a.settings, a.quit, a.cancel, a.next_image,
+               a.previous_image, a.confirm, a.ungradable, a.zoom_in, a.zoom_out, a.fit, *a.view_modes, a.shortcuts]
+    for action in singles:
+        keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
+        rows.append((action.text().replace("&", ""), keys))
+    rows.append(("DR grade 0-4", "0 … 4"))
+    rows.append(("DME grade 0-2", "Alt+0 … Alt+2"))
+    body = "".join(f"<tr><td>{name}</td><td><b>{keys}</b></td></tr>" for name, keys in rows)
+    return f"<table cellspacing='4'>{body}</table>"
+

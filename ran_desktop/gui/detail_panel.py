@@ -1,0 +1,406 @@
+"""The selected image in detail: the picture in five views, class probabilities, quality and file facts.
+
+Pictures arrive from the detail worker (`show_preview`, `show_heat`); this widget only displays and asks.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QButtonGroup,
+    QComboBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QScrollArea,
+    QSizePolicy,
+    QSlider,
+    QSplitter,
+    QTableWidget,
+    QTableWidgetItem,
+    QTabWidget,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
+from ..engine.preview import CLAHE, FIELD_OF_VIEW, MODEL_VIEW, NORMALISED, ORIGINAL
+from ..engine.results import Status
+from ..engine.review import ImageRecord, caveat_for
+from . import display
+from .image_view import ImageView
+from .probability_bars import ProbabilityBars
+
+GRADCAM = "gradcam"
+VIEW_MODES: tuple[tuple[str, str, str], ...] = (
+    (ORIGINAL, "Original", "The photograph as stored"),
+    (FIELD_OF_VIEW, "Field of view", "The photograph with the fundus disc the engine found outlined"),
+    (CLAHE, "CLAHE", "The model's input size after contrast enhancement (CLAHE)"),
+    (NORMALISED, "Normalised", "What the model receives: per-channel standardised, shown as an image"),
+    (GRADCAM, "Grad-CAM", "Where the network found evidence for a grade (heat map over the field of view)"),
+)
+_SCORE_NAMES = (
+    ("fov_diameter_px", "Field of view diameter", "{:.0f} px"),
+    ("fov_fraction", "Field of view / frame", "{:.0%}"),
+    ("brightness", "Brightness (0-255)", "{:.1f}"),
+    ("overexposed_fraction", "Overexposed", "{:.1%}"),
+    ("contrast", "Contrast (RMS)", "{:.3f}"),
+    ("sharpness", "Sharpness", "{:.2f}"),
+)
+
+
+def _facts_table() -> QTableWidget:
+    table = QTableWidget(0, 2)
+    table.setHorizontalHeaderLabels(["", ""])
+    table.horizontalHeader().setVisible(False)
+    table.verticalHeader().setVisible(False)
+    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.ContiguousSelection)
+    table.setWordWrap(True)
+    return table
+
+
+def _tool_button(text: str, tip: str) -> QToolButton:
+    button = QToolButton()
+    button.setText(text)
+    button.setToolTip(tip)
+    return button
+
+
+def _scrolling(page: QWidget) -> QScrollArea:
+    area = QScrollArea()
+    area.setWidget(page)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QScrollArea.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
+
+
+def _fill(table: QTableWidget, rows: list[tuple[str, str]]) -> None:
+    table.setRowCount(len(rows))
+    for i, (name, value) in enumerate(rows):
+        table.setItem(i, 0, QTableWidgetItem(name))
+        item = QTableWidgetItem(value)
+        item.setToolTip(value)
+        table.setItem(i, 1, item)
+
+
+class DetailPanel(QWidget):
+    modeChanged = Signal(str)  # noqa: N815
+    heatRequested = Signal(str, object)  # noqa: N815 (head, grade or None for the predicted one)
+    opacityChanged = Signal(int)  # noqa: N815
+
+    def __init__(self, mode: str = GRADCAM, opacity: int = 45, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("detailPanel")
+        self.record: ImageRecord | None = None
+        self._images: dict[str, QImage] = {}
+        self._heat: QImage | None = None
+        self._heat_caption = ""
+        self._mode = mode if mode in {m for m, _, _ in VIEW_MODES} else GRADCAM
+
+        self.title = QLabel("No image selected")
+        self.title.setObjectName("detailTitle")
+        self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        self.mode_buttons: dict[str, QToolButton] = {}
+        self._mode_group = QButtonGroup(self)
+        modes = QHBoxLayout()
+        modes.setSpacing(2)
+        for i, (mode_id, label, tip) in enumerate(VIEW_MODES, start=1):
+            button = QToolButton()
+            button.setText(label)
+            button.setCheckable(True)
+            button.setToolTip(f"{tip} (Ctrl+{i})")
+            button.setChecked(mode_id == self._mode)
+            button.clicked.connect(lambda _=False, m=mode_id: self.set_mode(m))
+            self._mode_group.addButton(button)
+            self.mode_buttons[mode_id] = button
+            modes.addWidget(button)
+        modes.addStretch(1)
+        self.fit_button = _tool_button("Fit", "Fit the picture to the view (Ctrl+0)")
+        self.zoom_in_button = _tool_button("+", "Zoom in (Ctrl++)")
+        self.zoom_out_button = _tool_button("−", "Zoom out (Ctrl+-)")
+
+        self.head_box = QComboBox()
+        self.head_box.addItem("DR map", "dr")
+        self.head_box.addItem("DME map", "dme")
+        self.head_box.setToolTip("Which output the heat map explains: diabetic retinopathy or macular edema")
+        self.grade_box = QComboBox()
+        self.grade_box.setToolTip("Which grade the heat map explains: the model's own, or any other")
+        self.grade_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.grade_box.setMinimumContentsLength(13)
+        self.opacity = QSlider(Qt.Orientation.Horizontal)
+        self.opacity.setRange(0, 100)
+        self.opacity.setValue(opacity)
+        self.opacity.setToolTip("Heat-map opacity")
+        self.opacity.setMinimumWidth(self.fontMetrics().averageCharWidth() * 6)
+        self.cam_controls = QWidget()
+        cam = QHBoxLayout(self.cam_controls)
+        cam.setContentsMargins(0, 0, 0, 0)
+        cam.addWidget(self.head_box)
+        cam.addWidget(self.grade_box, 1)
+        cam.addWidget(QLabel("Opacity"))
+        cam.addWidget(self.opacity, 1)
+        controls = QHBoxLayout()
+        controls.addWidget(self.cam_controls, 1)
+        for button in (self.zoom_out_button, self.fit_button, self.zoom_in_button):
+            controls.addWidget(button)
+        self._fill_grades()
+
+        self.view = ImageView()
+        self.view.setMinimumHeight(self.fontMetrics().height() * 10)
+        self.caption = QLabel()
+        self.caption.setObjectName("viewCaption")
+        self.caption.setWordWrap(True)
+        self.caption.setMinimumWidth(1)  # wraps instead of widening the panel
+
+        self.tabs = self._build_facts()
+
+        picture = QWidget()
+        picture_layout = QVBoxLayout(picture)
+        picture_layout.setContentsMargins(0, 0, 0, 0)
+        picture_layout.addWidget(self.title)
+        picture_layout.addLayout(modes)
+        picture_layout.addLayout(controls)
+        picture_layout.addWidget(self.view, 1)
+        picture_layout.addWidget(self.caption)
+        # The picture and the facts share the height; the grader decides how (a splitter, remembered).
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.setObjectName("detailSplitter")
+        self.splitter.addWidget(picture)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 1)
+        lines = self.fontMetrics().lineSpacing()
+        self.splitter.setSizes([lines * 30, lines * 12])
+        self.splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.splitter)
+
+        self.fit_button.clicked.connect(self.view.fit)
+        self.zoom_in_button.clicked.connect(self.view.zoom_in)
+        self.zoom_out_button.clicked.connect(self.view.zoom_out)
+        self.opacity.valueChanged.connect(self._on_opacity)
+        self.head_box.currentIndexChanged.connect(self._on_head_changed)
+        self.grade_box.currentIndexChanged.connect(self._on_grade_changed)
+        self.view.set_overlay_opacity(opacity / 100)
+        self.clear()
+
+    def _build_facts(self) -> QTabWidget:
+        """Tabs under the picture: class probabilities, the quality gate's measurements, file facts."""
+        self.dr_bars = ProbabilityBars("Diabetic retinopathy (DR)", DR_GRADE_NAMES)
+        self.dme_bars = ProbabilityBars("Diabetic macular edema (DME)", DME_GRADE_NAMES)
+        self.prob_caveat = QLabel()
+        self.prob_caveat.setObjectName("probabilityCaveat")
+        self.prob_caveat.setWordWrap(True)
+        self.prob_caveat.setStyleSheet("color: #b00020; font-weight: bold;")
+        probs = QWidget()
+        probs_layout = QVBoxLayout(probs)
+        probs_layout.addWidget(self.prob_caveat)
+        probs_layout.addWidget(self.dr_bars)
+        probs_layout.addWidget(self.dme_bars)
+        probs_layout.addStretch(1)
+
+        self.quality_verdict = QLabel()
+        self.quality_verdict.setWordWrap(True)
+        self.quality_table = _facts_table()
+        quality = QWidget()
+        quality_layout = QVBoxLayout(quality)
+        quality_layout.addWidget(self.quality_verdict)
+        quality_layout.addWidget(self.quality_table, 1)
+
+        self.file_table = _facts_table()
+        tabs = QTabWidget()
+        tabs.setDocumentMode(True)
+        tabs.addTab(_scrolling(probs), "Probabilities")
+        tabs.addTab(_scrolling(quality), "Quality")
+        tabs.addTab(self.file_table, "File")
+        return tabs
+
+
+    # --- what is shown ------------------------------------------------------------------------------------
+
+    @property
+    def mode(self) -> str:
+        return self._mode
+
+    @property
+    def images(self) -> dict[str, QImage]:
+        """The current image's pictures by view name (empty until the worker delivers them)."""
+        return dict(self._images)
+
+    @property
+    def head(self) -> str:
+        return str(self.head_box.currentData())
+
+    @property
+    def grade(self) -> int | None:
+        return self.grade_box.currentData()
+
+    def clear(self) -> None:
+        self.record = None
+        self._images = {}
+        self._heat = None
+        self.title.setText("No image selected")
+        self.view.show_message("Select an image in the list")
+        self.caption.clear()
+        self.dr_bars.set_probabilities(None)
+        self.dme_bars.set_probabilities(None)
+        self.prob_caveat.clear()
+        self.quality_verdict.clear()
+        _fill(self.quality_table, [])
+        _fill(self.file_table, [])
+
+    def show_record(self, record: ImageRecord) -> None:
+        """Facts at once (from the stored result); pictures follow from the worker."""
+        same = self.record is not None and self.record.key == record.key
+        self.record = record
+        self.title.setText(f"<b>{display.file_text(record)}</b> · {display.EYE_TEXT[record.eye]} · "
+                           f"{display.patient_text(record)}")
+        self.title.setToolTip(str(record.result.path))
+        result = record.result
+        self.dr_bars.set_probabilities(result.dr_probs)
+        self.dme_bars.set_probabilities(result.dme_probs)
+        caveat = caveat_for(result) if result.dr_probs is not None else ""
+        self.prob_caveat.setText(f"{result.model.warning}" if caveat else "")
+        self.prob_caveat.setVisible(bool(caveat))
+        self._show_quality(record)
+        self._show_file(record)
+        if same:
+            return
+        self._images, self._heat = {}, None
+        with QSignalBlocker(self.grade_box):
+            self.grade_box.setCurrentIndex(0)
+        if record.status is Status.ERROR:
+            self.view.show_message("This file could not be read")
+            self.caption.setText(f"Not screened: {result.error}")
+        else:
+            self.view.show_message("Loading the picture…")
+            self.caption.clear()
+
+    def show_preview(self, key: str, images: dict[str, QImage]) -> None:
+        if self.record is None or key != self.record.key:
+            return
+        self._images = images
+        self._render(fit=True)
+
+    def show_preview_failed(self, key: str, message: str) -> None:
+        if self.record is not None and key == self.record.key:
+            self.view.show_message("The picture cannot be shown")
+            self.caption.setText(message)
+
+    def show_heat(self, key: str, heat: QImage, caption: str) -> None:
+        if self.record is None or key != self.record.key:
+            return
+        self._heat, self._heat_caption = heat, caption
+        if self._mode == GRADCAM:
+            self._render(fit=False)
+
+    def show_heat_unavailable(self, key: str, reason: str) -> None:
+        if self.record is None or key != self.record.key:
+            return
+        self._heat, self._heat_caption = None, reason
+        if self._mode == GRADCAM:
+            self._render(fit=False)
+
+    def set_mode(self, mode: str) -> None:
+        if mode not in self.mode_buttons:
+            return
+        self.mode_buttons[mode].setChecked(True)
+        if mode == self._mode:
+            return
+        self._mode = mode
+        self._render(fit=False)
+        self.modeChanged.emit(mode)
+
+    def _render(self, *, fit: bool) -> None:
+        self.cam_controls.setEnabled(self._mode == GRADCAM)
+        if not self._images:
+            return
+        base = self._images.get(MODEL_VIEW if self._mode == GRADCAM else self._mode)
+        previous = self.view.base.pixmap().size()
+        self.view.set_image(base, keep_view=not fit)
+        if previous != self.view.base.pixmap().size():
+            self.view.fit()
+        if self._mode == GRADCAM:
+            self.view.set_overlay(self._heat)
+            self.caption.setText(self._heat_caption or "Computing the heat map…")
+        else:
+            self.view.set_overlay(None)
+            self.caption.setText(dict((m, tip) for m, _, tip in VIEW_MODES)[self._mode])
+
+    def _show_quality(self, record: ImageRecord) -> None:
+        quality = record.result.quality
+        if quality is None:
+            self.quality_verdict.setText(display.quality_text(record))
+            _fill(self.quality_table, [])
+            return
+        verdict = "<b>Gradable</b>" if quality.gradable else "<b>Ungradable</b>: " + "; ".join(quality.reasons)
+        self.quality_verdict.setText(verdict)
+        rows = [(label, fmt.format(quality.scores[key])) for key, label, fmt in _SCORE_NAMES if key in quality.scores]
+        _fill(self.quality_table, rows)
+
+    def _show_file(self, record: ImageRecord) -> None:
+        result, meta = record.result, record.result.metadata
+        rows: list[tuple[str, str]] = [("File", str(result.path))]
+        if meta is not None:
+            rows += [
+                ("Format", f"{meta.source_format}, {meta.bit_depth}-bit {meta.color_model}"),
+                ("Size", f"{meta.original_size[0]} × {meta.original_size[1]} px"),
+                ("Eye", f"{display.EYE_TEXT[meta.eye]} (from {meta.eye_source})"),
+                ("Patient ID", meta.patient_id or display.NONE),
+                ("Patient name", meta.patient_name or display.NONE),
+                ("Birth date", meta.birth_date or display.NONE),
+                ("Sex", meta.sex or display.NONE),
+                ("Study date", meta.study_date or display.NONE),
+            ]
+            if meta.frame_index is not None:
+                rows.append(("Frame", f"{meta.frame_index + 1} of {meta.frame_count}"))
+            rows += sorted((str(k), str(v)) for k, v in meta.extra.items())
+        if record.decision is not None:
+            d = record.decision
+            for label, value in (("Eye (grader)", d.eye.value if d.eye else None),
+                                 ("Patient ID (grader)", d.patient_id), ("Patient name (grader)", d.patient_name)):
+                if value:
+                    rows.append((label, value))
+        model = result.model
+        rows += [
+            ("Model", f"{model.name} {model.version}"),
+            ("Trained on", model.training_data),
+            ("Device", model.device),
+            ("Screened", record.screened_at),
+        ]
+        timings = ", ".join(f"{k} {v:.0f} ms" for k, v in result.timings_ms.items())
+        if timings:
+            rows.append(("Timings", timings))
+        _fill(self.file_table, rows)
+
+    # --- controls -----------------------------------------------------------------------------------------
+
+    def _fill_grades(self) -> None:
+        names = DR_GRADE_NAMES if self.head == "dr" else DME_GRADE_NAMES
+        with QSignalBlocker(self.grade_box):
+            self.grade_box.clear()
+            self.grade_box.addItem("Model's grade", None)
+            for i, name in enumerate(names):
+                self.grade_box.addItem(f"{i} – {name}", i)
+
+    def _on_head_changed(self) -> None:
+        self._fill_grades()
+        self.heatRequested.emit(self.head, None)
+
+    def _on_grade_changed(self) -> None:
+        self.heatRequested.emit(self.head, self.grade)
+
+    def _on_opacity(self, value: int) -> None:
+        self.view.set_overlay_opacity(value / 100)
+        self.opacityChanged.emit(value)
+

@@ -1,0 +1,135 @@
+"""How results read in the window: one wording for the table, the patient panel and the detail view.
+
+A model grade that needs a caveat (untrained or synthetic-trained weights, not yet confirmed by a grader) is never
+written without it. Pure text: no Qt.
+"""
+
+from __future__ import annotations
+
+from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Recommendation
+from ..engine.loading import Eye
+from ..engine.results import Status
+from ..engine.review import CONFIRMED, ImageRecord, PatientGroup, caveat_for
+
+NONE = "—"
+EYE_TEXT = {Eye.RIGHT: "OD (right)", Eye.LEFT: "OS (left)", Eye.UNKNOWN: "unknown"}
+
+
+_EYE_SOURCES = {"dicom": "from the DICOM header", "filename": "from the file name"}
+
+
+def eye_tooltip(record: ImageRecord) -> str:
+    if record.decision is not None and record.decision.eye is not None:
+        return f"{EYE_TEXT[record.eye]}, set by the grader"
+    meta = record.result.metadata
+    source = _EYE_SOURCES.get(meta.eye_source, "not recorded in the file") if meta else "not recorded in the file"
+    return f"{EYE_TEXT[record.eye]}, {source}"
+
+
+def grade_label(head: str, grade: int | None) -> str:
+    if grade is None:
+        return "Ungradable"
+    names = DR_GRADE_NAMES if head == "dr" else DME_GRADE_NAMES
+    return f"{grade} – {names[grade]}"
+
+
+def with_caveat(text: str, caveat: str) -> str:
+    return f"{text} ({caveat})" if caveat else text
+
+
+def _grade_text(record: ImageRecord, head: str) -> str:
+    if record.status is Status.ERROR:
+        return NONE
+    dr, dme = record.grades
+    return with_caveat(grade_label(head, dr if head == "dr" else dme), "" if dr is None else record.model_caveat)
+
+
+def dr_text(record: ImageRecord) -> str:
+    return _grade_text(record, "dr")
+
+
+def dme_text(record: ImageRecord) -> str:
+    return _grade_text(record, "dme")
+
+
+def referable_text(record: ImageRecord) -> str:
+    decision = record.eye_decision
+    if decision is None:
+        return NONE
+    text = "Yes, urgent" if decision.urgent else "Yes" if decision.referable else "No"
+    return with_caveat(text, record.model_caveat)
+
+
+def confidence_text(record: ImageRecord) -> str:
+    confidence = record.result.confidence
+    if confidence is None:
+        return NONE
+    return with_caveat(f"{confidence:.0%}", caveat_or_empty(record))
+
+
+def caveat_or_empty(record: ImageRecord) -> str:
+    """The model's own caveat, even after review: a confidence is always the model's."""
+    return caveat_for(record.result) if record.result.dr_probs is not None else ""
+
+
+def quality_text(record: ImageRecord) -> str:
+    if record.status is Status.ERROR:
+        return f"Not screened: {record.result.error}"
+    quality = record.result.quality
+    if quality is None:
+        return NONE
+    if quality.gradable:
+        return "Gradable"
+    return "Ungradable: " + "; ".join(quality.reasons)
+
+
+def review_text(record: ImageRecord) -> str:
+    d = record.decision
+    if d is None:
+        return "Cannot be reviewed" if record.status is Status.ERROR else "Not reviewed"
+    verb = "Confirmed" if d.kind == CONFIRMED else "Overridden"
+    return f"{verb} by {d.grader}"
+
+
+def patient_text(record: ImageRecord) -> str:
+    return patient_label(record.patient_id, record.patient_name) or NONE
+
+
+def patient_label(patient_id: str | None, patient_name: str | None) -> str:
+    if patient_name and patient_id:
+        return f"{patient_name} ({patient_id})"
+    return patient_name or patient_id or ""
+
+
+def file_text(record: ImageRecord) -> str:
+    meta = record.result.metadata
+    name = record.result.path.name
+    if meta is not None and meta.frame_index is not None:
+        return f"{name} (frame {meta.frame_index + 1} of {meta.frame_count})"
+    return name
+
+
+def outcome_text(recommendation: Recommendation | None) -> str:
+    if recommendation is None:
+        return NONE
+    return recommendation.outcome.value[:1].upper() + recommendation.outcome.value[1:]
+
+
+def group_title(group: PatientGroup) -> str:
+    label = patient_label(group.patient_id, group.patient_name)
+    if label:
+        return label
+    record = group.records[0]
+    if record.status is Status.ERROR:
+        return f"Unreadable file: {record.result.path.name}"
+    return f"No patient ID: {file_text(record)}"
+
+
+def group_outcome_text(group: PatientGroup) -> str:
+    if group.decision is None:
+        return NONE
+    return with_caveat(outcome_text(group.decision.recommendation), group.caveat)
+
+
+def percent(p: float) -> str:
+    return f"{p * 100:.1f} %"

@@ -1,0 +1,538 @@
+"""The main window: brings images in, shows the worklist and the selected image, and records the grader's review.
+
+It only wires widgets to the two controllers that own the threads (ScreeningController: model and batches;
+DetailController: previews and Grad-CAM) and to the session database (decisions are saved from here, one commit
+each). Importing this module never imports torch.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QShowEvent
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHeaderView,
+    QInputDialog,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.loading import SUPPORTED_SUFFIXES
+from ..engine.results import Status
+from ..engine.review import Decision, ImageRecord, decision_kind
+from ..engine.session_export import write_session
+from ..engine.storage import StorageError, default_data_dir, open_storage
+from ..paths import models_dir, sample_images
+from .about_dialog import AboutDialog
+from .actions import build_actions, build_menus, shortcut_table
+from .banner import ClinicalWarningBanner
+from .crash import CrashReporter
+from .detail_controller import DetailController
+from .detail_panel import GRADCAM, DetailPanel
+from .drops import dropped_paths
+from .empty_state import EmptyState
+from .messages import show_message
+from .patient_panel import PatientPanel
+from .results_filter import ResultsFilterProxy
+from .results_model import RECORD_ROLE, Column, ResultsTableModel
+from .results_panel import ResultsPanel
+from .review_panel import ReviewPanel
+from .screening import ScreeningController
+from .settings import AppSettings
+from .settings_dialog import SettingsDialog
+from .status_bar import AppStatusBar
+from .tasks import TaskFailure
+
+if TYPE_CHECKING:
+    from ..engine.bundle import LoadedModel
+
+log = logging.getLogger("ran_desktop")
+FORMATS = "JPEG, PNG, TIFF, BMP and DICOM"
+
+
+class MainWindow(QMainWindow):
+    shown = Signal()
+
+    def __init__(self, data_dir: Path | None = None, models_folder: Path | None = None,
+                 reporter: CrashReporter | None = None):
+        super().__init__()
+        self.setObjectName("mainWindow")
+        self.setWindowTitle("RAN Screening")
+        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        self.settings = AppSettings(self.data_dir)
+        self.storage = open_storage(self.data_dir)
+        self.session_id = self.storage.current_session()
+        self.reporter = reporter or CrashReporter(self)
+        self.reporter.window = self
+        self.controller = ScreeningController(self.storage.path, self.session_id, models_folder or models_dir(),
+                                              self.settings.device_request, self)
+        self.details = DetailController(self)
+        self.results = ResultsTableModel(self)
+        self.proxy = ResultsFilterProxy(self)
+        self.proxy.setSourceModel(self.results)
+        self._pending_decision: tuple[ImageRecord, Decision, str | None] | None = None
+        self._closed = False
+
+        self._build_widgets()
+        self.commands = build_actions(self, self._handlers())  # not `actions`: QWidget.actions() exists
+        build_menus(self, self.commands)
+        self._connect()
+        self.results.set_records(self.storage.load_session(self.session_id))
+        self._after_rows_changed()
+        self._restore_window_state()
+        self.setAcceptDrops(True)
+
+    def start(self) -> None:
+        """Begin loading the model in the background (call after show(): the window comes first)."""
+        self.controller.load_model()
+
+    # --- building -----------------------------------------------------------------------------------------
+
+    def _build_widgets(self) -> None:
+        fm = self.fontMetrics()
+        self.banner = ClinicalWarningBanner()
+        self.empty = EmptyState(FORMATS)
+
+        self.list_panel = ResultsPanel(self.proxy)
+        self.table = self.list_panel.table
+        self.filter_referable = self.list_panel.filter_referable
+        self.filter_ungradable = self.list_panel.filter_ungradable
+        self.filter_unreviewed = self.list_panel.filter_unreviewed
+        self.search = self.list_panel.search
+        self.count_label = self.list_panel.count_label
+        self.patients = PatientPanel()
+        self.list_tabs = QTabWidget()
+        self.list_tabs.setDocumentMode(True)
+        self.list_tabs.addTab(self.list_panel, "Images")
+        self.list_tabs.addTab(self.patients, "Patients")
+
+        self.detail = DetailPanel(self.settings.view_mode, self.settings.heat_opacity)
+        self.review = ReviewPanel()
+        review_scroll = QScrollArea()
+        review_scroll.setWidgetResizable(True)
+        review_scroll.setWidget(self.review)
+        review_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        review_scroll.setMinimumWidth(fm.averageCharWidth() * 30)
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.setObjectName("workspaceSplitter")
+        self.splitter.addWidget(self.list_tabs)
+        self.splitter.addWidget(self.detail)
+        self.splitter.addWidget(review_scroll)
+        self.splitter.setStretchFactor(0, 6)
+        self.splitter.setStretchFactor(1, 4)
+        self.splitter.setStretchFactor(2, 2)
+        self.splitter.setSizes([600, 400, 200])  # proportions until the user moves them (then remembered)
+        self.splitter.setChildrenCollapsible(False)
+
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.splitter)
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.banner)
+        inner = QWidget()
+        inner_layout = QVBoxLayout(inner)
+        margin = fm.height() // 3
+        inner_layout.setContentsMargins(margin, margin, margin, 0)
+        inner_layout.addWidget(self.stack)
+        layout.addWidget(inner, 1)
+        self.setCentralWidget(central)
+        self.status = AppStatusBar()
+        self.setStatusBar(self.status)
+        self.status.set_grader(self.settings.grader_name)
+
+        self._patient_refresh = QTimer(self)
+        self._patient_refresh.setSingleShot(True)
+        self._patient_refresh.setInterval(300)  # regroup once per burst of new results, not per image
+        self._patient_refresh.timeout.connect(self._refresh_patients)
+        self._patients_stale = True
+
+    def _handlers(self) -> dict:
+        return {
+            "open_files": self.open_files, "open_folder": self.open_folder, "try_sample": self.try_sample,
+            "export": self.export_dialog, "new_session": self.new_session_dialog, "settings": self.settings_dialog,
+            "quit": self.close, "cancel": self.cancel_screening, "next_image": lambda: self.move_selection(1),
+            "previous_image": lambda: self.move_selection(-1), "confirm": self.review.submit,
+            "ungradable": self.review.toggle_ungradable, "zoom_in": self.detail.view.zoom_in,
+            "zoom_out": self.detail.view.zoom_out, "fit": self.detail.view.fit,
+            "shortcuts": self.show_shortcuts, "about": self.show_about, "dr_grade": self.review.set_dr_grade,
+            "dme_grade": self.review.set_dme_grade, "view_mode": self.detail.set_mode,
+        }
+
+    def _connect(self) -> None:
+        c = self.controller
+        c.modelLoading.connect(self._on_model_loading)
+        c.modelReady.connect(self._on_model_ready)
+        c.modelFailed.connect(self._on_model_failed)
+        c.waiting.connect(self.status.show_waiting)
+        c.progressed.connect(self.status.show_progress)
+        c.recordsArrived.connect(self._on_records)
+        c.batchFinished.connect(self._on_batch_finished)
+        c.batchFailed.connect(self._on_batch_failed)
+        c.unexpected.connect(self.reporter.report)
+        self.details.unexpected.connect(self.reporter.report)
+        self.status.cancel_button.clicked.connect(self.cancel_screening)
+
+        self.details.previewReady.connect(self.detail.show_preview)
+        self.details.previewFailed.connect(self.detail.show_preview_failed)
+        self.details.heatReady.connect(self.detail.show_heat)
+        self.details.heatUnavailable.connect(self.detail.show_heat_unavailable)
+        self.detail.modeChanged.connect(self._on_mode_changed)
+        self.detail.heatRequested.connect(lambda head, grade: self.details.request_heat(self._heat_request()))
+        self.detail.opacityChanged.connect(lambda value: setattr(self.settings, "heat_opacity", value))
+
+        self.review.decisionRequested.connect(self._on_decision_requested)
+        self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
+        self.patients.recordSelected.connect(self.select_key)
+        self.list_tabs.currentChanged.connect(self._on_list_tab_changed)
+        for signal in (self.results.rowsInserted, self.results.modelReset, self.results.dataChanged):
+            signal.connect(self._after_rows_changed)
+
+        self.empty.sampleRequested.connect(self.try_sample)
+        self.empty.openFilesRequested.connect(self.open_files)
+        self.empty.openFolderRequested.connect(self.open_folder)
+
+    # --- bringing images in -------------------------------------------------------------------------------
+
+    def add_paths(self, paths: list[Path]) -> None:
+        if not paths:
+            return
+        # Absolute: the session is reopened later, perhaps from another working folder.
+        paths = [Path(p).absolute() for p in paths]
+        if self.controller.model_state == "failed":
+            show_message(self, "Cannot screen", f"No model is loaded, so nothing can be screened.\n\n"
+                                                f"{self.controller.model_error}")
+            return
+        self.controller.enqueue(paths)
+        what = paths[0].name if len(paths) == 1 else f"{len(paths)} items"
+        self.status.showMessage(f"Added {what} to the screening queue", 4000)
+
+    def try_sample(self) -> None:
+        self.add_paths(sample_images())
+
+    def open_files(self) -> None:
+        patterns = " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES))
+        files, _ = QFileDialog.getOpenFileNames(self, "Open fundus photographs", "",
+                                                f"Fundus photographs ({patterns});;All files (*)")
+        self.add_paths([Path(f) for f in files])
+
+    def open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a folder of fundus photographs")
+        if folder:
+            self.add_paths([Path(folder)])
+
+    def cancel_screening(self) -> None:
+        if self.controller.running or self.controller.queued:
+            self.controller.cancel()
+            self.status.showMessage("Cancelling… images already screened stay in the list", 4000)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        if dropped_paths(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = dropped_paths(event.mimeData())
+        if paths:
+            event.acceptProposedAction()
+            self.add_paths(paths)
+
+    # --- model and batches --------------------------------------------------------------------------------
+
+    def _on_model_loading(self) -> None:
+        self.status.set_model_loading()
+        self.empty.set_status("Loading the model in the background… you can already add photographs.")
+
+    def _on_model_ready(self, loaded: LoadedModel) -> None:
+        manifest = loaded.manifest
+        log.info("model %s loaded from %s on %s", manifest.title, loaded.folder, loaded.device.description)
+        self.status.set_model(manifest.title, loaded.device.description, loaded.device.note)
+        self.banner.set_warning(manifest.clinical_warning, severe=not manifest.trained)
+        self.empty.set_status(f"Model {manifest.title} ready on {loaded.device.description}.")
+        if loaded.device.note:
+            self.status.showMessage(loaded.device.note, 10000)
+        self.details.set_model(loaded)
+
+    def _on_model_failed(self, reason: str) -> None:
+        log.error("no model: %s", reason)
+        self.status.set_model_failed(reason)
+        self.status.hide_progress()
+        self.empty.set_status(f"No model could be loaded: {reason}")
+        show_message(self, "The model could not be loaded", f"{reason}\n\nImages cannot be screened until a "
+                                                            f"working model bundle is installed.")
+
+    def _on_records(self, records: list[ImageRecord]) -> None:
+        self.results.add_records(records)
+        if not self.table.currentIndex().isValid() and self.proxy.rowCount():
+            self.table.setCurrentIndex(self.proxy.index(0, Column.FILE))  # a newcomer sees a result at once
+
+    def _on_batch_finished(self, stored: int, total: int, cancelled: bool) -> None:
+        if self.controller.running:
+            return
+        self.status.hide_progress()
+        log.info("batch %s: %d image(s) stored of %d file(s)", "cancelled" if cancelled else "done", stored, total)
+        errors = sum(r.status is Status.ERROR for r in self.results.records())
+        if cancelled:
+            text = f"Cancelled: {stored} image(s) screened before stopping; they stay in the list."
+        else:
+            text = f"Screened {stored} image(s)."
+        if errors:
+            text += f" {errors} file(s) in the list could not be read: see the Quality column."
+        self.status.showMessage(text, 15000)
+
+    def _on_batch_failed(self, failure: TaskFailure) -> None:
+        self.status.hide_progress()
+        log.error("screening stopped: %s\n%s", failure.message, failure.details)
+        if failure.expected:
+            show_message(self, "Screening stopped", f"{failure.message}\n\nImages screened before this stay "
+                                                    f"in the list.")
+        else:
+            self.reporter.report(f"Screening stopped: {failure.message}", failure.details)
+
+    # --- the list -----------------------------------------------------------------------------------------
+
+    def _after_rows_changed(self, *args: object) -> None:
+        self.stack.setCurrentIndex(1 if self.results.rowCount() else 0)
+        self._patient_refresh.start()
+        self.list_panel.update_count()
+
+    def _refresh_patients(self) -> None:
+        # Regrouping thousands of images is only worth it when someone is looking at the patient view.
+        if self.list_tabs.currentWidget() is self.patients:
+            self.patients.refresh(self.results.records())
+            self._patients_stale = False
+        else:
+            self._patients_stale = True
+
+    def _on_list_tab_changed(self) -> None:
+        if self.list_tabs.currentWidget() is self.patients and self._patients_stale:
+            self._refresh_patients()
+
+    def current_record(self) -> ImageRecord | None:
+        index = self.table.currentIndex()
+        return index.data(RECORD_ROLE) if index.isValid() else None
+
+    def select_key(self, key: str) -> bool:
+        row = self.results.row_of(key)
+        if row is None:
+            return False
+        index = self.proxy.mapFromSource(self.results.index(row, Column.FILE))
+        if not index.isValid():
+            self.status.showMessage("That image is hidden by the filters", 4000)
+            return False
+        self.table.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        )
+        self.table.scrollTo(index)
+        return True
+
+    def move_selection(self, step: int) -> None:
+        rows = self.proxy.rowCount()
+        if not rows:
+            return
+        current = self.table.currentIndex()
+        row = 0 if not current.isValid() else max(0, min(rows - 1, current.row() + step))
+        self.table.selectionModel().setCurrentIndex(
+            self.proxy.index(row, Column.FILE),
+            QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows,
+        )
+        self.table.scrollTo(self.proxy.index(row, Column.FILE))
+
+    def _on_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        record = current.data(RECORD_ROLE) if current.isValid() else None
+        if record is None:
+            self.detail.clear()
+            self.review.show_record(None)
+            self.details.open(None, None)
+            return
+        self.detail.show_record(record)
+        self.review.show_record(record)
+        self.details.open(record, self._heat_request())
+        self.patients.select_key(record.key)
+
+    def _heat_request(self) -> tuple[str, int | None] | None:
+        return (self.detail.head, self.detail.grade) if self.detail.mode == GRADCAM else None
+
+    def _on_mode_changed(self, mode: str) -> None:
+        self.settings.view_mode = mode
+        self.details.request_heat(self._heat_request())
+
+    # --- review -------------------------------------------------------------------------------------------
+
+    def _on_decision_requested(self, draft: Decision) -> None:
+        record = self.current_record()
+        if record is None or record.key != (self.review.record.key if self.review.record else None):
+            return
+        following = self._neighbour_key(record.key)
+        if not self.settings.grader_name:
+            self._pending_decision = (record, draft, following)
+            self._ask_grader_name()
+            return
+        self._save_decision(record, draft, following)
+
+    def _save_decision(self, record: ImageRecord, draft: Decision, following: str | None) -> None:
+        decision = replace(draft, kind=decision_kind(record, (draft.dr_grade, draft.dme_grade)),
+                           grader=self.settings.grader_name)
+        try:
+            stored = self.storage.save_decision(record.image_id, decision)
+        except (StorageError, ValueError) as exc:
+            show_message(self, "The decision was not saved", str(exc))
+            return
+        updated = record.with_decision(stored)
+        self.results.update_record(updated)
+        self.status.showMessage(f"Saved: {stored.kind} by {stored.grader} ({record.result.path.name})", 5000)
+        if following is None or not self.select_key(following):
+            current = self.current_record()
+            if current is not None and current.key == updated.key:
+                self.review.show_record(updated)
+                self.detail.show_record(updated)
+            elif current is None and self.proxy.rowCount():
+                self.move_selection(0)
+
+    def _neighbour_key(self, key: str) -> str | None:
+        """The image after `key` in the list as shown (or before it, at the end)."""
+        row = self.results.row_of(key)
+        if row is None:
+            return None
+        index = self.proxy.mapFromSource(self.results.index(row, 0))
+        for candidate in (index.row() + 1, index.row() - 1):
+            if 0 <= candidate < self.proxy.rowCount():
+                return self.proxy.index(candidate, 0).data(RECORD_ROLE).key
+        return None
+
+    def _ask_grader_name(self) -> None:
+        dialog = QInputDialog(self)
+        dialog.setObjectName("graderNameDialog")
+        dialog.setWindowTitle("Who is grading?")
+        dialog.setLabelText("Your name is stored with every decision you make (asked once; change it in Settings):")
+        dialog.setInputMode(QInputDialog.InputMode.TextInput)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.textValueSelected.connect(self._on_grader_name)
+        dialog.open()
+
+    def _on_grader_name(self, name: str) -> None:
+        pending, self._pending_decision = self._pending_decision, None
+        if not name.strip():
+            self.review.problem.setText("The decision was not saved: a grader name is needed.")
+            return
+        self.settings.grader_name = name
+        self.status.set_grader(self.settings.grader_name)
+        if pending is not None:
+            self._save_decision(*pending)
+
+    # --- session, export, dialogs -------------------------------------------------------------------------
+
+    def export_dialog(self) -> None:
+        folder = self.settings.export_folder or str(Path.home())
+        suggested = str(Path(folder) / f"ran-screening-{date.today().isoformat()}.csv")
+        path, _ = QFileDialog.getSaveFileName(self, "Export results", suggested, "CSV (*.csv);;JSON (*.json)")
+        if path:
+            self.export_results(Path(path))
+
+    def export_results(self, path: Path) -> bool:
+        if path.suffix.lower() not in (".csv", ".json"):
+            path = path.with_suffix(".csv")
+        try:
+            write_session(self.results.records(), path)
+        except (OSError, ValueError) as exc:
+            show_message(self, "Export failed", f"The results could not be written to {path}:\n{exc}")
+            return False
+        self.status.showMessage(f"Exported {self.results.rowCount()} image(s) to {path}", 8000)
+        return True
+
+    def new_session_dialog(self) -> None:
+        if self.controller.running or self.controller.queued:
+            show_message(self, "Screening is running", "Wait for the batch to finish, or cancel it, before "
+                                                       "starting a new session.", icon=QMessageBox.Icon.Information)
+            return
+        box = QMessageBox(QMessageBox.Icon.Question, "Start a new session?",
+                          "The list will be emptied. Its images, results and decisions stay in the session "
+                          "database; export them first if you need a file.",
+                          QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel, self)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.accepted.connect(self.start_new_session)
+        box.open()
+
+    def start_new_session(self) -> None:
+        try:
+            self.session_id = self.storage.new_session()
+        except StorageError as exc:
+            show_message(self, "No new session", str(exc))
+            return
+        self.controller.set_session(self.session_id)
+        self.results.set_records([])
+        self.status.showMessage("New session started", 4000)
+
+    def settings_dialog(self) -> None:
+        dialog = SettingsDialog(self.settings, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.accepted.connect(lambda: self.status.set_grader(self.settings.grader_name))
+        dialog.open()
+
+    def show_about(self) -> None:
+        dialog = AboutDialog(self.controller.loaded, self.controller.model_error, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
+    def show_shortcuts(self) -> None:
+        show_message(self, "Keyboard shortcuts", shortcut_table(self.commands), icon=QMessageBox.Icon.Information)
+
+    # --- window life --------------------------------------------------------------------------------------
+
+    def _restore_window_state(self) -> None:
+        geometry = self.settings.window_state("geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            screen = self.screen().availableGeometry()
+            self.resize(min(screen.width(), 1366) * 9 // 10, min(screen.height(), 768) * 9 // 10)
+        state = self.settings.window_state("state")
+        if state is not None:
+            self.restoreState(state)
+        for name, target in self._remembered_layout():
+            saved = self.settings.window_state(name)
+            if saved is not None:
+                target.restoreState(saved)
+
+    def _remembered_layout(self) -> tuple[tuple[str, QSplitter | QHeaderView], ...]:
+        return (("splitter", self.splitter), ("detail_splitter", self.detail.splitter),
+                ("table", self.table.horizontalHeader()))
+
+    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.shown.emit()
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        if self._closed:
+            event.accept()
+            return
+        self._closed = True
+        self.settings.set_window_state("geometry", self.saveGeometry())
+        self.settings.set_window_state("state", self.saveState())
+        for name, target in self._remembered_layout():
+            self.settings.set_window_state(name, target.saveState())
+        self._patient_refresh.stop()
+        self.controller.shutdown()
+        self.details.shutdown()
+        self.storage.close()
+        if self.reporter.window is self:
+            self.reporter.window = None
+        event.accept()

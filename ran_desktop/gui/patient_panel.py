@@ -1,0 +1,241 @@
+"""Images grouped by patient, each patient with the outcome of the worse eye and the follow-up it calls for.
+
+A tree (patients, their images below) over a Qt item model, so regrouping thousands of images costs one model
+reset and the view only asks for the rows on screen; under it, the full wording for the selected patient
+(outcomes and follow-up sentences are too long for cells).
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterable
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractItemModel,
+    QItemSelectionModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QSignalBlocker,
+    Qt,
+    Signal,
+)
+from PySide6.QtGui import QFont, QPalette
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QFrame,
+    QHeaderView,
+    QLabel,
+    QSplitter,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.review import ImageRecord, PatientGroup, group_by_patient
+from . import display
+
+KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+COLUMNS = ("Patient / image", "Outcome / grades", "Review")
+_TOP = 0  # internal id of a patient row; an image row stores its patient's row + 1
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+class PatientTreeModel(QAbstractItemModel):
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.groups: list[PatientGroup] = []
+        self._where: dict[str, tuple[int, int]] = {}
+
+    def set_groups(self, groups: list[PatientGroup]) -> None:
+        self.beginResetModel()
+        self.groups = groups
+        self._where = {r.key: (g, i) for g, group in enumerate(groups) for i, r in enumerate(group.records)}
+        self.endResetModel()
+
+    def index_of_key(self, key: str) -> QModelIndex:
+        where = self._where.get(key)
+        return QModelIndex() if where is None else self.createIndex(where[1], 0, where[0] + 1)
+
+    def group_at(self, index: Index) -> PatientGroup | None:
+        if not index.isValid():
+            return None
+        internal = index.internalId()
+        return self.groups[index.row() if internal == _TOP else internal - 1]
+
+    def record_at(self, index: Index) -> ImageRecord | None:
+        if not index.isValid() or index.internalId() == _TOP:
+            return None
+        return self.groups[index.internalId() - 1].records[index.row()]
+
+    # --- Qt model -----------------------------------------------------------------------------------------
+
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+        if not self.hasIndex(row, column, parent):
+            return QModelIndex()
+        return self.createIndex(row, column, _TOP if not parent.isValid() else parent.row() + 1)
+
+    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        if not index.isValid() or index.internalId() == _TOP:
+            return QModelIndex()
+        return self.createIndex(index.internalId() - 1, 0, _TOP)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        if not parent.isValid():
+            return len(self.groups)
+        if parent.internalId() == _TOP and parent.column() == 0:
+            return len(self.groups[parent.row()].records)
+        return 0
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return len(COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return COLUMNS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        record = self.record_at(index)
+        group = self.group_at(index)
+        if group is None:
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _record_text(record, index.column()) if record else _group_text(group, index.column())
+        if role == KEY_ROLE:
+            return record.key if record else group.records[0].key
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if record is not None:
+                return str(record.result.path) if index.column() == 0 else _record_text(record, index.column())
+            return group.decision.recommendation.follow_up if group.decision else None
+        if role == Qt.ItemDataRole.FontRole and record is None and index.column() < 2:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role == Qt.ItemDataRole.ForegroundRole and record is None and index.column() == 1 and group.caveat:
+            return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        return None
+
+
+def _group_text(group: PatientGroup, column: int) -> str:
+    if column == 0:
+        return display.group_title(group)
+    if column == 1:
+        return display.group_outcome_text(group)
+    reviewed = sum(r.reviewed for r in group.records)
+    return f"{reviewed} of {len(group.records)} reviewed"
+
+
+def _record_text(record: ImageRecord, column: int) -> str:
+    if column == 0:
+        return f"{display.file_text(record)} · {record.eye.value}"
+    if column == 1:
+        return f"DR {display.dr_text(record)} · DME {display.dme_text(record)}"
+    return display.review_text(record)
+
+
+class PatientPanel(QWidget):
+    recordSelected = Signal(str)  # noqa: N815 (image key)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("patientPanel")
+        self.model = PatientTreeModel(self)
+        self._wanted: str | None = None  # the image selected elsewhere, kept across regrouping
+        self.tree = QTreeView()
+        self.tree.setModel(self.model)
+        self.tree.setAlternatingRowColors(True)
+        self.tree.setUniformRowHeights(True)
+        self.tree.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.tree.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideRight)
+        header = self.tree.header()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        chars = self.fontMetrics().averageCharWidth()
+        header.resizeSection(0, chars * 36)
+        header.resizeSection(1, chars * 34)
+        self.summary = QLabel()
+        self.summary.setObjectName("patientSummary")
+        self.summary.setWordWrap(True)
+        self.summary.setTextFormat(Qt.TextFormat.RichText)
+        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.summary.setFrameShape(QFrame.Shape.StyledPanel)
+        self.summary.setMargin(self.fontMetrics().height() // 2)
+        self.summary.setMinimumWidth(1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.tree)
+        splitter.addWidget(self.summary)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 1)
+        splitter.setChildrenCollapsible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(splitter)
+        self.tree.selectionModel().currentChanged.connect(self._on_current)
+        self._show_summary(None)
+
+    @property
+    def groups(self) -> list[PatientGroup]:
+        return self.model.groups
+
+    def refresh(self, records: Iterable[ImageRecord]) -> None:
+        self.model.set_groups(group_by_patient(records))
+        self.tree.expandAll()
+        if self._wanted is not None:
+            self.select_key(self._wanted)
+        else:
+            self._show_summary(None)
+
+    def select_key(self, key: str) -> None:
+        self._wanted = key
+        index = self.model.index_of_key(key)
+        if not index.isValid():
+            return
+        with QSignalBlocker(self.tree.selectionModel()):  # no echo back to the table that asked
+            self.tree.selectionModel().setCurrentIndex(
+                index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+            )
+        self.tree.viewport().update()
+        self.tree.scrollTo(index)
+        self._show_summary(index)
+
+    def _on_current(self, current: QModelIndex, previous: QModelIndex) -> None:
+        self._show_summary(current)
+        key = current.data(KEY_ROLE) if current.isValid() else None
+        if key:
+            self._wanted = key
+            self.recordSelected.emit(key)
+
+    def _show_summary(self, index: QModelIndex | None) -> None:
+        group = self.model.group_at(index) if index is not None else None
+        self.summary.setText(summary_html(group) if group is not None else
+                             "Select a patient to see the outcome and the follow-up it calls for.")
+
+
+def summary_html(group: PatientGroup) -> str:
+    e = html.escape
+    parts = [f"<b>{e(display.group_title(group))}</b>"]
+    decision = group.decision
+    if decision is None:
+        parts.append("No image of this patient could be read.")
+        return "<br>".join(parts)
+    rec = decision.recommendation
+    parts.append(f"Outcome (worse eye decides): <b>{e(display.outcome_text(rec))}</b>")
+    parts.append(f"Follow-up: {e(rec.follow_up)}")
+    dr = display.NONE if decision.worst_dr_grade is None else display.grade_label("dr", decision.worst_dr_grade)
+    dme = display.NONE if decision.worst_dme_grade is None else display.grade_label("dme", decision.worst_dme_grade)
+    parts.append(f"Worst grades: DR {e(dr)}, DME {e(dme)} · {decision.eyes_graded} image(s) graded, "
+                 f"{decision.eyes_ungradable} ungradable")
+    if group.caveat:
+        warning = next(r.result.model.warning for r in group.records if r.model_caveat)
+        parts.append(f"<span style='color:#b00020'><b>Based on unconfirmed grades ({e(group.caveat)}).</b> "
+                     f"{e(warning)}</span>")
+    parts.append(f"<small>{e(rec.guideline)}</small>")
+    return "<br>".join(parts)

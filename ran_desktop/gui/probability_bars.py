@@ -1,0 +1,45 @@
+"""Class probabilities of one head as labelled bars, the predicted class in bold."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QWidget
+
+from .display import percent
+
+_STEPS = 1000  # bar resolution: tenths of a percent
+
+
+class ProbabilityBars(QWidget):
+    def __init__(self, title: str, names: Sequence[str], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.title = QLabel(f"<b>{title}</b>")
+        self.names = [QLabel(f"{i} – {name}") for i, name in enumerate(names)]
+        self.bars: list[QProgressBar] = []
+        grid = QGridLayout(self)
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.title, 0, 0, 1, 2)
+        for i, label in enumerate(self.names, start=1):
+            bar = QProgressBar()
+            bar.setRange(0, _STEPS)
+            bar.setTextVisible(True)
+            self.bars.append(bar)
+            grid.addWidget(label, i, 0)
+            grid.addWidget(bar, i, 1)
+        grid.setColumnStretch(1, 1)
+        self.set_probabilities(None)
+
+    def set_probabilities(self, probs: Sequence[float] | None) -> None:
+        best = None if probs is None else max(range(len(probs)), key=lambda i: probs[i])
+        for i, (label, bar) in enumerate(zip(self.names, self.bars, strict=True)):
+            value = None if probs is None else float(probs[i])
+            bar.setValue(0 if value is None else round(value * _STEPS))
+            bar.setFormat("—" if value is None else percent(value))
+            font = label.font()
+            font.setBold(i == best)
+            label.setFont(font)
+        self.setEnabled(probs is not None)
+
+    def values(self) -> list[float]:
+        return [bar.value() / _STEPS for bar in self.bars]

@@ -1,0 +1,260 @@
+"""The worklist as a Qt table model: one row per screened image, in the order screened."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable
+from enum import IntEnum
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtGui import QColor, QFont, QIcon, QPalette
+from PySide6.QtWidgets import QApplication, QStyle
+
+from ..engine.results import Status
+from ..engine.review import CONFIRMED, ImageRecord
+from . import display
+from .qimage import pixmap_from_bytes
+
+RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+KEY_ROLE = Qt.ItemDataRole.UserRole + 3
+
+# Decoded thumbnails kept at once: a screenful many times over, without holding thousands of pixmaps.
+_ICON_CACHE_SIZE = 400
+
+
+class Column(IntEnum):
+    THUMBNAIL = 0
+    FILE = 1
+    PATIENT = 2
+    EYE = 3
+    QUALITY = 4
+    DR = 5
+    DME = 6
+    REFERABLE = 7
+    CONFIDENCE = 8
+    REVIEW = 9
+
+
+HEADERS = {
+    Column.THUMBNAIL: "",
+    Column.FILE: "File",
+    Column.PATIENT: "Patient",
+    Column.EYE: "Eye",
+    Column.QUALITY: "Quality",
+    Column.DR: "DR grade",
+    Column.DME: "DME grade",
+    Column.REFERABLE: "Referable",
+    Column.CONFIDENCE: "Confidence",
+    Column.REVIEW: "Review",
+}
+HEADER_TIPS = {
+    Column.DR: "Diabetic retinopathy, ICDR scale 0-4: the grader's grade once reviewed, else the model's",
+    Column.DME: "Diabetic macular edema, 0-2: the grader's grade once reviewed, else the model's",
+    Column.REFERABLE: "DR grade 2 or more, or any DME; urgent: DR 3 or more, or DME 2",
+    Column.CONFIDENCE: "The probability the model gives its own DR grade",
+    Column.QUALITY: "The image-quality gate's verdict, or why the file could not be screened",
+}
+
+
+class ResultsTableModel(QAbstractTableModel):
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self._records: list[ImageRecord] = []
+        self._rows: dict[str, int] = {}
+        self._icons: OrderedDict[str, QIcon] = OrderedDict()
+        self.revision = 0  # bumped before every change is announced, so cached sort keys are never stale
+
+    # --- contents -----------------------------------------------------------------------------------------
+
+    def records(self) -> list[ImageRecord]:
+        return list(self._records)
+
+    def record(self, row: int) -> ImageRecord:
+        return self._records[row]
+
+    def row_of(self, key: str) -> int | None:
+        return self._rows.get(key)
+
+    def set_records(self, records: Iterable[ImageRecord]) -> None:
+        self.revision += 1
+        self.beginResetModel()
+        self._records = list(records)
+        self._rows = {r.key: i for i, r in enumerate(self._records)}
+        self._icons.clear()
+        self.endResetModel()
+
+    def add_records(self, records: Iterable[ImageRecord]) -> None:
+        """Append new images in one insertion; an image screened again replaces its row."""
+        fresh: dict[str, ImageRecord] = {}
+        for record in records:
+            if record.key in self._rows:
+                self.update_record(record)
+            else:
+                fresh[record.key] = record  # a later duplicate within this call wins
+        if not fresh:
+            return
+        first = len(self._records)
+        self.revision += 1
+        self.beginInsertRows(QModelIndex(), first, first + len(fresh) - 1)
+        for offset, record in enumerate(fresh.values()):
+            self._records.append(record)
+            self._rows[record.key] = first + offset
+        self.endInsertRows()
+
+    def sort_key(self, row: int, column: int) -> Any:
+        return _sort_key(self._records[row], Column(column))
+
+    def update_record(self, record: ImageRecord) -> None:
+        row = self._rows.get(record.key)
+        if row is None:
+            return
+        self.revision += 1
+        self._records[row] = record
+        self._icons.pop(record.key, None)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(Column) - 1))
+
+    # --- Qt model -----------------------------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(self._records)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008, N802
+        return 0 if parent.isValid() else len(Column)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+        if orientation != Qt.Orientation.Horizontal or not 0 <= section < len(Column):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[Column(section)]
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return HEADER_TIPS.get(Column(section))
+        return None
+
+    def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid():
+            return None
+        record = self._records[index.row()]
+        column = Column(index.column())
+        if role == Qt.ItemDataRole.DisplayRole:
+            return _TEXT[column](record) if column in _TEXT else None
+        if role == Qt.ItemDataRole.DecorationRole:
+            return self._decoration(record, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return _tooltip(record, column)
+        if role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole):
+            return _styling(record, column, role)
+        if role == Qt.ItemDataRole.TextAlignmentRole and column == Column.CONFIDENCE:
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == SORT_ROLE:
+            return _sort_key(record, column)
+        if role == RECORD_ROLE:
+            return record
+        if role == KEY_ROLE:
+            return record.key
+        return None
+
+    def _decoration(self, record: ImageRecord, column: Column) -> QIcon | None:
+        if column == Column.THUMBNAIL:
+            return self._thumbnail(record)
+        return None
+
+    def _thumbnail(self, record: ImageRecord) -> QIcon | None:
+        icon = self._icons.get(record.key)
+        if icon is not None:
+            self._icons.move_to_end(record.key)
+            return icon
+        pixmap = pixmap_from_bytes(record.thumbnail)
+        if pixmap is None:
+            unreadable = record.status is Status.ERROR
+            kind = QStyle.StandardPixmap.SP_MessageBoxCritical if unreadable else QStyle.StandardPixmap.SP_FileIcon
+            return QApplication.style().standardIcon(kind)
+        icon = QIcon(pixmap)
+        icon.addPixmap(pixmap, QIcon.Mode.Selected)  # a photograph is not tinted by the selection colour
+        self._icons[record.key] = icon
+        if len(self._icons) > _ICON_CACHE_SIZE:
+            self._icons.popitem(last=False)
+        return icon
+
+
+_TEXT = {
+    Column.FILE: display.file_text,
+    Column.PATIENT: display.patient_text,
+    Column.EYE: lambda r: r.eye.value,  # OD / OS: what clinicians write; the tooltip spells it out
+    Column.QUALITY: display.quality_text,
+    Column.DR: display.dr_text,
+    Column.DME: display.dme_text,
+    Column.REFERABLE: display.referable_text,
+    Column.CONFIDENCE: display.confidence_text,
+    Column.REVIEW: display.review_text,
+}
+_MODEL_COLUMNS = (Column.DR, Column.DME, Column.REFERABLE, Column.CONFIDENCE)
+
+
+def _tooltip(record: ImageRecord, column: Column) -> str | None:
+    if column in (Column.FILE, Column.THUMBNAIL):
+        return str(record.result.path)
+    if column == Column.EYE:
+        return display.eye_tooltip(record)
+    if column == Column.QUALITY:
+        return display.quality_text(record)
+    if column in _MODEL_COLUMNS and record.result.model.warning and (
+        record.model_caveat or column == Column.CONFIDENCE
+    ):
+        return f"{_TEXT[column](record)}\n\n{record.result.model.warning}"
+    if column == Column.REVIEW and record.decision is not None:
+        d = record.decision
+        text = f"{display.review_text(record)} at {d.decided_at}"
+        return f"{text}\nComment: {d.comment}" if d.comment else text
+    return None
+
+
+def _styling(record: ImageRecord, column: Column, role: int) -> Any:
+    caveat = column in _MODEL_COLUMNS and bool(record.model_caveat)
+    if role == Qt.ItemDataRole.FontRole:
+        if column == Column.QUALITY and record.status is not Status.SCREENED:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if caveat:
+            font = QFont()
+            font.setItalic(True)
+            return font
+        if column in (Column.DR, Column.DME) and record.reviewed:
+            font = QFont()
+            font.setBold(True)
+            return font
+        return None
+    if caveat:
+        # Greyed like disabled text: readable, but plainly not a finding.
+        return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+    if column == Column.QUALITY and record.status is Status.ERROR:
+        return QColor(176, 0, 32)
+    if column == Column.QUALITY and record.status is Status.UNGRADABLE:
+        return QColor(160, 90, 0)
+    return None
+
+
+def _sort_key(record: ImageRecord, column: Column) -> Any:
+    if column == Column.THUMBNAIL or column == Column.FILE:
+        return display.file_text(record).casefold()
+    if column == Column.PATIENT:
+        return display.patient_text(record).casefold()
+    if column == Column.EYE:
+        return record.eye.value
+    if column == Column.QUALITY:
+        return {Status.SCREENED: 0, Status.UNGRADABLE: 1, Status.ERROR: 2}[record.status]
+    if column in (Column.DR, Column.DME):
+        grade = record.grades[0 if column == Column.DR else 1]
+        return -2 if record.status is Status.ERROR else -1 if grade is None else grade
+    if column == Column.REFERABLE:
+        decision = record.eye_decision
+        return -1 if decision is None else 2 if decision.urgent else 1 if decision.referable else 0
+    if column == Column.CONFIDENCE:
+        confidence = record.result.confidence
+        return -1.0 if confidence is None else confidence
+    if column == Column.REVIEW:
+        d = record.decision
+        return 0 if d is None else 1 if d.kind == CONFIRMED else 2
+    return None

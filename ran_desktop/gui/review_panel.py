@@ -1,0 +1,235 @@
+"""The grader's form for the selected image: DR and DME grade (or ungradable), eye and patient where the file had
+none, a comment, and one button that stores the decision.
+
+The form emits a draft; the window adds who and when and stores it. An untrained model's grades are never filled
+in for the grader (see engine.review.suggested_grades).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QSignalBlocker, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
+from ..engine.loading import Eye
+from ..engine.results import Status
+from ..engine.review import CONFIRMED, Decision, ImageRecord, missing_fields, suggested_grades
+from . import display
+
+_CHOOSE = -1  # combo data for "no grade chosen yet"
+
+
+def _grade_box(names: tuple[str, ...], keys: str) -> QComboBox:
+    box = QComboBox()
+    box.addItem("— choose —", _CHOOSE)
+    for i, name in enumerate(names):
+        box.addItem(f"{i} – {name}", i)
+    box.setToolTip(f"Keyboard: {keys}")
+    # Long grade names must not force the panel wider than the window allows; the popup shows them whole.
+    box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    box.setMinimumContentsLength(10)
+    return box
+
+
+class ReviewPanel(QWidget):
+    decisionRequested = Signal(object)  # noqa: N815 (a draft Decision: no grader, time or kind yet)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("reviewPanel")
+        self.record: ImageRecord | None = None
+
+        title = QLabel("<b>Grader review</b>")
+        self.model_line = QLabel()
+        self.model_line.setObjectName("modelSuggestion")
+        self.model_line.setWordWrap(True)
+        self.model_line.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.dr_box = _grade_box(DR_GRADE_NAMES, "0-4")
+        self.dme_box = _grade_box(DME_GRADE_NAMES, "Alt+0, Alt+1, Alt+2")
+        self.ungradable_box = QCheckBox("Image ungradable")
+        self.ungradable_box.setToolTip("The photograph cannot be graded: re-image or refer (keyboard: U)")
+        self.eye_box = QComboBox()
+        self.eye_box.addItem("unknown", None)
+        self.eye_box.addItem(display.EYE_TEXT[Eye.RIGHT], Eye.RIGHT)
+        self.eye_box.addItem(display.EYE_TEXT[Eye.LEFT], Eye.LEFT)
+        self.patient_id = QLineEdit()
+        self.patient_name = QLineEdit()
+        for widget, what in ((self.eye_box, "eye"), (self.patient_id, "patient ID"), (self.patient_name, "name")):
+            widget.setToolTip(f"Editable only when the file does not say the {what}")
+        self.comment = QPlainTextEdit()
+        self.comment.setToolTip("Optional: kept with the decision and in the audit trail")
+        self.comment.setTabChangesFocus(True)
+        self.comment.setFixedHeight(self.fontMetrics().lineSpacing() * 4)
+        self.save_button = QPushButton("Save decision")
+        self.save_button.setToolTip("Store this decision with your name and the time, then go to the next image "
+                                    "(Ctrl+Enter)")
+        self.save_button.setDefault(True)
+        self.state = QLabel()
+        self.state.setObjectName("reviewState")
+        self.state.setWordWrap(True)
+        self.state.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.problem = QLabel()
+        self.problem.setObjectName("reviewProblem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet("color: #b00020;")
+        self.problem.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+        form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapAllRows)  # labels above fields: the panel is narrow
+        form.addRow("DR grade", self.dr_box)
+        form.addRow("DME grade", self.dme_box)
+        form.addRow("", self.ungradable_box)
+        form.addRow("Eye", self.eye_box)
+        form.addRow("Patient ID", self.patient_id)
+        form.addRow("Patient name", self.patient_name)
+        form.addRow("Comment (optional)", self.comment)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(self.model_line)
+        layout.addLayout(form)
+        layout.addWidget(self.save_button)
+        layout.addWidget(self.problem)
+        layout.addWidget(self.state)
+        layout.addStretch(1)
+
+        self.save_button.clicked.connect(self.submit)
+        self.ungradable_box.toggled.connect(self._on_ungradable)
+        for box in (self.dr_box, self.dme_box):
+            box.currentIndexChanged.connect(lambda _=0: self.problem.clear())
+        self.show_record(None)
+
+    # --- the record ---------------------------------------------------------------------------------------
+
+    def show_record(self, record: ImageRecord | None) -> None:
+        self.record = record
+        self.problem.clear()
+        reviewable = record is not None and record.status is not Status.ERROR
+        for widget in (self.dr_box, self.dme_box, self.ungradable_box, self.comment, self.save_button):
+            widget.setEnabled(reviewable)
+        with QSignalBlocker(self.ungradable_box):
+            self.ungradable_box.setChecked(False)
+        self._set_box(self.dr_box, None)
+        self._set_box(self.dme_box, None)
+        self.comment.setPlainText("")
+        if record is None or not reviewable:
+            self.model_line.setText("" if record is None else f"Not screened: {record.result.error}")
+            self.state.setText("")
+            for field in (self.eye_box, self.patient_id, self.patient_name):
+                field.setEnabled(False)
+            self.patient_id.clear()
+            self.patient_name.clear()
+            return
+        self.model_line.setText(self._model_text(record))
+        suggestion = suggested_grades(record)
+        if suggestion is not None:
+            self.set_grades(*suggestion)
+        missing = missing_fields(record)
+        self.eye_box.setEnabled("eye" in missing)
+        known_eye = record.eye if record.eye is not Eye.UNKNOWN else None
+        self.eye_box.setCurrentIndex(max(0, self.eye_box.findData(known_eye)))
+        self.patient_id.setEnabled("patient_id" in missing)
+        self.patient_id.setText(record.patient_id or "")
+        self.patient_name.setEnabled("patient_name" in missing)
+        self.patient_name.setText(record.patient_name or "")
+        d = record.decision
+        if d is not None:
+            self.comment.setPlainText(d.comment)
+            verb = "Confirmed" if d.kind == CONFIRMED else "Overridden"
+            self.state.setText(f"{verb} by {d.grader} on {d.decided_at.replace('T', ' ')}. Saving again keeps the "
+                               f"earlier decision in the audit trail.")
+        else:
+            self.state.setText("Not reviewed yet.")
+
+    @staticmethod
+    def _model_text(record: ImageRecord) -> str:
+        result = record.result
+        if record.status is Status.UNGRADABLE:
+            reasons = "; ".join(result.quality.reasons if result.quality else ())
+            return f"Quality gate: <b>ungradable</b> ({reasons})"
+        dr, dme = record.model_grades
+        text = f"Model: DR {display.grade_label('dr', dr)}, DME {display.grade_label('dme', dme)}"
+        if not result.model.trained:
+            return f"{text}<br><b style='color:#b00020'>Untrained model: these grades are meaningless, so nothing " \
+                   f"is filled in. Grade the image yourself.</b>"
+        if result.model.warning:
+            return f"{text}<br><b style='color:#8a5a00'>{result.model.warning}</b>"
+        return text
+
+    # --- input --------------------------------------------------------------------------------------------
+
+    def set_dr_grade(self, grade: int) -> None:
+        if self.reviewable and 0 <= grade < len(DR_GRADE_NAMES):
+            self.ungradable_box.setChecked(False)
+            self._set_box(self.dr_box, grade)
+
+    def set_dme_grade(self, grade: int) -> None:
+        if self.reviewable and 0 <= grade < len(DME_GRADE_NAMES):
+            self.ungradable_box.setChecked(False)
+            self._set_box(self.dme_box, grade)
+
+    def set_grades(self, dr: int | None, dme: int | None) -> None:
+        if dr is None or dme is None:
+            self.ungradable_box.setChecked(True)
+            return
+        self.ungradable_box.setChecked(False)
+        self._set_box(self.dr_box, dr)
+        self._set_box(self.dme_box, dme)
+
+    def toggle_ungradable(self) -> None:
+        if self.reviewable:
+            self.ungradable_box.toggle()
+
+    def draft(self) -> Decision | None:
+        """The form as a decision, or None (with the reason shown) when it is incomplete."""
+        record = self.record
+        if record is None or record.status is Status.ERROR:
+            return None
+        if self.ungradable_box.isChecked():
+            dr = dme = None
+        else:
+            dr, dme = self.dr_box.currentData(), self.dme_box.currentData()
+            if dr == _CHOOSE or dme == _CHOOSE:
+                self.problem.setText("Choose a DR and a DME grade (keys 0-4 and Alt+0-2), or tick 'Image ungradable'.")
+                return None
+        missing = missing_fields(record)
+        return Decision(
+            dr_grade=dr,
+            dme_grade=dme,
+            eye=self.eye_box.currentData() if "eye" in missing else None,
+            patient_id=(self.patient_id.text().strip() or None) if "patient_id" in missing else None,
+            patient_name=(self.patient_name.text().strip() or None) if "patient_name" in missing else None,
+            comment=self.comment.toPlainText().strip(),
+        )
+
+    def submit(self) -> None:
+        draft = self.draft()
+        if draft is not None:
+            self.problem.clear()
+            self.decisionRequested.emit(draft)
+
+    @property
+    def reviewable(self) -> bool:
+        return self.record is not None and self.record.status is not Status.ERROR
+
+    def _on_ungradable(self, checked: bool) -> None:
+        self.dr_box.setEnabled(self.reviewable and not checked)
+        self.dme_box.setEnabled(self.reviewable and not checked)
+        self.problem.clear()
+
+    @staticmethod
+    def _set_box(box: QComboBox, grade: int | None) -> None:
+        box.setCurrentIndex(box.findData(_CHOOSE if grade is None else grade))
+

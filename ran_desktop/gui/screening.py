@@ -1,0 +1,188 @@
+"""Model loading and batch screening, off the GUI thread, with a queue for what arrives meanwhile.
+
+Threads: one worker loads the model (torch is first imported there), then runs batches one after another. A batch
+commits each result to the session database before reporting it (engine.batch.BatchRun); reports reach the GUI
+thread as queued signals and are applied to the table in groups every 50 ms, so thousands of images do not mean
+thousands of table updates. Drops during a batch wait in the queue and run together as the next batch.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from ..engine.batch import BatchRun
+from ..engine.errors import BundleError
+from ..engine.review import ImageRecord
+from .progress_text import seconds_left
+from .tasks import Report, TaskFailure, TaskRunner
+
+if TYPE_CHECKING:
+    from ..engine.bundle import LoadedModel
+
+_FLUSH_MS = 50
+
+
+class NoModelError(BundleError):
+    """No model bundle could be found."""
+
+
+def load_model(report: Report, models_folder: Path, device: str | None) -> LoadedModel:
+    from ..engine.bundle import find_bundles, load_bundle  # torch is imported here, in the worker
+
+    bundles = find_bundles(models_folder)
+    if not bundles:
+        raise NoModelError(
+            models_folder,
+            "no model bundle here. Run scripts/start.py once to create one, "
+            "or point RAN_MODELS_DIR at a models folder.",
+        )
+    try:
+        return load_bundle(bundles[0], device=device)
+    except ValueError as exc:  # an unknown device name in RAN_DEVICE
+        raise NoModelError(bundles[0], str(exc)) from exc
+
+
+def run_batch(report: Report, run: BatchRun) -> int:
+    return run.run(
+        lambda total: report(("planned", total)),
+        lambda record, done, total: report(("record", record, done, total)),
+    )
+
+
+class ScreeningController(QObject):
+    modelLoading = Signal()  # noqa: N815
+    modelReady = Signal(object)  # noqa: N815 (LoadedModel)
+    modelFailed = Signal(str)  # noqa: N815
+    waiting = Signal(int)  # paths queued while no model is ready
+    progressed = Signal(int, int, object, int)  # files done, files in batch, seconds left or None, paths queued
+    recordsArrived = Signal(list)  # noqa: N815 (ImageRecord, applied in groups)
+    batchFinished = Signal(int, int, bool)  # noqa: N815 (images stored, files in batch, cancelled)
+    batchFailed = Signal(object)  # noqa: N815 (TaskFailure)
+    unexpected = Signal(str, str)  # a failure nobody foresaw: summary, details to copy
+
+    def __init__(self, database: Path, session_id: int, models_folder: Path, device: str | None,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.database = database
+        self.session_id = session_id
+        self.models_folder = models_folder
+        self.device = device
+        self.loaded: LoadedModel | None = None
+        self.model_error = ""
+        self._runner = TaskRunner("ran-screening", 1, self)
+        self._queue: list[Path] = []
+        self._run: BatchRun | None = None
+        self._done = self._total = 0
+        self._started = 0.0
+        self._left: float | None = None
+        self._pending: list[ImageRecord] = []
+        self._flush = QTimer(self)
+        self._flush.setSingleShot(True)
+        self._flush.setInterval(_FLUSH_MS)
+        self._flush.timeout.connect(self._apply_pending)
+
+    # --- model --------------------------------------------------------------------------------------------
+
+    @property
+    def model_state(self) -> str:
+        return "ready" if self.loaded is not None else "failed" if self.model_error else "loading"
+
+    def load_model(self) -> None:
+        self.model_error = ""
+        self.modelLoading.emit()
+        self._runner.submit(load_model, self.models_folder, self.device, on_done=self._on_loaded,
+                            on_failed=self._on_load_failed)
+
+    def _on_loaded(self, loaded: LoadedModel) -> None:
+        self.loaded = loaded
+        self.modelReady.emit(loaded)
+        self._start_next()
+
+    def _on_load_failed(self, failure: TaskFailure) -> None:
+        self.model_error = failure.message
+        self._queue.clear()  # nothing can screen them; the user is told why
+        if not failure.expected:
+            self.unexpected.emit(f"The model could not be loaded: {failure.message}", failure.details)
+        self.modelFailed.emit(failure.message)
+
+    # --- batches ------------------------------------------------------------------------------------------
+
+    @property
+    def running(self) -> bool:
+        return self._run is not None
+
+    @property
+    def queued(self) -> int:
+        return len(self._queue)
+
+    def enqueue(self, paths: Iterable[str | Path]) -> None:
+        self._queue.extend(Path(p) for p in paths)
+        if self.running:
+            self.progressed.emit(self._done, self._total, self._left, len(self._queue))
+        elif self.loaded is None:
+            self.waiting.emit(len(self._queue))
+        self._start_next()
+
+    def cancel(self) -> None:
+        """Stop the running batch (what finished stays) and forget what was queued."""
+        self._queue.clear()
+        if self._run is not None:
+            self._run.cancel()
+        elif self.loaded is None:
+            self.batchFinished.emit(0, 0, True)
+
+    def set_session(self, session_id: int) -> None:
+        self.session_id = session_id
+
+    def shutdown(self) -> None:
+        self.cancel()
+        self._flush.stop()
+        self._runner.shutdown()
+
+    def _start_next(self) -> None:
+        if self.running or self.loaded is None or not self._queue:
+            return
+        paths, self._queue = self._queue, []
+        self._run = BatchRun(self.loaded, self.database, self.session_id, paths)
+        self._done, self._total, self._started, self._left = 0, 0, time.monotonic(), None
+        self._runner.submit(run_batch, self._run, on_done=self._on_batch_done, on_failed=self._on_batch_failed,
+                            on_progress=self._on_progress)
+
+    def _on_progress(self, payload: Any) -> None:
+        if payload[0] == "planned":
+            self._total = payload[1]
+            self._started = time.monotonic()
+        else:
+            _, record, self._done, self._total = payload
+            self._pending.append(record)
+            if not self._flush.isActive():
+                self._flush.start()
+        self._left = seconds_left(self._done, self._total, time.monotonic() - self._started)
+        self.progressed.emit(self._done, self._total, self._left, len(self._queue))
+
+    def _apply_pending(self) -> None:
+        if self._pending:
+            records, self._pending = self._pending, []
+            self.recordsArrived.emit(records)
+
+    def _on_batch_done(self, stored: int) -> None:
+        self._finish()
+        cancelled = self._run is not None and self._run.cancelled
+        self._run = None
+        self.batchFinished.emit(stored, self._total, cancelled)
+        self._start_next()
+
+    def _on_batch_failed(self, failure: TaskFailure) -> None:
+        self._finish()
+        self._run = None
+        self._queue.clear()
+        self.batchFailed.emit(failure)
+
+    def _finish(self) -> None:
+        self._flush.stop()
+        self._apply_pending()

@@ -1,0 +1,97 @@
+"""The user's settings, in `settings.ini` next to the session database, so one data folder holds everything."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QSettings
+
+DEVICES = ("auto", "cpu", "cuda")
+
+
+class AppSettings:
+    def __init__(self, data_dir: Path):
+        self.path = Path(data_dir) / "settings.ini"
+        self._qs = QSettings(str(self.path), QSettings.Format.IniFormat)
+
+    def _text(self, key: str, default: str = "") -> str:
+        value = self._qs.value(key, default)
+        return str(value) if value is not None else default
+
+    def _set(self, key: str, value: object) -> None:
+        self._qs.setValue(key, value)
+        self._qs.sync()  # written at once: a crash must not forget who the grader is
+
+    @property
+    def grader_name(self) -> str:
+        return self._text("review/grader_name").strip()
+
+    @grader_name.setter
+    def grader_name(self, value: str) -> None:
+        self._set("review/grader_name", value.strip())
+
+    @property
+    def device(self) -> str:
+        value = self._text("model/device", "auto")
+        return value if value in DEVICES else "auto"
+
+    @device.setter
+    def device(self, value: str) -> None:
+        if value not in DEVICES:
+            raise ValueError(f"device must be one of {DEVICES}, got {value!r}")
+        self._set("model/device", value)
+
+    @property
+    def device_request(self) -> str | None:
+        """What to ask the engine for: None lets RAN_DEVICE or the automatic choice decide."""
+        return None if self.device == "auto" else self.device
+
+    @property
+    def clinic_name(self) -> str:
+        return self._text("reports/clinic_name")
+
+    @clinic_name.setter
+    def clinic_name(self, value: str) -> None:
+        self._set("reports/clinic_name", value.strip())
+
+    @property
+    def clinic_logo(self) -> str:
+        return self._text("reports/clinic_logo")
+
+    @clinic_logo.setter
+    def clinic_logo(self, value: str) -> None:
+        self._set("reports/clinic_logo", value.strip())
+
+    @property
+    def export_folder(self) -> str:
+        return self._text("export/folder")
+
+    @export_folder.setter
+    def export_folder(self, value: str) -> None:
+        self._set("export/folder", value.strip())
+
+    @property
+    def view_mode(self) -> str:
+        return self._text("view/mode", "gradcam")
+
+    @view_mode.setter
+    def view_mode(self, value: str) -> None:
+        self._set("view/mode", value)
+
+    @property
+    def heat_opacity(self) -> int:
+        try:
+            return max(0, min(100, int(self._text("view/heat_opacity", "45"))))
+        except ValueError:
+            return 45
+
+    @heat_opacity.setter
+    def heat_opacity(self, value: int) -> None:
+        self._set("view/heat_opacity", int(value))
+
+    def window_state(self, name: str) -> QByteArray | None:
+        value = self._qs.value(f"window/{name}")
+        return value if isinstance(value, QByteArray) and not value.isEmpty() else None
+
+    def set_window_state(self, name: str, value: QByteArray) -> None:
+        self._set(f"window/{name}", value)

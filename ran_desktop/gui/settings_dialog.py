@@ -1,0 +1,88 @@
+"""Settings: device, grader, clinic name and logo for reports, default export folder."""
+
+from __future__ import annotations
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from .settings import AppSettings
+
+_DEVICE_LABELS = (("auto", "Automatic (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"))
+
+
+def _path_row(edit: QLineEdit, browse: QPushButton) -> QWidget:
+    row = QWidget()
+    layout = QHBoxLayout(row)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.addWidget(edit, 1)
+    layout.addWidget(browse)
+    return row
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, settings: AppSettings, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("settingsDialog")
+        self.setWindowTitle("Settings")
+        self.settings = settings
+        self.device = QComboBox()
+        for value, label in _DEVICE_LABELS:
+            self.device.addItem(label, value)
+        self.device.setCurrentIndex(max(0, self.device.findData(settings.device)))
+        self.device_note = QLabel("A device change takes effect the next time the app starts.")
+        self.device_note.setWordWrap(True)
+        self.grader = QLineEdit(settings.grader_name)
+        self.grader.setToolTip("Stored with every decision you make")
+        self.clinic = QLineEdit(settings.clinic_name)
+        self.logo = QLineEdit(settings.clinic_logo)
+        self.logo.setToolTip("PNG or JPEG shown on reports")
+        logo_browse = QPushButton("Browse…")
+        logo_browse.clicked.connect(self._pick_logo)
+        self.export = QLineEdit(settings.export_folder)
+        self.export.setToolTip("Where File > Export results suggests saving")
+        export_browse = QPushButton("Browse…")
+        export_browse.clicked.connect(self._pick_export)
+
+        form = QFormLayout()
+        form.addRow("Device", self.device)
+        form.addRow("", self.device_note)
+        form.addRow("Grader name", self.grader)
+        form.addRow("Clinic name", self.clinic)
+        form.addRow("Clinic logo", _path_row(self.logo, logo_browse))
+        form.addRow("Export folder", _path_row(self.export, export_browse))
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(buttons)
+        self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 70)
+
+    def accept(self) -> None:
+        self.settings.device = self.device.currentData()
+        self.settings.grader_name = self.grader.text()
+        self.settings.clinic_name = self.clinic.text()
+        self.settings.clinic_logo = self.logo.text()
+        self.settings.export_folder = self.export.text()
+        super().accept()
+
+    def _pick_logo(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Clinic logo", self.logo.text(), "Images (*.png *.jpg *.jpeg)")
+        if path:
+            self.logo.setText(path)
+
+    def _pick_export(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Default export folder", self.export.text())
+        if path:
+            self.export.setText(path)

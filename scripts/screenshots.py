@@ -1,0 +1,143 @@
+"""Render screenshots of the app's main states to docs/screenshots/*.png (offscreen, no display needed).
+
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--scale 1.0] [--size 1366x768]
+
+Uses the model in models/ (or RAN_MODELS_DIR); without one, a seeded untrained bundle is created in a temporary
+folder. The demo photographs are made from the bundled sample: a patient with both eyes in DICOM, an ungradable
+(too dark) photograph and a file that is not an image. Nothing is written to the user's own data folder.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
+    parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio, e.g. 2 for a 4K screen")
+    parser.add_argument("--size", default="1366x768", help="window size in logical pixels")
+    return parser.parse_args()
+
+
+def make_demo_images(folder: Path) -> dict[str, Path]:
+    import cv2
+    import numpy as np
+
+    sys.path.insert(0, str(ROOT / "tests"))
+    from dicom_factory import write_dicom
+
+    from ran_desktop.paths import sample_images
+
+    sample = sample_images()[0]
+    rgb = cv2.cvtColor(cv2.imread(str(sample)), cv2.COLOR_BGR2RGB)
+    folder.mkdir(parents=True)
+    patient = dict(patient_id="P-0042", patient_name="DOE^JANE", birth_date="19580314", sex="F",
+                   study_date="20250611")
+    write_dicom(folder / "P-0042_left.dcm", rgb, image_laterality="L", **patient)
+    write_dicom(folder / "P-0042_right.dcm", np.ascontiguousarray(rgb[:, ::-1]), image_laterality="R", **patient)
+    dark = (rgb.astype(np.float32) * 0.08).astype(np.uint8)
+    cv2.imwrite(str(folder / "clinic2_OD_underexposed.jpg"), cv2.cvtColor(dark, cv2.COLOR_RGB2BGR))
+    shutil.copy(sample, folder / "clinic2_OS.jpg")
+    (folder / "referral_letter.jpg").write_text("Dear colleague, ...", encoding="utf-8")
+    many = folder.parent / "batch"
+    many.mkdir()
+    for i in range(400):
+        shutil.copy(sample, many / f"screening_{i:04d}_OS.jpg")
+    return {"demo": folder, "batch": many}
+
+
+def models_folder(tmp: Path) -> Path:
+    from ran_desktop.engine.bundle import find_bundles
+    from ran_desktop.paths import models_dir
+
+    if find_bundles(models_dir()):
+        return models_dir()
+    from ran_desktop.engine.untrained import create_untrained_bundle
+
+    folder = tmp / "models"
+    create_untrained_bundle(folder / "ran18-untrained", variant="ran18", seed=0)
+    return folder
+
+
+def main() -> int:
+    args = parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    if args.scale != 1.0:
+        os.environ["QT_SCALE_FACTOR"] = str(args.scale)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    tmp = Path(tempfile.mkdtemp(prefix="ran-screenshots-"))
+    os.environ["RAN_DATA_DIR"] = str(tmp / "data")
+
+    from PySide6.QtWidgets import QApplication
+
+    from ran_desktop.app import launch
+    from ran_desktop.engine.review import Decision
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+
+    def wait_for(condition, what: str, timeout: float = 120.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise SystemExit(f"screenshots: timed out waiting for {what}")
+            app.processEvents()
+            time.sleep(0.005)
+
+    def settle(seconds: float = 0.3) -> None:
+        end = time.monotonic() + seconds
+        while time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    def save(window, name: str) -> None:
+        args.out.mkdir(parents=True, exist_ok=True)
+        settle()
+        target = args.out / f"{name}.png"
+        window.grab().save(str(target))
+        print(target)
+
+    images = make_demo_images(tmp / "demo")
+    models = models_folder(tmp)
+    window = launch([], tmp / "data", models)
+    window.resize(width, height)
+    wait_for(lambda: window.controller.model_state != "loading", "the model")
+    save(window, "empty-window")
+
+    window.add_paths([images["batch"]])
+    wait_for(lambda: window.results.rowCount() >= 12 and window.detail.view.showing_overlay, "the batch")
+    save(window, "batch-running")
+    window.cancel_screening()
+    wait_for(lambda: not window.controller.running, "the cancel")
+
+    window.start_new_session()
+    window.settings.grader_name = "Dr A. Grader"
+    window.status.set_grader(window.settings.grader_name)
+    window.add_paths([images["demo"]])
+    wait_for(lambda: not window.controller.running and window.results.rowCount() == 5, "the demo images")
+    record = next(r for r in window.results.records() if r.result.path.name == "P-0042_right.dcm")
+    window.storage.save_decision(record.image_id, Decision(2, 0, comment="Dot haemorrhages, two quadrants",
+                                                           kind="overridden", grader="Dr A. Grader"))
+    window.results.update_record(window.storage.record(record.image_id))
+    window.select_key(next(r.key for r in window.results.records() if r.result.path.name == "P-0042_left.dcm"))
+    wait_for(lambda: window.detail.view.showing_overlay, "the heat map")
+    save(window, "results-heatmap")
+
+    window.list_tabs.setCurrentWidget(window.patients)
+    window.patients.refresh(window.results.records())
+    save(window, "patients")
+    window.close()
+    shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,161 @@
+"""Grader review: keyboard grading, decisions stored at once with who and when, and a session that survives
+closing the app."""
+
+from __future__ import annotations
+
+import pytest
+from gui_helpers import TIMEOUT_MS, drop, wait_idle
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QInputDialog
+
+from ran_desktop.app import launch
+from ran_desktop.engine.loading import Eye
+from ran_desktop.engine.review import CONFIRMED, OVERRIDDEN
+from ran_desktop.engine.storage import Storage
+from ran_desktop.gui.results_model import Column
+
+
+@pytest.fixture
+def three(open_window, qtbot, photos):
+    window = open_window()
+    drop(window, [photos(3, nested=False)])
+    wait_idle(qtbot, window, 3)
+    window.select_key(window.results.record(0).key)
+    window.activateWindow()
+    qtbot.waitActive(window)
+    return window
+
+
+def review_cell(window, row: int) -> str:
+    return window.results.index(row, Column.REVIEW).data()
+
+
+def test_keyboard_review_grades_saves_and_moves_on(three, qtbot):
+    window = three
+    first = window.current_record()
+    # Untrained weights: the form starts empty instead of offering the model's grades.
+    assert window.review.dr_box.currentText() == "— choose —" and "Untrained model" in window.review.model_line.text()
+    qtbot.keyClick(window.table, Qt.Key.Key_3)
+    qtbot.keyClick(window.table, Qt.Key.Key_2, Qt.KeyboardModifier.AltModifier)
+    assert (window.review.dr_box.currentData(), window.review.dme_box.currentData()) == (3, 2)
+    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+    stored = window.storage.decision(first.image_id)
+    assert (stored.dr_grade, stored.dme_grade, stored.kind, stored.grader) == (3, 2, OVERRIDDEN, "Dr Test")
+    assert stored.decided_at
+    assert review_cell(window, 0) == "Overridden by Dr Test"
+    assert window.results.index(0, Column.DR).data() == "3 – Severe NPDR"  # the grader's: no caveat
+    assert window.results.index(0, Column.REFERABLE).data() == "Yes, urgent"
+    assert window.current_record().key == window.results.record(1).key  # moved on
+
+    qtbot.keyClick(window.table, Qt.Key.Key_P)
+    assert window.current_record().key == first.key
+    assert (window.review.dr_box.currentData(), window.review.dme_box.currentData()) == (3, 2)
+    qtbot.keyClick(window.table, Qt.Key.Key_N)
+    qtbot.keyClick(window.table, Qt.Key.Key_U)  # ungradable
+    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    second = window.storage.decision(window.results.record(1).image_id)
+    assert second.ungradable and second.kind == OVERRIDDEN
+    assert window.results.index(1, Column.DR).data() == "Ungradable"
+
+
+def test_confirming_without_grades_saves_nothing_and_says_why(three, qtbot):
+    window = three
+    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert "Choose a DR and a DME grade" in window.review.problem.text()
+    assert window.storage.audit_trail(window.current_record().image_id) == []
+    assert window.current_record().key == window.results.record(0).key  # stayed
+
+
+def test_confirming_the_models_grades_is_recorded_as_confirmed(three, qtbot):
+    window = three
+    record = window.current_record()
+    dr, dme = record.model_grades
+    qtbot.keyClick(window.table, getattr(Qt.Key, f"Key_{dr}"))
+    qtbot.keyClick(window.table, getattr(Qt.Key, f"Key_{dme}"), Qt.KeyboardModifier.AltModifier)
+    window.review.comment.setPlainText("agree")
+    window.review.save_button.click()
+    stored = window.storage.decision(record.image_id)
+    assert (stored.kind, stored.comment) == (CONFIRMED, "agree")
+    assert review_cell(window, 0) == "Confirmed by Dr Test"
+
+
+def test_digits_typed_into_a_text_field_are_text_not_grades(three, qtbot):
+    window = three
+    window.review.patient_id.setFocus()
+    qtbot.keyClicks(window.review.patient_id, "P-123")
+    assert window.review.patient_id.text() == "P-123"
+    assert window.review.dr_box.currentText() == "— choose —"
+
+
+def test_an_override_survives_closing_and_reopening_the_app(three, qtbot, models_folder, data_dir):
+    window = three
+    record = window.current_record()
+    window.review.set_dr_grade(4)
+    window.review.set_dme_grade(0)
+    window.review.eye_box.setCurrentIndex(window.review.eye_box.findData(Eye.RIGHT))  # name says OS: not editable
+    window.review.patient_id.setText("P-555")  # the JPEG had none: editable
+    window.review.patient_name.setText("Doe, John")
+    window.review.comment.setPlainText("new vessels at the disc")
+    window.review.submit()
+    window.select_key(record.key)
+    window.review.set_dr_grade(2)
+    window.review.set_dme_grade(1)
+    window.review.submit()  # a second decision on the same image: the first goes to the audit trail
+    keys = [r.key for r in window.results.records()]
+    window.close()
+
+    reopened = launch([], data_dir, models_folder)
+    qtbot.addWidget(reopened)
+    assert [r.key for r in reopened.results.records()] == keys  # shown at once, before the model is ready
+    again = reopened.results.record(reopened.results.row_of(record.key))
+    assert (again.decision.dr_grade, again.decision.dme_grade, again.decision.grader) == (2, 1, "Dr Test")
+    assert again.patient_id == "P-555" and again.patient_name == "Doe, John" and again.eye is Eye.LEFT
+    assert again.decision.comment == "new vessels at the disc"  # the form showed the earlier decision's comment
+    row = reopened.results.row_of(record.key)
+    assert reopened.results.index(row, Column.REVIEW).data() == "Overridden by Dr Test"
+    assert reopened.results.index(row, Column.PATIENT).data() == "Doe, John (P-555)"
+    trail = reopened.storage.audit_trail(record.image_id)
+    assert [(e.previous.dr_grade if e.previous else None, e.new.dr_grade) for e in trail] == [(None, 4), (4, 2)]
+    assert trail[0].new.comment == "new vessels at the disc"
+    assert reopened.stack.currentWidget() is reopened.splitter
+    qtbot.waitUntil(lambda: reopened.controller.model_state == "ready", timeout=TIMEOUT_MS)
+
+
+def test_the_graders_name_is_asked_once_and_kept(open_window, qtbot, photos, data_dir):
+    window = open_window(grader=None)
+    drop(window, [photos(2, nested=False)])
+    wait_idle(qtbot, window, 2)
+    window.select_key(window.results.record(0).key)
+    assert window.status.grader_label.text() == "Grader: not set"
+    window.review.set_grades(1, 0)
+    window.review.submit()
+    dialog = window.findChild(QInputDialog, "graderNameDialog")
+    assert dialog is not None and dialog.isVisible()
+    assert window.storage.decision(window.results.record(0).image_id) is None  # not before we know who
+    dialog.setTextValue("  Dr Jane Grader ")
+    dialog.accept()
+    stored = window.storage.decision(window.results.record(0).image_id)
+    assert stored.grader == "Dr Jane Grader" and (stored.dr_grade, stored.dme_grade) == (1, 0)
+    assert window.status.grader_label.text() == "Grader: Dr Jane Grader"
+
+    window.select_key(window.results.record(1).key)
+    window.review.set_grades(0, 0)
+    window.review.submit()
+    assert window.findChildren(QInputDialog) == [] or not any(d.isVisible() for d in window.findChildren(QInputDialog))
+    assert window.storage.decision(window.results.record(1).image_id).grader == "Dr Jane Grader"
+    from ran_desktop.gui.settings import AppSettings
+
+    assert AppSettings(data_dir).grader_name == "Dr Jane Grader"
+
+
+def test_error_rows_cannot_be_reviewed(open_window, qtbot, bad_file):
+    window = open_window()
+    drop(window, [bad_file])
+    wait_idle(qtbot, window, 1)
+    window.select_key(window.results.record(0).key)
+    assert not window.review.save_button.isEnabled()
+    qtbot.keyClick(window.table, Qt.Key.Key_2)
+    window.review.submit()
+    with Storage(window.storage.path) as store:
+        assert store.audit_trail(window.results.record(0).image_id) == []

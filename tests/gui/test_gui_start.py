@@ -1,0 +1,104 @@
+"""Starting the app: the window comes before the model, shows the model's state and warning, offers the sample."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gui_helpers import TIMEOUT_MS, drop, names, wait_idle
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QMessageBox
+
+from ran_desktop.app import launch
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_gui_modules_imported_at_start_do_not_import_torch():
+    """Everything the window needs at start must import without torch, so it can appear before torch loads."""
+    code = (
+        "import sys\n"
+        "import ran_desktop.app, ran_desktop.gui.main_window\n"
+        "import ran_desktop.gui.detail_controller, ran_desktop.gui.screening\n"
+        "assert 'torch' not in sys.modules, 'torch was imported at start'\n"
+        "print('ok')\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
+
+
+def test_the_window_is_shown_before_the_model_has_loaded(qtbot, models_folder, data_dir):
+    events: list[str] = []
+    window = launch([], data_dir, models_folder)
+    qtbot.addWidget(window)
+    window.controller.modelReady.connect(lambda loaded: events.append("model ready"))
+    # No event has been processed yet: the loader's report cannot have arrived, the window is already up.
+    assert window.isVisible()
+    assert window.controller.model_state == "loading"
+    assert window.status.model_label.text() == "Loading the model…"
+    assert "Loading the model" in window.empty.status.text()
+    qtbot.waitUntil(lambda: events == ["model ready"], timeout=TIMEOUT_MS)
+    assert window.controller.loaded is not None
+
+
+def test_status_bar_shows_model_and_device_and_the_untrained_banner_is_visible(open_window):
+    window = open_window()
+    manifest = window.controller.loaded.manifest
+    assert window.status.model_label.text() == f"Model: {manifest.title}"
+    assert window.status.device_label.text() == "Device: " + window.controller.loaded.device.description
+    assert window.status.device_label.text().startswith("Device: CPU")
+    assert window.banner.isVisible()
+    assert window.banner.text.text() == manifest.clinical_warning
+    assert "UNTRAINED" in window.banner.text.text()
+    assert "#b00020" in window.banner.styleSheet()  # red for untrained weights
+
+
+def test_a_newcomer_can_screen_the_sample_from_the_empty_window(open_window, qtbot):
+    window = open_window()
+    assert window.stack.currentWidget() is window.empty
+    qtbot.mouseClick(window.empty.sample_button, Qt.MouseButton.LeftButton)
+    wait_idle(qtbot, window, 1)
+    assert names(window) == ["normal_fundus_OS.jpg"]
+    assert window.stack.currentWidget() is window.splitter
+    # The first result is opened at once, heat map included.
+    qtbot.waitUntil(lambda: window.detail.view.showing_overlay, timeout=TIMEOUT_MS)
+    assert window.detail.record.result.path.name == "normal_fundus_OS.jpg"
+
+
+def test_paths_given_at_start_are_queued_until_the_model_is_ready(qtbot, models_folder, data_dir, sample_path):
+    relative = Path(os.path.relpath(sample_path))  # as typed in a terminal
+    window = launch([relative], data_dir, models_folder)
+    qtbot.addWidget(window)
+    assert window.controller.queued == 1 and window.status.progress.isVisible()
+    assert "waiting for the model" in window.status.progress_label.text()
+    wait_idle(qtbot, window, 1)
+    assert window.results.record(0).result.status.value == "screened"
+    assert window.results.record(0).key == str(sample_path.absolute())  # reopens from any working folder
+
+
+def test_without_a_model_the_user_is_told_why_and_nothing_is_queued(qtbot, tmp_path, data_dir, sample_path):
+    window = launch([sample_path], data_dir, tmp_path / "no-models-here")
+    qtbot.addWidget(window)
+    assert window.controller.queued == 1
+    qtbot.waitUntil(lambda: window.controller.model_state == "failed", timeout=TIMEOUT_MS)
+    assert window.controller.queued == 0 and not window.status.progress.isVisible()  # not waiting forever
+    boxes = [b for b in window.findChildren(QMessageBox) if b.isVisible()]
+    assert [b.windowTitle() for b in boxes] == ["The model could not be loaded"]
+    assert "no model bundle here" in boxes[0].text() and "Traceback" not in boxes[0].text()
+    assert window.status.model_label.text() == "No model loaded"
+    drop(window, [sample_path])
+    assert window.controller.queued == 0
+    assert any(b.windowTitle() == "Cannot screen" for b in window.findChildren(QMessageBox))
+
+
+def test_command_line_entry_points_are_wired(tmp_path):
+    for args in ([str(ROOT / "main.py"), "--version"], ["-m", "ran_desktop", "--version"]):
+        done = subprocess.run([sys.executable, *args], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                              env={"PYTHONPATH": str(ROOT), "PATH": ""})
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("RAN Screening ")
+    done = subprocess.run([sys.executable, "-m", "ran_desktop", "--help"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120)
+    assert "usage: ran-desktop" in done.stdout

@@ -1,0 +1,306 @@
+"""The session database: results, decisions with their audit trail, reopening, crashes and schema versions."""
+
+from __future__ import annotations
+
+import sqlite3
+import subprocess
+import sys
+import threading
+from dataclasses import replace
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from ran_desktop.engine import storage as storage_module
+from ran_desktop.engine.batch import BatchRun
+from ran_desktop.engine.bundle import load_bundle
+from ran_desktop.engine.loading import Eye
+from ran_desktop.engine.results import Status
+from ran_desktop.engine.review import CONFIRMED, OVERRIDDEN, Decision
+from ran_desktop.engine.screener import Screener, ScreeningOptions
+from ran_desktop.engine.session_export import write_session
+from ran_desktop.engine.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, StorageError, open_storage
+from ran_desktop.engine.thumbnails import make_thumbnail
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def loaded(tiny_bundle):
+    return load_bundle(tiny_bundle, device="cpu")
+
+
+@pytest.fixture(scope="module")
+def screened(loaded, sample_path, tmp_path_factory):
+    """Real results: a gradable photograph, an ungradable black frame and a file that is not an image."""
+    folder = tmp_path_factory.mktemp("images")
+    black = folder / "black_OD.png"
+    cv2.imwrite(str(black), np.zeros((600, 600, 3), np.uint8))
+    bad = folder / "notes.jpg"
+    bad.write_text("not a photograph", encoding="utf-8")
+    results = list(Screener(loaded, ScreeningOptions(keep_stages=True)).screen([sample_path, black, bad]))
+    assert [r.status for r in results] == [Status.SCREENED, Status.UNGRADABLE, Status.ERROR]
+    return results
+
+
+@pytest.fixture
+def db_path(tmp_path) -> Path:
+    return tmp_path / "data" / DATABASE_NAME
+
+
+def test_new_database_has_schema_version_and_wal(db_path):
+    with Storage(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    raw.close()
+
+
+def test_results_round_trip_after_reopening(db_path, screened):
+    thumb = make_thumbnail(screened[0].stages["original"])
+    with Storage(db_path) as store:
+        session = store.current_session()
+        for result in screened:
+            store.save_result(session, result, thumb if result.status is Status.SCREENED else None)
+
+    with Storage(db_path) as store:
+        assert store.current_session() == session
+        records = store.load_session(session)
+    assert [r.key for r in records] == [r.key for r in screened]
+    good, black, bad = records
+    original = screened[0]
+    assert good.result.dr_probs == pytest.approx(original.dr_probs)
+    assert good.result.dme_probs == pytest.approx(original.dme_probs)
+    assert good.result.dr_grade == original.dr_grade
+    assert good.result.metadata == original.metadata
+    assert good.result.quality.scores == pytest.approx(original.quality.scores)
+    assert good.result.model == original.model
+    assert good.thumbnail == thumb
+    decoded = cv2.imdecode(np.frombuffer(good.thumbnail, np.uint8), cv2.IMREAD_COLOR)
+    assert max(decoded.shape[:2]) == 128
+    assert black.status is Status.UNGRADABLE and black.result.quality.reasons == screened[1].quality.reasons
+    assert black.eye is Eye.RIGHT
+    assert bad.status is Status.ERROR and bad.result.error == screened[2].error and bad.result.metadata is None
+
+
+def test_decisions_keep_an_audit_trail_with_the_previous_value(db_path, screened):
+    with Storage(db_path) as store:
+        session = store.current_session()
+        image = store.save_result(session, screened[0])
+        first = store.save_decision(image.image_id, Decision(1, 1, kind=CONFIRMED, grader="A. Grader"))
+        second = store.save_decision(
+            image.image_id,
+            Decision(3, 0, patient_id="P-17", comment="new haemorrhages", kind=OVERRIDDEN, grader="B. Senior"),
+        )
+
+    with Storage(db_path) as store:
+        current = store.decision(image.image_id)
+        trail = store.audit_trail(image.image_id)
+        record = store.load_session(session)[0]
+    assert first.decided_at and second.decided_at
+    assert current == second
+    assert (current.dr_grade, current.dme_grade, current.grader) == (3, 0, "B. Senior")
+    assert current.comment == "new haemorrhages"
+    assert [(e.grader, e.previous, e.new) for e in trail] == [("A. Grader", None, first), ("B. Senior", first, second)]
+    assert record.decision == second and record.grades == (3, 0) and record.patient_id == "P-17"
+
+
+def test_screening_again_replaces_the_result_but_keeps_the_decision(db_path, screened):
+    with Storage(db_path) as store:
+        session = store.current_session()
+        image = store.save_result(session, screened[0])
+        store.save_decision(image.image_id, Decision(None, None, kind=OVERRIDDEN, grader="A. Grader"))
+        again = store.save_result(session, screened[0])
+        assert again.image_id == image.image_id
+        assert store.count_images(session) == 1
+        assert again.decision is not None and again.ungradable
+
+
+def test_the_audit_trail_cannot_be_rewritten(db_path, screened):
+    with Storage(db_path) as store:
+        image = store.save_result(store.current_session(), screened[0])
+        store.save_decision(image.image_id, Decision(0, 0, grader="A. Grader"))
+    raw = sqlite3.connect(db_path)
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute("UPDATE audit SET grader = 'someone else'")
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute("DELETE FROM audit")
+    raw.close()
+
+
+def test_a_decision_needs_a_grader_and_valid_grades(db_path, screened):
+    with Storage(db_path) as store:
+        image = store.save_result(store.current_session(), screened[0])
+        with pytest.raises(ValueError, match="grader"):
+            store.save_decision(image.image_id, Decision(0, 0, grader="  "))
+        assert store.audit_trail(image.image_id) == []
+    with pytest.raises(ValueError, match="DR grade"):
+        Decision(5, 0)
+    with pytest.raises(ValueError, match="both"):
+        Decision(2, None)
+
+
+def test_sessions_are_kept_apart(db_path, screened):
+    with Storage(db_path) as store:
+        first = store.current_session()
+        store.save_result(first, screened[0])
+        second = store.new_session()
+        store.save_result(second, screened[1])
+        assert second > first and store.current_session() == second
+        assert [r.key for r in store.load_session(first)] == [screened[0].key]
+        assert [r.key for r in store.load_session(second)] == [screened[1].key]
+
+
+def test_a_database_from_a_newer_version_is_refused_readably(db_path):
+    Storage(db_path).close()
+    raw = sqlite3.connect(db_path)
+    raw.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    raw.commit()
+    raw.close()
+    with pytest.raises(StorageError, match="newer version"):
+        Storage(db_path)
+
+
+def test_an_older_database_is_migrated_and_keeps_its_data(db_path, screened, monkeypatch):
+    with Storage(db_path) as store:
+        session = store.current_session()
+        store.save_result(session, screened[0])
+    later = (*storage_module.MIGRATIONS, ("ALTER TABLE images ADD COLUMN reader_note TEXT",))
+    monkeypatch.setattr(storage_module, "MIGRATIONS", later)
+    monkeypatch.setattr(storage_module, "SCHEMA_VERSION", len(later))
+    with Storage(db_path) as store:
+        assert store.schema_version == len(later)
+        assert [r.key for r in store.load_session(session)] == [screened[0].key]
+    raw = sqlite3.connect(db_path)
+    assert "reader_note" in [row[1] for row in raw.execute("PRAGMA table_info(images)")]
+    raw.close()
+
+
+def test_a_file_that_is_not_a_database_gives_a_readable_error(db_path):
+    db_path.parent.mkdir(parents=True)
+    db_path.write_bytes(b"this is not SQLite" * 100)
+    with pytest.raises(StorageError, match="not a usable session database"):
+        Storage(db_path)
+
+
+def test_a_crash_loses_nothing_already_saved(db_path, screened, tmp_path):
+    """A process that dies right after saving (no close, no clean exit) leaves the result and decision on disk."""
+    script = tmp_path / "crash.py"
+    script.write_text(
+        "import os, sys\n"
+        "from ran_desktop.engine.storage import Storage\n"
+        "from ran_desktop.engine.review import Decision\n"
+        "from ran_desktop.engine.results import ScreeningResult, ModelInfo, Status\n"
+        "from pathlib import Path\n"
+        "store = Storage(sys.argv[1])\n"
+        "info = ModelInfo('m', '1', 'none', False, False, 'warning', 'CPU')\n"
+        "result = ScreeningResult('k', Path('k'), Status.ERROR, info, error='x')\n"
+        "image = store.save_result(store.current_session(), result)\n"
+        "store.save_decision(image.image_id, Decision(None, None, kind='overridden', grader='A. Grader'))\n"
+        "os._exit(3)\n",
+        encoding="utf-8",
+    )
+    done = subprocess.run([sys.executable, str(script), str(db_path)], cwd=ROOT, capture_output=True, timeout=60)
+    assert done.returncode == 3, done.stderr.decode()
+    with Storage(db_path) as store:
+        [record] = store.load_session(store.current_session())
+    assert record.key == "k" and record.decision.grader == "A. Grader"
+
+
+def test_each_result_is_committed_before_it_is_reported(db_path, loaded, sample_path, tmp_path):
+    """The batch stores every result (visible to another connection) before its callback runs."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(3):
+        (folder / f"eye{i}_OS.jpg").write_bytes(sample_path.read_bytes())
+    with open_storage(db_path.parent) as store:
+        session = store.current_session()
+    seen: list[int] = []
+    planned: list[int] = []
+
+    def on_record(record, done, total):
+        with Storage(db_path) as other:
+            seen.append(other.count_images(session))
+        assert record.image_id > 0 and record.thumbnail and total == 3
+
+    stored = BatchRun(loaded, db_path, session, [folder]).run(planned.append, on_record)
+    assert stored == 3 and planned == [3] and seen == [1, 2, 3]
+
+
+def test_a_cancelled_batch_keeps_what_it_stored(db_path, loaded, sample_path, tmp_path):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(40):
+        (folder / f"eye{i:02d}.jpg").write_bytes(sample_path.read_bytes())
+    with open_storage(db_path.parent) as store:
+        session = store.current_session()
+    run = BatchRun(loaded, db_path, session, [folder])
+    reported: list[str] = []
+
+    def on_record(record, done, total):
+        reported.append(record.key)
+        if len(reported) == 2:
+            run.cancel()
+
+    stored = run.run(lambda total: None, on_record)
+    assert run.cancelled and stored == len(reported) == 2
+    with Storage(db_path) as store:
+        assert [r.key for r in store.load_session(session)] == reported
+
+
+def test_a_cancel_before_the_batch_starts_stores_nothing(db_path, loaded, sample_path):
+    with open_storage(db_path.parent) as store:
+        session = store.current_session()
+    run = BatchRun(loaded, db_path, session, [sample_path])
+    run.cancel()
+    assert run.run(lambda total: None, lambda *a: None) == 0
+
+
+def test_the_window_and_a_worker_write_at_the_same_time(db_path, screened):
+    """WAL and the busy timeout let a decision be saved while a batch keeps committing results."""
+    with Storage(db_path) as store:
+        session = store.current_session()
+        image = store.save_result(session, screened[0])
+        errors: list[BaseException] = []
+
+        def worker():
+            try:
+                with Storage(db_path) as mine:
+                    for i in range(50):
+                        mine.save_result(session, replace(screened[2], key=f"bad{i}"))
+            except BaseException as exc:  # surfaced by the assertion below
+                errors.append(exc)
+
+        thread = threading.Thread(target=worker)
+        thread.start()
+        for grade in range(5):
+            store.save_decision(image.image_id, Decision(grade, 0, kind=OVERRIDDEN, grader="A. Grader"))
+        thread.join(60)
+        assert not errors
+        assert store.count_images(session) == 51
+        assert len(store.audit_trail(image.image_id)) == 5
+
+
+def test_export_has_the_model_and_the_grader_columns(db_path, screened, tmp_path):
+    import csv
+    import json
+
+    with Storage(db_path) as store:
+        session = store.current_session()
+        records = [store.save_result(session, r) for r in screened]
+        store.save_decision(records[0].image_id, Decision(3, 2, kind=OVERRIDDEN, grader="A. Grader", comment="NVE"))
+        records = store.load_session(session)
+    rows = list(csv.DictReader(open(write_session(records, tmp_path / "out.csv"), encoding="utf-8")))
+    assert [r["status"] for r in rows] == ["screened", "ungradable", "error"]
+    assert rows[0]["dr_grade"] == str(screened[0].dr_grade)
+    assert (rows[0]["final_dr_grade"], rows[0]["grader"]) == ("3", "A. Grader")
+    assert rows[0]["final_outcome"] == "urgent referral"
+    assert rows[0]["model_caveat"] == ""  # reviewed: the grader's grades need no caveat
+    assert rows[1]["final_outcome"].startswith("ungradable") and rows[2]["final_outcome"] == ""
+    data = json.loads(write_session(records, tmp_path / "out.json").read_text(encoding="utf-8"))
+    assert data["results"][1]["model_caveat"] is None and data["results"][0]["review"] == OVERRIDDEN
+    with pytest.raises(ValueError, match=".csv or .json"):
+        write_session(records, tmp_path / "out.xlsx")
