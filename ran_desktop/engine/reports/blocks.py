@@ -1,0 +1,75 @@
+"""Blocks both reports share: the clinic header, the clinical-warning box, the model's provenance."""
+
+from __future__ import annotations
+
+from reportlab.lib.units import mm
+from reportlab.platypus import Flowable, Spacer, Table
+
+from ..results import ModelInfo
+from .context import ReportContext
+from .facts import model_status
+from .layout import LABEL_BG, RULE, WARNING_BG, WARNING_INK, Styles, boxed, para, style, table_style
+from .logo import Logo
+
+
+def short_warning(models: list[ModelInfo]) -> str:
+    """One line for every page's footer; "" when no model that graded carries a warning."""
+    flagged = [m for m in models if m.warning]
+    if not flagged:
+        return ""
+    kinds = sorted({
+        "an UNTRAINED model" if not m.trained
+        else "a model trained on synthetic images only" if m.synthetic
+        else "an unvalidated model"
+        for m in flagged
+    })
+    return f"NOT VALIDATED FOR CLINICAL USE: model grades from {' and '.join(kinds)}; a qualified grader must confirm."
+
+
+def header(title: str, context: ReportContext, logo: Logo | None, st: Styles, width: float) -> Table:
+    clinic = para(context.clinic_name, style("clinic", 12, bold=True)) if context.clinic_name else Spacer(1, 1)
+    text = [clinic, para(title, st.title), para(f"Generated {context.timestamp}", st.muted)]
+    if logo is None:
+        table = Table([[text]], colWidths=[width])
+    else:
+        picture = logo.flowable(max_width=45 * mm, max_height=20 * mm)
+        table = Table([[picture, text]], colWidths=[50 * mm, width - 50 * mm])
+    table.setStyle(table_style([
+        ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ("LEFTPADDING", (0, 0), (-1, -1), 0),
+        ("LINEBELOW", (0, 0), (-1, -1), 0.8, RULE),
+        ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+    ]))
+    return table
+
+
+def warning_box(info: ModelInfo, width: float) -> Table:
+    """The manifest's clinical warning, word for word, where nobody can miss it."""
+    heading = para("NOT VALIDATED FOR CLINICAL USE", style("warn_head", 11, bold=True, color=WARNING_INK))
+    body = para(f"{info.name} {info.version}: {info.warning}", style("warn_body", 9, bold=True, color=WARNING_INK),
+                bold=True)
+    return boxed([[heading], [body]], [width], WARNING_BG, WARNING_INK)
+
+
+def model_tables(models: list[ModelInfo], st: Styles, width: float) -> list[Flowable]:
+    out: list[Flowable] = []
+    label_w = 34 * mm
+    for info in models:
+        rows = [
+            [para("Model", st.label), para(f"{info.name} {info.version} ({model_status(info)})", st.body, bold=True)],
+            [para("Trained on", st.label), para(info.training_data, st.body)],
+            [para("Ran on", st.label), para(info.device, st.body)],
+        ]
+        if info.warning:
+            rows.append([para("Clinical warning", st.label),
+                         para(info.warning, style("model_warn", 9, bold=True, color=WARNING_INK), bold=True)])
+        table = Table(rows, colWidths=[label_w, width - label_w])
+        table.setStyle(table_style([
+            ("GRID", (0, 0), (-1, -1), 0.4, RULE),
+            ("BACKGROUND", (0, 0), (0, -1), LABEL_BG),
+            ("VALIGN", (0, 0), (-1, -1), "MIDDLE"),
+        ]))
+        out += [table, Spacer(1, 2 * mm)]
+    if not models:
+        out.append(para("No model graded any of these images.", st.body))
+    return out
