@@ -31,7 +31,7 @@ def ensure_environment() -> Path:
     wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
     if not STAMP.exists() or STAMP.read_text() != wanted:
         run(venv_python(), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-        run(venv_python(), "-m", "pip", "install", "--quiet", "-e", ".[test,training]")
+        run(venv_python(), "-m", "pip", "install", "--quiet", "-e", ".[test,training,installer]")
         STAMP.write_text(wanted)
     ensure_model()
     return venv_python()
