@@ -219,3 +219,14 @@ def test_distributed_run_with_torchrun(dataset, tmp_path):
     rows = list(csv.DictReader(open(run / "log.csv")))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
     assert (run / "best.safetensors").exists() and json.loads((run / "summary.json").read_text())["test"]
+
+
+def test_a_run_still_training_can_be_exported(dataset, tmp_path):
+    run = tmp_path / "run"
+    Trainer(_config(dataset, run, epochs=1)).fit()
+    (run / "summary.json").unlink()  # as while the run is still going
+    bundle = tmp_path / "bundle"
+    export_run(run, bundle, name="in-progress", version="0.0.1", workers=0)
+    assert "still running" in (bundle / "MODEL_CARD.md").read_text()
+    manifest = load_bundle(bundle, device="cpu").manifest
+    assert manifest.metrics["best_epoch"] == 1 and manifest.metrics["split_sizes"]["test"] > 0

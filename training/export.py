@@ -33,7 +33,7 @@ CLINICAL_USE = (
 
 def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 2) -> dict[str, Any]:
     config = json.loads((run / "config.json").read_text())
-    summary = json.loads((run / "summary.json").read_text())
+    summary = _summary(run, config)
     kwargs = {"dropout": config["dropout"]}
     if config["base_width"] != 64:
         kwargs["base_width"] = config["base_width"]
@@ -69,6 +69,22 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
     return metrics
 
 
+def _summary(run: Path, config: dict) -> dict[str, Any]:
+    """The finished run's summary, or, for a run still training, what its best checkpoint so far says."""
+    finished = run / "summary.json"
+    if finished.exists():
+        return json.loads(finished.read_text())
+    best = json.loads((run / "best.json").read_text())
+    split = json.loads((run / "split.json").read_text())
+    return {
+        "best_epoch": best["epoch"],
+        "validation": best["validation"],
+        "split_sizes": {name: len(paths) for name, paths in split["splits"].items()},
+        "sources": load_sources(config["data"])[1],
+        "in_progress": True,
+    }
+
+
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
     keep = {}
     for task in ("any_dr", "referable_dr", "dme"):
@@ -82,6 +98,8 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
 def model_card(title: str, config: dict, sources: list[dict], synthetic: bool, metrics: dict, summary: dict) -> str:
     warning = ("> **Not validated for clinical use.** These weights were trained on synthetic fundus images only.\n\n"
                if synthetic else "")
+    progress = (f" Exported while training was still running (best of the first {summary['best_epoch']} or more "
+                "epochs): a later export of the same run may be better.") if summary.get("in_progress") else ""
     data_lines = "\n".join(f"- {s['kind']}: {s['images']} images" + (" (synthetic)" if s.get("synthetic") else "")
                            for s in sources)
     return f"""# Model card: {title}
@@ -99,9 +117,9 @@ DME (0-2). Preprocessing: field-of-view crop, CLAHE, per-image per-channel stand
 {data_lines}
 
 Split (patient-aware, stratified, seed {config['seed']}): {summary['split_sizes']}. Adam, learning rate {config['lr']}
-({config['schedule']}), batch {config['batch_size']}, {config['epochs']} epochs, focal loss gamma {config['gamma']},
-augmentation {'on' if config['augment'] else 'off'}; best epoch {summary['best_epoch']} by validation
-`{config['select']}`.
+({config['schedule']}), batch {config['batch_size']}, {config['epochs']} epochs planned, focal loss gamma
+{config['gamma']}, augmentation {'on' if config['augment'] else 'off'}; best epoch {summary['best_epoch']} by
+validation `{config['select']}`.{progress}
 
 ## Test metrics (held-out split, measured through this bundle)
 ```
