@@ -19,23 +19,32 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QGuiApplication  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox, QStyle  # noqa: E402
+from PySide6.QtGui import QGuiApplication, QIcon  # noqa: E402
+from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
 from . import __version__  # noqa: E402
 from .engine.storage import APP_NAME, StorageError, default_data_dir  # noqa: E402
 from .gui.crash import CrashReporter  # noqa: E402
 from .gui.main_window import MainWindow  # noqa: E402
+from .logsafe import PrivacyFilter  # noqa: E402
+from .paths import resources_dir  # noqa: E402
 
 USAGE = f"""usage: ran-desktop [PHOTOS_OR_FOLDERS...]
 
 Opens {APP_NAME}, the diabetic retinopathy screening app, and screens the given photographs or folders.
 Environment: RAN_MODELS_DIR (models folder), RAN_DATA_DIR (session database and settings), RAN_DEVICE.
+
+  --self-test [--self-test-dir DIR]  check the installation without a window: load the model, screen the
+                                     bundled sample, write a report to a temporary folder; exit 0 or 1
 """
 
 
 def configure_logging(data_dir: Path) -> None:
-    """Errors go to <data>/logs/ran-desktop.log (rotated), so a support call has something to look at."""
+    """Errors go to <data>/logs/ran-desktop.log (rotated), so a support call has something to look at.
+
+    The log holds no patient data: PrivacyFilter withholds every value the code does not mark Public, and errors
+    are logged as types and code locations only (docs/privacy.md).
+    """
     try:
         folder = data_dir / "logs"
         folder.mkdir(parents=True, exist_ok=True)
@@ -44,9 +53,18 @@ def configure_logging(data_dir: Path) -> None:
     except OSError:
         return  # an unwritable data folder is reported when the database opens
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(threadName)s %(message)s"))
+    handler.addFilter(PrivacyFilter())
     logger = logging.getLogger("ran_desktop")
     logger.addHandler(handler)
     logger.setLevel(logging.INFO)
+
+
+def app_icon() -> QIcon:
+    """The app's icon in every size it ships, so Qt picks a sharp one at any scale."""
+    icon = QIcon()
+    for png in sorted((resources_dir() / "icons").glob("ran-screening-*.png")):
+        icon.addFile(str(png))
+    return icon
 
 
 def launch(paths: Sequence[str | Path] = (), data_dir: Path | None = None, models_folder: Path | None = None,
@@ -65,6 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     if "--version" in args:
         print(f"{APP_NAME} {__version__}")
         return 0
+    if "--self-test" in args:  # checked before any QApplication exists: the self-test opens no window
+        from .selftest import main as self_test
+
+        return self_test(args)
     if "-h" in args or "--help" in args:
         print(USAGE)
         return 0
@@ -74,6 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(__version__)
+    app.setWindowIcon(app_icon())
+    QGuiApplication.setDesktopFileName("ran-screening")  # links the window to the installed menu entry (Wayland)
     paths = [a for a in app.arguments()[1:] if not a.startswith("-")]  # Qt has removed its own options
     data_dir = default_data_dir()
     configure_logging(data_dir)
@@ -84,7 +108,6 @@ def main(argv: list[str] | None = None) -> int:
     except StorageError as exc:
         QMessageBox.critical(None, f"{APP_NAME} cannot start", str(exc))
         return 1
-    QGuiApplication.setWindowIcon(window.style().standardIcon(QStyle.StandardPixmap.SP_ComputerIcon))
     try:
         return app.exec()
     finally:

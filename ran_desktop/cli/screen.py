@@ -1,7 +1,9 @@
 """`ran-screen`: screen photographs from the command line and write results as CSV or JSON.
 
 Exit status: 0 when every image was screened (gradable or not), 1 when some files could not be read
-(they are listed on stderr), 2 for usage errors (bad arguments, no usable model).
+(they are listed on stderr), 2 for usage errors (bad arguments, no usable model, an --out folder that cannot be
+written), 3 when the results were written but the PDF reports (--report) could not be, 4 when the results file
+could not be written after screening (disk full...; nothing half-written is left).
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from ..engine.bundle import find_bundles, load_bundle
-from ..engine.errors import BundleError
+from ..engine.atomic import check_writable_folder, ensure_writable_folder, write_bytes_atomically
+from ..engine.bundle import LoadedModel, find_bundles, load_bundle
+from ..engine.errors import BundleError, WriteError
 from ..engine.gradcam import overlay_heatmap, upsample_heatmap
 from ..engine.loading import iter_image_files
 from ..engine.results import ScreeningResult, Status, write_results
 from ..engine.screener import ScreeningOptions, Screener
 from ..paths import models_dir
 
-EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_REPORT_FAILED = 0, 1, 2, 3
+EXIT_WRITE_FAILED = 4
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("paths", nargs="+", type=Path, help="image files or folders (searched recursively)")
     parser.add_argument("--out", type=Path, required=True, help="results file: .csv or .json")
     parser.add_argument("--heatmaps", type=Path, metavar="DIR", help="also write Grad-CAM overlays (PNG) here")
+    parser.add_argument("--report", type=Path, metavar="DIR",
+                        help="also write PDF reports here: one per patient and a batch summary (never overwrites)")
     parser.add_argument("--model", type=Path, metavar="DIR", help="model bundle folder (default: the bundled one)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: RAN_DEVICE or auto)")
     parser.add_argument("--batch-size", type=int, default=8)
@@ -67,8 +73,22 @@ def main(argv: list[str] | None = None) -> int:
     if manifest.clinical_warning:
         print(f"WARNING: {manifest.clinical_warning}", file=sys.stderr)
 
-    if args.heatmaps:
-        args.heatmaps.mkdir(parents=True, exist_ok=True)
+    try:
+        check_writable_folder(args.out)  # a folder that cannot be written fails now, not after a long batch
+        if args.heatmaps:
+            ensure_writable_folder(args.heatmaps)
+    except WriteError as exc:
+        print(f"ran-screen: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.report:
+        from ..engine.reports import ReportError
+        from ..engine.reports.files import prepare_folder
+
+        try:
+            prepare_folder(args.report)  # a folder that cannot be used fails now, not after a long batch
+        except ReportError as exc:
+            print(f"ran-screen: {exc}", file=sys.stderr)
+            return EXIT_USAGE
     screener = Screener(loaded, ScreeningOptions(batch_size=args.batch_size, workers=args.workers,
                                                  heatmaps=args.heatmaps is not None))
     total = sum(1 for _ in iter_image_files(args.paths))
@@ -76,12 +96,20 @@ def main(argv: list[str] | None = None) -> int:
     with tqdm(total=total, unit="file", disable=args.quiet, file=sys.stderr, desc="Screening") as bar:
         for result in screener.screen(args.paths):
             if args.heatmaps and result.heatmap is not None and result.view is not None:
-                _write_overlay(result, args.heatmaps)
+                try:
+                    _write_overlay(result, args.heatmaps)
+                except WriteError as exc:  # a full disk stops the overlays, not the screening or its results
+                    print(f"ran-screen: no more heat maps are written: {exc}", file=sys.stderr)
+                    args.heatmaps = None
             result.heatmap = result.view = None  # written; keep memory flat on big batches
             results.append(result)
             if result.metadata is None or result.metadata.frame_index in (None, 0):
                 bar.update(1)
-    write_results(results, args.out)
+    try:
+        write_results(results, args.out)
+    except WriteError as exc:
+        print(f"ran-screen: the results could not be written: {exc}", file=sys.stderr)
+        return EXIT_WRITE_FAILED
 
     failed = [r for r in results if r.status is Status.ERROR]
     screened = sum(r.status is Status.SCREENED for r in results)
@@ -90,7 +118,30 @@ def main(argv: list[str] | None = None) -> int:
           f"Results: {args.out}", file=sys.stderr)
     for r in failed:
         print(f"  failed: {r.path}: {r.error}", file=sys.stderr)
+    if args.report and not _write_reports(results, args.report, loaded, args.quiet):
+        return EXIT_REPORT_FAILED
     return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
+def _write_reports(results: list[ScreeningResult], folder: Path, loaded: LoadedModel, quiet: bool) -> bool:
+    """One PDF per patient, grouped as the desktop app groups them, and the batch summary; False on failure."""
+    from ..engine.reports import ReportContext, ReportError, export_batch_summary, export_patient_reports
+    from ..engine.review import ImageRecord, group_by_patient
+
+    groups = group_by_patient(ImageRecord(image_id=i, result=r) for i, r in enumerate(results))
+    context = ReportContext.for_model(loaded)
+    try:
+        with tqdm(total=len(groups), unit="patient", disable=quiet, file=sys.stderr, desc="Reports") as bar:
+            written = export_patient_reports(groups, folder, context, progress=lambda done, _: bar.update(1))
+        written.append(export_batch_summary(groups, folder, context))
+    except ReportError as exc:
+        print(f"ran-screen: {exc}", file=sys.stderr)
+        return False
+    print(f"Reports: {len(written) - 1} patient report(s) and the batch summary in {folder}", file=sys.stderr)
+    for report in written:
+        for note in report.notes:
+            print(f"  {note}", file=sys.stderr)
+    return True
 
 
 def _write_overlay(result: ScreeningResult, folder: Path) -> None:
@@ -103,7 +154,8 @@ def _write_overlay(result: ScreeningResult, folder: Path) -> None:
     target = folder / f"{result.path.stem}{frame}_{tag}_gradcam.png"
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
     if ok:
-        target.write_bytes(encoded.tobytes())  # imencode + write: cv2.imwrite cannot write non-ASCII paths on Windows
+        # imencode + write: cv2.imwrite cannot write non-ASCII paths on Windows
+        write_bytes_atomically(target, encoded.tobytes())
 
 
 if __name__ == "__main__":

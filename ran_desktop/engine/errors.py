@@ -28,3 +28,7 @@ class UnsupportedFormatError(ImageLoadError):
 
 class BundleError(FileProblem):
     """A model bundle is missing, incomplete, tampered with or does not match its manifest."""
+
+
+class WriteError(FileProblem):
+    """A file the user asked for (results, an export) could not be written; nothing half-written was left."""

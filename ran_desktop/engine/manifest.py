@@ -16,6 +16,7 @@ import jsonschema
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "weights.safetensors"
+VARIANT_NAMES = ("ran18", "ran34", "ran50")  # what model.ran.VARIANTS builds (not imported: that needs torch)
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -35,8 +36,25 @@ SCHEMA: dict[str, Any] = {
             "additionalProperties": False,
             "properties": {
                 "family": {"const": "RAN"},
-                "variant": {"type": "string"},
-                "kwargs": {"type": "object"},
+                "variant": {"enum": list(VARIANT_NAMES)},
+                # Bounded, and only RAN's own arguments: a manifest is read before its weights are checked against
+                # the network it describes, and must not be able to make the app build one too big for memory.
+                "kwargs": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "base_width": {"type": "integer", "minimum": 1, "maximum": 256},
+                        "attention_modules": {
+                            "type": "array", "minItems": 3, "maxItems": 3,
+                            "items": {"type": "integer", "minimum": 0, "maximum": 4},
+                        },
+                        "reduction": {"type": "integer", "minimum": 1, "maximum": 1024},
+                        "dropout": {"type": "number", "minimum": 0, "exclusiveMaximum": 1},
+                        "nominal_input_size": {"type": "integer", "minimum": 32, "maximum": 2048},
+                        "mask_min_size": {"type": "integer", "minimum": 1, "maximum": 512},
+                        "zero_init_residual": {"type": "boolean"},
+                    },
+                },
             },
         },
         "input_size": {"type": "integer", "minimum": 32, "maximum": 2048, "multipleOf": 16},

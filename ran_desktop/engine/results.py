@@ -7,10 +7,11 @@ import json
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, TextIO
 
 import numpy as np
 
+from .atomic import write_text_atomically
 from .grading import DME_GRADE_NAMES, DR_GRADE_NAMES, EyeDecision, Recommendation, recommend
 from .loading import ImageMetadata
 from .quality import QualityReport
@@ -139,23 +140,27 @@ def result_row(result: ScreeningResult) -> dict[str, Any]:
 
 
 def write_results(results: Iterable[ScreeningResult], path: str | Path) -> Path:
-    """Write CSV or JSON by the file's suffix, atomically (a temporary file, then rename)."""
+    """Write CSV or JSON by the file's suffix, atomically (see `atomic`); WriteError when it cannot be written."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise ValueError(f"{path}: results are written as .csv or .json")
-    rows = [result_row(r) for r in results]
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        if suffix == ".csv":
-            writer = csv.DictWriter(fh, fieldnames=CSV_COLUMNS)
+    return write_rows([result_row(r) for r in results], CSV_COLUMNS, path)
+
+
+def write_rows(rows: list[dict[str, Any]], columns: list[str], path: Path) -> Path:
+    """Rows as CSV (empty cells for None) or as JSON {"results": rows}, by the suffix of `path`."""
+
+    def write(fh: TextIO) -> None:
+        if path.suffix.lower() == ".csv":
+            writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
             writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
         else:
             json.dump({"results": rows}, fh, indent=2, ensure_ascii=False)
             fh.write("\n")
-    tmp.replace(path)
-    return path
+
+    return write_text_atomically(path, write, newline="")
 
 
 def _rounded(value: float | None, digits: int = 4) -> float | None:

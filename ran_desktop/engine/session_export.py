@@ -6,13 +6,11 @@ Imports neither Qt nor torch.
 
 from __future__ import annotations
 
-import csv
-import json
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .results import CSV_COLUMNS, Status, result_row
+from .results import CSV_COLUMNS, Status, result_row, write_rows
 from .review import ImageRecord
 
 REVIEW_COLUMNS = [
@@ -55,20 +53,9 @@ def session_rows(records: Sequence[ImageRecord]) -> list[dict[str, Any]]:
 
 
 def write_session(records: Sequence[ImageRecord], path: str | Path) -> Path:
-    """Write `.csv` or `.json` by suffix, atomically (a temporary file, then rename)."""
+    """Write `.csv` or `.json` by suffix, atomically (see `atomic`); WriteError when it cannot be written."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".json"):
         raise ValueError(f"{path.name}: results are written as .csv or .json")
-    rows = session_rows(records)
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as fh:
-        if suffix == ".csv":
-            writer = csv.DictWriter(fh, fieldnames=COLUMNS)
-            writer.writeheader()
-            writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
-        else:
-            json.dump({"results": rows}, fh, indent=2, ensure_ascii=False)
-            fh.write("\n")
-    tmp.replace(path)
-    return path
+    return write_rows(session_rows(records), COLUMNS, path)

@@ -27,6 +27,7 @@ from typing import Any
 
 import platformdirs
 
+from . import db_rescue
 from .errors import ScreeningError
 from .loading import Eye, ImageMetadata
 from .quality import QualityReport
@@ -98,6 +99,14 @@ class StorageError(ScreeningError):
     """The session database cannot be used; the message says why in plain words."""
 
 
+class CorruptDatabaseError(StorageError):
+    """The file is damaged or is no SQLite database at all (as opposed to locked, or written by a newer app)."""
+
+
+# SQLite's primary result codes for a damaged file; "busy", "locked" or "read-only" are not damage.
+_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
+
+
 @dataclass(frozen=True)
 class AuditEntry:
     image_id: int
@@ -119,9 +128,15 @@ def utc_now() -> str:
 
 
 class Storage:
-    """The session database at `path` (created, or migrated to SCHEMA_VERSION, when opened)."""
+    """The session database at `path` (created, or migrated to SCHEMA_VERSION, when opened).
 
-    def __init__(self, path: str | Path):
+    `check_integrity` reads every page once (SQLite's quick_check): the window does it at start, so damage is
+    found before anything new is added to a damaged file. A damaged file raises CorruptDatabaseError.
+    """
+
+    set_aside: Path | None = None  # where open_storage kept a damaged database it replaced with this one
+
+    def __init__(self, path: str | Path, *, check_integrity: bool = False):
         self.path = Path(path)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,12 +147,15 @@ class Storage:
         self._db.row_factory = sqlite3.Row
         try:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
+            self._db.execute("PRAGMA synchronous=FULL")  # each commit is on the disk before it returns
             self._db.execute("PRAGMA foreign_keys=ON")
+            if check_integrity:
+                self._check_integrity()
             self._migrate()
         except sqlite3.DatabaseError as exc:
             self._db.close()
-            raise StorageError(f"{self.path} is not a usable session database ({exc}).") from exc
+            kind = CorruptDatabaseError if _is_damage(exc) else StorageError
+            raise kind(f"{self.path} is not a usable session database ({exc}).") from exc
         except StorageError:
             self._db.close()
             raise
@@ -167,6 +185,11 @@ class Storage:
         except sqlite3.Error as exc:
             self._db.execute("ROLLBACK")
             raise StorageError(f"Saving to the session database failed ({exc}); nothing was changed.") from exc
+
+    def _check_integrity(self) -> None:
+        problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
+        if problems != ["ok"]:
+            raise CorruptDatabaseError(f"{self.path} is damaged ({'; '.join(problems)}).")
 
     # --- schema -------------------------------------------------------------------------------------------
 
@@ -380,7 +403,32 @@ def _json(value: Any) -> str:
 
 
 def open_storage(data_dir: str | Path | None = None) -> Storage:
-    """The session database in `data_dir` (default: the user's data folder)."""
-    folder = Path(data_dir) if data_dir is not None else default_data_dir()
-    return Storage(folder / DATABASE_NAME)
+    """The session database in `data_dir` (default: the user's data folder), checked for damage.
 
+    A damaged database is never deleted or written to: it is renamed with a timestamp, with its WAL and other
+    companion files (see db_rescue), and a new, empty database is started; the returned Storage's `set_aside` says
+    where the old one is, so the app can tell the user.
+    """
+    folder = Path(data_dir) if data_dir is not None else default_data_dir()
+    path = folder / DATABASE_NAME
+    copies = db_rescue.snapshot_logs(path)
+    try:
+        return Storage(path, check_integrity=True)
+    except CorruptDatabaseError:
+        try:
+            kept = db_rescue.set_aside(path, copies)
+        except OSError as exc:
+            raise StorageError(
+                f"{path} is damaged and could not be set aside ({exc.strerror or exc}). Move it away by hand, "
+                "or choose another data folder (RAN_DATA_DIR)."
+            ) from exc
+    finally:
+        db_rescue.drop_snapshots(copies)
+    storage = Storage(path, check_integrity=True)
+    storage.set_aside = kept
+    return storage
+
+
+def _is_damage(exc: sqlite3.DatabaseError) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)

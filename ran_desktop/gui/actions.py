@@ -18,6 +18,10 @@ class WindowActions:
     open_folder: QAction
     try_sample: QAction
     export: QAction
+    report_current: QAction
+    report_selected: QAction
+    report_batch: QAction
+    report_dicom: QAction  # checkable: also write DICOM Encapsulated PDF
     new_session: QAction
     settings: QAction
     quit: QAction
@@ -69,6 +73,17 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
                            "Screen the bundled photograph of a normal left eye"),
         export=_action(window, "&Export results…", h["export"], ("Ctrl+E",),
                        "Save this session's results and decisions as CSV or JSON", sp.SP_DialogSaveButton),
+        report_current=_action(window, "Export report for &current patient…", h["report_current"], ("Ctrl+R",),
+                               "Write a PDF report for the patient of the selected image, with the saved "
+                               "decisions (available once the model has loaded)"),
+        report_selected=_action(window, "Export reports for &selected patients…", h["report_selected"],
+                                ("Ctrl+Shift+R",),
+                                "Write one PDF report per patient of the selected rows (Ctrl/Shift+click to "
+                                "select several)"),
+        report_batch=_action(window, "Export reports for the &whole batch…", h["report_batch"], ("Ctrl+Shift+B",),
+                             "Write one PDF report per patient in the list and a batch summary PDF"),
+        report_dicom=_action(window, "Also write &DICOM Encapsulated PDF for PACS", h["report_dicom"], (),
+                             "Beside each PDF, write a .dcm copy a PACS can store (patients with a patient ID)"),
         new_session=_action(window, "&New session…", h["new_session"], ("Ctrl+Shift+N",),
                             "Start an empty list; the current one stays in the database"),
         settings=_action(window, "Se&ttings…", h["settings"], (QKeySequence.StandardKey.Preferences, "Ctrl+,"),
@@ -89,6 +104,7 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
         shortcuts=_action(window, "&Keyboard shortcuts", h["shortcuts"], (QKeySequence.StandardKey.HelpContents, "F1")),
         about=_action(window, "&About RAN Screening", h["about"], (), "Versions and the model card"),
     )
+    actions.report_dicom.setCheckable(True)
     for grade in range(5):
         actions.dr_grades.append(_action(window, f"DR grade {grade}", partial(h["dr_grade"], grade), (str(grade),)))
     for grade in range(3):
@@ -112,6 +128,12 @@ def build_menus(window: QMainWindow, a: WindowActions) -> None:
     file_menu.addAction(a.settings)
     file_menu.addSeparator()
     file_menu.addAction(a.quit)
+
+    reports = bar.addMenu("R&eports")
+    for action in (a.report_current, a.report_selected, a.report_batch):
+        reports.addAction(action)
+    reports.addSeparator()
+    reports.addAction(a.report_dicom)
 
     screening = bar.addMenu("&Screening")
     screening.addAction(a.cancel)
@@ -141,7 +163,8 @@ def build_menus(window: QMainWindow, a: WindowActions) -> None:
 def shortcut_table(a: WindowActions) -> str:
     """HTML list of every command with a shortcut, for Help > Keyboard shortcuts."""
     rows = []
-    singles = [a.open_files, a.open_folder, a.export, a.new_session, a.settings, a.quit, a.cancel, a.next_image,
+    singles = [a.open_files, a.open_folder, a.export, a.report_current, a.report_selected, a.report_batch,
+               a.new_session, a.settings, a.quit, a.cancel, a.next_image,
                a.previous_image, a.confirm, a.ungradable, a.zoom_in, a.zoom_out, a.fit, *a.view_modes, a.shortcuts]
     for action in singles:
         keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())

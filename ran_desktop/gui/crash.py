@@ -15,6 +15,7 @@ from types import TracebackType
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
+from ..logsafe import Public, safe_trace
 from .messages import ErrorDialog
 
 log = logging.getLogger("ran_desktop")
@@ -40,12 +41,14 @@ class CrashReporter(QObject):
             sys.excepthook, threading.excepthook = self._previous
             self._previous = None
 
-    def report(self, summary: str, details: str = "") -> None:
-        log.error("%s\n%s", summary, details)
+    def report(self, summary: str, details: str = "", trace: str = "") -> None:
+        """Show `summary` and `details` to the user; only `trace` (see logsafe.safe_trace) goes to the log."""
+        # summary and details quote file names and DICOM values: patient data, which stays out of the log
+        log.error("unexpected error shown to the user\n  %s", Public(trace or "(no trace)"))
         self._reported.emit(summary, details or summary)
 
     def report_exception(self, exc: BaseException) -> None:
-        self.report(f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)))
+        self.report(f"{type(exc).__name__}: {exc}", "".join(traceback.format_exception(exc)), safe_trace(exc))
 
     def _excepthook(self, exc_type: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
         if issubclass(exc_type, KeyboardInterrupt) and self._previous is not None:

@@ -41,7 +41,7 @@ class DetailController(QObject):
     previewFailed = Signal(str, str)  # noqa: N815
     heatReady = Signal(str, QImage, str)  # noqa: N815 (key, RGBA heat layer, caption)
     heatUnavailable = Signal(str, str)  # noqa: N815 (key, why)
-    unexpected = Signal(str, str)  # a failure nobody foresaw: summary, details to copy
+    unexpected = Signal(str, str, str)  # a failure nobody foresaw: summary, details to copy, trace for the log
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -114,7 +114,8 @@ class DetailController(QObject):
 
     def _on_preview_failed(self, key: str, failure: TaskFailure) -> None:
         if not failure.expected:
-            self.unexpected.emit(f"The picture could not be prepared: {failure.message}", failure.details)
+            self.unexpected.emit(f"The picture could not be prepared: {failure.message}", failure.details,
+                                 failure.trace)
         if self._record is not None and self._record.key == key:
             self.previewFailed.emit(key, failure.message)
 
@@ -128,7 +129,8 @@ class DetailController(QObject):
     def _on_heat_failed(self, key: str, failure: TaskFailure) -> None:
         self._heat_shown = None
         if not failure.expected:
-            self.unexpected.emit(f"The heat map could not be computed: {failure.message}", failure.details)
+            self.unexpected.emit(f"The heat map could not be computed: {failure.message}", failure.details,
+                                 failure.trace)
         if self._record is not None and self._record.key == key:
             self.heatUnavailable.emit(key, f"The heat map could not be computed: {failure.message}")
 

@@ -29,11 +29,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine.errors import WriteError
 from ..engine.loading import SUPPORTED_SUFFIXES
 from ..engine.results import Status
 from ..engine.review import Decision, ImageRecord, decision_kind
 from ..engine.session_export import write_session
 from ..engine.storage import StorageError, default_data_dir, open_storage
+from ..logsafe import Public
 from ..paths import models_dir, sample_images
 from .about_dialog import AboutDialog
 from .actions import build_actions, build_menus, shortcut_table
@@ -45,6 +47,7 @@ from .drops import dropped_paths
 from .empty_state import EmptyState
 from .messages import show_message
 from .patient_panel import PatientPanel
+from .report_export import ReportExporter
 from .results_filter import ResultsFilterProxy
 from .results_model import RECORD_ROLE, Column, ResultsTableModel
 from .results_panel import ResultsPanel
@@ -86,13 +89,17 @@ class MainWindow(QMainWindow):
         self._closed = False
 
         self._build_widgets()
+        self.reports = ReportExporter(self)
         self.commands = build_actions(self, self._handlers())  # not `actions`: QWidget.actions() exists
         build_menus(self, self.commands)
         self._connect()
+        self.reports.attach(self.commands)
         self.results.set_records(self.storage.load_session(self.session_id))
         self._after_rows_changed()
         self._restore_window_state()
         self.setAcceptDrops(True)
+        if self.storage.set_aside is not None:
+            QTimer.singleShot(0, self._tell_database_set_aside)  # once the window is up, so the message has a parent
 
     def start(self) -> None:
         """Begin loading the model in the background (call after show(): the window comes first)."""
@@ -172,6 +179,8 @@ class MainWindow(QMainWindow):
             "zoom_out": self.detail.view.zoom_out, "fit": self.detail.view.fit,
             "shortcuts": self.show_shortcuts, "about": self.show_about, "dr_grade": self.review.set_dr_grade,
             "dme_grade": self.review.set_dme_grade, "view_mode": self.detail.set_mode,
+            "report_current": self.reports.export_current, "report_selected": self.reports.export_selected,
+            "report_batch": self.reports.export_batch, "report_dicom": self.reports.set_dicom,
         }
 
     def _connect(self) -> None:
@@ -265,7 +274,8 @@ class MainWindow(QMainWindow):
 
     def _on_model_ready(self, loaded: LoadedModel) -> None:
         manifest = loaded.manifest
-        log.info("model %s loaded from %s on %s", manifest.title, loaded.folder, loaded.device.description)
+        log.info("model %s loaded from %s on %s", Public(manifest.title), Public(str(loaded.folder)),
+                 Public(loaded.device.description))
         self.status.set_model(manifest.title, loaded.device.description, loaded.device.note)
         self.banner.set_warning(manifest.clinical_warning, severe=not manifest.trained)
         self.empty.set_status(f"Model {manifest.title} ready on {loaded.device.description}.")
@@ -274,7 +284,7 @@ class MainWindow(QMainWindow):
         self.details.set_model(loaded)
 
     def _on_model_failed(self, reason: str) -> None:
-        log.error("no model: %s", reason)
+        log.error("no model: %s", Public(reason))  # about the bundle and the device, never about a patient's file
         self.status.set_model_failed(reason)
         self.status.hide_progress()
         self.empty.set_status(f"No model could be loaded: {reason}")
@@ -290,7 +300,8 @@ class MainWindow(QMainWindow):
         if self.controller.running:
             return
         self.status.hide_progress()
-        log.info("batch %s: %d image(s) stored of %d file(s)", "cancelled" if cancelled else "done", stored, total)
+        log.info("batch %s: %d image(s) stored of %d file(s)", Public("cancelled" if cancelled else "done"), stored,
+                 total)
         errors = sum(r.status is Status.ERROR for r in self.results.records())
         if cancelled:
             text = f"Cancelled: {stored} image(s) screened before stopping; they stay in the list."
@@ -302,12 +313,12 @@ class MainWindow(QMainWindow):
 
     def _on_batch_failed(self, failure: TaskFailure) -> None:
         self.status.hide_progress()
-        log.error("screening stopped: %s\n%s", failure.message, failure.details)
+        log.error("screening stopped\n  %s", Public(failure.trace))  # the message may quote a file: not logged
         if failure.expected:
             show_message(self, "Screening stopped", f"{failure.message}\n\nImages screened before this stay "
                                                     f"in the list.")
         else:
-            self.reporter.report(f"Screening stopped: {failure.message}", failure.details)
+            self.reporter.report(f"Screening stopped: {failure.message}", failure.details, failure.trace)
 
     # --- the list -----------------------------------------------------------------------------------------
 
@@ -454,11 +465,23 @@ class MainWindow(QMainWindow):
             path = path.with_suffix(".csv")
         try:
             write_session(self.results.records(), path)
-        except (OSError, ValueError) as exc:
+        except WriteError as exc:
+            show_message(self, "Export failed", f"The results could not be written to {path}:\n{exc.reason}.")
+            return False
+        except ValueError as exc:
             show_message(self, "Export failed", f"The results could not be written to {path}:\n{exc}")
             return False
         self.status.showMessage(f"Exported {self.results.rowCount()} image(s) to {path}", 8000)
         return True
+
+    def _tell_database_set_aside(self) -> None:
+        kept = self.storage.set_aside
+        log.warning("damaged session database set aside as %s; a new one was started", Public(kept.name))
+        show_message(self, "The session database was damaged",
+                     f"The session database could not be read, so a new, empty one was started.\n\n"
+                     f"The damaged file was kept, unchanged, as:\n{kept}\n\n"
+                     f"Nothing was deleted: whoever supports this installation may be able to recover earlier "
+                     f"results and decisions from it.")
 
     def new_session_dialog(self) -> None:
         if self.controller.running or self.controller.queued:
@@ -532,6 +555,7 @@ class MainWindow(QMainWindow):
         self._patient_refresh.stop()
         self.controller.shutdown()
         self.details.shutdown()
+        self.reports.shutdown()
         self.storage.close()
         if self.reporter.window is self:
             self.reporter.window = None

@@ -63,7 +63,7 @@ class ScreeningController(QObject):
     recordsArrived = Signal(list)  # noqa: N815 (ImageRecord, applied in groups)
     batchFinished = Signal(int, int, bool)  # noqa: N815 (images stored, files in batch, cancelled)
     batchFailed = Signal(object)  # noqa: N815 (TaskFailure)
-    unexpected = Signal(str, str)  # a failure nobody foresaw: summary, details to copy
+    unexpected = Signal(str, str, str)  # a failure nobody foresaw: summary, details to copy, trace for the log
 
     def __init__(self, database: Path, session_id: int, models_folder: Path, device: str | None,
                  parent: QObject | None = None):
@@ -107,7 +107,7 @@ class ScreeningController(QObject):
         self.model_error = failure.message
         self._queue.clear()  # nothing can screen them; the user is told why
         if not failure.expected:
-            self.unexpected.emit(f"The model could not be loaded: {failure.message}", failure.details)
+            self.unexpected.emit(f"The model could not be loaded: {failure.message}", failure.details, failure.trace)
         self.modelFailed.emit(failure.message)
 
     # --- batches ------------------------------------------------------------------------------------------

@@ -71,6 +71,24 @@ class AppSettings:
         self._set("export/folder", value.strip())
 
     @property
+    def report_folder(self) -> str:
+        """The folder PDF reports were last written to ('' until the first export)."""
+        return self._text("reports/last_folder")
+
+    @report_folder.setter
+    def report_folder(self, value: str) -> None:
+        self._set("reports/last_folder", value.strip())
+
+    @property
+    def report_dicom(self) -> bool:
+        """Also write each report as DICOM Encapsulated PDF, for a PACS."""
+        return self._text("reports/dicom", "false").lower() == "true"
+
+    @report_dicom.setter
+    def report_dicom(self, value: bool) -> None:
+        self._set("reports/dicom", "true" if value else "false")
+
+    @property
     def view_mode(self) -> str:
         return self._text("view/mode", "gradcam")
 

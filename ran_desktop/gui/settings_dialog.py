@@ -50,7 +50,8 @@ class SettingsDialog(QDialog):
         logo_browse = QPushButton("Browse…")
         logo_browse.clicked.connect(self._pick_logo)
         self.export = QLineEdit(settings.export_folder)
-        self.export.setToolTip("Where File > Export results suggests saving")
+        self.export.setToolTip("Where File > Export results suggests saving, and where Reports start until "
+                               "reports have been written somewhere")
         export_browse = QPushButton("Browse…")
         export_browse.clicked.connect(self._pick_export)
 

@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal
 
 from ..engine.errors import ScreeningError
+from ..logsafe import safe_trace
 
 Report = Callable[[Any], None]
 
@@ -27,18 +28,21 @@ class TaskFailure:
     message: str
     details: str = ""  # traceback, for failures nobody foresaw
     expected: bool = True
+    trace: str = ""  # what the log may keep: exception types and code locations, no message (logsafe)
 
 
 def failure_from(exc: BaseException) -> TaskFailure:
+    trace = safe_trace(exc)
     if isinstance(exc, ScreeningError):
-        return TaskFailure(str(exc))
+        return TaskFailure(str(exc), trace=trace)
     if isinstance(exc, MemoryError):
-        return TaskFailure("Not enough memory for this work. Close other programs or screen fewer images at once.")
+        return TaskFailure("Not enough memory for this work. Close other programs or screen fewer images at once.",
+                           trace=trace)
     if isinstance(exc, OSError):
         where = f" ({exc.filename})" if exc.filename else ""
-        return TaskFailure(f"{exc.strerror or exc}{where}")
+        return TaskFailure(f"{exc.strerror or exc}{where}", trace=trace)
     details = "".join(traceback.format_exception(exc))
-    return TaskFailure(f"{type(exc).__name__}: {exc}", details, expected=False)
+    return TaskFailure(f"{type(exc).__name__}: {exc}", details, expected=False, trace=trace)
 
 
 @dataclass

@@ -50,13 +50,19 @@ def load_dicom(path: Path, *, min_side: int | None = None) -> list[LoadedImage]:
     """One LoadedImage per frame; frames are decoded one at a time."""
     ds = _read_dataset(path)
     _guess_utf8_if_undeclared(ds)
-    photometric = _check_decodable(path, ds)
-    rows, cols = int(ds.Rows), int(ds.Columns)
+    try:
+        photometric = _check_decodable(path, ds)
+        rows, cols = int(ds.Rows), int(ds.Columns)
+        bits_stored = int(ds.get("BitsStored") or ds.BitsAllocated)
+    except ImageLoadError:
+        raise
+    except Exception as exc:  # pydicom converts elements lazily: a malformed one fails only when it is read
+        reason = f"malformed DICOM header: an element cannot be read ({type(exc).__name__}: {exc})"
+        raise ImageLoadError(path, reason) from exc
     if rows < 1 or cols < 1:
         raise ImageLoadError(path, f"DICOM image has an empty size ({cols} x {rows})")
     check_pixel_count(path, cols, rows)
     frame_count = _frame_count(ds)
-    bits_stored = int(ds.get("BitsStored") or ds.BitsAllocated)
 
     # what every frame shares, read once; a garbled text field loses that field, never the image
     shared = ImageMetadata(
@@ -135,7 +141,8 @@ def _check_decodable(path: Path, ds: Dataset) -> str:
         if "Image Storage" in sop or "Rows" in ds:
             # pydicom stops quietly at the end of a cut-off file, so a missing element is all that shows
             raise ImageLoadError(
-                path, f"DICOM file has no pixel data although it is an image ({sop}); the file may be truncated"
+                path, f"DICOM file has no pixel data although it is an image ({sop}); the file may be truncated "
+                "or one of its elements malformed"
             )
         raise ImageLoadError(path, f"DICOM file has no pixel data, so it is not an image ({sop})")
     missing = [k for k in ("Rows", "Columns", "BitsAllocated", "PhotometricInterpretation") if ds.get(k) in (None, "")]

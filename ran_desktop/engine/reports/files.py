@@ -9,6 +9,7 @@ import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..atomic import sync_folder
 from .errors import ReportWriteError, describe_os_error
 
 # Characters Windows forbids in names (and the path separators everywhere).
@@ -85,7 +86,7 @@ def write_new_file(folder: Path, name: str, data: bytes, written: tuple[Path, ..
         for attempt in range(1, MAX_ATTEMPTS + 1):
             target = requested if attempt == 1 else folder / f"{stem}-{attempt}{suffix}"
             if _claim(tmp, target):
-                _sync_folder(folder)
+                sync_folder(folder)
                 return Placed(target, requested)
         raise ReportWriteError(folder, f"{MAX_ATTEMPTS} files named like {name} are already there", written)
     except OSError as exc:
@@ -117,22 +118,6 @@ def _claim(tmp: str, target: Path) -> bool:
         return False
     os.replace(tmp, target)
     return True
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the new name itself durable (POSIX); Windows has no folder handles to sync."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse fsync on folders; the file's own data is already synced
-    finally:
-        os.close(fd)
 
 
 def prepare_folder(folder: str | Path) -> Path:
