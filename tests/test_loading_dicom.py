@@ -330,3 +330,13 @@ def test_huge_declared_size_is_refused_before_decoding(tmp_path: Path) -> None:
     ds.Rows = ds.Columns = 60000
     ds.save_as(path)
     expect_error(path, "too large", "pixels")
+
+
+def test_a_file_with_too_many_frames_is_refused_before_decoding(tmp_path):
+    from ran_desktop.engine.loading.dicom import MAX_FRAMES
+
+    frames = [np.full((8, 8, 3), i % 256, np.uint8) for i in range(MAX_FRAMES + 1)]
+    path = write_dicom(tmp_path / "series.dcm", frames)
+    with pytest.raises(ImageLoadError, match=f"{MAX_FRAMES + 1} frames"):
+        load_images(path)
+    assert len(load_images(write_dicom(tmp_path / "ok.dcm", frames[:MAX_FRAMES]))) == MAX_FRAMES

@@ -63,6 +63,12 @@ def load_dicom(path: Path, *, min_side: int | None = None) -> list[LoadedImage]:
         raise ImageLoadError(path, f"DICOM image has an empty size ({cols} x {rows})")
     check_pixel_count(path, cols, rows)
     frame_count = _frame_count(ds)
+    if frame_count > MAX_FRAMES:
+        raise ImageLoadError(
+            path,
+            f"DICOM file holds {frame_count} frames; at most {MAX_FRAMES} are screened from one file "
+            "(a video or an angiography series is not a set of fundus photographs)",
+        )
 
     # what every frame shares, read once; a garbled text field loses that field, never the image
     shared = ImageMetadata(
@@ -170,6 +176,10 @@ def _check_decodable(path: Path, ds: Dataset) -> str:
 
 def _describe(syntax: UID) -> str:
     return f"{syntax.name} ({syntax})" if syntax.name != str(syntax) else f"unknown UID {syntax}"
+
+
+# Every frame of a file is kept until the file is done: this bounds that memory (about 1 MB a frame as decoded).
+MAX_FRAMES = 100
 
 
 def _frame_count(ds: Dataset) -> int:
