@@ -141,15 +141,14 @@ def result_row(result: ScreeningResult) -> dict[str, Any]:
 
 def write_results(results: Iterable[ScreeningResult], path: str | Path) -> Path:
     """Write CSV or JSON by the file's suffix, atomically (see `atomic`); WriteError when it cannot be written."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise ValueError(f"{path}: results are written as .csv or .json")
     return write_rows([result_row(r) for r in results], CSV_COLUMNS, path)
 
 
-def write_rows(rows: list[dict[str, Any]], columns: list[str], path: Path) -> Path:
+def write_rows(rows: list[dict[str, Any]], columns: list[str], path: str | Path) -> Path:
     """Rows as CSV (empty cells for None) or as JSON {"results": rows}, by the suffix of `path`."""
+    path = Path(path)
+    if path.suffix.lower() not in (".csv", ".json"):
+        raise ValueError(f"{path.name}: results are written as .csv or .json")
 
     def write(fh: TextIO) -> None:
         if path.suffix.lower() == ".csv":

@@ -54,8 +54,4 @@ def session_rows(records: Sequence[ImageRecord]) -> list[dict[str, Any]]:
 
 def write_session(records: Sequence[ImageRecord], path: str | Path) -> Path:
     """Write `.csv` or `.json` by suffix, atomically (see `atomic`); WriteError when it cannot be written."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix not in (".csv", ".json"):
-        raise ValueError(f"{path.name}: results are written as .csv or .json")
     return write_rows(session_rows(records), COLUMNS, path)

@@ -323,7 +323,7 @@ class Storage:
 
 
 _SELECT_RECORDS = (
-    "SELECT images.*, decisions.dr_grade AS d_dr, decisions.dme_grade AS d_dme, decisions.eye AS d_eye, "
+    "SELECT images.*, decisions.dr_grade AS d_dr_grade, decisions.dme_grade AS d_dme_grade, decisions.eye AS d_eye, "
     "decisions.patient_id AS d_patient_id, decisions.patient_name AS d_patient_name, decisions.comment AS d_comment, "
     "decisions.kind AS d_kind, decisions.grader AS d_grader, decisions.decided_at AS d_decided_at "
     "FROM images LEFT JOIN decisions ON decisions.image_id = images.id"
@@ -348,19 +348,7 @@ def _record_from_row(row: sqlite3.Row) -> ImageRecord:
         error=row["error"],
         timings_ms=json.loads(row["timings"]),
     )
-    decision = None
-    if row["d_kind"] is not None:
-        decision = Decision(
-            dr_grade=row["d_dr"],
-            dme_grade=row["d_dme"],
-            eye=Eye(row["d_eye"]) if row["d_eye"] else None,
-            patient_id=row["d_patient_id"],
-            patient_name=row["d_patient_name"],
-            comment=row["d_comment"],
-            kind=row["d_kind"],
-            grader=row["d_grader"],
-            decided_at=row["d_decided_at"],
-        )
+    decision = _decision_from_row(row, prefix="d_") if row["d_kind"] is not None else None
     return ImageRecord(
         image_id=int(row["id"]),
         result=result,
@@ -370,17 +358,22 @@ def _record_from_row(row: sqlite3.Row) -> ImageRecord:
     )
 
 
-def _decision_from_row(row: sqlite3.Row) -> Decision:
+def _decision_from_row(row: sqlite3.Row, prefix: str = "") -> Decision:
+    """A decision from a `decisions` row, or from its columns joined into an image row under `prefix`."""
+
+    def col(name: str) -> Any:
+        return row[prefix + name]
+
     return Decision(
-        dr_grade=row["dr_grade"],
-        dme_grade=row["dme_grade"],
-        eye=Eye(row["eye"]) if row["eye"] else None,
-        patient_id=row["patient_id"],
-        patient_name=row["patient_name"],
-        comment=row["comment"],
-        kind=row["kind"],
-        grader=row["grader"],
-        decided_at=row["decided_at"],
+        dr_grade=col("dr_grade"),
+        dme_grade=col("dme_grade"),
+        eye=Eye(col("eye")) if col("eye") else None,
+        patient_id=col("patient_id"),
+        patient_name=col("patient_name"),
+        comment=col("comment"),
+        kind=col("kind"),
+        grader=col("grader"),
+        decided_at=col("decided_at"),
     )
 
 
