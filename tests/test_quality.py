@@ -152,3 +152,33 @@ def test_field_of_view_must_belong_to_the_image(sample):
         assess_quality(sample, detect_fov(data.coffee()), FULL)
     with pytest.raises(ValueError):
         assess_quality(sample, detect_fov(sample), (0, 1411))
+
+
+@pytest.mark.parametrize("crop", [None, (slice(200, 1200), slice(None))], ids=["whole", "clipped-disc"])
+def test_reusing_preprocessings_square_gives_the_same_report(sample, crop):
+    """The screener hands over the square preprocessing already cut; the verdict must not depend on who cut it."""
+    from ran_desktop.engine.preprocess import crop_to_fov
+
+    rgb = sample if crop is None else np.ascontiguousarray(sample[crop])
+    fov = detect_fov(rgb)
+    size = (rgb.shape[1], rgb.shape[0])
+    own = assess_quality(rgb, fov, size)
+    given = assess_quality(rgb, fov, size, square=crop_to_fov(rgb, fov))
+    assert given.scores == own.scores and given.reasons == own.reasons
+    # A square of the wrong size (another margin) is not trusted: the gate cuts its own.
+    wrong = assess_quality(rgb, fov, size, square=np.zeros((50, 50, 3), np.uint8))
+    assert wrong.scores == own.scores
+
+
+def test_scores_match_a_direct_masked_measurement(sample):
+    """Brightness, contrast and saturation from OpenCV's masked statistics equal plain numpy over the interior."""
+    from ran_desktop.engine import quality
+
+    fov = detect_fov(sample)
+    report = assess_quality(scaled(sample, 2.4), fov, FULL)
+    lum, key = quality._measurement_square(scaled(sample, 2.4), fov, None)
+    inside = lum[quality._interior(key)[0].astype(bool)].astype(np.float64)
+    assert report.scores["brightness"] == pytest.approx(float(inside.mean()), rel=1e-9)
+    assert report.scores["contrast"] == pytest.approx(float(inside.std()) / float(inside.mean()), rel=1e-9)
+    assert report.scores["overexposed_fraction"] == pytest.approx(float(np.mean(inside >= 250)), rel=1e-12)
+    assert report.scores["overexposed_fraction"] > 0.01  # the check saw saturated pixels at all

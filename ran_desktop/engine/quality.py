@@ -25,6 +25,7 @@ Imports neither Qt nor torch.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import asdict, dataclass, field, fields
 
 import cv2
@@ -89,45 +90,78 @@ class QualityReport:
         return {"gradable": self.gradable, "reasons": list(self.reasons), "scores": dict(self.scores)}
 
 
-def _measurement_square(rgb: np.ndarray, fov: FieldOfView) -> tuple[np.ndarray, np.ndarray]:
-    """Luminance of the disc's square at 512 px (float32) and the mask of its measurable interior."""
+def _measurement_square(rgb: np.ndarray, fov: FieldOfView, square: np.ndarray | None) -> tuple[np.ndarray, tuple]:
+    """Luminance of the disc's square at 512 px (float32) and the key of its measurable interior's mask."""
     h, w = rgb.shape[:2]
     x0, y0, side = fov_square(fov)
-    square = resize_square(crop_to_fov(rgb, fov), _MEASURE_SIZE)
-    lum = cv2.cvtColor(square, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    if square is None or square.shape[:2] != (side, side):
+        square = crop_to_fov(rgb, fov)
+    # Grey first: one channel to resample instead of three.
+    grey = cv2.cvtColor(square, cv2.COLOR_RGB2GRAY)
+    lum = _resize_grey(grey)
     k = _MEASURE_SIZE / side
     # Only pixels that came from the image: a clipped disc's square is padded with black.
-    mask = np.zeros((_MEASURE_SIZE, _MEASURE_SIZE), dtype=np.uint8)
     ix0, iy0 = int(np.ceil(max(0, -x0) * k)) + 2, int(np.ceil(max(0, -y0) * k)) + 2
     ix1, iy1 = int(np.floor(min(side, w - x0) * k)) - 2, int(np.floor(min(side, h - y0) * k)) - 2
-    if ix1 > ix0 and iy1 > iy0:
-        mask[iy0:iy1, ix0:ix1] = 1
+    disc = None
     if fov.found:
         cx, cy = (fov.center[0] - x0 + 0.5) * k - 0.5, (fov.center[1] - y0 + 0.5) * k - 0.5
-        disc = np.zeros_like(mask)
         r = fov.radius * k * _INTERIOR_RADIUS
-        cv2.circle(disc, (int(round(cx * 16)), int(round(cy * 16))), int(round(r * 16)), 1, -1, cv2.LINE_8, 4)
-        mask &= disc
-    return lum, mask.astype(bool)
+        disc = (int(round(cx * 16)), int(round(cy * 16)), int(round(r * 16)))
+    return lum.astype(np.float32), (ix0, iy0, ix1, iy1, disc)
 
 
-def _sharpness(lum: np.ndarray, mask: np.ndarray) -> float:
-    """Fine-to-medium detail ratio inside the mask (0 for a flat image)."""
+def _resize_grey(grey: np.ndarray) -> np.ndarray:
+    """`resize_square`'s resampling (area to shrink, cubic to enlarge) on one channel."""
+    side = grey.shape[0]
+    if side == _MEASURE_SIZE:
+        return grey.copy()
+    interpolation = cv2.INTER_AREA if _MEASURE_SIZE < side else cv2.INTER_CUBIC
+    return cv2.resize(grey, (_MEASURE_SIZE, _MEASURE_SIZE), interpolation=interpolation)
+
+
+@functools.lru_cache(maxsize=16)
+def _interior(key: tuple) -> tuple[np.ndarray, np.ndarray, dict[float, np.ndarray]]:
+    """The interior mask for a square's geometry, as bool and float32, with its Gaussian blurs.
+
+    Squares are centred on their disc, so nearly every photograph gives the same few keys: caching the mask's
+    blurs (the normalised convolution's denominators) halves the sharpness measurement's cost.
+    """
+    ix0, iy0, ix1, iy1, disc = key
+    mask = np.zeros((_MEASURE_SIZE, _MEASURE_SIZE), dtype=np.uint8)
+    if ix1 > ix0 and iy1 > iy0:
+        mask[iy0:iy1, ix0:ix1] = 1
+    if disc is not None:
+        circle = np.zeros_like(mask)
+        cv2.circle(circle, disc[:2], disc[2], 1, -1, cv2.LINE_8, 4)
+        mask &= circle
     m = mask.astype(np.float32)
+    blurs = {sigma: np.maximum(cv2.GaussianBlur(m, (0, 0), sigma), 1e-6) for sigma in (_FINE_SIGMA, _MEDIUM_SIGMA)}
+    for array in (mask, m, *blurs.values()):
+        array.flags.writeable = False  # shared between threads and calls
+    return mask, m, blurs
+
+
+def _masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    mean, std = cv2.meanStdDev(values, mask=mask)
+    return float(mean[0, 0]), float(std[0, 0])
+
+
+def _sharpness(lum: np.ndarray, key: tuple) -> float:
+    """Fine-to-medium detail ratio inside the mask (0 for a flat image)."""
+    mask, m, den = _interior(key)
+    weighted = lum * m
 
     def blur(sigma: float) -> np.ndarray:
         # Normalised convolution: averages only pixels inside the mask, so edges add no false detail.
-        num = cv2.GaussianBlur(lum * m, (0, 0), sigma)
-        den = cv2.GaussianBlur(m, (0, 0), sigma)
-        return num / np.maximum(den, 1e-6)
+        return cv2.GaussianBlur(weighted, (0, 0), sigma) / den[sigma]
 
     fine_blur = blur(_FINE_SIGMA)
-    fine = (lum - fine_blur)[mask]
-    medium = (fine_blur - blur(_MEDIUM_SIGMA))[mask]
-    medium_sd = float(medium.std())
+    _, fine_sd = _masked_mean_std(lum - fine_blur, mask)
+    _, medium_sd = _masked_mean_std(fine_blur - blur(_MEDIUM_SIGMA), mask)
     if medium_sd < 1e-3:
         return 0.0
-    return float(fine.std()) / medium_sd
+    return fine_sd / medium_sd
 
 
 def assess_quality(
@@ -135,8 +169,13 @@ def assess_quality(
     fov: FieldOfView,
     original_size: tuple[int, int],
     thresholds: QualityThresholds = DEFAULT_THRESHOLDS,
+    *,
+    square: np.ndarray | None = None,
 ) -> QualityReport:
     """Judge one photograph. `rgb` may be a reduced decode; `original_size` is the file's (width, height).
+
+    `square` is `crop_to_fov(rgb, fov)` (default margin) when the caller has already cut it, as preprocessing
+    does: it saves cutting it again.
 
     Without a field of view the only reason given is that none was found (nothing else can be judged),
     though the scores are still measured over the whole frame for the log.
@@ -152,17 +191,22 @@ def assess_quality(
     # Reduced decodes shrink both axes alike; the geometric mean tolerates rounding of either.
     to_original = float(np.sqrt((ow / w) * (oh / h)))
 
-    lum, mask = _measurement_square(rgb, fov)
-    inside = lum[mask] if mask.any() else lum.ravel()
-    brightness = float(inside.mean())
+    lum, key = _measurement_square(rgb, fov, square)
+    mask: np.ndarray | None = _interior(key)[0]
+    n_inside = cv2.countNonZero(mask)
+    if n_inside == 0:  # nothing measurable: measure the whole square for the log instead
+        mask, n_inside = None, lum.size
+    brightness, spread = _masked_mean_std(lum, mask)
+    saturated = (lum >= _SATURATED).view(np.uint8)
+    n_saturated = cv2.countNonZero(saturated if mask is None else cv2.bitwise_and(saturated, mask))
     scores = {
         "fov_found": 1.0 if fov.found else 0.0,
         "fov_fraction": float(fov.area_fraction),
         "fov_diameter_px": 2.0 * fov.radius * to_original,
         "brightness": brightness,
-        "overexposed_fraction": float(np.count_nonzero(inside >= _SATURATED)) / inside.size,
-        "contrast": float(inside.std()) / max(brightness, 1.0),
-        "sharpness": _sharpness(lum, mask) if mask.any() else 0.0,
+        "overexposed_fraction": n_saturated / n_inside,
+        "contrast": spread / max(brightness, 1.0),
+        "sharpness": _sharpness(lum, key) if mask is not None else 0.0,
     }
     if not fov.found:
         return QualityReport(gradable=False, reasons=(NO_FUNDUS_REASON,), scores=scores)

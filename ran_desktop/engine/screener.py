@@ -21,7 +21,7 @@ from .bundle import LoadedModel
 from .errors import ImageLoadError
 from .gradcam import GradCAM
 from .loading import LoadedImage, iter_image_files, load_images
-from .preprocess import PreprocessResult, decode_min_side, preprocess
+from .preprocess import DEFAULT_SETTINGS, PreprocessResult, decode_min_side, preprocess
 from .quality import QualityReport, assess_quality
 from .results import ModelInfo, ScreeningResult, Status
 
@@ -66,6 +66,8 @@ class Screener:
         self._settings = loaded.preprocess_settings
         self._thresholds = loaded.quality_thresholds
         self._min_side = decode_min_side(self._settings)
+        # The quality gate measures the square cut with the default margin; reuse preprocessing's when it is that.
+        self._square_reusable = self._settings.fov_margin == DEFAULT_SETTINGS.fov_margin
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -117,7 +119,8 @@ class Screener:
             try:
                 keep = self.options.keep_stages or self.options.heatmaps
                 pre = preprocess(image.pixels, self._settings, keep_stages=keep)
-                quality = assess_quality(image.pixels, pre.fov, image.metadata.original_size, self._thresholds)
+                quality = assess_quality(image.pixels, pre.fov, image.metadata.original_size, self._thresholds,
+                                         square=pre.square if self._square_reusable else None)
             except Exception as exc:  # a bug or an image no check foresaw must not take the batch down
                 prepared.append(self._error(path, image.key, f"preprocessing failed ({type(exc).__name__}: {exc})"))
                 continue
