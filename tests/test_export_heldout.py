@@ -1,0 +1,67 @@
+"""`ran-export --heldout`: a data set kept out of training is measured through the exported bundle and reported
+in the manifest and the model card, with the settings that make it again."""
+
+import json
+
+import pytest
+
+from ran_desktop.engine.bundle import load_bundle
+from training.evaluate import main as evaluate_main
+from training.export import export_run
+from training.export import main as export_main
+from training.train import TrainConfig, Trainer
+from training_data import write_dotted_dataset
+
+
+def _train(data, out, **kw):
+    cfg = dict(data=[f"csv:{data}"], out=out, base_width=8, input_size=64, epochs=1, batch_size=8, workers=0,
+               augment=False, seed=1, checkpoint_minutes=60.0)
+    cfg.update(kw)
+    Trainer(TrainConfig(**cfg)).fit()
+    return out
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("heldout")
+    data = write_dotted_dataset(root / "train", count=30)
+    held = write_dotted_dataset(root / "held", count=20, seed=5)
+    # A generated set carries its generator's settings; the card must say how to make it again.
+    (held / "synthetic.json").write_text(json.dumps({"generator": "training.synthetic", "count": 20, "seed": 5,
+                                                     "size": None, "camera_family": "heldout",
+                                                     "real_background_fraction": 0.3}))
+    return root, data, held, _train(data, root / "run")
+
+
+def test_heldout_metrics_go_into_manifest_and_card_and_evaluate_reproduces_them(trained, tmp_path):
+    root, _, held, run = trained
+    bundle = tmp_path / "bundle"
+    export_run(run, bundle, name="held-test", version="0.1.0", workers=0, heldout=[f"csv:{held}"],
+               heldout_cache=tmp_path / "cache")
+    manifest = load_bundle(bundle, device="cpu").manifest
+    got = manifest.metrics["heldout"]
+    assert got["dr"]["n"] == 20 and got["referable_dr"]["n"] == 20
+    assert "ran-synth --count 20 --seed 5 --size 0 --camera-family heldout" in got["data"][0]
+    card = (bundle / "MODEL_CARD.md").read_text()
+    assert "## Held-out set" in card and f"kappa {got['dr']['quadratic_kappa']:.3f}" in card
+    assert ("met" in card) and {"heldout_roc.png", "heldout_confusion_dr.png"} <= {p.name for p in bundle.iterdir()}
+    assert not (bundle / "heldout").exists()
+
+    out = tmp_path / "eval"
+    assert evaluate_main(["--model", str(bundle), "--data", f"csv:{held}", "--out", str(out), "--workers", "0"]) == 0
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["dr"]["quadratic_kappa"] == pytest.approx(got["dr"]["quadratic_kappa"])
+    assert again["dme"]["auc"] == pytest.approx(got["dme"]["auc"])
+
+
+def test_a_fine_tuned_run_names_its_starting_weights(trained, tmp_path):
+    root, data, _, run = trained
+    first = tmp_path / "first"
+    assert export_main(["--run", str(run), "--out", str(first), "--name", "first-stage", "--version", "0.0.1",
+                        "--workers", "0"]) == 0
+    tuned = _train(data, tmp_path / "tuned", finetune=first, split_file=run / "split.json")
+    bundle = tmp_path / "bundle"
+    export_run(tuned, bundle, name="second-stage", version="0.0.2", workers=0)
+    card = (bundle / "MODEL_CARD.md").read_text()
+    assert "Started from the weights of `first-stage 0.0.1`" in card
+    assert "Held-out set" not in card  # none asked for
