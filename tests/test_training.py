@@ -8,7 +8,7 @@ from torch.utils.data import DataLoader
 
 from ran_desktop.engine.bundle import load_bundle
 from ran_desktop.engine.loading import load_images
-from ran_desktop.engine.preprocess import PreprocessSettings, decode_min_side, preprocess
+from ran_desktop.engine.preprocess import PreprocessSettings, decode_min_side, finish, preprocess
 from training.data import MISSING, AugmentSettings, FundusDataset, SquareCache, augment, labels_of
 from training.datasets import load_dataset
 from training.engine_io import TwoHeadLoss, predict
@@ -96,10 +96,26 @@ def test_epoch_sampler_resumes_part_way():
     sampler = EpochSampler(20, seed=3)
     sampler.set_epoch(2)
     full = list(sampler)
+    assert {epoch for epoch, _ in full} == {2}  # the epoch travels with every request, to the loader's workers
     sampler.set_epoch(2, start=8)
     assert list(sampler) == full[8:] and len(sampler) == 12
     sampler.set_epoch(3)
-    assert list(sampler) != full and sorted(full) == list(range(20))
+    assert list(sampler) != full and sorted(i for _, i in full) == list(range(20))
+
+
+def test_epoch_sampler_deals_distributed_shares_and_limits():
+    shares = [EpochSampler(21, seed=3, replicas=2, rank=r) for r in (0, 1)]
+    for share in shares:
+        share.set_epoch(1)
+    a, b = ([i for _, i in share] for share in shares)
+    assert len(a) == len(b) == len(shares[0]) == 10 and not set(a) & set(b)  # as DistributedSampler(drop_last=True)
+    shares[1].set_epoch(1, start=4)
+    assert [i for _, i in shares[1]] == b[4:] and len(shares[1]) == 6
+    limited = EpochSampler(20, seed=3, limit=8)
+    limited.set_epoch(1, start=2)
+    whole = EpochSampler(20, seed=3)
+    whole.set_epoch(1)
+    assert list(limited) == list(whole)[2:8] and len(limited) == 6
 
 
 def _config(dataset, out, **kw):
@@ -107,6 +123,66 @@ def _config(dataset, out, **kw):
                 augment=False, seed=1, checkpoint_minutes=60.0)
     base.update(kw)
     return TrainConfig(**base)
+
+
+def _epoch_batches(trainer, epoch, start_batch=0):
+    """The image batches the Trainer's own loader gives `train_epoch` for one epoch, from `start_batch` on."""
+    got = []
+
+    def record(loader):
+        got.extend(x.clone() for x, _, _ in loader)
+        return 0.0, 0
+
+    trainer._train_epoch = record
+    trainer.epoch, trainer.batch_in_epoch = epoch, start_batch
+    trainer.train_epoch()
+    return got
+
+
+def _same(a, b):
+    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+
+
+def test_persistent_workers_augment_each_epoch_as_a_fresh_run_does(dataset, tmp_path):
+    """Loader workers outlive the epoch, and their dataset copies never see the main process's later changes: the
+    augmentation must still follow the epoch, match a run without workers, and resume part-way identically."""
+    def config(workers):
+        return _config(dataset, tmp_path / f"run{workers}", augment=True, workers=workers, batch_size=4,
+                       cache_dir=tmp_path / "cache")
+
+    trainer = Trainer(config(2))
+    try:
+        first = _epoch_batches(trainer, 0)
+        workers = [w.pid for w in trainer._run_loader("train")._iterator._workers]
+        second = _epoch_batches(trainer, 1)
+        resumed = _epoch_batches(trainer, 1, start_batch=2)
+        assert [w.pid for w in trainer._run_loader("train")._iterator._workers] == workers  # the same processes
+    finally:
+        trainer.close_loaders()
+    assert len(first) == len(second) >= 3 and not _same(first, second)
+    assert _same(resumed, second[2:])
+    data = trainer.train_set
+    for epoch, batches in ((0, first), (1, second)):  # the workers used each epoch's own augmentation seed
+        index = data.indices[np.random.default_rng([1, epoch]).permutation(len(data))[0]]
+        rng = np.random.default_rng([1, epoch, index])  # _config's seed is 1
+        square = augment(np.asarray(data.cache.array[index]), rng, AugmentSettings())
+        assert np.array_equal(batches[0][0].numpy(), finish(square, data.cache.settings)[1])
+
+    fresh = Trainer(config(0))
+    assert _same(_epoch_batches(fresh, 0), first) and _same(_epoch_batches(fresh, 1), second)
+
+
+def test_fit_with_workers_keeps_them_for_the_run_and_stops_them(dataset, tmp_path):
+    import multiprocessing
+
+    before = set(multiprocessing.active_children())
+    run = tmp_path / "run"
+    trainer = Trainer(_config(dataset, run, augment=True, workers=2, epochs=2, max_batches_per_epoch=2))
+    trainer.fit()
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2] and all(float(r["val_loss"]) > 0 for r in rows)
+    assert torch.load(run / "last.pt", weights_only=True)["epoch_loss"][1] == 0  # reset after the epoch
+    assert not trainer._loaders and set(multiprocessing.active_children()) <= before
 
 
 def test_short_run_lowers_the_loss_exports_and_evaluates(dataset, tmp_path, capsys):
@@ -165,6 +241,18 @@ def test_mid_epoch_checkpoint_resumes_at_the_next_batch(dataset, tmp_path):
     trainer._save_checkpoint()
     resumed = Trainer(_config(dataset, run, epochs=3))
     assert (resumed.epoch, resumed.batch_in_epoch) == (1, 2)
+
+
+def test_mid_epoch_checkpoints_carry_the_running_loss(dataset, tmp_path):
+    # The loss is summed on the device between reads; a checkpoint taken part-way must still hold it.
+    trainer = Trainer(_config(dataset, tmp_path / "run", epochs=1, max_batches_per_epoch=2, checkpoint_minutes=0.0))
+    saved = []
+    save = trainer._save_checkpoint
+    trainer._save_checkpoint = lambda: saved.append((trainer.batch_in_epoch, *trainer._epoch_loss)) or save()
+    trainer.fit()
+    mid = [s for s in saved if s[0] > 0]
+    assert [(b, n) for b, _, n in mid] == [(1, 8), (2, 16)] and 0 < mid[0][1] < mid[1][1]
+    assert saved[-1] == (0, 0.0, 0)  # after the epoch
 
 
 def test_cli_trains_without_dme_labels(tmp_path):

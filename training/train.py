@@ -27,7 +27,6 @@ import torch.distributed as dist
 from safetensors.torch import load_file, save_file
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
-from torch.utils.data.distributed import DistributedSampler
 from tqdm import tqdm
 
 from ran_desktop.engine.bundle import load_bundle
@@ -91,22 +90,40 @@ class TrainConfig:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
 
 
-class EpochSampler(Sampler[int]):
-    """A seeded permutation per epoch that can start part-way, so a resumed run sees exactly the batches it missed."""
+class EpochSampler(Sampler[tuple[int, int]]):
+    """A seeded permutation per epoch that can start part-way, so a resumed run sees exactly the batches it missed.
 
-    def __init__(self, size: int, seed: int):
-        self.size, self.seed = size, seed
+    It yields (epoch, position) pairs for FundusDataset: the loader's workers live for the whole run, and their copies
+    of the dataset never see anything the main process sets after they started, so the epoch that seeds the
+    augmentation travels with every request instead. With `replicas` > 1 it deals each process of a distributed run
+    its share, as DistributedSampler(drop_last=True) does: the permutation cut to a multiple of `replicas`, every
+    `replicas`-th item from `rank`. `limit` caps the items per epoch (--max-batches-per-epoch), so the workers are
+    never asked for batches the loop would throw away.
+    """
+
+    def __init__(self, size: int, seed: int, *, replicas: int = 1, rank: int = 0, limit: int | None = None):
+        if not 0 <= rank < replicas:
+            raise ValueError(f"rank {rank} is not one of {replicas} replicas")
+        self.size, self.seed, self.replicas, self.rank, self.limit = size, seed, replicas, rank, limit
         self.epoch, self.start = 0, 0
 
     def set_epoch(self, epoch: int, start: int = 0) -> None:
+        """Start `epoch` at item `start` of this process's share (batches done x batch size when resuming)."""
         self.epoch, self.start = epoch, start
+
+    def _share(self) -> int:
+        share = self.size // self.replicas if self.replicas > 1 else self.size
+        return share if self.limit is None else min(share, self.limit)
 
     def __iter__(self):
         order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
-        return iter(order[self.start :].tolist())
+        if self.replicas > 1:
+            order = order[: self.size // self.replicas * self.replicas][self.rank :: self.replicas]
+        epoch = self.epoch
+        return iter([(epoch, i) for i in order[self.start : self._share()].tolist()])
 
     def __len__(self) -> int:
-        return self.size - self.start
+        return max(0, self._share() - self.start)
 
 
 class Trainer:
@@ -154,6 +171,10 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.epoch, self.batch_in_epoch, self.best, self.best_epoch = 0, 0, -math.inf, -1
         self._epoch_loss = (0.0, 0)
+        world = dist.get_world_size() if self.distributed else 1
+        limit = cfg.max_batches_per_epoch * cfg.batch_size if cfg.max_batches_per_epoch is not None else None
+        self.train_sampler = EpochSampler(len(self.train_set), cfg.seed, replicas=world, rank=self.rank, limit=limit)
+        self._loaders: dict[str, DataLoader] = {}
         if cfg.resume and (cfg.out / "last.pt").exists():
             self._load_checkpoint(cfg.out / "last.pt")
         if self.main:
@@ -189,7 +210,8 @@ class Trainer:
             return 0.5 * self.cfg.lr * (1 + math.cos(math.pi * self.epoch / self.cfg.epochs))
         return self.cfg.lr
 
-    def _loader(self, dataset: FundusDataset, sampler: Sampler | None, shuffle_sampler: bool = False) -> DataLoader:
+    def _loader(self, dataset: FundusDataset, sampler: Sampler | None, shuffle_sampler: bool = False,
+                persistent: bool = False) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.cfg.batch_size,
@@ -197,36 +219,57 @@ class Trainer:
             num_workers=self.cfg.workers,
             pin_memory=self.device.type == "cuda",
             drop_last=shuffle_sampler and len(dataset) > self.cfg.batch_size,
-            persistent_workers=False,
+            persistent_workers=persistent and self.cfg.workers > 0,
         )
 
-    def fit(self) -> dict[str, Any]:
-        cfg = self.cfg
-        sampler: Sampler
-        if self.distributed:
-            sampler = DistributedSampler(self.train_set, seed=cfg.seed, drop_last=True)
-        else:
-            sampler = EpochSampler(len(self.train_set), cfg.seed)
-        while self.epoch < cfg.epochs:
-            started = time.perf_counter()
-            self.train_set.set_epoch(self.epoch)
-            skip_batches = self.batch_in_epoch
-            if isinstance(sampler, EpochSampler):
-                sampler.set_epoch(self.epoch, skip_batches * cfg.batch_size)
+    def _run_loader(self, name: str) -> DataLoader:
+        """The run's training or validation loader, made once: its workers serve every epoch. Started per epoch they
+        cost a start-up each time, and a worker forked from a process whose memory the training steps have grown makes
+        the next step copy every page it writes (copy-on-write; about 2 s on the benchmark's CPU) and then keeps the old
+        copies. So fit starts both loaders' workers before the first step, while the process is still small."""
+        if name not in self._loaders:
+            if name == "train":
+                self._loaders[name] = self._loader(self.train_set, self.train_sampler, True, persistent=True)
             else:
-                sampler.set_epoch(self.epoch)
-            for group in self.optimizer.param_groups:
-                group["lr"] = self._lr()
-            train_loss, seen = self._train_epoch(self._loader(self.train_set, sampler, True))
-            row = self._validate(train_loss, seen, time.perf_counter() - started)
-            self.epoch += 1
-            self.batch_in_epoch = 0
-            self._epoch_loss = (0.0, 0)
-            if self.main:
-                self._save_checkpoint()
-                self._log(row)
-            if self.distributed:
-                dist.barrier()
+                self._loaders[name] = self._loader(self.val_set, None, persistent=True)
+        return self._loaders[name]
+
+    def close_loaders(self) -> None:
+        """Stop the run's loader workers (fit does at its end; a Trainer driven epoch by epoch calls it itself)."""
+        for loader in self._loaders.values():
+            iterator = getattr(loader, "_iterator", None)
+            if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+                iterator._shutdown_workers()
+        self._loaders.clear()
+
+    def train_epoch(self) -> tuple[float, int]:
+        """Train epoch `self.epoch` from batch `self.batch_in_epoch` (non-zero on resuming part-way): (loss, images)."""
+        self.train_sampler.set_epoch(self.epoch, self.batch_in_epoch * self.cfg.batch_size)
+        for group in self.optimizer.param_groups:
+            group["lr"] = self._lr()
+        return self._train_epoch(self._run_loader("train"))
+
+    def fit(self) -> dict[str, Any]:
+        try:
+            # Both loaders' workers start here, before the first step (see _run_loader); the validation ones then
+            # load the first validation batches while the first epoch trains.
+            starting = self.main and self.cfg.workers > 0 and self.epoch < self.cfg.epochs
+            first_val = iter(self._run_loader("val")) if starting else None
+            while self.epoch < self.cfg.epochs:
+                started = time.perf_counter()
+                train_loss, seen = self.train_epoch()
+                row = self._validate(train_loss, seen, time.perf_counter() - started, first_val)
+                first_val = None
+                self.epoch += 1
+                self.batch_in_epoch = 0
+                self._epoch_loss = (0.0, 0)
+                if self.main:
+                    self._save_checkpoint()
+                    self._log(row)
+                if self.distributed:
+                    dist.barrier()
+        finally:
+            self.close_loaders()
         return self.finish()
 
     def _train_epoch(self, loader: DataLoader) -> tuple[float, int]:
@@ -235,8 +278,11 @@ class Trainer:
         total_batches = len(loader) + self.batch_in_epoch
         if limit is not None:
             total_batches = min(total_batches, limit)
-        last_save = time.monotonic()
+        last_save = last_shown = time.monotonic()
         loss_sum, count = self._epoch_loss
+        # The epoch's loss is summed on the device and read back only for the progress bar (every few seconds) and
+        # checkpoints: reading it every batch would make the host wait for the device to finish each step.
+        running = torch.zeros((), device=self.device)
         seen = 0
         t0 = time.perf_counter()
         bar = tqdm(total=total_batches, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}",
@@ -245,30 +291,37 @@ class Trainer:
             if limit is not None and self.batch_in_epoch >= limit:
                 break
             x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-            dr, dme = dr.to(self.device), dme.to(self.device)
+            dr, dme = dr.to(self.device, non_blocking=True), dme.to(self.device, non_blocking=True)
             loss = self.criterion(self.net(x), dr, dme)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
-            loss_sum += float(loss.detach()) * len(x)
+            running += loss.detach() * len(x)
             count += len(x)
             seen += len(x)
             self.batch_in_epoch += 1
-            self._epoch_loss = (loss_sum, count)
             bar.update(1)
-            bar.set_postfix(loss=f"{loss_sum / count:.4f}")
-            if self.main and time.monotonic() - last_save > 60 * self.cfg.checkpoint_minutes:
+            now = time.monotonic()
+            if self.main and now - last_save > 60 * self.cfg.checkpoint_minutes:
+                self._epoch_loss = (loss_sum + float(running), count)
                 self._save_checkpoint()
-                last_save = time.monotonic()
+                last_save = now
+            if self.main and now - last_shown > 2.0:
+                bar.set_postfix(loss=f"{(loss_sum + float(running)) / count:.4f}", refresh=False)
+                last_shown = now
+        loss_sum += float(running)
+        self._epoch_loss = (loss_sum, count)
+        bar.set_postfix(loss=f"{loss_sum / count:.4f}" if count else "n/a", refresh=False)
         bar.close()
         elapsed = time.perf_counter() - t0
         self._speed = seen / elapsed if elapsed > 0 else 0.0
         return (loss_sum / count if count else float("nan")), seen
 
-    def _validate(self, train_loss: float, seen: int, seconds: float) -> dict[str, Any]:
+    def _validate(self, train_loss: float, seen: int, seconds: float, batches: Any = None) -> dict[str, Any]:
         if not self.main:
             return {}
-        preds = predict(self.model, self._loader(self.val_set, None), self.device, self.criterion)
+        loader = batches if batches is not None else self._run_loader("val")
+        preds = predict(self.model, loader, self.device, self.criterion)
         metrics = screening_metrics(preds.dr_true, preds.dme_true, preds.dr_probs, preds.dme_probs)
         metrics["loss"] = preds.loss
         score = selection_score(metrics, self.cfg.select)
@@ -331,7 +384,8 @@ class Trainer:
         self._epoch_loss = (float(state["epoch_loss"][0]), int(state["epoch_loss"][1]))
         self.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
         if self.distributed:
-            # DistributedSampler cannot start part-way: a resumed distributed run repeats the interrupted epoch.
+            # A resumed distributed run repeats the interrupted epoch, as it did with DistributedSampler. EpochSampler
+            # could start every rank's share part-way too, but that is not tested under torchrun yet.
             self.batch_in_epoch, self._epoch_loss = 0, (0.0, 0)
         torch.set_rng_state(state["torch_rng"].cpu())
         log.info("resumed %s at epoch %d, batch %d", path.parent, self.epoch + 1, self.batch_in_epoch)
