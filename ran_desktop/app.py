@@ -7,7 +7,6 @@ in the background while it is already on screen.
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import os
 import sys
 from collections.abc import Sequence
@@ -22,7 +21,6 @@ from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QIcon  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
-from . import __version__  # noqa: E402
 from .engine.storage import APP_NAME, StorageError, default_data_dir  # noqa: E402
 from .gui.crash import CrashReporter  # noqa: E402
 from .gui.main_window import MainWindow  # noqa: E402
@@ -45,6 +43,8 @@ def configure_logging(data_dir: Path) -> None:
     The log holds no patient data: PrivacyFilter withholds every value the code does not mark Public, and errors
     are logged as types and code locations only (docs/privacy.md).
     """
+    import logging.handlers  # here, not at the top: with the socket module it pulls in, it slows the start
+
     try:
         folder = data_dir / "logs"
         folder.mkdir(parents=True, exist_ok=True)
@@ -79,6 +79,8 @@ def launch(paths: Sequence[str | Path] = (), data_dir: Path | None = None, model
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import __version__  # looked up here, not on import: launch() does not need it
+
     args = list(sys.argv[1:] if argv is None else argv)
     if "--version" in args:
         print(f"{APP_NAME} {__version__}")

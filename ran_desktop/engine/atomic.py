@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import errno
 import os
-import secrets
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -35,8 +33,9 @@ def write_text_atomically(path: str | Path, write: Callable[[TextIO], None], *, 
     Raises WriteError, saying in plain words why, when the file cannot be written; nothing is left behind then.
     """
     path = Path(path)
-    # not mkstemp: its files are private (0600) whatever the umask, and an export must get the usual permissions
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    # not mkstemp: its files are private (0600) whatever the umask, and an export must get the usual permissions.
+    # os.urandom(4).hex() is secrets.token_hex(4), without importing secrets (and hashlib) when the window starts.
+    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
     try:
         stream = open(tmp, "x", encoding="utf-8", newline=newline)
     except OSError as exc:
@@ -59,7 +58,7 @@ def write_text_atomically(path: str | Path, write: Callable[[TextIO], None], *, 
 def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
     """`data` in place of `path`, whole or not at all (see write_text_atomically); WriteError when it cannot be."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
     try:
         with open(tmp, "xb") as stream:
             stream.write(data)
@@ -85,6 +84,8 @@ def ensure_writable_folder(folder: str | Path) -> Path:
 
 def check_writable_folder(path: str | Path) -> None:
     """Raise WriteError now when a file could not be created beside `path` (before a long batch, not after)."""
+    import tempfile  # here: only this check needs it, and the window imports this module at start
+
     path = Path(path)
     try:
         with tempfile.TemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):

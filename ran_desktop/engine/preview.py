@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING
 
 from .errors import ImageLoadError
-from .loading import ImageMetadata, load_images
-from .preprocess import PreprocessSettings, draw_fov, fov_square, preprocess
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .loading import ImageMetadata
+    from .preprocess import PreprocessSettings
 
 ORIGINAL, FIELD_OF_VIEW, CLAHE, NORMALISED = "original", "field_of_view", "clahe", "normalised"
 MODEL_VIEW = "model_view"
@@ -37,6 +39,14 @@ class Preview:
 
 def make_preview(key: str, path: str | Path, frame_index: int | None, settings: PreprocessSettings) -> Preview:
     """Decode the image (the given frame of a multi-frame file) and run preprocessing with its stages."""
+    # Imported here, in the worker that makes the preview: the window imports this module for its view names at
+    # start, before it is shown, and OpenCV and numpy would add a tenth of a second or more to that.
+    import cv2
+    import numpy as np
+
+    from .loading import load_images
+    from .preprocess import draw_fov, fov_square, preprocess
+
     images = load_images(path, min_side=PREVIEW_MIN_SIDE)
     index = frame_index or 0
     if index >= len(images):

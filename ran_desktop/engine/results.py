@@ -7,14 +7,16 @@ import json
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
-from typing import Any, Iterable, TextIO
-
-import numpy as np
+from typing import TYPE_CHECKING, Any, Iterable, Sequence, TextIO
 
 from .atomic import write_text_atomically
 from .grading import DME_GRADE_NAMES, DR_GRADE_NAMES, EyeDecision, Recommendation, recommend
-from .loading import ImageMetadata
-from .quality import QualityReport
+
+if TYPE_CHECKING:  # annotations only: quality pulls in OpenCV and numpy, which the window must start without
+    import numpy as np
+
+    from .loading import ImageMetadata
+    from .quality import QualityReport
 
 
 class Status(str, Enum):
@@ -54,11 +56,11 @@ class ScreeningResult:
 
     @property
     def dr_grade(self) -> int | None:
-        return None if self.dr_probs is None else int(np.argmax(self.dr_probs))
+        return None if self.dr_probs is None else _argmax(self.dr_probs)
 
     @property
     def dme_grade(self) -> int | None:
-        return None if self.dme_probs is None else int(np.argmax(self.dme_probs))
+        return None if self.dme_probs is None else _argmax(self.dme_probs)
 
     @property
     def confidence(self) -> float | None:
@@ -160,6 +162,12 @@ def write_rows(rows: list[dict[str, Any]], columns: list[str], path: str | Path)
             fh.write("\n")
 
     return write_text_atomically(path, write, newline="")
+
+
+def _argmax(probs: Sequence[float]) -> int:
+    """The first index of the largest value, as np.argmax gives it, without numpy: the worklist asks for grades
+    many times per repaint, and with a session reopened at start before numpy is loaded."""
+    return max(range(len(probs)), key=probs.__getitem__)
 
 
 def _rounded(value: float | None, digits: int = 4) -> float | None:

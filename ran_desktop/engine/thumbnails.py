@@ -5,8 +5,10 @@ Imports neither Qt nor torch.
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # 128 px stays sharp in a table row at 200 % display scaling yet costs about 5 KB in the database.
 THUMBNAIL_SIDE = 128
@@ -14,6 +16,9 @@ THUMBNAIL_SIDE = 128
 
 def make_thumbnail(rgb: np.ndarray, max_side: int = THUMBNAIL_SIDE, quality: int = 85) -> bytes:
     """The image shrunk to fit `max_side` (never enlarged), as JPEG bytes."""
+    import cv2  # here, in the screening worker: the window imports this module (via batch) at start
+    import numpy as np
+
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected a uint8 RGB image (H, W, 3), got {rgb.dtype} {rgb.shape}")
     h, w = rgb.shape[:2]

@@ -11,20 +11,21 @@ from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from ..engine.preprocess import DEFAULT_SETTINGS, PreprocessSettings
 from ..engine.preview import MODEL_VIEW, make_preview
 from ..engine.results import Status
 from ..engine.review import ImageRecord
 from .display import grade_label, percent
-from .qimage import qimage_from_array
+from .qimage import qimage_for_display
 from .tasks import Report, TaskFailure, TaskRunner
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from ..engine.bundle import LoadedModel
+    from ..engine.preprocess import PreprocessSettings
 
 
 @dataclass(frozen=True, eq=False)
@@ -56,6 +57,7 @@ class DetailController(QObject):
 
     def set_model(self, loaded: LoadedModel) -> None:
         self._loaded = loaded
+        self._runner.prestart()  # ready before the first image is opened, usually in the middle of a batch
         if self._record is not None:  # previews made with default settings: redo with the model's
             record, wanted = self._record, self._heat_wanted
             self._record = None
@@ -71,7 +73,9 @@ class DetailController(QObject):
         self._record, self._input, self._heat_shown, self._heat_wanted = record, None, None, heat
         if record is None or record.status is Status.ERROR:
             return
-        settings = self._loaded.preprocess_settings if self._loaded is not None else DEFAULT_SETTINGS
+        # None until the model is loaded: the worker then uses the defaults (preprocess imports OpenCV, which the
+        # GUI thread does not wait for).
+        settings = self._loaded.preprocess_settings if self._loaded is not None else None
         meta = record.result.metadata
         self._runner.submit(
             _preview_job, self._generation, lambda: self._generation, record.key, record.result.path,
@@ -137,12 +141,16 @@ class DetailController(QObject):
 
 def _preview_job(
     report: Report, generation: int, current: Any, key: str, path: Any, frame: int | None,
-    settings: PreprocessSettings, with_model_settings: bool,
+    settings: PreprocessSettings | None, with_model_settings: bool,
 ) -> tuple | None:
     if generation != current():
         return None  # the user has moved on
+    if settings is None:
+        from ..engine.preprocess import DEFAULT_SETTINGS
+
+        settings = DEFAULT_SETTINGS
     preview = make_preview(key, path, frame, settings)
-    images = {name: qimage_from_array(pixels) for name, pixels in preview.images.items()}
+    images = {name: qimage_for_display(pixels) for name, pixels in preview.images.items()}
     view = preview.images[MODEL_VIEW]
     size = (view.shape[1], view.shape[0])
     model_input = _ModelInput(key, preview.tensor, preview.disc_mask, size, with_model_settings)
@@ -171,5 +179,5 @@ def _heat_job(
     info = loaded.manifest
     if not info.trained or info.synthetic:
         caption += f" {info.clinical_warning}"
-    return generation, model_input.key, qimage_from_array(layer), caption
+    return generation, model_input.key, qimage_for_display(layer), caption
 

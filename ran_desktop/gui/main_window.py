@@ -8,6 +8,7 @@ each). Importing this module never imports torch.
 from __future__ import annotations
 
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -34,7 +35,7 @@ from ..engine.loading import SUPPORTED_SUFFIXES
 from ..engine.results import Status
 from ..engine.review import Decision, ImageRecord, decision_kind
 from ..engine.session_export import write_session
-from ..engine.storage import StorageError, default_data_dir, open_storage
+from ..engine.storage import DATABASE_NAME, Storage, StorageError, default_data_dir, open_storage
 from ..logsafe import Public
 from ..paths import models_dir, sample_images
 from .about_dialog import AboutDialog
@@ -65,6 +66,16 @@ log = logging.getLogger("ran_desktop")
 FORMATS = "JPEG, PNG, TIFF, BMP and DICOM"
 
 
+def _prepare_storage(data_dir: Path) -> tuple[Path | None, int]:
+    """Open the session database as open_storage does (a damaged one is set aside), pick the session to continue,
+    and close it again: where a damaged database was kept, and the session's id."""
+    storage = open_storage(data_dir)
+    try:
+        return storage.set_aside, storage.current_session()
+    finally:
+        storage.close()
+
+
 class MainWindow(QMainWindow):
     shown = Signal()
 
@@ -74,13 +85,15 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle("RAN Screening")
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        # The session database is prepared (created or migrated, checked for damage, the session chosen) in a
+        # thread while the widgets are built: that is mostly waiting for the disk (a new database is synced to it
+        # several times), which sqlite does without holding the interpreter lock.
+        opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ran-open-database")
+        prepared = opener.submit(_prepare_storage, self.data_dir)
+        opener.shutdown(wait=False)
         self.settings = AppSettings(self.data_dir)
-        self.storage = open_storage(self.data_dir)
-        self.session_id = self.storage.current_session()
         self.reporter = reporter or CrashReporter(self)
         self.reporter.window = self
-        self.controller = ScreeningController(self.storage.path, self.session_id, models_folder or models_dir(),
-                                              self.settings.device_request, self)
         self.details = DetailController(self)
         self.results = ResultsTableModel(self)
         self.proxy = ResultsFilterProxy(self)
@@ -89,6 +102,12 @@ class MainWindow(QMainWindow):
         self._closed = False
 
         self._build_widgets()
+        set_aside, self.session_id = prepared.result()  # raises its StorageError here
+        # The window's own connection (a connection belongs to the thread that opened it); checked a moment ago.
+        self.storage = Storage(self.data_dir / DATABASE_NAME)
+        self.storage.set_aside = set_aside
+        self.controller = ScreeningController(self.storage.path, self.session_id, models_folder or models_dir(),
+                                              self.settings.device_request, self)
         self.reports = ReportExporter(self)
         self.commands = build_actions(self, self._handlers())  # not `actions`: QWidget.actions() exists
         build_menus(self, self.commands)
@@ -190,6 +209,7 @@ class MainWindow(QMainWindow):
         c.modelFailed.connect(self._on_model_failed)
         c.waiting.connect(self.status.show_waiting)
         c.progressed.connect(self.status.show_progress)
+        c.thumbnailsArrived.connect(self.results.add_thumbnails)
         c.recordsArrived.connect(self._on_records)
         c.batchFinished.connect(self._on_batch_finished)
         c.batchFailed.connect(self._on_batch_failed)

@@ -32,14 +32,20 @@ class ProbabilityBars(QWidget):
 
     def set_probabilities(self, probs: Sequence[float] | None) -> None:
         best = None if probs is None else max(range(len(probs)), key=lambda i: probs[i])
-        for i, (label, bar) in enumerate(zip(self.names, self.bars, strict=True)):
-            value = None if probs is None else float(probs[i])
-            bar.setValue(0 if value is None else round(value * _STEPS))
-            bar.setFormat("—" if value is None else percent(value))
-            font = label.font()
-            font.setBold(i == best)
-            label.setFont(font)
-        self.setEnabled(probs is not None)
+        # QProgressBar.setValue repaints at once (repaint(), not update()), which paints everything pending in
+        # the whole window there and then, once per bar: with updates off it is one ordinary, coalesced paint.
+        self.setUpdatesEnabled(False)
+        try:
+            for i, (label, bar) in enumerate(zip(self.names, self.bars, strict=True)):
+                value = None if probs is None else float(probs[i])
+                bar.setValue(0 if value is None else round(value * _STEPS))
+                bar.setFormat("—" if value is None else percent(value))
+                font = label.font()
+                font.setBold(i == best)
+                label.setFont(font)
+            self.setEnabled(probs is not None)
+        finally:
+            self.setUpdatesEnabled(True)
 
     def values(self) -> list[float]:
         return [bar.value() / _STEPS for bar in self.bars]

@@ -8,7 +8,7 @@ from enum import IntEnum
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
-from PySide6.QtGui import QColor, QFont, QIcon, QPalette
+from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication, QStyle
 
 from ..engine.results import Status
@@ -22,6 +22,9 @@ KEY_ROLE = Qt.ItemDataRole.UserRole + 3
 
 # Decoded thumbnails kept at once: a screenful many times over, without holding thousands of pixmaps.
 _ICON_CACHE_SIZE = 400
+# Thumbnails decoded by the screening worker and not yet shown: the newest rows, the ones a batch paints next.
+# Older ones are dropped (about 40 KB each) and decoded here if their rows are ever scrolled to.
+_DECODED_KEPT = 100
 
 
 class Column(IntEnum):
@@ -64,6 +67,7 @@ class ResultsTableModel(QAbstractTableModel):
         self._records: list[ImageRecord] = []
         self._rows: dict[str, int] = {}
         self._icons: OrderedDict[str, QIcon] = OrderedDict()
+        self._decoded: OrderedDict[str, QImage] = OrderedDict()
         self.revision = 0  # bumped before every change is announced, so cached sort keys are never stale
 
     # --- contents -----------------------------------------------------------------------------------------
@@ -83,7 +87,17 @@ class ResultsTableModel(QAbstractTableModel):
         self._records = list(records)
         self._rows = {r.key: i for i, r in enumerate(self._records)}
         self._icons.clear()
+        self._decoded.clear()
         self.endResetModel()
+
+    def add_thumbnails(self, images: dict[str, QImage]) -> None:
+        """Thumbnails decoded off the GUI thread, for records about to be added (or replaced)."""
+        for key, image in images.items():
+            self._icons.pop(key, None)
+            self._decoded[key] = image
+            self._decoded.move_to_end(key)
+        while len(self._decoded) > _DECODED_KEPT:
+            self._decoded.popitem(last=False)
 
     def add_records(self, records: Iterable[ImageRecord]) -> None:
         """Append new images in one insertion; an image screened again replaces its row."""
@@ -165,7 +179,8 @@ class ResultsTableModel(QAbstractTableModel):
         if icon is not None:
             self._icons.move_to_end(record.key)
             return icon
-        pixmap = pixmap_from_bytes(record.thumbnail)
+        image = self._decoded.pop(record.key, None)
+        pixmap = QPixmap.fromImage(image) if image is not None else pixmap_from_bytes(record.thumbnail)
         if pixmap is None:
             unreadable = record.status is Status.ERROR
             kind = QStyle.StandardPixmap.SP_MessageBoxCritical if unreadable else QStyle.StandardPixmap.SP_FileIcon

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
+from PySide6.QtGui import QImage
 
 from ..engine.batch import BatchRun
 from ..engine.errors import BundleError
 from ..engine.review import ImageRecord
 from .progress_text import seconds_left
+from .qimage import qimage_from_bytes
 from .tasks import Report, TaskFailure, TaskRunner
 
 if TYPE_CHECKING:
@@ -42,16 +44,25 @@ def load_model(report: Report, models_folder: Path, device: str | None) -> Loade
             "or point RAN_MODELS_DIR at a models folder.",
         )
     try:
-        return load_bundle(bundles[0], device=device)
+        loaded = load_bundle(bundles[0], device=device)
     except ValueError as exc:  # an unknown device name in RAN_DEVICE
         raise NoModelError(bundles[0], str(exc)) from exc
+    # What the window's start leaves out (the decoders: Pillow, OpenCV, pydicom; the screener) is imported now,
+    # still off the GUI thread, rather than when the first batch starts: imports hold the interpreter lock that
+    # the GUI thread needs to paint, and a batch is when the window must stay responsive.
+    from ..engine import screener  # noqa: F401
+    from ..engine.loading import dicom, raster  # noqa: F401
+
+    return loaded
 
 
 def run_batch(report: Report, run: BatchRun) -> int:
-    return run.run(
-        lambda total: report(("planned", total)),
-        lambda record, done, total: report(("record", record, done, total)),
-    )
+    def on_record(record: ImageRecord, done: int, total: int) -> None:
+        # The thumbnail is decoded here, in the worker (a QImage may be made in any thread): decoding each new
+        # row's JPEG when the table first paints it was a good part of the GUI thread's work during a batch.
+        report(("record", record, qimage_from_bytes(record.thumbnail), done, total))
+
+    return run.run(lambda total: report(("planned", total)), on_record)
 
 
 class ScreeningController(QObject):
@@ -61,6 +72,7 @@ class ScreeningController(QObject):
     waiting = Signal(int)  # paths queued while no model is ready
     progressed = Signal(int, int, object, int)  # files done, files in batch, seconds left or None, paths queued
     recordsArrived = Signal(list)  # noqa: N815 (ImageRecord, applied in groups)
+    thumbnailsArrived = Signal(object)  # noqa: N815 ({key: QImage} decoded in the worker), just before the records
     batchFinished = Signal(int, int, bool)  # noqa: N815 (images stored, files in batch, cancelled)
     batchFailed = Signal(object)  # noqa: N815 (TaskFailure)
     unexpected = Signal(str, str, str)  # a failure nobody foresaw: summary, details to copy, trace for the log
@@ -81,6 +93,7 @@ class ScreeningController(QObject):
         self._started = 0.0
         self._left: float | None = None
         self._pending: list[ImageRecord] = []
+        self._pending_thumbnails: dict[str, QImage] = {}
         self._flush = QTimer(self)
         self._flush.setSingleShot(True)
         self._flush.setInterval(_FLUSH_MS)
@@ -158,8 +171,10 @@ class ScreeningController(QObject):
             self._total = payload[1]
             self._started = time.monotonic()
         else:
-            _, record, self._done, self._total = payload
+            _, record, thumbnail, self._done, self._total = payload
             self._pending.append(record)
+            if thumbnail is not None:
+                self._pending_thumbnails[record.key] = thumbnail
             if not self._flush.isActive():
                 self._flush.start()
         self._left = seconds_left(self._done, self._total, time.monotonic() - self._started)
@@ -168,6 +183,8 @@ class ScreeningController(QObject):
     def _apply_pending(self) -> None:
         if self._pending:
             records, self._pending = self._pending, []
+            thumbnails, self._pending_thumbnails = self._pending_thumbnails, {}
+            self.thumbnailsArrived.emit(thumbnails)
             self.recordsArrived.emit(records)
 
     def _on_batch_done(self, stored: int) -> None:

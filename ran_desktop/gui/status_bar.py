@@ -62,8 +62,12 @@ class AppStatusBar(QStatusBar):
 
     def show_progress(self, done: int, total: int, left: float | None, queued: int) -> None:
         self.progress_label.setText(progress_text(done, total, left, queued))
+        # setValue would repaint the window's pending regions synchronously, once per image: let it schedule an
+        # ordinary paint instead, coalesced with the table's.
+        self.progress.setUpdatesEnabled(False)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(done)
+        self.progress.setUpdatesEnabled(True)
         for widget in (self.progress_label, self.progress, self.cancel_button):
             widget.show()
 

@@ -45,6 +45,10 @@ def failure_from(exc: BaseException) -> TaskFailure:
     return TaskFailure(f"{type(exc).__name__}: {exc}", details, expected=False, trace=trace)
 
 
+def _nothing() -> None:
+    pass
+
+
 @dataclass
 class _Callbacks:
     on_done: Callable[[Any], None] | None
@@ -83,6 +87,12 @@ class TaskRunner(QObject):
         self._callbacks[task_id] = _Callbacks(on_done, on_failed, on_progress)
         self._executor.submit(self._run, task_id, fn, args)
         return task_id
+
+    def prestart(self) -> None:
+        """Start the worker thread now, while the window is idle. Otherwise the first submit starts it and waits
+        until it runs, which takes a while when other threads are busy (a batch is being screened)."""
+        if not self._closed:
+            self._executor.submit(_nothing)
 
     @property
     def busy(self) -> bool:

@@ -29,6 +29,35 @@ def test_gui_modules_imported_at_start_do_not_import_torch():
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr
 
 
+def test_the_window_is_built_and_shown_without_the_heavy_libraries(tmp_path):
+    """Launch time (issue #7): the decoders (OpenCV, Pillow, pydicom), numpy, the report writer (reportlab) and the
+    model's manifest checker load when first needed, in workers, not while the window is built. A fresh
+    interpreter, so that what other tests imported does not count; start() is not called, as its model loader
+    imports these on purpose."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([sys.argv[0]])\n"
+        "from ran_desktop.app import launch\n"
+        "from ran_desktop.gui.main_window import MainWindow\n"
+        "window = MainWindow(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+        "window.show()\n"
+        "QTimer.singleShot(100, app.quit)\n"
+        "app.exec()\n"
+        "heavy = ['torch', 'numpy', 'cv2', 'PIL', 'pydicom', 'reportlab', 'jsonschema', 'importlib.metadata',\n"
+        "         'ran_desktop.engine.reports', 'ran_desktop.engine.preprocess', 'ran_desktop.engine.quality',\n"
+        "         'ran_desktop.engine.loading.raster', 'ran_desktop.engine.loading.dicom']\n"
+        "window.close()\n"
+        "print('imported:', [name for name in heavy if name in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "data"), str(tmp_path / "models")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == "imported: []"
+
+
 def test_the_window_is_shown_before_the_model_has_loaded(qtbot, models_folder, data_dir):
     events: list[str] = []
     window = launch([], data_dir, models_folder)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import codecs
 import stat
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import ImageLoadError, UnsupportedFormatError
-from .dicom import DICOM_SUFFIXES, has_dicom_preamble, load_dicom
-from .raster import RASTER_SUFFIXES, load_raster
-from .types import LoadedImage
+from .formats import DICOM_SUFFIXES, SUPPORTED_SUFFIXES, has_dicom_preamble  # noqa: F401 (re-exported)
 
-SUPPORTED_SUFFIXES: frozenset[str] = RASTER_SUFFIXES | DICOM_SUFFIXES
+if TYPE_CHECKING:
+    from .types import LoadedImage
 
 _HEAD_BYTES = 2048  # enough for the DICOM marker at 128 and to tell text from binary
 _SUPPORTED_NAMES = "JPEG, PNG, TIFF, BMP, DICOM"
@@ -31,12 +31,12 @@ def load_images(path: str | Path, *, min_side: int | None = None) -> list[Loaded
         head = _read_head(path)
         kind = sniff_format(head)
         if kind == "DICOM":
-            return load_dicom(path, min_side=min_side)
+            return _load_dicom(path, min_side)
         if kind is not None:
-            return [load_raster(path, kind, min_side=min_side)]
+            return [_load_raster(path, kind, min_side)]
         described = describe_content(head)
         if described is None and path.suffix.lower() in DICOM_SUFFIXES:
-            return load_dicom(path, min_side=min_side)  # binary, named DICOM: let pydicom say what is wrong
+            return _load_dicom(path, min_side)  # binary, named DICOM: let pydicom say what is wrong
         if described is None:
             raise UnsupportedFormatError(
                 path, f"not a supported image: unrecognised file content (supported: {_SUPPORTED_NAMES})"
@@ -48,6 +48,23 @@ def load_images(path: str | Path, *, min_side: int | None = None) -> list[Loaded
         raise ImageLoadError(path, "not enough memory to load this image") from exc
     except Exception as exc:  # a bad file must never surface as anything but ImageLoadError
         raise ImageLoadError(path, f"could not read the image ({type(exc).__name__}: {exc})") from exc
+
+
+# The decoders are imported on first use, not with this module: Pillow and OpenCV, and above all pydicom, take a
+# quarter of a second to import, which the window would otherwise spend before it appears (and a folder of JPEGs
+# never needs pydicom). Their first use is in a worker thread.
+
+
+def _load_dicom(path: Path, min_side: int | None) -> list[LoadedImage]:
+    from .dicom import load_dicom
+
+    return load_dicom(path, min_side=min_side)
+
+
+def _load_raster(path: Path, kind: str, min_side: int | None) -> LoadedImage:
+    from .raster import load_raster
+
+    return load_raster(path, kind, min_side=min_side)
 
 
 def _read_head(path: Path) -> bytes:

@@ -18,32 +18,17 @@ from pydicom.pixels import apply_color_lut, get_decoder, iter_pixels
 from pydicom.uid import UID
 
 from ..errors import ImageLoadError, UnsupportedFormatError
+from .formats import DICOM_SUFFIXES, file_has_dicom_preamble, has_dicom_preamble  # noqa: F401 (re-exported)
 from .laterality import laterality_from_filename
 from .raster import check_pixel_count, shrink_to_min_side
 from .types import Eye, ImageMetadata, LoadedImage
 
 T = TypeVar("T")
 
-DICOM_SUFFIXES = frozenset({".dcm", ".dicom"})
-
-_PREAMBLE_END = 132  # 128-byte preamble, then the "DICM" marker
 _COLOUR_MODELS = {"RGB", "YBR_FULL", "YBR_FULL_422", "YBR_ICT", "YBR_RCT", "PALETTE COLOR"}
 _GREY_MODELS = {"MONOCHROME1", "MONOCHROME2"}
 _SIDES = {"L": Eye.LEFT, "R": Eye.RIGHT}  # "B" (both) and "U" (unpaired) name no single eye
 _TEXT_TAGS = ("PatientName", "PatientID", "Manufacturer", "ManufacturerModelName")
-
-
-def has_dicom_preamble(head: bytes) -> bool:
-    """True when `head` (the file's first bytes) carries the "DICM" marker of a DICOM Part 10 file."""
-    return head[128:_PREAMBLE_END] == b"DICM"
-
-
-def file_has_dicom_preamble(path: Path) -> bool:
-    try:
-        with path.open("rb") as f:
-            return has_dicom_preamble(f.read(_PREAMBLE_END))
-    except OSError:
-        return False
 
 
 def load_dicom(path: Path, *, min_side: int | None = None) -> list[LoadedImage]:

@@ -7,8 +7,7 @@ import stat
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
-from .api import SUPPORTED_SUFFIXES
-from .dicom import file_has_dicom_preamble
+from .formats import SUPPORTED_SUFFIXES, file_has_dicom_preamble
 
 # DICOMDIR indexes a DICOM media folder; it carries the DICOM marker but holds no picture.
 _NEVER_IMAGES = frozenset({"dicomdir"})

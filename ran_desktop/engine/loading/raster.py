@@ -9,10 +9,9 @@ import numpy as np
 from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ImageLoadError, UnsupportedFormatError
+from .formats import RASTER_SUFFIXES  # noqa: F401 (re-exported)
 from .laterality import laterality_from_filename
 from .types import Eye, ImageMetadata, LoadedImage
-
-RASTER_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".tif", ".tiff", ".bmp"})
 
 # Pillow plugins each sniffed format may be opened with; nothing else is ever tried, which keeps
 # Pillow's rarer (and less hardened) decoders away from untrusted files.

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:  # only named in annotations: importing numpy here would slow the window's start
+    import numpy as np
 
 
 class Eye(str, Enum):
