@@ -31,7 +31,10 @@ from dataclasses import asdict, dataclass, field, fields
 import cv2
 import numpy as np
 
-from ran_desktop.engine.preprocess import FieldOfView, crop_to_fov, fov_square, resize_square
+from ran_desktop.engine.preprocess import FieldOfView, crop_to_fov, fov_square
+from ran_desktop.engine.quality_report import QualityReport
+
+__all__ = ["DEFAULT_THRESHOLDS", "NO_FUNDUS_REASON", "QualityReport", "QualityThresholds", "assess_quality"]
 
 # Side of the fixed-size square every measurement is taken on.
 _MEASURE_SIZE = 512
@@ -76,18 +79,6 @@ class QualityThresholds:
 DEFAULT_THRESHOLDS = QualityThresholds()
 
 NO_FUNDUS_REASON = "no fundus field of view found (not a retinal photograph?)"
-
-
-@dataclass(frozen=True)
-class QualityReport:
-    """The gate's verdict: gradable, and if not, every reason in plain words, plus the measurements."""
-
-    gradable: bool
-    reasons: tuple[str, ...]
-    scores: dict[str, float] = field(default_factory=dict)
-
-    def to_dict(self) -> dict:
-        return {"gradable": self.gradable, "reasons": list(self.reasons), "scores": dict(self.scores)}
 
 
 def _measurement_square(rgb: np.ndarray, fov: FieldOfView, square: np.ndarray | None) -> tuple[np.ndarray, tuple]:

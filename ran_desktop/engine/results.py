@@ -16,7 +16,7 @@ if TYPE_CHECKING:  # annotations only: quality pulls in OpenCV and numpy, which 
     import numpy as np
 
     from .loading import ImageMetadata
-    from .quality import QualityReport
+    from .quality_report import QualityReport
 
 
 class Status(str, Enum):

@@ -31,6 +31,7 @@ from . import db_rescue
 from .errors import ScreeningError
 from .loading import Eye, ImageMetadata
 from .results import ModelInfo, ScreeningResult, Status
+from .quality_report import QualityReport
 from .review import Decision, ImageRecord
 
 APP_NAME = "RAN Screening"
@@ -333,9 +334,6 @@ def _record_from_row(row: sqlite3.Row) -> ImageRecord:
     metadata = _metadata_from_dict(json.loads(row["metadata"])) if row["metadata"] else None
     quality = None
     if row["quality"]:
-        # Imported here: quality imports OpenCV and numpy, which an empty session need not load at start.
-        from .quality import QualityReport
-
         q = json.loads(row["quality"])
         quality = QualityReport(gradable=q["gradable"], reasons=tuple(q["reasons"]), scores=dict(q["scores"]))
     result = ScreeningResult(

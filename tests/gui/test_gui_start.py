@@ -131,3 +131,42 @@ def test_command_line_entry_points_are_wired(tmp_path):
     done = subprocess.run([sys.executable, "-m", "ran_desktop", "--help"], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
     assert "usage: ran-desktop" in done.stdout
+
+
+def test_reopening_a_session_with_results_does_not_load_the_decoders(tmp_path):
+    """Most starts reopen the last session: its stored quality verdicts must not pull in the gate's OpenCV code."""
+    from ran_desktop.engine.quality_report import QualityReport
+    from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status
+    from ran_desktop.engine.storage import DATABASE_NAME, Storage
+
+    data = tmp_path / "data"
+    data.mkdir()
+    info = ModelInfo(name="m", version="1", training_data="synthetic", synthetic=True, trained=True, warning="w",
+                     device="cpu")
+    with Storage(data / DATABASE_NAME) as store:
+        session = store.new_session()
+        for i in range(3):
+            store.save_result(session, ScreeningResult(
+                key=f"img{i}.jpg", path=tmp_path / f"img{i}.jpg", status=Status.SCREENED, model=info,
+                quality=QualityReport(True, (), {"sharpness": 0.8}), dr_probs=(0.6, 0.1, 0.1, 0.1, 0.1),
+                dme_probs=(0.8, 0.1, 0.1)))
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([sys.argv[0]])\n"
+        "from ran_desktop.gui.main_window import MainWindow\n"
+        "window = MainWindow(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+        "window.show()\n"
+        "QTimer.singleShot(300, app.quit)\n"
+        "app.exec()\n"
+        "print('rows:', window.results.rowCount())\n"
+        "heavy = ['torch', 'cv2', 'PIL', 'pydicom', 'reportlab', 'ran_desktop.engine.quality']\n"
+        "window.close()\n"
+        "print('imported:', [name for name in heavy if name in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(data), str(tmp_path / "models")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-2:] == ["rows: 3", "imported: []"]
