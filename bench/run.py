@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import json
 import os
 import sys
 import tempfile
@@ -39,8 +40,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
     p.add_argument("--quick", action="store_true", help="tiny sizes (a few images) for a smoke test; numbers are "
                                                           "not meaningful")
-    p.add_argument("--model", type=Path, help="bench this model bundle (default: a seeded, untrained full-width "
-                                               "ran18 built for the run)")
+    p.add_argument("--model", type=Path, help="bench this model bundle (default: the trained bundle the app ships "
+                                               "in models/, else a seeded, untrained full-width ran18 built for "
+                                               "the run)")
     p.add_argument("--out", type=Path, default=REPO / "bench" / "RESULTS.md")
     args = p.parse_args(argv)
     names = [n.strip() for n in args.only.split(",")] if args.only else list(BENCHMARKS)
@@ -51,14 +53,24 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
+def _shipped_bundle() -> Path | None:
+    """The trained bundle the app would load from models/, if there is one."""
+    from ran_desktop.engine.bundle import find_bundles
+    from ran_desktop.paths import models_dir
+
+    trained = [p for p in find_bundles(models_dir()) if json.loads((p / "manifest.json").read_text()).get("trained")]
+    return trained[0] if trained else None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     machine = machine_description()
     failures = 0
     with tempfile.TemporaryDirectory(prefix="ran-bench-") as tmp:
         scratch = Path(tmp)
-        if args.model:
-            model_dir = args.model.resolve()
+        shipped = _shipped_bundle()
+        if args.model or shipped:
+            model_dir = (args.model or shipped).resolve()
         else:
             from ran_desktop.engine.untrained import create_untrained_bundle
 
@@ -90,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         f"{' --only ' + ','.join(args.names) if args.only else ''}{' --model ' + str(args.model) if args.model else ''}`.",
         f"Model under test: {manifest.title} ({manifest.architecture['variant']}, "
         f"{manifest.architecture.get('kwargs') or 'full width'}, {manifest.input_size} px, trained: {manifest.trained})"
-        f"{'' if args.model else ', seeded and built by the run'}.",
+        f"{'' if args.model or shipped else ', seeded and built by the run'}.",
         "Every judged number is a ratio to a baseline measured in the same run; absolute times vary with the machine.",
     ]
     if args.quick:
