@@ -25,6 +25,7 @@ def preprocessed_batch(loaded, n: int, seed: int = 0) -> torch.Tensor:
 def forward_seconds(loaded, x: torch.Tensor, repeats: int) -> float:
     """Median seconds for one forward pass of batch `x`, as the screener runs it (inference mode)."""
     model = loaded.model
+    x = x.contiguous(memory_format=torch.channels_last)  # as the screener batches
 
     def step():
         with torch.inference_mode():

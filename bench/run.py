@@ -32,6 +32,7 @@ BENCHMARKS = {  # name: (module, title), in the order they run and appear
     "memory": ("bench.memory", "resident memory over a long batch"),
     "training": ("bench.training_loop", "training loop throughput"),
     "flops": ("bench.flops", "FLOPs per image and share of matmul throughput"),
+    "variants": ("bench.variants", "candidate variants and input sizes against the shipped bundle"),
 }
 
 

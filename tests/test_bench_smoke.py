@@ -11,7 +11,7 @@ from pathlib import Path
 from ran_desktop.engine.untrained import create_untrained_bundle
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("model_only", "end_to_end", "gradcam", "gui", "memory", "training", "flops")
+SECTIONS = ("model_only", "end_to_end", "gradcam", "gui", "memory", "training", "flops", "variants")
 
 
 def test_quick_run_writes_every_section(tmp_path):
