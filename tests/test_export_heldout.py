@@ -63,5 +63,5 @@ def test_a_fine_tuned_run_names_its_starting_weights(trained, tmp_path):
     bundle = tmp_path / "bundle"
     export_run(tuned, bundle, name="second-stage", version="0.0.2", workers=0)
     card = (bundle / "MODEL_CARD.md").read_text()
-    assert "Started from the weights of `first-stage 0.0.1`" in card
+    assert "Started (`--finetune`) from the weights of `first-stage 0.0.1` (best epoch 1 of its run" in card
     assert "Held-out set" not in card  # none asked for

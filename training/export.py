@@ -132,7 +132,7 @@ def model_card(title: str, config: dict, sources: list[dict], synthetic: bool, m
                 "epochs): a later export of the same run may be better.") if summary.get("in_progress") else ""
     start = ""
     if config.get("finetune"):
-        start = f" Started from the weights of `{_bundle_title(Path(config['finetune']))}` (`--finetune`)."
+        start = f" Started (`--finetune`) from the weights of {_bundle_title(Path(config['finetune']))}."
     data_lines = "\n".join(f"- {s['kind']}: {s['images']} images" + (" (synthetic)" if s.get("synthetic") else "")
                            for s in sources)
     return f"""# Model card: {title}
@@ -171,11 +171,16 @@ validation `{config['select']}`.{start}{progress}
 
 
 def _bundle_title(folder: Path) -> str:
+    """`name version`, and how that bundle was itself trained, so a chain of fine-tunings stays traceable."""
     try:
         m = json.loads((folder / "manifest.json").read_text())
-        return f"{m['name']} {m['version']}"
+        title = f"{m['name']} {m['version']}"
     except (OSError, ValueError, KeyError):
-        return folder.name
+        return f"`{folder.name}`"
+    epoch = (m.get("metrics") or {}).get("best_epoch")
+    data = (m.get("training_data") or {}).get("description")
+    details = ", ".join(x for x in (f"best epoch {epoch} of its run" if epoch else "", data or "") if x)
+    return f"`{title}` ({details})" if details else f"`{title}`"
 
 
 def _heldout_section(heldout: dict | None) -> str:
