@@ -1,5 +1,6 @@
 import csv
 import json
+import math
 
 import numpy as np
 import pytest
@@ -318,3 +319,21 @@ def test_a_run_still_training_can_be_exported(dataset, tmp_path):
     assert "still running" in (bundle / "MODEL_CARD.md").read_text()
     manifest = load_bundle(bundle, device="cpu").manifest
     assert manifest.metrics["best_epoch"] == 1 and manifest.metrics["split_sizes"]["test"] > 0
+
+
+def test_stop_after_epoch_keeps_the_planned_schedule_and_continues(dataset, tmp_path):
+    run = tmp_path / "run"
+    cfg = _config(dataset, run, epochs=3, schedule="cosine", stop_after_epoch=1)
+    summary = Trainer(cfg).fit()
+    assert summary["stopped_after_epoch"] == 1
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1]
+    bundle = tmp_path / "bundle"
+    export_run(run, bundle, name="stopped", version="0.0.1", workers=0)
+    assert "Stopped (`--stop-after-epoch`) after epoch 1" in (bundle / "MODEL_CARD.md").read_text()
+    finished = Trainer(_config(dataset, run, epochs=3, schedule="cosine")).fit()
+    assert "stopped_after_epoch" not in finished
+    rows = list(csv.DictReader(open(run / "log.csv")))
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    # epoch 2 ran on the 3-epoch cosine schedule, not a fresh 2-epoch one
+    assert float(rows[1]["lr"]) == pytest.approx(0.5 * cfg.lr * (1 + math.cos(math.pi / 3)), abs=1e-5)

@@ -130,6 +130,8 @@ def model_card(title: str, config: dict, sources: list[dict], synthetic: bool, m
                if synthetic else "")
     progress = (f" Exported while training was still running (best of the first {summary['best_epoch']} or more "
                 "epochs): a later export of the same run may be better.") if summary.get("in_progress") else ""
+    if summary.get("stopped_after_epoch"):
+        progress = f" Stopped (`--stop-after-epoch`) after epoch {summary['stopped_after_epoch']}."
     start = ""
     if config.get("finetune"):
         start = f" Started (`--finetune`) from the weights of {_bundle_title(Path(config['finetune']))}."

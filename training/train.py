@@ -76,6 +76,7 @@ class TrainConfig:
     cache_dir: Path | None = None
     checkpoint_minutes: float = 10.0
     max_batches_per_epoch: int | None = None  # for smoke tests and quick looks
+    stop_after_epoch: int | None = None  # end this invocation early; the schedule still plans `epochs`
     resume: bool = True
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -253,9 +254,10 @@ class Trainer:
         try:
             # Both loaders' workers start here, before the first step (see _run_loader); the validation ones then
             # load the first validation batches while the first epoch trains.
-            starting = self.main and self.cfg.workers > 0 and self.epoch < self.cfg.epochs
+            last = min(self.cfg.epochs, self.cfg.stop_after_epoch or self.cfg.epochs)
+            starting = self.main and self.cfg.workers > 0 and self.epoch < last
             first_val = iter(self._run_loader("val")) if starting else None
-            while self.epoch < self.cfg.epochs:
+            while self.epoch < last:
                 started = time.perf_counter()
                 train_loss, seen = self.train_epoch()
                 row = self._validate(train_loss, seen, time.perf_counter() - started, first_val)
@@ -350,6 +352,8 @@ class Trainer:
         if best.exists():
             self.model.load_state_dict(load_file(str(best), device=str(self.device)))
         summary: dict[str, Any] = {"best_epoch": self.best_epoch, "selection": self.cfg.select, "best_score": self.best}
+        if self.epoch < self.cfg.epochs:
+            summary["stopped_after_epoch"] = self.epoch
         if len(self.test_set):
             preds = predict(self.model, self._loader(self.test_set, None), self.device, self.criterion)
             summary["test"] = screening_metrics(preds.dr_true, preds.dme_true, preds.dr_probs, preds.dme_probs)
@@ -444,6 +448,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--cache-dir", type=Path, help="where decoded squares are kept (default: RUN/cache)")
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-batches-per-epoch", type=int)
+    p.add_argument("--stop-after-epoch", type=int, metavar="N",
+                   help="stop after epoch N although --epochs plans more (the cosine schedule keeps its length); "
+                        "running again with a larger N, or without it, continues the run")
     p.add_argument("--no-resume", dest="resume", action="store_false", help="start again even if last.pt exists")
     return p
 
