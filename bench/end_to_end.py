@@ -89,7 +89,7 @@ def cpu_costs(loaded, paths: list[Path], batch_size: int) -> tuple[float, float]
 
 
 def run(ctx: Context, section: Section) -> dict:
-    from ran_desktop.engine.screener import ScreeningOptions
+    from ran_desktop.engine.screener import ScreeningOptions, default_workers
 
     count = ctx.n(200, 8)
     naive_count = ctx.n(40, 4)
@@ -125,7 +125,8 @@ def run(ctx: Context, section: Section) -> dict:
     section.notes.append(f"{count} JPEGs of {FULL_SIZE[0]}x{FULL_SIZE[1]} made from the sample photograph (disc "
                          f"upscaled to the frame's height; per-image brightness/contrast and dark dots), written in "
                          f"{made:.0f} s, not timed; result statuses: {statuses}")
-    section.notes.append(f"ScreeningOptions defaults: batch {opts.batch_size}, {opts.workers} workers, look-ahead "
+    workers = default_workers(loaded.device.device.type)
+    section.notes.append(f"ScreeningOptions defaults: batch {opts.batch_size}, {workers} decoding threads, look-ahead "
                          f"{opts.lookahead}; time covers discovery, decode, quality gate, preprocessing, inference "
                          f"and writing the results JSON")
     section.notes.append(f"straightforward pipeline (PIL full decode, disc found at full resolution, torchvision "

@@ -84,3 +84,13 @@ def test_missing_path_is_a_per_file_error(loaded, tmp_path, sample_path):
     results = list(Screener(loaded).screen([tmp_path / "nope.jpg", sample_path]))
     assert results[0].status is Status.ERROR and "nope.jpg" in str(results[0].path)
     assert results[1].status is Status.SCREENED
+
+
+def test_decoding_threads_follow_the_cores_and_device(loaded):
+    from ran_desktop.engine.screener import default_workers
+
+    assert default_workers("cpu", 2) == 2 and default_workers("cuda", 2) == 2  # small machines keep two
+    assert default_workers("cpu", 12) == 4 and default_workers("cuda", 12) == 11  # GPU: inference costs the CPU little
+    assert default_workers("cuda", 64) == 12
+    assert Screener(loaded).workers == default_workers("cpu")
+    assert Screener(loaded, ScreeningOptions(workers=3)).workers == 3

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, metavar="DIR", help="model bundle folder (default: the bundled one)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: RAN_DEVICE or auto)")
     parser.add_argument("--batch-size", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="decoding threads")
+    parser.add_argument("--workers", type=int, help="decoding threads (default: from the cores and the device)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     return parser
 
@@ -52,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.out.suffix.lower() not in (".csv", ".json"):
         parser.error(f"--out must end in .csv or .json, got {args.out.name!r}")
-    if args.batch_size < 1 or args.workers < 1:
+    if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
         parser.error("--batch-size and --workers must be at least 1")
 
     model_folder = args.model or next(iter(find_bundles(models_dir())), None)

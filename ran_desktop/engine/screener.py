@@ -6,6 +6,7 @@ they work) and overlap with batched inference; a bounded look-ahead keeps memory
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
@@ -29,10 +30,18 @@ from .results import ModelInfo, ScreeningResult, Status
 @dataclass(frozen=True)
 class ScreeningOptions:
     batch_size: int = 8
-    workers: int = 2
+    workers: int | None = None  # decoding threads; None: chosen from the cores and the device
     lookahead: int = 16  # files decoded ahead of inference: bounds memory
     heatmaps: bool = False  # Grad-CAM of the predicted DR grade for every gradable image
     keep_stages: bool = False  # preprocessing previews for the GUI
+
+
+def default_workers(device_type: str, cores: int | None = None) -> int:
+    """Decoding threads. On a GPU inference is nearly free, so preparation may have all cores but one; on a CPU
+    torch's threads need most of them (preparation is about a third of each image's CPU time)."""
+    cores = cores or os.cpu_count() or 2
+    share = cores - 1 if device_type == "cuda" else cores // 3
+    return max(2, min(share, 12))
 
 
 @dataclass
@@ -62,6 +71,7 @@ class Screener:
     def __init__(self, loaded: LoadedModel, options: ScreeningOptions | None = None):
         self.loaded = loaded
         self.options = options or ScreeningOptions()
+        self.workers = self.options.workers or default_workers(loaded.device.device.type)
         self.info = model_info(loaded)
         self._settings = loaded.preprocess_settings
         self._thresholds = loaded.quality_thresholds
@@ -82,7 +92,7 @@ class Screener:
         self._cancel.clear()
         files = iter_image_files(paths)
         pending: deque[Future] = deque()
-        with ThreadPoolExecutor(max_workers=self.options.workers, thread_name_prefix="ran-prepare") as pool:
+        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ran-prepare") as pool:
             try:
                 self._fill(pool, files, pending)
                 batch: list[_Prepared | ScreeningResult] = []
@@ -100,7 +110,7 @@ class Screener:
                     future.cancel()
 
     def _fill(self, pool: ThreadPoolExecutor, files: Iterator[Path], pending: deque[Future]) -> None:
-        while len(pending) < self.options.lookahead and not self._cancel.is_set():
+        while len(pending) < max(self.options.lookahead, self.workers) and not self._cancel.is_set():
             path = next(files, None)
             if path is None:
                 return

@@ -1,0 +1,87 @@
+"""The CUDA path: the shipped model grades on the GPU as on the CPU, Grad-CAM points at the same places, and
+training runs there. Skipped where torch sees no CUDA GPU (CI has none); on a GPU machine:
+`pytest tests/test_cuda.py`."""
+
+import shutil
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from ran_desktop.engine.bundle import load_bundle
+from ran_desktop.engine.results import Status
+from ran_desktop.engine.screener import ScreeningOptions, Screener
+from training.synthetic import generate_fundus
+from training.train import TrainConfig, Trainer
+from training_data import write_dotted_dataset
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+SHIPPED = Path(__file__).resolve().parent.parent / "models" / "ran18-synthetic"
+# cuDNN may use TF32 for convolutions: probabilities agree to about 1e-3, not bit for bit.
+TOLERANCE = 5e-3
+
+
+@pytest.fixture(scope="module")
+def photos(tmp_path_factory, sample_path):
+    """The real sample photograph and synthetic ones of every DR grade, at a camera-like size."""
+    folder = tmp_path_factory.mktemp("cuda-photos")
+    shutil.copy(sample_path, folder / sample_path.name)
+    for i in range(20):
+        sample = generate_fundus(500 + i, dr=i % 5, size=1024, background="real" if i % 4 == 3 else "synthetic")
+        cv2.imwrite(str(folder / f"synthetic_{i:02d}.jpg"), cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+def _screen(device: str, folder: Path, **options):
+    loaded = load_bundle(SHIPPED, device=device)
+    return list(Screener(loaded, ScreeningOptions(**options)).screen([folder]))
+
+
+def _same_grade(cpu_probs, gpu_probs) -> bool:
+    """Equal argmax, unless the CPU's top two classes are closer than the tolerance (then either is right)."""
+    top = sorted(cpu_probs, reverse=True)
+    return int(np.argmax(cpu_probs)) == int(np.argmax(gpu_probs)) or top[0] - top[1] < TOLERANCE
+
+
+def test_shipped_model_grades_on_cuda_as_on_the_cpu(photos):
+    cpu = _screen("cpu", photos, batch_size=8)
+    gpu = _screen("cuda", photos, batch_size=8)
+    assert gpu[0].model.device.startswith("CUDA") and cpu[0].model.device.startswith("CPU")
+    screened = 0
+    for c, g in zip(cpu, gpu, strict=True):
+        assert c.key == g.key and c.status is g.status, c.path.name
+        if c.status is not Status.SCREENED:
+            continue
+        screened += 1
+        assert np.allclose(c.dr_probs, g.dr_probs, atol=TOLERANCE), c.path.name
+        assert np.allclose(c.dme_probs, g.dme_probs, atol=TOLERANCE), c.path.name
+        assert _same_grade(c.dr_probs, g.dr_probs) and _same_grade(c.dme_probs, g.dme_probs), c.path.name
+    assert screened >= 18
+
+
+def test_gradcam_on_cuda_matches_the_cpu(photos):
+    cpu = _screen("cpu", photos, heatmaps=True)
+    gpu = _screen("cuda", photos, heatmaps=True)
+    for c, g in zip(cpu, gpu, strict=True):
+        if c.heatmap is None:
+            continue
+        assert g.heatmap is not None and g.heatmap.shape == c.heatmap.shape, c.path.name
+        if c.heatmap.std() > 0.01:  # a flat map has no pattern to correlate
+            assert np.corrcoef(c.heatmap.ravel(), g.heatmap.ravel())[0, 1] > 0.98, c.path.name
+
+
+def test_training_runs_on_cuda_and_exports(tmp_path):
+    data = write_dotted_dataset(tmp_path / "dots", count=40)
+    cfg = TrainConfig(data=[f"csv:{data}"], out=tmp_path / "run", base_width=16, input_size=64, epochs=2,
+                      batch_size=8, workers=2, seed=1, device="cuda", checkpoint_minutes=60.0)
+    trainer = Trainer(cfg)
+    assert next(trainer.model.parameters()).is_cuda
+    summary = trainer.fit()
+    assert summary["best_epoch"] >= 1 and (cfg.out / "best.safetensors").exists()
+    assert summary["test"]["dr"]["n"] == summary["split_sizes"]["test"] > 0
+    # a checkpoint written on the GPU resumes on the CPU (a workstation without one)
+    resumed = Trainer(TrainConfig(**{**cfg.__dict__, "epochs": 3, "device": "cpu", "workers": 0}))
+    assert resumed.epoch == 2 and not next(resumed.model.parameters()).is_cuda
