@@ -105,7 +105,7 @@ def run(ctx: Context, section: Section) -> dict:
                 passed=real_ips / bare_ips >= TARGET)
     listed = lambda values: ", ".join(f"{v:.2f}" for v in values)  # noqa: E731
     section.notes.append(f"{m.architecture['variant']} {kwargs or 'full width'} at {m.input_size} px, batch {bs}, "
-                         f"{images // bs} batches per epoch, {cfg.workers} DataLoader workers; median of interleaved "
+                         f"{images // bs} batches per epoch, {trainer.workers} DataLoader workers; median of interleaved "
                          f"passes (a bare pass, then a Trainer epoch): bare img/s per pass {listed(bare)}; Trainer "
                          f"epoch seconds {listed(real)}, the run's first epoch {first:.2f}")
     section.notes.append(f"the Trainer's epochs are one run's, through Trainer.train_epoch as fit calls it, on the "

@@ -337,3 +337,13 @@ def test_stop_after_epoch_keeps_the_planned_schedule_and_continues(dataset, tmp_
     assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
     # epoch 2 ran on the 3-epoch cosine schedule, not a fresh 2-epoch one
     assert float(rows[1]["lr"]) == pytest.approx(0.5 * cfg.lr * (1 + math.cos(math.pi / 3)), abs=1e-5)
+
+
+def test_loader_workers_follow_the_cores_device_and_processes(dataset, tmp_path):
+    from training.train import default_loader_workers
+
+    assert default_loader_workers("cpu", cores=2) == 2 and default_loader_workers("cuda", cores=2) == 2
+    assert default_loader_workers("cpu", cores=32) == 8 and default_loader_workers("cuda", cores=16) == 8
+    assert default_loader_workers("cuda", processes=4, cores=16) == 3  # torchrun: each process its share
+    assert Trainer(_config(dataset, tmp_path / "a", workers=None)).workers == default_loader_workers("cpu")
+    assert Trainer(_config(dataset, tmp_path / "b", workers=0)).workers == 0

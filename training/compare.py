@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lr", type=float, default=d.lr)
     p.add_argument("--base-width", type=int, default=d.base_width, help="RAN's width (baselines keep their own)")
     p.add_argument("--seed", type=int, default=d.seed)
-    p.add_argument("--workers", type=int, default=d.workers)
+    p.add_argument("--workers", type=int, help="data-loading processes (default: from the cores and the device)")
     p.add_argument("--device", default=None)
     p.add_argument("--max-batches-per-epoch", type=int)
     args = p.parse_args(argv)

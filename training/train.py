@@ -72,7 +72,7 @@ class TrainConfig:
     use_predefined_split: bool = False
     finetune: Path | None = None
     device: str | None = None
-    workers: int = 2
+    workers: int | None = None  # data-loading processes; None: chosen from the cores and the device
     cache_dir: Path | None = None
     checkpoint_minutes: float = 10.0
     max_batches_per_epoch: int | None = None  # for smoke tests and quick looks
@@ -127,6 +127,13 @@ class EpochSampler(Sampler[tuple[int, int]]):
         return max(0, self._share() - self.start)
 
 
+def default_loader_workers(device_type: str, processes: int = 1, cores: int | None = None) -> int:
+    """Data-loading processes per training process. A GPU trains faster than two CPU cores can decode and augment,
+    so it gets its share of the cores but one; on a CPU the model's own threads need most of them."""
+    share = (cores or os.cpu_count() or 2) // max(1, processes)
+    return max(2, min(share - 1 if device_type == "cuda" else share // 4, 8))
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
@@ -144,6 +151,8 @@ class Trainer:
             self.rank = 0
             self.device = choose_device(cfg.device).device
         self.main = self.rank == 0
+        world = dist.get_world_size() if self.distributed else 1
+        self.workers = cfg.workers if cfg.workers is not None else default_loader_workers(self.device.type, world)
         cfg.out.mkdir(parents=True, exist_ok=True)
         _seed_everything(cfg.seed + self.rank)
         self.settings = PreprocessSettings(input_size=cfg.input_size)
@@ -155,7 +164,7 @@ class Trainer:
         self.splits = self._split(records)
         cache_dir = cfg.cache_dir or cfg.out / "cache"
         self.caches = {
-            name: SquareCache(self.splits[name], self.settings, cache_dir, cfg.workers) for name in ("train", "val", "test")
+            name: SquareCache(self.splits[name], self.settings, cache_dir, self.workers) for name in ("train", "val", "test")
         }
         if self.distributed and self.main:
             dist.barrier()
@@ -217,10 +226,10 @@ class Trainer:
             dataset,
             batch_size=self.cfg.batch_size,
             sampler=sampler,
-            num_workers=self.cfg.workers,
+            num_workers=self.workers,
             pin_memory=self.device.type == "cuda",
             drop_last=shuffle_sampler and len(dataset) > self.cfg.batch_size,
-            persistent_workers=persistent and self.cfg.workers > 0,
+            persistent_workers=persistent and self.workers > 0,
         )
 
     def _run_loader(self, name: str) -> DataLoader:
@@ -255,7 +264,7 @@ class Trainer:
             # Both loaders' workers start here, before the first step (see _run_loader); the validation ones then
             # load the first validation batches while the first epoch trains.
             last = min(self.cfg.epochs, self.cfg.stop_after_epoch or self.cfg.epochs)
-            starting = self.main and self.cfg.workers > 0 and self.epoch < last
+            starting = self.main and self.workers > 0 and self.epoch < last
             first_val = iter(self._run_loader("val")) if starting else None
             while self.epoch < last:
                 started = time.perf_counter()
@@ -444,7 +453,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--use-predefined-split", action="store_true", help="keep a data set's own test set (IDRiD)")
     p.add_argument("--finetune", type=Path, metavar="BUNDLE", help="start from a model bundle's weights")
     p.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--workers", type=int, default=d.workers, help="data-loading processes")
+    p.add_argument("--workers", type=int, help="data-loading processes (default: from the cores and the device)")
     p.add_argument("--cache-dir", type=Path, help="where decoded squares are kept (default: RUN/cache)")
     p.add_argument("--checkpoint-minutes", type=float, default=d.checkpoint_minutes)
     p.add_argument("--max-batches-per-epoch", type=int)
