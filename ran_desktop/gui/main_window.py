@@ -34,11 +34,9 @@ from ..engine.errors import WriteError
 from ..engine.loading import SUPPORTED_SUFFIXES
 from ..engine.results import Status
 from ..engine.review import Decision, ImageRecord, decision_kind
-from ..engine.session_export import write_session
 from ..engine.storage import DATABASE_NAME, Storage, StorageError, default_data_dir, open_storage
 from ..logsafe import Public
 from ..paths import models_dir, sample_images
-from .about_dialog import AboutDialog
 from .actions import build_actions, build_menus, shortcut_table
 from .banner import ClinicalWarningBanner
 from .crash import CrashReporter
@@ -55,7 +53,6 @@ from .results_panel import ResultsPanel
 from .review_panel import ReviewPanel
 from .screening import ScreeningController
 from .settings import AppSettings
-from .settings_dialog import SettingsDialog
 from .status_bar import AppStatusBar
 from .tasks import TaskFailure
 
@@ -483,6 +480,8 @@ class MainWindow(QMainWindow):
     def export_results(self, path: Path) -> bool:
         if path.suffix.lower() not in (".csv", ".json"):
             path = path.with_suffix(".csv")
+        from ..engine.session_export import write_session  # on first use: not needed to show the window
+
         try:
             write_session(self.results.records(), path)
         except WriteError as exc:
@@ -527,12 +526,16 @@ class MainWindow(QMainWindow):
         self.status.showMessage("New session started", 4000)
 
     def settings_dialog(self) -> None:
+        from .settings_dialog import SettingsDialog  # dialogs load on first use, keeping the start short
+
         dialog = SettingsDialog(self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.status.set_grader(self.settings.grader_name))
         dialog.open()
 
     def show_about(self) -> None:
+        from .about_dialog import AboutDialog
+
         dialog = AboutDialog(self.controller.loaded, self.controller.model_error, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
