@@ -224,3 +224,23 @@ def alone(record: ImageRecord) -> PatientGroup:
     """The record as its own patient, grouped the way the app groups it."""
     (group,) = group_by_patient([record])
     return group
+
+
+def test_footer_warning_is_never_cut_short() -> None:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import Paragraph
+
+    from ran_desktop.engine.reports.blocks import short_warning
+    from ran_desktop.engine.reports.layout import PageDecor, build_pdf
+    from ran_desktop.engine.results import ModelInfo
+
+    def info(trained: bool, synthetic: bool) -> ModelInfo:
+        return ModelInfo("m", "1", "data", synthetic=synthetic, trained=trained, warning="not validated", device="CPU")
+
+    kinds = [info(False, False), info(True, True), info(True, False)]
+    for models in ([kinds[0]], [kinds[1]], [kinds[2]], kinds):  # one model each, and the longest it gets
+        warning = short_warning(models)
+        pdf = build_pdf([Paragraph("body")], PageDecor("header", "footer", warning), pagesize=A4, title="t",
+                        subject="s", author="a", creator="c", what="test")
+        (text,) = page_texts(pdf)
+        assert warning.endswith("must confirm.") and " ".join(warning.split()) in " ".join(text.split())

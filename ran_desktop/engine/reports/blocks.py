@@ -17,13 +17,15 @@ def short_warning(models: list[ModelInfo]) -> str:
     flagged = [m for m in models if m.warning]
     if not flagged:
         return ""
-    kinds = sorted({
-        "an UNTRAINED model" if not m.trained
-        else "a model trained on synthetic images only" if m.synthetic
-        else "an unvalidated model"
-        for m in flagged
-    })
-    return f"NOT VALIDATED FOR CLINICAL USE: model grades from {' and '.join(kinds)}; a qualified grader must confirm."
+    kinds = {"UNTRAINED" if not m.trained else "synthetic-trained" if m.synthetic else "unvalidated" for m in flagged}
+    if len(kinds) == 1:
+        (kind,) = kinds
+        source = {"UNTRAINED": "an UNTRAINED model", "synthetic-trained": "a model trained on synthetic images only",
+                  "unvalidated": "an unvalidated model"}[kind]
+    else:  # short enough to stay on the footer's one line
+        ordered = [k for k in ("UNTRAINED", "synthetic-trained", "unvalidated") if k in kinds]
+        source = f"{', '.join(ordered[:-1])} or {ordered[-1]} models"
+    return f"NOT VALIDATED FOR CLINICAL USE: grades from {source}; a qualified grader must confirm."
 
 
 def header(title: str, context: ReportContext, logo: Logo | None, st: Styles, width: float) -> Table:

@@ -16,7 +16,7 @@ from reportlab.platypus import BaseDocTemplate, Flowable, Frame, PageTemplate, P
 from reportlab.platypus.doctemplate import LayoutError
 
 from .errors import ReportError
-from .fonts import SANS, SANS_BOLD, clean, draw_text, fit_text, has_cjk, markup, register_fonts
+from .fonts import SANS, SANS_BOLD, clean, draw_text, fit_text, has_cjk, markup, register_fonts, text_width
 
 MARGIN = 15 * mm
 FOOTER_SPACE = 16 * mm  # below the frame: the warning line and the page footer
@@ -122,6 +122,12 @@ def boxed(rows: list[list[Any]], widths: Sequence[float], background: Any, borde
     return table
 
 
+def warning_size(text: str, max_width: float, size: float = 7.8, smallest: float = 6.0) -> float:
+    """Font size at which the footer's clinical warning fits on its line: shrunk rather than cut short."""
+    width = text_width(text, size, True)
+    return size if width <= max_width else max(smallest, size * max_width / width)
+
+
 @dataclass(frozen=True)
 class PageDecor:
     """What every page carries outside the frame. The first page has its own header inside the frame."""
@@ -143,8 +149,9 @@ class PageDecor:
         base = MARGIN - 6 * mm
         if self.warning:
             canvas.setFillColor(WARNING_INK)
-            draw_text(canvas, MARGIN, base + 4.6 * mm, fit_text(self.warning, 7.8, width - 2 * MARGIN, True),
-                      7.8, bold=True)
+            size = warning_size(self.warning, width - 2 * MARGIN)
+            draw_text(canvas, MARGIN, base + 4.6 * mm, fit_text(self.warning, size, width - 2 * MARGIN, True),
+                      size, bold=True)
         canvas.setStrokeColor(RULE)
         canvas.setLineWidth(0.5)
         canvas.line(MARGIN, base + 3.2 * mm, width - MARGIN, base + 3.2 * mm)
