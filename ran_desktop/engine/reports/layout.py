@@ -125,7 +125,7 @@ def boxed(rows: list[list[Any]], widths: Sequence[float], background: Any, borde
 def warning_size(text: str, max_width: float, size: float = 7.8, smallest: float = 6.0) -> float:
     """Font size at which the footer's clinical warning fits on its line: shrunk rather than cut short."""
     width = text_width(text, size, True)
-    return size if width <= max_width else max(smallest, size * max_width / width)
+    return size if width <= max_width else max(smallest, 0.99 * size * max_width / width)  # 0.99: rounding
 
 
 @dataclass(frozen=True)
