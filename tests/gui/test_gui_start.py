@@ -16,6 +16,31 @@ from ran_desktop.app import launch
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _window_imports(data: Path, models: Path, quit_after_ms: int, heavy: list[str], report: str = "") -> list[str]:
+    """In a fresh interpreter (what other tests imported must not count): build and show the main window without
+    start(), run the event loop a moment, print `report` lines, then which of `heavy` were imported."""
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from PySide6.QtCore import QTimer\n"
+        "from PySide6.QtWidgets import QApplication\n"
+        "app = QApplication([sys.argv[0]])\n"
+        "from ran_desktop.app import launch\n"
+        "from ran_desktop.gui.main_window import MainWindow\n"
+        "window = MainWindow(Path(sys.argv[1]), Path(sys.argv[2]))\n"
+        "window.show()\n"
+        f"QTimer.singleShot({quit_after_ms}, app.quit)\n"
+        "app.exec()\n"
+        f"{report}"
+        "window.close()\n"
+        f"print('imported:', [name for name in {heavy!r} if name in sys.modules])\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code, str(data), str(models)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done.stdout.strip().splitlines()
+
+
 def test_gui_modules_imported_at_start_do_not_import_torch():
     """Everything the window needs at start must import without torch, so it can appear before torch loads."""
     code = (
@@ -34,28 +59,10 @@ def test_the_window_is_built_and_shown_without_the_heavy_libraries(tmp_path):
     model's manifest checker load when first needed, in workers, not while the window is built. A fresh
     interpreter, so that what other tests imported does not count; start() is not called, as its model loader
     imports these on purpose."""
-    code = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        "from PySide6.QtCore import QTimer\n"
-        "from PySide6.QtWidgets import QApplication\n"
-        "app = QApplication([sys.argv[0]])\n"
-        "from ran_desktop.app import launch\n"
-        "from ran_desktop.gui.main_window import MainWindow\n"
-        "window = MainWindow(Path(sys.argv[1]), Path(sys.argv[2]))\n"
-        "window.show()\n"
-        "QTimer.singleShot(100, app.quit)\n"
-        "app.exec()\n"
-        "heavy = ['torch', 'numpy', 'cv2', 'PIL', 'pydicom', 'reportlab', 'jsonschema', 'importlib.metadata',\n"
-        "         'ran_desktop.engine.reports', 'ran_desktop.engine.preprocess', 'ran_desktop.engine.quality',\n"
-        "         'ran_desktop.engine.loading.raster', 'ran_desktop.engine.loading.dicom']\n"
-        "window.close()\n"
-        "print('imported:', [name for name in heavy if name in sys.modules])\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "data"), str(tmp_path / "models")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-1] == "imported: []"
+    heavy = ["torch", "numpy", "cv2", "PIL", "pydicom", "reportlab", "jsonschema", "importlib.metadata",
+             "ran_desktop.engine.reports", "ran_desktop.engine.preprocess", "ran_desktop.engine.quality",
+             "ran_desktop.engine.loading.raster", "ran_desktop.engine.loading.dicom"]
+    assert _window_imports(tmp_path / "data", tmp_path / "models", 100, heavy)[-1] == "imported: []"
 
 
 def test_the_window_is_shown_before_the_model_has_loaded(qtbot, models_folder, data_dir):
@@ -150,23 +157,6 @@ def test_reopening_a_session_with_results_does_not_load_the_decoders(tmp_path):
                 key=f"img{i}.jpg", path=tmp_path / f"img{i}.jpg", status=Status.SCREENED, model=info,
                 quality=QualityReport(True, (), {"sharpness": 0.8}), dr_probs=(0.6, 0.1, 0.1, 0.1, 0.1),
                 dme_probs=(0.8, 0.1, 0.1)))
-    code = (
-        "import sys\n"
-        "from pathlib import Path\n"
-        "from PySide6.QtCore import QTimer\n"
-        "from PySide6.QtWidgets import QApplication\n"
-        "app = QApplication([sys.argv[0]])\n"
-        "from ran_desktop.gui.main_window import MainWindow\n"
-        "window = MainWindow(Path(sys.argv[1]), Path(sys.argv[2]))\n"
-        "window.show()\n"
-        "QTimer.singleShot(300, app.quit)\n"
-        "app.exec()\n"
-        "print('rows:', window.results.rowCount())\n"
-        "heavy = ['torch', 'cv2', 'PIL', 'pydicom', 'reportlab', 'ran_desktop.engine.quality']\n"
-        "window.close()\n"
-        "print('imported:', [name for name in heavy if name in sys.modules])\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code, str(data), str(tmp_path / "models")], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip().splitlines()[-2:] == ["rows: 3", "imported: []"]
+    heavy = ["torch", "cv2", "PIL", "pydicom", "reportlab", "ran_desktop.engine.quality"]
+    lines = _window_imports(data, tmp_path / "models", 300, heavy, "print('rows:', window.results.rowCount())\n")
+    assert lines[-2:] == ["rows: 3", "imported: []"]
