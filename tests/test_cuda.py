@@ -2,6 +2,7 @@
 training runs there. Skipped where torch sees no CUDA GPU (CI has none); on a GPU machine:
 `pytest tests/test_cuda.py`."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -85,3 +86,17 @@ def test_training_runs_on_cuda_and_exports(tmp_path):
     # a checkpoint written on the GPU resumes on the CPU (a workstation without one)
     resumed = Trainer(TrainConfig(**{**cfg.__dict__, "epochs": 3, "device": "cpu", "workers": 0}))
     assert resumed.epoch == 2 and not next(resumed.model.parameters()).is_cuda
+
+
+def test_every_compared_network_trains_on_cuda_at_full_size(tmp_path):
+    """ran-compare at the paper's input size on the GPU: RAN and every torchvision baseline, one loss, two batches."""
+    from training.compare import NETWORKS
+    from training.compare import main as compare_main
+
+    data = write_dotted_dataset(tmp_path / "dots", count=40, size=256)
+    out = tmp_path / "cmp"
+    assert compare_main(["--data", f"csv:{data}", "--out", str(out), "--losses", "ce", "--epochs", "1",
+                         "--input-size", "224", "--max-batches-per-epoch", "2", "--device", "cuda"]) == 0
+    rows = json.loads((out / "comparison.json").read_text())
+    assert [r["network"] for r in rows] == list(NETWORKS)
+    assert all(r["test"]["dr"]["n"] > 0 for r in rows)

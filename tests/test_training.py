@@ -301,7 +301,7 @@ def test_distributed_run_with_torchrun(dataset, tmp_path):
     proc = subprocess.run(
         [str(torchrun), "--nproc_per_node=2", "--master_port=29533", "-m", "training.train", "--data", f"csv:{dataset}",
          "--out", str(run), "--base-width", "8", "--input-size", "64", "--epochs", "2", "--batch-size", "4",
-         "--workers", "0"],
+         "--workers", "0", "--device", "cpu"],
         capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -345,5 +345,6 @@ def test_loader_workers_follow_the_cores_device_and_processes(dataset, tmp_path)
     assert default_loader_workers("cpu", cores=2) == 2 and default_loader_workers("cuda", cores=2) == 2
     assert default_loader_workers("cpu", cores=32) == 8 and default_loader_workers("cuda", cores=16) == 8
     assert default_loader_workers("cuda", processes=4, cores=16) == 3  # torchrun: each process its share
-    assert Trainer(_config(dataset, tmp_path / "a", workers=None)).workers == default_loader_workers("cpu")
+    trainer = Trainer(_config(dataset, tmp_path / "a", workers=None))
+    assert trainer.workers == default_loader_workers(trainer.device.type)
     assert Trainer(_config(dataset, tmp_path / "b", workers=0)).workers == 0

@@ -139,10 +139,17 @@ class Trainer:
         self.cfg = cfg
         self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
         if self.distributed:
-            dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+            # One GPU per process (nccl) where each process on this machine has one and the CPU was not asked for;
+            # else every process on the CPU (gloo): all ranks must agree on the backend.
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            per_machine = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+            on_gpu = cfg.device != "cpu" and torch.cuda.is_available() and per_machine <= torch.cuda.device_count()
+            if not on_gpu and cfg.device != "cpu" and torch.cuda.is_available():
+                log.warning("%d processes on this machine but %d GPU(s): training on the CPU; start one process "
+                            "per GPU (torchrun --nproc_per_node)", per_machine, torch.cuda.device_count())
+            dist.init_process_group("nccl" if on_gpu else "gloo")
             self.rank = dist.get_rank()
-            if torch.cuda.is_available():
-                local = int(os.environ.get("LOCAL_RANK", "0"))
+            if on_gpu:
                 torch.cuda.set_device(local)
                 self.device = torch.device("cuda", local)
             else:
