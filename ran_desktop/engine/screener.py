@@ -71,7 +71,8 @@ class Screener:
     def __init__(self, loaded: LoadedModel, options: ScreeningOptions | None = None):
         self.loaded = loaded
         self.options = options or ScreeningOptions()
-        self.workers = self.options.workers or default_workers(loaded.device.device.type)
+        workers = self.options.workers
+        self.workers = workers if workers is not None else default_workers(loaded.device.device.type)
         self.info = model_info(loaded)
         self._settings = loaded.preprocess_settings
         self._thresholds = loaded.quality_thresholds
