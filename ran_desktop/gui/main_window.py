@@ -14,6 +14,7 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import (
@@ -99,7 +100,13 @@ class MainWindow(QMainWindow):
         self._closed = False
 
         self._build_widgets()
-        set_aside, self.session_id = prepared.result()  # raises its StorageError here
+        try:
+            set_aside, self.session_id = prepared.result()
+        except StorageError:
+            # Delete the half-built window now. Left to the garbage collector, its widgets would be destroyed at
+            # some arbitrary later moment, possibly while Qt holds a lock, which deadlocked a later window's start.
+            shiboken6.delete(self)
+            raise
         # The window's own connection (a connection belongs to the thread that opened it); checked a moment ago.
         self.storage = Storage(self.data_dir / DATABASE_NAME)
         self.storage.set_aside = set_aside

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import shutil
@@ -27,6 +28,15 @@ if os.environ.get("QT_QPA_PLATFORM") == "offscreen":
                                                  "height": 1080, "logicalDpi": 96, "logicalBaseDpi": 96,
                                                  "dpr": 1}]}), encoding="utf-8")
     os.environ["QT_QPA_PLATFORM"] = f"offscreen:configfile={_screens}"
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage_between_tests():
+    """Qt objects a test left in reference cycles are destroyed here, between tests, rather than by a garbage
+    collection that happens to start inside the next test's Qt calls."""
+    yield
+    gc.collect()
+
 
 @pytest.fixture
 def models_folder(tiny_bundle, monkeypatch) -> Path:

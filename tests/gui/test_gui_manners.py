@@ -15,6 +15,7 @@ from ran_desktop.app import launch
 from ran_desktop.engine.storage import StorageError
 from ran_desktop.gui.about_dialog import AboutDialog
 from ran_desktop.gui.crash import CrashReporter
+from ran_desktop.gui.main_window import MainWindow
 from ran_desktop.gui.messages import ErrorDialog
 from ran_desktop.gui.settings import AppSettings
 from ran_desktop.gui.settings_dialog import SettingsDialog
@@ -69,11 +70,15 @@ def test_exceptions_in_worker_threads_reach_the_gui_thread(qtbot):
             reporter.dialog.close()
 
 
-def test_an_unusable_data_folder_is_a_readable_error(tmp_path, models_folder):
+def test_an_unusable_data_folder_is_a_readable_error(qapp, tmp_path, models_folder):
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("a file where the data folder should be", encoding="utf-8")
+    windows = len([w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)])
     with pytest.raises(StorageError, match="cannot be opened"):
         launch([], blocker, models_folder)
+    # The half-built window is gone at once: left to the garbage collector, its widgets would be destroyed at some
+    # later, arbitrary moment, which has deadlocked Qt inside another window's construction.
+    assert len([w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow)]) == windows
 
 
 def test_a_broken_model_bundle_is_reported_readably(qtbot, bundle_copy, data_dir):
