@@ -6,7 +6,6 @@ in the background while it is already on screen.
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -106,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     reporter = CrashReporter(app)
     reporter.install()
     try:
-        window = launch(paths, data_dir, reporter=reporter)
+        window = launch(paths, data_dir, reporter=reporter)  # noqa: F841 (the reference keeps the window alive)
     except StorageError as exc:
         QMessageBox.critical(None, f"{APP_NAME} cannot start", str(exc))
         return 1

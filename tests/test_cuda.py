@@ -4,6 +4,7 @@ training runs there. Skipped where torch sees no CUDA GPU (CI has none); on a GP
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -84,7 +85,7 @@ def test_training_runs_on_cuda_and_exports(tmp_path):
     assert summary["best_epoch"] >= 1 and (cfg.out / "best.safetensors").exists()
     assert summary["test"]["dr"]["n"] == summary["split_sizes"]["test"] > 0
     # a checkpoint written on the GPU resumes on the CPU (a workstation without one)
-    resumed = Trainer(TrainConfig(**{**cfg.__dict__, "epochs": 3, "device": "cpu", "workers": 0}))
+    resumed = Trainer(replace(cfg, epochs=3, device="cpu", workers=0))
     assert resumed.epoch == 2 and not next(resumed.model.parameters()).is_cuda
 
 

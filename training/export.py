@@ -13,7 +13,8 @@ from typing import Any
 
 from safetensors.torch import load_file
 
-from ran_desktop.engine.bundle import load_bundle, save_bundle
+from ran_desktop.engine.bundle import load_bundle, read_manifest, save_bundle
+from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.model import build_ran
 from ran_desktop.engine.preprocess import PreprocessSettings
 
@@ -128,9 +129,11 @@ def model_card(title: str, config: dict, sources: list[dict], synthetic: bool, m
                heldout: dict | None = None) -> str:
     warning = ("> **Not validated for clinical use.** These weights were trained on synthetic fundus images only.\n\n"
                if synthetic else "")
-    progress = (f" Exported while training was still running (best of the first {summary['best_epoch']} or more "
-                "epochs): a later export of the same run may be better.") if summary.get("in_progress") else ""
-    if summary.get("stopped_after_epoch"):
+    progress = ""
+    if summary.get("in_progress"):
+        progress = (f" Exported while training was still running (best of the first {summary['best_epoch']} or more "
+                    "epochs): a later export of the same run may be better.")
+    elif summary.get("stopped_after_epoch"):
         progress = f" Stopped (`--stop-after-epoch`) after epoch {summary['stopped_after_epoch']}."
     start = ""
     if config.get("finetune"):
@@ -175,14 +178,13 @@ validation `{config['select']}`.{start}{progress}
 def _bundle_title(folder: Path) -> str:
     """`name version`, and how that bundle was itself trained, so a chain of fine-tunings stays traceable."""
     try:
-        m = json.loads((folder / "manifest.json").read_text())
-        title = f"{m['name']} {m['version']}"
-    except (OSError, ValueError, KeyError):
+        m = read_manifest(folder)
+    except BundleError:
         return f"`{folder.name}`"
-    epoch = (m.get("metrics") or {}).get("best_epoch")
-    data = (m.get("training_data") or {}).get("description")
-    details = ", ".join(x for x in (f"best epoch {epoch} of its run" if epoch else "", data or "") if x)
-    return f"`{title}` ({details})" if details else f"`{title}`"
+    epoch = m.metrics.get("best_epoch")
+    details = ", ".join(x for x in (f"best epoch {epoch} of its run" if epoch else "",
+                                    m.training_data.get("description", "")) if x)
+    return f"`{m.name} {m.version}` ({details})" if details else f"`{m.name} {m.version}`"
 
 
 def _heldout_section(heldout: dict | None) -> str:

@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
 from ran_desktop.engine.bundle import load_bundle
-from ran_desktop.engine.device import choose_device
+from ran_desktop.engine.device import choose_device, worker_count
 from ran_desktop.engine.model import build_ran
 from ran_desktop.engine.preprocess import PreprocessSettings
 
@@ -128,10 +128,8 @@ class EpochSampler(Sampler[tuple[int, int]]):
 
 
 def default_loader_workers(device_type: str, processes: int = 1, cores: int | None = None) -> int:
-    """Data-loading processes per training process. A GPU trains faster than two CPU cores can decode and augment,
-    so it gets its share of the cores but one; on a CPU the model's own threads need most of them."""
-    share = (cores or os.cpu_count() or 2) // max(1, processes)
-    return max(2, min(share - 1 if device_type == "cuda" else share // 4, 8))
+    """Data-loading processes per training process (under torchrun, each process gets its share of the cores)."""
+    return worker_count(device_type, cpu_share=4, cap=8, processes=processes, cores=cores)
 
 
 class Trainer:

@@ -17,6 +17,13 @@ class DeviceChoice:
     note: str = ""  # why the choice differs from what was asked, if it does
 
 
+def worker_count(device_type: str, *, cpu_share: int, cap: int, processes: int = 1, cores: int | None = None) -> int:
+    """Helper threads or processes that feed the model: on a GPU inference costs the CPU little, so all of this
+    process's cores but one; on a CPU torch's own threads need most of them, so 1/`cpu_share`. Two at least."""
+    share = (cores or os.cpu_count() or 2) // max(1, processes)
+    return max(2, min(share - 1 if device_type == "cuda" else share // cpu_share, cap))
+
+
 def choose_device(preference: str | None = None) -> DeviceChoice:
     """Resolve "auto", "cpu", "cuda" or "cuda:N"; the argument wins over the RAN_DEVICE environment variable.
 

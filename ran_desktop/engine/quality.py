@@ -26,7 +26,7 @@ Imports neither Qt nor torch.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 
 import cv2
 import numpy as np

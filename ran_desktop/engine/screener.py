@@ -6,7 +6,6 @@ they work) and overlap with batched inference; a bounded look-ahead keeps memory
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections import deque
@@ -19,6 +18,7 @@ import numpy as np
 import torch
 
 from .bundle import LoadedModel
+from .device import worker_count
 from .errors import ImageLoadError
 from .gradcam import GradCAM
 from .loading import LoadedImage, iter_image_files, load_images
@@ -37,11 +37,8 @@ class ScreeningOptions:
 
 
 def default_workers(device_type: str, cores: int | None = None) -> int:
-    """Decoding threads. On a GPU inference is nearly free, so preparation may have all cores but one; on a CPU
-    torch's threads need most of them (preparation is about a third of each image's CPU time)."""
-    cores = cores or os.cpu_count() or 2
-    share = cores - 1 if device_type == "cuda" else cores // 3
-    return max(2, min(share, 12))
+    """Decoding threads: preparation is about a third of each image's CPU time on a CPU."""
+    return worker_count(device_type, cpu_share=3, cap=12, cores=cores)
 
 
 @dataclass
