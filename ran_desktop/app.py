@@ -16,11 +16,14 @@ from pathlib import Path
 # OpenMP threads would take the CPU they all need, which on a 2-core clinic PC slows screening several times over.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
+# The engine before PySide6: PySide6 reads the source of every module imported after it (looking for its
+# feature switches), wasted time on the engine and the standard library, which hold no Qt.
+from .engine.storage import APP_NAME, StorageError, default_data_dir  # noqa: E402, I001
+
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QIcon  # noqa: E402
 from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
 
-from .engine.storage import APP_NAME, StorageError, default_data_dir  # noqa: E402
 from .gui.crash import CrashReporter  # noqa: E402
 from .gui.main_window import MainWindow  # noqa: E402
 from .logsafe import PrivacyFilter  # noqa: E402

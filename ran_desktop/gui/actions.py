@@ -9,7 +9,7 @@ from functools import partial
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QStyle
 
-from .detail_panel import VIEW_MODES
+from .view_modes import VIEW_MODES
 
 
 @dataclass

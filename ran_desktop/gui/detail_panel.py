@@ -27,21 +27,14 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
-from ..engine.preview import CLAHE, FIELD_OF_VIEW, MODEL_VIEW, NORMALISED, ORIGINAL
+from ..engine.preview import MODEL_VIEW
 from ..engine.results import Status
 from ..engine.review import ImageRecord, caveat_for
 from . import display
 from .image_view import ImageView
 from .probability_bars import ProbabilityBars
+from .view_modes import GRADCAM, VIEW_MODES
 
-GRADCAM = "gradcam"
-VIEW_MODES: tuple[tuple[str, str, str], ...] = (
-    (ORIGINAL, "Original", "The photograph as stored"),
-    (FIELD_OF_VIEW, "Field of view", "The photograph with the fundus disc the engine found outlined"),
-    (CLAHE, "CLAHE", "The model's input size after contrast enhancement (CLAHE)"),
-    (NORMALISED, "Normalised", "What the model receives: per-channel standardised, shown as an image"),
-    (GRADCAM, "Grad-CAM", "Where the network found evidence for a grade (heat map over the field of view)"),
-)
 _SCORE_NAMES = (
     ("fov_diameter_px", "Field of view diameter", "{:.0f} px"),
     ("fov_fraction", "Field of view / frame", "{:.0%}"),

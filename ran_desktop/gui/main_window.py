@@ -1,8 +1,9 @@
 """The main window: brings images in, shows the worklist and the selected image, and records the grader's review.
 
-It only wires widgets to the two controllers that own the threads (ScreeningController: model and batches;
-DetailController: previews and Grad-CAM) and to the session database (decisions are saved from here, one commit
-each). Importing this module never imports torch.
+It only wires widgets to the controllers that own the threads (ScreeningController: model and batches;
+DetailController: previews and Grad-CAM; ReportExporter: PDF reports) and to the session database (decisions are saved from here, one commit
+each). Importing this module never imports torch. The workspace (list, picture, review form and their two
+controllers, previews and reports) is built once the empty window has been painted, or when images arrive.
 """
 
 from __future__ import annotations
@@ -12,21 +13,17 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QShowEvent
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHeaderView,
     QInputDialog,
     QMainWindow,
     QMessageBox,
-    QScrollArea,
-    QSplitter,
     QStackedWidget,
-    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -41,24 +38,26 @@ from ..paths import models_dir, sample_images
 from .actions import build_actions, build_menus, shortcut_table
 from .banner import ClinicalWarningBanner
 from .crash import CrashReporter
-from .detail_controller import DetailController
-from .detail_panel import GRADCAM, DetailPanel
 from .drops import dropped_paths
 from .empty_state import EmptyState
 from .messages import show_message
-from .patient_panel import PatientPanel
-from .report_export import ReportExporter
 from .results_filter import ResultsFilterProxy
 from .results_model import RECORD_ROLE, Column, ResultsTableModel
-from .results_panel import ResultsPanel
-from .review_panel import ReviewPanel
 from .screening import ScreeningController
 from .settings import AppSettings
 from .status_bar import AppStatusBar
 from .tasks import TaskFailure
+from .view_modes import GRADCAM
 
 if TYPE_CHECKING:
     from ..engine.bundle import LoadedModel
+    from .detail_controller import DetailController
+    from .detail_panel import DetailPanel
+    from .patient_panel import PatientPanel
+    from .report_export import ReportExporter
+    from .results_panel import ResultsPanel
+    from .review_panel import ReviewPanel
+    from .workspace import Workspace
 
 log = logging.getLogger("ran_desktop")
 FORMATS = "JPEG, PNG, TIFF, BMP and DICOM"
@@ -92,12 +91,14 @@ class MainWindow(QMainWindow):
         self.settings = AppSettings(self.data_dir)
         self.reporter = reporter or CrashReporter(self)
         self.reporter.window = self
-        self.details = DetailController(self)
         self.results = ResultsTableModel(self)
         self.proxy = ResultsFilterProxy(self)
         self.proxy.setSourceModel(self.results)
         self._pending_decision: tuple[ImageRecord, Decision, str | None] | None = None
         self._closed = False
+        self._workspace: Workspace | None = None
+        self._painted = False
+        self._load_after_paint = False
 
         self._build_widgets()
         try:
@@ -112,11 +113,11 @@ class MainWindow(QMainWindow):
         self.storage.set_aside = set_aside
         self.controller = ScreeningController(self.storage.path, self.session_id, models_folder or models_dir(),
                                               self.settings.device_request, self)
-        self.reports = ReportExporter(self)
         self.commands = build_actions(self, self._handlers())  # not `actions`: QWidget.actions() exists
         build_menus(self, self.commands)
         self._connect()
-        self.reports.attach(self.commands)
+        for command in (self.commands.report_current, self.commands.report_selected, self.commands.report_batch):
+            command.setEnabled(False)  # until the report exporter, built with the workspace, says otherwise
         self.results.set_records(self.storage.load_session(self.session_id))
         self._after_rows_changed()
         self._restore_window_state()
@@ -125,8 +126,16 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._tell_database_set_aside)  # once the window is up, so the message has a parent
 
     def start(self) -> None:
-        """Begin loading the model in the background (call after show(): the window comes first)."""
-        self.controller.load_model()
+        """Begin loading the model in the background (call after show(): the window comes first).
+
+        A window on screen is painted first: the loader's imports (torch) would hold the interpreter while it draws.
+        """
+        if self.isVisible() and not self._painted:
+            self._load_after_paint = True
+            self._on_model_loading()
+            QTimer.singleShot(1000, self._after_first_paint)  # in case no paint comes (a minimised window)
+        else:
+            self.controller.load_model()
 
     # --- building -----------------------------------------------------------------------------------------
 
@@ -135,41 +144,8 @@ class MainWindow(QMainWindow):
         self.banner = ClinicalWarningBanner()
         self.empty = EmptyState(FORMATS)
 
-        self.list_panel = ResultsPanel(self.proxy)
-        self.table = self.list_panel.table
-        self.filter_referable = self.list_panel.filter_referable
-        self.filter_ungradable = self.list_panel.filter_ungradable
-        self.filter_unreviewed = self.list_panel.filter_unreviewed
-        self.search = self.list_panel.search
-        self.count_label = self.list_panel.count_label
-        self.patients = PatientPanel()
-        self.list_tabs = QTabWidget()
-        self.list_tabs.setDocumentMode(True)
-        self.list_tabs.addTab(self.list_panel, "Images")
-        self.list_tabs.addTab(self.patients, "Patients")
-
-        self.detail = DetailPanel(self.settings.view_mode, self.settings.heat_opacity)
-        self.review = ReviewPanel()
-        review_scroll = QScrollArea()
-        review_scroll.setWidgetResizable(True)
-        review_scroll.setWidget(self.review)
-        review_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        review_scroll.setMinimumWidth(fm.averageCharWidth() * 30)
-
-        self.splitter = QSplitter(Qt.Orientation.Horizontal)
-        self.splitter.setObjectName("workspaceSplitter")
-        self.splitter.addWidget(self.list_tabs)
-        self.splitter.addWidget(self.detail)
-        self.splitter.addWidget(review_scroll)
-        self.splitter.setStretchFactor(0, 6)
-        self.splitter.setStretchFactor(1, 4)
-        self.splitter.setStretchFactor(2, 2)
-        self.splitter.setSizes([600, 400, 200])  # proportions until the user moves them (then remembered)
-        self.splitter.setChildrenCollapsible(False)
-
         self.stack = QStackedWidget()
         self.stack.addWidget(self.empty)
-        self.stack.addWidget(self.splitter)
         central = QWidget()
         layout = QVBoxLayout(central)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -192,18 +168,99 @@ class MainWindow(QMainWindow):
         self._patient_refresh.timeout.connect(self._refresh_patients)
         self._patients_stale = True
 
+    # --- the workspace: list, picture and review form, built on first need ---------------------------------
+
+    @property
+    def workspace(self) -> Workspace:
+        if self._workspace is None:
+            self._build_workspace()
+        return self._workspace
+
+    @property
+    def workspace_built(self) -> bool:
+        return self._workspace is not None
+
+    # The workspace's parts, as the rest of the window and the tests know them.
+    list_panel: ResultsPanel = property(lambda self: self.workspace.list_panel)  # type: ignore[assignment]
+    table = property(lambda self: self.workspace.table)
+    patients: PatientPanel = property(lambda self: self.workspace.patients)  # type: ignore[assignment]
+    list_tabs = property(lambda self: self.workspace.list_tabs)
+    detail: DetailPanel = property(lambda self: self.workspace.detail)  # type: ignore[assignment]
+    details: DetailController = property(lambda self: self.workspace_part("details"))  # type: ignore[assignment]
+    reports: ReportExporter = property(lambda self: self.workspace_part("reports"))  # type: ignore[assignment]
+    review: ReviewPanel = property(lambda self: self.workspace.review)  # type: ignore[assignment]
+    splitter = property(lambda self: self.workspace)
+    filter_referable = property(lambda self: self.workspace.list_panel.filter_referable)
+    filter_ungradable = property(lambda self: self.workspace.list_panel.filter_ungradable)
+    filter_unreviewed = property(lambda self: self.workspace.list_panel.filter_unreviewed)
+    search = property(lambda self: self.workspace.list_panel.search)
+    count_label = property(lambda self: self.workspace.list_panel.count_label)
+
+    def workspace_part(self, name: str) -> Any:
+        self.workspace  # noqa: B018 (the property builds it)
+        return getattr(self, f"_{name}")
+
+    def _build_workspace(self) -> None:
+        # Its modules load with it, after the window is up.
+        from .detail_controller import DetailController
+        from .report_export import ReportExporter
+        from .workspace import Workspace
+
+        ws = Workspace(self.proxy, self.settings.view_mode, self.settings.heat_opacity)
+        self._workspace = ws
+        self._details = DetailController(self)
+        self._reports = ReportExporter(self)
+        self.stack.addWidget(ws)
+        for name, target in ws.remembered_layout():
+            saved = self.settings.window_state(name)
+            if saved is not None:
+                target.restoreState(saved)
+
+        self.details.unexpected.connect(self.reporter.report)
+        if self.controller.loaded is not None:
+            self.details.set_model(self.controller.loaded)
+        self.details.previewReady.connect(ws.detail.show_preview)
+        self.details.previewFailed.connect(ws.detail.show_preview_failed)
+        self.details.heatReady.connect(ws.detail.show_heat)
+        self.details.heatUnavailable.connect(ws.detail.show_heat_unavailable)
+        ws.detail.modeChanged.connect(self._on_mode_changed)
+        ws.detail.heatRequested.connect(lambda head, grade: self.details.request_heat(self._heat_request()))
+        ws.detail.opacityChanged.connect(lambda value: setattr(self.settings, "heat_opacity", value))
+        ws.review.decisionRequested.connect(self._on_decision_requested)
+        ws.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
+        ws.patients.recordSelected.connect(self.select_key)
+        ws.list_tabs.currentChanged.connect(self._on_list_tab_changed)
+        ws.list_panel.update_count()
+        self.reports.attach(self.commands, ws)
+
+    def _in_workspace(self, command: Any) -> Any:
+        """A command on the list, the picture or the review form: with no image yet, there is nothing to act on."""
+        def run(*args: object) -> None:
+            if self._workspace is not None:
+                command(self._workspace, *args)
+        return run
+
+    def _set_view_mode(self, mode: str) -> None:
+        if self._workspace is not None:
+            self._workspace.detail.set_mode(mode)
+        else:
+            self.settings.view_mode = mode  # the panel opens in it
+
     def _handlers(self) -> dict:
+        ws = self._in_workspace
         return {
             "open_files": self.open_files, "open_folder": self.open_folder, "try_sample": self.try_sample,
             "export": self.export_dialog, "new_session": self.new_session_dialog, "settings": self.settings_dialog,
             "quit": self.close, "cancel": self.cancel_screening, "next_image": lambda: self.move_selection(1),
-            "previous_image": lambda: self.move_selection(-1), "confirm": self.review.submit,
-            "ungradable": self.review.toggle_ungradable, "zoom_in": self.detail.view.zoom_in,
-            "zoom_out": self.detail.view.zoom_out, "fit": self.detail.view.fit,
-            "shortcuts": self.show_shortcuts, "about": self.show_about, "dr_grade": self.review.set_dr_grade,
-            "dme_grade": self.review.set_dme_grade, "view_mode": self.detail.set_mode,
-            "report_current": self.reports.export_current, "report_selected": self.reports.export_selected,
-            "report_batch": self.reports.export_batch, "report_dicom": self.reports.set_dicom,
+            "previous_image": lambda: self.move_selection(-1), "confirm": ws(lambda w: w.review.submit()),
+            "ungradable": ws(lambda w: w.review.toggle_ungradable()), "zoom_in": ws(lambda w: w.detail.view.zoom_in()),
+            "zoom_out": ws(lambda w: w.detail.view.zoom_out()), "fit": ws(lambda w: w.detail.view.fit()),
+            "shortcuts": self.show_shortcuts, "about": self.show_about,
+            "dr_grade": ws(lambda w, grade: w.review.set_dr_grade(grade)),
+            "dme_grade": ws(lambda w, grade: w.review.set_dme_grade(grade)), "view_mode": self._set_view_mode,
+            "report_current": lambda: self.reports.export_current(),
+            "report_selected": lambda: self.reports.export_selected(),
+            "report_batch": lambda: self.reports.export_batch(), "report_dicom": lambda: self.reports.set_dicom(),
         }
 
     def _connect(self) -> None:
@@ -218,21 +275,7 @@ class MainWindow(QMainWindow):
         c.batchFinished.connect(self._on_batch_finished)
         c.batchFailed.connect(self._on_batch_failed)
         c.unexpected.connect(self.reporter.report)
-        self.details.unexpected.connect(self.reporter.report)
         self.status.cancel_button.clicked.connect(self.cancel_screening)
-
-        self.details.previewReady.connect(self.detail.show_preview)
-        self.details.previewFailed.connect(self.detail.show_preview_failed)
-        self.details.heatReady.connect(self.detail.show_heat)
-        self.details.heatUnavailable.connect(self.detail.show_heat_unavailable)
-        self.detail.modeChanged.connect(self._on_mode_changed)
-        self.detail.heatRequested.connect(lambda head, grade: self.details.request_heat(self._heat_request()))
-        self.detail.opacityChanged.connect(lambda value: setattr(self.settings, "heat_opacity", value))
-
-        self.review.decisionRequested.connect(self._on_decision_requested)
-        self.table.selectionModel().currentRowChanged.connect(self._on_current_changed)
-        self.patients.recordSelected.connect(self.select_key)
-        self.list_tabs.currentChanged.connect(self._on_list_tab_changed)
         for signal in (self.results.rowsInserted, self.results.modelReset, self.results.dataChanged):
             signal.connect(self._after_rows_changed)
 
@@ -251,6 +294,7 @@ class MainWindow(QMainWindow):
             show_message(self, "Cannot screen", f"No model is loaded, so nothing can be screened.\n\n"
                                                 f"{self.controller.model_error}")
             return
+        self.workspace  # noqa: B018 (built now, before the batch's threads compete with it for the interpreter)
         self.controller.enqueue(paths)
         what = paths[0].name if len(paths) == 1 else f"{len(paths)} items"
         self.status.showMessage(f"Added {what} to the screening queue", 4000)
@@ -305,7 +349,8 @@ class MainWindow(QMainWindow):
         self.empty.set_status(f"Model {manifest.title} ready on {loaded.device.description}.")
         if loaded.device.note:
             self.status.showMessage(loaded.device.note, 10000)
-        self.details.set_model(loaded)
+        if self._workspace is not None:  # else it is given the model when built
+            self.details.set_model(loaded)
 
     def _on_model_failed(self, reason: str) -> None:
         log.error("no model: %s", Public(reason))  # about the bundle and the device, never about a patient's file
@@ -347,13 +392,17 @@ class MainWindow(QMainWindow):
     # --- the list -----------------------------------------------------------------------------------------
 
     def _after_rows_changed(self, *args: object) -> None:
-        self.stack.setCurrentIndex(1 if self.results.rowCount() else 0)
+        if self.results.rowCount():
+            self.stack.setCurrentWidget(self.workspace)
+        else:
+            self.stack.setCurrentWidget(self.empty)
         self._patient_refresh.start()
-        self.list_panel.update_count()
+        if self._workspace is not None:
+            self._workspace.list_panel.update_count()
 
     def _refresh_patients(self) -> None:
         # Regrouping thousands of images is only worth it when someone is looking at the patient view.
-        if self.list_tabs.currentWidget() is self.patients:
+        if self._workspace is not None and self._workspace.patients_shown():
             self.patients.refresh(self.results.records())
             self._patients_stale = False
         else:
@@ -364,6 +413,8 @@ class MainWindow(QMainWindow):
             self._refresh_patients()
 
     def current_record(self) -> ImageRecord | None:
+        if self._workspace is None:
+            return None
         index = self.table.currentIndex()
         return index.data(RECORD_ROLE) if index.isValid() else None
 
@@ -383,7 +434,7 @@ class MainWindow(QMainWindow):
 
     def move_selection(self, step: int) -> None:
         rows = self.proxy.rowCount()
-        if not rows:
+        if not rows or self._workspace is None:
             return
         current = self.table.currentIndex()
         row = 0 if not current.isValid() else max(0, min(rows - 1, current.row() + step))
@@ -560,18 +611,27 @@ class MainWindow(QMainWindow):
         state = self.settings.window_state("state")
         if state is not None:
             self.restoreState(state)
-        for name, target in self._remembered_layout():
-            saved = self.settings.window_state(name)
-            if saved is not None:
-                target.restoreState(saved)
-
-    def _remembered_layout(self) -> tuple[tuple[str, QSplitter | QHeaderView], ...]:
-        return (("splitter", self.splitter), ("detail_splitter", self.detail.splitter),
-                ("table", self.table.horizontalHeader()))
+        # The workspace's own layout is restored when it is built.
 
     def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
         super().showEvent(event)
         self.shown.emit()
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+        super().paintEvent(event)
+        if not self._painted:
+            # The grader sees the window now. Next turn: the workspace is built (before any batch, whose threads
+            # would make building it stall the window), then the model starts loading if start() asked for it.
+            self._painted = True
+            QTimer.singleShot(0, self._after_first_paint)
+
+    def _after_first_paint(self) -> None:
+        if self._closed:
+            return
+        self.workspace  # noqa: B018 (the property builds it)
+        if self._load_after_paint:
+            self._load_after_paint = False
+            self.controller.load_model()
 
     def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
         if self._closed:
@@ -580,12 +640,14 @@ class MainWindow(QMainWindow):
         self._closed = True
         self.settings.set_window_state("geometry", self.saveGeometry())
         self.settings.set_window_state("state", self.saveState())
-        for name, target in self._remembered_layout():
-            self.settings.set_window_state(name, target.saveState())
+        if self._workspace is not None:  # else what was saved last time stays
+            for name, target in self._workspace.remembered_layout():
+                self.settings.set_window_state(name, target.saveState())
         self._patient_refresh.stop()
         self.controller.shutdown()
-        self.details.shutdown()
-        self.reports.shutdown()
+        if self._workspace is not None:
+            self.details.shutdown()
+            self.reports.shutdown()
         self.storage.close()
         if self.reporter.window is self:
             self.reporter.window = None

@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ..engine.reports import WrittenReport
     from .actions import WindowActions
     from .main_window import MainWindow
+    from .workspace import Workspace
 
 log = logging.getLogger("ran_desktop")
 
@@ -183,16 +184,16 @@ class ReportExporter(QObject):
     def running(self) -> bool:
         return self._job is not None
 
-    def attach(self, actions: WindowActions) -> None:
+    def attach(self, actions: WindowActions, workspace: Workspace) -> None:
         """Keep the commands' enabled state in step with the list, the selection, the model and this export."""
         self.actions = actions
         w = self.window
         actions.report_dicom.setChecked(w.settings.report_dicom)
         for signal in (w.results.modelReset, w.results.rowsInserted, w.results.rowsRemoved,
                        w.controller.modelLoading, w.controller.modelReady, w.controller.modelFailed,
-                       w.list_tabs.currentChanged, w.patients.model.modelReset):
+                       workspace.list_tabs.currentChanged, workspace.patients.model.modelReset):
             signal.connect(self.update_actions)
-        for selection in (w.table.selectionModel(), w.patients.tree.selectionModel()):
+        for selection in (workspace.table.selectionModel(), workspace.patients.tree.selectionModel()):
             selection.selectionChanged.connect(self.update_actions)
             selection.currentChanged.connect(self.update_actions)
         self.update_actions()
@@ -210,7 +211,7 @@ class ReportExporter(QObject):
     # --- what to export -----------------------------------------------------------------------------------
 
     def _patients_shown(self) -> bool:
-        return self.window.list_tabs.currentWidget() is self.window.patients
+        return self.window.workspace.patients_shown()
 
     def _selection(self) -> QItemSelectionModel:  # of the list the user is looking at
         w = self.window

@@ -1,0 +1,14 @@
+"""The five ways the selected image can be shown; the View menu exists before the detail panel is built."""
+
+from __future__ import annotations
+
+from ..engine.preview import CLAHE, FIELD_OF_VIEW, NORMALISED, ORIGINAL
+
+GRADCAM = "gradcam"
+VIEW_MODES: tuple[tuple[str, str, str], ...] = (
+    (ORIGINAL, "Original", "The photograph as stored"),
+    (FIELD_OF_VIEW, "Field of view", "The photograph with the fundus disc the engine found outlined"),
+    (CLAHE, "CLAHE", "The model's input size after contrast enhancement (CLAHE)"),
+    (NORMALISED, "Normalised", "What the model receives: per-channel standardised, shown as an image"),
+    (GRADCAM, "Grad-CAM", "Where the network found evidence for a grade (heat map over the field of view)"),
+)

@@ -1,0 +1,54 @@
+"""The worklist, the selected image and the review form side by side.
+
+The window builds it when the first image arrives (or at once, for a session that has images), not before the
+window is first shown: an empty window is all a grader sees at launch, and it appears sooner without these panels.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHeaderView, QScrollArea, QSplitter, QTabWidget, QWidget
+
+from .detail_panel import DetailPanel
+from .patient_panel import PatientPanel
+from .results_filter import ResultsFilterProxy
+from .results_panel import ResultsPanel
+from .review_panel import ReviewPanel
+
+
+class Workspace(QSplitter):
+    def __init__(self, proxy: ResultsFilterProxy, view_mode: str, heat_opacity: int, parent: QWidget | None = None):
+        super().__init__(Qt.Orientation.Horizontal, parent)
+        self.setObjectName("workspaceSplitter")
+        self.list_panel = ResultsPanel(proxy)
+        self.table = self.list_panel.table
+        self.patients = PatientPanel()
+        self.list_tabs = QTabWidget()
+        self.list_tabs.setDocumentMode(True)
+        self.list_tabs.addTab(self.list_panel, "Images")
+        self.list_tabs.addTab(self.patients, "Patients")
+
+        self.detail = DetailPanel(view_mode, heat_opacity)
+        self.review = ReviewPanel()
+        review_scroll = QScrollArea()
+        review_scroll.setWidgetResizable(True)
+        review_scroll.setWidget(self.review)
+        review_scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        review_scroll.setMinimumWidth(self.fontMetrics().averageCharWidth() * 30)
+
+        self.addWidget(self.list_tabs)
+        self.addWidget(self.detail)
+        self.addWidget(review_scroll)
+        self.setStretchFactor(0, 6)
+        self.setStretchFactor(1, 4)
+        self.setStretchFactor(2, 2)
+        self.setSizes([600, 400, 200])  # proportions until the user moves them (then remembered)
+        self.setChildrenCollapsible(False)
+
+    def patients_shown(self) -> bool:
+        return self.list_tabs.currentWidget() is self.patients
+
+    def remembered_layout(self) -> tuple[tuple[str, QSplitter | QHeaderView], ...]:
+        """The parts whose sizes the grader sets and the window keeps between runs, by their settings names."""
+        return (("splitter", self), ("detail_splitter", self.detail.splitter),
+                ("table", self.table.horizontalHeader()))
