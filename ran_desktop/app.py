@@ -22,7 +22,7 @@ from .engine.storage import APP_NAME, StorageError, default_data_dir  # noqa: E4
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QIcon  # noqa: E402
-from PySide6.QtWidgets import QApplication, QMessageBox  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from .gui.crash import CrashReporter  # noqa: E402
 from .gui.main_window import MainWindow  # noqa: E402
@@ -110,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         window = launch(paths, data_dir, reporter=reporter)  # noqa: F841 (the reference keeps the window alive)
     except StorageError as exc:
+        from PySide6.QtWidgets import QMessageBox
+
         QMessageBox.critical(None, f"{APP_NAME} cannot start", str(exc))
         return 1
     try:

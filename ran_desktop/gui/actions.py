@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QMainWindow, QMenu, QStyle
+from PySide6.QtWidgets import QApplication, QMainWindow, QMenu
 
 from .view_modes import VIEW_MODES
 
@@ -38,6 +38,8 @@ class WindowActions:
     dr_grades: list[QAction] = field(default_factory=list)
     dme_grades: list[QAction] = field(default_factory=list)
     view_modes: list[QAction] = field(default_factory=list)
+    # (action, QStyle.StandardPixmap name): the menus' icons, drawn by load_icons once the window is up
+    icons: list[tuple[QAction, str]] = field(default_factory=list)
 
 
 def _action(
@@ -46,7 +48,6 @@ def _action(
     slot: Callable[[], object],
     shortcuts: tuple[QKeySequence | QKeySequence.StandardKey | str, ...] = (),
     tip: str = "",
-    icon: QStyle.StandardPixmap | None = None,
 ) -> QAction:
     action = QAction(text, window)
     if shortcuts:
@@ -54,8 +55,6 @@ def _action(
     if tip:
         action.setToolTip(tip)
         action.setStatusTip(tip)
-    if icon is not None:
-        action.setIcon(QApplication.style().standardIcon(icon))
     action.triggered.connect(lambda _checked=False: slot())
     window.addAction(action)  # shortcuts work wherever the focus is in the window
     return action
@@ -63,16 +62,15 @@ def _action(
 
 def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]]) -> WindowActions:
     h = handlers
-    sp = QStyle.StandardPixmap
     actions = WindowActions(
         open_files=_action(window, "&Open files…", h["open_files"], (QKeySequence.StandardKey.Open,),
-                           "Screen photographs (JPEG, PNG, TIFF, BMP, DICOM)", sp.SP_DialogOpenButton),
+                           "Screen photographs (JPEG, PNG, TIFF, BMP, DICOM)"),
         open_folder=_action(window, "Open &folder…", h["open_folder"], ("Ctrl+Shift+O",),
-                            "Screen every photograph in a folder and its subfolders", sp.SP_DirOpenIcon),
+                            "Screen every photograph in a folder and its subfolders"),
         try_sample=_action(window, "Try the &sample photograph", h["try_sample"], (),
                            "Screen the bundled photograph of a normal left eye"),
         export=_action(window, "&Export results…", h["export"], ("Ctrl+E",),
-                       "Save this session's results and decisions as CSV or JSON", sp.SP_DialogSaveButton),
+                       "Save this session's results and decisions as CSV or JSON"),
         report_current=_action(window, "Export report for &current patient…", h["report_current"], ("Ctrl+R",),
                                "Write a PDF report for the patient of the selected image, with the saved "
                                "decisions (available once the model has loaded)"),
@@ -90,7 +88,7 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
                          "Device, grader name, clinic details, export folder"),
         quit=_action(window, "&Quit", h["quit"], (QKeySequence.StandardKey.Quit, "Ctrl+Q"), "Close RAN Screening"),
         cancel=_action(window, "&Cancel screening", h["cancel"], ("Esc",),
-                       "Stop the running batch; images already screened stay", sp.SP_BrowserStop),
+                       "Stop the running batch; images already screened stay"),
         next_image=_action(window, "&Next image", h["next_image"], ("N", "Ctrl+Down"), "Go to the next image (N)"),
         previous_image=_action(window, "&Previous image", h["previous_image"], ("P", "Ctrl+Up"),
                                "Go to the previous image (P)"),
@@ -105,6 +103,8 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
         about=_action(window, "&About RAN Screening", h["about"], (), "Versions and the model card"),
     )
     actions.report_dicom.setCheckable(True)
+    actions.icons = [(actions.open_files, "SP_DialogOpenButton"), (actions.open_folder, "SP_DirOpenIcon"),
+                     (actions.export, "SP_DialogSaveButton"), (actions.cancel, "SP_BrowserStop")]
     for grade in range(5):
         actions.dr_grades.append(_action(window, f"DR grade {grade}", partial(h["dr_grade"], grade), (str(grade),)))
     for grade in range(3):
@@ -114,6 +114,16 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
     for i, (mode, label, tip) in enumerate(VIEW_MODES, start=1):
         actions.view_modes.append(_action(window, label, partial(h["view_mode"], mode), (f"Ctrl+{i}",), tip))
     return actions
+
+
+def load_icons(actions: WindowActions) -> None:
+    """The menus' icons, from the style. Not at start: creating QStyle's Python type costs the window's first frame
+    4 ms, and no menu can be open before it."""
+    from PySide6.QtWidgets import QStyle
+
+    style = QApplication.style()
+    for action, name in actions.icons:
+        action.setIcon(style.standardIcon(getattr(QStyle.StandardPixmap, name)))
 
 
 def build_menus(window: QMainWindow, a: WindowActions) -> None:

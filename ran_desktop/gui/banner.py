@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QSizePolicy, QStyle, QWidget
+from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
 _SEVERE = "background: #b00020; color: white;"
 _CAUTION = "background: #ffc107; color: black;"
@@ -14,9 +14,7 @@ class ClinicalWarningBanner(QFrame):
         super().__init__(parent)
         self.setObjectName("clinicalWarningBanner")
         self.setAutoFillBackground(True)
-        self.icon = QLabel()
-        size = self.fontMetrics().height() * 3 // 2
-        self.icon.setPixmap(QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning).pixmap(size))
+        self.icon = QLabel()  # drawn when there is a warning: the bar starts hidden
         self.text = QLabel()
         self.text.setObjectName("clinicalWarningText")
         self.text.setWordWrap(True)
@@ -33,6 +31,12 @@ class ClinicalWarningBanner(QFrame):
         self.setVisible(False)
 
     def set_warning(self, text: str, *, severe: bool) -> None:
+        if self.icon.pixmap().isNull():
+            from PySide6.QtWidgets import QStyle  # on first use: creating its Python type slows the window's start
+
+            size = self.fontMetrics().height() * 3 // 2
+            warning = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+            self.icon.setPixmap(warning.pixmap(size))
         self.text.setText(text)
         self.setStyleSheet(f"#clinicalWarningBanner {{ {_SEVERE if severe else _CAUTION} }} "
                            f"#clinicalWarningBanner QLabel {{ {_SEVERE if severe else _CAUTION} }}")

@@ -1,9 +1,10 @@
 """The main window: brings images in, shows the worklist and the selected image, and records the grader's review.
 
 It only wires widgets to the controllers that own the threads (ScreeningController: model and batches;
-DetailController: previews and Grad-CAM; ReportExporter: PDF reports) and to the session database (decisions are saved from here, one commit
-each). Importing this module never imports torch. The workspace (list, picture, review form and their two
-controllers, previews and reports) is built once the empty window has been painted, or when images arrive.
+DetailController: previews and Grad-CAM; ReportExporter: PDF reports) and to the session database (decisions are
+saved from here, one commit each). Importing this module never imports torch. The workspace (list, picture, review
+form, with the preview and report controllers) is built once the empty window has been painted, or when images
+arrive: the empty window a grader first sees comes up sooner without it.
 """
 
 from __future__ import annotations
@@ -19,10 +20,7 @@ import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
-    QFileDialog,
-    QInputDialog,
     QMainWindow,
-    QMessageBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -35,7 +33,7 @@ from ..engine.review import Decision, ImageRecord, decision_kind
 from ..engine.storage import DATABASE_NAME, Storage, StorageError, default_data_dir, open_storage
 from ..logsafe import Public
 from ..paths import models_dir, sample_images
-from .actions import build_actions, build_menus, shortcut_table
+from .actions import build_actions, build_menus, load_icons, shortcut_table
 from .banner import ClinicalWarningBanner
 from .crash import CrashReporter
 from .drops import dropped_paths
@@ -99,6 +97,7 @@ class MainWindow(QMainWindow):
         self._workspace: Workspace | None = None
         self._painted = False
         self._load_after_paint = False
+        self._settled = False  # what waits for the first paint has been done
 
         self._build_widgets()
         try:
@@ -304,11 +303,15 @@ class MainWindow(QMainWindow):
 
     def open_files(self) -> None:
         patterns = " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES))
+        from PySide6.QtWidgets import QFileDialog  # dialogs' types load on first use, keeping the start short
+
         files, _ = QFileDialog.getOpenFileNames(self, "Open fundus photographs", "",
                                                 f"Fundus photographs ({patterns});;All files (*)")
         self.add_paths([Path(f) for f in files])
 
     def open_folder(self) -> None:
+        from PySide6.QtWidgets import QFileDialog
+
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of fundus photographs")
         if folder:
             self.add_paths([Path(folder)])
@@ -507,6 +510,8 @@ class MainWindow(QMainWindow):
         return None
 
     def _ask_grader_name(self) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
         dialog = QInputDialog(self)
         dialog.setObjectName("graderNameDialog")
         dialog.setWindowTitle("Who is grading?")
@@ -531,6 +536,8 @@ class MainWindow(QMainWindow):
     def export_dialog(self) -> None:
         folder = self.settings.export_folder or str(Path.home())
         suggested = str(Path(folder) / f"ran-screening-{date.today().isoformat()}.csv")
+        from PySide6.QtWidgets import QFileDialog
+
         path, _ = QFileDialog.getSaveFileName(self, "Export results", suggested, "CSV (*.csv);;JSON (*.json)")
         if path:
             self.export_results(Path(path))
@@ -561,6 +568,8 @@ class MainWindow(QMainWindow):
                      f"results and decisions from it.")
 
     def new_session_dialog(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         if self.controller.running or self.controller.queued:
             show_message(self, "Screening is running", "Wait for the batch to finish, or cancel it, before "
                                                        "starting a new session.", icon=QMessageBox.Icon.Information)
@@ -599,6 +608,8 @@ class MainWindow(QMainWindow):
         dialog.show()
 
     def show_shortcuts(self) -> None:
+        from PySide6.QtWidgets import QMessageBox
+
         show_message(self, "Keyboard shortcuts", shortcut_table(self.commands), icon=QMessageBox.Icon.Information)
 
     # --- window life --------------------------------------------------------------------------------------
@@ -626,8 +637,10 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._after_first_paint)
 
     def _after_first_paint(self) -> None:
-        if self._closed:
-            return
+        if self._closed or self._settled:
+            return  # the fallback timer after start(), once the paint has done this
+        self._settled = True
+        load_icons(self.commands)
         self.workspace  # noqa: B018 (the property builds it)
         if self._load_after_paint:
             self._load_after_paint = False

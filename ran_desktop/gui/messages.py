@@ -2,25 +2,31 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QLabel,
-    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+if TYPE_CHECKING:
+    from PySide6.QtWidgets import QMessageBox
+
 
 def show_message(
-    parent: QWidget | None, title: str, text: str, *, icon: QMessageBox.Icon = QMessageBox.Icon.Warning
+    parent: QWidget | None, title: str, text: str, *, icon: QMessageBox.Icon | None = None
 ) -> QMessageBox:
-    """A window-modal message that does not block the caller (open(), not exec())."""
-    box = QMessageBox(icon, title, text, QMessageBox.StandardButton.Ok, parent)
+    """A window-modal message that does not block the caller (open(), not exec()); a warning unless `icon` says."""
+    from PySide6.QtWidgets import QMessageBox  # on first use: its Python type is not needed to open the window
+
+    box = QMessageBox(icon or QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     box.open()

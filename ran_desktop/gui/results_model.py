@@ -9,7 +9,7 @@ from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPalette, QPixmap
-from PySide6.QtWidgets import QApplication, QStyle
+from PySide6.QtWidgets import QApplication
 
 from ..engine.results import Status
 from ..engine.review import CONFIRMED, ImageRecord
@@ -182,6 +182,8 @@ class ResultsTableModel(QAbstractTableModel):
         image = self._decoded.pop(record.key, None)
         pixmap = QPixmap.fromImage(image) if image is not None else pixmap_from_bytes(record.thumbnail)
         if pixmap is None:
+            from PySide6.QtWidgets import QStyle  # here: creating its Python type costs the window's start 4 ms
+
             unreadable = record.status is Status.ERROR
             kind = QStyle.StandardPixmap.SP_MessageBoxCritical if unreadable else QStyle.StandardPixmap.SP_FileIcon
             return QApplication.style().standardIcon(kind)
