@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from gui_helpers import TIMEOUT_MS, drop, names, wait_idle
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QEvent, QObject, Qt
 from PySide6.QtWidgets import QMessageBox
 
 from ran_desktop.app import launch
@@ -103,12 +103,69 @@ def test_a_newcomer_can_screen_the_sample_from_the_empty_window(open_window, qtb
     assert window.detail.record.result.path.name == "normal_fundus_OS.jpg"
 
 
+def test_the_empty_window_is_painted_before_its_workspace_is_built_and_the_model_loads(qtbot, models_folder,
+                                                                                      data_dir):
+    """Launch time (issue #7): the first frame shows the empty window; the list, picture and review panels (and
+    their modules) and the model's loader come after it, so neither delays it nor competes with it."""
+    events: list[str] = []
+
+    class PaintWatch(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802
+            if obj is window and event.type() == QEvent.Type.Paint and "paint" not in events:
+                events.append("paint")
+            return False
+
+    window = launch([], data_dir, models_folder)
+    qtbot.addWidget(window)
+    watch = PaintWatch()
+    window.installEventFilter(watch)
+    window.controller.modelLoading.connect(lambda: events.append(f"loader started, workspace {window.workspace_built}"))
+    assert not window.workspace_built and window.stack.currentWidget() is window.empty
+    assert window.status.model_label.text() == "Loading the model…"  # what the grader is told at once
+    assert not window.commands.report_batch.isEnabled()  # the exporter comes with the workspace
+    qtbot.waitUntil(lambda: window.controller.model_state == "ready", timeout=TIMEOUT_MS)
+    assert events == ["paint", "loader started, workspace True"]
+    assert window.stack.currentWidget() is window.empty  # built, not shown: there is no image yet
+    assert not window.commands.open_files.icon().isNull()  # the menus' icons came after the paint too
+    window.try_sample()
+    wait_idle(qtbot, window, 1)
+    assert window.stack.currentWidget() is window.splitter and window.detail.record is not None
+
+
+def test_a_window_that_never_paints_still_loads_its_model(qtbot, models_folder, data_dir):
+    """A window started minimised gets no paint; the model must load all the same."""
+
+    class NoPaint(QObject):
+        def eventFilter(self, obj, event):  # noqa: N802
+            return obj is window and event.type() == QEvent.Type.Paint  # swallowed: the window never paints
+
+    window = launch([], data_dir, models_folder)
+    qtbot.addWidget(window)
+    no_paint = NoPaint()
+    window.installEventFilter(no_paint)
+    qtbot.waitUntil(lambda: window.controller.model_state == "ready", timeout=TIMEOUT_MS)
+    assert window.workspace_built
+
+
+def test_a_session_with_images_opens_on_its_workspace(open_window, qtbot, models_folder, data_dir):
+    first = open_window()
+    first.try_sample()
+    wait_idle(qtbot, first, 1)
+    first.close()
+    again = launch([], data_dir, models_folder)
+    qtbot.addWidget(again)
+    # Built with the window, before any event is processed: the list is what this grader expects to see first.
+    assert again.workspace_built and again.stack.currentWidget() is again.splitter
+    assert names(again) == ["normal_fundus_OS.jpg"]
+
+
 def test_paths_given_at_start_are_queued_until_the_model_is_ready(qtbot, models_folder, data_dir, sample_path):
     relative = Path(os.path.relpath(sample_path))  # as typed in a terminal
     window = launch([relative], data_dir, models_folder)
     qtbot.addWidget(window)
     assert window.controller.queued == 1 and window.status.progress.isVisible()
     assert "waiting for the model" in window.status.progress_label.text()
+    assert window.workspace_built  # at once, not after the first paint: the batch's threads must not stall it
     wait_idle(qtbot, window, 1)
     assert window.results.record(0).result.status.value == "screened"
     assert window.results.record(0).key == str(sample_path.absolute())  # reopens from any working folder
