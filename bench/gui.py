@@ -53,7 +53,8 @@ def run(ctx: Context, section: Section) -> dict:
     section.add("batch wall time in the GUI", r["batch_s"], "s")
     section.notes.append(f"launch: wall time from starting a fresh interpreter to the first event-loop turn after "
                          f"show(), median of {len(bare)} alternating runs each; the app's includes its imports, "
-                         f"opening an empty session database, and the window's construction")
+                         f"opening an empty session database, and the window's construction (its workspace panels "
+                         f"and the model's loader start after the first paint, so neither is in it)")
     section.notes.append(f"pause: a {PROBE_MS} ms QTimer records the gap between its ticks; pause = gap - "
                          f"{PROBE_MS} ms. Idle baseline: 2 s with the model loaded, before adding the "
                          f"{count} full-size images")
