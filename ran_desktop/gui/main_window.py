@@ -10,11 +10,12 @@ arrive: the empty window a grader first sees comes up sooner without it.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import shiboken6
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
@@ -185,8 +186,6 @@ class MainWindow(QMainWindow):
     patients: PatientPanel = property(lambda self: self.workspace.patients)  # type: ignore[assignment]
     list_tabs = property(lambda self: self.workspace.list_tabs)
     detail: DetailPanel = property(lambda self: self.workspace.detail)  # type: ignore[assignment]
-    details: DetailController = property(lambda self: self.workspace_part("details"))  # type: ignore[assignment]
-    reports: ReportExporter = property(lambda self: self.workspace_part("reports"))  # type: ignore[assignment]
     review: ReviewPanel = property(lambda self: self.workspace.review)  # type: ignore[assignment]
     splitter = property(lambda self: self.workspace)
     filter_referable = property(lambda self: self.workspace.list_panel.filter_referable)
@@ -195,9 +194,17 @@ class MainWindow(QMainWindow):
     search = property(lambda self: self.workspace.list_panel.search)
     count_label = property(lambda self: self.workspace.list_panel.count_label)
 
-    def workspace_part(self, name: str) -> Any:
+    @property
+    def details(self) -> DetailController:
+        """The previews and Grad-CAM of the image shown: built with the workspace."""
         self.workspace  # noqa: B018 (the property builds it)
-        return getattr(self, f"_{name}")
+        return self._details
+
+    @property
+    def reports(self) -> ReportExporter:
+        """PDF reports of the images listed: built with the workspace."""
+        self.workspace  # noqa: B018
+        return self._reports
 
     def _build_workspace(self) -> None:
         # Its modules load with it, after the window is up.
@@ -232,7 +239,7 @@ class MainWindow(QMainWindow):
         ws.list_panel.update_count()
         self.reports.attach(self.commands, ws)
 
-    def _in_workspace(self, command: Any) -> Any:
+    def _in_workspace(self, command: Callable[..., object]) -> Callable[..., None]:
         """A command on the list, the picture or the review form: with no image yet, there is nothing to act on."""
         def run(*args: object) -> None:
             if self._workspace is not None:
