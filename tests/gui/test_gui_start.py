@@ -85,7 +85,7 @@ def test_status_bar_shows_model_and_device_and_the_untrained_banner_is_visible(o
     assert window.status.model_label.text() == f"Model: {manifest.title}"
     assert window.status.device_label.text() == "Device: " + window.controller.loaded.device.description
     assert window.status.device_label.text().startswith("Device: CPU")
-    assert window.banner.isVisible()
+    assert window.banner.isVisible() and not window.banner.icon.pixmap().isNull()  # the warning sign is drawn
     assert window.banner.text.text() == manifest.clinical_warning
     assert "UNTRAINED" in window.banner.text.text()
     assert "#b00020" in window.banner.styleSheet()  # red for untrained weights
