@@ -156,8 +156,10 @@ class Trainer:
             self.rank = 0
             self.device = choose_device(cfg.device).device
         self.main = self.rank == 0
-        world = dist.get_world_size() if self.distributed else 1
-        self.workers = cfg.workers if cfg.workers is not None else default_loader_workers(self.device.type, world)
+        # The cores of this machine are shared by the processes torchrun started on it, not by the whole job.
+        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if self.distributed else 1
+        self.workers = (cfg.workers if cfg.workers is not None
+                        else default_loader_workers(self.device.type, local_processes))
         cfg.out.mkdir(parents=True, exist_ok=True)
         _seed_everything(cfg.seed + self.rank)
         self.settings = PreprocessSettings(input_size=cfg.input_size)

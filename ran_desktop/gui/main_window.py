@@ -419,7 +419,7 @@ class MainWindow(QMainWindow):
             self._patients_stale = True
 
     def _on_list_tab_changed(self) -> None:
-        if self.list_tabs.currentWidget() is self.patients and self._patients_stale:
+        if self.workspace.patients_shown() and self._patients_stale:
             self._refresh_patients()
 
     def current_record(self) -> ImageRecord | None:
