@@ -102,6 +102,14 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     app.setWindowIcon(app_icon())
     QGuiApplication.setDesktopFileName("ran-screening")  # links the window to the installed menu entry (Wayland)
+    from .gui.binding_check import binding_problem
+
+    if problem := binding_problem():
+        from PySide6.QtWidgets import QMessageBox
+
+        print(problem, file=sys.stderr)
+        QMessageBox.critical(None, f"{APP_NAME} cannot start", problem)
+        return 1
     paths = [a for a in app.arguments()[1:] if not a.startswith("-")]  # Qt has removed its own options
     data_dir = default_data_dir()
     configure_logging(data_dir)

@@ -142,6 +142,7 @@ def run_self_test(folder: Path, log: Callable[..., None]) -> int:
     state: dict[str, Any] = {}
     steps: list[tuple[str, Callable[[dict[str, Any], Callable[..., None]], str]]] = [
         ("environment", _step_environment),
+        ("Qt binding", _step_qt_binding),
         ("DICOM decoders", _step_dicom_decoders),
         ("load model", _step_load_model),
         ("find sample", _step_find_sample),
@@ -185,6 +186,17 @@ def _step_environment(state: dict[str, Any], log: Callable[..., None]) -> str:
     log(f"    torch {torch.__version__} ({'CUDA ' + cuda + ' build' if cuda else 'CPU build'}), "
         f"imported in {time.perf_counter() - started:.1f} s")
     return "installation found"
+
+
+def _step_qt_binding(state: dict[str, Any], log: Callable[..., None]) -> str:
+    """A binding that loses references to None crashes the window mid-session (gui/binding_check.py)."""
+    import PySide6
+
+    from .gui.binding_check import binding_problem
+
+    if problem := binding_problem():
+        raise SelfTestFailure(problem.replace("\n\n", " "))
+    return f"PySide6 {PySide6.__version__} keeps its reference counts"
 
 
 def _step_dicom_decoders(state: dict[str, Any], log: Callable[..., None]) -> str:

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QApplication
 from ran_desktop import paths, selftest
 from ran_desktop.app import main
 
-STEPS = ["environment", "DICOM decoders", "load model", "find sample", "screen sample", "write report"]
+STEPS = ["environment", "Qt binding", "DICOM decoders", "load model", "find sample", "screen sample", "write report"]
 
 
 @pytest.fixture
@@ -78,8 +78,8 @@ def test_without_a_model_it_fails_with_the_reason(tmp_path, temp_root, monkeypat
     monkeypatch.setenv("RAN_MODELS_DIR", str(empty))
     assert main(["--self-test"]) == 1
     out = capsys.readouterr().out
-    assert "[3/6] load model: FAILED" in out
-    assert f"SELF-TEST FAILED at step 3 (load model): no model bundle in {empty} (set by RAN_MODELS_DIR)" in out
+    assert "[4/7] load model: FAILED" in out
+    assert f"SELF-TEST FAILED at step 4 (load model): no model bundle in {empty} (set by RAN_MODELS_DIR)" in out
     assert "PASSED" not in out and "screen sample" not in out
     folder = printed_path(out, "Output folder")
     assert not (folder / "reports").exists()
@@ -94,7 +94,7 @@ def test_damaged_weights_fail_with_the_bundles_reason(bundle_copy, temp_root, mo
     monkeypatch.setenv("RAN_MODELS_DIR", str(bundle_copy.parent))
     assert main(["--self-test"]) == 1
     out = capsys.readouterr().out
-    assert "SELF-TEST FAILED at step 3 (load model): the model in" in out
+    assert "SELF-TEST FAILED at step 4 (load model): the model in" in out
     assert "sha256" in out
 
 
@@ -105,7 +105,7 @@ def test_missing_sample_fails_with_the_reason(models_env, tmp_path, temp_root, m
     assert main(["--self-test"]) == 1
     out = capsys.readouterr().out
     samples = install / "resources" / "samples"
-    assert f"SELF-TEST FAILED at step 4 (find sample): no sample photograph in {samples}" in out
+    assert f"SELF-TEST FAILED at step 5 (find sample): no sample photograph in {samples}" in out
 
 
 def test_an_unexpected_error_is_reported_with_its_traceback_in_the_log(models_env, temp_root, monkeypatch, capsys):
@@ -117,7 +117,7 @@ def test_an_unexpected_error_is_reported_with_its_traceback_in_the_log(models_en
     monkeypatch.setattr(screener.Screener, "screen", broken_screen)
     assert main(["--self-test"]) == 1
     out = capsys.readouterr().out
-    assert "SELF-TEST FAILED at step 5 (screen sample): unexpected RuntimeError: simulated inference crash" in out
+    assert "SELF-TEST FAILED at step 6 (screen sample): unexpected RuntimeError: simulated inference crash" in out
     assert "Traceback" not in out  # the console gets the reason, the log file the details
     log = printed_path(out, "Details").read_text(encoding="utf-8")
     assert "Traceback" in log and "broken_screen" in log
@@ -130,7 +130,7 @@ def test_without_a_console_the_log_file_has_everything(models_env, temp_root, mo
     folders = list(temp_root.glob("ran-screening-self-test-*"))
     assert len(folders) == 1
     log = (folders[0] / "self-test.log").read_text(encoding="utf-8")
-    assert "SELF-TEST PASSED" in log and "[6/6] write report: ok" in log
+    assert "SELF-TEST PASSED" in log and "[7/7] write report: ok" in log
 
 
 def test_an_unusable_output_folder_is_reported(models_env, tmp_path, capsys):

@@ -42,6 +42,19 @@ class WindowActions:
     icons: list[tuple[QAction, str]] = field(default_factory=list)
 
 
+def key_sequences(shortcuts: tuple[QKeySequence | QKeySequence.StandardKey | str, ...]) -> list[QKeySequence]:
+    """Each distinct key once: a platform's standard key often is the explicit one too (Quit is Ctrl+Q on Linux),
+    and one key listed twice on an action makes Qt ignore it as an "ambiguous shortcut overload"."""
+    keys: list[QKeySequence] = []
+    for shortcut in shortcuts:
+        if isinstance(shortcut, QKeySequence.StandardKey):
+            candidates = QKeySequence.keyBindings(shortcut)  # every binding the platform has, possibly none
+        else:
+            candidates = [QKeySequence(shortcut)]
+        keys += [k for k in candidates if not k.isEmpty() and k not in keys]
+    return keys
+
+
 def _action(
     window: QMainWindow,
     text: str,
@@ -50,8 +63,8 @@ def _action(
     tip: str = "",
 ) -> QAction:
     action = QAction(text, window)
-    if shortcuts:
-        action.setShortcuts([QKeySequence(s) for s in shortcuts])
+    if keys := key_sequences(shortcuts):
+        action.setShortcuts(keys)
     if tip:
         action.setToolTip(tip)
         action.setStatusTip(tip)

@@ -13,6 +13,7 @@ from typing import Any
 
 from PySide6.QtCore import (
     QAbstractItemModel,
+    QItemSelection,
     QItemSelectionModel,
     QModelIndex,
     QObject,
@@ -139,6 +140,17 @@ def _record_text(record: ImageRecord, column: int) -> str:
     return display.review_text(record)
 
 
+class PatientTree(QTreeView):
+    def selectAll(self) -> None:  # noqa: N802
+        """Ctrl+A selects every patient as one range. Qt's own select-all adds a range per expanded patient, and
+        with thousands of them every repaint then searched them all: the window froze for many seconds."""
+        model = self.model()
+        rows = model.rowCount() if model is not None else 0
+        if rows:
+            selection = QItemSelection(model.index(0, 0), model.index(rows - 1, model.columnCount() - 1))
+            self.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
+
+
 class PatientPanel(QWidget):
     recordSelected = Signal(str)  # noqa: N815 (image key)
 
@@ -147,7 +159,7 @@ class PatientPanel(QWidget):
         self.setObjectName("patientPanel")
         self.model = PatientTreeModel(self)
         self._wanted: str | None = None  # the image selected elsewhere, kept across regrouping
-        self.tree = QTreeView()
+        self.tree = PatientTree()
         self.tree.setModel(self.model)
         self.tree.setAlternatingRowColors(True)
         self.tree.setUniformRowHeights(True)

@@ -84,7 +84,11 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         source = self.sourceModel()
         source_index = self.mapToSource(index)
         for item in roleDataSpan:
-            item.setData(source.data(source_index, item.role()))
+            value = source.data(source_index, item.role())
+            if value is None:
+                item.clearData()  # an empty role is cleared, never set to None (binding_check.py)
+            else:
+                item.setData(value)
 
     def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
         source = self.sourceModel()

@@ -113,3 +113,17 @@ def test_patients_are_grouped_and_the_worse_eye_decides(worklist, qtbot):
     assert black.decision.recommendation.outcome is Outcome.UNGRADABLE  # never "no DR"
     unreadable = next(g for g in window.patients.groups if g.records[0].result.path.name == "scan_notes.jpg")
     assert unreadable.decision is None
+
+
+def test_ctrl_a_selects_every_patient_as_one_range(worklist, qtbot):
+    # Qt's own select-all added a range per expanded patient; with thousands the window froze for seconds.
+    window = worklist
+    window.list_tabs.setCurrentWidget(window.patients)
+    qtbot.waitUntil(lambda: len(window.patients.groups) == 4, timeout=TIMEOUT_MS)
+    tree = window.patients.tree
+    tree.setFocus()
+    qtbot.keyClick(tree, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
+    selection = tree.selectionModel().selection()
+    assert len(selection) == 1
+    assert sorted(i.row() for i in tree.selectionModel().selectedRows()) == [0, 1, 2, 3]
+    assert len(window.reports.selected_keys()) == 5  # every image of every patient, for Reports > selected

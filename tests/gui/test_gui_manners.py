@@ -146,6 +146,22 @@ def test_shortcuts_are_listed(open_window):
     assert "Save decision" in box.text() and "Ctrl+Return" in box.text() and "Alt+0" in box.text()
 
 
+def test_no_two_commands_share_a_key_and_each_key_is_listed_once(open_window):
+    window = open_window()
+    owners: dict[str, str] = {}
+    for action in window.actions():
+        keys = [k.toString() for k in action.shortcuts()]
+        assert "" not in keys and len(keys) == len(set(keys)), f"{action.text()!r} lists a key twice: {keys}"
+        for key in keys:
+            assert key not in owners, f"{key} is both {owners[key]!r} and {action.text()!r}"
+            owners[key] = action.text()
+    assert {"Ctrl+Q", "F1", "Ctrl+,"} <= set(owners)
+    window.commands.shortcuts.trigger()
+    box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
+    for listed in ("F1, F1", "Ctrl+Q, Ctrl+Q", "<b>, "):
+        assert listed not in box.text()
+
+
 def test_export_writes_results_with_decisions(open_window, qtbot, sample_path, bad_file, tmp_path):
     window = open_window()
     drop(window, [sample_path, bad_file])
