@@ -87,3 +87,38 @@ def test_patient_with_only_ungradable_eyes():
 def test_patient_needs_an_eye():
     with pytest.raises(ValueError):
         patient_decision([])
+
+
+# --- the operating point: referable from the probability of referable disease, not the most probable grade ---
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from ran_desktop.engine.grading import model_grades, referable_probability  # noqa: E402
+
+
+def _probs(n: int):
+    return st.lists(st.floats(0.001, 1.0), min_size=n, max_size=n).map(lambda v: tuple(x / sum(v) for x in v))
+
+
+def test_a_grade_1_eye_with_enough_referable_probability_is_referred():
+    dr, dme = (0.05, 0.55, 0.30, 0.05, 0.05), (0.9, 0.07, 0.03)
+    assert model_grades(dr, dme, None) == (1, 0)  # arg-max: mild, not referable
+    assert referable_probability(dr, dme) == pytest.approx(0.40)
+    assert model_grades(dr, dme, 0.35) == (2, 0)  # the threshold refers it: the most probable referable grade
+    assert model_grades(dr, dme, 0.45) == (1, 0)
+
+
+def test_dme_alone_can_make_an_eye_referable():
+    dr, dme = (0.7, 0.2, 0.05, 0.03, 0.02), (0.6, 0.1, 0.3)
+    assert referable_probability(dr, dme) == pytest.approx(0.4)
+    assert model_grades(dr, dme, 0.3) == (0, 2)
+    assert model_grades(dr, dme, 0.5) == (0, 0)
+
+
+@given(_probs(5), _probs(3), st.floats(0.01, 1.0))
+def test_the_grades_agree_with_the_referable_flag(dr, dme, threshold):
+    g_dr, g_dme = model_grades(dr, dme, threshold)
+    referable = g_dr >= 2 or g_dme >= 1
+    assert referable == (referable_probability(dr, dme) >= threshold)
+    assert (g_dr >= 2) == (sum(dr[2:]) >= threshold) and (g_dme >= 1) == (sum(dme[1:]) >= threshold)

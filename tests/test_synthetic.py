@@ -251,7 +251,7 @@ def test_write_dataset_writes_labels_and_resumes(tmp_path):
     assert (summary.written, summary.skipped) == (6, 0)
     rows = _read_labels(out / "labels.csv")
     assert tuple(rows[0]) == LABEL_COLUMNS == ("image", "dr", "dme", "patient", "eye", "seed", "camera_family",
-                                               "background")
+                                               "background", "lesions")
     assert len(rows) == 7
     images = sorted((out / "images").iterdir())
     assert len(images) == 6

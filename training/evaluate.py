@@ -35,7 +35,8 @@ def evaluate_records(
     model = loaded.model.to(memory_format=torch.channels_last)
     with loaded.lock:
         preds = predict(model, loader, loaded.device.device)
-    metrics = screening_metrics(preds.dr_true, preds.dme_true, preds.dr_probs, preds.dme_probs)
+    metrics = screening_metrics(preds.dr_true, preds.dme_true, preds.dr_probs, preds.dme_probs,
+                                loaded.manifest.referable_threshold)
     metrics["images"] = len(dataset)
     metrics["unreadable"] = len(cache.failed)
     metrics["model"] = loaded.manifest.title
@@ -49,7 +50,7 @@ def format_table(metrics: dict[str, Any]) -> str:
     """The paper's table layout: accuracy, specificity, sensitivity, AUC per task; kappa for 5-class DR."""
     lines = [f"{'task':<16}{'n':>7}{'acc':>8}{'spec':>8}{'sens':>8}{'AUC':>8}"]
     fmt = lambda v: f"{v:8.3f}" if isinstance(v, (int, float)) else f"{'-':>8}"  # noqa: E731
-    for task in ("any_dr", "referable_dr", "dme"):
+    for task in ("any_dr", "referable_dr", "dme", "referable"):
         m = metrics.get(task)
         if m:
             lines.append(f"{task:<16}{m['n']:>7}{fmt(m['accuracy'])}{fmt(m['specificity'])}{fmt(m['sensitivity'])}"

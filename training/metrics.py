@@ -1,8 +1,11 @@
 """Screening metrics from predicted probabilities, with scikit-learn.
 
-Binary tasks use the model's own decision (argmax grade) for accuracy, sensitivity and specificity, as the app
-decides, and the summed probability of the positive grades for the ROC curve and AUC:
-- any DR: DR >= 1; referable DR: DR >= 2 (the usual screening definition); DME: DME >= 1.
+Binary tasks use the model's own decision for accuracy, sensitivity and specificity, made by the app's own rule
+(`ran_desktop.engine.grading.model_grades`: the most probable grades, or, with a bundle's referable threshold,
+referable decided from the probability first), and the summed probability of the positive grades for the ROC curve
+and AUC:
+- any DR: DR >= 1; referable DR: DR >= 2 (the usual screening definition); DME: DME >= 1;
+- referable: DR >= 2 or DME >= 1, the app's referable flag, scored by `grading.referable_probability`.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, cohen_kappa_score, confusion_matrix, roc_auc_score, roc_curve
+
+from ran_desktop.engine.grading import model_grades, referable_probability
 
 MISSING = -1
 BINARY_TASKS = {"any_dr": ("dr", 1), "referable_dr": ("dr", 2), "dme": ("dme", 1)}
@@ -33,13 +38,35 @@ def binary_metrics(truth: np.ndarray, predicted: np.ndarray, score: np.ndarray) 
     }
 
 
+def app_grades(dr_probs: np.ndarray, dme_probs: np.ndarray, referable_threshold: float | None) -> np.ndarray:
+    """(N, 2) DR and DME grades exactly as the app gives them for these probabilities."""
+    return np.array([model_grades(tuple(d), tuple(m), referable_threshold) for d, m in zip(dr_probs, dme_probs)],
+                    dtype=np.int64).reshape(-1, 2)
+
+
+def referable_scores(dr_probs: np.ndarray, dme_probs: np.ndarray) -> np.ndarray:
+    return np.array([referable_probability(tuple(d), tuple(m)) for d, m in zip(dr_probs, dme_probs)])
+
+
+def choose_threshold(truth: np.ndarray, score: np.ndarray, target_sensitivity: float = 0.9) -> float:
+    """The highest threshold at which at least `target_sensitivity` of the positives score at or above it: the
+    most specific operating point that keeps the sensitivity asked for (on these data)."""
+    positives = np.sort(score[truth.astype(bool)])[::-1]
+    if not len(positives):
+        raise ValueError("no positive case to choose a threshold on")
+    needed = int(np.ceil(target_sensitivity * len(positives)))
+    return float(positives[max(needed, 1) - 1])
+
+
 def screening_metrics(
-    dr_true: np.ndarray, dme_true: np.ndarray, dr_probs: np.ndarray, dme_probs: np.ndarray
+    dr_true: np.ndarray, dme_true: np.ndarray, dr_probs: np.ndarray, dme_probs: np.ndarray,
+    referable_threshold: float | None = None,
 ) -> dict[str, Any]:
     """Every metric the model card reports. Targets equal to MISSING are left out of that head's metrics."""
     out: dict[str, Any] = {}
     has_dr, has_dme = dr_true != MISSING, dme_true != MISSING
-    dr_pred, dme_pred = dr_probs.argmax(axis=1), dme_probs.argmax(axis=1)
+    grades = app_grades(dr_probs, dme_probs, referable_threshold)
+    dr_pred, dme_pred = grades[:, 0], grades[:, 1]
     if has_dr.any():
         t, p = dr_true[has_dr], dr_pred[has_dr]
         out["dr"] = {
@@ -61,6 +88,12 @@ def screening_metrics(
         )
         if has.any():
             out[task] = binary_metrics(true[has] >= cut, pred[has] >= cut, probs[has, cut:].sum(axis=1))
+    both = has_dr & has_dme
+    if both.any():
+        truth = (dr_true[both] >= 2) | (dme_true[both] >= 1)
+        flagged = (dr_pred[both] >= 2) | (dme_pred[both] >= 1)
+        out["referable"] = binary_metrics(truth, flagged, referable_scores(dr_probs[both], dme_probs[both]))
+        out["referable"]["threshold"] = referable_threshold
     return out
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable
+from typing import Iterable, Sequence
 
 GUIDELINE = "ICO Guidelines for Diabetic Eye Care (International Council of Ophthalmology, 2017)"
 
@@ -25,6 +25,43 @@ DME_GRADE_NAMES: tuple[str, ...] = (
     "DME away from the fovea",
     "DME at or near the fovea",
 )
+
+
+REFERABLE_DR = 2  # DR grade from which an eye is referable
+REFERABLE_DME = 1
+
+
+def referable_probability(dr_probs: Sequence[float], dme_probs: Sequence[float]) -> float:
+    """The model's probability that the eye is referable: the larger of P(DR >= 2) and P(DME >= 1)."""
+    return max(sum(dr_probs[REFERABLE_DR:]), sum(dme_probs[REFERABLE_DME:]))
+
+
+def model_grades(dr_probs: Sequence[float], dme_probs: Sequence[float],
+                 referable_threshold: float | None) -> tuple[int, int]:
+    """The model's DR and DME grades under its operating point.
+
+    Without a threshold (older bundles), each grade is the most probable one. With one, referable is decided first
+    from the probabilities, not from the most probable grade: DR is the most probable of 2-4 when P(DR >= 2) reaches
+    the threshold, else of 0-1; DME likewise with P(DME >= 1). So the eye is referable (DR >= 2 or DME >= 1) exactly
+    when `referable_probability` reaches the threshold, and the grades always agree with that flag.
+    """
+    if referable_threshold is None:
+        return _argmax(dr_probs), _argmax(dme_probs)
+    dr_referable = sum(dr_probs[REFERABLE_DR:]) >= referable_threshold
+    dme_referable = sum(dme_probs[REFERABLE_DME:]) >= referable_threshold
+    dr = _argmax_in(dr_probs, range(REFERABLE_DR, len(dr_probs)) if dr_referable else range(REFERABLE_DR))
+    dme = _argmax_in(dme_probs, range(REFERABLE_DME, len(dme_probs)) if dme_referable else range(REFERABLE_DME))
+    return dr, dme
+
+
+def _argmax(probs: Sequence[float]) -> int:
+    """The first index of the largest value, as np.argmax gives it, without numpy: the worklist asks for grades
+    many times per repaint, and with a session reopened at start before numpy is loaded."""
+    return max(range(len(probs)), key=probs.__getitem__)
+
+
+def _argmax_in(probs: Sequence[float], grades: range) -> int:
+    return max(grades, key=probs.__getitem__)
 
 
 class Outcome(str, Enum):

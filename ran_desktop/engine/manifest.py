@@ -93,6 +93,17 @@ SCHEMA: dict[str, Any] = {
         },
         "created": {"type": "string"},
         "quality_thresholds": {"type": "object"},
+        # Referable = the model's probability of referable disease (grading.referable_probability) reaching the
+        # threshold; where and how it was chosen, and what it gave there, travel with it.
+        "operating_point": {
+            "type": "object",
+            "required": ["referable_threshold"],
+            "properties": {
+                "referable_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                "target_sensitivity": {"type": "number", "minimum": 0, "maximum": 1},
+                "chosen_on": {"type": "string"},
+            },
+        },
     },
 }
 
@@ -112,7 +123,14 @@ class Manifest:
     weights: dict[str, Any]
     created: str
     quality_thresholds: dict[str, Any] = field(default_factory=dict)
+    operating_point: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
+
+    @property
+    def referable_threshold(self) -> float | None:
+        """See SCHEMA's operating_point; None: the most probable grades decide (bundles made before it)."""
+        value = self.operating_point.get("referable_threshold")
+        return None if value is None else float(value)
 
     @property
     def synthetic(self) -> bool:
@@ -139,8 +157,9 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        if not data["quality_thresholds"]:
-            del data["quality_thresholds"]
+        for optional in ("quality_thresholds", "operating_point"):
+            if not data[optional]:
+                del data[optional]
         return data
 
     @classmethod

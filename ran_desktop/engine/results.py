@@ -10,7 +10,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence, TextIO
 
 from .atomic import write_text_atomically
-from .grading import DME_GRADE_NAMES, DR_GRADE_NAMES, EyeDecision, Recommendation, recommend
+from .grading import (
+    DME_GRADE_NAMES,
+    DR_GRADE_NAMES,
+    EyeDecision,
+    Recommendation,
+    model_grades,
+    recommend,
+    referable_probability,
+)
 
 if TYPE_CHECKING:  # annotations only: quality pulls in OpenCV and numpy, which the window must start without
     import numpy as np
@@ -36,6 +44,9 @@ class ModelInfo:
     trained: bool
     warning: str
     device: str
+    # The operating point: an eye is referable when the model's probability of referable disease reaches this
+    # (chosen on validation data for sensitivity, see the bundle's manifest); None: the most probable grades.
+    referable_threshold: float | None = None
 
 
 @dataclass
@@ -55,12 +66,28 @@ class ScreeningResult:
     stages: dict[str, np.ndarray] | None = None  # preprocessing previews, when asked for
 
     @property
+    def grades(self) -> tuple[int, int] | None:
+        """The model's (DR, DME) grades under its operating point (`grading.model_grades`)."""
+        if self.dr_probs is None or self.dme_probs is None:
+            return None
+        return model_grades(self.dr_probs, self.dme_probs, self.model.referable_threshold)
+
+    @property
     def dr_grade(self) -> int | None:
-        return None if self.dr_probs is None else _argmax(self.dr_probs)
+        grades = self.grades
+        return None if grades is None else grades[0]
 
     @property
     def dme_grade(self) -> int | None:
-        return None if self.dme_probs is None else _argmax(self.dme_probs)
+        grades = self.grades
+        return None if grades is None else grades[1]
+
+    @property
+    def referable_probability(self) -> float | None:
+        """The model's probability that the eye is referable, which its operating point compares."""
+        if self.dr_probs is None or self.dme_probs is None:
+            return None
+        return referable_probability(self.dr_probs, self.dme_probs)
 
     @property
     def confidence(self) -> float | None:
@@ -86,8 +113,8 @@ CSV_COLUMNS = [
     "gradable", "quality_reasons", "fov_diameter_px", "brightness", "overexposed_fraction", "sharpness",
     "dr_grade", "dr_name", *[f"p_dr{i}" for i in range(len(DR_GRADE_NAMES))],
     "dme_grade", "dme_name", *[f"p_dme{i}" for i in range(len(DME_GRADE_NAMES))],
-    "confidence", "any_dr", "referable", "urgent", "outcome", "follow_up", "guideline",
-    "model", "model_version", "model_training_data", "model_warning", "device",
+    "confidence", "p_referable", "referable_threshold", "any_dr", "referable", "urgent", "outcome", "follow_up",
+    "guideline", "model", "model_version", "model_training_data", "model_warning", "device",
     "load_ms", "preprocess_ms", "inference_ms",
 ]
 
@@ -119,6 +146,8 @@ def result_row(result: ScreeningResult) -> dict[str, Any]:
         "dme_grade": result.dme_grade,
         "dme_name": decision.dme_name if decision else None,
         "confidence": _rounded(result.confidence),
+        "p_referable": _rounded(result.referable_probability),
+        "referable_threshold": result.model.referable_threshold,
         "any_dr": decision.any_dr if decision else None,
         "referable": decision.referable if decision else None,
         "urgent": decision.urgent if decision else None,
@@ -162,12 +191,6 @@ def write_rows(rows: list[dict[str, Any]], columns: list[str], path: str | Path)
             fh.write("\n")
 
     return write_text_atomically(path, write, newline="")
-
-
-def _argmax(probs: Sequence[float]) -> int:
-    """The first index of the largest value, as np.argmax gives it, without numpy: the worklist asks for grades
-    many times per repaint, and with a session reopened at start before numpy is loaded."""
-    return max(range(len(probs)), key=probs.__getitem__)
 
 
 def _rounded(value: float | None, digits: int = 4) -> float | None:

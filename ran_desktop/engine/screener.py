@@ -59,6 +59,7 @@ def model_info(loaded: LoadedModel) -> ModelInfo:
         trained=m.trained,
         warning=m.clinical_warning,
         device=loaded.device.description,
+        referable_threshold=m.referable_threshold,
     )
 
 

@@ -35,6 +35,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--real-fraction", type=float, default=0.0,
                    help="share of images painted on the real sample photograph, 0..1 (default 0)")
+    p.add_argument("--real-assets", default=None, metavar="DIR",
+                   help="what ran-real made (lesion bank, lesion-free real photographs); needed by the next two")
+    p.add_argument("--real-lesion-fraction", type=float, default=0.0,
+                   help="share of images whose lesions are pasted from the real lesion bank, 0..1 (default 0)")
+    p.add_argument("--idrid-fraction", type=float, default=0.0,
+                   help="share of images on lesion-free real IDRiD photographs (always with real lesions), 0..1")
     p.add_argument("--camera-family", choices=FAMILIES, default="train",
                    help="camera parameter family; 'heldout' is kept apart for evaluation (default train)")
     p.add_argument("--grade-weights", type=_weights, default=None, metavar="W0,W1,W2,W3,W4",
@@ -69,6 +75,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             camera_family=args.camera_family,
             image_format=args.format,
             progress=progress,
+            real_lesion_fraction=args.real_lesion_fraction,
+            idrid_background_fraction=args.idrid_fraction,
+            real_assets=args.real_assets,
         )
     except ValueError as exc:
         print(f"ran-synth: {exc}", file=sys.stderr)

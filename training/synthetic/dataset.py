@@ -31,7 +31,7 @@ from .anatomy import sample_appearance
 from .camera import FAMILIES, sample_camera
 from .generate import DEFAULT_DR_WEIGHTS, DME_WEIGHTS, generate_fundus
 
-LABEL_COLUMNS = ("image", "dr", "dme", "patient", "eye", "seed", "camera_family", "background")
+LABEL_COLUMNS = ("image", "dr", "dme", "patient", "eye", "seed", "camera_family", "background", "lesions")
 LABELS_FILE = "labels.csv"
 MANIFEST_FILE = "synthetic.json"
 IMAGE_DIR = "images"
@@ -55,6 +55,8 @@ class ImageSpec:
     background: str
     camera_family: str
     size: int | None
+    lesion_source: str = "painted"
+    real_assets: str | None = None
 
 
 @dataclass(frozen=True)
@@ -89,8 +91,23 @@ def plan_dataset(
     real_background_fraction: float = 0.0,
     camera_family: str = "train",
     image_format: str = "jpg",
+    real_lesion_fraction: float = 0.0,
+    idrid_background_fraction: float = 0.0,
+    real_assets: str | None = None,
 ) -> list[ImageSpec]:
-    """The data set's images, in order; a prefix of the plan for any larger `count`."""
+    """The data set's images, in order; a prefix of the plan for any larger `count`.
+
+    Each image draws its background (IDRiD lesion-free photographs with `idrid_background_fraction`, else the
+    sample photograph with `real_background_fraction`, else synthetic) and, independently, whether its lesions
+    come from the real lesion bank (`real_lesion_fraction`; always on IDRiD backgrounds). `real_assets` is the
+    folder `ran-real` made, needed for either.
+    """
+    for name, value in (("real_lesion_fraction", real_lesion_fraction),
+                        ("idrid_background_fraction", idrid_background_fraction)):
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"{name} must lie in 0..1, not {value}")
+    if (real_lesion_fraction or idrid_background_fraction) and not real_assets:
+        raise ValueError("real lesions and IDRiD backgrounds need real_assets (a folder made by ran-real)")
     if count < 0:
         raise ValueError(f"count must not be negative, not {count}")
     if not 0.0 <= real_background_fraction <= 1.0:
@@ -131,7 +148,10 @@ def plan_dataset(
             if index >= count:
                 break
             img_seed = _sub_seed(seed, 9, index)
-            real = np.random.default_rng([img_seed, 10]).random() < real_background_fraction
+            draw = np.random.default_rng([img_seed, 10])
+            real = draw.random() < real_background_fraction
+            idrid = draw.random() < idrid_background_fraction
+            real_lesions = idrid or draw.random() < real_lesion_fraction
             specs.append(
                 ImageSpec(
                     index=index,
@@ -142,9 +162,11 @@ def plan_dataset(
                     eye=eye,
                     dr=dr,
                     dme=dme,
-                    background="real" if real else "synthetic",
+                    background="idrid" if idrid else "real" if real else "synthetic",
                     camera_family=camera_family,
                     size=size,
+                    lesion_source="real" if real_lesions else "painted",
+                    real_assets=str(real_assets) if real_lesions else None,
                 )
             )
         k += 1
@@ -167,6 +189,8 @@ def render_spec(spec: ImageSpec):
         background=spec.background,
         camera=camera,
         appearance=appearance,
+        lesion_source=spec.lesion_source,
+        real_assets=spec.real_assets,
     )
 
 
@@ -219,7 +243,8 @@ def write_labels(path: Path, specs: list[ImageSpec]) -> None:
         writer = csv.writer(f)
         writer.writerow(LABEL_COLUMNS)
         for s in specs:
-            writer.writerow([s.image, s.dr, s.dme, s.patient, s.eye, s.seed, s.camera_family, s.background])
+            writer.writerow([s.image, s.dr, s.dme, s.patient, s.eye, s.seed, s.camera_family, s.background,
+                             s.lesion_source])
     os.replace(tmp, path)
 
 
@@ -235,6 +260,9 @@ def write_dataset(
     camera_family: str = "train",
     image_format: str = "jpg",
     progress: Callable[[int, int], None] | None = None,
+    real_lesion_fraction: float = 0.0,
+    idrid_background_fraction: float = 0.0,
+    real_assets: str | Path | None = None,
 ) -> DatasetSummary:
     """Write `count` images and labels.csv under `out_dir`; skips images already there (resumable).
 
@@ -253,6 +281,9 @@ def write_dataset(
         real_background_fraction=real_background_fraction,
         camera_family=camera_family,
         image_format=image_format,
+        real_lesion_fraction=real_lesion_fraction,
+        idrid_background_fraction=idrid_background_fraction,
+        real_assets=None if real_assets is None else str(Path(real_assets).absolute()),
     )
     manifest = _manifest(
         {
@@ -263,6 +294,8 @@ def write_dataset(
             "real_background_fraction": real_background_fraction,
             "camera_family": camera_family,
             "image_format": image_format,
+            **({"real_lesion_fraction": real_lesion_fraction, "idrid_background_fraction": idrid_background_fraction}
+               if real_lesion_fraction or idrid_background_fraction else {}),
         }
     )
     _check_manifest(out, manifest)

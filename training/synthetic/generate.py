@@ -12,9 +12,11 @@ from .camera import CameraParams, apply_camera, frame_size, sample_camera
 from .geometry import EYES, FieldGeometry
 from .lesions import paint_deep, paint_superficial, plan_lesions
 from .real_background import real_background
+from .real_lesions import DEEP_KINDS, paste_real, split_for_pasting
 from .vessels import composite_vessels, grow_vessel_tree, render_vessel_maps
 
-BACKGROUNDS = ("synthetic", "real")
+BACKGROUNDS = ("synthetic", "real", "idrid")
+LESION_SOURCES = ("painted", "real")
 FIELDS = ("macula", "disc")
 # DR grade weights when none is asked for: balanced-ish, a little more grade 0.
 DEFAULT_DR_WEIGHTS = (0.28, 0.18, 0.18, 0.18, 0.18)
@@ -34,7 +36,7 @@ class FundusSample:
     field: str
     background: str
     seed: int
-    lesions: list[R.Lesion]
+    lesions: list[R.Lesion]  # a pasted real lesion is annotated where and as large as the plan placed it
     geometry: FieldGeometry
     camera: CameraParams
     severe_criteria: tuple[str, ...]  # the 4-2-1 criteria the lesions meet (grade 3, and NPDR part of grade 4)
@@ -100,13 +102,18 @@ def generate_fundus(
     camera: CameraParams | None = None,
     appearance: Appearance | None = None,
     severe_criterion: str | None = None,
+    lesion_source: str = "painted",
+    real_assets: str | None = None,
 ) -> FundusSample:
     """Generate one photograph. Unset choices are drawn from `seed`; the same arguments give the same bytes.
 
     dr / dme: ICDR grade 0-4 / DME grade 0-2 (DME >= 1 needs DR >= 2: hard exudates are not "microaneurysms only").
     eye: "OD" or "OS". field: "macula" or "disc" centred (real backgrounds are macula-centred only).
     size: output width in px (height = width x the camera's aspect); None lets the camera draw 384-1024.
-    background: "synthetic" or "real" (lesions painted on resources/samples/normal_fundus_OS.jpg).
+    background: "synthetic", "real" (lesions on resources/samples/normal_fundus_OS.jpg) or "idrid" (on a lesion-free
+        real photograph from `real_assets`, see training/real/).
+    lesion_source: "painted" (drawn by lesions.py) or "real" (microaneurysms, haemorrhages, hard exudates and
+        cotton-wool spots pasted from the lesion bank in `real_assets`, at the places and sizes the plan gives).
     camera / appearance: pass to share them between a patient's two eyes; otherwise drawn from the seed (a given
         camera fixes the size and family, so `size` and `camera_family` are then not used).
     severe_criterion: which 4-2-1 criterion makes a grade 3 (one of rules.SEVERE_CRITERIA); None draws one.
@@ -117,8 +124,12 @@ def generate_fundus(
         raise ValueError(f"eye must be one of {EYES}, not {eye!r}")
     if field is not None and field not in FIELDS:
         raise ValueError(f"field must be one of {FIELDS}, not {field!r}")
-    if background == "real" and field == "disc":
-        raise ValueError("the real background photograph is macula-centred; it cannot give a disc-centred field")
+    if lesion_source not in LESION_SOURCES:
+        raise ValueError(f"lesion_source must be one of {LESION_SOURCES}, not {lesion_source!r}")
+    if background != "synthetic" and field == "disc":
+        raise ValueError("the real background photographs are macula-centred; they cannot give a disc-centred field")
+    if (background == "idrid" or lesion_source == "real") and real_assets is None:
+        raise ValueError("real lesions and IDRiD backgrounds need real_assets (a folder made by ran-real)")
     # Separate streams per stage, so e.g. a shared camera does not shift the anatomy drawn from the same seed.
     meta = np.random.default_rng([seed, 0])
     if dr is None:
@@ -127,7 +138,7 @@ def generate_fundus(
         dme = sample_dme(meta, dr)
     eye = eye or str(meta.choice(EYES))
     if field is None:
-        field = "macula" if background == "real" or meta.random() < _MACULA_FIELD_P else "disc"
+        field = "macula" if background != "synthetic" or meta.random() < _MACULA_FIELD_P else "disc"
     cam = camera or sample_camera(np.random.default_rng([seed, 1]), camera_family, size)
     rng_anat = np.random.default_rng([seed, 2])
     rng_les = np.random.default_rng([seed, 3])
@@ -142,13 +153,22 @@ def generate_fundus(
         vessels = grow_vessel_tree(rng_anat, geom, app)
         maps = render_vessel_maps(vessels, geom)
         occupancy = maps.occupancy()
-    else:
+    elif background == "real":
         img, geom, occupancy, vessels = real_background(rng_anat, cam, eye)
+    else:
+        from training.real.assets import idrid_background  # here: training.real imports this package
+
+        img, geom, occupancy, vessels, _ = idrid_background(rng_anat, cam, eye, str(real_assets))
     plan = plan_lesions(rng_les, dr, dme, geom, occupancy, vessels, severe_criterion)
+    pasted: list = []
+    if lesion_source == "real":
+        plan, pasted = split_for_pasting(plan)
     paint_deep(img, plan, geom, rng_les)
+    paste_real(img, [s for s in pasted if s.kind in DEEP_KINDS], geom, str(real_assets), rng_les)
     if maps is not None:
         composite_vessels(img, maps, reflex_strength=0.4 + 0.6 * app.youth)
     paint_superficial(img, plan, geom, rng_les)
+    paste_real(img, [s for s in pasted if s.kind not in DEEP_KINDS], geom, str(real_assets), rng_les)
     image = apply_camera(img, geom, cam, rng_cam)
     return FundusSample(
         image=image,

@@ -8,6 +8,7 @@ as on synthetic backgrounds, using the photograph's measured anatomy below.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
@@ -54,15 +55,31 @@ _SAFE_RADIUS = 0.92
 
 @lru_cache(maxsize=1)
 def _pyramid() -> tuple[tuple[float, np.ndarray, np.ndarray], ...]:
-    """(scale, float32 RGB 0..1, vessel density) at full, 1/2 and 1/4 size; loaded once per process."""
+    """The sample's pyramid, loaded once per process."""
     bgr = cv2.imread(str(SAMPLE_PATH), cv2.IMREAD_COLOR)
     if bgr is None:
         raise FileNotFoundError(f"real background photograph not found: {SAMPLE_PATH}")
-    rgb = bgr[..., ::-1]
-    # Vessels: black top-hat of the green channel (dark, thin structures), for keeping lesions off them.
+    return pyramid(np.ascontiguousarray(bgr[..., ::-1]))
+
+
+def _resample(points: np.ndarray, step: float) -> np.ndarray:
+    seg = np.hypot(*np.diff(points, axis=0).T)
+    s = np.concatenate([[0.0], np.cumsum(seg)])
+    t = np.arange(0.0, s[-1], step)
+    return np.column_stack([np.interp(t, s, points[:, 0]), np.interp(t, s, points[:, 1])])
+
+
+def vessel_density(rgb: np.ndarray) -> np.ndarray:
+    """Where the vessels are, 0..1: black top-hat of the green channel (dark, thin structures), for keeping
+    lesions off them."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (23, 23))
     hat = cv2.morphologyEx(cv2.GaussianBlur(rgb[..., 1].copy(), (0, 0), 1.5), cv2.MORPH_BLACKHAT, kernel)
-    vessels = np.clip((hat.astype(np.float32) - 6.0) / 10.0, 0.0, 1.0)
+    return np.clip((hat.astype(np.float32) - 6.0) / 10.0, 0.0, 1.0)
+
+
+def pyramid(rgb: np.ndarray) -> tuple[tuple[float, np.ndarray, np.ndarray], ...]:
+    """(scale, float32 RGB 0..1, vessel density) at full, 1/2 and 1/4 size."""
+    vessels = vessel_density(rgb)
     img = rgb.astype(np.float32) * np.float32(1.0 / 255.0)
     levels = []
     scale = 1.0
@@ -75,41 +92,49 @@ def _pyramid() -> tuple[tuple[float, np.ndarray, np.ndarray], ...]:
     return tuple(levels)
 
 
-def _resample(points: np.ndarray, step: float) -> np.ndarray:
-    seg = np.hypot(*np.diff(points, axis=0).T)
-    s = np.concatenate([[0.0], np.cumsum(seg)])
-    t = np.arange(0.0, s[-1], step)
-    return np.column_stack([np.interp(t, s, points[:, 0]), np.interp(t, s, points[:, 1])])
+@dataclass(frozen=True)
+class PhotoAnatomy:
+    """A real photograph's aperture and anatomy, in its own pixels; rotation 0 by definition."""
+
+    eye: str
+    fov_center: tuple[float, float]
+    fov_radius: float
+    fovea: tuple[float, float]
+    dd_px: float
+    disc_offset: tuple[float, float]  # retina frame, DD
 
 
-def real_background(
-    rng: np.random.Generator, cam: CameraParams, eye: str
-) -> tuple[np.ndarray, FieldGeometry, np.ndarray, list[Vessel]]:
-    """A varied crop of the sample in the camera's frame: (float32 RGB, geometry, vessel occupancy, major veins)."""
+SAMPLE_ANATOMY = PhotoAnatomy("OS", SAMPLE_FOV_CENTER, SAMPLE_FOV_RADIUS, SAMPLE_FOVEA, SAMPLE_DD, SAMPLE_DISC_OFFSET)
+
+
+def warp_photograph(
+    rng: np.random.Generator, cam: CameraParams, eye: str, levels, anatomy: PhotoAnatomy,
+    crop: tuple[float, float] = (0.8, 0.91),
+) -> tuple[np.ndarray, FieldGeometry, np.ndarray, np.ndarray]:
+    """A varied crop of a real photograph in the camera's frame: (float32 RGB, geometry, vessel occupancy, the
+    linear map from the photograph's pixels to the output's, with its offset as a 2x3 matrix)."""
     width, height, radius = frame_size(cam)
     centre = ((width - 1) / 2.0, (height - 1) / 2.0)
-    src_r = rng.uniform(0.8, 0.91) * SAMPLE_FOV_RADIUS
-    room = _SAFE_RADIUS * SAMPLE_FOV_RADIUS - src_r
+    src_r = rng.uniform(*crop) * anatomy.fov_radius
+    room = max(_SAFE_RADIUS * anatomy.fov_radius - src_r, 0.0)
     off_r, off_a = room * np.sqrt(rng.random()), rng.uniform(0, 2 * np.pi)
-    src_c = np.array(SAMPLE_FOV_CENTER) + off_r * np.array([np.cos(off_a), np.sin(off_a)])
+    src_c = np.array(anatomy.fov_center) + off_r * np.array([np.cos(off_a), np.sin(off_a)])
     scale = radius / src_r
-    # On-screen counter-clockwise rotation, as in FieldGeometry; a right eye is the left eye mirrored.
+    # On-screen counter-clockwise rotation, as in FieldGeometry; the other eye is this one mirrored.
     t = np.deg2rad(cam.rotation_deg)
     rot = np.array([[np.cos(t), np.sin(t)], [-np.sin(t), np.cos(t)]])
-    mirror = np.diag([-1.0, 1.0]) if eye == "OD" else np.eye(2)
+    mirror = np.diag([-1.0, 1.0]) if eye != anatomy.eye else np.eye(2)
     lin = scale * rot @ mirror
-
-    def to_out(p: np.ndarray) -> np.ndarray:
-        return (np.asarray(p, np.float64).reshape(-1, 2) - src_c) @ lin.T + np.array(centre)
-
+    to_out = np.hstack([lin, (np.array(centre) - lin @ src_c)[:, None]])
     # Warp from the pyramid level closest above the output scale: downscaling by warpAffine alone would alias.
-    level_scale, src, vessel_src = next((lv for lv in reversed(_pyramid()) if lv[0] >= scale * 0.99), _pyramid()[0])
-    m = np.hstack([lin / level_scale, (np.array(centre) - lin @ src_c)[:, None]])
+    level_scale, src, vessel_src = next((lv for lv in reversed(levels) if lv[0] >= scale * 0.99), levels[0])
+    m = np.hstack([lin / level_scale, to_out[:, 2:]])
     img = cv2.warpAffine(src, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
     occupancy = cv2.warpAffine(vessel_src, m, (width, height), flags=cv2.INTER_LINEAR)
     # Colour and pigmentation changes a different eye or patient would show.
     gains = np.array([rng.uniform(0.88, 1.04), rng.uniform(0.78, 1.15), rng.uniform(0.72, 1.2)], np.float32)
     img *= gains * np.float32(rng.uniform(0.8, 1.05))
+    fovea = np.array(anatomy.fovea) @ lin.T + to_out[:, 2]
     geom = FieldGeometry(
         width=width,
         height=height,
@@ -117,11 +142,23 @@ def real_background(
         fov_center=centre,
         fov_radius=radius,
         notch_angle_deg=cam.notch_angle,
-        fovea=tuple(float(v) for v in to_out(np.array(SAMPLE_FOVEA))[0]),
-        dd_px=SAMPLE_DD * scale,
+        fovea=(float(fovea[0]), float(fovea[1])),
+        dd_px=anatomy.dd_px * scale,
         rotation_deg=cam.rotation_deg,
-        disc_offset=SAMPLE_DISC_OFFSET,
+        disc_offset=anatomy.disc_offset,
     )
+    return img, geom, occupancy, to_out
+
+
+def real_background(
+    rng: np.random.Generator, cam: CameraParams, eye: str
+) -> tuple[np.ndarray, FieldGeometry, np.ndarray, list[Vessel]]:
+    """A varied crop of the sample in the camera's frame: (float32 RGB, geometry, vessel occupancy, major veins)."""
+    img, geom, occupancy, to_out_m = warp_photograph(rng, cam, eye, _pyramid(), SAMPLE_ANATOMY)
+
+    def to_out(p: np.ndarray) -> np.ndarray:
+        return np.asarray(p, np.float64).reshape(-1, 2) @ to_out_m[:, :2].T + to_out_m[:, 2]
+
     veins = []
     step_px = 0.05 * SAMPLE_DD
     for line in SAMPLE_VEINS:

@@ -131,11 +131,17 @@ def exudate_distance_dd(lesion: Lesion, fovea: tuple[float, float], dd_px: float
     return max(d, 0.0) / dd_px
 
 
-def derive_dme_grade(lesions: list[Lesion], fovea: tuple[float, float], dd_px: float) -> int:
-    """DME grade 0-2 from the hard exudates' distances to the fovea (see FOVEA_ZONE_DD, POSTERIOR_POLE_DD)."""
-    dists = [exudate_distance_dd(les, fovea, dd_px) for les in lesions if les.kind == HARD_EXUDATE]
-    if any(d <= FOVEA_ZONE_DD for d in dists):
+def dme_grade_from_distances(distances_dd: list[float]) -> int:
+    """DME grade 0-2 from each hard exudate's nearest distance (DD) to the foveal centre."""
+    if any(d <= FOVEA_ZONE_DD for d in distances_dd):
         return 2
-    if any(d <= POSTERIOR_POLE_DD for d in dists):
+    if any(d <= POSTERIOR_POLE_DD for d in distances_dd):
         return 1
     return 0
+
+
+def derive_dme_grade(lesions: list[Lesion], fovea: tuple[float, float], dd_px: float) -> int:
+    """DME grade 0-2 from the hard exudates' distances to the fovea (see FOVEA_ZONE_DD, POSTERIOR_POLE_DD)."""
+    return dme_grade_from_distances(
+        [exudate_distance_dd(les, fovea, dd_px) for les in lesions if les.kind == HARD_EXUDATE]
+    )
