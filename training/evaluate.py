@@ -18,16 +18,18 @@ from ran_desktop.engine.errors import BundleError
 
 from .data import FundusDataset, SquareCache
 from .datasets import Record, load_split
-from .engine_io import predict
+from .engine_io import Predictions, predict
 from .metrics import roc_points, screening_metrics
 from .plots import write_plots
 from .sources import load_sources
 
 
-def evaluate_records(
+def predict_records(
     loaded: LoadedModel, records: Sequence[Record], out: Path, *, cache_dir: Path | None = None, workers: int = 2,
     batch_size: int = 16,
-) -> dict[str, Any]:
+) -> tuple[Predictions, int, int]:
+    """The bundle's probabilities for `records`, prepared exactly as training and the app prepare them, with how
+    many images were read and how many could not be."""
     out.mkdir(parents=True, exist_ok=True)
     cache = SquareCache(records, loaded.preprocess_settings, cache_dir or out / "cache", workers)
     dataset = FundusDataset(cache)
@@ -35,10 +37,19 @@ def evaluate_records(
     model = loaded.model.to(memory_format=torch.channels_last)
     with loaded.lock:
         preds = predict(model, loader, loaded.device.device)
+    return preds, len(dataset), len(cache.failed)
+
+
+def evaluate_records(
+    loaded: LoadedModel, records: Sequence[Record], out: Path, *, cache_dir: Path | None = None, workers: int = 2,
+    batch_size: int = 16,
+) -> dict[str, Any]:
+    preds, images, unreadable = predict_records(loaded, records, out, cache_dir=cache_dir, workers=workers,
+                                                batch_size=batch_size)
     metrics = screening_metrics(preds.dr_true, preds.dme_true, preds.dr_probs, preds.dme_probs,
                                 loaded.manifest.referable_threshold)
-    metrics["images"] = len(dataset)
-    metrics["unreadable"] = len(cache.failed)
+    metrics["images"] = images
+    metrics["unreadable"] = unreadable
     metrics["model"] = loaded.manifest.title
     curves = roc_points(preds.dr_true, preds.dme_true, preds.dr_probs, preds.dme_probs)
     metrics["plots"] = [p.name for p in write_plots(metrics, curves, out)]

@@ -19,8 +19,9 @@ from ran_desktop.engine.model import build_ran
 from ran_desktop.engine.preprocess import PreprocessSettings
 
 from .datasets import load_split
-from .evaluate import evaluate_records, format_table
-from .sources import describe, is_synthetic, load_sources
+from .evaluate import evaluate_records, format_table, predict_records
+from .metrics import choose_threshold, referable_scores
+from .sources import credits, describe, has_real, is_synthetic, load_sources
 
 SYNTHETIC_USE = (
     "Research and software evaluation only. Trained on synthetic fundus images: NOT validated for clinical use. "
@@ -33,9 +34,17 @@ CLINICAL_USE = (
 
 
 def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 2, heldout: list[str] | None = None,
-               heldout_cache: Path | None = None) -> dict[str, Any]:
+               heldout_cache: Path | None = None, calibrate: list[str] | None = None,
+               target_sensitivity: float = 0.90, real_validation: list[str] | None = None,
+               probe: Path | None = None) -> dict[str, Any]:
     """Export `run` into `out`. `heldout` data sets (KIND:PATH) are evaluated through the bundle too: their metrics
-    go into the manifest (`metrics["heldout"]`) and the model card beside the test split's."""
+    go into the manifest (`metrics["heldout"]`) and the model card beside the test split's.
+
+    `calibrate`: data sets (kept out of training) on which the operating point is chosen: the highest threshold on
+    the probability of referable disease that keeps `target_sensitivity`; it goes into the manifest and every
+    later measurement uses it, as the app does. `real_validation`: real photographs no training or choosing step
+    touched, measured through the bundle (`metrics["real_validation"]`). `probe`: the shortcut probe's result
+    (training/real/probe.py), reported in the model card."""
     config = json.loads((run / "config.json").read_text())
     summary = _summary(run, config)
     kwargs = {"dropout": config["dropout"]}
@@ -47,15 +56,23 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
     synthetic = is_synthetic(sources)
     if out.exists():
         shutil.rmtree(out)
+    training_data = {"description": describe(sources), "synthetic": synthetic, "real": has_real(sources),
+                     "datasets": [s["kind"] for s in sources]}
+    if credits(sources):
+        training_data["credits"] = credits(sources)
     save_bundle(
         model, out, name=name, version=version, variant=config["variant"], architecture_kwargs=kwargs,
         preprocessing=PreprocessSettings(input_size=config["input_size"]),
-        training_data={"description": describe(sources), "synthetic": synthetic,
-                       "datasets": [s["kind"] for s in sources]},
+        training_data=training_data,
         trained=True, metrics={}, intended_use=SYNTHETIC_USE if synthetic else CLINICAL_USE,
     )
     # Measure the exported (fp16) bundle, not the training weights: these are the numbers users will get.
     loaded = load_bundle(out, device="cpu")
+    operating = None
+    if calibrate:
+        operating = choose_operating_point(loaded, calibrate, target_sensitivity, out, workers)
+        replace(loaded.manifest, operating_point=operating).write(out)
+        loaded = load_bundle(out, device="cpu")
     records, _ = load_sources(config["data"])
     test = list(load_split(run / "split.json", records)["test"])
     metrics = evaluate_records(loaded, test, out / "evaluation", cache_dir=run / "cache", workers=workers)
@@ -67,28 +84,61 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
     held = _evaluate_heldout(loaded, heldout, out, heldout_cache, workers) if heldout else None
     if held:
         card_metrics["heldout"] = {"data": held["data"], **_headline(held["metrics"])}
+    real = _evaluate_heldout(loaded, real_validation, out, None, workers, prefix="real_") if real_validation else None
+    if real:
+        card_metrics["real_validation"] = {"data": real["data"], **_headline(real["metrics"]),
+                                           "dr_confusion": real["metrics"]["dr"]["confusion"],
+                                           "dme_confusion": real["metrics"]["dme_grade"]["confusion"]}
+    probe_result = json.loads(probe.read_text()) if probe else None
+    if probe_result:
+        card_metrics["shortcut_probe"] = {k: probe_result[k] for k in ("auc", "n_train", "n_test", "verdict")}
     # Rewrite the manifest with the metrics: its weights (and so their hash) do not change.
     manifest = loaded.manifest
     replace(manifest, metrics=card_metrics).write(out)
-    (out / "MODEL_CARD.md").write_text(model_card(manifest.title, config, sources, synthetic, metrics, summary, held),
-                                       encoding="utf-8")
+    (out / "MODEL_CARD.md").write_text(
+        model_card(manifest.title, config, sources, synthetic, metrics, summary, held, operating, real, probe_result),
+        encoding="utf-8")
     load_bundle(out, device="cpu")  # the finished bundle must load
     return metrics
 
 
-def _evaluate_heldout(loaded, data: list[str], out: Path, cache: Path | None, workers: int) -> dict[str, Any]:
-    """Every image of `data` (no split: the whole set was kept out of training), with its plots named heldout_*."""
+def _evaluate_heldout(loaded, data: list[str], out: Path, cache: Path | None, workers: int,
+                      prefix: str = "heldout_") -> dict[str, Any]:
+    """Every image of `data` (no split: the whole set was kept out of training), with its plots named prefix*."""
     records, sources = load_sources(data)
-    metrics = evaluate_records(loaded, records, out / "heldout", cache_dir=cache, workers=workers)
+    work = out / f"{prefix}work"
+    metrics = evaluate_records(loaded, records, work, cache_dir=cache, workers=workers)
     for png in metrics["plots"]:
-        shutil.move(str(out / "heldout" / png), out / f"heldout_{png}")
-    shutil.rmtree(out / "heldout")
+        shutil.move(str(work / png), out / f"{prefix}{png}")
+    shutil.rmtree(work)
     return {"data": [_describe_heldout(spec, source) for spec, source in zip(data, sources)], "metrics": metrics}
+
+
+def choose_operating_point(loaded, data: list[str], target: float, out: Path, workers: int) -> dict[str, Any]:
+    """The referable threshold chosen on `data` (never the validation set): see `metrics.choose_threshold`."""
+    records, sources = load_sources(data)
+    work = out / "calibration-work"
+    preds, _, _ = predict_records(loaded, records, work, workers=workers)
+    shutil.rmtree(work, ignore_errors=True)
+    truth = (preds.dr_true >= 2) | (preds.dme_true >= 1)
+    scores = referable_scores(preds.dr_probs, preds.dme_probs)
+    threshold = choose_threshold(truth, scores, target)
+    flagged = scores >= threshold
+    return {
+        "referable_threshold": round(threshold, 6),
+        "target_sensitivity": target,
+        "chosen_on": "; ".join(_describe_heldout(spec, source) for spec, source in zip(data, sources)),
+        "on_that_data": {"n": int(len(truth)), "positives": int(truth.sum()),
+                         "sensitivity": float(flagged[truth].mean()),
+                         "specificity": float((~flagged[~truth]).mean()) if (~truth).any() else None},
+    }
 
 
 def _describe_heldout(spec: str, source: dict) -> str:
     """A data set in words; for a generated one, the generator settings that make it again."""
     path = Path(spec.split(":", 1)[1])
+    if source.get("dataset"):
+        return f"{source['images']} images made from {source['dataset']} ({source.get('licence')}), {path.name}"
     marker = path / "synthetic.json"
     if marker.exists():
         g = json.loads(marker.read_text())
@@ -117,7 +167,7 @@ def _summary(run: Path, config: dict) -> dict[str, Any]:
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
     keep = {}
-    for task in ("any_dr", "referable_dr", "dme"):
+    for task in ("any_dr", "referable_dr", "dme", "referable"):
         if task in metrics:
             keep[task] = {k: metrics[task][k] for k in ("n", "accuracy", "sensitivity", "specificity", "auc")}
     if "dr" in metrics:
@@ -126,9 +176,15 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
 
 
 def model_card(title: str, config: dict, sources: list[dict], synthetic: bool, metrics: dict, summary: dict,
-               heldout: dict | None = None) -> str:
-    warning = ("> **Not validated for clinical use.** These weights were trained on synthetic fundus images only.\n\n"
-               if synthetic else "")
+               heldout: dict | None = None, operating: dict | None = None, real: dict | None = None,
+               probe: dict | None = None) -> str:
+    if synthetic and has_real(sources):
+        warning = ("> **Not validated for clinical use.** These weights were trained on synthetic fundus images and a "
+                   "few real photographs, and measured on real photographs of one camera and one clinic only.\n\n")
+    elif synthetic:
+        warning = "> **Not validated for clinical use.** These weights were trained on synthetic fundus images only.\n\n"
+    else:
+        warning = ""
     progress = ""
     if summary.get("in_progress"):
         progress = (f" Exported while training was still running (best of the first {summary['best_epoch']} or more "
@@ -138,8 +194,13 @@ def model_card(title: str, config: dict, sources: list[dict], synthetic: bool, m
     start = ""
     if config.get("finetune"):
         start = f" Started (`--finetune`) from the weights of {_bundle_title(Path(config['finetune']))}."
-    data_lines = "\n".join(f"- {s['kind']}: {s['images']} images" + (" (synthetic)" if s.get("synthetic") else "")
-                           for s in sources)
+    data_lines = "\n".join(
+        f"- {s['kind']}: {s['images']} images" + (" (synthetic)" if s.get("synthetic") else "")
+        + (f", made from {s['dataset']}, licence {s.get('licence')}" if s.get("dataset") else "")
+        for s in sources)
+    credit_lines = "".join(f"\n- {c}" for c in credits(sources))
+    if credit_lines:
+        data_lines += f"\n\nCredit (required by the data's licence):{credit_lines}"
     return f"""# Model card: {title}
 
 {warning}## Intended use
@@ -167,11 +228,89 @@ validation `{config['select']}`.{start}{progress}
 ![ROC curves](roc.png)
 ![DR confusion matrix](confusion_dr.png)
 ![DME confusion matrix](confusion_dme.png)
-{_heldout_section(heldout)}
+{_heldout_section(heldout)}{_operating_section(operating)}{_real_section(real)}{_probe_section(probe)}
 ## Limits
-- {"Synthetic images only: real photographs differ in ways no generator captures. Real-world sensitivity and specificity are unknown." if synthetic else "Performance on cameras and populations unlike the training data is unknown."}
+- {_limits(sources, synthetic)}
 - Ungradable photographs are caught by the app's quality gate, not by this model.
 - Grad-CAM heat maps show where the network's evidence lies, not lesion outlines.
+"""
+
+
+def _limits(sources: list[dict], synthetic: bool) -> str:
+    if synthetic and has_real(sources):
+        return ("Trained mostly on generated images; the real photographs come from one camera (Kowa VX-10 alpha) at "
+                "one Indian eye clinic, every one with diabetic retinopathy, and their grades were derived from lesion "
+                "masks, not given by graders. Sensitivity and specificity on other cameras, populations and grading "
+                "practice are unknown until measured there; the real validation set has no grade 1, 3 or 4 eyes and "
+                "its healthy eyes are the same photographs with their lesions removed.")
+    if synthetic:
+        return ("Synthetic images only: real photographs differ in ways no generator captures. Real-world sensitivity "
+                "and specificity are unknown.")
+    return "Performance on cameras and populations unlike the training data is unknown."
+
+
+def _operating_section(operating: dict | None) -> str:
+    if not operating:
+        return ""
+    seen = operating["on_that_data"]
+    spec = "-" if seen["specificity"] is None else f"{seen['specificity']:.3f}"
+    return f"""
+## Operating point: when an eye is called referable
+Referable = the model's probability of referable disease (the larger of P(DR >= 2) and P(DME >= 1)) at or above
+**{operating['referable_threshold']:.4f}**, not the most probable grade; the shown DR and DME grades follow the same
+decision (the app, `ran-screen`'s CSV and the reports all use it). Chosen for sensitivity >= {operating['target_sensitivity']:.2f}
+on {operating['chosen_on']}, never on the validation set below; there it gave sensitivity {seen['sensitivity']:.3f} and
+specificity {spec} ({seen['n']} images, {seen['positives']} referable).
+"""
+
+
+def _real_section(real: dict | None) -> str:
+    if not real:
+        return ""
+    m = real["metrics"]
+    data = "\n".join(f"- {d}" for d in real["data"])
+    ref = m["referable"]
+    verdict = "met" if (ref["sensitivity"] or 0) >= 0.90 and (ref["specificity"] or 0) >= 0.80 else "NOT met"
+    dr_rows = "\n".join(f"| {g} | " + " | ".join(str(v) for v in row) + " |" for g, row in enumerate(m["dr"]["confusion"]))
+    dme_rows = "\n".join(f"| {g} | " + " | ".join(str(v) for v in row) + " |"
+                          for g, row in enumerate(m["dme_grade"]["confusion"]))
+    return f"""
+## Real validation set: real photographs no training or choosing step touched
+{data}
+
+The authors' testing photographs of IDRiD's segmentation set, each as taken (grades derived from its expert lesion
+masks by the ICDR/DME rules in `training/real/mask_grading.py`) and with its lesions removed (grade 0), every image
+with decoy fills so neither kind can be told by inpainting traces. Measured through this bundle with the app's own
+rule:
+```
+{format_table(m)}
+```
+Referable (the app's flag): sensitivity **{ref['sensitivity']:.3f}**, specificity **{ref['specificity']:.3f}**, AUC
+{ref['auc']:.3f}; target sensitivity >= 0.90 at specificity >= 0.80: {verdict}.
+
+DR grades (rows: derived truth, columns: the app's grade 0-4):
+
+| truth | 0 | 1 | 2 | 3 | 4 |
+| --- | --- | --- | --- | --- | --- |
+{dr_rows}
+
+DME grades (rows: derived truth, columns: the app's grade 0-2):
+
+| truth | 0 | 1 | 2 |
+| --- | --- | --- | --- |
+{dme_rows}
+
+![Real validation ROC curves](real_roc.png)
+"""
+
+
+def _probe_section(probe: dict | None) -> str:
+    if not probe:
+        return ""
+    return f"""
+## Shortcut probe: can inpainting traces give the class away?
+{probe['description']} AUC on unseen photographs: **{probe['auc']:.3f}** ({probe['verdict']}; 0.5 is chance, the
+target is <= 0.60).
 """
 
 
@@ -222,10 +361,19 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--heldout", action="append", metavar="KIND:PATH",
                    help="also evaluate a data set kept out of training (repeatable); it goes into the model card")
     p.add_argument("--heldout-cache", type=Path, help="where the held-out set's decoded squares are kept")
+    p.add_argument("--calibrate", action="append", metavar="KIND:PATH",
+                   help="choose the referable threshold on this data (kept out of training; repeatable)")
+    p.add_argument("--target-sensitivity", type=float, default=0.90,
+                   help="the sensitivity the threshold must keep on --calibrate data (default 0.90)")
+    p.add_argument("--real-validation", action="append", metavar="KIND:PATH",
+                   help="real photographs kept out of every step: measured and reported (repeatable)")
+    p.add_argument("--probe", type=Path, help="the shortcut probe's result (probe.json from ran-real-probe)")
     args = p.parse_args(argv)
     try:
         metrics = export_run(args.run, args.out, name=args.name, version=args.version, workers=args.workers,
-                             heldout=args.heldout, heldout_cache=args.heldout_cache)
+                             heldout=args.heldout, heldout_cache=args.heldout_cache, calibrate=args.calibrate,
+                             target_sensitivity=args.target_sensitivity, real_validation=args.real_validation,
+                             probe=args.probe)
     except (FileNotFoundError, ValueError) as exc:
         print(f"ran-export: {exc}", file=sys.stderr)
         return 2

@@ -10,6 +10,7 @@ from .datasets import KINDS, Record, detect_dataset, load_dataset
 
 log = logging.getLogger(__name__)
 SYNTHETIC_MARKER = "synthetic.json"  # the generator's parameters, beside its labels.csv
+REAL_MARKER = "real.json"  # ran-real's provenance of real photographs: source, licence, required credit
 
 
 def parse_spec(spec: str) -> tuple[str, Path]:
@@ -40,7 +41,21 @@ def load_sources(specs: list[str]) -> tuple[list[Record], list[dict]]:
 
 
 def is_synthetic(sources: list[dict]) -> bool:
-    return all(s.get("synthetic", False) for s in sources)
+    """Whether any of the training data was generated: such weights are never validated for clinical use."""
+    return any(s.get("synthetic", False) for s in sources)
+
+
+def has_real(sources: list[dict]) -> bool:
+    return any(not s.get("synthetic", False) for s in sources)
+
+
+def credits(sources: list[dict]) -> list[str]:
+    """The attributions the sources' licences require, once each."""
+    out: list[str] = []
+    for s in sources:
+        if s.get("credit") and s["credit"] not in out:
+            out.append(s["credit"])
+    return out
 
 
 def describe(sources: list[dict]) -> str:
@@ -48,6 +63,8 @@ def describe(sources: list[dict]) -> str:
     for s in sources:
         if s.get("synthetic"):
             parts.append(f"{s['images']} synthetic fundus images ({s.get('generator', 'procedural generator')})")
+        elif s.get("dataset"):
+            parts.append(f"{s['images']} images made from {s['dataset']} ({s.get('licence', 'licence unknown')})")
         else:
             parts.append(f"{s['images']} images from {s['kind']} ({Path(s['root']).name})")
     return "; ".join(parts)
@@ -55,6 +72,13 @@ def describe(sources: list[dict]) -> str:
 
 def _marker(root: Path) -> dict:
     folder = root if root.is_dir() else root.parent
+    real = folder / REAL_MARKER
+    if real.is_file():
+        try:
+            data = json.loads(real.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return {key: data[key] for key in ("dataset", "licence", "credit") if key in data}
     marker = folder / SYNTHETIC_MARKER
     if not marker.is_file():
         return {}

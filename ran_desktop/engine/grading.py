@@ -54,6 +54,14 @@ def model_grades(dr_probs: Sequence[float], dme_probs: Sequence[float],
     return dr, dme
 
 
+def referable_probability_words(probability: float, threshold: float | None) -> str:
+    """"62 % (referable from 18 %)": the probability with the line the model's operating point draws."""
+    text = f"{probability * 100:.0f} %"
+    if threshold is None:
+        return f"{text} (this model has no referable threshold: its most probable grades decide)"
+    return f"{text} (referable from {threshold * 100:.0f} %)"
+
+
 def _argmax(probs: Sequence[float]) -> int:
     """The first index of the largest value, as np.argmax gives it, without numpy: the worklist asks for grades
     many times per repaint, and with a session reopened at start before numpy is loaded."""

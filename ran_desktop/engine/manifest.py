@@ -73,8 +73,10 @@ SCHEMA: dict[str, Any] = {
             "required": ["description", "synthetic"],
             "properties": {
                 "description": {"type": "string", "minLength": 1},
-                "synthetic": {"type": "boolean"},
+                "synthetic": {"type": "boolean"},  # some (or all) of it generated
+                "real": {"type": "boolean"},  # some of it real photographs
                 "datasets": {"type": "array", "items": {"type": "string"}},
+                "credits": {"type": "array", "items": {"type": "string"}},
             },
         },
         "trained": {"type": "boolean"},
@@ -148,12 +150,22 @@ class Manifest:
                 "UNTRAINED MODEL: randomly initialised weights. Its grades are meaningless and must not be used "
                 "for any clinical decision."
             )
+        if self.synthetic and self.training_data.get("real"):
+            return (
+                "Trained on synthetic fundus images and a few real photographs: not validated for clinical use. "
+                "Grades must be confirmed by a qualified grader."
+            )
         if self.synthetic:
             return (
                 "Trained on synthetic fundus images only: not validated for clinical use. "
                 "Grades must be confirmed by a qualified grader."
             )
         return ""
+
+    @property
+    def credits(self) -> list[str]:
+        """Attributions the training data's licences require wherever the weights go (model card, About, reports)."""
+        return [str(c) for c in self.training_data.get("credits", [])]
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -47,6 +47,10 @@ class ModelInfo:
     # The operating point: an eye is referable when the model's probability of referable disease reaches this
     # (chosen on validation data for sensitivity, see the bundle's manifest); None: the most probable grades.
     referable_threshold: float | None = None
+    credits: tuple[str, ...] = ()  # attributions the training data's licences require on every report
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "credits", tuple(self.credits))  # a list when read back from JSON
 
 
 @dataclass

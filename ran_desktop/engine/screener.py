@@ -60,6 +60,7 @@ def model_info(loaded: LoadedModel) -> ModelInfo:
         warning=m.clinical_warning,
         device=loaded.device.description,
         referable_threshold=m.referable_threshold,
+        credits=tuple(m.credits),
     )
 
 

@@ -52,6 +52,10 @@ def model_card_markdown(loaded: LoadedModel | None, error: str = "") -> str:
     parts += [
         f"**Trained:** {'yes' if m.trained else 'no'}  ",
         f"**Training data:** {m.training_data['description']}  ",
+        *(f"**Data credit:** {credit}  " for credit in m.credits),
+        (f"**Referable when:** the probability of referable disease is at least {m.referable_threshold * 100:.0f} % "
+         f"(chosen on {m.operating_point.get('chosen_on', 'validation data')})  " if m.referable_threshold is not None
+         else "**Referable when:** the most probable grades say so (no operating point in this bundle)  "),
         f"**Intended use:** {m.intended_use}  ",
         f"**Input size:** {m.input_size} px  ",
         f"**Device:** {loaded.device.description}  ",

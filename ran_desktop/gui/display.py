@@ -6,9 +6,9 @@ written without it. Pure text: no Qt.
 
 from __future__ import annotations
 
-from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Recommendation
+from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Recommendation, referable_probability_words
 from ..engine.loading import Eye
-from ..engine.results import Status
+from ..engine.results import ScreeningResult, Status
 from ..engine.review import CONFIRMED, ImageRecord, PatientGroup, caveat_for
 
 NONE = "—"
@@ -133,3 +133,11 @@ def group_outcome_text(group: PatientGroup) -> str:
 
 def percent(p: float) -> str:
     return f"{p * 100:.1f} %"
+
+
+def referable_probability_text(result: ScreeningResult) -> str:
+    """The model's probability of referable disease, for the Probabilities tab; "" when it graded nothing."""
+    p = result.referable_probability
+    if p is None:
+        return ""
+    return f"<b>Probability of referable disease:</b> {referable_probability_words(p, result.model.referable_threshold)}"

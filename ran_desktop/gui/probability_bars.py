@@ -30,8 +30,11 @@ class ProbabilityBars(QWidget):
         grid.setColumnStretch(1, 1)
         self.set_probabilities(None)
 
-    def set_probabilities(self, probs: Sequence[float] | None) -> None:
-        best = None if probs is None else max(range(len(probs)), key=lambda i: probs[i])
+    def set_probabilities(self, probs: Sequence[float] | None, chosen: int | None = None) -> None:
+        """Show `probs`, with the model's grade `chosen` in bold (under an operating point it need not be the most
+        probable one); without `chosen`, the most probable."""
+        best = None if probs is None else chosen if chosen is not None else max(range(len(probs)),
+                                                                                   key=lambda i: probs[i])
         # QProgressBar.setValue repaints at once (repaint(), not update()), which paints everything pending in
         # the whole window there and then, once per bar: with updates off it is one ordinary, coalesced paint.
         self.setUpdatesEnabled(False)

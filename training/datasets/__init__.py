@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import aptos, eyepacs, folders, generic_csv, idrid, messidor
+from . import aptos, eyepacs, folders, generic_csv, idrid, idrid_segmentation, messidor
 from .records import LoadedRecords, Record
 from .splits import Splits, load_split, save_split, split_records
 
@@ -14,6 +14,7 @@ _LOADERS: dict[str, Callable[..., LoadedRecords]] = {
     "aptos": aptos.load,
     "messidor": messidor.load,
     "idrid": idrid.load,
+    "idrid-seg": idrid_segmentation.load,
     "folders": folders.load,
     "csv": generic_csv.load,
 }
@@ -24,6 +25,7 @@ _DETECTORS: tuple[tuple[str, Callable[[Path], bool]], ...] = (
     ("eyepacs", eyepacs.detect),
     ("aptos", aptos.detect),
     ("idrid", idrid.detect),
+    ("idrid-seg", idrid_segmentation.detect),
     ("csv", generic_csv.detect),
     ("folders", folders.detect),
     ("messidor", messidor.detect),

@@ -9,6 +9,8 @@
 `image` is a path relative to the CSV (or absolute). `dr` 0-4 and `dme` 0-2 may be empty, or their column absent,
 when not graded, but a table with neither column is refused. `patient` defaults to the image path as written.
 `eye` accepts OD/OS, right/left, R/L, RE/LE or "unknown"; empty or absent, the file name decides.
+An optional `split` column ("train" / "test") keeps rows on that side of a split made with
+`--use-predefined-split`, as a data set's own split would.
 `root` is the CSV itself or the folder holding labels.csv.
 """
 
@@ -46,6 +48,7 @@ def load(root: Path, *, labels: str = LABELS, source: str = SOURCE) -> LoadedRec
     image_col = table.column("image")
     dr_col, dme_col = table.find("dr"), table.find("dme")
     patient_col, eye_col = table.find("patient"), table.find("eye")
+    split_col = table.find("split")
     if dr_col is None and dme_col is None:
         raise ValueError(f"{path}: neither a 'dr' nor a 'dme' column; the header has {table.header}")
     records = LoadedRecords(source)
@@ -64,5 +67,8 @@ def load(root: Path, *, labels: str = LABELS, source: str = SOURCE) -> LoadedRec
         if not text(cell(cells, eye_col)):
             eye = laterality_from_filename(image.name)
         patient = text(cell(cells, patient_col)) or Path(name).as_posix()
-        records.add(Record(image, dr, dme, patient, eye, source), where)
+        split = text(cell(cells, split_col)).casefold() or None
+        if split not in (None, "train", "test"):
+            raise ValueError(f"{where}: column 'split' must be 'train', 'test' or empty, not {split!r}")
+        records.add(Record(image, dr, dme, patient, eye, source, split), where)
     return report(records)

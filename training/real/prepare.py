@@ -5,7 +5,8 @@
 writes, under --out:
     train/         the training photographs (all but the calibration ones): each as taken and lesion-free,
                    with the grades their masks imply (labels.csv, the generic CSV layout; both copies of a
-                   photograph share a patient id, so a split keeps them together)
+                   photograph share a patient id, so a split keeps them together; split "train": with
+                   --use-predefined-split they go to training and validation, never to a test split)
     calibration/   the same for --calibration photographs held out of every training step: the operating point
                    (the referable threshold) is chosen on them
     validation/    the testing photographs (the authors' test split), as taken and lesion-free: the real
@@ -40,13 +41,14 @@ from .inpaint import decoy_region, fill
 from .lesion_bank import LesionBank, cut_lesions
 from .mask_grading import GradedCase, grade_case
 
+DATASET = "IDRiD lesion segmentation (real photographs)"
 LICENCE = "CC BY 4.0"
 CREDIT = (
     'Prasanna Porwal, Samiksha Pachade, Ravi Kamble, Manesh Kokare, Girish Deshmukh, Vivek Sahasrabuddhe, '
     'Fabrice Meriaudeau. "Indian Diabetic Retinopathy Image Dataset (IDRiD)". IEEE Dataport, 2018. '
     'https://dx.doi.org/10.21227/H25W98'
 )
-LABEL_COLUMNS = ("image", "dr", "dme", "patient", "eye", "kind", "source")
+LABEL_COLUMNS = ("image", "dr", "dme", "patient", "eye", "kind", "source", "split")
 _JPEG_QUALITY = 95
 DECOYS_PER_IMAGE = 2
 
@@ -107,7 +109,7 @@ def _write_labels(folder: Path, rows: list[list[object]]) -> None:
 
 
 def write_pair_set(folder: Path, cases: list[PreparedCase], donors: list[PreparedCase], seed: int,
-                   copies: int = 1) -> None:
+                   copies: int = 1, split: str = "") -> None:
     """Each photograph as taken (its derived grades) and lesion-free (grade 0), both with decoys; `copies` > 1
     writes each pair that many times with other decoys (training sees more of the few real photographs)."""
     rows = []
@@ -122,10 +124,19 @@ def write_pair_set(folder: Path, cases: list[PreparedCase], donors: list[Prepare
             _write_jpeg(folder / "images" / f"{name}.jpg", original)
             _write_jpeg(folder / "images" / f"{name}_lesion-free.jpg", clean)
             rows.append([f"images/{name}.jpg", case.graded.dr, case.graded.dme, patient, eye, "original",
-                         case.images.case.id])
+                         case.images.case.id, split])
             rows.append([f"images/{name}_lesion-free.jpg", 0, 0, patient, eye, "lesion-free",
-                         case.images.case.id])
+                         case.images.case.id, split])
     _write_labels(folder, rows)
+    write_provenance(folder, [c.images.case.id for c in cases])
+
+
+def write_provenance(folder: Path, photographs: list[str]) -> None:
+    """real.json beside labels.csv: where the photographs came from, so a model trained on them credits them."""
+    (folder / "real.json").write_text(json.dumps({
+        "dataset": DATASET, "licence": LICENCE, "credit": CREDIT, "photographs": photographs,
+        "made_by": "ran-real (training/real/prepare.py)",
+    }, indent=1) + "\n")
 
 
 def write_backgrounds(folder: Path, cases: list[PreparedCase], seed: int) -> None:
@@ -166,7 +177,7 @@ def prepare(idrid: Path, out: Path, *, width: int = 1424, calibration: int = 10,
     test = load(test_cases)
     fit = [c for c in train if c.images.case.name not in held]
     calib = [c for c in train if c.images.case.name in held]
-    write_pair_set(out / "train", fit, fit, seed, train_copies)
+    write_pair_set(out / "train", fit, fit, seed, train_copies, split="train")  # never in a test split
     write_pair_set(out / "calibration", calib, calib, seed + 1)
     write_pair_set(out / "validation", test, test, seed + 2)
     write_backgrounds(out / "backgrounds", fit, seed)

@@ -62,6 +62,13 @@ def model_tables(models: list[ModelInfo], st: Styles, width: float) -> list[Flow
             [para("Trained on", st.label), para(info.training_data, st.body)],
             [para("Ran on", st.label), para(info.device, st.body)],
         ]
+        if info.referable_threshold is not None:
+            rows.append([para("Referable when", st.label),
+                         para(f"the model's probability of referable disease is at least "
+                              f"{info.referable_threshold * 100:.0f} % (its operating point, chosen for "
+                              f"sensitivity on data it was not trained on)", st.body)])
+        for credit in info.credits:
+            rows.append([para("Data credit", st.label), para(credit, st.body)])
         if info.warning:
             rows.append([para("Clinical warning", st.label),
                          para(info.warning, style("model_warn", 9, bold=True, color=WARNING_INK), bold=True)])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Outcome, Recommendation
+from ..grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Outcome, Recommendation, referable_probability_words
 from ..loading import Eye
 from ..results import ModelInfo, Status
 from ..review import ImageRecord, PatientGroup, caveat_for
@@ -84,12 +84,17 @@ def grader_grade(record: ImageRecord, head: str) -> GraderGrade:
 
 
 def model_referable_text(record: ImageRecord) -> str:
+    """The model's referable call with the probability its operating point compared."""
     decision = record.result.decision
     if record.status is Status.ERROR:
         return NONE
     if decision is None:
         return UNGRADABLE_TEXT
-    return _referable_words(decision.referable, decision.urgent)
+    words = _referable_words(decision.referable, decision.urgent)
+    p = record.result.referable_probability
+    if p is None:
+        return words
+    return f"{words}; p = {referable_probability_words(p, record.result.model.referable_threshold)}"
 
 
 def final_referable_text(record: ImageRecord) -> str:
