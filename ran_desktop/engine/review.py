@@ -1,8 +1,9 @@
 """A screened image as the grader sees it: the model's result, the grader's decision, and what follows from both.
 
 The grader's decision always wins over the model's grades. A model grade from weights that carry a clinical
-warning is never presented as a finding without saying so (`model_caveat`), and untrained weights never get to
-pre-fill the grader's answer (`suggested_grades`). Imports neither Qt nor torch.
+warning is never presented as a finding without saying so (`model_caveat`), and the model never pre-fills the
+grader's answer (`suggested_grades`): the grader grades, or accepts the model's proposal with an explicit key
+(`model_proposal`), and the decision records which (`Decision.entry`). Imports neither Qt nor torch.
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from .results import ScreeningResult, Status
 CONFIRMED = "confirmed"  # the grader agreed with the model
 OVERRIDDEN = "overridden"  # the grader changed a grade (or graded what the model could not)
 DECISION_KINDS = (CONFIRMED, OVERRIDDEN)
+GRADED = "graded"  # the grader chose the grades
+ACCEPTED = "accepted"  # the grader took the model's proposal with the accept key, unchanged
+ENTRIES = (GRADED, ACCEPTED)
 
 Grades = tuple[int | None, int | None]  # (DR, DME); (None, None) means ungradable
 
@@ -43,6 +47,7 @@ class Decision:
     kind: str = CONFIRMED
     grader: str = ""
     decided_at: str = ""  # ISO 8601, UTC
+    entry: str = GRADED  # how the grades got into the form (ENTRIES); decisions made before it: GRADED
 
     def __post_init__(self) -> None:
         if (self.dr_grade is None) != (self.dme_grade is None):
@@ -53,6 +58,8 @@ class Decision:
             raise ValueError(f"DME grade must be 0-{len(DME_GRADE_NAMES) - 1}, got {self.dme_grade}")
         if self.kind not in DECISION_KINDS:
             raise ValueError(f"decision kind must be one of {DECISION_KINDS}, got {self.kind!r}")
+        if self.entry not in ENTRIES:
+            raise ValueError(f"decision entry must be one of {ENTRIES}, got {self.entry!r}")
 
     @property
     def ungradable(self) -> bool:
@@ -69,6 +76,7 @@ class Decision:
             "kind": self.kind,
             "grader": self.grader,
             "decided_at": self.decided_at,
+            "entry": self.entry,
         }
 
     @classmethod
@@ -84,6 +92,7 @@ class Decision:
             kind=data.get("kind") or CONFIRMED,
             grader=data.get("grader") or "",
             decided_at=data.get("decided_at") or "",
+            entry=data.get("entry") or GRADED,
         )
 
 
@@ -189,14 +198,20 @@ def decision_kind(record: ImageRecord, grades: Grades) -> str:
 
 
 def suggested_grades(record: ImageRecord) -> Grades | None:
-    """What the review form starts with; None means it starts empty.
+    """What the review form starts with: the grader's own earlier decision, else nothing (None).
 
-    The quality gate's 'ungradable' is always suggested (it is a measurement, not the network's opinion); the
-    network's grades only when its weights are trained: an untrained model must not put answers in front of a
-    grader who might confirm them out of habit.
+    Never the model's grades, not even the quality gate's "ungradable": a form that starts with an answer is saved
+    with it out of habit (Ctrl+Enter saved "confirmed" before the grader had chosen anything). The model's
+    proposal is one key away instead (`model_proposal`).
     """
     if record.decision is not None:
         return record.decision.dr_grade, record.decision.dme_grade
+    return None
+
+
+def model_proposal(record: ImageRecord) -> Grades | None:
+    """What the grader's accept key puts in the form: the quality gate's "ungradable", or the model's grades when
+    its weights are trained; None (nothing to accept) for an unreadable file or untrained weights."""
     if record.status is Status.UNGRADABLE:
         return None, None
     if record.status is Status.SCREENED and record.result.model.trained:

@@ -91,6 +91,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
     ),
+    # 2: how the grades got into the form: chosen by the grader, or the model's accepted with the accept key.
+    ("ALTER TABLE decisions ADD COLUMN entry TEXT NOT NULL DEFAULT 'graded'",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -290,9 +292,9 @@ class Storage:
             d = decision.to_dict()
             db.execute(
                 "INSERT OR REPLACE INTO decisions (image_id, dr_grade, dme_grade, eye, patient_id, patient_name, "
-                "comment, kind, grader, decided_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "comment, kind, grader, decided_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (image_id, d["dr_grade"], d["dme_grade"], d["eye"], d["patient_id"], d["patient_name"],
-                 d["comment"], d["kind"], d["grader"], d["decided_at"]),
+                 d["comment"], d["kind"], d["grader"], d["decided_at"], d["entry"]),
             )
             db.execute(
                 "INSERT INTO audit (image_id, image_key, action, previous, new, grader, at) "
@@ -325,7 +327,8 @@ class Storage:
 _SELECT_RECORDS = (
     "SELECT images.*, decisions.dr_grade AS d_dr_grade, decisions.dme_grade AS d_dme_grade, decisions.eye AS d_eye, "
     "decisions.patient_id AS d_patient_id, decisions.patient_name AS d_patient_name, decisions.comment AS d_comment, "
-    "decisions.kind AS d_kind, decisions.grader AS d_grader, decisions.decided_at AS d_decided_at "
+    "decisions.kind AS d_kind, decisions.grader AS d_grader, decisions.decided_at AS d_decided_at, "
+    "decisions.entry AS d_entry "
     "FROM images LEFT JOIN decisions ON decisions.image_id = images.id"
 )
 
@@ -374,6 +377,7 @@ def _decision_from_row(row: sqlite3.Row, prefix: str = "") -> Decision:
         kind=col("kind"),
         grader=col("grader"),
         decided_at=col("decided_at"),
+        entry=col("entry"),
     )
 
 

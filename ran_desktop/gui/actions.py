@@ -29,6 +29,7 @@ class WindowActions:
     next_image: QAction
     previous_image: QAction
     confirm: QAction
+    accept_model: QAction
     ungradable: QAction
     zoom_in: QAction
     zoom_out: QAction
@@ -107,6 +108,8 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
                                "Go to the previous image (P)"),
         confirm=_action(window, "&Save decision", h["confirm"], ("Ctrl+Return", "Ctrl+Enter"),
                         "Store the grades in the review form and go to the next image (Ctrl+Enter)"),
+        accept_model=_action(window, "&Accept the model's grades", h["accept_model"], ("A",),
+                             "Put the model's grades in the review form, to check and save (A)"),
         ungradable=_action(window, "Mark &ungradable", h["ungradable"], ("U",),
                            "Toggle 'Image ungradable' in the review form (U)"),
         zoom_in=_action(window, "Zoom &in", h["zoom_in"], (QKeySequence.StandardKey.ZoomIn, "Ctrl+="), "Zoom in"),
@@ -162,7 +165,7 @@ def build_menus(window: QMainWindow, a: WindowActions) -> None:
     screening.addAction(a.cancel)
 
     review = bar.addMenu("&Review")
-    for action in (a.next_image, a.previous_image, a.confirm, a.ungradable):
+    for action in (a.next_image, a.previous_image, a.accept_model, a.confirm, a.ungradable):
         review.addAction(action)
     dr = review.addMenu("DR grade")
     for action in a.dr_grades:
@@ -188,7 +191,7 @@ def shortcut_table(a: WindowActions) -> str:
     rows = []
     singles = [a.open_files, a.open_folder, a.export, a.report_current, a.report_selected, a.report_batch,
                a.new_session, a.settings, a.quit, a.cancel, a.next_image,
-               a.previous_image, a.confirm, a.ungradable, a.zoom_in, a.zoom_out, a.fit, *a.view_modes, a.shortcuts]
+               a.previous_image, a.accept_model, a.confirm, a.ungradable, a.zoom_in, a.zoom_out, a.fit, *a.view_modes, a.shortcuts]
     for action in singles:
         keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
         rows.append((action.text().replace("&", ""), keys))

@@ -259,7 +259,8 @@ class MainWindow(QMainWindow):
             "export": self.export_dialog, "new_session": self.new_session_dialog, "settings": self.settings_dialog,
             "quit": self.close, "cancel": self.cancel_screening, "next_image": lambda: self.move_selection(1),
             "previous_image": lambda: self.move_selection(-1), "confirm": ws(lambda w: w.review.submit()),
-            "ungradable": ws(lambda w: w.review.toggle_ungradable()), "zoom_in": ws(lambda w: w.detail.view.zoom_in()),
+            "ungradable": ws(lambda w: w.review.toggle_ungradable()),
+            "accept_model": ws(lambda w: w.review.accept_model()), "zoom_in": ws(lambda w: w.detail.view.zoom_in()),
             "zoom_out": ws(lambda w: w.detail.view.zoom_out()), "fit": ws(lambda w: w.detail.view.fit()),
             "shortcuts": self.show_shortcuts, "about": self.show_about,
             "dr_grade": ws(lambda w, grade: w.review.set_dr_grade(grade)),
@@ -504,6 +505,8 @@ class MainWindow(QMainWindow):
                 self.detail.show_record(updated)
             elif current is None and self.proxy.rowCount():
                 self.move_selection(0)
+        # Back to the list: the next keys are grades and N/P, not more text in the field typed in last.
+        (self.patients.tree if self.workspace.patients_shown() else self.table).setFocus()
 
     def _neighbour_key(self, key: str) -> str | None:
         """The image after `key` in the list as shown (or before it, at the end)."""

@@ -1,8 +1,9 @@
 """The grader's form for the selected image: DR and DME grade (or ungradable), eye and patient where the file had
 none, a comment, and one button that stores the decision.
 
-The form emits a draft; the window adds who and when and stores it. An untrained model's grades are never filled
-in for the grader (see engine.review.suggested_grades).
+The form emits a draft; the window adds who and when and stores it. It starts empty (or with the grader's own
+earlier decision): the model's grades go in only when the grader asks, with "Accept the model's grades" (A), and
+the decision then records that it was accepted (see engine.review).
 """
 
 from __future__ import annotations
@@ -24,7 +25,17 @@ from PySide6.QtWidgets import (
 from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
 from ..engine.loading import Eye
 from ..engine.results import Status
-from ..engine.review import CONFIRMED, Decision, ImageRecord, missing_fields, suggested_grades
+from ..engine.review import (
+    ACCEPTED,
+    CONFIRMED,
+    GRADED,
+    Decision,
+    Grades,
+    ImageRecord,
+    missing_fields,
+    model_proposal,
+    suggested_grades,
+)
 from . import display
 
 _CHOOSE = -1  # combo data for "no grade chosen yet"
@@ -71,6 +82,11 @@ class ReviewPanel(QWidget):
         self.comment.setToolTip("Optional: kept with the decision and in the audit trail")
         self.comment.setTabChangesFocus(True)
         self.comment.setFixedHeight(self.fontMetrics().lineSpacing() * 4)
+        self.accept_button = QPushButton("Accept the model's grades")
+        self.accept_button.setObjectName("acceptModel")
+        self.accept_button.setToolTip("Put the model's grades (or the quality gate's 'ungradable') in the form; "
+                                      "check them, then save (keyboard: A)")
+        self._accepted: Grades | None = None  # what the accept key put in the form, while it is unchanged
         self.save_button = QPushButton("Save decision")
         self.save_button.setToolTip("Store this decision with your name and the time, then go to the next image "
                                     "(Ctrl+Enter)")
@@ -99,6 +115,7 @@ class ReviewPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(title)
         layout.addWidget(self.model_line)
+        layout.addWidget(self.accept_button)
         layout.addLayout(form)
         layout.addWidget(self.save_button)
         layout.addWidget(self.problem)
@@ -106,6 +123,7 @@ class ReviewPanel(QWidget):
         layout.addStretch(1)
 
         self.save_button.clicked.connect(self.submit)
+        self.accept_button.clicked.connect(self.accept_model)
         self.ungradable_box.toggled.connect(self._on_ungradable)
         for box in (self.dr_box, self.dme_box):
             box.currentIndexChanged.connect(lambda _=0: self.problem.clear())
@@ -115,9 +133,11 @@ class ReviewPanel(QWidget):
 
     def show_record(self, record: ImageRecord | None) -> None:
         self.record = record
+        self._accepted = None
         self.problem.clear()
         reviewable = record is not None and record.status is not Status.ERROR
-        for widget in (self.dr_box, self.dme_box, self.ungradable_box, self.comment, self.save_button):
+        for widget in (self.dr_box, self.dme_box, self.ungradable_box, self.comment, self.save_button,
+                       self.accept_button):
             widget.setEnabled(reviewable)
         with QSignalBlocker(self.ungradable_box):
             self.ungradable_box.setChecked(False)
@@ -133,6 +153,7 @@ class ReviewPanel(QWidget):
             self.patient_name.clear()
             return
         self.model_line.setText(self._model_text(record))
+        self.accept_button.setEnabled(model_proposal(record) is not None)
         suggestion = suggested_grades(record)
         if suggestion is not None:
             self.set_grades(*suggestion)
@@ -162,8 +183,8 @@ class ReviewPanel(QWidget):
         dr, dme = record.model_grades
         text = f"Model: DR {display.grade_label('dr', dr)}, DME {display.grade_label('dme', dme)}"
         if not result.model.trained:
-            return f"{text}<br><b style='color:#b00020'>Untrained model: these grades are meaningless, so nothing " \
-                   f"is filled in. Grade the image yourself.</b>"
+            return f"{text}<br><b style='color:#b00020'>Untrained model: these grades are meaningless and cannot " \
+                   f"be accepted. Grade the image yourself.</b>"
         if result.model.warning:
             return f"{text}<br><b style='color:#8a5a00'>{result.model.warning}</b>"
         return text
@@ -187,6 +208,19 @@ class ReviewPanel(QWidget):
         self.ungradable_box.setChecked(False)
         self._set_box(self.dr_box, dr)
         self._set_box(self.dme_box, dme)
+
+    def accept_model(self) -> None:
+        """Put the model's proposal in the form (the grader still saves it): the explicit way to agree."""
+        proposal = model_proposal(self.record) if self.reviewable and self.record is not None else None
+        if proposal is None:
+            return
+        self.set_grades(*proposal)
+        self._accepted = proposal
+
+    def _form_grades(self) -> Grades:
+        if self.ungradable_box.isChecked():
+            return None, None
+        return self.dr_box.currentData(), self.dme_box.currentData()
 
     def toggle_ungradable(self) -> None:
         if self.reviewable:
@@ -212,6 +246,7 @@ class ReviewPanel(QWidget):
             patient_id=(self.patient_id.text().strip() or None) if "patient_id" in missing else None,
             patient_name=(self.patient_name.text().strip() or None) if "patient_name" in missing else None,
             comment=self.comment.toPlainText().strip(),
+            entry=ACCEPTED if self._accepted is not None and self._form_grades() == self._accepted else GRADED,
         )
 
     def submit(self) -> None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 import pytest
 from gui_helpers import TIMEOUT_MS, drop, wait_idle
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QInputDialog
+from PySide6.QtWidgets import QApplication, QInputDialog
 
 from ran_desktop.app import launch
 from ran_desktop.engine.loading import Eye
-from ran_desktop.engine.review import CONFIRMED, OVERRIDDEN
+from ran_desktop.engine.review import ACCEPTED, CONFIRMED, GRADED, OVERRIDDEN
 from ran_desktop.engine.storage import Storage
 from ran_desktop.gui.results_model import Column
 
@@ -159,3 +159,85 @@ def test_error_rows_cannot_be_reviewed(open_window, qtbot, bad_file):
     window.review.submit()
     with Storage(window.storage.path) as store:
         assert store.audit_trail(window.results.record(0).image_id) == []
+
+
+# --- the model advises, the grader decides ---------------------------------------------------------------------
+
+@pytest.fixture
+def trained_window(qtbot, tiny_bundle, data_dir, photos, tmp_path, monkeypatch):
+    """The window with the tiny network marked as trained (on synthetic images): its grades can be accepted."""
+    import shutil
+    from dataclasses import replace
+
+    from ran_desktop.engine.bundle import read_manifest
+    from ran_desktop.gui.settings import AppSettings
+
+    folder = tmp_path / "trained-models"
+    shutil.copytree(tiny_bundle, folder / "tiny-trained")
+    m = read_manifest(folder / "tiny-trained")
+    replace(m, trained=True, training_data={**m.training_data, "synthetic": True}).write(folder / "tiny-trained")
+    monkeypatch.setenv("RAN_MODELS_DIR", str(folder))
+    AppSettings(data_dir).grader_name = "Dr Test"
+    window = launch([], data_dir, folder)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.controller.model_state == "ready", timeout=TIMEOUT_MS)
+    drop(window, [photos(3, nested=False)])
+    wait_idle(qtbot, window, 3)
+    window.select_key(window.results.record(0).key)
+    window.activateWindow()
+    qtbot.waitActive(window)
+    return window
+
+
+def test_a_trained_models_grades_are_not_in_the_form_until_the_grader_accepts_them(trained_window, qtbot):
+    window = trained_window
+    record = window.current_record()
+    assert record.result.model.trained
+    assert window.review.dr_box.currentText() == "— choose —" and window.review.dme_box.currentText() == "— choose —"
+    assert "Model: DR" in window.review.model_line.text()  # shown beside the form, not in it
+    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert "Choose a DR and a DME grade" in window.review.problem.text()
+    assert window.storage.decision(record.image_id) is None  # Ctrl+Enter alone confirms nothing
+
+    qtbot.keyClick(window.table, Qt.Key.Key_A)  # accept: the model's grades go into the form
+    assert (window.review.dr_box.currentData(), window.review.dme_box.currentData()) == record.model_grades
+    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    stored = window.storage.decision(record.image_id)
+    assert (stored.kind, stored.entry) == (CONFIRMED, ACCEPTED)
+    assert window.storage.audit_trail(record.image_id)[-1].new.entry == ACCEPTED
+
+
+def test_changing_an_accepted_grade_makes_it_the_graders_own(trained_window, qtbot):
+    window = trained_window
+    record = window.current_record()
+    qtbot.keyClick(window.table, Qt.Key.Key_A)
+    other = (record.model_grades[0] + 1) % 5
+    qtbot.keyClick(window.table, getattr(Qt.Key, f"Key_{other}"))
+    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    stored = window.storage.decision(record.image_id)
+    assert (stored.dr_grade, stored.kind, stored.entry) == (other, OVERRIDDEN, GRADED)
+
+
+def test_the_accept_key_does_nothing_for_untrained_weights(three, qtbot):
+    window = three
+    assert not window.review.accept_button.isEnabled()
+    qtbot.keyClick(window.table, Qt.Key.Key_A)
+    assert window.review.dr_box.currentText() == "— choose —"
+
+
+def test_after_saving_the_keys_go_back_to_the_list(three, qtbot):
+    window = three
+    window.review.patient_name.setFocus()
+    qtbot.keyClicks(window.review.patient_name, "Doe")
+    window.review.set_grades(1, 0)
+    qtbot.keyClick(window.review.patient_name, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    saved = window.storage.decision(window.results.record(0).image_id)
+    assert saved is not None and saved.patient_name == "Doe"
+    assert window.table.hasFocus()
+    # The grader's next keys grade and move on; they no longer land in the patient's name ("3n").
+    second = window.current_record()
+    assert second.key == window.results.record(1).key
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_3)
+    assert window.review.dr_box.currentData() == 3 and window.review.patient_name.text() == ""
+    qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_N)
+    assert window.current_record().key == window.results.record(2).key

@@ -19,6 +19,7 @@ from ran_desktop.engine.review import (
     decision_kind,
     group_by_patient,
     missing_fields,
+    model_proposal,
     suggested_grades,
 )
 from ran_desktop.gui import display
@@ -73,12 +74,18 @@ def test_a_caveat_goes_with_unconfirmed_grades_of_weights_with_a_warning():
     assert display.confidence_text(reviewed).endswith("(untrained model)")
 
 
-def test_untrained_grades_are_never_suggested_to_the_grader():
-    assert suggested_grades(record("a", 2, 1)) is None
-    assert suggested_grades(record("a", 2, 1, model=SYNTHETIC)) == (2, 1)
-    assert suggested_grades(record("a", 2, 1, model=VALIDATED)) == (2, 1)
-    assert suggested_grades(record("a", None, None)) == (None, None)  # the quality gate's verdict is offered
-    assert suggested_grades(record("a", 2, 1).with_decision(Decision(4, 2, grader="G"))) == (4, 2)
+def test_the_form_never_starts_with_the_models_answer():
+    for model in (UNTRAINED, SYNTHETIC, VALIDATED):
+        assert suggested_grades(record("a", 2, 1, model=model)) is None
+    assert suggested_grades(record("a", None, None)) is None  # not even the quality gate's verdict
+    assert suggested_grades(record("a", 2, 1).with_decision(Decision(4, 2, grader="G"))) == (4, 2)  # the grader's own
+
+
+def test_the_accept_key_offers_trained_grades_and_the_gates_verdict_only():
+    assert model_proposal(record("a", 2, 1)) is None  # untrained: nothing to accept
+    assert model_proposal(record("a", 2, 1, model=SYNTHETIC)) == (2, 1)
+    assert model_proposal(record("a", 2, 1, model=VALIDATED)) == (2, 1)
+    assert model_proposal(record("a", None, None)) == (None, None)
 
 
 def test_confirmed_or_overridden():

@@ -85,7 +85,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(f"{summary.written} written, {summary.skipped} already there; labels: {summary.labels}")
     if args.contact_sheet:
         sheet = write_contact_sheet(args.contact_sheet, seed=args.seed, size=args.size or 512,
-                                    camera_family=args.camera_family)
+                                    camera_family=args.camera_family, real_assets=args.real_assets)
         print(f"contact sheet: {sheet}")
     return 0
 

@@ -40,7 +40,8 @@ def _tile(sample: FundusSample, tile: int, zones: bool) -> np.ndarray:
     y0, x0 = _HEADER + (tile - small.shape[0]) // 2, (tile - small.shape[1]) // 2
     out[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
     crit = " " + _CRITERION_SHORT[sample.severe_criteria[0]] if sample.dr == 3 else ""
-    caption = f"DR{sample.dr} DME{sample.dme} {sample.eye} {sample.field[:3]} {sample.background[:4]}{crit}"
+    real = " real lesions" if sample.lesion_source == "real" else ""
+    caption = f"DR{sample.dr} DME{sample.dme} {sample.eye} {sample.field[:3]} {sample.background[:4]}{crit}{real}"
     cv2.putText(out, caption, (4, 18), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 255), 1, cv2.LINE_AA)
     return out
 
@@ -54,9 +55,12 @@ def write_contact_sheet(
     size: int = 512,
     camera_family: str = "train",
     real_columns: int = 1,
+    real_assets: str | Path | None = None,
 ) -> Path:
     """Write the sheet as PNG and return its path. The last `real_columns` columns use the real background; the
-    DME row shows DME 0, 1, 2 (DR 2-4) with the 1-DD foveal zone (white) and the posterior pole (blue) outlined."""
+    DME row shows DME 0, 1, 2 (DR 2-4) with the 1-DD foveal zone (white) and the posterior pole (blue) outlined.
+    With `real_assets` (what ran-real made), two more columns beside them show the same grades with real lesions
+    pasted from the lesion bank: on a synthetic background, and on a lesion-free real photograph."""
     if columns < 3:
         raise ValueError(f"a contact sheet needs at least 3 columns, not {columns}")
     rows = []
@@ -73,6 +77,11 @@ def write_contact_sheet(
                 severe_criterion=SEVERE_CRITERIA[c % 3] if dr == 3 else None,  # show every 4-2-1 criterion
             )
             tiles.append(_tile(sample, tile, zones=False))
+        for background in ("synthetic", "idrid") if real_assets else ():
+            sample = generate_fundus(seed * 1000 + dr * 100 + 50, dr=dr, size=size, background=background,
+                                     camera_family=camera_family, lesion_source="real", real_assets=str(real_assets),
+                                     severe_criterion=SEVERE_CRITERIA[0] if dr == 3 else None)
+            tiles.append(_tile(sample, tile, zones=False))
         rows.append((_DR_NAMES[dr], tiles))
     dme_tiles = []
     for c in range(columns):
@@ -81,9 +90,15 @@ def write_contact_sheet(
                                  background="real" if c >= columns - real_columns else "synthetic",
                                  camera_family=camera_family)
         dme_tiles.append(_tile(sample, tile, zones=True))
+    for c, background in enumerate(("synthetic", "idrid") if real_assets else ()):
+        sample = generate_fundus(seed * 1000 + 750 + c, dr=2, dme=2 - c, size=size, field="macula",
+                                 background=background, camera_family=camera_family, lesion_source="real",
+                                 real_assets=str(real_assets))
+        dme_tiles.append(_tile(sample, tile, zones=True))
     rows.append(("DME 0 / 1 / 2", dme_tiles))
     row_h = tile + _HEADER
-    sheet = np.full((row_h * len(rows), _ROW_LABEL + tile * columns, 3), 24, np.uint8)
+    width = max(len(tiles) for _, tiles in rows)
+    sheet = np.full((row_h * len(rows), _ROW_LABEL + tile * width, 3), 24, np.uint8)
     for r, (label, tiles) in enumerate(rows):
         y = r * row_h
         cv2.putText(sheet, label, (8, y + row_h // 2), cv2.FONT_HERSHEY_SIMPLEX, 0.55, (255, 255, 255), 1, cv2.LINE_AA)

@@ -40,6 +40,7 @@ class FundusSample:
     geometry: FieldGeometry
     camera: CameraParams
     severe_criteria: tuple[str, ...]  # the 4-2-1 criteria the lesions meet (grade 3, and NPDR part of grade 4)
+    lesion_source: str = "painted"  # "real": the bank's lesions were pasted where the plan put them
 
     def annotations(self) -> dict:
         """JSON-ready labels, geometry, camera and lesion list."""
@@ -182,4 +183,5 @@ def generate_fundus(
         geometry=geom,
         camera=cam,
         severe_criteria=R.severe_criteria(plan.lesions),
+        lesion_source=lesion_source,
     )
