@@ -22,6 +22,7 @@ from PySide6.QtCore import QItemSelectionModel, QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from ..engine.results import Status
 from ..engine.review import ImageRecord, PatientGroup, group_by_patient, patient_key
 from ..logsafe import Public
 from .display import group_title
@@ -120,6 +121,24 @@ def groups_for(records: Iterable[ImageRecord], keys: Iterable[str]) -> list[Pati
     return [g for g in group_by_patient(records) if g.key in patients]
 
 
+def drafts_question(groups: list[PatientGroup]) -> str:
+    """What to ask before writing reports some of whose images no grader has reviewed; "" when all are."""
+    readable = [r for g in groups for r in g.records if r.status is not Status.ERROR]
+    unreviewed = sum(1 for r in readable if not r.reviewed)
+    if not unreviewed:
+        return ""
+    patients = sum(1 for g in groups if not g.reviewed)
+    return (f"{unreviewed} of {len(readable)} image(s) have not been reviewed by a grader, so {patients} report(s) "
+            f"will be drafts: marked DRAFT on every page, with the outcome shown as \"not reviewed\" and the model's "
+            f"proposal beside it.\n\nWrite them anyway?")
+
+
+def _ask_yes_no(parent: QWidget, title: str, text: str) -> bool:
+    answer = QMessageBox.question(parent, title, text, QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                                  QMessageBox.StandardButton.No)
+    return answer == QMessageBox.StandardButton.Yes
+
+
 def _reports(count: int) -> str:
     return f"{count} patient report{'' if count == 1 else 's'}"
 
@@ -173,6 +192,7 @@ class ReportExporter(QObject):
         self.window = window
         # Replaceable, so tests (and scripted runs) never block on a native dialog or a file manager.
         self.choose_folder: FolderChooser = QFileDialog.getExistingDirectory
+        self.confirm_drafts: Callable[[QWidget, str, str], bool] = _ask_yes_no
         self.open_folder: Callable[[Path], object] = open_in_file_manager
         self.actions: WindowActions | None = None
         self.progress: ReportProgressDialog | None = None
@@ -269,6 +289,8 @@ class ReportExporter(QObject):
         groups = self._groups(scope, keys)
         if not groups:
             w.status.showMessage("There is no patient to export a report for", 4000)
+            return
+        if (question := drafts_question(groups)) and not self.confirm_drafts(w, "Reports not reviewed", question):
             return
         folder = self.choose_folder(w, self._caption(scope, groups), self._start_folder())
         if not folder:

@@ -61,8 +61,9 @@ def screened(open_window, qtbot, dicom_folder) -> MainWindow:
     return window
 
 
-def export(window: MainWindow, qtbot, action: QAction, folder: Path) -> ExportOutcome:
-    """Trigger `action` with `folder` as the user's choice and wait until the export has ended."""
+def export(window: MainWindow, qtbot, action: QAction, folder: Path, asked: list[str] | None = None) -> ExportOutcome:
+    """Trigger `action` with `folder` as the user's choice and wait until the export has ended. Drafts are written
+    when asked; the questions go into `asked`."""
     chosen: list[str] = []
 
     def choose(parent, caption: str, start: str) -> str:
@@ -70,6 +71,7 @@ def export(window: MainWindow, qtbot, action: QAction, folder: Path) -> ExportOu
         return str(folder)
 
     window.reports.choose_folder = choose
+    window.reports.confirm_drafts = lambda parent, title, text: (asked if asked is not None else []).append(text) or True
     assert action.isEnabled()
     with qtbot.waitSignal(window.reports.finished, timeout=TIMEOUT_MS) as blocker:
         action.trigger()
@@ -221,6 +223,7 @@ def test_cancel_stops_after_the_report_being_written_and_keeps_it(screened, qtbo
     window = screened
     folder = tmp_path / "cancelled"
     window.reports.choose_folder = lambda parent, caption, start: str(folder)
+    window.reports.confirm_drafts = lambda parent, title, text: True
     with qtbot.waitSignal(window.reports.finished, timeout=TIMEOUT_MS) as blocker:
         window.commands.report_batch.trigger()
         progress = window.reports.progress
@@ -294,3 +297,40 @@ def test_a_clinic_logo_that_is_no_image_stops_the_export_before_any_file_is_writ
     assert box.findChild(QPushButton, "openReportFolder") is None  # nothing to open
     assert not list(folder.glob("*.pdf"))
     assert window.reporter.dialog is None
+
+
+def test_unreviewed_reports_are_asked_about_and_written_as_drafts(screened, qtbot, tmp_path):
+    window = screened
+    asked: list[str] = []
+    outcome = export(window, qtbot, window.commands.report_batch, tmp_path / "drafts", asked)
+    readable = sum(1 for r in window.results.records() if r.status.value != "error")
+    assert asked == [asked[0]] and asked[0].startswith(f"{readable} of {readable} image(s) have not been reviewed")
+    close_box(outcome_box(window))
+    text = pdf_text(outcome.reports[0].path)
+    assert "DRAFT" in text and "NOT REVIEWED (DRAFT)" in text
+    assert "ROUTINE RESCREENING" not in text  # an unreviewed report never shows an outcome as decided
+    summary = pdf_text(outcome.summary.path)
+    assert "DRAFT" in summary and "have not been reviewed by a grader" in summary
+
+    folders: list[str] = []
+    window.reports.choose_folder = lambda *args: folders.append("asked") or ""
+    window.reports.confirm_drafts = lambda parent, title, text: False  # the grader says no
+    window.commands.report_batch.trigger()
+    assert folders == [] and not window.reports.running  # nothing chosen, nothing written
+
+
+def test_reviewed_reports_are_not_drafts(screened, qtbot, tmp_path):
+    window = screened
+    key = key_of(window, "P-1002")
+    for record in [r for r in window.results.records() if r.patient_id == "P-1002"]:
+        window.select_key(record.key)
+        window.review.set_grades(0, 0)
+        window.review.submit()
+    window.select_key(key)
+    asked: list[str] = []
+    outcome = export(window, qtbot, window.commands.report_current, tmp_path / "final", asked)
+    assert asked == []  # nothing to ask: every image of this patient is reviewed
+    close_box(outcome_box(window))
+    text = pdf_text(outcome.reports[0].path)
+    assert "DRAFT" not in text and "NOT REVIEWED" not in text and "ROUTINE RESCREENING" in text
+

@@ -15,7 +15,8 @@ import cv2
 import numpy as np
 
 HALO_PX_PER_DD = 0.07  # the mask is widened by this many DD before filling: a lesion's glow reaches past its outline
-_GRAIN_SIGMA_DD = 0.012
+_DETAIL_SIGMA_DD = 0.1
+_OFFSETS = 6
 
 
 def _odd(n: float) -> int:
@@ -56,24 +57,51 @@ def fill(rgb: np.ndarray, region: np.ndarray, dd_px: float, rng: np.random.Gener
     halo = _odd(2 * HALO_PX_PER_DD * dd_px + 1)
     grown = cv2.dilate(region.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (halo, halo)))
     filled = _smooth_fill(rgb, grown.astype(bool))
-    # Grain: the photograph's fine detail, borrowed from a random nearby offset where nothing was removed.
-    sigma = max(_GRAIN_SIGMA_DD * dd_px, 0.8)
+    # Texture: the photograph's detail (grain, choroid, small vessels: the image minus its blur over a tenth of a
+    # disc diameter), borrowed from nearby places where nothing was removed; of a few offsets, the ones whose
+    # source is clearest, the second filling where the first had a lesion.
+    sigma = max(_DETAIL_SIGMA_DD * dd_px, 0.8)
     detail = rgb.astype(np.float32) - cv2.GaussianBlur(rgb, (0, 0), sigma).astype(np.float32)
     forbidden = grown.astype(bool) if keep_out is None else grown.astype(bool) | keep_out
-    angle = rng.uniform(0, 2 * np.pi)
-    distance = rng.uniform(0.3, 0.6) * dd_px
-    dx, dy = int(round(distance * np.cos(angle))), int(round(distance * np.sin(angle)))
-    shift = np.float32([[1, 0, dx], [0, 1, dy]])
-    borrowed = cv2.warpAffine(detail, shift, (rgb.shape[1], rgb.shape[0]), borderMode=cv2.BORDER_REFLECT)
-    bad = cv2.warpAffine(forbidden.astype(np.uint8), shift, (rgb.shape[1], rgb.shape[0]),
-                         borderMode=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
-    borrowed[bad] = 0.0
+    # Nor from the aperture's rim or the optic disc: their detail is the black edge and the disc's bright rim.
+    h, w = rgb.shape[:2]
+    small = cv2.resize(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), (max(w // 4, 1), max(h // 4, 1)),
+                       interpolation=cv2.INTER_AREA)  # a quarter size is plenty to find the rim and the disc
+    grey = cv2.GaussianBlur(small, (0, 0), max(sigma / 4, 1.0))
+    lit = grey > 25
+    unusual = ~lit | (grey > np.percentile(grey[lit], 99.0) if lit.any() else False)
+    reach = _odd(sigma + 1)
+    unusual = cv2.dilate(unusual.astype(np.uint8), cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (reach, reach)))
+    forbidden |= cv2.resize(unusual, (w, h), interpolation=cv2.INTER_NEAREST).astype(bool)
+    forbidden = forbidden.astype(np.uint8)
+    inside = grown.astype(bool)
+    candidates = []
+    for _ in range(_OFFSETS):
+        angle = rng.uniform(0, 2 * np.pi)
+        distance = rng.uniform(0.3, 0.7) * dd_px
+        shift = np.float32([[1, 0, round(distance * np.cos(angle))], [0, 1, round(distance * np.sin(angle))]])
+        bad = cv2.warpAffine(forbidden, shift, (w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
+        candidates.append((float(bad[inside].mean()), shift, bad))
+    candidates.sort(key=lambda c: c[0])
+    borrowed = np.zeros_like(detail)
+    todo = np.ones((h, w), bool)
+    for _, shift, bad in candidates[:2]:
+        source = cv2.warpAffine(detail, shift, (w, h), borderMode=cv2.BORDER_REFLECT)
+        take = todo & ~bad
+        borrowed[take] = source[take]
+        todo &= ~take
+    usable = detail[::4, ::4][~forbidden[::4, ::4].astype(bool)]
+    spread = float(np.percentile(np.abs(usable), 99)) if usable.size else 0.0
+    np.clip(borrowed, -spread, spread, out=borrowed)  # no borrowed spark brighter than the retina's own
     # Soft edge, so the fill has no seam where it meets the photograph.
     weight = cv2.GaussianBlur(grown.astype(np.float32), (0, 0), max(halo / 3.0, 0.8))
     weight = np.maximum(weight, grown.astype(np.float32))[..., None]
     out = filled + borrowed * weight
     out = rgb.astype(np.float32) * (1 - weight) + out * weight
-    return np.clip(np.round(out), 0, 255).astype(np.uint8)
+    out = np.clip(np.round(out), 0, 255).astype(np.uint8)
+    if keep_out is not None:
+        out[keep_out] = rgb[keep_out]  # a decoy's rim never touches a real lesion
+    return out
 
 
 def decoy_region(shapes: np.ndarray, fov: np.ndarray, avoid: np.ndarray, rng: np.random.Generator,

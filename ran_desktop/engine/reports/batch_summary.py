@@ -78,11 +78,17 @@ def build_batch_summary(groups: Sequence[PatientGroup], context: ReportContext, 
     story.append(para(f"Generated {context.timestamp}{signed} with RAN Screening {context.app_version}. Referable "
                       "patients and images are shaded red; grades a grader changed are shaded yellow.", st.muted))
 
+    draft = counts.reviewed < counts.readable
+    if draft:
+        story.insert(2, para(f"DRAFT: {counts.readable - counts.reviewed} of {counts.readable} readable image(s) "
+                             "have not been reviewed by a grader; their grades and outcomes are the model's proposals.",
+                             style("draft", 10, bold=True), bold=True))
     decor = PageDecor(
-        running_header=f"{context.clinic_name + ' · ' if context.clinic_name else ''}{TITLE} · "
-                       f"{counts.patients} patient(s), {counts.images} image(s)",
+        running_header=f"{'DRAFT · ' if draft else ''}{context.clinic_name + ' · ' if context.clinic_name else ''}"
+                       f"{TITLE} · {counts.patients} patient(s), {counts.images} image(s)",
         footer_left=f"Batch summary · generated {context.timestamp} · RAN Screening {context.app_version}",
         warning=short_warning(models),
+        draft=draft,
     )
     return build_pdf(
         story, decor, pagesize=PAGE, title=TITLE, subject=TITLE,

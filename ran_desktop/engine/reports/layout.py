@@ -31,12 +31,14 @@ WARNING_BG = colors.HexColor("#FDE8E8")
 OVERRIDE_BG = colors.HexColor("#FFF0C2")
 REFERABLE_BG = colors.HexColor("#FAD4D4")  # referable rows in the batch summary; tests look for this fill
 SEVERITY_BG = {
+    "draft": colors.HexColor("#E4E4E4"),  # not reviewed: no outcome colour, least of all routine's green
     "urgent": colors.HexColor("#F8C9C9"),
     "refer": colors.HexColor("#FBDDC7"),
     "ungradable": colors.HexColor("#FFF1B8"),
     "routine": colors.HexColor("#D8EEDA"),
 }
 SEVERITY_INK = {
+    "draft": colors.HexColor("#202020"),
     "urgent": colors.HexColor("#8B0000"),
     "refer": colors.HexColor("#8A3B00"),
     "ungradable": colors.HexColor("#6B5200"),
@@ -135,10 +137,13 @@ class PageDecor:
     running_header: str  # later pages: who and what this page is about, in case pages are separated
     footer_left: str
     warning: str  # a short clinical warning repeated on every page; "" for validated weights
+    draft: bool = False  # some image no grader has reviewed: a DRAFT watermark across every page
 
     def draw(self, canvas: Canvas, page: int, total: int) -> None:
         width, height = canvas._pagesize
         canvas.saveState()
+        if self.draft:
+            _watermark(canvas, width, height)
         if page > 1:
             canvas.setFillColor(MUTED)
             draw_text(canvas, MARGIN, height - MARGIN + 1 * mm,
@@ -161,6 +166,20 @@ class PageDecor:
         draw_text(canvas, MARGIN, base, fit_text(self.footer_left, 7.5, room), 7.5)
         draw_text(canvas, width - MARGIN, base, page_text, 7.5, align="right")
         canvas.restoreState()
+
+
+DRAFT_MARK = "DRAFT"
+
+
+def _watermark(canvas: Canvas, width: float, height: float) -> None:
+    """DRAFT across the page, light enough to read through, drawn under nothing the page needs."""
+    canvas.saveState()
+    canvas.setFillColor(colors.Color(0.55, 0.55, 0.55, alpha=0.22))
+    canvas.translate(width / 2, height / 2)
+    canvas.rotate(52)
+    canvas.setFont(SANS_BOLD, 130)
+    canvas.drawCentredString(0, -45, DRAFT_MARK)
+    canvas.restoreState()
 
 
 def _canvas_maker(decor: PageDecor) -> type[Canvas]:

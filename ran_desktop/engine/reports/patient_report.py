@@ -98,10 +98,13 @@ def build_patient_report(
     story += [_signature(context, st, width)]
 
     label = patient_label(group)
+    draft = is_draft(group)
     decor = PageDecor(
-        running_header=f"{context.clinic_name + ' · ' if context.clinic_name else ''}{TITLE} · {label}",
+        running_header=f"{'DRAFT · ' if draft else ''}"
+                       f"{context.clinic_name + ' · ' if context.clinic_name else ''}{TITLE} · {label}",
         footer_left=f"{label} · generated {context.timestamp} · RAN Screening {context.app_version}",
         warning=short_warning(models),
+        draft=draft,
     )
     return build_pdf(
         story, decor, pagesize=A4, title=f"{TITLE}: {label}", subject=TITLE,
@@ -129,11 +132,30 @@ def _patient_table(group: PatientGroup, st: Styles, width: float) -> Table:
     return table
 
 
+def is_draft(group: PatientGroup) -> bool:
+    """A report is a draft while any readable image of the patient has no grader's decision."""
+    return not group.reviewed
+
+
 def _outcome_box(group: PatientGroup, st: Styles, width: float) -> Table:
     recommendation = group.decision.recommendation if group.decision is not None else None
-    severity = outcome_severity(recommendation)
+    draft = is_draft(group)
+    severity = "draft" if draft else outcome_severity(recommendation)
     ink = SEVERITY_INK[severity]
-    rows: list[list[Any]] = [
+    if draft:
+        unreviewed = sum(1 for r in group.records if not r.reviewed and r.status is not Status.ERROR)
+        rows: list[list[Any]] = [
+            [para_parts([("Outcome: ", True), ("NOT REVIEWED (DRAFT)", True)],
+                        style("outcome", 13, bold=True, color=ink, leading=17))],
+            [para(f"{unreviewed} image(s) of this patient have not been reviewed by a grader. What follows is the "
+                  f"model's proposal, not an outcome: do not act on it, and do not file this report, before a "
+                  f"qualified grader has reviewed every image.", st.body, bold=True)],
+        ]
+        if recommendation is not None:
+            rows.append([para_parts([("Model's proposal: ", True), (recommendation.outcome.value, False)], st.body)])
+        rows.append([para(worst_eye_text(group), st.small)])
+        return boxed(rows, [width], SEVERITY_BG[severity], ink, padding=6)
+    rows = [
         [para_parts([("Outcome: ", True), (outcome_heading(recommendation), True)],
                     style("outcome", 13, bold=True, color=ink, leading=17))],
     ]
