@@ -1,7 +1,8 @@
 """How results read in the window: one wording for the table, the patient panel and the detail view.
 
-A model grade that needs a caveat (untrained or synthetic-trained weights, not yet confirmed by a grader) is never
-written without it. Pure text: no Qt.
+The worklist's cells are short, so their key words stay visible at 1280x800: a model grade not yet confirmed by a
+grader is set in italics (see results_model), the caveat its weights need is said once, in the window's banner,
+and again in each cell's tooltip and in the patient summary, not in every cell. Pure text: no Qt.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Recommendation, referable_probability_words
 from ..engine.loading import Eye
 from ..engine.results import ScreeningResult, Status
-from ..engine.review import CONFIRMED, ImageRecord, PatientGroup, caveat_for
+from ..engine.review import CONFIRMED, ImageRecord, PatientGroup
 
 NONE = "—"
 EYE_TEXT = {Eye.RIGHT: "OD (right)", Eye.LEFT: "OS (left)", Eye.UNKNOWN: "unknown"}
@@ -33,6 +34,19 @@ def grade_label(head: str, grade: int | None) -> str:
     return f"{grade} – {names[grade]}"
 
 
+SHORT_GRADE_NAMES = {
+    "dr": ("None", "Mild", "Moderate", "Severe", "Proliferative"),
+    "dme": ("None", "Away from fovea", "At/near fovea"),
+}
+
+
+def short_grade_label(head: str, grade: int | None) -> str:
+    """The grade as the worklist shows it: "2 Moderate"; the full name is in the tooltip."""
+    if grade is None:
+        return "Ungradable"
+    return f"{grade} {SHORT_GRADE_NAMES[head][grade]}"
+
+
 def with_caveat(text: str, caveat: str) -> str:
     return f"{text} ({caveat})" if caveat else text
 
@@ -41,7 +55,19 @@ def _grade_text(record: ImageRecord, head: str) -> str:
     if record.status is Status.ERROR:
         return NONE
     dr, dme = record.grades
-    return with_caveat(grade_label(head, dr if head == "dr" else dme), "" if dr is None else record.model_caveat)
+    return short_grade_label(head, dr if head == "dr" else dme)
+
+
+def grade_tooltip(record: ImageRecord, head: str) -> str:
+    """The full grade name, whose grade it is, and the caveat an unconfirmed model grade needs."""
+    if record.status is Status.ERROR:
+        return NONE
+    dr, dme = record.grades
+    text = grade_label(head, dr if head == "dr" else dme)
+    if record.reviewed:
+        return f"{text}: the grader's grade"
+    who = "the quality gate's verdict" if dr is None else "the model's grade, not yet confirmed by a grader"
+    return with_caveat(f"{text}: {who}", "" if dr is None else record.model_caveat)
 
 
 def dr_text(record: ImageRecord) -> str:
@@ -52,24 +78,24 @@ def dme_text(record: ImageRecord) -> str:
     return _grade_text(record, "dme")
 
 
+URGENT_MARK = "\u26a0"  # a warning sign: urgent is said by colour, sign and word together
+
+
 def referable_text(record: ImageRecord) -> str:
     decision = record.eye_decision
     if decision is None:
         return NONE
-    text = "Yes, urgent" if decision.urgent else "Yes" if decision.referable else "No"
-    return with_caveat(text, record.model_caveat)
+    return f"{URGENT_MARK} Yes, urgent" if decision.urgent else "Yes" if decision.referable else "No"
 
 
-def confidence_text(record: ImageRecord) -> str:
-    confidence = record.result.confidence
-    if confidence is None:
+def quality_word(record: ImageRecord) -> str:
+    """The quality verdict in one word, for the list; `quality_text` has the reasons."""
+    if record.status is Status.ERROR:
+        return "Unreadable"
+    quality = record.result.quality
+    if quality is None:
         return NONE
-    return with_caveat(f"{confidence:.0%}", caveat_or_empty(record))
-
-
-def caveat_or_empty(record: ImageRecord) -> str:
-    """The model's own caveat, even after review: a confidence is always the model's."""
-    return caveat_for(record.result) if record.result.dr_probs is not None else ""
+    return "Gradable" if quality.gradable else "Ungradable"
 
 
 def quality_text(record: ImageRecord) -> str:
@@ -83,12 +109,16 @@ def quality_text(record: ImageRecord) -> str:
     return "Ungradable: " + "; ".join(quality.reasons)
 
 
+CONFIRMED_MARK, OVERRIDDEN_MARK = "\u2713", "\u270e"  # a tick; a pencil: the grader changed the model's grade
+
+
 def review_text(record: ImageRecord) -> str:
     d = record.decision
     if d is None:
         return "Cannot be reviewed" if record.status is Status.ERROR else "Not reviewed"
-    verb = "Confirmed" if d.kind == CONFIRMED else "Overridden"
-    return f"{verb} by {d.grader}"
+    if d.kind == CONFIRMED:
+        return f"{CONFIRMED_MARK} Confirmed by {d.grader}"
+    return f"{OVERRIDDEN_MARK} Overridden by {d.grader}"
 
 
 def patient_text(record: ImageRecord) -> str:
@@ -128,7 +158,7 @@ def group_title(group: PatientGroup) -> str:
 def group_outcome_text(group: PatientGroup) -> str:
     if group.decision is None:
         return NONE
-    return with_caveat(outcome_text(group.decision.recommendation), group.caveat)
+    return outcome_text(group.decision.recommendation)
 
 
 def percent(p: float) -> str:

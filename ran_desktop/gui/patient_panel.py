@@ -22,10 +22,9 @@ from PySide6.QtCore import (
     Qt,
     Signal,
 )
-from PySide6.QtGui import QFont, QPalette
+from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QFrame,
     QHeaderView,
     QLabel,
@@ -37,6 +36,8 @@ from PySide6.QtWidgets import (
 
 from ..engine.review import ImageRecord, PatientGroup, group_by_patient
 from . import display
+from .results_model import unconfirmed as record_unconfirmed
+from .results_model import unconfirmed_ink
 
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMNS = ("Patient / image", "Outcome / grades", "Review")
@@ -114,12 +115,14 @@ class PatientTreeModel(QAbstractItemModel):
             if record is not None:
                 return str(record.result.path) if index.column() == 0 else _record_text(record, index.column())
             return group.decision.recommendation.follow_up if group.decision else None
-        if role == Qt.ItemDataRole.FontRole and record is None and index.column() < 2:
+        unconfirmed = index.column() == 1 and (bool(group.caveat) if record is None else record_unconfirmed(record))
+        if role == Qt.ItemDataRole.FontRole and (unconfirmed or (record is None and index.column() < 2)):
             font = QFont()
-            font.setBold(True)
+            font.setBold(record is None and index.column() < 2)
+            font.setItalic(unconfirmed)  # the model's, not yet a grader's: as in the image list
             return font
-        if role == Qt.ItemDataRole.ForegroundRole and record is None and index.column() == 1 and group.caveat:
-            return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        if role == Qt.ItemDataRole.ForegroundRole and unconfirmed:
+            return unconfirmed_ink()
         return None
 
 

@@ -36,8 +36,7 @@ class Column(IntEnum):
     DR = 5
     DME = 6
     REFERABLE = 7
-    CONFIDENCE = 8
-    REVIEW = 9
+    REVIEW = 8
 
 
 HEADERS = {
@@ -49,14 +48,13 @@ HEADERS = {
     Column.DR: "DR grade",
     Column.DME: "DME grade",
     Column.REFERABLE: "Referable",
-    Column.CONFIDENCE: "Confidence",
     Column.REVIEW: "Review",
 }
 HEADER_TIPS = {
-    Column.DR: "Diabetic retinopathy, ICDR scale 0-4: the grader's grade once reviewed, else the model's",
-    Column.DME: "Diabetic macular edema, 0-2: the grader's grade once reviewed, else the model's",
+    Column.DR: "Diabetic retinopathy, ICDR scale 0-4: the grader's grade once reviewed (upright), else the "
+               "model's (italic)",
+    Column.DME: "Diabetic macular edema, 0-2: the grader's grade once reviewed (upright), else the model's (italic)",
     Column.REFERABLE: "DR grade 2 or more, or any DME; urgent: DR 3 or more, or DME 2",
-    Column.CONFIDENCE: "The probability the model gives its own DR grade",
     Column.QUALITY: "The image-quality gate's verdict, or why the file could not be screened",
 }
 
@@ -159,8 +157,6 @@ class ResultsTableModel(QAbstractTableModel):
             return _tooltip(record, column)
         if role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole):
             return _styling(record, column, role)
-        if role == Qt.ItemDataRole.TextAlignmentRole and column == Column.CONFIDENCE:
-            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == SORT_ROLE:
             return _sort_key(record, column)
         if role == RECORD_ROLE:
@@ -199,14 +195,17 @@ _TEXT = {
     Column.FILE: display.file_text,
     Column.PATIENT: display.patient_text,
     Column.EYE: lambda r: r.eye.value,  # OD / OS: what clinicians write; the tooltip spells it out
-    Column.QUALITY: display.quality_text,
+    Column.QUALITY: display.quality_word,
     Column.DR: display.dr_text,
     Column.DME: display.dme_text,
     Column.REFERABLE: display.referable_text,
-    Column.CONFIDENCE: display.confidence_text,
     Column.REVIEW: display.review_text,
 }
-_MODEL_COLUMNS = (Column.DR, Column.DME, Column.REFERABLE, Column.CONFIDENCE)
+_MODEL_COLUMNS = (Column.DR, Column.DME, Column.REFERABLE)
+# Referable by colour, sign and word together; the grader's review by mark and colour (all >= 4.5:1 on white).
+URGENT_INK, REFERABLE_INK = QColor(160, 0, 0), QColor(138, 59, 0)
+CONFIRMED_INK, OVERRIDDEN_INK = QColor(30, 94, 36), QColor(59, 59, 152)
+_UNCONFIRMED_SHARE = 0.3  # an unconfirmed model grade: the text colour moved this far towards the background
 
 
 def _tooltip(record: ImageRecord, column: Column) -> str | None:
@@ -216,10 +215,11 @@ def _tooltip(record: ImageRecord, column: Column) -> str | None:
         return display.eye_tooltip(record)
     if column == Column.QUALITY:
         return display.quality_text(record)
-    if column in _MODEL_COLUMNS and record.result.model.warning and (
-        record.model_caveat or column == Column.CONFIDENCE
-    ):
-        return f"{_TEXT[column](record)}\n\n{record.result.model.warning}"
+    if column in (Column.DR, Column.DME):
+        tip = display.grade_tooltip(record, "dr" if column == Column.DR else "dme")
+        return f"{tip}\n\n{record.result.model.warning}" if record.model_caveat else tip
+    if column == Column.REFERABLE and record.model_caveat:
+        return f"The model's call, not yet confirmed by a grader.\n\n{record.result.model.warning}"
     if column == Column.REVIEW and record.decision is not None:
         d = record.decision
         text = f"{display.review_text(record)} at {d.decided_at}"
@@ -227,25 +227,38 @@ def _tooltip(record: ImageRecord, column: Column) -> str | None:
     return None
 
 
+def unconfirmed(record: ImageRecord) -> bool:
+    """The row's grades are the model's, not yet a grader's."""
+    return record.status is Status.SCREENED and not record.reviewed
+
+
+def unconfirmed_ink() -> QColor:
+    """Readable (>= 4.5:1 on the view's background), but plainly not the same as a grader's grade."""
+    palette = QApplication.palette()
+    text, base = palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base)
+    t = _UNCONFIRMED_SHARE
+    return QColor(round(text.red() + (base.red() - text.red()) * t), round(text.green() + (base.green() - text.green()) * t),
+                  round(text.blue() + (base.blue() - text.blue()) * t))
+
+
 def _styling(record: ImageRecord, column: Column, role: int) -> Any:
-    caveat = column in _MODEL_COLUMNS and bool(record.model_caveat)
+    model_cell = column in _MODEL_COLUMNS and unconfirmed(record)
+    decision = record.eye_decision if column == Column.REFERABLE else None
     if role == Qt.ItemDataRole.FontRole:
-        if column == Column.QUALITY and record.status is not Status.SCREENED:
-            font = QFont()
-            font.setBold(True)
-            return font
-        if caveat:
-            font = QFont()
-            font.setItalic(True)
-            return font
-        if column in (Column.DR, Column.DME) and record.reviewed:
-            font = QFont()
-            font.setBold(True)
-            return font
-        return None
-    if caveat:
-        # Greyed like disabled text: readable, but plainly not a finding.
-        return QApplication.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text)
+        bold = (column == Column.QUALITY and record.status is not Status.SCREENED) or (
+            column in (Column.DR, Column.DME) and record.reviewed) or (decision is not None and decision.referable)
+        if not (bold or model_cell):
+            return None
+        font = QFont()
+        font.setBold(bold)
+        font.setItalic(model_cell)
+        return font
+    if decision is not None and decision.referable:
+        return URGENT_INK if decision.urgent else REFERABLE_INK
+    if column == Column.REVIEW and record.decision is not None:
+        return CONFIRMED_INK if record.decision.kind == CONFIRMED else OVERRIDDEN_INK
+    if model_cell:
+        return unconfirmed_ink()
     if column == Column.QUALITY and record.status is Status.ERROR:
         return QColor(176, 0, 32)
     if column == Column.QUALITY and record.status is Status.UNGRADABLE:
@@ -268,9 +281,6 @@ def _sort_key(record: ImageRecord, column: Column) -> Any:
     if column == Column.REFERABLE:
         decision = record.eye_decision
         return -1 if decision is None else 2 if decision.urgent else 1 if decision.referable else 0
-    if column == Column.CONFIDENCE:
-        confidence = record.result.confidence
-        return -1.0 if confidence is None else confidence
     if column == Column.REVIEW:
         d = record.decision
         return 0 if d is None else 1 if d.kind == CONFIRMED else 2

@@ -22,8 +22,8 @@ from .results_model import Column
 
 # Starting widths in average characters (the user's own widths are remembered with the window state).
 _COLUMN_CHARS = {
-    Column.FILE: 18, Column.PATIENT: 13, Column.EYE: 7, Column.QUALITY: 11, Column.DR: 24, Column.DME: 24,
-    Column.REFERABLE: 18, Column.CONFIDENCE: 16, Column.REVIEW: 20,
+    Column.FILE: 17, Column.PATIENT: 12, Column.EYE: 5, Column.QUALITY: 11, Column.DR: 13, Column.DME: 15,
+    Column.REFERABLE: 13, Column.REVIEW: 20,
 }
 
 

@@ -51,4 +51,4 @@ class Workspace(QSplitter):
     def remembered_layout(self) -> tuple[tuple[str, QSplitter | QHeaderView], ...]:
         """The parts whose sizes the grader sets and the window keeps between runs, by their settings names."""
         return (("splitter", self), ("detail_splitter", self.detail.splitter),
-                ("table", self.table.horizontalHeader()))
+                ("table-9", self.table.horizontalHeader()))  # 9 columns since Confidence left the list

@@ -30,7 +30,9 @@ def test_dropping_files_and_a_folder_fills_the_table(open_window, qtbot, photos,
     eye_tip = window.results.index(row, Column.EYE).data(Qt.ItemDataRole.ToolTipRole)
     assert eye_tip == "OD (right), from the DICOM header"
     assert cell(Column.QUALITY) == "Gradable"
-    assert cell(Column.DR).endswith("(untrained model)")  # never shown as if it were a finding
+    # Never shown as if it were a finding: italic and muted, with the caveat in its tooltip.
+    assert window.results.index(row, Column.DR).data(Qt.ItemDataRole.FontRole).italic()
+    assert "(untrained model)" in window.results.index(row, Column.DR).data(Qt.ItemDataRole.ToolTipRole)
     assert window.results.index(row, Column.THUMBNAIL).data(1) is not None  # a thumbnail
     with Storage(window.storage.path) as store:
         assert store.count_images(window.session_id) == 5
@@ -57,7 +59,9 @@ def test_a_bad_file_gets_an_error_row_and_the_rest_of_the_batch_goes_on(open_win
     bad = by_name["scan_notes.jpg"]
     assert bad.status is Status.ERROR and "text" in bad.result.error
     row = window.results.row_of(bad.key)
-    assert window.results.index(row, Column.QUALITY).data() == f"Not screened: {bad.result.error}"
+    assert window.results.index(row, Column.QUALITY).data() == "Unreadable"
+    assert window.results.index(row, Column.QUALITY).data(Qt.ItemDataRole.ToolTipRole) == \
+        f"Not screened: {bad.result.error}"
     assert window.results.index(row, Column.DR).data() == "—"
     assert by_name["empty.jpg"].status is Status.ERROR and "empty" in by_name["empty.jpg"].result.error
     assert "could not be read" in window.status.currentMessage()

@@ -127,3 +127,53 @@ def test_ctrl_a_selects_every_patient_as_one_range(worklist, qtbot):
     assert len(selection) == 1
     assert sorted(i.row() for i in tree.selectionModel().selectedRows()) == [0, 1, 2, 3]
     assert len(window.reports.selected_keys()) == 5  # every image of every patient, for Reports > selected
+
+
+def _luminance(c) -> float:
+    def channel(v: int) -> float:
+        v /= 255
+        return v / 12.92 if v <= 0.03928 else ((v + 0.055) / 1.055) ** 2.4
+    return 0.2126 * channel(c.red()) + 0.7152 * channel(c.green()) + 0.0722 * channel(c.blue())
+
+
+def contrast(a, b) -> float:
+    """WCAG 2 contrast ratio of two colours."""
+    la, lb = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (la + 0.05) / (lb + 0.05)
+
+
+def test_every_cell_is_readable_and_says_what_it_is(worklist, qtbot):
+    from PySide6.QtGui import QPalette
+    from PySide6.QtWidgets import QApplication
+
+    window = worklist
+    palette = QApplication.palette()
+    backgrounds = [palette.color(QPalette.ColorRole.Base), palette.color(QPalette.ColorRole.AlternateBase)]
+    decide(window, "left.dcm", 3, 0)  # urgent, overridden
+    model = window.results
+    for row in range(model.rowCount()):
+        for column in Column:
+            index = model.index(row, column)
+            ink = index.data(Qt.ItemDataRole.ForegroundRole) or palette.color(QPalette.ColorRole.Text)
+            for background in backgrounds:
+                assert contrast(ink, background) >= 4.5, (row, column.name, ink.name(), background.name())
+    left = model.row_of(next(r.key for r in model.records() if r.result.path.name == "left.dcm"))
+    right = model.row_of(next(r.key for r in model.records() if r.result.path.name == "right.dcm"))
+    # A grader's grade is upright; the model's, unconfirmed, italic (the caveat once, in the banner and tooltip).
+    assert not model.index(left, Column.DR).data(Qt.ItemDataRole.FontRole).italic()
+    assert model.index(right, Column.DR).data(Qt.ItemDataRole.FontRole).italic()
+    assert "(" not in model.index(right, Column.DR).data()
+    # Urgent by colour, sign and word; overridden and confirmed rows look different.
+    assert model.index(left, Column.REFERABLE).data() == "\u26a0 Yes, urgent"
+    urgent_ink = model.index(left, Column.REFERABLE).data(Qt.ItemDataRole.ForegroundRole)
+    assert urgent_ink.red() > 2 * urgent_ink.green()
+    record = model.record(right)
+    stored = window.storage.save_decision(record.image_id, Decision(*record.model_grades, kind="confirmed",
+                                                                     grader="Dr Test"))
+    model.update_record(record.with_decision(stored))
+    overridden = model.index(left, Column.REVIEW)
+    confirmed = model.index(right, Column.REVIEW)
+    assert overridden.data().startswith("\u270e") and confirmed.data().startswith("\u2713")
+    assert overridden.data(Qt.ItemDataRole.ForegroundRole) != confirmed.data(Qt.ItemDataRole.ForegroundRole)
+    assert [model.headerData(c, Qt.Orientation.Horizontal) for c in Column][1:] == [
+        "File", "Patient", "Eye", "Quality", "DR grade", "DME grade", "Referable", "Review"]  # no Confidence

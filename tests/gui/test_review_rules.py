@@ -64,14 +64,16 @@ def test_a_caveat_goes_with_unconfirmed_grades_of_weights_with_a_warning():
     assert record("a", 2, 1, model=SYNTHETIC).model_caveat == "synthetic training only"
     assert record("a", 2, 1, model=VALIDATED).model_caveat == ""
     assert record("a", 2, 1).with_decision(Decision(2, 1, grader="G")).model_caveat == ""
-    assert display.dr_text(record("a", 2, 1)) == "2 – Moderate NPDR (untrained model)"
-    assert display.referable_text(record("a", 2, 1)) == "Yes (untrained model)"
-    assert display.confidence_text(record("a", 2, 1)) == "100% (untrained model)"
-    assert display.dr_text(record("a", 2, 1, model=VALIDATED)) == "2 – Moderate NPDR"
-    assert display.dr_text(record("a", None, None)) == "Ungradable"  # the quality gate: no caveat needed
-    # A confidence stays the model's even after review, so it keeps its caveat.
-    reviewed = record("a", 2, 1).with_decision(Decision(2, 1, grader="G"))
-    assert display.confidence_text(reviewed).endswith("(untrained model)")
+    # The cells stay short (their key words must fit at 1280x800); the caveat is in the tooltip and the banner.
+    assert display.dr_text(record("a", 2, 1)) == "2 Moderate"
+    assert display.referable_text(record("a", 2, 1)) == "Yes"
+    assert display.referable_text(record("a", 3, 2)) == f"{display.URGENT_MARK} Yes, urgent"
+    tip = display.grade_tooltip(record("a", 2, 1), "dr")
+    assert tip == "2 – Moderate NPDR: the model's grade, not yet confirmed by a grader (untrained model)"
+    assert display.grade_tooltip(record("a", 2, 1).with_decision(Decision(2, 1, grader="G")), "dr") == \
+        "2 – Moderate NPDR: the grader's grade"
+    assert display.dr_text(record("a", None, None)) == "Ungradable"  # the quality gate
+    assert display.grade_tooltip(record("a", None, None), "dr") == "Ungradable: the quality gate's verdict"
 
 
 def test_the_form_never_starts_with_the_models_answer():
