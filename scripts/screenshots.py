@@ -1,6 +1,9 @@
-"""Render screenshots of the app's main states to docs/screenshots/*.png (offscreen, no display needed).
+"""Render screenshots of the app's main states to docs/screenshots/*.png (offscreen, or in the X server that
+QT_QPA_PLATFORM=xcb and DISPLAY name, e.g. under xvfb-run).
 
-    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--scale 1.0] [--size 1366x768]
+    .venv/bin/python scripts/screenshots.py [--out docs/screenshots] [--scale 1.0] [--size 1600x1000 --size 1280x800]
+
+The first size is written as NAME.png, every further one as NAME-WxH.png.
 
 Uses the model in models/ (or RAN_MODELS_DIR); without one, a seeded untrained bundle is created in a temporary
 folder. The demo photographs are made from the bundled sample: a patient with both eyes in DICOM, an ungradable
@@ -24,7 +27,8 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshots")
     parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio, e.g. 2 for a 4K screen")
-    parser.add_argument("--size", default="1366x768", help="window size in logical pixels")
+    parser.add_argument("--size", action="append", help="window size in logical pixels (repeatable; default "
+                        "1600x1000 and 1280x800)")
     return parser.parse_args()
 
 
@@ -73,7 +77,14 @@ def main() -> int:
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     if args.scale != 1.0:
         os.environ["QT_SCALE_FACTOR"] = str(args.scale)
-    width, height = (int(v) for v in args.size.lower().split("x"))
+    sizes = args.size or ["1600x1000", "1280x800"]
+    for number, size in enumerate(sizes):
+        shoot(args, size, "" if number == 0 else f"-{size}")
+    return 0
+
+
+def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
+    width, height = (int(v) for v in size.lower().split("x"))
     tmp = Path(tempfile.mkdtemp(prefix="ran-screenshots-"))
     os.environ["RAN_DATA_DIR"] = str(tmp / "data")
 
@@ -101,7 +112,7 @@ def main() -> int:
     def save(window, name: str) -> None:
         args.out.mkdir(parents=True, exist_ok=True)
         settle()
-        target = args.out / f"{name}.png"
+        target = args.out / f"{name}{suffix}.png"
         window.grab().save(str(target))
         print(target)
 
@@ -135,8 +146,9 @@ def main() -> int:
     window.patients.refresh(window.results.records())
     save(window, "patients")
     window.close()
+    window.deleteLater()
+    settle()
     shutil.rmtree(tmp, ignore_errors=True)
-    return 0
 
 
 if __name__ == "__main__":

@@ -65,3 +65,36 @@ def test_a_fine_tuned_run_names_its_starting_weights(trained, tmp_path):
     card = (bundle / "MODEL_CARD.md").read_text()
     assert "Started (`--finetune`) from the weights of `first-stage 0.0.1` (best epoch 1 of its run" in card
     assert "Held-out set" not in card  # none asked for
+
+
+def test_the_operating_point_is_chosen_on_calibration_data_and_used_on_the_real_validation_set(trained, tmp_path):
+    root, _, held, run = trained
+    calibration = write_dotted_dataset(root / "calibration", count=24, seed=7)
+    validation = write_dotted_dataset(root / "validation", count=20, seed=9)
+    (validation / "real.json").write_text(json.dumps({"dataset": "Test photographs", "licence": "CC BY 4.0",
+                                                      "credit": "Test credit"}))
+    probe = tmp_path / "probe.json"
+    probe.write_text(json.dumps({"auc": 0.55, "n_train": 10, "n_test": 8, "verdict": "near chance",
+                                 "description": "A test probe."}))
+    bundle = tmp_path / "bundle"
+    export_run(run, bundle, name="op-test", version="0.1.0", workers=0, calibrate=[f"csv:{calibration}"],
+               target_sensitivity=0.9, real_validation=[f"csv:{validation}"], probe=probe)
+    loaded = load_bundle(bundle, device="cpu")
+    m = loaded.manifest
+    point = m.operating_point
+    assert m.referable_threshold == pytest.approx(point["referable_threshold"]) and 0 < m.referable_threshold <= 1
+    assert point["on_that_data"]["sensitivity"] >= 0.9  # what it was chosen for, on the data it was chosen on
+    assert "calibration" in point["chosen_on"]
+    real = m.metrics["real_validation"]
+    assert real["referable"]["n"] == 20 and "Test photographs" in real["data"][0]
+    assert m.metrics["shortcut_probe"]["auc"] == 0.55
+    card = (bundle / "MODEL_CARD.md").read_text()
+    assert "## Operating point" in card and f"{m.referable_threshold:.4f}" in card
+    assert "## Real validation set" in card and "## Shortcut probe" in card
+    # ran-evaluate applies the same threshold: its numbers are the card's
+    out = tmp_path / "eval"
+    assert evaluate_main(["--model", str(bundle), "--data", f"csv:{validation}", "--out", str(out),
+                          "--workers", "0"]) == 0
+    again = json.loads((out / "metrics.json").read_text())
+    assert again["referable"]["sensitivity"] == pytest.approx(real["referable"]["sensitivity"])
+    assert again["referable"]["threshold"] == pytest.approx(m.referable_threshold)

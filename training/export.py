@@ -146,7 +146,7 @@ def _describe_heldout(spec: str, source: dict) -> str:
         return (f"{g.get('count')} synthetic images: ran-synth --count {g.get('count')} --seed {g.get('seed')} "
                 f"--size {size} --camera-family {g.get('camera_family')} "
                 f"--real-fraction {g.get('real_background_fraction')}")
-    return f"{source['kind']}: {source['images']} images"
+    return f"{source['kind']}: {source['images']} images ({path.name})"
 
 
 def _summary(run: Path, config: dict) -> dict[str, Any]:
