@@ -496,6 +496,7 @@ class MainWindow(QMainWindow):
             show_message(self, "The decision was not saved", str(exc))
             return
         updated = record.with_decision(stored)
+        self.review.saved(updated)
         self.results.update_record(updated)
         self.status.showMessage(f"Saved: {stored.kind} by {stored.grader} ({record.result.path.name})", 5000)
         if following is None or not self.select_key(following):

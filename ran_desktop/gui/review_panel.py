@@ -8,6 +8,8 @@ the decision then records that it was accepted (see engine.review).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -39,6 +41,13 @@ from ..engine.review import (
 from . import display
 
 _CHOOSE = -1  # combo data for "no grade chosen yet"
+
+
+@dataclass(frozen=True)
+class _FormState:
+    grades: tuple  # as _form_grades gives them: (None, None) ungradable, _CHOOSE where nothing is chosen
+    comment: str
+    accepted: Grades | None
 
 
 def _grade_box(names: tuple[str, ...], keys: str) -> QComboBox:
@@ -87,6 +96,7 @@ class ReviewPanel(QWidget):
         self.accept_button.setToolTip("Put the model's grades (or the quality gate's 'ungradable') in the form; "
                                       "check them, then save (keyboard: A)")
         self._accepted: Grades | None = None  # what the accept key put in the form, while it is unchanged
+        self._drafts: dict[str, _FormState] = {}  # unsaved forms by image key, for the grader's return
         self.save_button = QPushButton("Save decision")
         self.save_button.setToolTip("Store this decision with your name and the time, then go to the next image "
                                     "(Ctrl+Enter)")
@@ -131,7 +141,32 @@ class ReviewPanel(QWidget):
 
     # --- the record ---------------------------------------------------------------------------------------
 
+    def _stash_draft(self) -> None:
+        """Keep what the grader set but did not save, for when the image is shown again (N/P must not lose it)."""
+        record = self.record
+        if record is None or not self.reviewable:
+            return
+        form = _FormState(self._form_grades(), self.comment.toPlainText(), self._accepted)
+        saved = suggested_grades(record)
+        untouched = form.grades == (saved if saved is not None else (_CHOOSE, _CHOOSE)) and \
+            form.comment == (record.decision.comment if record.decision else "")
+        if untouched:
+            self._drafts.pop(record.key, None)
+        else:
+            self._drafts[record.key] = form
+
+    def has_draft(self, key: str) -> bool:
+        return key in self._drafts
+
+    def saved(self, record: ImageRecord) -> None:
+        """The decision for `record` was stored: the form's grades are no longer a draft."""
+        self._drafts.pop(record.key, None)
+        if self.record is not None and self.record.key == record.key:
+            self.record = record
+
     def show_record(self, record: ImageRecord | None) -> None:
+        if record is None or self.record is None or record.key != self.record.key:
+            self._stash_draft()
         self.record = record
         self._accepted = None
         self.problem.clear()
@@ -173,6 +208,18 @@ class ReviewPanel(QWidget):
                                f"earlier decision in the audit trail.")
         else:
             self.state.setText("Not reviewed yet.")
+        draft = self._drafts.get(record.key)
+        if draft is not None:
+            if draft.grades == (None, None):
+                self.set_grades(None, None)
+            else:
+                self.ungradable_box.setChecked(False)
+                self._set_box(self.dr_box, None if draft.grades[0] == _CHOOSE else draft.grades[0])
+                self._set_box(self.dme_box, None if draft.grades[1] == _CHOOSE else draft.grades[1])
+            self.comment.setPlainText(draft.comment)
+            self._accepted = draft.accepted
+            self.state.setText(f"<b>Draft, not saved:</b> what you set when you were last here. "
+                               f"{self.state.text()}")
 
     @staticmethod
     def _model_text(record: ImageRecord) -> str:

@@ -242,3 +242,23 @@ def test_after_saving_the_keys_go_back_to_the_list(three, qtbot):
     assert window.review.dr_box.currentData() == 3 and window.review.patient_name.text() == ""
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_N)
     assert window.current_record().key == window.results.record(2).key
+
+
+def test_a_grade_set_but_not_saved_is_kept_as_a_draft_when_moving_on(three, qtbot):
+    window = three
+    first = window.current_record()
+    qtbot.keyClick(window.table, Qt.Key.Key_2)  # a DR grade, no DME yet, not saved
+    window.review.comment.setPlainText("check the temporal arcade")
+    qtbot.keyClick(window.table, Qt.Key.Key_N)
+    assert window.current_record().key != first.key
+    assert window.review.dr_box.currentText() == "— choose —"  # the next image's form is its own
+    qtbot.keyClick(window.table, Qt.Key.Key_P)
+    assert window.current_record().key == first.key
+    assert window.review.dr_box.currentData() == 2 and window.review.comment.toPlainText() == "check the temporal arcade"
+    assert "Draft, not saved" in window.review.state.text()
+    assert window.storage.decision(first.image_id) is None  # a draft is never stored by itself
+    qtbot.keyClick(window.table, Qt.Key.Key_0, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert window.storage.decision(first.image_id).dr_grade == 2
+    qtbot.keyClick(window.table, Qt.Key.Key_P)
+    assert "Draft" not in window.review.state.text() and not window.review.has_draft(first.key)
