@@ -447,6 +447,13 @@ class MainWindow(QMainWindow):
         rows = self.proxy.rowCount()
         if not rows or self._workspace is None:
             return
+        if self._workspace.patients_shown():  # N/P follow the images as the patient tree shows them
+            keys = self.patients.image_keys()
+            record = self.current_record()
+            at = keys.index(record.key) if record is not None and record.key in keys else -1
+            if keys:
+                self.select_key(keys[0 if at < 0 else max(0, min(len(keys) - 1, at + step))])
+            return
         current = self.table.currentIndex()
         row = 0 if not current.isValid() else max(0, min(rows - 1, current.row() + step))
         self.table.selectionModel().setCurrentIndex(
@@ -511,6 +518,14 @@ class MainWindow(QMainWindow):
 
     def _neighbour_key(self, key: str) -> str | None:
         """The image after `key` in the list as shown (or before it, at the end)."""
+        if self._workspace is not None and self._workspace.patients_shown():
+            keys = self.patients.image_keys()
+            if key in keys:
+                at = keys.index(key)
+                for candidate in (at + 1, at - 1):
+                    if 0 <= candidate < len(keys):
+                        return keys[candidate]
+                return None
         row = self.results.row_of(key)
         if row is None:
             return None

@@ -201,6 +201,10 @@ class PatientPanel(QWidget):
     def groups(self) -> list[PatientGroup]:
         return self.model.groups
 
+    def image_keys(self) -> list[str]:
+        """Every image's key in the order the tree shows them: patient by patient, each patient's images in turn."""
+        return [record.key for group in self.model.groups for record in group.records]
+
     def refresh(self, records: Iterable[ImageRecord]) -> None:
         self.model.set_groups(group_by_patient(records))
         self.tree.expandAll()

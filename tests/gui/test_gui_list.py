@@ -177,3 +177,20 @@ def test_every_cell_is_readable_and_says_what_it_is(worklist, qtbot):
     assert overridden.data(Qt.ItemDataRole.ForegroundRole) != confirmed.data(Qt.ItemDataRole.ForegroundRole)
     assert [model.headerData(c, Qt.Orientation.Horizontal) for c in Column][1:] == [
         "File", "Patient", "Eye", "Quality", "DR grade", "DME grade", "Referable", "Review"]  # no Confidence
+
+
+def test_n_and_p_in_the_patients_tab_follow_the_tree_on_screen(worklist, qtbot):
+    window = worklist
+    window.table.sortByColumn(Column.FILE, Qt.SortOrder.DescendingOrder)  # the hidden list in another order
+    window.list_tabs.setCurrentWidget(window.patients)
+    qtbot.waitUntil(lambda: len(window.patients.groups) == 4, timeout=TIMEOUT_MS)
+    shown = window.patients.image_keys()
+    assert shown != [window.proxy.index(r, 0).data(RECORD_ROLE).key for r in range(window.proxy.rowCount())]
+    window.select_key(shown[0])
+    visited = [window.current_record().key]
+    for _ in range(len(shown) - 1):
+        qtbot.keyClick(window.patients.tree, Qt.Key.Key_N)
+        visited.append(window.current_record().key)
+    assert visited == shown
+    qtbot.keyClick(window.patients.tree, Qt.Key.Key_P)
+    assert window.current_record().key == shown[-2]
