@@ -304,3 +304,22 @@ def test_export_has_the_model_and_the_grader_columns(db_path, screened, tmp_path
     assert data["results"][1]["model_caveat"] is None and data["results"][0]["review"] == OVERRIDDEN
     with pytest.raises(ValueError, match=".csv or .json"):
         write_session(records, tmp_path / "out.xlsx")
+
+
+def test_undo_and_set_back_to_not_reviewed_are_audited(db_path, screened):
+    with Storage(db_path) as store:
+        session = store.current_session()
+        image = store.save_result(session, screened[0]).image_id
+        store.save_decision(image, Decision(1, 0, kind="overridden", grader="Dr A"))
+        store.save_decision(image, Decision(3, 2, kind="overridden", grader="Dr A"))
+        assert store.undo_decision(image, "Dr A").dr_grade == 1  # the one before the last
+        assert store.decision(image).dr_grade == 1
+        assert store.set_not_reviewed(image, "Dr B").dr_grade == 1
+        assert store.decision(image) is None
+        assert store.record(image).decision is None
+        trail = store.audit_trail(image)
+        assert [(e.action, e.previous and e.previous.dr_grade, e.new and e.new.dr_grade, e.grader) for e in trail] == [
+            ("decision", None, 1, "Dr A"), ("decision", 1, 3, "Dr A"), ("undo", 3, 1, "Dr A"),
+            ("not reviewed", 1, None, "Dr B")]
+        with pytest.raises(ValueError):
+            store.set_not_reviewed(image, " ")

@@ -113,9 +113,9 @@ _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 class AuditEntry:
     image_id: int
     image_key: str
-    action: str
+    action: str  # "decision", "undo" (the one before it restored) or "not reviewed" (set back)
     previous: Decision | None
-    new: Decision
+    new: Decision | None  # None: the image is not reviewed any more
     grader: str
     at: str
 
@@ -283,26 +283,53 @@ class Storage:
         if not decision.grader.strip():
             raise ValueError("a decision needs the grader's name")
         decision = decision if decision.decided_at else replace(decision, decided_at=utc_now())
+        self._replace_decision(image_id, decision, decision.grader, "decision", decision.decided_at)
+        return decision
+
+    def set_not_reviewed(self, image_id: int, grader: str) -> Decision | None:
+        """Remove the image's current decision (it is not reviewed any more); the trail keeps what it was.
+        Returns the decision removed, or None when there was none."""
+        return self._replace_decision(image_id, None, grader, "not reviewed")
+
+    def undo_decision(self, image_id: int, grader: str) -> Decision | None:
+        """Put back the decision the image had before its last one (or none), as a new entry of the trail.
+        Returns the decision now current."""
+        row = self._db.execute("SELECT previous FROM audit WHERE image_id = ? AND action = 'decision' "
+                               "ORDER BY id DESC LIMIT 1", (image_id,)).fetchone()
+        if row is None:
+            raise StorageError("there is no decision on this image to undo")
+        before = Decision.from_dict(json.loads(row["previous"])) if row["previous"] else None
+        self._replace_decision(image_id, before, grader, "undo")
+        return before
+
+    def _replace_decision(self, image_id: int, decision: Decision | None, grader: str, action: str,
+                          at: str | None = None) -> Decision | None:
+        """Make `decision` (None: none) the image's current one, and append the change to the audit trail."""
+        if not grader.strip():
+            raise ValueError("changing a decision needs the grader's name")
         with self._transaction() as db:
             image = db.execute("SELECT key FROM images WHERE id = ?", (image_id,)).fetchone()
             if image is None:
                 raise StorageError(f"image {image_id} is not in the session database")
             old = db.execute("SELECT * FROM decisions WHERE image_id = ?", (image_id,)).fetchone()
             previous = _decision_from_row(old) if old is not None else None
-            d = decision.to_dict()
-            db.execute(
-                "INSERT OR REPLACE INTO decisions (image_id, dr_grade, dme_grade, eye, patient_id, patient_name, "
-                "comment, kind, grader, decided_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (image_id, d["dr_grade"], d["dme_grade"], d["eye"], d["patient_id"], d["patient_name"],
-                 d["comment"], d["kind"], d["grader"], d["decided_at"], d["entry"]),
-            )
+            if decision is None:
+                db.execute("DELETE FROM decisions WHERE image_id = ?", (image_id,))
+            else:
+                d = decision.to_dict()
+                db.execute(
+                    "INSERT OR REPLACE INTO decisions (image_id, dr_grade, dme_grade, eye, patient_id, patient_name, "
+                    "comment, kind, grader, decided_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (image_id, d["dr_grade"], d["dme_grade"], d["eye"], d["patient_id"], d["patient_name"],
+                     d["comment"], d["kind"], d["grader"], d["decided_at"], d["entry"]),
+                )
             db.execute(
                 "INSERT INTO audit (image_id, image_key, action, previous, new, grader, at) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (image_id, image["key"], "decision", _json(previous.to_dict()) if previous else None, _json(d),
-                 decision.grader, decision.decided_at),
+                (image_id, image["key"], action, _json(previous.to_dict()) if previous else None,
+                 _json(decision.to_dict() if decision else None), grader, at or utc_now()),
             )
-        return decision
+        return previous
 
     def decision(self, image_id: int) -> Decision | None:
         row = self._db.execute("SELECT * FROM decisions WHERE image_id = ?", (image_id,)).fetchone()
@@ -316,7 +343,7 @@ class Storage:
                 image_key=row["image_key"],
                 action=row["action"],
                 previous=Decision.from_dict(json.loads(row["previous"])) if row["previous"] else None,
-                new=Decision.from_dict(json.loads(row["new"])),
+                new=Decision.from_dict(new) if (new := json.loads(row["new"])) else None,
                 grader=row["grader"],
                 at=row["at"],
             )

@@ -30,6 +30,8 @@ class WindowActions:
     previous_image: QAction
     confirm: QAction
     accept_model: QAction
+    undo_decision: QAction
+    not_reviewed: QAction
     ungradable: QAction
     zoom_in: QAction
     zoom_out: QAction
@@ -110,6 +112,10 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
                         "Store the grades in the review form and go to the next image (Ctrl+Enter)"),
         accept_model=_action(window, "&Accept the model's grades", h["accept_model"], ("A",),
                              "Put the model's grades in the review form, to check and save (A)"),
+        undo_decision=_action(window, "U&ndo last decision", h["undo_decision"], (QKeySequence.StandardKey.Undo,),
+                              "Put back what the last image you saved had before (kept in the audit trail)"),
+        not_reviewed=_action(window, "Set back to &not reviewed", h["not_reviewed"], ("Ctrl+Backspace",),
+                             "Remove this image's decision; the audit trail keeps it"),
         ungradable=_action(window, "Mark &ungradable", h["ungradable"], ("U",),
                            "Toggle 'Image ungradable' in the review form (U)"),
         zoom_in=_action(window, "Zoom &in", h["zoom_in"], (QKeySequence.StandardKey.ZoomIn, "Ctrl+="), "Zoom in"),
@@ -167,6 +173,9 @@ def build_menus(window: QMainWindow, a: WindowActions) -> None:
     review = bar.addMenu("&Review")
     for action in (a.next_image, a.previous_image, a.accept_model, a.confirm, a.ungradable):
         review.addAction(action)
+    review.addSeparator()
+    review.addAction(a.undo_decision)
+    review.addAction(a.not_reviewed)
     dr = review.addMenu("DR grade")
     for action in a.dr_grades:
         dr.addAction(action)
@@ -191,7 +200,7 @@ def shortcut_table(a: WindowActions) -> str:
     rows = []
     singles = [a.open_files, a.open_folder, a.export, a.report_current, a.report_selected, a.report_batch,
                a.new_session, a.settings, a.quit, a.cancel, a.next_image,
-               a.previous_image, a.accept_model, a.confirm, a.ungradable, a.zoom_in, a.zoom_out, a.fit, *a.view_modes, a.shortcuts]
+               a.previous_image, a.accept_model, a.confirm, a.ungradable, a.undo_decision, a.not_reviewed, a.zoom_in, a.zoom_out, a.fit, *a.view_modes, a.shortcuts]
     for action in singles:
         keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
         rows.append((action.text().replace("&", ""), keys))

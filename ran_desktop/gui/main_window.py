@@ -34,6 +34,7 @@ from ..engine.review import Decision, ImageRecord, decision_kind
 from ..engine.storage import DATABASE_NAME, Storage, StorageError, default_data_dir, open_storage
 from ..logsafe import Public
 from ..paths import models_dir, sample_images
+from . import display
 from .actions import build_actions, build_menus, load_icons, shortcut_table
 from .banner import ClinicalWarningBanner
 from .crash import CrashReporter
@@ -94,6 +95,7 @@ class MainWindow(QMainWindow):
         self.proxy = ResultsFilterProxy(self)
         self.proxy.setSourceModel(self.results)
         self._pending_decision: tuple[ImageRecord, Decision, str | None] | None = None
+        self._last_decided: str | None = None  # the image whose decision was saved last (what Ctrl+Z undoes)
         self._closed = False
         self._workspace: Workspace | None = None
         self._painted = False
@@ -260,7 +262,8 @@ class MainWindow(QMainWindow):
             "quit": self.close, "cancel": self.cancel_screening, "next_image": lambda: self.move_selection(1),
             "previous_image": lambda: self.move_selection(-1), "confirm": ws(lambda w: w.review.submit()),
             "ungradable": ws(lambda w: w.review.toggle_ungradable()),
-            "accept_model": ws(lambda w: w.review.accept_model()), "zoom_in": ws(lambda w: w.detail.view.zoom_in()),
+            "accept_model": ws(lambda w: w.review.accept_model()),
+            "undo_decision": self.undo_last_decision, "not_reviewed": self.set_current_not_reviewed, "zoom_in": ws(lambda w: w.detail.view.zoom_in()),
             "zoom_out": ws(lambda w: w.detail.view.zoom_out()), "fit": ws(lambda w: w.detail.view.fit()),
             "shortcuts": self.show_shortcuts, "about": self.show_about,
             "dr_grade": ws(lambda w, grade: w.review.set_dr_grade(grade)),
@@ -503,6 +506,7 @@ class MainWindow(QMainWindow):
             show_message(self, "The decision was not saved", str(exc))
             return
         updated = record.with_decision(stored)
+        self._last_decided = updated.key
         self.review.saved(updated)
         self.results.update_record(updated)
         self.status.showMessage(f"Saved: {stored.kind} by {stored.grader} ({record.result.path.name})", 5000)
@@ -515,6 +519,48 @@ class MainWindow(QMainWindow):
                 self.move_selection(0)
         # Back to the list: the next keys are grades and N/P, not more text in the field typed in last.
         (self.patients.tree if self.workspace.patients_shown() else self.table).setFocus()
+
+    def undo_last_decision(self) -> None:
+        """Ctrl+Z: the image saved last gets back the decision it had before (or none); audited."""
+        key = self._last_decided
+        row = self.results.row_of(key) if key else None
+        if row is None:
+            self.status.showMessage("There is no decision to undo in this session", 5000)
+            return
+        record = self.results.record(row)
+        self._change_decision(record, lambda grader: self.storage.undo_decision(record.image_id, grader),
+                              "Undone: {name} is back to {state}")
+        self._last_decided = None
+
+    def set_current_not_reviewed(self) -> None:
+        record = self.current_record()
+        if record is None or record.decision is None:
+            self.status.showMessage("This image has no decision to remove", 5000)
+            return
+        self._change_decision(record, lambda grader: self.storage.set_not_reviewed(record.image_id, grader),
+                              "{name} is {state} again")
+
+    def _change_decision(self, record: ImageRecord, change: Callable[[str], object], message: str) -> None:
+        grader = self.settings.grader_name
+        if not grader:
+            show_message(self, "Who is grading?", "Set your name (File > Settings) before changing a decision: "
+                                                  "the audit trail records who did.")
+            return
+        try:
+            change(grader)
+            updated = self.storage.record(record.image_id)
+        except (StorageError, ValueError) as exc:
+            show_message(self, "The decision was not changed", str(exc))
+            return
+        self.review.saved(updated)
+        self.results.update_record(updated)
+        state = "not reviewed" if updated.decision is None else display.review_text(updated)
+        self.status.showMessage(message.format(name=record.result.path.name, state=state), 6000)
+        self.select_key(updated.key)
+        current = self.current_record()
+        if current is not None and current.key == updated.key:
+            self.review.show_record(updated)
+            self.detail.show_record(updated)
 
     def _neighbour_key(self, key: str) -> str | None:
         """The image after `key` in the list as shown (or before it, at the end)."""

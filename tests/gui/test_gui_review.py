@@ -262,3 +262,25 @@ def test_a_grade_set_but_not_saved_is_kept_as_a_draft_when_moving_on(three, qtbo
     assert window.storage.decision(first.image_id).dr_grade == 2
     qtbot.keyClick(window.table, Qt.Key.Key_P)
     assert "Draft" not in window.review.state.text() and not window.review.has_draft(first.key)
+
+
+def test_undo_the_last_decision_and_set_an_image_back_to_not_reviewed(three, qtbot):
+    window = three
+    first = window.current_record()
+    window.review.set_grades(1, 0)
+    window.review.submit()
+    window.select_key(first.key)
+    window.review.set_grades(4, 2)
+    window.review.submit()  # a second decision on the same image, then on to the next
+    assert window.current_record().key != first.key
+    qtbot.keyClick(window.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert window.current_record().key == first.key  # the undone image is shown
+    assert window.storage.decision(first.image_id).dr_grade == 1
+    assert (window.review.dr_box.currentData(), window.review.dme_box.currentData()) == (1, 0)
+    qtbot.keyClick(window.table, Qt.Key.Key_Backspace, Qt.KeyboardModifier.ControlModifier)
+    assert window.storage.decision(first.image_id) is None
+    assert review_cell(window, window.results.row_of(first.key)) == "Not reviewed"
+    assert window.review.dr_box.currentText() == "— choose —"
+    trail = window.storage.audit_trail(first.image_id)
+    assert [e.action for e in trail] == ["decision", "decision", "undo", "not reviewed"]
+    assert all(e.grader == "Dr Test" for e in trail)
