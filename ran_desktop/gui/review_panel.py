@@ -85,7 +85,9 @@ class ReviewPanel(QWidget):
         self.eye_box.addItem(display.EYE_TEXT[Eye.LEFT], Eye.LEFT)
         self.patient_id = QLineEdit()
         self.patient_name = QLineEdit()
-        for widget, what in ((self.eye_box, "eye"), (self.patient_id, "patient ID"), (self.patient_name, "name")):
+        self.eye_box.setToolTip("The eye photographed, as the file says it; correct it where the file is wrong "
+                                "(a misnamed photograph): the change is kept with the decision and its audit trail")
+        for widget, what in ((self.patient_id, "patient ID"), (self.patient_name, "name")):
             widget.setToolTip(f"Editable only when the file does not say the {what}")
         self.comment = QPlainTextEdit()
         self.comment.setToolTip("Optional: kept with the decision and in the audit trail")
@@ -193,7 +195,7 @@ class ReviewPanel(QWidget):
         if suggestion is not None:
             self.set_grades(*suggestion)
         missing = missing_fields(record)
-        self.eye_box.setEnabled("eye" in missing)
+        self.eye_box.setEnabled(True)  # a file name or header can be wrong: the grader corrects it, audited
         known_eye = record.eye if record.eye is not Eye.UNKNOWN else None
         self.eye_box.setCurrentIndex(max(0, self.eye_box.findData(known_eye)))
         self.patient_id.setEnabled("patient_id" in missing)
@@ -289,12 +291,20 @@ class ReviewPanel(QWidget):
         return Decision(
             dr_grade=dr,
             dme_grade=dme,
-            eye=self.eye_box.currentData() if "eye" in missing else None,
+            eye=self._chosen_eye(record),
             patient_id=(self.patient_id.text().strip() or None) if "patient_id" in missing else None,
             patient_name=(self.patient_name.text().strip() or None) if "patient_name" in missing else None,
             comment=self.comment.toPlainText().strip(),
             entry=ACCEPTED if self._accepted is not None and self._form_grades() == self._accepted else GRADED,
         )
+
+    def _chosen_eye(self, record: ImageRecord) -> Eye | None:
+        """The eye the grader set, where it differs from what the file says (or the file says nothing)."""
+        data = self.eye_box.currentData()
+        chosen = Eye(data) if data else None  # the binding hands the str enum back as a plain str
+        meta = record.result.metadata
+        from_file = meta.eye if meta is not None and meta.eye is not Eye.UNKNOWN else None
+        return chosen if chosen != from_file else None
 
     def submit(self) -> None:
         draft = self.draft()

@@ -26,6 +26,10 @@ def three(open_window, qtbot, photos):
     return window
 
 
+def trail_eyes(window, record) -> list:
+    return [e.new.eye for e in window.storage.audit_trail(record.image_id)]
+
+
 def review_cell(window, row: int) -> str:
     return window.results.index(row, Column.REVIEW).data()
 
@@ -94,7 +98,8 @@ def test_an_override_survives_closing_and_reopening_the_app(three, qtbot, models
     record = window.current_record()
     window.review.set_dr_grade(4)
     window.review.set_dme_grade(0)
-    window.review.eye_box.setCurrentIndex(window.review.eye_box.findData(Eye.RIGHT))  # name says OS: not editable
+    assert window.review.eye_box.isEnabled()  # the name says OS, but a misnamed photograph can be corrected
+    window.review.eye_box.setCurrentIndex(window.review.eye_box.findData(Eye.RIGHT))
     window.review.patient_id.setText("P-555")  # the JPEG had none: editable
     window.review.patient_name.setText("Doe, John")
     window.review.comment.setPlainText("new vessels at the disc")
@@ -111,7 +116,9 @@ def test_an_override_survives_closing_and_reopening_the_app(three, qtbot, models
     assert [r.key for r in reopened.results.records()] == keys  # shown at once, before the model is ready
     again = reopened.results.record(reopened.results.row_of(record.key))
     assert (again.decision.dr_grade, again.decision.dme_grade, again.decision.grader) == (2, 1, "Dr Test")
-    assert again.patient_id == "P-555" and again.patient_name == "Doe, John" and again.eye is Eye.LEFT
+    assert again.patient_id == "P-555" and again.patient_name == "Doe, John"
+    assert again.eye is Eye.RIGHT  # the grader's correction of the misnamed file, kept by the second decision too
+    assert trail_eyes(reopened, record) == [Eye.RIGHT, Eye.RIGHT]
     assert again.decision.comment == "new vessels at the disc"  # the form showed the earlier decision's comment
     row = reopened.results.row_of(record.key)
     assert reopened.results.index(row, Column.REVIEW).data() == "\u270e Overridden by Dr Test"
