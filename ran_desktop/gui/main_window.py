@@ -314,18 +314,34 @@ class MainWindow(QMainWindow):
 
     def open_files(self) -> None:
         patterns = " ".join(f"*{s}" for s in sorted(SUPPORTED_SUFFIXES))
-        from PySide6.QtWidgets import QFileDialog  # dialogs' types load on first use, keeping the start short
-
-        files, _ = QFileDialog.getOpenFileNames(self, "Open fundus photographs", "",
-                                                f"Fundus photographs ({patterns});;All files (*)")
+        files, _ = self.choose_files(self, "Open fundus photographs", self._last_open_folder(),
+                                     f"Fundus photographs ({patterns});;All files (*)")
+        if files:
+            self.settings.open_folder = str(Path(files[0]).parent)
         self.add_paths([Path(f) for f in files])
 
     def open_folder(self) -> None:
+        folder = self.choose_folder(self, "Open a folder of fundus photographs", self._last_open_folder())
+        if folder:
+            self.settings.open_folder = str(Path(folder).parent)
+            self.add_paths([Path(folder)])
+
+    def _last_open_folder(self) -> str:
+        """Where the open dialogs start: where photographs came from last time, if it is still there."""
+        folder = self.settings.open_folder
+        return folder if folder and Path(folder).is_dir() else ""
+
+    @staticmethod
+    def choose_files(parent: QWidget, caption: str, start: str, filters: str) -> tuple[list[str], str]:
+        from PySide6.QtWidgets import QFileDialog  # dialogs' types load on first use, keeping the start short
+
+        return QFileDialog.getOpenFileNames(parent, caption, start, filters)
+
+    @staticmethod
+    def choose_folder(parent: QWidget, caption: str, start: str) -> str:
         from PySide6.QtWidgets import QFileDialog
 
-        folder = QFileDialog.getExistingDirectory(self, "Open a folder of fundus photographs")
-        if folder:
-            self.add_paths([Path(folder)])
+        return QFileDialog.getExistingDirectory(parent, caption, start)
 
     def cancel_screening(self) -> None:
         if self.controller.running or self.controller.queued:

@@ -71,6 +71,15 @@ class AppSettings:
         self._set("export/folder", value.strip())
 
     @property
+    def open_folder(self) -> str:
+        """The folder photographs were last opened from ('' until the first File > Open)."""
+        return self._text("open/last_folder")
+
+    @open_folder.setter
+    def open_folder(self, value: str) -> None:
+        self._set("open/last_folder", value.strip())
+
+    @property
     def report_folder(self) -> str:
         """The folder PDF reports were last written to ('' until the first export)."""
         return self._text("reports/last_folder")

@@ -221,3 +221,20 @@ def test_background_failures_are_readable_and_carry_details_only_when_unforeseen
     assert not unforeseen.expected and unforeseen.message == "KeyError: 'no such key'"
     assert "Traceback" in unforeseen.details and "def bug" not in unforeseen.message
     assert progress == ["halfway"] and not runner.busy
+
+
+def test_the_open_dialogs_start_where_photographs_came_from_last_time(open_window, qtbot, photos, data_dir):
+    folder = photos(2, nested=False)
+    window = open_window()
+    starts: list[str] = []
+    window.choose_folder = lambda parent, caption, start: starts.append(start) or str(folder)
+    window.commands.open_folder.trigger()
+    qtbot.waitUntil(lambda: window.results.rowCount() == 2, timeout=30_000)
+    window.choose_files = lambda parent, caption, start, filters: (starts.append(start) or [], "")
+    window.commands.open_files.trigger()
+    assert starts == ["", str(folder.parent)]
+    window.close()
+    again = open_window(ready=False)
+    again.choose_files = lambda parent, caption, start, filters: (starts.append(start) or [], "")
+    again.commands.open_files.trigger()
+    assert starts[-1] == str(folder.parent)  # remembered across runs
