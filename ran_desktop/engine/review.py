@@ -8,7 +8,7 @@ grader's answer (`suggested_grades`): the grader grades, or accepts the model's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -22,6 +22,7 @@ from .grading import (
     recommend,
 )
 from .loading import Eye
+from .patient_names import DEFAULT_PATTERNS, patient_from_filename
 from .results import ScreeningResult, Status
 
 CONFIRMED = "confirmed"  # the grader agreed with the model
@@ -256,25 +257,39 @@ class PatientGroup:
     def reviewed(self) -> bool:
         return all(r.reviewed for r in self.records if r.status is not Status.ERROR)
 
+    @property
+    def file_name_patient(self) -> str | None:
+        """The patient's part of the file names, where the images were grouped by it (no ID or name)."""
+        return self.key.rsplit("/", 1)[-1] if self.key.startswith(FILE_PREFIX) else None
 
-def patient_key(record: ImageRecord) -> str:
-    """Images are grouped by patient ID, else by name; without either, each image stands alone.
 
-    Two unnamed photographs are never assumed to belong to the same person: combining them could let one
-    person's normal eye mask another's referable one.
+FILE_PREFIX = "file:"  # a patient grouped by file name (patient_names.py), not by an ID
+
+
+def patient_key(record: ImageRecord, patterns: Sequence[str] = DEFAULT_PATTERNS) -> str:
+    """Images are grouped by patient ID, else by name, else by the patient's part of their file names in one folder
+    (`patient_names`); without any, each image stands alone.
+
+    Unnamed photographs are combined only where their names say so: combining two people would put one report
+    over both, and let one person's referable eye send the other to a specialist.
     """
     if record.patient_id:
         return f"id:{record.patient_id}"
     if record.patient_name:
         return f"name:{record.patient_name.casefold()}"
+    if record.status is not Status.ERROR and patterns:
+        from_name = patient_from_filename(record.result.path, patterns)
+        if from_name:
+            return f"{FILE_PREFIX}{record.result.path.parent}/{from_name}"
     return f"image:{record.key}"
 
 
-def group_by_patient(records: Iterable[ImageRecord]) -> list[PatientGroup]:
-    """Patients in the order their first image appears."""
+def group_by_patient(records: Iterable[ImageRecord], patterns: Sequence[str] = DEFAULT_PATTERNS
+                     ) -> list[PatientGroup]:
+    """Patients in the order their first image appears; `patterns` group unnamed files by name (() turns that off)."""
     groups: dict[str, list[ImageRecord]] = {}
     for record in records:
-        groups.setdefault(patient_key(record), []).append(record)
+        groups.setdefault(patient_key(record, patterns), []).append(record)
     out: list[PatientGroup] = []
     for key, members in groups.items():
         readable = [r for r in members if r.status is not Status.ERROR]

@@ -433,7 +433,7 @@ class MainWindow(QMainWindow):
     def _refresh_patients(self) -> None:
         # Regrouping thousands of images is only worth it when someone is looking at the patient view.
         if self._workspace is not None and self._workspace.patients_shown():
-            self.patients.refresh(self.results.records())
+            self.patients.refresh(self.results.records(), self.settings.file_name_patterns)
             self._patients_stale = False
         else:
             self._patients_stale = True

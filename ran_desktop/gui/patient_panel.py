@@ -8,7 +8,7 @@ reset and the view only asks for the rows on screen; under it, the full wording 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine.patient_names import DEFAULT_PATTERNS
 from ..engine.review import ImageRecord, PatientGroup, group_by_patient
 from . import display
 from .results_model import unconfirmed as record_unconfirmed
@@ -205,8 +206,8 @@ class PatientPanel(QWidget):
         """Every image's key in the order the tree shows them: patient by patient, each patient's images in turn."""
         return [record.key for group in self.model.groups for record in group.records]
 
-    def refresh(self, records: Iterable[ImageRecord]) -> None:
-        self.model.set_groups(group_by_patient(records))
+    def refresh(self, records: Iterable[ImageRecord], patterns: Sequence[str] = DEFAULT_PATTERNS) -> None:
+        self.model.set_groups(group_by_patient(records, patterns))
         self.tree.expandAll()
         if self._wanted is not None:
             self.select_key(self._wanted)

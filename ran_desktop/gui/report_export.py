@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +22,7 @@ from PySide6.QtCore import QItemSelectionModel, QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
+from ..engine.patient_names import DEFAULT_PATTERNS
 from ..engine.results import Status
 from ..engine.review import ImageRecord, PatientGroup, group_by_patient, patient_key
 from ..logsafe import Public
@@ -113,12 +114,13 @@ def run_export(report: Report, job: ExportJob, cancelled: Callable[[], bool]) ->
     return ExportOutcome(**base, reports=tuple(reports), summary=summary)
 
 
-def groups_for(records: Iterable[ImageRecord], keys: Iterable[str]) -> list[PatientGroup]:
+def groups_for(records: Iterable[ImageRecord], keys: Iterable[str],
+               patterns: Sequence[str] = DEFAULT_PATTERNS) -> list[PatientGroup]:
     """The whole patient (every image, not only those picked or shown) of each image key, in list order."""
     records = list(records)
     wanted = set(keys)
-    patients = {patient_key(r) for r in records if r.key in wanted}
-    return [g for g in group_by_patient(records) if g.key in patients]
+    patients = {patient_key(r, patterns) for r in records if r.key in wanted}
+    return [g for g in group_by_patient(records, patterns) if g.key in patients]
 
 
 def drafts_question(groups: list[PatientGroup]) -> str:
@@ -302,7 +304,8 @@ class ReportExporter(QObject):
 
     def _groups(self, scope: str, keys: list[str] | None) -> list[PatientGroup]:
         records = self.window.results.records()
-        return group_by_patient(records) if keys is None else groups_for(records, keys)
+        patterns = self.window.settings.file_name_patterns
+        return group_by_patient(records, patterns) if keys is None else groups_for(records, keys, patterns)
 
     @staticmethod
     def _caption(scope: str, groups: list[PatientGroup]) -> str:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
+
+from ..engine.patient_names import DEFAULT_PATTERNS
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -69,6 +72,18 @@ class AppSettings:
     @export_folder.setter
     def export_folder(self, value: str) -> None:
         self._set("export/folder", value.strip())
+
+    @property
+    def file_name_patterns(self) -> tuple[str, ...]:
+        """Patterns that group a patient's unnamed photographs by file name (engine.patient_names); () for none."""
+        text = self._qs.value("patients/file_name_patterns")
+        if text is None:
+            return DEFAULT_PATTERNS
+        return tuple(line.strip() for line in str(text).splitlines() if line.strip())
+
+    @file_name_patterns.setter
+    def file_name_patterns(self, patterns: Sequence[str]) -> None:
+        self._set("patients/file_name_patterns", "\n".join(p.strip() for p in patterns if p.strip()))
 
     @property
     def open_folder(self) -> str:

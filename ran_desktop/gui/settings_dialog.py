@@ -11,11 +11,13 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QVBoxLayout,
     QWidget,
 )
 
+from ..engine.patient_names import PatternError, check_patterns
 from .settings import AppSettings
 
 _DEVICE_LABELS = (("auto", "Automatic (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"))
@@ -55,6 +57,17 @@ class SettingsDialog(QDialog):
         export_browse = QPushButton("Browse…")
         export_browse.clicked.connect(self._pick_export)
 
+        self.patterns = QPlainTextEdit("\n".join(settings.file_name_patterns))
+        self.patterns.setObjectName("fileNamePatterns")
+        self.patterns.setToolTip(
+            "One regular expression per line, matched against the file name without its suffix; its group "
+            "(?P<patient>...) is the patient's part. Photographs in one folder with the same part are one "
+            "patient's, where no DICOM or typed patient ID says otherwise. Empty: every such photograph stands alone.")
+        self.patterns.setFixedHeight(self.fontMetrics().lineSpacing() * 4)
+        self.patterns_problem = QLabel()
+        self.patterns_problem.setStyleSheet("color: #b00020;")
+        self.patterns_problem.setWordWrap(True)
+
         form = QFormLayout()
         form.addRow("Device", self.device)
         form.addRow("", self.device_note)
@@ -62,6 +75,8 @@ class SettingsDialog(QDialog):
         form.addRow("Clinic name", self.clinic)
         form.addRow("Clinic logo", _path_row(self.logo, logo_browse))
         form.addRow("Export folder", _path_row(self.export, export_browse))
+        form.addRow("Group by file name", self.patterns)
+        form.addRow("", self.patterns_problem)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -71,6 +86,13 @@ class SettingsDialog(QDialog):
         self.setMinimumWidth(self.fontMetrics().averageCharWidth() * 70)
 
     def accept(self) -> None:
+        patterns = [line.strip() for line in self.patterns.toPlainText().splitlines() if line.strip()]
+        try:
+            check_patterns(patterns)
+        except PatternError as exc:
+            self.patterns_problem.setText(str(exc))
+            return  # stays open: nothing is saved until every pattern is usable
+        self.settings.file_name_patterns = patterns
         self.settings.device = self.device.currentData()
         self.settings.grader_name = self.grader.text()
         self.settings.clinic_name = self.clinic.text()

@@ -194,3 +194,35 @@ def test_n_and_p_in_the_patients_tab_follow_the_tree_on_screen(worklist, qtbot):
     assert visited == shown
     qtbot.keyClick(window.patients.tree, Qt.Key.Key_P)
     assert window.current_record().key == shown[-2]
+
+
+def test_both_eyes_named_alike_are_one_patient_and_the_clinic_can_change_the_patterns(open_window, qtbot, sample_path,
+                                                                                       tmp_path):
+    import shutil
+
+    from ran_desktop.gui.settings_dialog import SettingsDialog
+
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    for name in ("123_left.jpg", "123_right.jpg", "456_L.jpg"):
+        shutil.copy(sample_path, folder / name)
+    window = open_window()
+    drop(window, [folder])
+    wait_idle(qtbot, window, 3)
+    window.list_tabs.setCurrentWidget(window.patients)
+    qtbot.waitUntil(lambda: len(window.patients.groups) == 2, timeout=TIMEOUT_MS)
+    pair = next(g for g in window.patients.groups if len(g.records) == 2)
+    assert pair.file_name_patient == "123"
+    assert window.patients.model.index(window.patients.groups.index(pair), 0).data().startswith(
+        "No patient ID: \u201c123\u201d by file name")
+
+    dialog = SettingsDialog(window.settings, window)
+    dialog.patterns.setPlainText(r"^(\d+)_")  # no patient group: refused, nothing saved
+    dialog.accept()
+    assert "(?P<patient>" in dialog.patterns_problem.text() and dialog.result() == 0  # not accepted
+    assert window.settings.file_name_patterns != (r"^(\d+)_",)
+    dialog.patterns.setPlainText("")  # the clinic turns grouping by name off
+    dialog.accept()
+    assert window.settings.file_name_patterns == ()
+    window._refresh_patients()
+    qtbot.waitUntil(lambda: len(window.patients.groups) == 3, timeout=TIMEOUT_MS)

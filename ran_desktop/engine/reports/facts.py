@@ -144,6 +144,8 @@ def patient_label(group: PatientGroup) -> str:
         return f"{group.patient_id} · {group.patient_name}"
     if group.patient_id or group.patient_name:
         return str(group.patient_id or group.patient_name)
+    if group.file_name_patient:
+        return f"Unidentified, file names \u201c{group.file_name_patient}\u201d"
     return f"Unidentified ({file_label(group.records[0])})"
 
 
