@@ -323,3 +323,20 @@ def test_undo_and_set_back_to_not_reviewed_are_audited(db_path, screened):
             ("not reviewed", 1, None, "Dr B")]
         with pytest.raises(ValueError):
             store.set_not_reviewed(image, " ")
+
+
+def test_sessions_are_listed_newest_first_and_searched_by_file_or_patient(db_path, screened):
+    from dataclasses import replace as _replace
+
+    with Storage(db_path) as store:
+        first = store.current_session()
+        store.save_result(first, _replace(screened[0], key="a", path=Path("/clinic/monday/anna_L.jpg")))
+        image = store.save_result(first, _replace(screened[1], key="b", path=Path("/clinic/monday/bob_R.jpg")))
+        store.save_decision(image.image_id, Decision(0, 0, kind="overridden", grader="G"))
+        second = store.new_session()
+        store.save_result(second, _replace(screened[0], key="c", path=Path("/clinic/tuesday/carla_L.jpg")))
+        listed = store.sessions()
+        assert [(s.id, s.images, s.reviewed) for s in listed] == [(second, 1, 0), (first, 2, 1)]
+        assert [s.id for s in store.sessions("MONDAY")] == [first]
+        assert [s.id for s in store.sessions("carla")] == [second]
+        assert store.sessions("nobody") == []

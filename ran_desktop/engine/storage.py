@@ -110,6 +110,14 @@ _SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 
 @dataclass(frozen=True)
+class SessionSummary:
+    id: int
+    started_at: str
+    images: int
+    reviewed: int
+
+
+@dataclass(frozen=True)
 class AuditEntry:
     image_id: int
     image_key: str
@@ -227,6 +235,20 @@ class Storage:
         with self._transaction() as db:
             row = db.execute("INSERT INTO sessions (started_at) VALUES (?) RETURNING id", (utc_now(),)).fetchone()
         return int(row[0])
+
+    def sessions(self, search: str = "") -> list[SessionSummary]:
+        """Every session, newest first, with how many images it holds and how many a grader has reviewed;
+        `search` keeps those with an image whose path or patient data contains it (case-insensitive)."""
+        where, args = "", ()
+        if search.strip():
+            like = f"%{search.strip()}%"
+            where = "WHERE s.id IN (SELECT session_id FROM images WHERE path LIKE ? OR metadata LIKE ?)"
+            args = (like, like)
+        rows = self._db.execute(
+            "SELECT s.id, s.started_at, count(i.id) AS images, count(d.image_id) AS reviewed "
+            f"FROM sessions s LEFT JOIN images i ON i.session_id = s.id "
+            f"LEFT JOIN decisions d ON d.image_id = i.id {where} GROUP BY s.id ORDER BY s.id DESC", args)
+        return [SessionSummary(int(r["id"]), r["started_at"], int(r["images"]), int(r["reviewed"])) for r in rows]
 
     def current_session(self) -> int:
         """The session to continue: the latest one, or a new one in an empty database."""

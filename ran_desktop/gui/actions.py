@@ -23,6 +23,7 @@ class WindowActions:
     report_batch: QAction
     report_dicom: QAction  # checkable: also write DICOM Encapsulated PDF
     new_session: QAction
+    sessions: QAction
     settings: QAction
     quit: QAction
     cancel: QAction
@@ -99,7 +100,9 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
         report_dicom=_action(window, "Also write &DICOM Encapsulated PDF for PACS", h["report_dicom"], (),
                              "Beside each PDF, write a .dcm copy a PACS can store (patients with a patient ID)"),
         new_session=_action(window, "&New session…", h["new_session"], ("Ctrl+Shift+N",),
-                            "Start an empty list; the current one stays in the database"),
+                            "Start an empty list; the current one stays in the database (File > Sessions reopens it)"),
+        sessions=_action(window, "Sess&ions…", h["sessions"], ("Ctrl+Shift+S",),
+                         "Reopen, search and export earlier sessions"),
         settings=_action(window, "Se&ttings…", h["settings"], (QKeySequence.StandardKey.Preferences, "Ctrl+,"),
                          "Device, grader name, clinic details, export folder"),
         quit=_action(window, "&Quit", h["quit"], (QKeySequence.StandardKey.Quit, "Ctrl+Q"), "Close RAN Screening"),
@@ -156,6 +159,7 @@ def build_menus(window: QMainWindow, a: WindowActions) -> None:
     file_menu.addSeparator()
     file_menu.addAction(a.export)
     file_menu.addAction(a.new_session)
+    file_menu.addAction(a.sessions)
     file_menu.addSeparator()
     file_menu.addAction(a.settings)
     file_menu.addSeparator()
@@ -199,7 +203,7 @@ def shortcut_table(a: WindowActions) -> str:
     """HTML list of every command with a shortcut, for Help > Keyboard shortcuts."""
     rows = []
     singles = [a.open_files, a.open_folder, a.export, a.report_current, a.report_selected, a.report_batch,
-               a.new_session, a.settings, a.quit, a.cancel, a.next_image,
+               a.new_session, a.sessions, a.settings, a.quit, a.cancel, a.next_image,
                a.previous_image, a.accept_model, a.confirm, a.ungradable, a.undo_decision, a.not_reviewed, a.zoom_in, a.zoom_out, a.fit, *a.view_modes, a.shortcuts]
     for action in singles:
         keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())

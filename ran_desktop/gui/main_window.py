@@ -259,6 +259,7 @@ class MainWindow(QMainWindow):
         return {
             "open_files": self.open_files, "open_folder": self.open_folder, "try_sample": self.try_sample,
             "export": self.export_dialog, "new_session": self.new_session_dialog, "settings": self.settings_dialog,
+            "sessions": self.sessions_dialog,
             "quit": self.close, "cancel": self.cancel_screening, "next_image": lambda: self.move_selection(1),
             "previous_image": lambda: self.move_selection(-1), "confirm": ws(lambda w: w.review.submit()),
             "ungradable": ws(lambda w: w.review.toggle_ungradable()),
@@ -664,11 +665,31 @@ class MainWindow(QMainWindow):
             return
         box = QMessageBox(QMessageBox.Icon.Question, "Start a new session?",
                           "The list will be emptied. Its images, results and decisions stay in the session "
-                          "database; export them first if you need a file.",
+                          "database: File > Sessions reopens it.",
                           QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.accepted.connect(self.start_new_session)
         box.open()
+
+    def sessions_dialog(self) -> None:
+        from .sessions_dialog import SessionsDialog  # dialogs load on first use, keeping the start short
+
+        dialog = SessionsDialog(self.storage.sessions, self.session_id, self.open_session, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def open_session(self, session_id: int) -> None:
+        """Show an earlier session (its images, decisions and audit trail) as the current one."""
+        if self.controller.running or self.controller.queued:
+            show_message(self, "A batch is being screened", "Wait for it to finish, or cancel it (Esc), before "
+                                                            "opening another session.")
+            return
+        self.session_id = session_id
+        self.controller.set_session(session_id)
+        self.results.set_records(self.storage.load_session(session_id))
+        self.status.showMessage(f"Session {session_id} opened: {self.results.rowCount()} image(s)", 5000)
+        if self.results.rowCount():
+            self.move_selection(0)
 
     def start_new_session(self) -> None:
         try:

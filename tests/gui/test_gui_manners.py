@@ -238,3 +238,29 @@ def test_the_open_dialogs_start_where_photographs_came_from_last_time(open_windo
     again.choose_files = lambda parent, caption, start, filters: (starts.append(start) or [], "")
     again.commands.open_files.trigger()
     assert starts[-1] == str(folder.parent)  # remembered across runs
+
+
+def test_an_earlier_session_can_be_found_and_reopened_with_its_decisions(open_window, qtbot, photos, sample_path):
+    from ran_desktop.gui.sessions_dialog import SessionsDialog
+
+    window = open_window()
+    drop(window, [photos(2, nested=False)])
+    wait_idle(qtbot, window, 2)
+    first = window.session_id
+    window.select_key(window.results.record(0).key)
+    window.review.set_grades(2, 1)
+    window.review.submit()
+    window.start_new_session()
+    drop(window, [sample_path])
+    wait_idle(qtbot, window, 1)
+    assert window.session_id != first
+
+    window.commands.sessions.trigger()
+    dialog = next(d for d in window.findChildren(SessionsDialog) if d.isVisible())
+    assert dialog.table.rowCount() == 2 and dialog.table.item(0, 0).text().endswith("(open now)")
+    dialog.search.setText("eye001")  # a file of the first session only
+    assert dialog.table.rowCount() == 1 and dialog.table.item(0, 3).text() == "1 of 2"
+    dialog.open_selected()
+    assert window.session_id == first and window.results.rowCount() == 2
+    reviewed = [r for r in window.results.records() if r.decision is not None]
+    assert [(r.decision.dr_grade, r.decision.dme_grade) for r in reviewed] == [(2, 1)]
