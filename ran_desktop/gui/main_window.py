@@ -240,6 +240,10 @@ class MainWindow(QMainWindow):
         ws.list_tabs.currentChanged.connect(self._on_list_tab_changed)
         ws.list_panel.update_count()
         self.reports.attach(self.commands, ws)
+        ws.list_panel.set_filter_state(self.settings.list_filters)  # as the grader left them
+        current = self.settings.list_current
+        if current and self.results.row_of(current) is not None:
+            self.select_key(current)
 
     def _in_workspace(self, command: Callable[..., object]) -> Callable[..., None]:
         """A command on the list, the picture or the review form: with no image yet, there is nothing to act on."""
@@ -765,6 +769,9 @@ class MainWindow(QMainWindow):
         if self._workspace is not None:  # else what was saved last time stays
             for name, target in self._workspace.remembered_layout():
                 self.settings.set_window_state(name, target.saveState())
+            self.settings.list_filters = self._workspace.list_panel.filter_state()
+            record = self.current_record()
+            self.settings.list_current = record.key if record is not None else ""
         self._patient_refresh.stop()
         self.controller.shutdown()
         if self._workspace is not None:

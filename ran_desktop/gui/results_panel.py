@@ -100,6 +100,15 @@ class ResultsPanel(QWidget):
         total, shown = self.proxy.sourceModel().rowCount(), self.proxy.rowCount()
         self.count_label.setText(f"{shown} of {total}" if shown != total else f"{total} image(s)")
 
+    def filter_state(self) -> dict[str, object]:
+        return {"referable": self.filter_referable.isChecked(), "ungradable": self.filter_ungradable.isChecked(),
+                "unreviewed": self.filter_unreviewed.isChecked(), "search": self.search.text()}
+
+    def set_filter_state(self, state: dict[str, object]) -> None:
+        for name in ("referable", "ungradable", "unreviewed"):
+            getattr(self, f"filter_{name}").setChecked(bool(state.get(name, False)))
+        self.search.setText(str(state.get("search", "")))
+
     def _apply_filters(self) -> None:
         self.proxy.set_filters(
             referable=self.filter_referable.isChecked(),

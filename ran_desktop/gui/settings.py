@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -84,6 +85,28 @@ class AppSettings:
     @file_name_patterns.setter
     def file_name_patterns(self, patterns: Sequence[str]) -> None:
         self._set("patients/file_name_patterns", "\n".join(p.strip() for p in patterns if p.strip()))
+
+    @property
+    def list_filters(self) -> dict[str, object]:
+        """The worklist's filters as the grader left them."""
+        try:
+            value = json.loads(self._text("list/filters", "{}"))
+        except ValueError:
+            return {}
+        return value if isinstance(value, dict) else {}
+
+    @list_filters.setter
+    def list_filters(self, state: dict[str, object]) -> None:
+        self._set("list/filters", json.dumps(state))
+
+    @property
+    def list_current(self) -> str:
+        """The image selected when the app was closed ('' for none)."""
+        return self._text("list/current")
+
+    @list_current.setter
+    def list_current(self, key: str) -> None:
+        self._set("list/current", key)
 
     @property
     def open_folder(self) -> str:

@@ -226,3 +226,24 @@ def test_both_eyes_named_alike_are_one_patient_and_the_clinic_can_change_the_pat
     assert window.settings.file_name_patterns == ()
     window._refresh_patients()
     qtbot.waitUntil(lambda: len(window.patients.groups) == 3, timeout=TIMEOUT_MS)
+
+
+def test_sort_filters_and_selection_come_back_on_reopen(worklist, qtbot, models_folder, data_dir):
+    from ran_desktop.app import launch
+
+    window = worklist
+    window.table.sortByColumn(Column.FILE, Qt.SortOrder.DescendingOrder)
+    window.workspace.list_panel.filter_unreviewed.setChecked(True)
+    window.search.setText(".dcm")
+    chosen = next(r.key for r in window.results.records() if r.result.path.name == "left.dcm")
+    window.select_key(chosen)
+    window.close()
+
+    again = launch([], data_dir, models_folder)
+    qtbot.addWidget(again)
+    qtbot.waitUntil(lambda: again.results.rowCount() == 5, timeout=TIMEOUT_MS)
+    header = again.table.horizontalHeader()
+    assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (Column.FILE, Qt.SortOrder.DescendingOrder)
+    assert again.workspace.list_panel.filter_unreviewed.isChecked() and again.search.text() == ".dcm"
+    assert shown(again) == ["right.dcm", "left.dcm"]
+    assert again.current_record().key == chosen
