@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QMainWindow,
     QStackedWidget,
     QVBoxLayout,
@@ -42,7 +43,7 @@ from .drops import dropped_paths
 from .empty_state import EmptyState
 from .messages import show_message
 from .results_filter import ResultsFilterProxy
-from .results_model import RECORD_ROLE, Column, ResultsTableModel
+from .results_model import KEY_ROLE, RECORD_ROLE, Column, ResultsTableModel
 from .screening import ScreeningController
 from .settings import AppSettings
 from .status_bar import AppStatusBar
@@ -396,9 +397,23 @@ class MainWindow(QMainWindow):
                                                             f"working model bundle is installed.")
 
     def _on_records(self, records: list[ImageRecord]) -> None:
+        # New rows may sort in above what the grader is looking at: keep the current (else the top) row where it
+        # is on screen, so the list does not jump under the cursor while a batch runs.
+        table = self.table
+        anchor = table.currentIndex() if table.currentIndex().isValid() else table.indexAt(QPoint(1, 1))
+        key = anchor.data(KEY_ROLE) if anchor.isValid() else None
+        before = table.rowViewportPosition(anchor.row()) if anchor.isValid() else 0
         self.results.add_records(records)
-        if not self.table.currentIndex().isValid() and self.proxy.rowCount():
-            self.table.setCurrentIndex(self.proxy.index(0, Column.FILE))  # a newcomer sees a result at once
+        row = self.results.row_of(key) if key else None
+        if row is not None:
+            moved = self.proxy.mapFromSource(self.results.index(row, 0))
+            shift = table.rowViewportPosition(moved.row()) - before if moved.isValid() else 0
+            if shift:
+                bar = table.verticalScrollBar()
+                per_pixel = table.verticalScrollMode() == QAbstractItemView.ScrollMode.ScrollPerPixel
+                bar.setValue(bar.value() + (shift if per_pixel else round(shift / max(table.rowHeight(0), 1))))
+        if not table.currentIndex().isValid() and self.proxy.rowCount():
+            table.setCurrentIndex(self.proxy.index(0, Column.FILE))  # a newcomer sees a result at once
 
     def _on_batch_finished(self, stored: int, total: int, cancelled: bool) -> None:
         if self.controller.running:

@@ -247,3 +247,27 @@ def test_sort_filters_and_selection_come_back_on_reopen(worklist, qtbot, models_
     assert again.workspace.list_panel.filter_unreviewed.isChecked() and again.search.text() == ".dcm"
     assert shown(again) == ["right.dcm", "left.dcm"]
     assert again.current_record().key == chosen
+
+
+def test_rows_arriving_during_a_batch_do_not_move_the_row_being_looked_at(open_window, qtbot, small_photos):
+    window = open_window()
+    drop(window, [small_photos(60, "first")])
+    wait_idle(qtbot, window, 60)
+    window.resize(1280, 800)
+    window.table.sortByColumn(Column.FILE, Qt.SortOrder.DescendingOrder)  # later names sort in above
+    target = window.proxy.index(30, Column.FILE)
+    window.table.setCurrentIndex(target)
+    window.table.scrollTo(target)
+    key = target.data(RECORD_ROLE).key
+    qtbot.wait(50)
+    before = window.table.rowViewportPosition(window.table.currentIndex().row())
+    records = [r for r in window.results.records()]
+    import dataclasses
+    from pathlib import Path as _Path
+
+    more = [dataclasses.replace(r, image_id=10_000 + i, result=dataclasses.replace(
+        r.result, key=f"zz{i}", path=_Path(f"/later/zz{i:03d}_OD.jpg"))) for i, r in enumerate(records[:20])]
+    window.controller.recordsArrived.emit(more)  # as a batch delivers them
+    assert window.current_record().key == key
+    assert window.table.currentIndex().row() == 50  # twenty rows sorted in above it
+    assert window.table.rowViewportPosition(window.table.currentIndex().row()) == before  # still where it was
