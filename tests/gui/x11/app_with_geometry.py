@@ -2,7 +2,7 @@
 are on screen (global X coordinates) to a JSON file, so a test can point, click, scroll and type at them through
 the X server with xdotool. Written again whenever the layout moves (the model's banner appears after a moment).
 
-usage: python app_with_geometry.py GEOMETRY_JSON EXPECTED_ROWS
+usage: python app_with_geometry.py GEOMETRY_JSON EXPECTED_ROWS [PHOTOS_OR_FOLDERS...]
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from PySide6.QtCore import QPoint, QTimer
 from PySide6.QtWidgets import QApplication, QWidget
 
 out, expected = Path(sys.argv[1]), int(sys.argv[2])
-app = QApplication(sys.argv[:1])
+app = QApplication([sys.argv[0], *sys.argv[3:]])  # main() takes the photographs from the app's arguments
 
 
 def rect(widget: QWidget) -> list[int]:
@@ -67,4 +67,4 @@ def report() -> None:
 
 
 QTimer.singleShot(0, report)
-sys.exit(main([]))
+sys.exit(main(sys.argv[3:]))
