@@ -64,7 +64,7 @@ def test_the_worklists_data_paths_keep_none_alive(tiny_bundle, sample_path):
     assert run.returncode == 0, f"the child died (rc {run.returncode}):\n{run.stderr[-3000:]}"
     words = run.stdout.split()
     lost, calls = int(words[words.index("lost") + 1]), int(words[words.index("calls") + 1])
-    assert calls > 50_000
+    assert calls > 40_000
     # A sound binding may keep a handful more references (caches); the defect loses one per call.
     assert lost < 100, f"{lost} references to None lost in {calls} calls"
 
