@@ -176,8 +176,5 @@ def _heat_job(
         f"Grad-CAM, {head.upper()} head: evidence for {explained} ({which}; "
         f"p = {percent(explanation.probs[explanation.class_index])})."
     )
-    info = loaded.manifest
-    if not info.trained or info.synthetic:
-        caption += f" {info.clinical_warning}"
     return generation, model_input.key, qimage_for_display(layer), caption
 

@@ -194,7 +194,7 @@ class DetailPanel(QWidget):
         self.prob_caveat = QLabel()
         self.prob_caveat.setObjectName("probabilityCaveat")
         self.prob_caveat.setWordWrap(True)
-        self.prob_caveat.setStyleSheet("color: #b00020; font-weight: bold;")
+        self.prob_caveat.setStyleSheet("color: #8a3b00;")
         self.referable_line = QLabel()
         self.referable_line.setObjectName("referableProbability")
         self.referable_line.setWordWrap(True)
@@ -268,8 +268,9 @@ class DetailPanel(QWidget):
         self.dr_bars.set_probabilities(result.dr_probs, result.dr_grade)
         self.dme_bars.set_probabilities(result.dme_probs, result.dme_grade)
         self.referable_line.setText(display.referable_probability_text(result))
+        # The weights' warning is said once, in the window's banner; here only what these numbers are.
         caveat = caveat_for(result) if result.dr_probs is not None else ""
-        self.prob_caveat.setText(f"{result.model.warning}" if caveat else "")
+        self.prob_caveat.setText(f"The model's probabilities ({caveat}); not calibrated." if caveat else "")
         self.prob_caveat.setVisible(bool(caveat))
         self._show_quality(record)
         self._show_file(record)

@@ -254,9 +254,8 @@ def summary_html(group: PatientGroup) -> str:
     dme = display.NONE if decision.worst_dme_grade is None else display.grade_label("dme", decision.worst_dme_grade)
     parts.append(f"Worst grades: DR {e(dr)}, DME {e(dme)} · {decision.eyes_graded} image(s) graded, "
                  f"{decision.eyes_ungradable} ungradable")
-    if group.caveat:
-        warning = next(r.result.model.warning for r in group.records if r.model_caveat)
-        parts.append(f"<span style='color:#b00020'><b>Based on unconfirmed grades ({e(group.caveat)}).</b> "
-                     f"{e(warning)}</span>")
+    if group.caveat:  # the weights' full warning is in the window's banner
+        parts.append(f"<span style='color:#b00020'><b>Based on the model's unconfirmed grades ({e(group.caveat)})."
+                     f"</b></span>")
     parts.append(f"<small>{e(rec.guideline)}</small>")
     return "<br>".join(parts)

@@ -234,9 +234,7 @@ class ReviewPanel(QWidget):
         if not result.model.trained:
             return f"{text}<br><b style='color:#b00020'>Untrained model: these grades are meaningless and cannot " \
                    f"be accepted. Grade the image yourself.</b>"
-        if result.model.warning:
-            return f"{text}<br><b style='color:#8a5a00'>{result.model.warning}</b>"
-        return text
+        return text  # the weights' warning is in the window's banner, once
 
     # --- input --------------------------------------------------------------------------------------------
 

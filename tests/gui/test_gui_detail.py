@@ -7,6 +7,7 @@ import pytest
 from dicom_factory import write_dicom
 from gui_helpers import TIMEOUT_MS, drop, wait_idle
 from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QLabel
 
 from ran_desktop.engine.preview import CLAHE, FIELD_OF_VIEW, MODEL_VIEW, NORMALISED, ORIGINAL
 from ran_desktop.gui.detail_panel import GRADCAM
@@ -44,7 +45,8 @@ def test_selecting_a_row_shows_its_heat_map(screened, qtbot):
     assert heat.std() > 0  # a real map, not a flat layer
     caption = window.detail.caption.text()
     assert f"evidence for {record.result.dr_grade} –" in caption and "the model's grade" in caption
-    assert "UNTRAINED MODEL" in caption
+    assert "UNTRAINED MODEL" not in caption  # the warning is said once, in the banner
+    assert "UNTRAINED MODEL" in window.banner.text.text()
     # The map lies over the crop the model saw.
     assert window.detail.view.base.pixmap().size() == window.detail.images[MODEL_VIEW].size()
 
@@ -117,7 +119,11 @@ def test_probabilities_quality_and_file_facts(screened):
     record = window.current_record()
     assert window.detail.dr_bars.values() == pytest.approx(record.result.dr_probs, abs=1e-3)
     assert window.detail.dme_bars.values() == pytest.approx(record.result.dme_probs, abs=1e-3)
-    assert "UNTRAINED MODEL" in window.detail.prob_caveat.text() and window.detail.prob_caveat.isVisibleTo(window)
+    caveat = window.detail.prob_caveat
+    assert caveat.text() == "The model's probabilities (untrained model); not calibrated." and caveat.isVisibleTo(window)
+    # The weights' warning appears once on the screen: in the banner, not again in every panel.
+    shown = [w for w in window.findChildren(QLabel) if w.isVisibleTo(window) and "UNTRAINED MODEL" in w.text()]
+    assert shown == [window.banner.text]
     assert window.detail.quality_verdict.text() == "<b>Gradable</b>"
     quality = table_dict(window.detail.quality_table)
     assert quality["Brightness (0-255)"] == f"{record.result.quality.scores['brightness']:.1f}"
