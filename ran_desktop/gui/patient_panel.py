@@ -25,6 +25,8 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QHBoxLayout,
+    QLineEdit,
     QFrame,
     QHeaderView,
     QLabel,
@@ -34,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine.grading import Outcome
 from ..engine.patient_names import DEFAULT_PATTERNS
 from ..engine.review import ImageRecord, PatientGroup, group_by_patient
 from . import display
@@ -127,6 +130,25 @@ class PatientTreeModel(QAbstractItemModel):
         return None
 
 
+_OUTCOME_RANK = {Outcome.URGENT_REFERRAL: 0, Outcome.REFERRAL: 1, Outcome.UNGRADABLE: 2, Outcome.ROUTINE_RESCREEN: 3}
+
+
+def _group_sort_key(group: PatientGroup, column: int) -> tuple:
+    """Patient: by name; outcome: most urgent first; review: least reviewed first."""
+    if column == 0:
+        return (display.group_title(group).casefold(),)
+    if column == 1:
+        outcome = group.decision.recommendation.outcome if group.decision is not None else None
+        return (_OUTCOME_RANK.get(outcome, 4), display.group_title(group).casefold())
+    reviewed = sum(r.reviewed for r in group.records)
+    return (reviewed / max(len(group.records), 1), display.group_title(group).casefold())
+
+
+def _haystack(group: PatientGroup) -> str:
+    names = " ".join(r.result.path.name for r in group.records)
+    return f"{display.group_title(group)} {group.patient_id or ''} {group.patient_name or ''} {names}".casefold()
+
+
 def _group_text(group: PatientGroup, column: int) -> str:
     if column == 0:
         return display.group_title(group)
@@ -174,6 +196,17 @@ class PatientPanel(QWidget):
         header = self.tree.header()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
+        # Sorted and filtered here, patient by patient (a patient's images stay together under it).
+        header.setSectionsClickable(True)
+        header.setSortIndicatorShown(True)
+        header.setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # screening order until the grader sorts
+        header.sortIndicatorChanged.connect(lambda *_: self._regroup())
+        self.search = QLineEdit()
+        self.search.setObjectName("patientSearch")
+        self.search.setPlaceholderText("Patient, ID or file name")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(lambda _text: self._regroup())
+        self._groups_all: list[PatientGroup] = []
         chars = self.fontMetrics().averageCharWidth()
         header.resizeSection(0, chars * 36)
         header.resizeSection(1, chars * 34)
@@ -192,8 +225,12 @@ class PatientPanel(QWidget):
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
         splitter.setChildrenCollapsible(False)
+        search_row = QHBoxLayout()
+        search_row.addWidget(QLabel("Search:"))
+        search_row.addWidget(self.search, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(search_row)
         layout.addWidget(splitter)
         self.tree.selectionModel().currentChanged.connect(self._on_current)
         self._show_summary(None)
@@ -207,7 +244,19 @@ class PatientPanel(QWidget):
         return [record.key for group in self.model.groups for record in group.records]
 
     def refresh(self, records: Iterable[ImageRecord], patterns: Sequence[str] = DEFAULT_PATTERNS) -> None:
-        self.model.set_groups(group_by_patient(records, patterns))
+        self._groups_all = group_by_patient(records, patterns)
+        self._regroup()
+
+    def _regroup(self) -> None:
+        """The patients shown: those the search finds, in the order the clicked header asks for."""
+        text = self.search.text().strip().casefold()
+        groups = [g for g in self._groups_all if not text or text in _haystack(g)]
+        header = self.tree.header()
+        column = header.sortIndicatorSection()
+        if 0 <= column < len(COLUMNS):
+            groups.sort(key=lambda g: _group_sort_key(g, column),
+                        reverse=header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder)
+        self.model.set_groups(groups)
         self.tree.expandAll()
         if self._wanted is not None:
             self.select_key(self._wanted)

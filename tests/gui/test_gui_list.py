@@ -271,3 +271,20 @@ def test_rows_arriving_during_a_batch_do_not_move_the_row_being_looked_at(open_w
     assert window.current_record().key == key
     assert window.table.currentIndex().row() == 50  # twenty rows sorted in above it
     assert window.table.rowViewportPosition(window.table.currentIndex().row()) == before  # still where it was
+
+
+def test_the_patients_tab_sorts_by_outcome_and_filters_by_search(worklist, qtbot):
+    window = worklist
+    decide(window, "left.dcm", 4, 0)  # Jane: urgent
+    decide(window, "normal_fundus_OS.jpg", 0, 0)  # routine
+    window.list_tabs.setCurrentWidget(window.patients)
+    qtbot.waitUntil(lambda: len(window.patients.groups) == 4, timeout=TIMEOUT_MS)
+    panel = window.patients
+    panel.tree.header().setSortIndicator(1, Qt.SortOrder.AscendingOrder)  # as a click on "Outcome / grades" does
+    outcomes = [g.decision.recommendation.outcome if g.decision else None for g in panel.groups]
+    assert outcomes[0] is Outcome.URGENT_REFERRAL and outcomes[-1] is None  # most urgent first, unreadable last
+    panel.search.setText("p-0042")
+    assert [g.patient_id for g in panel.groups] == ["P-0042"]
+    assert panel.image_keys() == [r.key for r in panel.groups[0].records]  # N/P walk what is shown
+    panel.search.clear()
+    assert len(panel.groups) == 4
