@@ -31,6 +31,9 @@ DECISION_KINDS = (CONFIRMED, OVERRIDDEN)
 GRADED = "graded"  # the grader chose the grades
 ACCEPTED = "accepted"  # the grader took the model's proposal with the accept key, unchanged
 ENTRIES = (GRADED, ACCEPTED)
+OPEN = "open"  # the model's grades are shown beside the empty form (and can be accepted with a key)
+BLIND = "blind"  # blind first: the model's grades and heat map appear only after the grader's decision is saved
+REVIEW_MODES = (OPEN, BLIND)
 
 Grades = tuple[int | None, int | None]  # (DR, DME); (None, None) means ungradable
 
@@ -49,6 +52,7 @@ class Decision:
     grader: str = ""
     decided_at: str = ""  # ISO 8601, UTC
     entry: str = GRADED  # how the grades got into the form (ENTRIES); decisions made before it: GRADED
+    review_mode: str = ""  # the clinic's review mode when it was made (REVIEW_MODES); "" before it was recorded
 
     def __post_init__(self) -> None:
         if (self.dr_grade is None) != (self.dme_grade is None):
@@ -61,6 +65,8 @@ class Decision:
             raise ValueError(f"decision kind must be one of {DECISION_KINDS}, got {self.kind!r}")
         if self.entry not in ENTRIES:
             raise ValueError(f"decision entry must be one of {ENTRIES}, got {self.entry!r}")
+        if self.review_mode not in ("", *REVIEW_MODES):
+            raise ValueError(f"review mode must be one of {REVIEW_MODES}, got {self.review_mode!r}")
 
     @property
     def ungradable(self) -> bool:
@@ -78,6 +84,7 @@ class Decision:
             "grader": self.grader,
             "decided_at": self.decided_at,
             "entry": self.entry,
+            "review_mode": self.review_mode,
         }
 
     @classmethod
@@ -94,6 +101,7 @@ class Decision:
             grader=data.get("grader") or "",
             decided_at=data.get("decided_at") or "",
             entry=data.get("entry") or GRADED,
+            review_mode=data.get("review_mode") or "",
         )
 
 
@@ -208,6 +216,12 @@ def suggested_grades(record: ImageRecord) -> Grades | None:
     if record.decision is not None:
         return record.decision.dr_grade, record.decision.dme_grade
     return None
+
+
+def blinded(record: ImageRecord, mode: str) -> bool:
+    """Whether the model's grades (and everything that would give them away) are hidden from the grader: in blind-
+    first review, for a screened image no grader has decided yet. The quality gate's verdict is never hidden."""
+    return mode == BLIND and record.status is Status.SCREENED and record.decision is None
 
 
 def model_proposal(record: ImageRecord) -> Grades | None:

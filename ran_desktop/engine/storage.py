@@ -93,6 +93,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 2: how the grades got into the form: chosen by the grader, or the model's accepted with the accept key.
     ("ALTER TABLE decisions ADD COLUMN entry TEXT NOT NULL DEFAULT 'graded'",),
+    # 3: the clinic's review mode (open, or blind first) when the decision was made.
+    ("ALTER TABLE decisions ADD COLUMN review_mode TEXT NOT NULL DEFAULT ''",),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -341,9 +343,9 @@ class Storage:
                 d = decision.to_dict()
                 db.execute(
                     "INSERT OR REPLACE INTO decisions (image_id, dr_grade, dme_grade, eye, patient_id, patient_name, "
-                    "comment, kind, grader, decided_at, entry) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "comment, kind, grader, decided_at, entry, review_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (image_id, d["dr_grade"], d["dme_grade"], d["eye"], d["patient_id"], d["patient_name"],
-                     d["comment"], d["kind"], d["grader"], d["decided_at"], d["entry"]),
+                     d["comment"], d["kind"], d["grader"], d["decided_at"], d["entry"], d["review_mode"]),
                 )
             db.execute(
                 "INSERT INTO audit (image_id, image_key, action, previous, new, grader, at) "
@@ -377,7 +379,7 @@ _SELECT_RECORDS = (
     "SELECT images.*, decisions.dr_grade AS d_dr_grade, decisions.dme_grade AS d_dme_grade, decisions.eye AS d_eye, "
     "decisions.patient_id AS d_patient_id, decisions.patient_name AS d_patient_name, decisions.comment AS d_comment, "
     "decisions.kind AS d_kind, decisions.grader AS d_grader, decisions.decided_at AS d_decided_at, "
-    "decisions.entry AS d_entry "
+    "decisions.entry AS d_entry, decisions.review_mode AS d_review_mode "
     "FROM images LEFT JOIN decisions ON decisions.image_id = images.id"
 )
 
@@ -427,6 +429,7 @@ def _decision_from_row(row: sqlite3.Row, prefix: str = "") -> Decision:
         grader=col("grader"),
         decided_at=col("decided_at"),
         entry=col("entry"),
+        review_mode=col("review_mode"),
     )
 
 

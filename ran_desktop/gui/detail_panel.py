@@ -29,10 +29,11 @@ from PySide6.QtWidgets import (
 from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
 from ..engine.preview import MODEL_VIEW
 from ..engine.results import Status
-from ..engine.review import ImageRecord, caveat_for
+from ..engine.review import OPEN, ImageRecord, blinded, caveat_for
 from . import display
 from .image_view import ImageView
 from .probability_bars import ProbabilityBars
+from .results_model import BLIND_TIP
 from .view_modes import GRADCAM, VIEW_MODES
 
 _SCORE_NAMES = (
@@ -96,6 +97,7 @@ class DetailPanel(QWidget):
         self._heat: QImage | None = None
         self._heat_caption = ""
         self._mode = mode if mode in {m for m, _, _ in VIEW_MODES} else GRADCAM
+        self.review_mode = OPEN  # BLIND: no probabilities or heat map before the grader's decision
 
         self.title = QLabel("No image selected")
         self.title.setObjectName("detailTitle")
@@ -265,11 +267,12 @@ class DetailPanel(QWidget):
                            f"{display.patient_text(record)}")
         self.title.setToolTip(str(record.result.path))
         result = record.result
-        self.dr_bars.set_probabilities(result.dr_probs, result.dr_grade)
-        self.dme_bars.set_probabilities(result.dme_probs, result.dme_grade)
-        self.referable_line.setText(display.referable_probability_text(result))
+        hidden = blinded(record, self.review_mode)
+        self.dr_bars.set_probabilities(None if hidden else result.dr_probs, result.dr_grade)
+        self.dme_bars.set_probabilities(None if hidden else result.dme_probs, result.dme_grade)
+        self.referable_line.setText(BLIND_TIP if hidden else display.referable_probability_text(result))
         # The weights' warning is said once, in the window's banner; here only what these numbers are.
-        caveat = caveat_for(result) if result.dr_probs is not None else ""
+        caveat = caveat_for(result) if result.dr_probs is not None and not hidden else ""
         self.prob_caveat.setText(f"The model's probabilities ({caveat}); not calibrated." if caveat else "")
         self.prob_caveat.setVisible(bool(caveat))
         self._show_quality(record)

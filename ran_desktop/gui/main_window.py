@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 from ..engine.errors import WriteError
 from ..engine.loading import SUPPORTED_SUFFIXES
 from ..engine.results import Status
-from ..engine.review import Decision, ImageRecord, decision_kind
+from ..engine.review import Decision, ImageRecord, blinded, decision_kind
 from ..engine.storage import DATABASE_NAME, Storage, StorageError, default_data_dir, open_storage
 from ..logsafe import Public
 from ..paths import models_dir, sample_images
@@ -93,6 +93,7 @@ class MainWindow(QMainWindow):
         self.reporter = reporter or CrashReporter(self)
         self.reporter.window = self
         self.results = ResultsTableModel(self)
+        self.results.review_mode = self.settings.review_mode
         self.proxy = ResultsFilterProxy(self)
         self.proxy.setSourceModel(self.results)
         self._pending_decision: tuple[ImageRecord, Decision, str | None] | None = None
@@ -241,6 +242,7 @@ class MainWindow(QMainWindow):
         ws.list_tabs.currentChanged.connect(self._on_list_tab_changed)
         ws.list_panel.update_count()
         self.reports.attach(self.commands, ws)
+        ws.review.review_mode = ws.detail.review_mode = ws.patients.model.review_mode = self.settings.review_mode
         ws.list_panel.set_filter_state(self.settings.list_filters)  # as the grader left them
         current = self.settings.list_current
         if current and self.results.row_of(current) is not None:
@@ -514,7 +516,23 @@ class MainWindow(QMainWindow):
         self.patients.select_key(record.key)
 
     def _heat_request(self) -> tuple[str, int | None] | None:
+        record = self.current_record()
+        if record is not None and blinded(record, self.settings.review_mode):
+            return None  # blind-first review: no heat map before the grader's decision
         return (self.detail.head, self.detail.grade) if self.detail.mode == GRADCAM else None
+
+    def apply_review_mode(self) -> None:
+        """The clinic's review mode, to every view that could show the model's grades."""
+        mode = self.settings.review_mode
+        self.results.set_review_mode(mode)
+        if self._workspace is not None:
+            ws = self._workspace
+            ws.review.review_mode = ws.detail.review_mode = ws.patients.model.review_mode = mode
+            self.proxy.invalidate()
+            self._refresh_patients()
+            record = self.current_record()
+            if record is not None:
+                self._on_current_changed(self.table.currentIndex(), QModelIndex())
 
     def _on_mode_changed(self, mode: str) -> None:
         self.settings.view_mode = mode
@@ -726,6 +744,7 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.status.set_grader(self.settings.grader_name))
+        dialog.accepted.connect(self.apply_review_mode)
         dialog.open()
 
     def show_about(self) -> None:

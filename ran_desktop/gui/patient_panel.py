@@ -38,8 +38,9 @@ from PySide6.QtWidgets import (
 
 from ..engine.grading import Outcome
 from ..engine.patient_names import DEFAULT_PATTERNS
-from ..engine.review import ImageRecord, PatientGroup, group_by_patient
+from ..engine.review import OPEN, ImageRecord, PatientGroup, blinded, group_by_patient
 from . import display
+from .results_model import BLIND_TEXT
 from .results_model import unconfirmed as record_unconfirmed
 from .results_model import unconfirmed_ink
 
@@ -55,12 +56,18 @@ class PatientTreeModel(QAbstractItemModel):
         super().__init__(parent)
         self.groups: list[PatientGroup] = []
         self._where: dict[str, tuple[int, int]] = {}
+        self.review_mode = OPEN  # BLIND: outcomes that rest on hidden model grades are not shown
 
     def set_groups(self, groups: list[PatientGroup]) -> None:
         self.beginResetModel()
         self.groups = groups
         self._where = {r.key: (g, i) for g, group in enumerate(groups) for i, r in enumerate(group.records)}
         self.endResetModel()
+
+    def hides(self, group: PatientGroup, record: ImageRecord | None = None) -> bool:
+        """Whether this row would give away model grades the grader must not see yet (blind-first review)."""
+        records = [record] if record is not None else group.records
+        return any(blinded(r, self.review_mode) for r in records)
 
     def index_of_key(self, key: str) -> QModelIndex:
         where = self._where.get(key)
@@ -111,7 +118,10 @@ class PatientTreeModel(QAbstractItemModel):
         group = self.group_at(index)
         if group is None:
             return None
+        hidden = self.hides(group, record)
         if role == Qt.ItemDataRole.DisplayRole:
+            if hidden and index.column() == 1:
+                return BLIND_TEXT
             return _record_text(record, index.column()) if record else _group_text(group, index.column())
         if role == KEY_ROLE:
             return record.key if record else group.records[0].key
@@ -254,7 +264,7 @@ class PatientPanel(QWidget):
         header = self.tree.header()
         column = header.sortIndicatorSection()
         if 0 <= column < len(COLUMNS):
-            groups.sort(key=lambda g: _group_sort_key(g, column),
+            groups.sort(key=lambda g: (9,) if column == 1 and self.model.hides(g) else _group_sort_key(g, column),
                         reverse=header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder)
         self.model.set_groups(groups)
         self.tree.expandAll()
@@ -285,6 +295,10 @@ class PatientPanel(QWidget):
 
     def _show_summary(self, index: QModelIndex | None) -> None:
         group = self.model.group_at(index) if index is not None else None
+        if group is not None and self.model.hides(group):
+            self.summary.setText(f"<b>{html.escape(display.group_title(group))}</b><br>Blind-first review: the outcome "
+                                 f"appears once every image of this patient has the grader's decision.")
+            return
         self.summary.setText(summary_html(group) if group is not None else
                              "Select a patient to see the outcome and the follow-up it calls for.")
 

@@ -54,9 +54,10 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         else:
             self.invalidateRowsFilter()
 
-    def accepts(self, record: ImageRecord) -> bool:
+    def accepts(self, record: ImageRecord, hidden: bool = False) -> bool:
+        """`hidden`: the model's grades are hidden (blind-first review), so they cannot make the image referable."""
         if self.referable_only or self.ungradable_only:
-            needs_action = (self.referable_only and record.referable) or (
+            needs_action = (self.referable_only and record.referable and not hidden) or (
                 self.ungradable_only and (record.ungradable or record.status is Status.ERROR)
             )
             if not needs_action:
@@ -75,7 +76,8 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         source = self.sourceModel()
         if not isinstance(source, ResultsTableModel):
             return True
-        return self.accepts(source.record(source_row))
+        record = source.record(source_row)
+        return self.accepts(record, source.hides(record))
 
     def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803
         # A view asks for about seven roles per cell at once. Qt's own proxy would call into Python once per role;

@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from ..engine.results import Status
-from ..engine.review import CONFIRMED, ImageRecord
+from ..engine.review import CONFIRMED, OPEN, ImageRecord, blinded
 from . import display
 from .qimage import pixmap_from_bytes
 
@@ -67,6 +67,7 @@ class ResultsTableModel(QAbstractTableModel):
         self._icons: OrderedDict[str, QIcon] = OrderedDict()
         self._decoded: OrderedDict[str, QImage] = OrderedDict()
         self.revision = 0  # bumped before every change is announced, so cached sort keys are never stale
+        self.review_mode = OPEN  # BLIND: the model's grades stay hidden until the grader has decided
 
     # --- contents -----------------------------------------------------------------------------------------
 
@@ -115,7 +116,18 @@ class ResultsTableModel(QAbstractTableModel):
             self._rows[record.key] = first + offset
         self.endInsertRows()
 
+    def set_review_mode(self, mode: str) -> None:
+        self.review_mode = mode
+        self.revision += 1
+        if self._records:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._records) - 1, len(Column) - 1))
+
+    def hides(self, record: ImageRecord) -> bool:
+        return blinded(record, self.review_mode)
+
     def sort_key(self, row: int, column: int) -> Any:
+        if column in _MODEL_COLUMNS and blinded(self._records[row], self.review_mode):
+            return -3  # hidden grades sort together, giving nothing away
         return _sort_key(self._records[row], Column(column))
 
     def update_record(self, record: ImageRecord) -> None:
@@ -149,6 +161,8 @@ class ResultsTableModel(QAbstractTableModel):
             return None
         record = self._records[index.row()]
         column = Column(index.column())
+        if column in _MODEL_COLUMNS and blinded(record, self.review_mode):
+            return _blind_data(role)
         if role == Qt.ItemDataRole.DisplayRole:
             return _TEXT[column](record) if column in _TEXT else None
         if role == Qt.ItemDataRole.DecorationRole:
@@ -206,6 +220,22 @@ _MODEL_COLUMNS = (Column.DR, Column.DME, Column.REFERABLE)
 URGENT_INK, REFERABLE_INK = QColor(160, 0, 0), QColor(138, 59, 0)
 CONFIRMED_INK, OVERRIDDEN_INK = QColor(30, 94, 36), QColor(59, 59, 152)
 _UNCONFIRMED_SHARE = 0.3  # an unconfirmed model grade: the text colour moved this far towards the background
+
+
+BLIND_TEXT = "after review"
+BLIND_TIP = "Blind-first review: the model's grades appear once you have saved yours"
+
+
+def _blind_data(role: int) -> Any:
+    if role == Qt.ItemDataRole.DisplayRole:
+        return BLIND_TEXT
+    if role == Qt.ItemDataRole.ToolTipRole:
+        return BLIND_TIP
+    if role == Qt.ItemDataRole.ForegroundRole:
+        return unconfirmed_ink()
+    if role == SORT_ROLE:
+        return -3
+    return None
 
 
 def _tooltip(record: ImageRecord, column: Column) -> str | None:

@@ -29,16 +29,20 @@ from ..engine.loading import Eye
 from ..engine.results import Status
 from ..engine.review import (
     ACCEPTED,
+    BLIND,
     CONFIRMED,
     GRADED,
     Decision,
     Grades,
     ImageRecord,
     missing_fields,
+    OPEN,
+    blinded,
     model_proposal,
     suggested_grades,
 )
 from . import display
+from .results_model import BLIND_TIP
 
 _CHOOSE = -1  # combo data for "no grade chosen yet"
 
@@ -99,6 +103,7 @@ class ReviewPanel(QWidget):
                                       "check them, then save (keyboard: A)")
         self._accepted: Grades | None = None  # what the accept key put in the form, while it is unchanged
         self._drafts: dict[str, _FormState] = {}  # unsaved forms by image key, for the grader's return
+        self.review_mode = OPEN  # the clinic's; BLIND hides the model's grades until the decision is saved
         self.save_button = QPushButton("Save decision")
         self.save_button.setToolTip("Store this decision with your name and the time, then go to the next image "
                                     "(Ctrl+Enter)")
@@ -189,8 +194,9 @@ class ReviewPanel(QWidget):
             self.patient_id.clear()
             self.patient_name.clear()
             return
-        self.model_line.setText(self._model_text(record))
-        self.accept_button.setEnabled(model_proposal(record) is not None)
+        hidden = blinded(record, self.review_mode)
+        self.model_line.setText(BLIND_TIP + "." if hidden else self._model_text(record))
+        self.accept_button.setEnabled(not hidden and model_proposal(record) is not None)
         suggestion = suggested_grades(record)
         if suggestion is not None:
             self.set_grades(*suggestion)
@@ -231,6 +237,10 @@ class ReviewPanel(QWidget):
             return f"Quality gate: <b>ungradable</b> ({reasons})"
         dr, dme = record.model_grades
         text = f"Model: DR {display.grade_label('dr', dr)}, DME {display.grade_label('dme', dme)}"
+        d = record.decision
+        if d is not None and d.review_mode == BLIND:  # revealed after a blind decision: did the two agree?
+            agree = (d.dr_grade, d.dme_grade) == (dr, dme)
+            text += " · <b>agrees with your grades</b>" if agree else " · <b>differs from your grades</b>"
         if not result.model.trained:
             return f"{text}<br><b style='color:#b00020'>Untrained model: these grades are meaningless and cannot " \
                    f"be accepted. Grade the image yourself.</b>"
@@ -258,7 +268,10 @@ class ReviewPanel(QWidget):
 
     def accept_model(self) -> None:
         """Put the model's proposal in the form (the grader still saves it): the explicit way to agree."""
-        proposal = model_proposal(self.record) if self.reviewable and self.record is not None else None
+        record = self.record
+        if record is None or not self.reviewable or blinded(record, self.review_mode):
+            return  # nothing to accept, or not yet to be seen
+        proposal = model_proposal(record)
         if proposal is None:
             return
         self.set_grades(*proposal)
@@ -294,6 +307,7 @@ class ReviewPanel(QWidget):
             patient_name=(self.patient_name.text().strip() or None) if "patient_name" in missing else None,
             comment=self.comment.toPlainText().strip(),
             entry=ACCEPTED if self._accepted is not None and self._form_grades() == self._accepted else GRADED,
+            review_mode=self.review_mode,
         )
 
     def _chosen_eye(self, record: ImageRecord) -> Eye | None:

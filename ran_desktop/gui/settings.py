@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..engine.patient_names import DEFAULT_PATTERNS
+from ..engine.review import OPEN, REVIEW_MODES
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -85,6 +86,18 @@ class AppSettings:
     @file_name_patterns.setter
     def file_name_patterns(self, patterns: Sequence[str]) -> None:
         self._set("patients/file_name_patterns", "\n".join(p.strip() for p in patterns if p.strip()))
+
+    @property
+    def review_mode(self) -> str:
+        """The clinic's review mode (engine.review.REVIEW_MODES): "open" unless set to "blind" first."""
+        value = self._text("review/mode", OPEN)
+        return value if value in REVIEW_MODES else OPEN
+
+    @review_mode.setter
+    def review_mode(self, value: str) -> None:
+        if value not in REVIEW_MODES:
+            raise ValueError(f"review mode must be one of {REVIEW_MODES}, not {value!r}")
+        self._set("review/mode", value)
 
     @property
     def list_filters(self) -> dict[str, object]:

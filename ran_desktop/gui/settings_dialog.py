@@ -18,6 +18,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.patient_names import PatternError, check_patterns
+from ..engine.review import BLIND, OPEN
 from .settings import AppSettings
 
 _DEVICE_LABELS = (("auto", "Automatic (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"))
@@ -57,6 +58,12 @@ class SettingsDialog(QDialog):
         export_browse = QPushButton("Browse…")
         export_browse.clicked.connect(self._pick_export)
 
+        self.review_mode = QComboBox()
+        self.review_mode.setObjectName("reviewMode")
+        self.review_mode.addItem("The model's grades beside an empty form (accept them with A)", OPEN)
+        self.review_mode.addItem("Blind first: the model's grades and heat map after the grader's decision", BLIND)
+        self.review_mode.setCurrentIndex(max(0, self.review_mode.findData(settings.review_mode)))
+        self.review_mode.setToolTip("How graders in this clinic review; recorded with every decision")
         self.patterns = QPlainTextEdit("\n".join(settings.file_name_patterns))
         self.patterns.setObjectName("fileNamePatterns")
         self.patterns.setToolTip(
@@ -75,6 +82,7 @@ class SettingsDialog(QDialog):
         form.addRow("Clinic name", self.clinic)
         form.addRow("Clinic logo", _path_row(self.logo, logo_browse))
         form.addRow("Export folder", _path_row(self.export, export_browse))
+        form.addRow("Review", self.review_mode)
         form.addRow("Group by file name", self.patterns)
         form.addRow("", self.patterns_problem)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
@@ -93,6 +101,7 @@ class SettingsDialog(QDialog):
             self.patterns_problem.setText(str(exc))
             return  # stays open: nothing is saved until every pattern is usable
         self.settings.file_name_patterns = patterns
+        self.settings.review_mode = self.review_mode.currentData()
         self.settings.device = self.device.currentData()
         self.settings.grader_name = self.grader.text()
         self.settings.clinic_name = self.clinic.text()

@@ -291,3 +291,41 @@ def test_undo_the_last_decision_and_set_an_image_back_to_not_reviewed(three, qtb
     trail = window.storage.audit_trail(first.image_id)
     assert [e.action for e in trail] == ["decision", "decision", "undo", "not reviewed"]
     assert all(e.grader == "Dr Test" for e in trail)
+
+
+def test_blind_first_review_hides_the_model_until_the_grader_has_decided(trained_window, qtbot):
+    from ran_desktop.engine.review import BLIND
+    from ran_desktop.gui.results_model import BLIND_TEXT, BLIND_TIP
+
+    window = trained_window
+    window.settings.review_mode = BLIND
+    window.apply_review_mode()
+    record = window.current_record()
+    row = window.results.row_of(record.key)
+    for column in (Column.DR, Column.DME, Column.REFERABLE):
+        assert window.results.index(row, column).data() == BLIND_TEXT
+    assert BLIND_TIP in window.review.model_line.text() and "Model: DR" not in window.review.model_line.text()
+    assert not window.review.accept_button.isEnabled()
+    qtbot.keyClick(window.table, Qt.Key.Key_A)
+    assert window.review.dr_box.currentText() == "— choose —"
+    assert not window.detail.dr_bars.isEnabled() and window.detail.referable_line.text() == BLIND_TIP
+    assert window._heat_request() is None  # no heat map is even computed
+    window.workspace.list_panel.filter_referable.setChecked(True)
+    assert window.proxy.rowCount() == 0  # the referable filter cannot give hidden grades away
+    window.workspace.list_panel.filter_referable.setChecked(False)
+    window.list_tabs.setCurrentWidget(window.patients)
+    qtbot.waitUntil(lambda: len(window.patients.groups) == 3, timeout=TIMEOUT_MS)
+    assert window.patients.model.index(0, 1).data() == BLIND_TEXT
+    window.list_tabs.setCurrentIndex(0)
+
+    window.select_key(record.key)
+    dr, dme = record.model_grades
+    qtbot.keyClick(window.table, getattr(Qt.Key, f"Key_{dr}"))
+    qtbot.keyClick(window.table, getattr(Qt.Key, f"Key_{dme}"), Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    stored = window.storage.decision(record.image_id)
+    assert stored.review_mode == BLIND and window.storage.audit_trail(record.image_id)[-1].new.review_mode == BLIND
+    window.select_key(record.key)  # decided: now the model's grades show, with the agreement
+    assert "Model: DR" in window.review.model_line.text() and "agrees with your grades" in window.review.model_line.text()
+    assert window.results.index(row, Column.DR).data() != BLIND_TEXT
+    assert window.detail.dr_bars.isEnabled()
