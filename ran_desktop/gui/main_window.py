@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import shiboken6
-from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -72,6 +72,9 @@ def _prepare_storage(data_dir: Path) -> tuple[Path | None, int]:
         return storage.set_aside, storage.current_session()
     finally:
         storage.close()
+
+
+FIRST_START_SHARE = 90  # percent of the screen's width and height the window takes on its first start
 
 
 class MainWindow(QMainWindow):
@@ -764,8 +767,11 @@ class MainWindow(QMainWindow):
     def _restore_window_state(self) -> None:
         geometry = self.settings.window_state("geometry")
         if geometry is None or not self.restoreGeometry(geometry):
+            # First start: most of the screen, centred (the list, the picture and the form all need room).
             screen = self.screen().availableGeometry()
-            self.resize(min(screen.width(), 1366) * 9 // 10, min(screen.height(), 768) * 9 // 10)
+            size = QSize(screen.width() * FIRST_START_SHARE // 100, screen.height() * FIRST_START_SHARE // 100)
+            self.resize(size)
+            self.move(screen.center() - QPoint(size.width() // 2, size.height() // 2))
         state = self.settings.window_state("state")
         if state is not None:
             self.restoreState(state)

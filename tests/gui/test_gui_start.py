@@ -217,3 +217,13 @@ def test_reopening_a_session_with_results_does_not_load_the_decoders(tmp_path):
     heavy = ["torch", "cv2", "PIL", "pydicom", "reportlab", "ran_desktop.engine.quality"]
     lines = _window_imports(data, tmp_path / "models", 300, heavy, "print('rows:', window.results.rowCount())\n")
     assert lines[-2:] == ["rows: 3", "imported: []"]
+
+
+def test_the_first_start_takes_most_of_the_screen_centred(open_window):
+    from ran_desktop.gui.main_window import FIRST_START_SHARE
+
+    window = open_window(ready=False)
+    screen = window.screen().availableGeometry()
+    assert abs(window.width() - screen.width() * FIRST_START_SHARE // 100) <= 2
+    assert abs(window.height() - screen.height() * FIRST_START_SHARE // 100) <= 40  # the frame, where there is one
+    assert abs(window.geometry().center().x() - screen.center().x()) <= 20
