@@ -227,3 +227,26 @@ def test_the_generator_pastes_real_lesions_and_keeps_the_labels(tmp_path):
     healthy = generate_fundus(9, dr=0, dme=0, background="idrid", lesion_source="real", real_assets=str(out),
                               size=384)
     assert healthy.lesions == []
+
+
+def test_real_photographs_are_credited_and_mixed_weights_are_never_called_validated(tmp_path):
+    import json
+
+    from training.export import MIXED_USE, SYNTHETIC_USE, intended_use
+    from training.sources import credits, describe, has_real, is_synthetic
+
+    synthetic = {"kind": "csv", "root": str(tmp_path / "syn"), "images": 10, "synthetic": True,
+                 "generator": "training.synthetic v1"}
+    real = {"kind": "csv", "root": str(tmp_path / "real"), "images": 4, "dataset": "IDRiD lesion segmentation",
+            "licence": "CC BY 4.0", "credit": "Porwal et al., IDRiD"}
+    assert is_synthetic([synthetic, real]) and has_real([synthetic, real])  # any generated data: not validated
+    assert intended_use([synthetic, real]) == MIXED_USE and intended_use([synthetic]) == SYNTHETIC_USE
+    assert credits([synthetic, real, real]) == ["Porwal et al., IDRiD"]
+    assert "4 images made from IDRiD lesion segmentation (CC BY 4.0)" in describe([synthetic, real])
+    # ran-real's provenance file is what marks a folder as real photographs with a licence
+    from training.real.prepare import write_provenance
+    from training.sources import _marker
+
+    write_provenance(tmp_path, ["train/IDRiD_01"])
+    assert _marker(tmp_path)["licence"] == "CC BY 4.0" and "Porwal" in _marker(tmp_path)["credit"]
+    assert json.loads((tmp_path / "real.json").read_text())["photographs"] == ["train/IDRiD_01"]

@@ -27,6 +27,11 @@ SYNTHETIC_USE = (
     "Research and software evaluation only. Trained on synthetic fundus images: NOT validated for clinical use. "
     "Every grade must be confirmed by a qualified grader."
 )
+MIXED_USE = (
+    "Research and software evaluation only. Trained mostly on synthetic fundus images with real lesions and a few "
+    "real photographs of one camera: NOT validated for clinical use. Every grade must be confirmed by a qualified "
+    "grader."
+)
 CLINICAL_USE = (
     "Decision support for trained graders screening colour fundus photographs of adults with diabetes for diabetic "
     "retinopathy and macular edema. Not a diagnosis; a qualified grader confirms every result."
@@ -64,7 +69,7 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
         model, out, name=name, version=version, variant=config["variant"], architecture_kwargs=kwargs,
         preprocessing=PreprocessSettings(input_size=config["input_size"]),
         training_data=training_data,
-        trained=True, metrics={}, intended_use=SYNTHETIC_USE if synthetic else CLINICAL_USE,
+        trained=True, metrics={}, intended_use=intended_use(sources),
     )
     # Measure the exported (fp16) bundle, not the training weights: these are the numbers users will get.
     loaded = load_bundle(out, device="cpu")
@@ -100,6 +105,12 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
         encoding="utf-8")
     load_bundle(out, device="cpu")  # the finished bundle must load
     return metrics
+
+
+def intended_use(sources: list[dict]) -> str:
+    if is_synthetic(sources):
+        return MIXED_USE if has_real(sources) else SYNTHETIC_USE
+    return CLINICAL_USE
 
 
 def _evaluate_heldout(loaded, data: list[str], out: Path, cache: Path | None, workers: int,
@@ -204,7 +215,7 @@ def model_card(title: str, config: dict, sources: list[dict], synthetic: bool, m
     return f"""# Model card: {title}
 
 {warning}## Intended use
-{SYNTHETIC_USE if synthetic else CLINICAL_USE}
+{intended_use(sources)}
 
 ## Model
 RAN (ResNet encoder, residual attention modules, channel attention, dilated-convolution module), variant
@@ -242,7 +253,9 @@ def _limits(sources: list[dict], synthetic: bool) -> str:
                 "one Indian eye clinic, every one with diabetic retinopathy, and their grades were derived from lesion "
                 "masks, not given by graders. Sensitivity and specificity on other cameras, populations and grading "
                 "practice are unknown until measured there; the real validation set has no grade 1, 3 or 4 eyes and "
-                "its healthy eyes are the same photographs with their lesions removed.")
+                "its healthy eyes are the same photographs with their lesions removed (grades derived from masks "
+                "cannot exceed DR 2 there, so the model's DR 3 calls on them are not counted right). No lesion head "
+                "yet: the model gives grades and a Grad-CAM map, not lesion outlines or counts.")
     if synthetic:
         return ("Synthetic images only: real photographs differ in ways no generator captures. Real-world sensitivity "
                 "and specificity are unknown.")
