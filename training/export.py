@@ -21,7 +21,7 @@ from ran_desktop.engine.preprocess import PreprocessSettings
 from .datasets import load_split
 from .evaluate import evaluate_records, format_table, predict_records
 from .metrics import choose_threshold, referable_scores
-from .sources import credits, describe, has_real, is_synthetic, load_sources
+from .sources import credits, describe, has_real, is_synthetic, load_sources, provenance
 
 SYNTHETIC_USE = (
     "Research and software evaluation only. Trained on synthetic fundus images: NOT validated for clinical use. "
@@ -57,7 +57,7 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
         kwargs["base_width"] = config["base_width"]
     model = build_ran(config["variant"], **kwargs)
     model.load_state_dict(load_file(str(run / "best.safetensors")))
-    sources = summary["sources"]
+    sources = [provenance(s) for s in summary["sources"]]
     synthetic = is_synthetic(sources)
     if out.exists():
         shutil.rmtree(out)

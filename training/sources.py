@@ -70,6 +70,12 @@ def describe(sources: list[dict]) -> str:
     return "; ".join(parts)
 
 
+def provenance(source: dict) -> dict:
+    """A source as recorded by a run, completed with what its folder's marker files say today (a run recorded
+    before real.json existed still credits its real photographs)."""
+    return {**source, **_marker(Path(source["root"]))}
+
+
 def _marker(root: Path) -> dict:
     folder = root if root.is_dir() else root.parent
     real = folder / REAL_MARKER
