@@ -35,8 +35,8 @@ def grade_label(head: str, grade: int | None) -> str:
 
 
 SHORT_GRADE_NAMES = {
-    "dr": ("None", "Mild", "Moderate", "Severe", "Proliferative"),
-    "dme": ("None", "Away from fovea", "At/near fovea"),
+    "dr": ("None", "Mild", "Moderate", "Severe", "PDR"),  # PDR: proliferative DR, as graders write it
+    "dme": ("None", "Non-central", "Central"),  # away from / at or near the fovea; full names in the tooltip
 }
 
 
@@ -119,6 +119,14 @@ def review_text(record: ImageRecord) -> str:
     if d.kind == CONFIRMED:
         return f"{CONFIRMED_MARK} Confirmed by {d.grader}"
     return f"{OVERRIDDEN_MARK} Overridden by {d.grader}"
+
+
+def review_word(record: ImageRecord) -> str:
+    """The review in the list's few characters: mark and verb; who and when are in the tooltip."""
+    d = record.decision
+    if d is None:
+        return NONE if record.status is Status.ERROR else "Not reviewed"
+    return f"{CONFIRMED_MARK} Confirmed" if d.kind == CONFIRMED else f"{OVERRIDDEN_MARK} Overridden"
 
 
 def patient_text(record: ImageRecord) -> str:

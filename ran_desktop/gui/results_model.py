@@ -213,7 +213,7 @@ _TEXT = {
     Column.DR: display.dr_text,
     Column.DME: display.dme_text,
     Column.REFERABLE: display.referable_text,
-    Column.REVIEW: display.review_text,
+    Column.REVIEW: display.review_word,
 }
 _MODEL_COLUMNS = (Column.DR, Column.DME, Column.REFERABLE)
 # Referable by colour, sign and word together; the grader's review by mark and colour (all >= 4.5:1 on white).
@@ -275,8 +275,8 @@ def _styling(record: ImageRecord, column: Column, role: int) -> Any:
     model_cell = column in _MODEL_COLUMNS and unconfirmed(record)
     decision = record.eye_decision if column == Column.REFERABLE else None
     if role == Qt.ItemDataRole.FontRole:
-        bold = (column == Column.QUALITY and record.status is not Status.SCREENED) or (
-            column in (Column.DR, Column.DME) and record.reviewed) or (decision is not None and decision.referable)
+        # Bold only for "refer": the model's grades are italic, the grader's upright (colour marks quality).
+        bold = decision is not None and decision.referable
         if not (bold or model_cell):
             return None
         font = QFont()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSize, Qt
+from PySide6.QtGui import QFontMetrics
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -20,10 +21,17 @@ from PySide6.QtWidgets import (
 from .results_filter import ResultsFilterProxy
 from .results_model import Column
 
-# Starting widths in average characters (the user's own widths are remembered with the window state).
-_COLUMN_CHARS = {
-    Column.FILE: 17, Column.PATIENT: 12, Column.EYE: 5, Column.QUALITY: 11, Column.DR: 13, Column.DME: 15,
-    Column.REFERABLE: 13, Column.REVIEW: 20,
+# Starting widths (the user's own widths are remembered with the window state): file and patient in average
+# characters, the other columns as wide as their longest words (bold where the cell may be), so those are never cut
+# at 1280x800.
+_COLUMN_CHARS = {Column.FILE: 9, Column.PATIENT: 8}
+_COLUMN_WORDS = {
+    Column.EYE: ("OD", "Eye"),
+    Column.QUALITY: ("Ungradable", "Unreadable"),
+    Column.DR: ("2 Moderate", "Ungradable", "DR grade"),
+    Column.DME: ("1 Non-central", "Ungradable", "DME grade"),
+    Column.REFERABLE: ("\u26a0 Yes, urgent", "Referable"),
+    Column.REVIEW: ("\u270e Overridden", "Not reviewed"),
 }
 
 
@@ -84,9 +92,17 @@ class ResultsPanel(QWidget):
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(True)
-        header.resizeSection(Column.THUMBNAIL, thumb + fm.height())
+        header.resizeSection(Column.THUMBNAIL, thumb + fm.height() // 2)
         for column, chars in _COLUMN_CHARS.items():
             header.resizeSection(column, fm.averageCharWidth() * chars)
+        bold = self.table.font()
+        bold.setBold(True)
+        metrics = {column: QFontMetrics(bold) if column == Column.REFERABLE else QFontMetrics(self.table.font())
+                   for column in _COLUMN_WORDS}
+        for column, words in _COLUMN_WORDS.items():
+            # The cell's margins take about a character and a half.
+            header.resizeSection(column, max(metrics[column].horizontalAdvance(w) for w in words)
+                                 + 3 * fm.averageCharWidth() // 2)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -39,10 +39,12 @@ class Workspace(QSplitter):
         self.addWidget(self.list_tabs)
         self.addWidget(self.detail)
         self.addWidget(review_scroll)
-        self.setStretchFactor(0, 6)
+        self.setStretchFactor(0, 7)
         self.setStretchFactor(1, 4)
         self.setStretchFactor(2, 2)
-        self.setSizes([600, 400, 200])  # proportions until the user moves them (then remembered)
+        # Proportions until the user moves them (then remembered): at 1280x800 the list's key words and the whole
+        # review form must fit.
+        self.setSizes([690, 380, 210])
         self.setChildrenCollapsible(False)
 
     def patients_shown(self) -> bool:
