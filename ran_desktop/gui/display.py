@@ -160,7 +160,7 @@ def group_title(group: PatientGroup) -> str:
     record = group.records[0]
     if record.status is Status.ERROR:
         return f"Unreadable file: {record.result.path.name}"
-    if group.file_name_patient:
+    if group.file_name_patient and len(group.records) > 1:
         return f"No patient ID: \u201c{group.file_name_patient}\u201d by file name ({len(group.records)} images)"
     return f"No patient ID: {file_text(record)}"
 

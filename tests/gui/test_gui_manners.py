@@ -112,13 +112,13 @@ def test_window_state_is_remembered(open_window, qtbot, models_folder, data_dir)
     window.splitter.setSizes([500, 300, 200])
     window.detail.splitter.setSizes([450, 150])
     sizes, detail_sizes = window.splitter.sizes(), window.detail.splitter.sizes()
-    window.search.setText("not saved")  # filters are per session of use, not remembered
+    window.search.setText("kept")  # the grader's filters come back too (tested in test_gui_list)
     window.close()
     again = launch([], data_dir, models_folder)
     qtbot.addWidget(again)
     assert again.size().toTuple() == (1200, 700)
     assert again.splitter.sizes() == sizes and again.detail.splitter.sizes() == detail_sizes
-    assert again.search.text() == ""
+    assert again.search.text() == "kept"
 
 
 def test_about_shows_versions_and_the_model_card(open_window, tiny_bundle):

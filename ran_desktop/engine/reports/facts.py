@@ -144,7 +144,7 @@ def patient_label(group: PatientGroup) -> str:
         return f"{group.patient_id} · {group.patient_name}"
     if group.patient_id or group.patient_name:
         return str(group.patient_id or group.patient_name)
-    if group.file_name_patient:
+    if group.file_name_patient and len(group.records) > 1:
         return f"Unidentified, file names \u201c{group.file_name_patient}\u201d"
     return f"Unidentified ({file_label(group.records[0])})"
 
