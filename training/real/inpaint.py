@@ -1,8 +1,9 @@
 """Lesion-free versions of real photographs, and decoy inpainting that leaves every image with the same traces.
 
 A lesion is removed by filling its mask (dilated over its halo) from the surrounding retina (pull-push over an
-image pyramid), then giving the smooth fill back the photograph's own grain: the fine detail (image minus its blur) of
-a nearby lesion-free stretch is added inside the filled region. A vessel that crossed a lesion is filled too.
+image pyramid), then giving the smooth fill back the photograph's own texture: the detail (image minus its blur over
+a tenth of a disc diameter: grain, choroid, small vessels) of nearby lesion-free stretches, never of the optic disc or
+the aperture's rim, is added inside the filled region. A vessel that crossed a lesion is filled too.
 
 So that "inpainted" cannot come to mean "healthy" for a network, every image made from a real photograph, diseased
 or not, also gets decoys: lesion-shaped regions at random lesion-free places, filled the same way.
@@ -15,8 +16,8 @@ import cv2
 import numpy as np
 
 HALO_PX_PER_DD = 0.07  # the mask is widened by this many DD before filling: a lesion's glow reaches past its outline
-_DETAIL_SIGMA_DD = 0.1
-_OFFSETS = 6
+_DETAIL_SIGMA_DD = 0.1  # texture finer than this is borrowed into a fill
+_OFFSETS = 6  # nearby places tried as the texture's source; the two clearest are used
 
 
 def _odd(n: float) -> int:
