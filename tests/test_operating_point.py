@@ -106,3 +106,16 @@ def test_the_about_dialog_credits_the_training_data(bundles):
     folder, threshold = bundles["refer"]
     text = model_card_markdown(load_bundle(folder, device="cpu"))
     assert f"**Data credit:** {CREDIT}" in text and f"at least {threshold * 100:.0f} %" in text
+
+
+def test_the_footer_and_model_status_say_what_trained_the_weights():
+    from ran_desktop.engine.reports.blocks import short_warning
+    from ran_desktop.engine.reports.facts import model_status
+    from ran_desktop.engine.results import ModelInfo
+
+    mixed = ModelInfo("m", "1", "data", True, True, "not validated", "CPU", real=True)
+    synthetic = ModelInfo("m", "1", "data", True, True, "not validated", "CPU")
+    assert "trained mostly on synthetic images" in short_warning([mixed]) and "only" not in short_warning([mixed])
+    assert "trained on synthetic images only" in short_warning([synthetic])
+    assert model_status(mixed) == "trained mostly on synthetic images"
+    assert model_status(synthetic) == "trained on synthetic images only"

@@ -48,6 +48,7 @@ class ModelInfo:
     # (chosen on validation data for sensitivity, see the bundle's manifest); None: the most probable grades.
     referable_threshold: float | None = None
     credits: tuple[str, ...] = ()  # attributions the training data's licences require on every report
+    real: bool = False  # some of the training data were real photographs (with `synthetic`: a mix)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "credits", tuple(self.credits))  # a list when read back from JSON

@@ -61,6 +61,7 @@ def model_info(loaded: LoadedModel) -> ModelInfo:
         device=loaded.device.description,
         referable_threshold=m.referable_threshold,
         credits=tuple(m.credits),
+        real=bool(m.training_data.get("real")),
     )
 
 

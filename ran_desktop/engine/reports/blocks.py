@@ -20,7 +20,8 @@ def short_warning(models: list[ModelInfo]) -> str:
     kinds = {"UNTRAINED" if not m.trained else "synthetic-trained" if m.synthetic else "unvalidated" for m in flagged}
     if len(kinds) == 1:
         (kind,) = kinds
-        source = {"UNTRAINED": "an UNTRAINED model", "synthetic-trained": "a model trained on synthetic images only",
+        trained_on = "mostly on synthetic images" if any(m.real for m in flagged) else "on synthetic images only"
+        source = {"UNTRAINED": "an UNTRAINED model", "synthetic-trained": f"a model trained {trained_on}",
                   "unvalidated": "an unvalidated model"}[kind]
     else:  # short enough to stay on the footer's one line
         ordered = [k for k in ("UNTRAINED", "synthetic-trained", "unvalidated") if k in kinds]

@@ -196,7 +196,7 @@ def model_status(info: ModelInfo) -> str:
     if not info.trained:
         return "UNTRAINED"
     if info.synthetic:
-        return "trained on synthetic images only"
+        return "trained mostly on synthetic images" if info.real else "trained on synthetic images only"
     return "trained"
 
 
