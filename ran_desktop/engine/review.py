@@ -195,7 +195,7 @@ def caveat_for(result: ScreeningResult) -> str:
     if not result.model.trained:
         return "untrained model"
     if result.model.synthetic:
-        return "synthetic training only"
+        return "mostly synthetic training" if result.model.real else "synthetic training only"
     return "unvalidated model" if result.model.warning else ""
 
 

@@ -139,3 +139,8 @@ def test_progress_wording():
     assert duration_text(2 * 3600 + 5 * 60) == "2 h 05 min"
     assert progress_text(5, 20, 30.0, 2) == "Screening 5 of 20, about 30 s left · 2 more queued"
     assert progress_text(20, 20, 0.0) == "Screening 20 of 20"
+
+
+def test_weights_trained_on_synthetic_and_real_images_carry_their_own_caveat():
+    mixed = replace(SYNTHETIC, real=True)
+    assert record("a", 2, 1, model=mixed).model_caveat == "mostly synthetic training"
