@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from dataclasses import dataclass, field
+from functools import cached_property
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, TextIO
@@ -70,9 +71,10 @@ class ScreeningResult:
     view: np.ndarray | None = None  # the field-of-view crop the model saw, uint8 RGB, for overlays
     stages: dict[str, np.ndarray] | None = None  # preprocessing previews, when asked for
 
-    @property
+    @cached_property
     def grades(self) -> tuple[int, int] | None:
-        """The model's (DR, DME) grades under its operating point (`grading.model_grades`)."""
+        """The model's (DR, DME) grades under its operating point (`grading.model_grades`). Cached: the worklist
+        asks for both grades on every repaint, and a result's probabilities and model never change."""
         if self.dr_probs is None or self.dme_probs is None:
             return None
         return model_grades(self.dr_probs, self.dme_probs, self.model.referable_threshold)

@@ -15,15 +15,19 @@ from ran_desktop.engine.storage import Storage
 from ran_desktop.gui.results_model import Column
 
 
-@pytest.fixture
-def three(open_window, qtbot, photos):
-    window = open_window()
+def with_three_photos(window, qtbot, photos):
+    """Three photographs screened, the first selected, the window active (keys go to it)."""
     drop(window, [photos(3, nested=False)])
     wait_idle(qtbot, window, 3)
     window.select_key(window.results.record(0).key)
     window.activateWindow()
     qtbot.waitActive(window)
     return window
+
+
+@pytest.fixture
+def three(open_window, qtbot, photos):
+    return with_three_photos(open_window(), qtbot, photos)
 
 
 def trail_eyes(window, record) -> list:
@@ -192,12 +196,7 @@ def trained_window(qtbot, tiny_bundle, data_dir, photos, tmp_path, monkeypatch):
     window = launch([], data_dir, folder)
     qtbot.addWidget(window)
     qtbot.waitUntil(lambda: window.controller.model_state == "ready", timeout=TIMEOUT_MS)
-    drop(window, [photos(3, nested=False)])
-    wait_idle(qtbot, window, 3)
-    window.select_key(window.results.record(0).key)
-    window.activateWindow()
-    qtbot.waitActive(window)
-    return window
+    return with_three_photos(window, qtbot, photos)
 
 
 def test_a_trained_models_grades_are_not_in_the_form_until_the_grader_accepts_them(trained_window, qtbot):
