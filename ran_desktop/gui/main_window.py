@@ -245,7 +245,7 @@ class MainWindow(QMainWindow):
         ws.list_tabs.currentChanged.connect(self._on_list_tab_changed)
         ws.list_panel.update_count()
         self.reports.attach(self.commands, ws)
-        ws.review.review_mode = ws.detail.review_mode = ws.patients.model.review_mode = self.settings.review_mode
+        self._hand_review_mode(ws, self.settings.review_mode)
         ws.list_panel.set_filter_state(self.settings.list_filters)  # as the grader left them
         current = self.settings.list_current
         if current and self.results.row_of(current) is not None:
@@ -524,13 +524,17 @@ class MainWindow(QMainWindow):
             return None  # blind-first review: no heat map before the grader's decision
         return (self.detail.head, self.detail.grade) if self.detail.mode == GRADCAM else None
 
+    @staticmethod
+    def _hand_review_mode(ws: Workspace, mode: str) -> None:
+        """The views of the workspace that could show the model's grades, told the clinic's review mode."""
+        ws.review.review_mode = ws.detail.review_mode = ws.patients.model.review_mode = mode
+
     def apply_review_mode(self) -> None:
         """The clinic's review mode, to every view that could show the model's grades."""
         mode = self.settings.review_mode
         self.results.set_review_mode(mode)
         if self._workspace is not None:
-            ws = self._workspace
-            ws.review.review_mode = ws.detail.review_mode = ws.patients.model.review_mode = mode
+            self._hand_review_mode(self._workspace, mode)
             self.proxy.invalidate()
             self._refresh_patients()
             record = self.current_record()
