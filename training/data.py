@@ -33,6 +33,7 @@ from ran_desktop.engine.preprocess import (
     resize_square,
 )
 
+from . import lesion_masks
 from .datasets import Record
 
 log = logging.getLogger(__name__)
@@ -53,17 +54,27 @@ def labels_of(records: Sequence[Record]) -> tuple[np.ndarray, np.ndarray]:
 
 def field_of_view_square(path: Path, settings: PreprocessSettings) -> np.ndarray:
     """The engine's decode, field-of-view detection, crop and resize: the resized square before CLAHE."""
+    return field_of_view_squares(path, settings)[0]
+
+
+def field_of_view_squares(
+    path: Path, settings: PreprocessSettings, lesion_mask: Path | None = None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The resized square before CLAHE, and the photograph's lesion mask cut the same way (None without one)."""
     image = load_images(path, min_side=decode_min_side(settings))[0]
     fov = detect_fov(image.pixels, settings)
-    return resize_square(crop_to_fov(image.pixels, fov, settings), settings.input_size)
+    square = resize_square(crop_to_fov(image.pixels, fov, settings), settings.input_size)
+    if lesion_mask is None:
+        return square, None
+    return square, lesion_masks.square(lesion_masks.read(lesion_mask), image.pixels.shape, fov, settings)
 
 
-def _square_or_none(args: tuple[str, dict]) -> np.ndarray | None:
-    path, settings = args
+def _square_or_none(args: tuple[str, dict, str | None]) -> tuple[np.ndarray, np.ndarray | None] | None:
+    path, settings, mask = args
     try:
-        return field_of_view_square(Path(path), PreprocessSettings.from_dict(settings))
-    except ImageLoadError as exc:
-        log.warning("skipped %s", exc)
+        return field_of_view_squares(Path(path), PreprocessSettings.from_dict(settings), Path(mask) if mask else None)
+    except (ImageLoadError, ValueError) as exc:
+        log.warning("skipped %s: %s", path, exc)
         return None
 
 
@@ -72,43 +83,64 @@ class SquareCache:
 
     The key covers the files (path, size, modification time) and the preprocessing settings, so a changed data set
     or setting makes a new cache instead of reusing a wrong one. Files that fail to load are listed in `failed`.
+    Where records name lesion masks, they are cut the same way into `lesions-<key>.npy` (`masks`, with `has_mask`).
     """
 
     def __init__(self, records: Sequence[Record], settings: PreprocessSettings, cache_dir: Path, workers: int = 2):
         self.settings = settings
         self.records = list(records)
+        self.has_mask = np.array([r.lesion_mask is not None for r in self.records], bool)
         key = self._key()
         cache_dir = Path(cache_dir)
         cache_dir.mkdir(parents=True, exist_ok=True)
         self.path = cache_dir / f"squares-{key}.npy"
+        self.mask_path = cache_dir / f"lesions-{key}.npy" if self.has_mask.any() else None
         self._failed_path = cache_dir / f"squares-{key}.failed.json"
-        if not (self.path.exists() and self._failed_path.exists()):
+        built = self.path.exists() and self._failed_path.exists()
+        if not built or (self.mask_path is not None and not self.mask_path.exists()):
             self._build(workers)
         self.failed: list[int] = json.loads(self._failed_path.read_text())
         self._array: np.ndarray | None = None
+        self._masks: np.ndarray | None = None
 
     def _key(self) -> str:
         digest = hashlib.sha256(json.dumps(self.settings.to_dict(), sort_keys=True).encode())
         for record in self.records:
             stat = record.image.stat() if record.image.exists() else None
             digest.update(f"{record.image}|{stat.st_size if stat else -1}|{stat.st_mtime_ns if stat else -1}\n".encode())
+            if record.lesion_mask is not None:  # only then, so caches made before masks existed keep their key
+                mask = record.lesion_mask.stat() if record.lesion_mask.exists() else None
+                digest.update(f"mask {record.lesion_mask}|{mask.st_size if mask else -1}|"
+                              f"{mask.st_mtime_ns if mask else -1}\n".encode())
         return digest.hexdigest()[:16]
 
     def _build(self, workers: int) -> None:
         size = self.settings.input_size
         tmp = self.path.with_suffix(".partial.npy")
         squares = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(len(self.records), size, size, 3))
+        masks = None
+        if self.mask_path is not None:
+            mask_tmp = self.mask_path.with_suffix(".partial.npy")
+            masks = np.lib.format.open_memmap(mask_tmp, mode="w+", dtype=np.uint8,
+                                              shape=(len(self.records), size, size))
         failed: list[int] = []
-        jobs = [(str(r.image), self.settings.to_dict()) for r in self.records]
+        jobs = [(str(r.image), self.settings.to_dict(), str(r.lesion_mask) if r.lesion_mask else None)
+                for r in self.records]
         log.info("decoding %d photographs into %s", len(jobs), self.path.name)
         with ProcessPoolExecutor(max_workers=max(1, workers)) as pool:
-            for i, square in enumerate(pool.map(_square_or_none, jobs, chunksize=16)):
-                if square is None:
+            for i, result in enumerate(pool.map(_square_or_none, jobs, chunksize=16)):
+                if result is None:
                     failed.append(i)
-                else:
-                    squares[i] = square
+                    continue
+                squares[i] = result[0]
+                if masks is not None and result[1] is not None:
+                    masks[i] = result[1]
         squares.flush()
         del squares
+        if masks is not None and self.mask_path is not None:
+            masks.flush()
+            del masks
+            os.replace(self.mask_path.with_suffix(".partial.npy"), self.mask_path)
         os.replace(tmp, self.path)
         self._failed_path.write_text(json.dumps(failed))
 
@@ -119,8 +151,15 @@ class SquareCache:
             self._array = np.load(self.path, mmap_mode="r")
         return self._array
 
+    @property
+    def masks(self) -> np.ndarray | None:
+        """(N, size, size) lesion bits, zeros where a record has none (see `has_mask`); None when no record has one."""
+        if self._masks is None and self.mask_path is not None:
+            self._masks = np.load(self.mask_path, mmap_mode="r")
+        return self._masks
+
     def __getstate__(self) -> dict:
-        return {**self.__dict__, "_array": None}
+        return {**self.__dict__, "_array": None, "_masks": None}
 
     def usable(self) -> list[int]:
         failed = set(self.failed)
@@ -150,6 +189,13 @@ class AugmentSettings:
 
 def augment(square: np.ndarray, rng: np.random.Generator, aug: AugmentSettings) -> np.ndarray:
     """A randomly transformed copy of a uint8 RGB square; the same rng state gives the same result."""
+    return augment_with_mask(square, None, rng, aug)[0]
+
+
+def augment_with_mask(
+    square: np.ndarray, lesions: np.ndarray | None, rng: np.random.Generator, aug: AugmentSettings
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """`augment`, with the lesion bit mask moved exactly as the photograph (colour changes leave it alone)."""
     size = square.shape[0]
     angle = rng.uniform(-aug.rotation_deg, aug.rotation_deg)
     scale = rng.uniform(*aug.scale)
@@ -157,10 +203,16 @@ def augment(square: np.ndarray, rng: np.random.Generator, aug: AugmentSettings) 
     matrix = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, scale)
     matrix[:, 2] += shift
     out = cv2.warpAffine(square, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+    moved = None
+    if lesions is not None:
+        moved = cv2.warpAffine(np.ascontiguousarray(lesions), matrix, (size, size), flags=cv2.INTER_NEAREST,
+                               borderValue=0)
     if aug.hflip and rng.random() < 0.5:
         out = out[:, ::-1]
+        moved = None if moved is None else moved[:, ::-1]
     if aug.vflip and rng.random() < 0.5:
         out = out[::-1]
+        moved = None if moved is None else moved[::-1]
     # Colour changes stay inside the fundus; the surround stays black. The mask is taken on the uint8 channels (the
     # same pixels as the float image's max > 0): a float max over the last axis took a quarter of a sample's time.
     mask = (np.maximum(np.maximum(out[..., 0], out[..., 1]), out[..., 2]) > 0)[..., None]
@@ -178,7 +230,8 @@ def augment(square: np.ndarray, rng: np.random.Generator, aug: AugmentSettings) 
     if rng.random() < aug.blur_probability:
         img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
     img = np.where(mask, img, 0)
-    return np.ascontiguousarray(np.clip(img, 0, 255).astype(np.uint8))
+    return np.ascontiguousarray(np.clip(img, 0, 255).astype(np.uint8)), (
+        None if moved is None else np.ascontiguousarray(moved))
 
 
 class FundusDataset(Dataset):
@@ -188,6 +241,9 @@ class FundusDataset(Dataset):
     (seed, epoch, record), and the epoch travels with each request because a persistent data-loader worker keeps its
     own copy of the dataset, which an attribute set later in the main process never reaches. A bare position is
     epoch 0.
+
+    With `lesions`, each item also carries the lesion bit mask (uint8, size x size; zeros where unknown) and whether
+    it is known, for the lesion head.
     """
 
     def __init__(
@@ -196,25 +252,35 @@ class FundusDataset(Dataset):
         indices: Sequence[int] | None = None,
         augmentation: AugmentSettings | None = None,
         seed: int = 0,
+        lesions: bool = False,
     ):
         self.cache = cache
         self.indices = list(cache.usable() if indices is None else indices)
         self.dr, self.dme = labels_of(cache.records)
         self.augmentation = augmentation
         self.seed = seed
+        self.lesions = lesions
 
     def __len__(self) -> int:
         return len(self.indices)
 
-    def __getitem__(self, key: int | tuple[int, int]) -> tuple[torch.Tensor, int, int]:
+    def __getitem__(self, key: int | tuple[int, int]) -> tuple:
         # Different augmentations every epoch, the same ones for the same (seed, epoch): resumed runs repeat them.
         epoch, i = key if isinstance(key, tuple) else (0, key)
         index = self.indices[i]
         square = np.asarray(self.cache.array[index])
+        known = bool(self.lesions and self.cache.has_mask[index])
+        bits = np.asarray(self.cache.masks[index]) if known and self.cache.masks is not None else None
         if self.augmentation is not None:
-            square = augment(square, np.random.default_rng([self.seed, epoch, index]), self.augmentation)
+            square, bits = augment_with_mask(square, bits, np.random.default_rng([self.seed, epoch, index]),
+                                             self.augmentation)
         _, tensor = finish(square, self.cache.settings)
-        return torch.from_numpy(tensor), int(self.dr[index]), int(self.dme[index])
+        item = (torch.from_numpy(tensor), int(self.dr[index]), int(self.dme[index]))
+        if not self.lesions:
+            return item
+        size = self.cache.settings.input_size
+        mask = torch.from_numpy(bits.copy()) if bits is not None else torch.zeros((size, size), dtype=torch.uint8)
+        return (*item, mask, bits is not None)
 
     def targets(self) -> tuple[np.ndarray, np.ndarray]:
         return self.dr[self.indices], self.dme[self.indices]

@@ -6,10 +6,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
-from ran_desktop.engine.model import FocalLoss
+from ran_desktop.engine.model import LESION_STRIDE, FocalLoss, unpack_lesion_bits
 
 
 @dataclass
@@ -32,6 +33,32 @@ class TwoHeadLoss(nn.Module):
 
     def forward(self, output, dr_target: torch.Tensor, dme_target: torch.Tensor) -> torch.Tensor:
         return self.dr(output.dr, dr_target) + self.dme_weight * self.dme(output.dme, dme_target)
+
+
+def lesion_targets(bits: torch.Tensor, stride: int = LESION_STRIDE) -> torch.Tensor:
+    """(N, size, size) lesion bits -> (N, kinds, size / stride, size / stride) 0/1 targets at the head's
+    resolution: a cell is a lesion where any pixel in it is, so a microaneurysm smaller than a cell still counts."""
+    return F.max_pool2d(unpack_lesion_bits(bits), stride)
+
+
+class LesionLoss(nn.Module):
+    """Binary cross entropy plus soft Dice per lesion kind, over the images whose masks are known.
+
+    Cross entropy alone settles for "no lesion anywhere" (lesion cells are about 1 % of a photograph); Dice, summed
+    over the batch per kind, weighs the few lesion cells as much as the many background ones.
+    """
+
+    def forward(self, logits: torch.Tensor, bits: torch.Tensor, known: torch.Tensor) -> torch.Tensor:
+        if not bool(known.any()):
+            return logits.sum() * 0.0
+        logits = logits[known].float()
+        target = lesion_targets(bits[known], bits.shape[-1] // logits.shape[-1])
+        bce = F.binary_cross_entropy_with_logits(logits, target)
+        p = torch.sigmoid(logits)
+        overlap = (p * target).sum(dim=(0, 2, 3))
+        total = p.sum(dim=(0, 2, 3)) + target.sum(dim=(0, 2, 3))
+        dice = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)
+        return bce + dice.mean()
 
 
 @torch.inference_mode()

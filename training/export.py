@@ -22,6 +22,7 @@ from .datasets import load_split
 from .evaluate import evaluate_records, format_table, predict_records
 from .metrics import choose_threshold, referable_scores
 from .sources import credits, describe, has_real, is_synthetic, load_sources, provenance
+from .train import architecture_kwargs
 
 SYNTHETIC_USE = (
     "Research and software evaluation only. Trained on synthetic fundus images: NOT validated for clinical use. "
@@ -52,9 +53,7 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
     (training/real/probe.py), reported in the model card."""
     config = json.loads((run / "config.json").read_text())
     summary = _summary(run, config)
-    kwargs = {"dropout": config["dropout"]}
-    if config["base_width"] != 64:
-        kwargs["base_width"] = config["base_width"]
+    kwargs = architecture_kwargs(config)
     model = build_ran(config["variant"], **kwargs)
     model.load_state_dict(load_file(str(run / "best.safetensors")))
     sources = [provenance(s) for s in summary["sources"]]

@@ -37,7 +37,7 @@ from ran_desktop.engine.preprocess import PreprocessSettings
 from .baselines import BASELINES
 from .data import AugmentSettings, FundusDataset, SquareCache
 from .datasets import Record, load_split, save_split, split_records
-from .engine_io import TwoHeadLoss, predict
+from .engine_io import LesionLoss, TwoHeadLoss, predict
 from .metrics import screening_metrics, selection_score
 from .sources import load_sources
 
@@ -63,6 +63,7 @@ class TrainConfig:
     schedule: str = "constant"  # the paper keeps Adam's rate; "cosine" anneals it to 0
     gamma: float = 2.0  # focal loss; 0 is cross entropy
     dme_weight: float = 1.0
+    lesion_weight: float = 0.0  # > 0 adds the lesion head, trained on the records' lesion masks
     dropout: float = 0.2
     augment: bool = True
     select: str = "combined"  # kappa, auc, combined or loss
@@ -81,14 +82,21 @@ class TrainConfig:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def architecture_kwargs(self) -> dict[str, Any]:
-        kwargs: dict[str, Any] = {"dropout": self.dropout}
-        if self.base_width != 64:
-            kwargs["base_width"] = self.base_width
-        return kwargs
+        return architecture_kwargs(self.to_json())
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
+
+
+def architecture_kwargs(config: dict[str, Any]) -> dict[str, Any]:
+    """RAN's keyword arguments for a run's configuration (config.json): training and export build the same net."""
+    kwargs: dict[str, Any] = {"dropout": config["dropout"]}
+    if config["base_width"] != 64:
+        kwargs["base_width"] = config["base_width"]
+    if config.get("lesion_weight", 0.0) > 0:
+        kwargs["lesion_head"] = True
+    return kwargs
 
 
 class EpochSampler(Sampler[tuple[int, int]]):
@@ -175,8 +183,11 @@ class Trainer:
         }
         if self.distributed and self.main:
             dist.barrier()
+        self.lesions = cfg.lesion_weight > 0
+        if self.lesions and not self.caches["train"].has_mask.any():
+            raise ValueError("--lesion-weight needs data with lesion masks (a 'lesion_mask' column), and none has")
         self.train_set = FundusDataset(self.caches["train"], augmentation=AugmentSettings() if cfg.augment else None,
-                                       seed=cfg.seed)
+                                       seed=cfg.seed, lesions=self.lesions)
         self.val_set = FundusDataset(self.caches["val"])
         self.test_set = FundusDataset(self.caches["test"])
         if len(self.train_set) == 0 or len(self.val_set) == 0:
@@ -185,6 +196,7 @@ class Trainer:
         self.model = self._build_model().to(self.device).to(memory_format=torch.channels_last)
         self.net = DistributedDataParallel(self.model) if self.distributed else self.model
         self.criterion = TwoHeadLoss(cfg.gamma, cfg.dme_weight)
+        self.lesion_loss = LesionLoss()
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.epoch, self.batch_in_epoch, self.best, self.best_epoch = 0, 0, -math.inf, -1
         self._epoch_loss = (0.0, 0)
@@ -218,7 +230,12 @@ class Trainer:
         if self.cfg.finetune:
             # Transfer as in the paper (Kaggle -> Messidor / IDRiD): start from a verified bundle's weights.
             source = load_bundle(self.cfg.finetune, device="cpu")
-            model.load_state_dict(source.model.state_dict(), strict=True)
+            result = model.load_state_dict(source.model.state_dict(), strict=False)
+            # A lesion head may be new (it starts from scratch); every other weight must come from the bundle.
+            missing = [k for k in result.missing_keys if not k.startswith("lesion_head.")]
+            if missing or result.unexpected_keys:
+                raise ValueError(f"{self.cfg.finetune} does not fit this architecture (missing {missing[:3]}, "
+                                 f"unexpected {result.unexpected_keys[:3]})")
             log.info("fine-tuning from %s", source.manifest.title)
         return model
 
@@ -305,12 +322,19 @@ class Trainer:
         t0 = time.perf_counter()
         bar = tqdm(total=total_batches, initial=self.batch_in_epoch, desc=f"epoch {self.epoch + 1}/{self.cfg.epochs}",
                    disable=not self.main, file=sys.stderr, dynamic_ncols=True)
-        for x, dr, dme in loader:
+        for batch in loader:
             if limit is not None and self.batch_in_epoch >= limit:
                 break
+            x, dr, dme = batch[:3]
             x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
             dr, dme = dr.to(self.device, non_blocking=True), dme.to(self.device, non_blocking=True)
-            loss = self.criterion(self.net(x), dr, dme)
+            if self.lesions:
+                output, lesion_logits = self.net(x, with_lesions=True)
+                bits, known = batch[3].to(self.device, non_blocking=True), batch[4].to(self.device)
+                loss = (self.criterion(output, dr, dme)
+                        + self.cfg.lesion_weight * self.lesion_loss(lesion_logits, bits, known))
+            else:
+                loss = self.criterion(self.net(x), dr, dme)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
             self.optimizer.step()
@@ -451,6 +475,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--schedule", choices=["constant", "cosine"], default=d.schedule)
     p.add_argument("--gamma", type=float, default=d.gamma, help="focal loss gamma; 0 = cross entropy")
     p.add_argument("--dme-weight", type=float, default=d.dme_weight)
+    p.add_argument("--lesion-weight", type=float, default=d.lesion_weight,
+                   help="weight of the lesion head's loss; > 0 adds the head (needs data with lesion masks)")
     p.add_argument("--dropout", type=float, default=d.dropout)
     p.add_argument("--no-augment", dest="augment", action="store_false")
     p.add_argument("--select", choices=["kappa", "auc", "combined", "loss"], default=d.select,

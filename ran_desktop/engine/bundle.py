@@ -23,7 +23,7 @@ from .device import DeviceChoice, choose_device
 from .errors import BundleError
 from .grading import DME_GRADE_NAMES, DR_GRADE_NAMES
 from .manifest import MANIFEST_NAME, WEIGHTS_NAME, Manifest
-from .model import RAN, build_ran
+from .model import LESION_KINDS, RAN, build_ran
 from .preprocess import PreprocessSettings
 from .quality import QualityThresholds
 
@@ -149,7 +149,8 @@ def save_bundle(
         architecture={"family": "RAN", "variant": variant, "kwargs": dict(architecture_kwargs)},
         input_size=preprocessing.input_size,
         preprocessing=preprocessing.to_dict(),
-        heads={"dr": list(DR_GRADE_NAMES), "dme": list(DME_GRADE_NAMES)},
+        heads={"dr": list(DR_GRADE_NAMES), "dme": list(DME_GRADE_NAMES),
+               **({"lesions": list(LESION_KINDS)} if architecture_kwargs.get("lesion_head") else {})},
         training_data=dict(training_data),
         trained=trained,
         metrics=dict(metrics or {}),

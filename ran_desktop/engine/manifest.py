@@ -53,6 +53,7 @@ SCHEMA: dict[str, Any] = {
                         "nominal_input_size": {"type": "integer", "minimum": 32, "maximum": 2048},
                         "mask_min_size": {"type": "integer", "minimum": 1, "maximum": 512},
                         "zero_init_residual": {"type": "boolean"},
+                        "lesion_head": {"type": "boolean"},
                     },
                 },
             },
@@ -66,6 +67,8 @@ SCHEMA: dict[str, Any] = {
             "properties": {
                 "dr": {"type": "array", "items": {"type": "string"}, "minItems": 5, "maxItems": 5},
                 "dme": {"type": "array", "items": {"type": "string"}, "minItems": 3, "maxItems": 3},
+                # Channel names of the lesion head's output, where the network has one.
+                "lesions": {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 8},
             },
         },
         "training_data": {

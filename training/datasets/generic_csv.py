@@ -9,6 +9,8 @@
 `image` is a path relative to the CSV (or absolute). `dr` 0-4 and `dme` 0-2 may be empty, or their column absent,
 when not graded, but a table with neither column is refused. `patient` defaults to the image path as written.
 `eye` accepts OD/OS, right/left, R/L, RE/LE or "unknown"; empty or absent, the file name decides.
+An optional `lesion_mask` column names each photograph's lesion mask (a bit mask PNG, `training/lesion_masks.py`;
+empty: not known), which trains the lesion head.
 An optional `split` column ("train" / "test") keeps rows on that side of a split made with
 `--use-predefined-split`, as a data set's own split would.
 `root` is the CSV itself or the folder holding labels.csv.
@@ -49,6 +51,7 @@ def load(root: Path, *, labels: str = LABELS, source: str = SOURCE) -> LoadedRec
     dr_col, dme_col = table.find("dr"), table.find("dme")
     patient_col, eye_col = table.find("patient"), table.find("eye")
     split_col = table.find("split")
+    mask_col = table.find("lesion_mask")
     if dr_col is None and dme_col is None:
         raise ValueError(f"{path}: neither a 'dr' nor a 'dme' column; the header has {table.header}")
     records = LoadedRecords(source)
@@ -70,5 +73,9 @@ def load(root: Path, *, labels: str = LABELS, source: str = SOURCE) -> LoadedRec
         split = text(cell(cells, split_col)).casefold() or None
         if split not in (None, "train", "test"):
             raise ValueError(f"{where}: column 'split' must be 'train', 'test' or empty, not {split!r}")
-        records.add(Record(image, dr, dme, patient, eye, source, split), where)
+        mask_name = text(cell(cells, mask_col))
+        mask = Path(os.path.normpath(path.parent / mask_name)) if mask_name else None
+        if mask is not None and not mask.is_file():
+            raise ValueError(f"{where}: no lesion mask {mask}")
+        records.add(Record(image, dr, dme, patient, eye, source, split, lesion_mask=mask), where)
     return report(records)

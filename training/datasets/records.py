@@ -36,6 +36,7 @@ class Record:
     split_hint: str | None = None  # "train" / "test" where the dataset ships its own split
     dr_scale: str = "icdr"
     dme_scale: str = "risk"
+    lesion_mask: Path | None = None  # lesion bit mask (training/lesion_masks.py) at the photograph's size, if known
 
     def __post_init__(self) -> None:
         # Adapters validate with file and row in the message; this guards every other way of building a Record.

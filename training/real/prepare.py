@@ -35,6 +35,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from training import lesion_masks
 from training.datasets.idrid_segmentation import DISC, LESIONS, CaseImages, load_cases, read_case
 
 from .inpaint import decoy_region, fill
@@ -48,7 +49,7 @@ CREDIT = (
     'Fabrice Meriaudeau. "Indian Diabetic Retinopathy Image Dataset (IDRiD)". IEEE Dataport, 2018. '
     'https://dx.doi.org/10.21227/H25W98'
 )
-LABEL_COLUMNS = ("image", "dr", "dme", "patient", "eye", "kind", "source", "split")
+LABEL_COLUMNS = ("image", "dr", "dme", "patient", "eye", "kind", "source", "split", "lesion_mask")
 _JPEG_QUALITY = 95
 DECOYS_PER_IMAGE = 2
 
@@ -116,6 +117,10 @@ def write_pair_set(folder: Path, cases: list[PreparedCase], donors: list[Prepare
     for i, case in enumerate(cases):
         others = [d for d in donors if d is not case] or donors
         patient, eye = case.images.case.id, case.graded.eye
+        shape = case.images.rgb.shape[:2]
+        lesion_bits = lesion_masks.pack({kind: case.images.masks[kind] for kind in LESIONS}, shape)
+        lesion_masks.write(folder / "masks" / f"{case.images.case.name}.png", lesion_bits)
+        lesion_masks.write(folder / "masks" / f"{case.images.case.name}_lesion-free.png", np.zeros(shape, np.uint8))
         for copy in range(copies):
             name = case.images.case.name + (f"_v{copy + 1}" if copies > 1 else "")
             base = seed * 100_000 + 1000 * copy + 2 * i
@@ -124,9 +129,9 @@ def write_pair_set(folder: Path, cases: list[PreparedCase], donors: list[Prepare
             _write_jpeg(folder / "images" / f"{name}.jpg", original)
             _write_jpeg(folder / "images" / f"{name}_lesion-free.jpg", clean)
             rows.append([f"images/{name}.jpg", case.graded.dr, case.graded.dme, patient, eye, "original",
-                         case.images.case.id, split])
+                         case.images.case.id, split, f"masks/{case.images.case.name}.png"])
             rows.append([f"images/{name}_lesion-free.jpg", 0, 0, patient, eye, "lesion-free",
-                         case.images.case.id, split])
+                         case.images.case.id, split, f"masks/{case.images.case.name}_lesion-free.png"])
     _write_labels(folder, rows)
     write_provenance(folder, [c.images.case.id for c in cases])
 
@@ -143,7 +148,8 @@ def write_backgrounds(folder: Path, cases: list[PreparedCase], seed: int) -> Non
     entries = []
     for i, case in enumerate(cases):
         name = f"{case.images.case.name}.png"
-        clean = with_decoys(case.clean, case, [c for c in cases if c is not case], seed * 1000 + 500 + i)
+        others = [c for c in cases if c is not case] or cases  # a single photograph borrows its own shapes
+        clean = with_decoys(case.clean, case, others, seed * 1000 + 500 + i)
         path = folder / name
         path.parent.mkdir(parents=True, exist_ok=True)
         cv2.imwrite(str(path), clean[..., ::-1])

@@ -27,14 +27,18 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from training import lesion_masks
+
 from .anatomy import sample_appearance
 from .camera import FAMILIES, sample_camera
 from .generate import DEFAULT_DR_WEIGHTS, DME_WEIGHTS, generate_fundus
 
-LABEL_COLUMNS = ("image", "dr", "dme", "patient", "eye", "seed", "camera_family", "background", "lesions")
+LABEL_COLUMNS = ("image", "dr", "dme", "patient", "eye", "seed", "camera_family", "background", "lesions",
+                 "lesion_mask")
 LABELS_FILE = "labels.csv"
 MANIFEST_FILE = "synthetic.json"
 IMAGE_DIR = "images"
+MASK_DIR = "masks"
 FORMATS = ("jpg", "png")
 _BOTH_EYES_P = 0.5
 _JPEG_QUALITY = 95
@@ -202,13 +206,20 @@ def _encode(image: np.ndarray, suffix: str) -> bytes:
     return buf.tobytes()
 
 
+def mask_name(image: str) -> str:
+    """Where an image's lesion mask (training/lesion_masks.py) is written, relative to the data set."""
+    return f"{MASK_DIR}/{Path(image).stem}.png"
+
+
 def _write_one(args: tuple[ImageSpec, str]) -> bool:
-    """Generate and write one image unless it exists; True when written."""
+    """Generate and write one image and its lesion mask unless both exist; True when written."""
     spec, out_dir = args
     path = Path(out_dir) / spec.image
-    if path.is_file() and path.stat().st_size > 0:
+    mask = Path(out_dir) / mask_name(spec.image)
+    if path.is_file() and path.stat().st_size > 0 and mask.is_file():
         return False
     sample = render_spec(spec)
+    lesion_masks.write(mask, sample.lesion_bits)  # before the image: an image on disk always has its mask
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(_encode(sample.image, path.suffix))
     os.replace(tmp, path)  # atomic: a half-written image never carries the final name
@@ -244,7 +255,7 @@ def write_labels(path: Path, specs: list[ImageSpec]) -> None:
         writer.writerow(LABEL_COLUMNS)
         for s in specs:
             writer.writerow([s.image, s.dr, s.dme, s.patient, s.eye, s.seed, s.camera_family, s.background,
-                             s.lesion_source])
+                             s.lesion_source, mask_name(s.image)])
     os.replace(tmp, path)
 
 

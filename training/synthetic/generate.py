@@ -10,7 +10,7 @@ from . import rules as R
 from .anatomy import Appearance, render_background, render_disc, sample_appearance
 from .camera import CameraParams, apply_camera, frame_size, sample_camera
 from .geometry import EYES, FieldGeometry
-from .lesions import paint_deep, paint_superficial, plan_lesions
+from .lesions import paint_deep, paint_superficial, painted_lesion_bits, plan_lesions
 from .real_background import real_background
 from .real_lesions import DEEP_KINDS, paste_real, split_for_pasting
 from .vessels import composite_vessels, grow_vessel_tree, render_vessel_maps
@@ -41,6 +41,7 @@ class FundusSample:
     camera: CameraParams
     severe_criteria: tuple[str, ...]  # the 4-2-1 criteria the lesions meet (grade 3, and NPDR part of grade 4)
     lesion_source: str = "painted"  # "real": the bank's lesions were pasted where the plan put them
+    lesion_bits: np.ndarray | None = None  # uint8 (H, W) lesion mask (training/lesion_masks.py), where painted/pasted
 
     def annotations(self) -> dict:
         """JSON-ready labels, geometry, camera and lesion list."""
@@ -164,12 +165,13 @@ def generate_fundus(
     pasted: list = []
     if lesion_source == "real":
         plan, pasted = split_for_pasting(plan)
+    lesion_bits = painted_lesion_bits(plan, img.shape[:2])
     paint_deep(img, plan, geom, rng_les)
-    paste_real(img, [s for s in pasted if s.kind in DEEP_KINDS], geom, str(real_assets), rng_les)
+    paste_real(img, [s for s in pasted if s.kind in DEEP_KINDS], geom, str(real_assets), rng_les, lesion_bits)
     if maps is not None:
         composite_vessels(img, maps, reflex_strength=0.4 + 0.6 * app.youth)
     paint_superficial(img, plan, geom, rng_les)
-    paste_real(img, [s for s in pasted if s.kind not in DEEP_KINDS], geom, str(real_assets), rng_les)
+    paste_real(img, [s for s in pasted if s.kind not in DEEP_KINDS], geom, str(real_assets), rng_les, lesion_bits)
     image = apply_camera(img, geom, cam, rng_cam)
     return FundusSample(
         image=image,
@@ -184,4 +186,5 @@ def generate_fundus(
         camera=cam,
         severe_criteria=R.severe_criteria(plan.lesions),
         lesion_source=lesion_source,
+        lesion_bits=lesion_bits,
     )

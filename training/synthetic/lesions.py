@@ -528,6 +528,47 @@ def plan_lesions(
     return p.plan
 
 
+# ---- lesion masks --------------------------------------------------------------------------------------------
+# Bit of each painted kind in a lesion mask (training/lesion_masks.py: microaneurysms, haemorrhages, hard exudates,
+# soft exudates); the kinds IDRiD has no masks for (beading, IRMA, new vessels, pre-retinal blood) are left out.
+MASK_BIT = {
+    R.MICROANEURYSM: 0,
+    R.DOT_HAEMORRHAGE: 1,
+    R.BLOT_HAEMORRHAGE: 1,
+    R.FLAME_HAEMORRHAGE: 1,
+    R.HARD_EXUDATE: 2,
+    R.COTTON_WOOL_SPOT: 3,
+}
+
+
+def painted_lesion_bits(plan: LesionPlan, shape_hw: tuple[int, int]) -> np.ndarray:
+    """uint8 (H, W) lesion bits where the plan's shapes are painted: the generator's own lesion masks."""
+    layers: dict[int, np.ndarray] = {}
+    for s in plan.shapes:
+        bit = MASK_BIT.get(s.kind)
+        if bit is None:
+            continue
+        layer = layers.setdefault(bit, _layer(shape_hw))
+        if s.kind == R.BLOT_HAEMORRHAGE:
+            for x, y, a, b, ang, _ in s.extra["lobes"]:
+                _ellipse(layer, (x, y), (a, b), ang, 1.0)
+        else:
+            _ellipse(layer, s.center, s.size, s.angle, 1.0)
+        if s.kind == R.FLAME_HAEMORRHAGE:
+            a = np.deg2rad(s.angle)
+            for k in (-1, 1):
+                tip = (s.center[0] + k * np.cos(a) * s.size[0] * 0.9, s.center[1] + k * np.sin(a) * s.size[0] * 0.9)
+                _ellipse(layer, tip, (s.size[0] * 0.45, s.size[1] * 0.35), s.angle, 1.0)
+        # A lesion smaller than a pixel still marks the pixel it lies in.
+        x, y = int(round(s.center[0])), int(round(s.center[1]))
+        if 0 <= y < shape_hw[0] and 0 <= x < shape_hw[1]:
+            layer[y, x] = 255
+    bits = np.zeros(shape_hw, np.uint8)
+    for bit, layer in layers.items():
+        bits[layer > 127] |= np.uint8(1 << bit)
+    return bits
+
+
 # ---- painting ------------------------------------------------------------------------------------------------
 def _layer(shape_hw: tuple[int, int]) -> np.ndarray:
     return np.zeros(shape_hw, np.uint8)

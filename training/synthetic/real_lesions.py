@@ -15,7 +15,7 @@ import numpy as np
 
 from . import rules as R
 from .geometry import FieldGeometry
-from .lesions import LesionPlan
+from .lesions import MASK_BIT, LesionPlan
 
 BANK_KIND = {
     R.MICROANEURYSM: "MA",
@@ -42,8 +42,10 @@ def annotated_radius(shape) -> float:
     return radius * _BLOT_ANNOTATION if shape.kind == R.BLOT_HAEMORRHAGE else radius
 
 
-def paste_real(img: np.ndarray, shapes: list, geom: FieldGeometry, assets: str, rng: np.random.Generator) -> int:
-    """Paste a bank lesion for each shape into float32 RGB `img`; returns how many were pasted."""
+def paste_real(img: np.ndarray, shapes: list, geom: FieldGeometry, assets: str, rng: np.random.Generator,
+               lesion_bits: np.ndarray | None = None) -> int:
+    """Paste a bank lesion for each shape into float32 RGB `img`; returns how many were pasted. Each pasted
+    lesion's own mask is added to `lesion_bits` (uint8 (H, W), training/lesion_masks.py), when given."""
     if not shapes:
         return 0
     from training.real.assets import lesion_bank  # here: training.real imports this package
@@ -56,6 +58,8 @@ def paste_real(img: np.ndarray, shapes: list, geom: FieldGeometry, assets: str, 
         lesion = bank.pick(BANK_KIND[shape.kind], radius / geom.dd_px, rng)
         if lesion is None:
             continue
-        paste(img, lesion, shape.center, radius, float(rng.uniform(0, 360)), bool(rng.random() < 0.5))
+        footprint = paste(img, lesion, shape.center, radius, float(rng.uniform(0, 360)), bool(rng.random() < 0.5))
+        if lesion_bits is not None:
+            lesion_bits[footprint] |= np.uint8(1 << MASK_BIT[shape.kind])
         done += 1
     return done

@@ -2,6 +2,7 @@
 
 from .attention import ChannelAttention, ResidualAttentionModule, SoftMaskBranch, soft_mask_depth
 from .dilated import DilatedConvModule
+from .lesion_head import LESION_KINDS, LESION_STRIDE, LesionHead, unpack_lesion_bits
 from .losses import FocalLoss
 from .ran import RAN, VARIANTS, BasicBlock, Bottleneck, RANOutput, build_ran, ran18, ran34, ran50
 
@@ -13,6 +14,9 @@ __all__ = [
     "ChannelAttention",
     "DilatedConvModule",
     "FocalLoss",
+    "LESION_KINDS",
+    "LESION_STRIDE",
+    "LesionHead",
     "RANOutput",
     "ResidualAttentionModule",
     "SoftMaskBranch",
@@ -21,4 +25,5 @@ __all__ = [
     "ran34",
     "ran50",
     "soft_mask_depth",
+    "unpack_lesion_bits",
 ]

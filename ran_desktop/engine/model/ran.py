@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from .attention import ChannelAttention, ResidualAttentionModule, UnitFactory, soft_mask_depth
 from .dilated import DilatedConvModule
+from .lesion_head import LesionHead
 
 
 class RANOutput(NamedTuple):
@@ -124,7 +125,8 @@ class RAN(nn.Module):
     Input: (N, 3, H, W) of any size (224 in the paper; the dilated module then sees 14x14). `base_width` scales every
     channel count (64 is the paper's; tiny values make fast test variants). `attention_modules` counts the residual
     attention modules after stages 1-3; `nominal_input_size` sets how deep their soft masks pool (down to about
-    `mask_min_size`), other input sizes still run.
+    `mask_min_size`), other input sizes still run. `lesion_head` adds the lesion segmentation output
+    (`forward_with_lesions`); `forward` and the grading heads are the same with or without it.
     """
 
     def __init__(
@@ -140,6 +142,7 @@ class RAN(nn.Module):
         nominal_input_size: int = 224,
         mask_min_size: int = 7,
         zero_init_residual: bool = False,
+        lesion_head: bool = False,
     ) -> None:
         super().__init__()
         layers, attention_modules = tuple(layers), tuple(attention_modules)
@@ -196,8 +199,13 @@ class RAN(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.dr_head = nn.Linear(self.feature_channels, num_dr_classes)
         self.dme_head = nn.Linear(self.feature_channels, num_dme_classes)
+        self.lesion_head: LesionHead | None = None
+        if lesion_head:
+            self.lesion_head = LesionHead(width * block.expansion, self.feature_channels)
 
         self._init_weights(zero_init_residual)
+        if self.lesion_head is not None:
+            self.lesion_head.init_prior()
 
     def _init_weights(self, zero_init_residual: bool) -> None:
         for module in self.modules():
@@ -219,18 +227,36 @@ class RAN(nn.Module):
         """Default Grad-CAM target: the dilated module, the last spatial map before pooling."""
         return self.dilated
 
-    def forward_features(self, x: Tensor) -> Tensor:
-        """The dilated module's output, (N, 8 * base_width, H / 16, W / 16)."""
+    def _encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """(first attention stage's map at stride 4, the dilated module's output at stride 16)."""
         x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
-        x = self.attention1(self.layer1(x))
-        x = self.attention2(self.layer2(x))
+        fine = self.attention1(self.layer1(x))
+        x = self.attention2(self.layer2(fine))
         x = self.attention3(self.layer3(x))
         x = self.reduce(self.agm(self.layer4(x)))
-        return self.dilated(x)
+        return fine, self.dilated(x)
 
-    def forward(self, x: Tensor) -> RANOutput:
-        features = self.dropout(self.pool(self.forward_features(x)).flatten(1))
-        return RANOutput(dr=self.dr_head(features), dme=self.dme_head(features))
+    def forward_features(self, x: Tensor) -> Tensor:
+        """The dilated module's output, (N, 8 * base_width, H / 16, W / 16)."""
+        return self._encode(x)[1]
+
+    def _grade(self, features: Tensor) -> RANOutput:
+        pooled = self.dropout(self.pool(features).flatten(1))
+        return RANOutput(dr=self.dr_head(pooled), dme=self.dme_head(pooled))
+
+    def forward(self, x: Tensor, with_lesions: bool = False) -> Any:
+        """RANOutput; with `with_lesions`, (RANOutput, lesion logits) as `forward_with_lesions` gives (a flag
+        rather than only a method, so DistributedDataParallel, which wraps `forward`, trains the lesion head too)."""
+        if with_lesions:
+            return self.forward_with_lesions(x)
+        return self._grade(self.forward_features(x))
+
+    def forward_with_lesions(self, x: Tensor) -> tuple[RANOutput, Tensor]:
+        """Both grading heads and the lesion logits (N, 4, H / 4, W / 4) from one pass over the encoder."""
+        if self.lesion_head is None:
+            raise ValueError("this RAN was built without a lesion head (lesion_head=True)")
+        fine, features = self._encode(x)
+        return self._grade(features), self.lesion_head(fine, features)
 
 
 def ran18(**kwargs: Any) -> RAN:
