@@ -194,10 +194,14 @@ def test_training_with_the_head_then_measuring_its_aupr(tmp_path):
     after = trainer.model.state_dict()
     assert not torch.equal(before["lesion_head.classify.weight"], after["lesion_head.classify.weight"])
     assert json.loads((tmp_path / "run" / "config.json").read_text())["lesion_weight"] == 1.0
-    export_run(tmp_path / "run", tmp_path / "bundle", name="tiny", version="0.0.1", workers=0)
+    idrid = write_tree(tmp_path / "idrid", with_se=False)
+    export_run(tmp_path / "run", tmp_path / "bundle", name="tiny", version="0.0.1", workers=0, lesion_validation=idrid)
     bundle = load_bundle(tmp_path / "bundle", device="cpu")
     assert bundle.model.lesion_head is not None
-    result = evaluate_lesions(bundle, write_tree(tmp_path / "idrid", with_se=False), log=lambda *_: None)
+    result = evaluate_lesions(bundle, idrid, log=lambda *_: None)
+    assert bundle.manifest.metrics["lesions"] == json.loads(json.dumps(result))  # the export measured the same
+    card = (tmp_path / "bundle" / "MODEL_CARD.md").read_text()
+    assert "## Lesion head" in card and "Pixel AUPR on IDRiD's 1 testing photographs" in card
     per_kind = result["per_kind"]
     assert result["photographs"] == 1 and per_kind["soft_exudates"]["aupr"] is None  # no SE mask: none there
     for kind in ("microaneurysms", "haemorrhages", "hard_exudates"):

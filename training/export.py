@@ -20,6 +20,7 @@ from ran_desktop.engine.preprocess import PreprocessSettings
 
 from .datasets import load_split
 from .evaluate import evaluate_records, format_table, predict_records
+from .lesion_eval import evaluate_lesions, format_lesion_table
 from .metrics import choose_threshold, referable_scores
 from .sources import credits, describe, has_real, is_synthetic, load_sources, provenance
 from .train import architecture_kwargs
@@ -42,7 +43,7 @@ CLINICAL_USE = (
 def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 2, heldout: list[str] | None = None,
                heldout_cache: Path | None = None, calibrate: list[str] | None = None,
                target_sensitivity: float = 0.90, real_validation: list[str] | None = None,
-               probe: Path | None = None) -> dict[str, Any]:
+               probe: Path | None = None, lesion_validation: Path | None = None) -> dict[str, Any]:
     """Export `run` into `out`. `heldout` data sets (KIND:PATH) are evaluated through the bundle too: their metrics
     go into the manifest (`metrics["heldout"]`) and the model card beside the test split's.
 
@@ -50,7 +51,8 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
     the probability of referable disease that keeps `target_sensitivity`; it goes into the manifest and every
     later measurement uses it, as the app does. `real_validation`: real photographs no training or choosing step
     touched, measured through the bundle (`metrics["real_validation"]`). `probe`: the shortcut probe's result
-    (training/real/probe.py), reported in the model card."""
+    (training/real/probe.py), reported in the model card. `lesion_validation`: IDRiD's segmentation folder, on whose
+    testing photographs the lesion head's pixel AUPR is measured (`metrics["lesions"]`, training/lesion_eval.py)."""
     config = json.loads((run / "config.json").read_text())
     summary = _summary(run, config)
     kwargs = architecture_kwargs(config)
@@ -96,11 +98,16 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
     probe_result = json.loads(probe.read_text()) if probe else None
     if probe_result:
         card_metrics["shortcut_probe"] = {k: probe_result[k] for k in ("auc", "n_train", "n_test", "verdict")}
+    lesions = None
+    if lesion_validation is not None and loaded.model.lesion_head is not None:
+        lesions = evaluate_lesions(loaded, lesion_validation, "test", log=lambda *_: None)
+        card_metrics["lesions"] = lesions
     # Rewrite the manifest with the metrics: its weights (and so their hash) do not change.
     manifest = loaded.manifest
     replace(manifest, metrics=card_metrics).write(out)
     (out / "MODEL_CARD.md").write_text(
-        model_card(manifest.title, config, sources, synthetic, metrics, summary, held, operating, real, probe_result),
+        model_card(manifest.title, config, sources, synthetic, metrics, summary, held, operating, real, probe_result,
+                   lesions),
         encoding="utf-8")
     load_bundle(out, device="cpu")  # the finished bundle must load
     return metrics
@@ -187,7 +194,7 @@ def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
 
 def model_card(title: str, config: dict, sources: list[dict], synthetic: bool, metrics: dict, summary: dict,
                heldout: dict | None = None, operating: dict | None = None, real: dict | None = None,
-               probe: dict | None = None) -> str:
+               probe: dict | None = None, lesions: dict | None = None) -> str:
     if synthetic and has_real(sources):
         warning = ("> **Not validated for clinical use.** These weights were trained on synthetic fundus images and a "
                    "few real photographs, and measured on real photographs of one camera and one clinic only.\n\n")
@@ -238,23 +245,26 @@ validation `{config['select']}`.{start}{progress}
 ![ROC curves](roc.png)
 ![DR confusion matrix](confusion_dr.png)
 ![DME confusion matrix](confusion_dme.png)
-{_heldout_section(heldout)}{_operating_section(operating)}{_real_section(real)}{_probe_section(probe)}
+{_heldout_section(heldout)}{_operating_section(operating)}{_real_section(real)}{_probe_section(probe)}{_lesion_section(config, lesions)}
 ## Limits
-- {_limits(sources, synthetic)}
+- {_limits(sources, synthetic, config)}
 - Ungradable photographs are caught by the app's quality gate, not by this model.
 - Grad-CAM heat maps show where the network's evidence lies, not lesion outlines.
 """
 
 
-def _limits(sources: list[dict], synthetic: bool) -> str:
+def _limits(sources: list[dict], synthetic: bool, config: dict | None = None) -> str:
+    head = ("No lesion head: the model gives grades and a Grad-CAM map, not lesion outlines or counts."
+            if not (config or {}).get("lesion_weight") else
+            "The lesion head was trained on masks of one camera's photographs and the generator's lesions; its "
+            "outlines are at a quarter of the input's resolution and are not shown by the app yet.")
     if synthetic and has_real(sources):
         return ("Trained mostly on generated images; the real photographs come from one camera (Kowa VX-10 alpha) at "
                 "one Indian eye clinic, every one with diabetic retinopathy, and their grades were derived from lesion "
                 "masks, not given by graders. Sensitivity and specificity on other cameras, populations and grading "
                 "practice are unknown until measured there; the real validation set has no grade 1, 3 or 4 eyes and "
                 "its healthy eyes are the same photographs with their lesions removed (grades derived from masks "
-                "cannot exceed DR 2 there, so the model's DR 3 calls on them are not counted right). No lesion head "
-                "yet: the model gives grades and a Grad-CAM map, not lesion outlines or counts.")
+                "cannot exceed DR 2 there, so the model's DR 3 calls on them are not counted right). " + head)
     if synthetic:
         return ("Synthetic images only: real photographs differ in ways no generator captures. Real-world sensitivity "
                 "and specificity are unknown.")
@@ -326,6 +336,28 @@ target is <= 0.60).
 """
 
 
+def _lesion_section(config: dict, lesions: dict | None) -> str:
+    if not config.get("lesion_weight"):
+        return ""
+    head = (f"A lesion head (microaneurysms, haemorrhages, hard and soft exudates) on the encoder was trained beside the "
+            f"grading heads (loss weight {config['lesion_weight']}: binary cross entropy plus Dice per kind) on the "
+            "experts' masks of the real training photographs and the generator's own masks of every lesion it painted "
+            "or pasted. It outputs a map at a quarter of the input's size; the grading heads do not use it, so it "
+            "changes the grades only through what it taught the shared encoder.")
+    if not lesions:
+        return f"\n## Lesion head\n{head}\n"
+    return f"""
+## Lesion head
+{head}
+
+Pixel AUPR on IDRiD's {lesions['photographs']} testing photographs (never trained on), inside the field of view, at the
+model's input size ({lesions['resolution_px']} px across the field; the challenge measured at 4288 px, where small
+lesions are harder), beside the best team of the IDRiD 2018 challenge (Porwal et al., Medical Image Analysis 2020):
+
+{format_lesion_table(lesions)}
+"""
+
+
 def _bundle_title(folder: Path) -> str:
     """`name version`, and how that bundle was itself trained, so a chain of fine-tunings stays traceable."""
     try:
@@ -380,12 +412,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--real-validation", action="append", metavar="KIND:PATH",
                    help="real photographs kept out of every step: measured and reported (repeatable)")
     p.add_argument("--probe", type=Path, help="the shortcut probe's result (probe.json from ran-real-probe)")
+    p.add_argument("--lesion-validation", type=Path, metavar="IDRID",
+                   help="IDRiD's segmentation folder: measure the lesion head's pixel AUPR on its testing photographs")
     args = p.parse_args(argv)
     try:
         metrics = export_run(args.run, args.out, name=args.name, version=args.version, workers=args.workers,
                              heldout=args.heldout, heldout_cache=args.heldout_cache, calibrate=args.calibrate,
                              target_sensitivity=args.target_sensitivity, real_validation=args.real_validation,
-                             probe=args.probe)
+                             probe=args.probe, lesion_validation=args.lesion_validation)
     except (FileNotFoundError, ValueError) as exc:
         print(f"ran-export: {exc}", file=sys.stderr)
         return 2
