@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,7 @@ def test_op8_rgb_explicit_with_full_metadata(tmp_path: Path) -> None:
     assert meta.patient_name == "Doe, Jane"
     assert (meta.birth_date, meta.sex, meta.study_date) == ("1960-01-31", "F", "2024-01-15")
     assert (meta.frame_index, meta.frame_count) == (None, 1)
-    assert image.key == str(path)
+    assert image.location == str(path) and image.key.startswith(f"{path}//sha256:")
     assert meta.extra["Modality"] == "OP"
     assert meta.extra["SOPClassUID"] == OP8
     assert meta.extra["Manufacturer"] == "Acme Optics"
@@ -142,7 +143,9 @@ def test_multiframe_gives_one_image_per_frame(tmp_path: Path, syntax: str) -> No
     images = load_images(path)
     assert [im.metadata.frame_index for im in images] == [0, 1, 2]
     assert {im.metadata.frame_count for im in images} == {3}
-    assert [im.key for im in images] == [f"{path}#frame{i}" for i in (1, 2, 3)]
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    assert {im.metadata.content_sha256 for im in images} == {digest}  # every frame: the file it came from
+    assert [im.key for im in images] == [f"{path}//frame{i}//sha256:{digest[:32]}" for i in (1, 2, 3)]
     for image, frame in zip(images, frames):
         assert np.abs(image.pixels.astype(int) - frame).max() <= 3
         assert image.metadata.eye is Eye.LEFT and image.metadata.patient_name == "Doe, Jane"

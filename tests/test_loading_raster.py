@@ -64,7 +64,7 @@ def test_real_sample_is_a_gradable_looking_left_eye() -> None:
     assert (meta.bit_depth, meta.color_model) == (8, "RGB")
     assert (meta.eye, meta.eye_source) == (Eye.LEFT, "filename")
     assert meta.patient_id is None and meta.frame_index is None and meta.frame_count == 1
-    assert image.key == str(SAMPLE)
+    assert image.location == str(SAMPLE) and image.key.startswith(f"{SAMPLE}//sha256:")
     centre = image.pixels[505:905, 505:905].reshape(-1, 3).mean(axis=0)
     corner = image.pixels[:80, :80].mean()
     assert corner < 20  # black surround

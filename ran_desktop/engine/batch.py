@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 
 OnPlanned = Callable[[int], None]  # number of files found
 OnRecord = Callable[[ImageRecord, int, int], None]  # the stored record, files done, files in the batch
+OnChanged = Callable[[str], None]  # a message: a file now holds another photograph than when it was screened
 
 
 class BatchRun:
@@ -48,8 +49,10 @@ class BatchRun:
     def cancelled(self) -> bool:
         return self._cancelled.is_set()
 
-    def run(self, on_planned: OnPlanned, on_record: OnRecord) -> int:
-        """Screen everything (folders recursively); returns the number of images stored."""
+    def run(self, on_planned: OnPlanned, on_record: OnRecord, on_changed: OnChanged | None = None) -> int:
+        """Screen everything (folders recursively); returns the number of images stored. A file that held another
+        photograph when it was screened before in this session is stored as a new image (the earlier one keeps its
+        decision) and `on_changed` is told in words."""
         from .screener import Screener, ScreeningOptions
 
         files: Sequence[Path] = list(iter_image_files(self.paths))
@@ -66,11 +69,31 @@ class BatchRun:
                     screener.cancel()
                     break
                 record = storage.save_result(self.session_id, _slim(result), _thumbnail(result))
+                if on_changed is not None:
+                    message = changed_file_message(record, storage.earlier_contents(record))
+                    if message:
+                        on_changed(message)
                 stored += 1
                 if result.metadata is None or result.metadata.frame_index in (None, 0):
                     done += 1
                 on_record(record, done, len(files))
         return stored
+
+
+def changed_file_message(record: ImageRecord, earlier: list[ImageRecord]) -> str:
+    """What the grader must know when `record`'s file was screened before holding another photograph."""
+    if not earlier or record.result.metadata is None or record.result.metadata.content_sha256 is None:
+        return ""
+    decided = [e for e in earlier if e.decision is not None]
+    name = record.result.path.name
+    frame = record.result.metadata.frame_index
+    where = name if frame is None else f"{name}, frame {frame + 1}"
+    text = (f"{where} now holds another photograph than when it was screened at {earlier[-1].screened_at}: it is "
+            "listed as a new, unreviewed image")
+    if decided:
+        text += (f"; the earlier photograph keeps its decision ({len(decided)} decided), marked 'file replaced', "
+                 "and is not shown from the new file")
+    return text + "."
 
 
 def _thumbnail(result: ScreeningResult) -> bytes | None:

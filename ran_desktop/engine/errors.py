@@ -26,6 +26,10 @@ class UnsupportedFormatError(ImageLoadError):
     """The file is of a kind the engine does not read."""
 
 
+class ImageChangedError(ImageLoadError):
+    """The file now holds another photograph than the one screened (and graded) under its name."""
+
+
 class BundleError(FileProblem):
     """A model bundle is missing, incomplete, tampered with or does not match its manifest."""
 

@@ -10,8 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .errors import ImageLoadError
-
 if TYPE_CHECKING:
     import numpy as np
 
@@ -37,21 +35,19 @@ class Preview:
     metadata: ImageMetadata | None = None
 
 
-def make_preview(key: str, path: str | Path, frame_index: int | None, settings: PreprocessSettings) -> Preview:
-    """Decode the image (the given frame of a multi-frame file) and run preprocessing with its stages."""
+def make_preview(key: str, path: str | Path, frame_index: int | None, settings: PreprocessSettings,
+                 content_sha256: str | None = None) -> Preview:
+    """Decode the image (the given frame of a multi-frame file) and run preprocessing with its stages. With the
+    screened file's `content_sha256`, a file that now holds another photograph is refused (ImageChangedError)."""
     # Imported here, in the worker that makes the preview: the window imports this module for its view names at
     # start, before it is shown, and OpenCV and numpy would add a tenth of a second or more to that.
     import cv2
     import numpy as np
 
-    from .loading import load_images
+    from .loading import load_screened_frame
     from .preprocess import draw_fov, fov_square, preprocess
 
-    images = load_images(path, min_side=PREVIEW_MIN_SIDE)
-    index = frame_index or 0
-    if index >= len(images):
-        raise ImageLoadError(path, f"frame {index + 1} is no longer in the file (it has {len(images)})")
-    image = images[index]
+    image = load_screened_frame(path, frame_index, content_sha256, min_side=PREVIEW_MIN_SIDE)
     pre = preprocess(image.pixels, settings, keep_stages=True)
     stages = pre.stages
     view = stages["field_of_view"]

@@ -114,6 +114,8 @@ class ImageRecord:
     thumbnail: bytes | None = None  # small JPEG made when screened
     decision: Decision | None = None
     screened_at: str = ""
+    # The file was screened again later and held another photograph: this row (and its decision) is the earlier one.
+    superseded: bool = False
 
     @property
     def key(self) -> str:

@@ -29,7 +29,7 @@ import platformdirs
 
 from . import db_rescue
 from .errors import ScreeningError
-from .loading import Eye, ImageMetadata
+from .loading import Eye, ImageMetadata, image_location
 from .results import ModelInfo, ScreeningResult, Status
 from .quality_report import QualityReport
 from .review import Decision, ImageRecord
@@ -95,6 +95,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ("ALTER TABLE decisions ADD COLUMN entry TEXT NOT NULL DEFAULT 'graded'",),
     # 3: the clinic's review mode (open, or blind first) when the decision was made.
     ("ALTER TABLE decisions ADD COLUMN review_mode TEXT NOT NULL DEFAULT ''",),
+    # 4: keys name a file's content as well as its path (loading.image_key); `location` is the path and frame
+    # alone, so a file replaced at the same path shows as a new image beside the one screened before.
+    (
+        "ALTER TABLE images ADD COLUMN location TEXT",
+        "UPDATE images SET location = key",  # keys before 4 were the location (a '#frameN' suffix for frames)
+        # Which screening came last (a file screened again moves up): timestamps tie within a second.
+        "ALTER TABLE images ADD COLUMN screen_order INTEGER",
+        "UPDATE images SET screen_order = id",
+        "CREATE INDEX images_by_location ON images (session_id, location)",
+    ),
 )
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -261,9 +271,11 @@ class Storage:
 
     def save_result(self, session_id: int, result: ScreeningResult, thumbnail: bytes | None = None) -> ImageRecord:
         """Store (or, for an image screened again in this session, replace) one result; its decision is kept."""
+        meta = result.metadata
         values = {
             "session_id": session_id,
             "key": result.key,
+            "location": image_location(result.path, meta.frame_index if meta is not None else None),
             "path": str(result.path),
             "status": result.status.value,
             "error": result.error,
@@ -277,10 +289,12 @@ class Storage:
             "screened_at": utc_now(),
         }
         columns = ", ".join(values)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in values if c not in ("session_id", "key"))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in (*values, "screen_order")
+                            if c not in ("session_id", "key", "location"))
         with self._transaction() as db:
             image_id = db.execute(
-                f"INSERT INTO images ({columns}) VALUES ({', '.join('?' * len(values))}) "
+                f"INSERT INTO images ({columns}, screen_order) VALUES ({', '.join('?' * len(values))}, "
+                "(SELECT coalesce(max(screen_order), 0) + 1 FROM images)) "
                 f"ON CONFLICT (session_id, key) DO UPDATE SET {updates} RETURNING id",
                 tuple(values.values()),
             ).fetchone()[0]
@@ -296,6 +310,16 @@ class Storage:
         """Every image of the session with its decision, in the order first screened."""
         rows = self._db.execute(f"{_SELECT_RECORDS} WHERE images.session_id = ? ORDER BY images.id", (session_id,))
         return [_record_from_row(row) for row in rows]
+
+    def earlier_contents(self, record: ImageRecord) -> list[ImageRecord]:
+        """Other images of the record's session screened from the same file and frame, when the file held another
+        photograph (another key): what a grader must be told about when a file has been replaced."""
+        row = self._db.execute("SELECT session_id, location FROM images WHERE id = ?", (record.image_id,)).fetchone()
+        if row is None:
+            return []
+        rows = self._db.execute(f"{_SELECT_RECORDS} WHERE images.session_id = ? AND images.location = ? "
+                                "AND images.id != ? ORDER BY images.id", (row[0], row[1], record.image_id))
+        return [_record_from_row(r) for r in rows]
 
     def count_images(self, session_id: int) -> int:
         return int(self._db.execute("SELECT count(*) FROM images WHERE session_id = ?", (session_id,)).fetchone()[0])
@@ -379,7 +403,11 @@ _SELECT_RECORDS = (
     "SELECT images.*, decisions.dr_grade AS d_dr_grade, decisions.dme_grade AS d_dme_grade, decisions.eye AS d_eye, "
     "decisions.patient_id AS d_patient_id, decisions.patient_name AS d_patient_name, decisions.comment AS d_comment, "
     "decisions.kind AS d_kind, decisions.grader AS d_grader, decisions.decided_at AS d_decided_at, "
-    "decisions.entry AS d_entry, decisions.review_mode AS d_review_mode "
+    "decisions.entry AS d_entry, decisions.review_mode AS d_review_mode, "
+    # Another screening of the same file and frame, later than this one, found other content: the file was replaced.
+    "EXISTS (SELECT 1 FROM images later WHERE later.session_id = images.session_id "
+    "AND later.location = images.location AND later.key != images.key AND later.screen_order > images.screen_order"
+    ") AS superseded "
     "FROM images LEFT JOIN decisions ON decisions.image_id = images.id"
 )
 
@@ -409,6 +437,7 @@ def _record_from_row(row: sqlite3.Row) -> ImageRecord:
         thumbnail=bytes(row["thumbnail"]) if row["thumbnail"] is not None else None,
         decision=decision,
         screened_at=row["screened_at"],
+        superseded=bool(row["superseded"]),
     )
 
 

@@ -79,8 +79,8 @@ class DetailController(QObject):
         meta = record.result.metadata
         self._runner.submit(
             _preview_job, self._generation, lambda: self._generation, record.key, record.result.path,
-            meta.frame_index if meta is not None else None, settings, self._loaded is not None,
-            on_done=self._on_preview, on_failed=partial(self._on_preview_failed, record.key),
+            meta.frame_index if meta is not None else None, meta.content_sha256 if meta is not None else None,
+            settings, self._loaded is not None, on_done=self._on_preview, on_failed=partial(self._on_preview_failed, record.key),
         )
 
     def request_heat(self, heat: tuple[str, int | None] | None) -> None:
@@ -140,7 +140,7 @@ class DetailController(QObject):
 
 
 def _preview_job(
-    report: Report, generation: int, current: Any, key: str, path: Any, frame: int | None,
+    report: Report, generation: int, current: Any, key: str, path: Any, frame: int | None, content_sha256: str | None,
     settings: PreprocessSettings | None, with_model_settings: bool,
 ) -> tuple | None:
     if generation != current():
@@ -149,7 +149,7 @@ def _preview_job(
         from ..engine.preprocess import DEFAULT_SETTINGS
 
         settings = DEFAULT_SETTINGS
-    preview = make_preview(key, path, frame, settings)
+    preview = make_preview(key, path, frame, settings, content_sha256)
     images = {name: qimage_for_display(pixels) for name, pixels in preview.images.items()}
     view = preview.images[MODEL_VIEW]
     size = (view.shape[1], view.shape[0])

@@ -112,17 +112,26 @@ def quality_text(record: ImageRecord) -> str:
 CONFIRMED_MARK, OVERRIDDEN_MARK = "\u2713", "\u270e"  # a tick; a pencil: the grader changed the model's grade
 
 
+REPLACED_MARK = "\u26a0"  # a warning sign: the file now holds another photograph
+REPLACED_NOTE = ("The file has been replaced since: it now holds another photograph, listed as a new image. This row "
+                 "and its decision belong to the photograph screened earlier (its thumbnail).")
+
+
 def review_text(record: ImageRecord) -> str:
     d = record.decision
     if d is None:
-        return "Cannot be reviewed" if record.status is Status.ERROR else "Not reviewed"
-    if d.kind == CONFIRMED:
-        return f"{CONFIRMED_MARK} Confirmed by {d.grader}"
-    return f"{OVERRIDDEN_MARK} Overridden by {d.grader}"
+        text = "Cannot be reviewed" if record.status is Status.ERROR else "Not reviewed"
+    elif d.kind == CONFIRMED:
+        text = f"{CONFIRMED_MARK} Confirmed by {d.grader}"
+    else:
+        text = f"{OVERRIDDEN_MARK} Overridden by {d.grader}"
+    return f"{text}. {REPLACED_NOTE}" if record.superseded else text
 
 
 def review_word(record: ImageRecord) -> str:
     """The review in the list's few characters: mark and verb; who and when are in the tooltip."""
+    if record.superseded:
+        return f"{REPLACED_MARK} File replaced"
     d = record.decision
     if d is None:
         return NONE if record.status is Status.ERROR else "Not reviewed"

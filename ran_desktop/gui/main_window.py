@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         # The window's own connection (a connection belongs to the thread that opened it); checked a moment ago.
         self.storage = Storage(self.data_dir / DATABASE_NAME)
         self.storage.set_aside = set_aside
+        self._changed_files: list[str] = []  # files replaced since screened, told when the batch ends
         self.controller = ScreeningController(self.storage.path, self.session_id, models_folder or models_dir(),
                                               self.settings.device_request, self)
         self.commands = build_actions(self, self._handlers())  # not `actions`: QWidget.actions() exists
@@ -294,6 +295,7 @@ class MainWindow(QMainWindow):
         c.thumbnailsArrived.connect(self.results.add_thumbnails)
         c.recordsArrived.connect(self._on_records)
         c.batchFinished.connect(self._on_batch_finished)
+        c.fileChanged.connect(self._on_file_changed)
         c.batchFailed.connect(self._on_batch_failed)
         c.unexpected.connect(self.reporter.report)
         self.status.cancel_button.clicked.connect(self.cancel_screening)
@@ -434,9 +436,27 @@ class MainWindow(QMainWindow):
         if errors:
             text += f" {errors} file(s) in the list could not be read: see the Quality column."
         self.status.showMessage(text, 15000)
+        self._tell_changed_files()
+
+    def _on_file_changed(self, message: str) -> None:
+        self._changed_files.append(message)
+
+    def _tell_changed_files(self) -> None:
+        """Files that held another photograph when screened before: said once, when the batch ends, in a dialog
+        (a status-bar line could pass unseen, and a decision's photograph is what a grader must not mistake)."""
+        changed, self._changed_files = self._changed_files, []
+        if not changed:
+            return
+        shown_rows = {r.image_id: r for r in self.results.records()}
+        for stored in self.storage.load_session(self.session_id):
+            if stored.superseded and stored.image_id in shown_rows and not shown_rows[stored.image_id].superseded:
+                self.results.update_record(stored)  # its Review cell now says the file was replaced
+        shown = "\n\n".join(changed[:8]) + (f"\n\n... and {len(changed) - 8} more." if len(changed) > 8 else "")
+        show_message(self, "Files replaced since they were screened", shown)
 
     def _on_batch_failed(self, failure: TaskFailure) -> None:
         self.status.hide_progress()
+        self._tell_changed_files()
         log.error("screening stopped\n  %s", Public(failure.trace))  # the message may quote a file: not logged
         if failure.expected:
             show_message(self, "Screening stopped", f"{failure.message}\n\nImages screened before this stay "

@@ -62,7 +62,7 @@ def run_batch(report: Report, run: BatchRun) -> int:
         # row's JPEG when the table first paints it was a good part of the GUI thread's work during a batch.
         report(("record", record, qimage_from_bytes(record.thumbnail), done, total))
 
-    return run.run(lambda total: report(("planned", total)), on_record)
+    return run.run(lambda total: report(("planned", total)), on_record, lambda text: report(("changed", text)))
 
 
 class ScreeningController(QObject):
@@ -75,6 +75,7 @@ class ScreeningController(QObject):
     thumbnailsArrived = Signal(object)  # noqa: N815 ({key: QImage} decoded in the worker), just before the records
     batchFinished = Signal(int, int, bool)  # noqa: N815 (images stored, files in batch, cancelled)
     batchFailed = Signal(object)  # noqa: N815 (TaskFailure)
+    fileChanged = Signal(str)  # noqa: N815 (a file now holds another photograph than when screened: the message)
     unexpected = Signal(str, str, str)  # a failure nobody foresaw: summary, details to copy, trace for the log
 
     def __init__(self, database: Path, session_id: int, models_folder: Path, device: str | None,
@@ -170,6 +171,9 @@ class ScreeningController(QObject):
         if payload[0] == "planned":
             self._total = payload[1]
             self._started = time.monotonic()
+        elif payload[0] == "changed":
+            self.fileChanged.emit(payload[1])
+            return
         else:
             _, record, thumbnail, self._done, self._total = payload
             self._pending.append(record)

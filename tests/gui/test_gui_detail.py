@@ -144,7 +144,7 @@ def test_dicom_metadata_is_shown(open_window, qtbot, sample_path, tmp_path):
     window = open_window()
     drop(window, [path])
     wait_idle(qtbot, window, 2)  # one row per frame
-    window.select_key(f"{path}#frame2")
+    window.select_key(next(r.key for r in window.results.records() if r.result.metadata.frame_index == 1))
     facts = table_dict(window.detail.file_table)
     assert facts["Patient ID"] == "P-99" and facts["Birth date"] == "1960-01-31"
     assert facts["Frame"] == "2 of 2" and facts["Format"].startswith("DICOM")

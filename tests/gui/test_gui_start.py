@@ -168,7 +168,7 @@ def test_paths_given_at_start_are_queued_until_the_model_is_ready(qtbot, models_
     assert window.workspace_built  # at once, not after the first paint: the batch's threads must not stall it
     wait_idle(qtbot, window, 1)
     assert window.results.record(0).result.status.value == "screened"
-    assert window.results.record(0).key == str(sample_path.absolute())  # reopens from any working folder
+    assert window.results.record(0).result.path == sample_path.absolute()  # reopens from any working folder
 
 
 def test_without_a_model_the_user_is_told_why_and_nothing_is_queued(qtbot, tmp_path, data_dir, sample_path):

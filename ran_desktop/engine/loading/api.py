@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import codecs
+import hashlib
 import stat
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ..errors import ImageLoadError, UnsupportedFormatError
+from ..errors import ImageChangedError, ImageLoadError, UnsupportedFormatError
 from .formats import DICOM_SUFFIXES, SUPPORTED_SUFFIXES, has_dicom_preamble  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
@@ -28,26 +30,59 @@ def load_images(path: str | Path, *, min_side: int | None = None) -> list[Loaded
         raise ValueError(f"min_side must be a positive int or None, not {min_side!r}")
     path = Path(path)
     try:
-        head = _read_head(path)
-        kind = sniff_format(head)
-        if kind == "DICOM":
-            return _load_dicom(path, min_side)
-        if kind is not None:
-            return [_load_raster(path, kind, min_side)]
-        described = describe_content(head)
-        if described is None and path.suffix.lower() in DICOM_SUFFIXES:
-            return _load_dicom(path, min_side)  # binary, named DICOM: let pydicom say what is wrong
-        if described is None:
-            raise UnsupportedFormatError(
-                path, f"not a supported image: unrecognised file content (supported: {_SUPPORTED_NAMES})"
-            )
-        raise UnsupportedFormatError(path, f"not a supported image: looks like {described}")
+        return _with_content_hash(path, _load(path, min_side))
     except ImageLoadError:
         raise
     except MemoryError as exc:
         raise ImageLoadError(path, "not enough memory to load this image") from exc
     except Exception as exc:  # a bad file must never surface as anything but ImageLoadError
         raise ImageLoadError(path, f"could not read the image ({type(exc).__name__}: {exc})") from exc
+
+
+def load_screened_frame(path: str | Path, frame_index: int | None, content_sha256: str | None, *,
+                        min_side: int | None = None) -> LoadedImage:
+    """The photograph a stored result was made from, decoded again: its frame of the file, refused with
+    ImageChangedError when the file no longer holds what was screened (results stored before files were hashed
+    carry no hash and are not checked)."""
+    images = load_images(path, min_side=min_side)
+    now = images[0].metadata.content_sha256
+    if content_sha256 is not None and now != content_sha256:
+        raise ImageChangedError(path, "the file has changed since it was screened: it now holds another photograph. "
+                                      "The result and any decision stay with the photograph screened then; screen "
+                                      "the file again to grade the new one")
+    index = frame_index or 0
+    if index >= len(images):
+        raise ImageLoadError(path, f"frame {index + 1} is no longer in the file (it has {len(images)})")
+    return images[index]
+
+
+def file_sha256(path: Path) -> str:
+    with path.open("rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _with_content_hash(path: Path, images: list[LoadedImage]) -> list[LoadedImage]:
+    """The images with the file's hash in their metadata (hashed after decoding: what was decoded is in the OS's
+    cache, so this costs about a millisecond per megabyte)."""
+    digest = file_sha256(path)
+    return [replace(image, metadata=replace(image.metadata, content_sha256=digest)) for image in images]
+
+
+def _load(path: Path, min_side: int | None) -> list[LoadedImage]:
+    head = _read_head(path)
+    kind = sniff_format(head)
+    if kind == "DICOM":
+        return _load_dicom(path, min_side)
+    if kind is not None:
+        return [_load_raster(path, kind, min_side)]
+    described = describe_content(head)
+    if described is None and path.suffix.lower() in DICOM_SUFFIXES:
+        return _load_dicom(path, min_side)  # binary, named DICOM: let pydicom say what is wrong
+    if described is None:
+        raise UnsupportedFormatError(
+            path, f"not a supported image: unrecognised file content (supported: {_SUPPORTED_NAMES})"
+        )
+    raise UnsupportedFormatError(path, f"not a supported image: looks like {described}")
 
 
 # The decoders are imported on first use, not with this module: Pillow and OpenCV, and above all pydicom, take a

@@ -37,6 +37,24 @@ class ImageMetadata:
     frame_index: int | None = None  # 0-based frame of a multi-frame DICOM, else None
     frame_count: int = 1
     extra: dict[str, str] = field(default_factory=dict)  # modality, SOP class, manufacturer, ...
+    content_sha256: str | None = None  # of the whole file as read: which photograph this is, whatever its path
+
+
+# Joins the parts of an image's key: "//" never occurs in a normalised path and "/" in no file name, so no file
+# name can imitate a frame or a content hash (a file called "IMG0001#frame1" once shared frame 1's key).
+KEY_SEPARATOR = "//"
+
+
+def image_location(path: str | Path, frame_index: int | None) -> str:
+    """Where an image is: the path, plus the frame for multi-frame files."""
+    return str(path) if frame_index is None else f"{path}{KEY_SEPARATOR}frame{frame_index + 1}"
+
+
+def image_key(path: str | Path, frame_index: int | None, content_sha256: str | None) -> str:
+    """Which image this is: where it is and what the file held. A file replaced at the same path is another image,
+    so a decision made on the first photograph can never attach itself to the second."""
+    location = image_location(path, frame_index)
+    return location if content_sha256 is None else f"{location}{KEY_SEPARATOR}sha256:{content_sha256[:32]}"
 
 
 @dataclass(frozen=True)
@@ -52,6 +70,9 @@ class LoadedImage:
 
     @property
     def key(self) -> str:
-        """A unique name for this image: the path, plus the frame for multi-frame files."""
-        frame = self.metadata.frame_index
-        return str(self.path) if frame is None else f"{self.path}#frame{frame + 1}"
+        """A unique name for this image: its location (path and frame) and its file's content (`image_key`)."""
+        return image_key(self.path, self.metadata.frame_index, self.metadata.content_sha256)
+
+    @property
+    def location(self) -> str:
+        return image_location(self.path, self.metadata.frame_index)

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
-from ..errors import ImageLoadError
-from ..loading import ImageMetadata, LoadedImage, load_images
+from ..errors import ImageChangedError, ImageLoadError
+from ..loading import ImageMetadata, LoadedImage, load_screened_frame
 from ..preprocess import DEFAULT_SETTINGS, FieldOfView, PreprocessSettings, decode_min_side, preprocess
 from ..results import Status
 from ..review import ImageRecord
@@ -46,6 +46,8 @@ def record_pictures(record: ImageRecord, model: LoadedModel | None, opacity: flo
     settings = model.preprocess_settings if model is not None and matching else DEFAULT_SETTINGS
     try:
         image = _load(record, settings)
+    except ImageChangedError:
+        return _thumbnail_only(record, "The file at this path has changed since it was screened.")
     except ImageLoadError as exc:
         return _thumbnail_only(record, f"The photograph can no longer be read ({exc.reason}).")
     if not _same_file(record.result.metadata, image.metadata):
@@ -93,15 +95,13 @@ def _same_model(record: ImageRecord, model: LoadedModel) -> bool:
 
 def _load(record: ImageRecord, settings: PreprocessSettings) -> LoadedImage:
     meta = record.result.metadata
-    images = load_images(record.result.path, min_side=decode_min_side(settings))
-    index = meta.frame_index if meta is not None and meta.frame_index is not None else 0
-    if index >= len(images):
-        raise ImageLoadError(record.result.path, f"frame {index + 1} is no longer in the file")
-    return images[index]
+    return load_screened_frame(record.result.path, meta.frame_index if meta is not None else None,
+                               meta.content_sha256 if meta is not None else None, min_side=decode_min_side(settings))
 
 
 def _same_file(stored: ImageMetadata | None, now: ImageMetadata) -> bool:
-    """Cheap facts every load gives; the probability check below catches a same-sized replacement."""
+    """For results stored before files were hashed: cheap facts every load gives (the probability check below
+    catches a same-sized replacement). Hashed results are checked by their hash when loaded."""
     if stored is None:
         return True
     fields = ("original_size", "source_format", "patient_id", "patient_name", "frame_count", "study_date")
