@@ -116,6 +116,9 @@ class ImageRecord:
     screened_at: str = ""
     # The file was screened again later and held another photograph: this row (and its decision) is the earlier one.
     superseded: bool = False
+    # How many times its decision has changed (its audit entries): a change names the version it was made on, so a
+    # window that did not see another's change cannot overwrite it unawares (Storage refuses: StaleDecisionError).
+    decision_version: int = 0
 
     @property
     def key(self) -> str:
@@ -190,7 +193,8 @@ class ImageRecord:
         return caveat_for(self.result)
 
     def with_decision(self, decision: Decision | None) -> ImageRecord:
-        return replace(self, decision=decision)
+        """This record after one more change of its decision (one more audit entry)."""
+        return replace(self, decision=decision, decision_version=self.decision_version + 1)
 
 
 def caveat_for(result: ScreeningResult) -> str:

@@ -113,6 +113,41 @@ class StorageError(ScreeningError):
     """The session database cannot be used; the message says why in plain words."""
 
 
+class StaleDecisionError(StorageError):
+    """The decision changed (another window or workstation) since this one was shown; nothing was saved.
+    `current` is the image as stored now, to show the grader beside what they tried to save."""
+
+    def __init__(self, current: ImageRecord, attempted: Decision | None):
+        self.current = current
+        self.attempted = attempted
+        theirs = _describe_decision(current.decision)
+        mine = _describe_decision(attempted)
+        super().__init__(
+            f"{current.result.path.name} was changed by someone else since you opened it. Saved now: {theirs}. "
+            f"Yours, not saved: {mine}. Look at the image again and decide; saving then replaces theirs, audited."
+        )
+
+
+def _plain(exc: sqlite3.Error) -> str:
+    """An SQLite error in words a user can act on."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    if code == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+        return "the disk is full (free some space, then try again)"
+    if code == sqlite3.SQLITE_READONLY or "readonly" in str(exc):
+        return "the data folder is read-only"
+    return str(exc)
+
+
+def _describe_decision(decision: Decision | None) -> str:
+    if decision is None:
+        return "not reviewed"
+    grades = ("ungradable" if decision.dr_grade is None
+              else f"DR {decision.dr_grade}, DME {decision.dme_grade}")
+    who = f" by {decision.grader}" if decision.grader else ""
+    when = f" at {decision.decided_at}" if decision.decided_at else ""
+    return f"{grades} ({decision.kind}{who}{when})"
+
+
 class CorruptDatabaseError(StorageError):
     """The file is damaged or is no SQLite database at all (as opposed to locked, or written by a newer app)."""
 
@@ -199,14 +234,26 @@ class Storage:
             raise StorageError(f"The session database cannot be written ({exc}).") from exc
         try:
             yield self._db
+        except sqlite3.Error as exc:
+            self._rollback()
+            raise StorageError(f"Saving to the session database failed: {_plain(exc)}; nothing was changed.") from exc
         except BaseException:
-            self._db.execute("ROLLBACK")
+            self._rollback()
             raise
         try:
             self._db.execute("COMMIT")
         except sqlite3.Error as exc:
-            self._db.execute("ROLLBACK")
-            raise StorageError(f"Saving to the session database failed ({exc}); nothing was changed.") from exc
+            self._rollback()
+            raise StorageError(f"Saving to the session database failed: {_plain(exc)}; nothing was changed.") from exc
+
+    def _rollback(self) -> None:
+        # SQLite rolls a transaction back itself on some errors (a full disk, an I/O error): rolling back again
+        # would raise "cannot rollback - no transaction is active" over the error that matters.
+        if self._db.in_transaction:
+            try:
+                self._db.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # the transaction is gone either way; the original error is what the user must see
 
     def _check_integrity(self) -> None:
         problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
@@ -242,6 +289,9 @@ class Storage:
     def latest_session(self) -> int | None:
         row = self._db.execute("SELECT max(id) FROM sessions").fetchone()
         return None if row[0] is None else int(row[0])
+
+    def has_session(self, session_id: int) -> bool:
+        return self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
 
     def new_session(self) -> int:
         with self._transaction() as db:
@@ -326,20 +376,24 @@ class Storage:
 
     # --- decisions ----------------------------------------------------------------------------------------
 
-    def save_decision(self, image_id: int, decision: Decision) -> Decision:
+    # Every change of a decision takes `expected_version`: the record's `decision_version` when the grader saw it.
+    # Given, a change made since (by another window or workstation) refuses this one (StaleDecisionError) instead of
+    # overwriting it unseen; None skips the check (tools that own the database alone).
+
+    def save_decision(self, image_id: int, decision: Decision, expected_version: int | None = None) -> Decision:
         """Make `decision` the image's current one and append it, with the one it replaces, to the audit trail."""
         if not decision.grader.strip():
             raise ValueError("a decision needs the grader's name")
         decision = decision if decision.decided_at else replace(decision, decided_at=utc_now())
-        self._replace_decision(image_id, decision, decision.grader, "decision", decision.decided_at)
+        self._replace_decision(image_id, decision, decision.grader, "decision", decision.decided_at, expected_version)
         return decision
 
-    def set_not_reviewed(self, image_id: int, grader: str) -> Decision | None:
+    def set_not_reviewed(self, image_id: int, grader: str, expected_version: int | None = None) -> Decision | None:
         """Remove the image's current decision (it is not reviewed any more); the trail keeps what it was.
         Returns the decision removed, or None when there was none."""
-        return self._replace_decision(image_id, None, grader, "not reviewed")
+        return self._replace_decision(image_id, None, grader, "not reviewed", expected_version=expected_version)
 
-    def undo_decision(self, image_id: int, grader: str) -> Decision | None:
+    def undo_decision(self, image_id: int, grader: str, expected_version: int | None = None) -> Decision | None:
         """Put back the decision the image had before its last one (or none), as a new entry of the trail.
         Returns the decision now current."""
         row = self._db.execute("SELECT previous FROM audit WHERE image_id = ? AND action = 'decision' "
@@ -347,11 +401,11 @@ class Storage:
         if row is None:
             raise StorageError("there is no decision on this image to undo")
         before = Decision.from_dict(json.loads(row["previous"])) if row["previous"] else None
-        self._replace_decision(image_id, before, grader, "undo")
+        self._replace_decision(image_id, before, grader, "undo", expected_version=expected_version)
         return before
 
     def _replace_decision(self, image_id: int, decision: Decision | None, grader: str, action: str,
-                          at: str | None = None) -> Decision | None:
+                          at: str | None = None, expected_version: int | None = None) -> Decision | None:
         """Make `decision` (None: none) the image's current one, and append the change to the audit trail."""
         if not grader.strip():
             raise ValueError("changing a decision needs the grader's name")
@@ -359,6 +413,10 @@ class Storage:
             image = db.execute("SELECT key FROM images WHERE id = ?", (image_id,)).fetchone()
             if image is None:
                 raise StorageError(f"image {image_id} is not in the session database")
+            # Read and written in one write transaction (BEGIN IMMEDIATE): no other writer can slip in between.
+            version = db.execute("SELECT count(*) FROM audit WHERE image_id = ?", (image_id,)).fetchone()[0]
+            if expected_version is not None and version != expected_version:
+                raise StaleDecisionError(self.record(image_id), decision)
             old = db.execute("SELECT * FROM decisions WHERE image_id = ?", (image_id,)).fetchone()
             previous = _decision_from_row(old) if old is not None else None
             if decision is None:
@@ -407,7 +465,8 @@ _SELECT_RECORDS = (
     # Another screening of the same file and frame, later than this one, found other content: the file was replaced.
     "EXISTS (SELECT 1 FROM images later WHERE later.session_id = images.session_id "
     "AND later.location = images.location AND later.key != images.key AND later.screen_order > images.screen_order"
-    ") AS superseded "
+    ") AS superseded, "
+    "(SELECT count(*) FROM audit WHERE audit.image_id = images.id) AS decision_version "
     "FROM images LEFT JOIN decisions ON decisions.image_id = images.id"
 )
 
@@ -438,6 +497,7 @@ def _record_from_row(row: sqlite3.Row) -> ImageRecord:
         decision=decision,
         screened_at=row["screened_at"],
         superseded=bool(row["superseded"]),
+        decision_version=int(row["decision_version"]),
     )
 
 

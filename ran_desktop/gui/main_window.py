@@ -32,7 +32,14 @@ from ..engine.errors import WriteError
 from ..engine.loading import SUPPORTED_SUFFIXES
 from ..engine.results import Status
 from ..engine.review import Decision, ImageRecord, blinded, decision_kind
-from ..engine.storage import DATABASE_NAME, Storage, StorageError, default_data_dir, open_storage
+from ..engine.storage import (
+    DATABASE_NAME,
+    StaleDecisionError,
+    Storage,
+    StorageError,
+    default_data_dir,
+    open_storage,
+)
 from ..logsafe import Public
 from ..paths import models_dir, sample_images
 from . import display
@@ -64,11 +71,14 @@ log = logging.getLogger("ran_desktop")
 FORMATS = "JPEG, PNG, TIFF, BMP and DICOM"
 
 
-def _prepare_storage(data_dir: Path) -> tuple[Path | None, int]:
-    """Open the session database as open_storage does (a damaged one is set aside), pick the session to continue,
-    and close it again: where a damaged database was kept, and the session's id."""
+def _prepare_storage(data_dir: Path, preferred: int | None = None) -> tuple[Path | None, int]:
+    """Open the session database as open_storage does (a damaged one is set aside), pick the session to continue
+    (`preferred`, the grader's own last one, where it still exists: another window or workstation on this data
+    folder may have started a newer one), and close it again: where a damaged database was kept, and the id."""
     storage = open_storage(data_dir)
     try:
+        if preferred is not None and storage.has_session(preferred):
+            return storage.set_aside, preferred
         return storage.set_aside, storage.current_session()
     finally:
         storage.close()
@@ -89,10 +99,10 @@ class MainWindow(QMainWindow):
         # The session database is prepared (created or migrated, checked for damage, the session chosen) in a
         # thread while the widgets are built: that is mostly waiting for the disk (a new database is synced to it
         # several times), which sqlite does without holding the interpreter lock.
-        opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ran-open-database")
-        prepared = opener.submit(_prepare_storage, self.data_dir)
-        opener.shutdown(wait=False)
         self.settings = AppSettings(self.data_dir)
+        opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ran-open-database")
+        prepared = opener.submit(_prepare_storage, self.data_dir, self.settings.last_session(self.settings.grader_name))
+        opener.shutdown(wait=False)
         self.reporter = reporter or CrashReporter(self)
         self.reporter.window = self
         self.results = ResultsTableModel(self)
@@ -118,6 +128,7 @@ class MainWindow(QMainWindow):
         # The window's own connection (a connection belongs to the thread that opened it); checked a moment ago.
         self.storage = Storage(self.data_dir / DATABASE_NAME)
         self.storage.set_aside = set_aside
+        self.settings.remember_session(self.settings.grader_name, self.session_id)
         self._changed_files: list[str] = []  # files replaced since screened, told when the batch ends
         self.controller = ScreeningController(self.storage.path, self.session_id, models_folder or models_dir(),
                                               self.settings.device_request, self)
@@ -582,7 +593,10 @@ class MainWindow(QMainWindow):
         decision = replace(draft, kind=decision_kind(record, (draft.dr_grade, draft.dme_grade)),
                            grader=self.settings.grader_name)
         try:
-            stored = self.storage.save_decision(record.image_id, decision)
+            stored = self.storage.save_decision(record.image_id, decision, record.decision_version)
+        except StaleDecisionError as exc:
+            self._show_theirs(exc)
+            return
         except (StorageError, ValueError) as exc:
             show_message(self, "The decision was not saved", str(exc))
             return
@@ -609,8 +623,9 @@ class MainWindow(QMainWindow):
             self.status.showMessage("There is no decision to undo in this session", 5000)
             return
         record = self.results.record(row)
-        self._change_decision(record, lambda grader: self.storage.undo_decision(record.image_id, grader),
-                              "Undone: {name} is back to {state}")
+        self._change_decision(
+            record, lambda grader: self.storage.undo_decision(record.image_id, grader, record.decision_version),
+            "Undone: {name} is back to {state}")
         self._last_decided = None
 
     def set_current_not_reviewed(self) -> None:
@@ -618,8 +633,9 @@ class MainWindow(QMainWindow):
         if record is None or record.decision is None:
             self.status.showMessage("This image has no decision to remove", 5000)
             return
-        self._change_decision(record, lambda grader: self.storage.set_not_reviewed(record.image_id, grader),
-                              "{name} is {state} again")
+        self._change_decision(
+            record, lambda grader: self.storage.set_not_reviewed(record.image_id, grader, record.decision_version),
+            "{name} is {state} again")
 
     def _change_decision(self, record: ImageRecord, change: Callable[[str], object], message: str) -> None:
         grader = self.settings.grader_name
@@ -630,6 +646,9 @@ class MainWindow(QMainWindow):
         try:
             change(grader)
             updated = self.storage.record(record.image_id)
+        except StaleDecisionError as exc:
+            self._show_theirs(exc)
+            return
         except (StorageError, ValueError) as exc:
             show_message(self, "The decision was not changed", str(exc))
             return
@@ -642,6 +661,17 @@ class MainWindow(QMainWindow):
         if current is not None and current.key == updated.key:
             self.review.show_record(updated)
             self.detail.show_record(updated)
+
+    def _show_theirs(self, exc: StaleDecisionError) -> None:
+        """Another window or workstation changed this decision since it was shown: nothing was saved. The row, the
+        form and the detail now show what is stored, and the grader is told both values."""
+        current = exc.current
+        self.results.update_record(current)
+        shown = self.current_record()
+        if shown is not None and shown.image_id == current.image_id:
+            self.review.show_record(current)
+            self.detail.show_record(current)
+        show_message(self, "Changed elsewhere: not saved", str(exc))
 
     def _neighbour_key(self, key: str) -> str | None:
         """The image after `key` in the list as shown (or before it, at the end)."""
@@ -680,6 +710,7 @@ class MainWindow(QMainWindow):
             self.review.problem.setText("The decision was not saved: a grader name is needed.")
             return
         self.settings.grader_name = name
+        self.settings.remember_session(name, self.session_id)
         self.status.set_grader(self.settings.grader_name)
         if pending is not None:
             self._save_decision(*pending)
@@ -749,6 +780,7 @@ class MainWindow(QMainWindow):
                                                             "opening another session.")
             return
         self.session_id = session_id
+        self.settings.remember_session(self.settings.grader_name, session_id)
         self.controller.set_session(session_id)
         self.results.set_records(self.storage.load_session(session_id))
         self.status.showMessage(f"Session {session_id} opened: {self.results.rowCount()} image(s)", 5000)
@@ -761,6 +793,7 @@ class MainWindow(QMainWindow):
         except StorageError as exc:
             show_message(self, "No new session", str(exc))
             return
+        self.settings.remember_session(self.settings.grader_name, self.session_id)
         self.controller.set_session(self.session_id)
         self.results.set_records([])
         self.status.showMessage("New session started", 4000)
@@ -771,6 +804,7 @@ class MainWindow(QMainWindow):
         dialog = SettingsDialog(self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.status.set_grader(self.settings.grader_name))
+        dialog.accepted.connect(lambda: self.settings.remember_session(self.settings.grader_name, self.session_id))
         dialog.accepted.connect(self.apply_review_mode)
         dialog.open()
 

@@ -14,6 +14,11 @@ from ..engine.review import OPEN, REVIEW_MODES
 DEVICES = ("auto", "cpu", "cuda")
 
 
+def _settings_key(name: str) -> str:
+    """A grader's name as one settings key (any name, including none, '/' or non-ASCII, maps to a distinct key)."""
+    return "grader-" + name.strip().encode("utf-8").hex() if name.strip() else "no-grader"
+
+
 class AppSettings:
     def __init__(self, data_dir: Path):
         self.path = Path(data_dir) / "settings.ini"
@@ -111,6 +116,15 @@ class AppSettings:
     @list_filters.setter
     def list_filters(self, state: dict[str, object]) -> None:
         self._set("list/filters", json.dumps(state))
+
+    def last_session(self, grader: str) -> int | None:
+        """The session `grader` last worked in on this data folder: where the app reopens for them, rather than the
+        newest session, which another window or workstation may have started."""
+        value = self._text(f"sessions/{_settings_key(grader)}")
+        return int(value) if value.isdigit() else None
+
+    def remember_session(self, grader: str, session_id: int) -> None:
+        self._set(f"sessions/{_settings_key(grader)}", str(session_id))
 
     @property
     def list_current(self) -> str:

@@ -41,3 +41,8 @@ def wait_idle(qtbot, window: MainWindow, rows: int | None = None) -> None:
 
 def names(window: MainWindow) -> list[str]:
     return [r.result.path.name for r in window.results.records()]
+
+
+def key_of_file(window: MainWindow, path: Path) -> str:
+    """The key of the (latest) row screened from `path`: keys also name the file's content."""
+    return [r.key for r in window.results.records() if r.result.path == Path(path)][-1]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dicom_factory import write_dicom
-from gui_helpers import TIMEOUT_MS, drop, names, wait_idle
+from gui_helpers import TIMEOUT_MS, drop, key_of_file, names, wait_idle
 from PySide6.QtCore import Qt
 
 from ran_desktop.engine.results import Status
@@ -23,7 +23,7 @@ def test_dropping_files_and_a_folder_fills_the_table(open_window, qtbot, photos,
     wait_idle(qtbot, window, 5)
     assert sorted(names(window)) == ["eye000_OS.jpg", "eye001_OS.jpg", "eye002_OS.jpg", "eye003_OS.jpg", "study.dcm"]
     assert all(r.status is Status.SCREENED for r in window.results.records())
-    row = window.results.row_of(str(dicom))
+    row = window.results.row_of(key_of_file(window, dicom))
     cell = lambda column: window.results.index(row, column).data()  # noqa: E731
     assert cell(Column.PATIENT) == "Roe, Richard (P-7)"
     assert cell(Column.EYE) == "OD"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from dicom_factory import write_dicom
-from gui_helpers import TIMEOUT_MS, drop, wait_idle
+from gui_helpers import TIMEOUT_MS, drop, key_of_file, wait_idle
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
@@ -164,7 +164,7 @@ def test_a_photograph_moved_away_since_screening_is_explained(open_window, qtbot
     qtbot.waitUntil(lambda: window.detail.view.has_image, timeout=TIMEOUT_MS)
     moved.unlink()
     window.table.setCurrentIndex(window.proxy.index(-1, -1))  # away and back: the picture is read again
-    window.select_key(str(moved))
+    window.select_key(key_of_file(window, moved))
     qtbot.waitUntil(lambda: "file not found" in window.detail.caption.text(), timeout=TIMEOUT_MS)
     assert window.detail.view.message.text() == "The picture cannot be shown"
     assert window.detail.dr_bars.isEnabled()  # the stored result is still shown

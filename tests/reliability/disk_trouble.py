@@ -18,7 +18,8 @@ from pathlib import Path
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.errors import WriteError
 from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status, write_results
-from ran_desktop.engine.review import ImageRecord
+from ran_desktop.engine.review import Decision, ImageRecord
+from ran_desktop.engine.storage import Storage, StorageError
 from ran_desktop.engine.session_export import write_session
 
 OLD = "the results written yesterday\n"
@@ -36,8 +37,14 @@ def main() -> int:
     for name in ("results.csv", "session.json", "cli.csv"):
         (folder / name).write_text(OLD, encoding="utf-8")
     (mount / "heatmaps").mkdir()
+    store = Storage(mount / "db.sqlite3")
+    session = store.new_session()
+    first = store.save_result(session, results[0])
+    store.save_decision(first.image_id, Decision(dr_grade=2, dme_grade=0, grader="Dr Full"))
 
     _fill(mount / "filler")
+    report["database_full"] = _fill_database(store, session, results)
+    store.close()
     report["full"] = {
         "results": _attempt(lambda: write_results(results, folder / "results.csv")),
         "session": _attempt(lambda: write_session(records, folder / "session.json")),
@@ -47,6 +54,10 @@ def main() -> int:
         "heatmaps": sorted(p.name for p in (mount / "heatmaps").iterdir()),
     }
     (mount / "filler").unlink()
+    with Storage(mount / "db.sqlite3") as reopened:
+        kept = reopened.load_session(session)
+        report["database_full"]["kept"] = len(kept)
+        report["database_full"]["decision_kept"] = kept[0].decision is not None and kept[0].decision.dr_grade == 2
     subprocess.run(["mount", "-o", "remount,ro", str(mount)], check=True)
     report["read_only"] = {
         "results": _attempt(lambda: write_results(results, folder / "results.csv")),
@@ -73,6 +84,20 @@ def _fill(path: Path) -> None:
                 fh.write(b"\0")
         except OSError:
             pass
+
+
+def _fill_database(store: Storage, session: int, results: list) -> dict[str, object]:
+    """Save results with 16 KB thumbnails until the full disk refuses one; what the user would be told."""
+    saved = 0
+    for result in results[1:]:
+        try:
+            store.save_result(session, result, thumbnail=bytes(16384))
+        except StorageError as exc:
+            return {"saved_after_full": saved, "error": f"StorageError: {exc}"}
+        except Exception as exc:  # what the grader once saw as a crash dialog
+            return {"saved_after_full": saved, "error": f"{type(exc).__name__}: {exc}"}
+        saved += 1
+    return {"saved_after_full": saved, "error": None}
 
 
 def _attempt(write) -> str:

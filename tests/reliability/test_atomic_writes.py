@@ -71,6 +71,15 @@ def test_ran_screen_on_a_full_disk_exits_4_after_screening_and_on_a_read_only_on
     assert "Traceback" not in full["stderr"] + read_only["stderr"]
 
 
+def test_a_full_disk_under_the_session_database_says_so_and_keeps_what_was_saved(disk_trouble):
+    """Red-team item 12: the transaction helper rolled back what SQLite had already rolled back, and the grader saw
+    'cannot rollback - no transaction is active' in a crash dialog instead of 'the disk is full'."""
+    outcome = disk_trouble["database_full"]
+    assert outcome["error"] is not None and outcome["error"].startswith("StorageError: "), outcome
+    assert "the disk is full" in outcome["error"] and "cannot rollback" not in outcome["error"]
+    assert outcome["kept"] == 1 + outcome["saved_after_full"] and outcome["decision_kept"]
+
+
 # --- in this process -----------------------------------------------------------------------------------------
 
 
