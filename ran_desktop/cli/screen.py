@@ -151,7 +151,9 @@ def _write_overlay(result: ScreeningResult, folder: Path) -> None:
     # Same-named files from different folders must not overwrite each other's overlays.
     tag = hashlib.sha1(result.key.encode("utf-8")).hexdigest()[:8]
     frame = "" if result.metadata is None or result.metadata.frame_index is None else f"_frame{result.metadata.frame_index + 1}"
-    target = folder / f"{result.path.stem}{frame}_{tag}_gradcam.png"
+    # The stem is cut so the name stays well inside 255 bytes however long the photograph's name; the tag keeps it unique.
+    stem = result.path.stem.encode("utf-8")[:120].decode("utf-8", "ignore")
+    target = folder / f"{stem}{frame}_{tag}_gradcam.png"
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
     if ok:
         # imencode + write: cv2.imwrite cannot write non-ASCII paths on Windows

@@ -24,7 +24,58 @@ _PLAIN_REASONS = {
     errno.ENOENT: "the folder does not exist",
     errno.ENOTDIR: "the folder does not exist (a file has its name)",
     errno.EFBIG: "the file would be larger than this system allows",
+    errno.ENAMETOOLONG: "the file name is too long for this system",
 }
+# Temporary files are named by the app alone (short, whatever the target's name: a 248-character photograph name
+# once made the temporary name too long to create, or to delete in the error handler), so the next run can find
+# and remove the ones a kill between write and rename left behind.
+TEMP_PREFIX = ".ran-"
+TEMP_SUFFIX = ".tmp"
+STALE_AFTER_S = 3600  # older than any write in progress
+_cleaned: set[str] = set()
+
+
+def _temporary(path: Path) -> Path:
+    # not mkstemp: its files are private (0600) whatever the umask, and an export must get the usual permissions.
+    # os.urandom(6).hex() is secrets.token_hex(6), without importing secrets (and hashlib) when the window starts.
+    clean_stale_temporaries(path.parent)
+    return path.with_name(f"{TEMP_PREFIX}{os.urandom(6).hex()}{TEMP_SUFFIX}")
+
+
+def _discard(tmp: Path) -> None:
+    """Remove a temporary file; never raises (it runs inside error handlers, whose error is the one to report)."""
+    try:
+        tmp.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def clean_stale_temporaries(folder: str | Path, older_than_s: float = STALE_AFTER_S) -> list[Path]:
+    """Remove the app's own temporary files older than `older_than_s` from `folder` (once per folder and process):
+    what a kill between write and rename left, which may hold patient data. Returns what was removed."""
+    folder = Path(folder)
+    key = os.path.abspath(folder)
+    if key in _cleaned:
+        return []
+    _cleaned.add(key)
+    removed: list[Path] = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    import time
+
+    now = time.time()
+    for entry in entries:
+        if not (entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX)):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and now - entry.stat(follow_symlinks=False).st_mtime > older_than_s:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except OSError:
+            continue  # another process took it, or it cannot be removed: not this write's problem
+    return removed
 
 
 def write_text_atomically(path: str | Path, write: Callable[[TextIO], None], *, newline: str | None = None) -> Path:
@@ -33,9 +84,7 @@ def write_text_atomically(path: str | Path, write: Callable[[TextIO], None], *, 
     Raises WriteError, saying in plain words why, when the file cannot be written; nothing is left behind then.
     """
     path = Path(path)
-    # not mkstemp: its files are private (0600) whatever the umask, and an export must get the usual permissions.
-    # os.urandom(4).hex() is secrets.token_hex(4), without importing secrets (and hashlib) when the window starts.
-    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+    tmp = _temporary(path)
     try:
         stream = open(tmp, "x", encoding="utf-8", newline=newline)
     except OSError as exc:
@@ -47,7 +96,7 @@ def write_text_atomically(path: str | Path, write: Callable[[TextIO], None], *, 
             os.fsync(stream.fileno())  # on the disk before it replaces anything: a power cut keeps the old file
         os.replace(tmp, path)
     except BaseException as exc:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         if isinstance(exc, OSError):
             raise WriteError(path, f"nothing was written: {plain_reason(exc)}") from exc
         raise
@@ -58,7 +107,7 @@ def write_text_atomically(path: str | Path, write: Callable[[TextIO], None], *, 
 def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
     """`data` in place of `path`, whole or not at all (see write_text_atomically); WriteError when it cannot be."""
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.{os.urandom(4).hex()}.tmp")
+    tmp = _temporary(path)
     try:
         with open(tmp, "xb") as stream:
             stream.write(data)
@@ -66,7 +115,7 @@ def write_bytes_atomically(path: str | Path, data: bytes) -> Path:
             os.fsync(stream.fileno())
         os.replace(tmp, path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        _discard(tmp)
         raise WriteError(path, f"nothing was written: {plain_reason(exc)}") from exc
     return path
 
@@ -88,7 +137,7 @@ def check_writable_folder(path: str | Path) -> None:
 
     path = Path(path)
     try:
-        with tempfile.TemporaryFile(dir=path.parent, prefix=f".{path.name}.", suffix=".probe"):
+        with tempfile.TemporaryFile(dir=path.parent, prefix=TEMP_PREFIX, suffix=".probe"):
             pass
     except OSError as exc:
         raise WriteError(path, f"cannot write here: {plain_reason(exc)}") from exc

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from enum import Enum
@@ -192,12 +193,28 @@ def write_rows(rows: list[dict[str, Any]], columns: list[str], path: str | Path)
         if path.suffix.lower() == ".csv":
             writer = csv.DictWriter(fh, fieldnames=columns)
             writer.writeheader()
-            writer.writerows({k: ("" if v is None else v) for k, v in row.items()} for row in rows)
+            writer.writerows({k: spreadsheet_safe(v) for k, v in row.items()} for row in rows)
         else:
             json.dump({"results": rows}, fh, indent=2, ensure_ascii=False)
             fh.write("\n")
 
     return write_text_atomically(path, write, newline="")
+
+
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection"): a DICOM patient name
+# or a file name such as "=HYPERLINK(...)" would otherwise execute when a clinic opens the results.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """A CSV cell no spreadsheet runs as a formula: text starting with =, +, -, @, tab or CR gets a leading
+    apostrophe (shown as text, as OWASP recommends); numbers, and text that is exactly a number, stay numbers."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS) and not _NUMBER.fullmatch(value):
+        return "'" + value
+    return value
 
 
 def _rounded(value: float | None, digits: int = 4) -> float | None:
