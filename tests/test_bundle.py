@@ -4,7 +4,7 @@ import re
 import pytest
 import torch
 
-from ran_desktop.engine.bundle import find_bundles, load_bundle, read_manifest, sha256_of
+from ran_desktop.engine.bundle import find_bundles, load_bundle, read_manifest, sha256_of, write_manifest
 from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
 from ran_desktop.engine.manifest import MANIFEST_NAME, WEIGHTS_NAME
@@ -87,11 +87,63 @@ def test_missing_weights_are_refused(bundle_copy):
 
 
 def test_architecture_mismatch_is_refused(bundle_copy):
+    """A bundle sealed with a wrong architecture (made wrongly, not edited) is refused by the weights' shapes."""
+    from dataclasses import replace
+
+    manifest = read_manifest(bundle_copy)
+    kwargs = {**manifest.architecture["kwargs"], "base_width": 16}
+    write_manifest(bundle_copy, replace(manifest, architecture={**manifest.architecture, "kwargs": kwargs}))
+    with pytest.raises(BundleError, match="do not fit"):
+        load_bundle(bundle_copy, "cpu")
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        lambda d: d["training_data"].update(synthetic=False),  # would remove the clinical warning
+        lambda d: d["quality_thresholds"].update(max_brightness=254),  # within bounds, still an edit
+        lambda d: d.update(trained=False),
+        lambda d: d["metrics"].update(invented=1.0),
+    ],
+)
+def test_any_edit_of_the_manifest_is_refused(bundle_copy, edit):
+    """Red-team item 4: editing training_data removed the clinical warning; editing the quality thresholds turned
+    the gate off. The manifest's content is sealed into the weights; an edit no longer matches."""
     path = bundle_copy / MANIFEST_NAME
     data = json.loads(path.read_text())
-    data["architecture"]["kwargs"]["base_width"] = 16
+    data.setdefault("quality_thresholds", {"max_brightness": 200.0})
+    edit(data)
     path.write_text(json.dumps(data))
-    with pytest.raises(BundleError, match="do not fit"):
+    with pytest.raises(BundleError, match="manifest was changed after the bundle was made"):
+        load_bundle(bundle_copy, "cpu")
+
+
+def test_an_unsealed_bundle_is_refused(bundle_copy):
+    from safetensors.torch import load_file, save_file
+
+    weights = bundle_copy / WEIGHTS_NAME
+    save_file(load_file(str(weights)), str(weights))  # the seal stripped from the metadata
+    data = json.loads((bundle_copy / MANIFEST_NAME).read_text())
+    data["weights"].update(sha256=sha256_of(weights), bytes=weights.stat().st_size)
+    (bundle_copy / MANIFEST_NAME).write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="not sealed"):
+        load_bundle(bundle_copy, "cpu")
+
+
+@pytest.mark.parametrize("edit, where", [
+    (lambda d: d["preprocessing"].update(input_size=3008), "preprocessing/input_size"),
+    (lambda d: d.update(input_size=3008), "input_size"),
+    (lambda d: d["preprocessing"].update(clahe_tile_grid=100000), "preprocessing/clahe_tile_grid"),
+    (lambda d: d.setdefault("quality_thresholds", {}).update(max_brightness=1e9), "quality_thresholds/max_brightness"),
+    (lambda d: d.setdefault("quality_thresholds", {}).update(min_sharpness=0), "quality_thresholds/min_sharpness"),
+])
+def test_preprocessing_and_quality_fields_are_bounded(bundle_copy, edit, where):
+    """Even a bundle built (and sealed) with them: 3008 px input took 4.9 GB for one image."""
+    path = bundle_copy / MANIFEST_NAME
+    data = json.loads(path.read_text())
+    edit(data)
+    path.write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="manifest is invalid at " + re.escape(where)):
         load_bundle(bundle_copy, "cpu")
 
 
@@ -131,10 +183,9 @@ def test_find_bundles_prefers_trained_weights(tmp_path, tiny_bundle):
 
     shutil.copytree(tiny_bundle, tmp_path / "a-untrained")
     shutil.copytree(tiny_bundle, tmp_path / "b-trained")
-    manifest = tmp_path / "b-trained" / MANIFEST_NAME
-    data = json.loads(manifest.read_text())
-    data["trained"] = True
-    manifest.write_text(json.dumps(data))
+    from dataclasses import replace
+
+    write_manifest(tmp_path / "b-trained", replace(read_manifest(tmp_path / "b-trained"), trained=True))
     (tmp_path / "not-a-bundle").mkdir()
     assert find_bundles(tmp_path) == [tmp_path / "b-trained", tmp_path / "a-untrained"]
     assert find_bundles(tmp_path / "missing") == []

@@ -16,7 +16,7 @@ from pypdf import PdfReader
 from ran_desktop.cli.screen import main as screen_main
 import torch
 
-from ran_desktop.engine.bundle import load_bundle, read_manifest, save_bundle
+from ran_desktop.engine.bundle import load_bundle, read_manifest, save_bundle, write_manifest
 from ran_desktop.engine.grading import referable_probability
 from ran_desktop.engine.reports import ReportContext, build_patient_report
 from ran_desktop.engine.review import ImageRecord, group_by_patient
@@ -47,7 +47,7 @@ def hesitant_bundle(tiny_bundle, tmp_path_factory) -> Path:
 def with_threshold(source: Path, folder: Path, threshold: float) -> Path:
     shutil.copytree(source, folder)
     m = read_manifest(folder)
-    replace(m, operating_point={"referable_threshold": threshold, "chosen_on": "a calibration set"}).write(folder)
+    write_manifest(folder, replace(m, operating_point={"referable_threshold": threshold, "chosen_on": "a calibration set"}))
     return folder
 
 

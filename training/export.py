@@ -13,7 +13,7 @@ from typing import Any
 
 from safetensors.torch import load_file
 
-from ran_desktop.engine.bundle import load_bundle, read_manifest, save_bundle
+from ran_desktop.engine.bundle import load_bundle, read_manifest, save_bundle, write_manifest
 from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.model import build_ran
 from ran_desktop.engine.preprocess import PreprocessSettings
@@ -77,7 +77,7 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
     operating = None
     if calibrate:
         operating = choose_operating_point(loaded, calibrate, target_sensitivity, out, workers)
-        replace(loaded.manifest, operating_point=operating).write(out)
+        write_manifest(out, replace(loaded.manifest, operating_point=operating))
         loaded = load_bundle(out, device="cpu")
     records, _ = load_sources(config["data"])
     test = list(load_split(run / "split.json", records)["test"])
@@ -103,8 +103,7 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
         lesions = evaluate_lesions(loaded, lesion_validation, "test", log=lambda *_: None)
         card_metrics["lesions"] = lesions
     # Rewrite the manifest with the metrics: its weights (and so their hash) do not change.
-    manifest = loaded.manifest
-    replace(manifest, metrics=card_metrics).write(out)
+    manifest = write_manifest(out, replace(loaded.manifest, metrics=card_metrics))
     (out / "MODEL_CARD.md").write_text(
         model_card(manifest.title, config, sources, synthetic, metrics, summary, held, operating, real, probe_result,
                    lesions),

@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 import jsonschema
 import torch
 from safetensors import SafetensorError
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
 from .device import DeviceChoice, choose_device
@@ -93,11 +94,51 @@ def verify_weights(folder: str | Path, manifest: Manifest) -> Path:
     return weights
 
 
+SEAL_KEY = "manifest_sha256"  # in the weights file's safetensors metadata
+
+
+def verify_seal(weights: Path, manifest: Manifest) -> None:
+    """The manifest must be the one sealed into its weights (write_manifest): an edited field (the training data,
+    which decides the clinical warning; the quality gate's thresholds) is refused, naming the file."""
+    try:
+        with safe_open(str(weights), framework="pt") as f:
+            sealed = (f.metadata() or {}).get(SEAL_KEY)
+    except (SafetensorError, OSError) as exc:
+        raise BundleError(weights, f"weights cannot be read ({exc})") from exc
+    if sealed is None:
+        raise BundleError(weights.parent / MANIFEST_NAME, "the manifest is not sealed into the weights (a bundle made "
+                          "before manifests were sealed, or one rebuilt by hand): it cannot be trusted; export the "
+                          "bundle again")
+    if sealed != manifest.content_sha256():
+        raise BundleError(weights.parent / MANIFEST_NAME, "the manifest was changed after the bundle was made (it no "
+                          "longer matches the fingerprint sealed into the weights): refused; restore the bundle from "
+                          "its source")
+
+
+def write_manifest(folder: str | Path, manifest: Manifest) -> Manifest:
+    """Write `manifest` into bundle `folder`, sealed: its content hash goes into the weights file's metadata, and
+    the weights' new sha256 and size into the manifest. Returns the manifest as written."""
+    folder = Path(folder)
+    weights = folder / WEIGHTS_NAME
+    with safe_open(str(weights), framework="pt") as f:
+        metadata = dict(f.metadata() or {})
+        tensors = {key: f.get_tensor(key) for key in f.keys()}
+    metadata[SEAL_KEY] = manifest.content_sha256()
+    tmp = weights.with_suffix(".tmp")
+    save_file(tensors, str(tmp), metadata=metadata)
+    tmp.replace(weights)
+    sealed = replace(manifest, weights={**manifest.weights, "sha256": sha256_of(weights),
+                                        "bytes": weights.stat().st_size})
+    sealed.write(folder)
+    return sealed
+
+
 def load_bundle(folder: str | Path, device: str | None = None) -> LoadedModel:
     """Verify and load a bundle onto the chosen device (see `choose_device`), in eval mode and float32."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     weights = verify_weights(folder, manifest)
+    verify_seal(weights, manifest)
     try:
         model = build_ran(manifest.architecture["variant"], **manifest.architecture["kwargs"])
     except (TypeError, ValueError) as exc:
@@ -159,8 +200,7 @@ def save_bundle(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         quality_thresholds=quality_thresholds.to_dict() if quality_thresholds else {},
     )
-    manifest.write(folder)
-    return manifest
+    return write_manifest(folder, manifest)
 
 
 def find_bundles(models_folder: str | Path) -> list[Path]:

@@ -6,6 +6,7 @@ architecture, input size, preprocessing, class names, training data, metrics, ve
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -17,6 +18,8 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "weights.safetensors"
 VARIANT_NAMES = ("ran18", "ran34", "ran50")  # what model.ran.VARIANTS builds (not imported: that needs torch)
+
+MAX_INPUT_SIZE = 1024
 
 SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
@@ -58,8 +61,21 @@ SCHEMA: dict[str, Any] = {
                 },
             },
         },
-        "input_size": {"type": "integer", "minimum": 32, "maximum": 2048, "multipleOf": 16},
-        "preprocessing": {"type": "object"},
+        # Bounded: the app decodes at twice the input size, so an edited 3008 once took 4.9 GB for one image.
+        "input_size": {"type": "integer", "minimum": 32, "maximum": MAX_INPUT_SIZE, "multipleOf": 16},
+        "preprocessing": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "input_size": {"type": "integer", "minimum": 32, "maximum": MAX_INPUT_SIZE, "multipleOf": 16},
+                "clahe": {"type": "boolean"},
+                "clahe_clip_limit": {"type": "number", "exclusiveMinimum": 0, "maximum": 40},
+                "clahe_tile_grid": {"type": "integer", "minimum": 1, "maximum": 64},
+                "fov_threshold": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1},
+                "fov_min_contrast": {"type": "number", "minimum": 0, "maximum": 255},
+                "fov_margin": {"type": "number", "minimum": 0, "maximum": 0.5},
+            },
+        },
         "heads": {
             "type": "object",
             "required": ["dr", "dme"],
@@ -97,7 +113,20 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "created": {"type": "string"},
-        "quality_thresholds": {"type": "object"},
+        # Bounded to what a quality gate can mean; the seal (bundle.write_manifest) stops edits within the bounds.
+        "quality_thresholds": {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                "min_fov_diameter_px": {"type": "number", "minimum": 64, "maximum": 4000},
+                "min_fov_fraction": {"type": "number", "minimum": 0.01, "maximum": 1},
+                "min_brightness": {"type": "number", "minimum": 1, "maximum": 128},
+                "max_brightness": {"type": "number", "minimum": 128, "maximum": 254},
+                "max_overexposed_fraction": {"type": "number", "minimum": 0, "maximum": 0.5},
+                "min_contrast": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
+                "min_sharpness": {"type": "number", "exclusiveMinimum": 0, "maximum": 10},
+            },
+        },
         # Referable = the model's probability of referable disease (grading.referable_probability) reaching the
         # threshold; where and how it was chosen, and what it gave there, travel with it.
         "operating_point": {
@@ -183,7 +212,16 @@ class Manifest:
         jsonschema.validate(data, SCHEMA)
         return cls(**data)
 
+    def content_sha256(self) -> str:
+        """sha256 of everything the manifest says except its `weights` block (which fingerprints the weights file,
+        where this hash is sealed in turn: bundle.write_manifest). Any edit of a field changes it."""
+        data = self.to_dict()
+        del data["weights"]
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
     def write(self, folder: Path) -> Path:
+        """The JSON alone; a bundle's manifest is written by bundle.write_manifest, which seals it."""
         path = Path(folder) / MANIFEST_NAME
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -184,13 +184,13 @@ def trained_window(qtbot, tiny_bundle, data_dir, photos, tmp_path, monkeypatch):
     import shutil
     from dataclasses import replace
 
-    from ran_desktop.engine.bundle import read_manifest
+    from ran_desktop.engine.bundle import read_manifest, write_manifest
     from ran_desktop.gui.settings import AppSettings
 
     folder = tmp_path / "trained-models"
     shutil.copytree(tiny_bundle, folder / "tiny-trained")
     m = read_manifest(folder / "tiny-trained")
-    replace(m, trained=True, training_data={**m.training_data, "synthetic": True}).write(folder / "tiny-trained")
+    write_manifest(folder / "tiny-trained", replace(m, trained=True, training_data={**m.training_data, "synthetic": True}))
     monkeypatch.setenv("RAN_MODELS_DIR", str(folder))
     AppSettings(data_dir).grader_name = "Dr Test"
     window = launch([], data_dir, folder)

@@ -87,6 +87,19 @@ def _forged_other_architecture(bundle: Path, marker: Path) -> None:
     _edit_manifest(bundle, lambda d: d["architecture"]["kwargs"].update(base_width=16))
 
 
+def _claims_real_data(bundle: Path, marker: Path) -> None:
+    def claim(d: dict) -> None:  # either would drop the warning every screen and report carries
+        d["trained"] = True
+        d["training_data"].update(synthetic=False, description="EyePACS, 88,702 graded photographs")
+
+    _edit_manifest(bundle, claim)
+
+
+def _gate_turned_off(bundle: Path, marker: Path) -> None:
+    _edit_manifest(bundle, lambda d: d.update(quality_thresholds={"min_brightness": 1, "max_brightness": 254,
+                                                                  "min_fov_diameter_px": 64}))
+
+
 def _huge_network(bundle: Path, marker: Path) -> None:
     _edit_manifest(bundle, lambda d: d["architecture"]["kwargs"].update(base_width=1_000_000))
 
@@ -106,7 +119,9 @@ TAMPERING: dict[str, tuple[Callable[[Path, Path], None], str]] = {
     "pickle payload": (_pickle_payload, "truncated or replaced"),
     "pickle payload, forged manifest": (_forged_pickle_payload, "weights cannot be read"),
     "torch checkpoint, forged manifest": (_forged_torch_checkpoint, "weights cannot be read"),
-    "manifest for another architecture": (_forged_other_architecture, "do not fit the manifest's architecture"),
+    "manifest for another architecture": (_forged_other_architecture, "manifest was changed after the bundle"),
+    "training data edited": (_claims_real_data, "manifest was changed after the bundle"),
+    "quality gate loosened": (_gate_turned_off, "manifest was changed after the bundle"),
     "manifest asks for a huge network": (_huge_network, "manifest is invalid at architecture/kwargs/base_width"),
     "manifest with an unknown argument": (_unknown_argument, "manifest is invalid at architecture/kwargs"),
     "manifest points elsewhere": (_weights_elsewhere, "manifest is invalid at weights/file"),
