@@ -148,6 +148,7 @@ def run_self_test(folder: Path, log: Callable[..., None]) -> int:
         ("find sample", _step_find_sample),
         ("screen sample", _step_screen),
         ("write report", _step_report),
+        ("audit trail", _step_audit_trail),
     ]
     state["folder"] = folder
     total = len(steps)
@@ -313,6 +314,30 @@ def _step_report(state: dict[str, Any], log: Callable[..., None]) -> str:
     state["report"] = written[0].path
     state["summary"] = summary.path
     return f"{len(written)} patient report(s) and a batch summary"
+
+
+def _step_audit_trail(state: dict[str, Any], log: Callable[..., None]) -> str:
+    """The user's session database, read only: its audit trail's hash chain must hold (engine/audit_chain.py)."""
+    import sqlite3
+
+    from .engine import audit_chain
+    from .engine.storage import DATABASE_NAME, default_data_dir
+
+    path = default_data_dir() / DATABASE_NAME
+    if not path.is_file():
+        return f"no session database yet ({path})"
+    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    try:
+        columns = {row[1] for row in db.execute("PRAGMA table_info(audit)")}
+        if "entry_hash" not in columns:
+            return f"{path}: made by an earlier version; its trail is chained when the app next opens it"
+        problems = audit_chain.verify(db)
+        entries = db.execute("SELECT count(*) FROM audit").fetchone()[0]
+    finally:
+        db.close()
+    if problems:
+        raise SelfTestFailure(f"the audit trail of {path} was altered outside the app: " + "; ".join(problems))
+    return f"{entries} audit entries chained and matching the decisions ({path})"
 
 
 def _check_pdf(path: Path) -> None:

@@ -11,13 +11,16 @@ from PySide6.QtWidgets import QApplication
 from ran_desktop import paths, selftest
 from ran_desktop.app import main
 
-STEPS = ["environment", "Qt binding", "DICOM decoders", "load model", "find sample", "screen sample", "write report"]
+STEPS = ["environment", "Qt binding", "DICOM decoders", "load model", "find sample", "screen sample", "write report",
+         "audit trail"]
 
 
 @pytest.fixture
 def models_env(tiny_bundle, monkeypatch):
-    """The tiny bundle's folder as the models folder, on the CPU, as a clinic PC without a GPU would run it."""
+    """The tiny bundle's folder as the models folder, on the CPU, as a clinic PC without a GPU would run it; a data
+    folder of the test's own (the audit trail step reads the user's session database)."""
     monkeypatch.setenv("RAN_MODELS_DIR", str(tiny_bundle.parent))
+    monkeypatch.setenv("RAN_DATA_DIR", str(tiny_bundle.parent.parent / "no-data-yet"))
     monkeypatch.setenv("RAN_DEVICE", "cpu")
     return tiny_bundle
 
@@ -78,7 +81,7 @@ def test_without_a_model_it_fails_with_the_reason(tmp_path, temp_root, monkeypat
     monkeypatch.setenv("RAN_MODELS_DIR", str(empty))
     assert main(["--self-test"]) == 1
     out = capsys.readouterr().out
-    assert "[4/7] load model: FAILED" in out
+    assert "[4/8] load model: FAILED" in out
     assert f"SELF-TEST FAILED at step 4 (load model): no model bundle in {empty} (set by RAN_MODELS_DIR)" in out
     assert "PASSED" not in out and "screen sample" not in out
     folder = printed_path(out, "Output folder")
@@ -130,7 +133,7 @@ def test_without_a_console_the_log_file_has_everything(models_env, temp_root, mo
     folders = list(temp_root.glob("ran-screening-self-test-*"))
     assert len(folders) == 1
     log = (folders[0] / "self-test.log").read_text(encoding="utf-8")
-    assert "SELF-TEST PASSED" in log and "[7/7] write report: ok" in log
+    assert "SELF-TEST PASSED" in log and "[7/8] write report: ok" in log
 
 
 def test_an_unusable_output_folder_is_reported(models_env, tmp_path, capsys):

@@ -27,7 +27,7 @@ from typing import Any
 
 import platformdirs
 
-from . import db_rescue
+from . import audit_chain, db_rescue
 from .errors import ScreeningError
 from .loading import Eye, ImageMetadata, image_location
 from .results import ModelInfo, ScreeningResult, Status
@@ -38,6 +38,8 @@ APP_NAME = "RAN Screening"
 DATA_DIR_ENV = "RAN_DATA_DIR"
 DATABASE_NAME = "ran-screening.sqlite3"
 
+_AUDIT_NO_UPDATE = """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END"""
 # Each entry upgrades the schema by one version; statements run in one transaction with the version bump.
 MIGRATIONS: tuple[tuple[str, ...], ...] = (
     (
@@ -87,7 +89,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX audit_by_image ON audit (image_id, id)",
         # The trail is evidence: the database itself refuses to rewrite or drop it.
         """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
+           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",  # = _AUDIT_NO_UPDATE
         """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
     ),
@@ -105,7 +107,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "UPDATE images SET screen_order = id",
         "CREATE INDEX images_by_location ON images (session_id, location)",
     ),
+    # 5: the audit trail becomes a hash chain (audit_chain.py); the entries already there are chained as they stand.
+    ("ALTER TABLE audit ADD COLUMN entry_hash TEXT",),
 )
+# Work a migration needs beyond SQL, run after its statements in the same transaction (by schema version reached).
+MIGRATION_STEPS = {5: "chain_audit"}
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -276,9 +282,14 @@ class Storage:
                     f"{self.path} was written by a newer version of RAN Screening (database schema {version}; "
                     f"this version understands up to {SCHEMA_VERSION}). Update the app, or choose another data folder."
                 )
-            for statements in MIGRATIONS[version:]:
+            for reached, statements in enumerate(MIGRATIONS[version:], start=version + 1):
                 for statement in statements:
                     db.execute(statement)
+                if MIGRATION_STEPS.get(reached) == "chain_audit":
+                    # The append-only triggers stay in force for everyone else: lifted for the upgrade alone.
+                    db.execute("DROP TRIGGER audit_no_update")
+                    audit_chain.chain_all(db)
+                    db.execute(_AUDIT_NO_UPDATE)
             if version == 0:
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version < SCHEMA_VERSION:
@@ -429,13 +440,18 @@ class Storage:
                     (image_id, d["dr_grade"], d["dme_grade"], d["eye"], d["patient_id"], d["patient_name"],
                      d["comment"], d["kind"], d["grader"], d["decided_at"], d["entry"], d["review_mode"]),
                 )
+            values = (image_id, image["key"], action, _json(previous.to_dict()) if previous else None,
+                      _json(decision.to_dict() if decision else None), grader, at or utc_now())
             db.execute(
-                "INSERT INTO audit (image_id, image_key, action, previous, new, grader, at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (image_id, image["key"], action, _json(previous.to_dict()) if previous else None,
-                 _json(decision.to_dict() if decision else None), grader, at or utc_now()),
+                "INSERT INTO audit (image_id, image_key, action, previous, new, grader, at, entry_hash) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (*values, audit_chain.entry_hash(audit_chain.last_hash(db), values)),
             )
         return previous
+
+    def verify_audit(self) -> list[str]:
+        """What is wrong with the audit trail (audit_chain.verify), in words; [] when it holds."""
+        return audit_chain.verify(self._db)
 
     def decision(self, image_id: int) -> Decision | None:
         row = self._db.execute("SELECT * FROM decisions WHERE image_id = ?", (image_id,)).fetchone()

@@ -71,15 +71,17 @@ log = logging.getLogger("ran_desktop")
 FORMATS = "JPEG, PNG, TIFF, BMP and DICOM"
 
 
-def _prepare_storage(data_dir: Path, preferred: int | None = None) -> tuple[Path | None, int]:
+def _prepare_storage(data_dir: Path, preferred: int | None = None) -> tuple[Path | None, int, list[str]]:
     """Open the session database as open_storage does (a damaged one is set aside), pick the session to continue
     (`preferred`, the grader's own last one, where it still exists: another window or workstation on this data
-    folder may have started a newer one), and close it again: where a damaged database was kept, and the id."""
+    folder may have started a newer one), check the audit trail's chain, and close it again: where a damaged
+    database was kept, the session's id, and what is wrong with the audit trail."""
     storage = open_storage(data_dir)
     try:
+        problems = storage.verify_audit()
         if preferred is not None and storage.has_session(preferred):
-            return storage.set_aside, preferred
-        return storage.set_aside, storage.current_session()
+            return storage.set_aside, preferred, problems
+        return storage.set_aside, storage.current_session(), problems
     finally:
         storage.close()
 
@@ -119,7 +121,7 @@ class MainWindow(QMainWindow):
 
         self._build_widgets()
         try:
-            set_aside, self.session_id = prepared.result()
+            set_aside, self.session_id, self._audit_problems = prepared.result()
         except StorageError:
             # Delete the half-built window now. Left to the garbage collector, its widgets would be destroyed at
             # some arbitrary later moment, possibly while Qt holds a lock, which deadlocked a later window's start.
@@ -143,6 +145,8 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         if self.storage.set_aside is not None:
             QTimer.singleShot(0, self._tell_database_set_aside)  # once the window is up, so the message has a parent
+        if self._audit_problems:
+            QTimer.singleShot(0, self._tell_audit_broken)
 
     def start(self) -> None:
         """Begin loading the model in the background (call after show(): the window comes first).
@@ -750,6 +754,15 @@ class MainWindow(QMainWindow):
                      f"The damaged file was kept, unchanged, as:\n{kept}\n\n"
                      f"Nothing was deleted: whoever supports this installation may be able to recover earlier "
                      f"results and decisions from it.")
+
+    def _tell_audit_broken(self) -> None:
+        problems = self._audit_problems
+        log.warning("audit trail check failed: %d finding(s)", len(problems))
+        show_message(self, "The audit trail has been altered",
+                     "The session database's audit trail does not hold together: it was changed outside this app "
+                     "(a decision or an audit entry edited, removed or inserted). Decisions shown may not be what "
+                     "the graders saved. The app still works; tell whoever supports this installation, and keep a "
+                     "copy of the database as it is.\n\n" + "\n".join(f"- {p}" for p in problems))
 
     def new_session_dialog(self) -> None:
         from PySide6.QtWidgets import QMessageBox

@@ -1,0 +1,80 @@
+"""The audit trail as a hash chain: each entry's hash covers the entry and the hash of the one before it.
+
+The database's triggers refuse UPDATE and DELETE on the trail, but anyone with the file can drop a trigger, rewrite
+an entry and recreate it, or change `decisions` directly. The chain makes that visible: an entry changed, removed
+or inserted breaks every hash after it, and a current decision that is not what the trail's last entry for its image
+says is reported too. It is tamper evidence, not a signature (no secret key: someone who rewrites the whole chain
+with this code can hide an edit); the data folder's permissions are what keeps others out.
+
+Imports neither Qt nor torch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sqlite3
+from collections.abc import Sequence
+
+GENESIS = "0" * 64  # the "previous hash" of the first entry
+_FIELDS = ("image_id", "image_key", "action", "previous", "new", "grader", "at")
+
+
+def entry_hash(previous_hash: str, values: Sequence[object]) -> str:
+    """The hash of one audit entry (`values` in _FIELDS order) chained to the entry before it."""
+    canonical = json.dumps([previous_hash, *values], ensure_ascii=False, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def last_hash(db: sqlite3.Connection) -> str:
+    row = db.execute("SELECT entry_hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
+    return GENESIS if row is None or row[0] is None else str(row[0])
+
+
+def chain_all(db: sqlite3.Connection) -> int:
+    """Give every entry without a hash its place in the chain, in order (the upgrade to schema 5 adopts the trail
+    as it stands then). Runs inside the caller's transaction; returns how many entries were chained."""
+    previous = GENESIS
+    done = 0
+    rows = db.execute(f"SELECT id, entry_hash, {', '.join(_FIELDS)} FROM audit ORDER BY id").fetchall()
+    for row in rows:
+        if row[1] is None:
+            digest = entry_hash(previous, row[2:])
+            db.execute("UPDATE audit SET entry_hash = ? WHERE id = ?", (digest, row[0]))
+            done += 1
+            previous = digest
+        else:
+            previous = row[1]
+    return done
+
+
+def verify(db: sqlite3.Connection, limit: int = 10) -> list[str]:
+    """What is wrong with the trail, in words (at most `limit` findings); [] when the chain and the decisions hold."""
+    problems: list[str] = []
+    previous = GENESIS
+    last_new: dict[int, str | None] = {}
+    for row in db.execute(f"SELECT id, entry_hash, {', '.join(_FIELDS)} FROM audit ORDER BY id"):
+        entry_id, stored = row[0], row[1]
+        expected = entry_hash(previous, row[2:])
+        if stored != expected:
+            problems.append(f"audit entry {entry_id} ({row[4]} by {row[7]} at {row[8]}) does not match the chain: "
+                            "it, or an entry before it, was changed, removed or inserted outside the app")
+            if len(problems) >= limit:
+                return problems
+        previous = stored if stored is not None else expected
+        last_new[int(row[2])] = row[6]
+    current = {int(r[0]): r for r in db.execute(
+        "SELECT image_id, dr_grade, dme_grade, kind, grader, decided_at FROM decisions")}
+    for image_id in sorted(set(current) | set(last_new)):
+        said = json.loads(last_new[image_id]) if last_new.get(image_id) else None
+        row = current.get(image_id)
+        now = None if row is None else {"dr_grade": row[1], "dme_grade": row[2], "kind": row[3], "grader": row[4],
+                                        "decided_at": row[5]}
+        if said is not None:
+            said = {k: said.get(k) for k in ("dr_grade", "dme_grade", "kind", "grader", "decided_at")}
+        if now != said:
+            problems.append(f"the decision on image {image_id} is not the one its audit trail ends with: it was "
+                            "changed outside the app")
+            if len(problems) >= limit:
+                break
+    return problems
