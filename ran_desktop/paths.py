@@ -18,7 +18,12 @@ def install_root() -> Path:
 def models_dir() -> Path:
     """Bundled model folder; RAN_MODELS_DIR points elsewhere (a clinic's IT may keep models on a share)."""
     override = os.environ.get("RAN_MODELS_DIR")
-    return Path(override) if override else install_root() / "models"
+    return Path(override) if override else installed_models_dir()
+
+
+def installed_models_dir() -> Path:
+    """The models the installation shipped with: a bundle elsewhere with one's name and version must match it."""
+    return install_root() / "models"
 
 
 def resources_dir() -> Path:

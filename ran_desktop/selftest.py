@@ -218,11 +218,16 @@ def _step_dicom_decoders(state: dict[str, Any], log: Callable[..., None]) -> str
 
 
 def _step_load_model(state: dict[str, Any], log: Callable[..., None]) -> str:
-    from .engine.bundle import find_bundles, load_bundle
+    from .engine.bundle import choose_bundle, load_bundle
     from .engine.errors import BundleError
+    from .paths import installed_models_dir
 
     folder = models_dir()
-    bundles = find_bundles(folder)
+    try:
+        chosen = choose_bundle(folder, also_known=[installed_models_dir()])
+    except BundleError as exc:
+        raise SelfTestFailure(f"the model cannot be chosen: {exc}") from exc
+    bundles = [chosen] if chosen is not None else []
     if not bundles:
         where = "RAN_MODELS_DIR" if os.environ.get("RAN_MODELS_DIR") else "the installation"
         raise SelfTestFailure(f"no model bundle in {folder} (set by {where}): the model was not installed; "
@@ -235,7 +240,9 @@ def _step_load_model(state: dict[str, Any], log: Callable[..., None]) -> str:
         raise SelfTestFailure(f"RAN_DEVICE is not usable: {exc}") from exc
     state["loaded"] = loaded
     manifest = loaded.manifest
-    log(f"    bundle: {bundles[0]}")
+    log(f"    bundle: {bundles[0]} (weights sha256 {manifest.weights['sha256'][:16]})")
+    if loaded.trust_warning:
+        log(f"    WARNING: {loaded.trust_warning}")
     log(f"    model: {manifest.name} {manifest.version} ({'trained' if manifest.trained else 'UNTRAINED'}), "
         f"{manifest.architecture['variant']}, {manifest.input_size} px input")
     log(f"    device: {loaded.device.description}")

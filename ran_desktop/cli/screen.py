@@ -17,13 +17,14 @@ import cv2
 from tqdm import tqdm
 
 from ..engine.atomic import check_writable_folder, ensure_writable_folder, write_bytes_atomically
-from ..engine.bundle import LoadedModel, find_bundles, load_bundle
+from ..engine.bundle import LoadedModel, choose_bundle, find_bundles, load_bundle
+from ..engine.provenance import check_unambiguous
 from ..engine.errors import BundleError, WriteError
 from ..engine.gradcam import overlay_heatmap, upsample_heatmap
 from ..engine.loading import iter_image_files
 from ..engine.results import ScreeningResult, Status, write_results
 from ..engine.screener import ScreeningOptions, Screener
-from ..paths import models_dir
+from ..paths import installed_models_dir, models_dir
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_REPORT_FAILED = 0, 1, 2, 3
 EXIT_WRITE_FAILED = 4
@@ -55,11 +56,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
         parser.error("--batch-size and --workers must be at least 1")
 
-    model_folder = args.model or next(iter(find_bundles(models_dir())), None)
-    if model_folder is None:
-        print(f"ran-screen: no model bundle in {models_dir()}; give one with --model", file=sys.stderr)
-        return EXIT_USAGE
     try:
+        if args.model is not None:
+            check_unambiguous(args.model, find_bundles(installed_models_dir()))
+            model_folder: Path | None = args.model
+        else:
+            model_folder = choose_bundle(models_dir(), also_known=[installed_models_dir()])
+        if model_folder is None:
+            print(f"ran-screen: no model bundle in {models_dir()}; give one with --model", file=sys.stderr)
+            return EXIT_USAGE
         loaded = load_bundle(model_folder, device=args.device)
     except (BundleError, ValueError) as exc:
         print(f"ran-screen: cannot use the model: {exc}", file=sys.stderr)
@@ -70,8 +75,11 @@ def main(argv: list[str] | None = None) -> int:
           f"{manifest.training_data['description']}", file=sys.stderr)
     if loaded.device.note:
         print(f"Note: {loaded.device.note}", file=sys.stderr)
+    print(f"Bundle: {loaded.folder} (weights sha256 {manifest.weights['sha256'][:16]})", file=sys.stderr)
     if manifest.clinical_warning:
         print(f"WARNING: {manifest.clinical_warning}", file=sys.stderr)
+    if loaded.trust_warning:
+        print(f"WARNING: {loaded.trust_warning}", file=sys.stderr)
 
     try:
         check_writable_folder(args.out)  # a folder that cannot be written fails now, not after a long batch

@@ -12,6 +12,7 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 import jsonschema
@@ -20,6 +21,7 @@ from safetensors import SafetensorError
 from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from . import provenance
 from .device import DeviceChoice, choose_device
 from .errors import BundleError
 from .grading import DME_GRADE_NAMES, DR_GRADE_NAMES
@@ -41,6 +43,7 @@ class LoadedModel:
     folder: Path
     # Held around every use of `model`: Grad-CAM's hooks must never see another thread's forward pass.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    trust_warning: str = ""  # provenance.trust_warning: '' unless anyone could have changed the bundle
 
     @property
     def preprocess_settings(self) -> PreprocessSettings:
@@ -153,7 +156,20 @@ def load_bundle(folder: str | Path, device: str | None = None) -> LoadedModel:
         raise BundleError(weights, f"weights do not fit the manifest's architecture ({_first_line(exc)})") from exc
     choice = choose_device(device)
     model.to(choice.device).eval()
-    return LoadedModel(model=model, manifest=manifest, device=choice, folder=folder)
+    return LoadedModel(model=model, manifest=manifest, device=choice, folder=folder,
+                       trust_warning=provenance.trust_warning(folder))
+
+
+def choose_bundle(models_folder: str | Path, also_known: Iterable[str | Path] = ()) -> Path | None:
+    """The bundle the app uses from `models_folder` (find_bundles' first), None when there is none. BundleError when
+    another bundle there, or in `also_known` folders (the installation's own), shares its name and version but not
+    its weights."""
+    bundles = find_bundles(models_folder)
+    if not bundles:
+        return None
+    known = [*bundles, *(b for folder in also_known for b in find_bundles(folder))]
+    provenance.check_unambiguous(bundles[0], known)
+    return bundles[0]
 
 
 def save_bundle(

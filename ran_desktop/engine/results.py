@@ -51,6 +51,8 @@ class ModelInfo:
     referable_threshold: float | None = None
     credits: tuple[str, ...] = ()  # attributions the training data's licences require on every report
     real: bool = False  # some of the training data were real photographs (with `synthetic`: a mix)
+    folder: str = ""  # the bundle's folder, and its weights' sha256: which bundle exactly, wherever a grade goes
+    weights_sha256: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "credits", tuple(self.credits))  # a list when read back from JSON
@@ -122,7 +124,8 @@ CSV_COLUMNS = [
     "dr_grade", "dr_name", *[f"p_dr{i}" for i in range(len(DR_GRADE_NAMES))],
     "dme_grade", "dme_name", *[f"p_dme{i}" for i in range(len(DME_GRADE_NAMES))],
     "confidence", "p_referable", "referable_threshold", "any_dr", "referable", "urgent", "outcome", "follow_up",
-    "guideline", "model", "model_version", "model_training_data", "model_warning", "device",
+    "guideline", "model", "model_version", "model_training_data", "model_warning", "model_folder",
+    "model_sha256", "device",
     "load_ms", "preprocess_ms", "inference_ms",
 ]
 
@@ -166,6 +169,8 @@ def result_row(result: ScreeningResult) -> dict[str, Any]:
         "model_version": result.model.version,
         "model_training_data": result.model.training_data,
         "model_warning": result.model.warning,
+        "model_folder": result.model.folder or None,
+        "model_sha256": result.model.weights_sha256 or None,
         "device": result.model.device,
         "load_ms": _rounded(result.timings_ms.get("load")),
         "preprocess_ms": _rounded(result.timings_ms.get("preprocess")),

@@ -62,6 +62,8 @@ def model_info(loaded: LoadedModel) -> ModelInfo:
         referable_threshold=m.referable_threshold,
         credits=tuple(m.credits),
         real=bool(m.training_data.get("real")),
+        folder=str(loaded.folder),
+        weights_sha256=str(m.weights["sha256"]),
     )
 
 

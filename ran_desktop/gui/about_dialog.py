@@ -59,8 +59,11 @@ def model_card_markdown(loaded: LoadedModel | None, error: str = "") -> str:
         f"**Intended use:** {m.intended_use}  ",
         f"**Input size:** {m.input_size} px  ",
         f"**Device:** {loaded.device.description}  ",
-        f"**Folder:** `{loaded.folder}`",
+        f"**Folder:** `{loaded.folder}`  ",
+        f"**Weights sha256:** `{m.weights['sha256']}`",
     ]
+    if loaded.trust_warning:
+        parts.insert(1, f"> **{loaded.trust_warning}**")
     card = loaded.folder / MODEL_CARD_NAME
     if card.is_file():
         try:

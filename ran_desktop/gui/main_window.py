@@ -407,6 +407,9 @@ class MainWindow(QMainWindow):
         self.empty.set_status(f"Model {manifest.title} ready on {loaded.device.description}.")
         if loaded.device.note:
             self.status.showMessage(loaded.device.note, 10000)
+        if loaded.trust_warning:
+            log.warning("models folder writable by everyone")
+            show_message(self, "The model's folder is not protected", loaded.trust_warning)
         if self._workspace is not None:  # else it is given the model when built
             self.details.set_model(loaded)
 

@@ -34,19 +34,20 @@ class NoModelError(BundleError):
 
 
 def load_model(report: Report, models_folder: Path, device: str | None) -> LoadedModel:
-    from ..engine.bundle import find_bundles, load_bundle  # torch is imported here, in the worker
+    from ..engine.bundle import choose_bundle, load_bundle  # torch is imported here, in the worker
+    from ..paths import installed_models_dir
 
-    bundles = find_bundles(models_folder)
-    if not bundles:
+    chosen = choose_bundle(models_folder, also_known=[installed_models_dir()])
+    if chosen is None:
         raise NoModelError(
             models_folder,
             "no model bundle here. Run scripts/start.py once to create one, "
             "or point RAN_MODELS_DIR at a models folder.",
         )
     try:
-        loaded = load_bundle(bundles[0], device=device)
+        loaded = load_bundle(chosen, device=device)
     except ValueError as exc:  # an unknown device name in RAN_DEVICE
-        raise NoModelError(bundles[0], str(exc)) from exc
+        raise NoModelError(chosen, str(exc)) from exc
     # What the window's start leaves out (the decoders: Pillow, OpenCV, pydicom; the screener) is imported now,
     # still off the GUI thread, rather than when the first batch starts: imports hold the interpreter lock that
     # the GUI thread needs to paint, and a batch is when the window must stay responsive.

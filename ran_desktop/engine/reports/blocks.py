@@ -63,6 +63,9 @@ def model_tables(models: list[ModelInfo], st: Styles, width: float) -> list[Flow
             [para("Trained on", st.label), para(info.training_data, st.body)],
             [para("Ran on", st.label), para(info.device, st.body)],
         ]
+        if info.folder:
+            rows.append([para("Bundle", st.label),
+                         para(f"{info.folder}; weights sha256 {info.weights_sha256[:16]}", st.body)])
         if info.referable_threshold is not None:
             rows.append([para("Referable when", st.label),
                          para(f"the model's probability of referable disease is at least "
