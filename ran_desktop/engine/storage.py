@@ -198,6 +198,7 @@ class Storage:
     """
 
     set_aside: Path | None = None  # where open_storage kept a damaged database it replaced with this one
+    unreadable_rows: list[str] = []  # rows the last load_session left out (damaged cells); set per call
 
     def __init__(self, path: str | Path, *, check_integrity: bool = False):
         self.path = Path(path)
@@ -365,12 +366,25 @@ class Storage:
         row = self._db.execute(f"{_SELECT_RECORDS} WHERE images.id = ?", (image_id,)).fetchone()
         if row is None:
             raise StorageError(f"image {image_id} is not in the session database")
-        return _record_from_row(row)
+        try:
+            return _record_from_row(row)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise StorageError(f"image {image_id} ({row['path']}) cannot be read from the session database: "
+                               f"its row is damaged ({exc})") from exc
 
     def load_session(self, session_id: int) -> list[ImageRecord]:
-        """Every image of the session with its decision, in the order first screened."""
+        """Every image of the session with its decision, in the order first screened. A row that cannot be read (a
+        damaged cell) is left out, untouched, and described in `unreadable_rows`: one bad row must not keep the rest
+        of the session, or the app, from opening."""
         rows = self._db.execute(f"{_SELECT_RECORDS} WHERE images.session_id = ? ORDER BY images.id", (session_id,))
-        return [_record_from_row(row) for row in rows]
+        records: list[ImageRecord] = []
+        self.unreadable_rows = []
+        for row in rows:
+            try:
+                records.append(_record_from_row(row))
+            except (ValueError, TypeError, KeyError) as exc:  # json, enum and dataclass errors of a damaged cell
+                self.unreadable_rows.append(f"image {row['id']} ({row['path']}): {type(exc).__name__}: {exc}")
+        return records
 
     def earlier_contents(self, record: ImageRecord) -> list[ImageRecord]:
         """Other images of the record's session screened from the same file and frame, when the file held another

@@ -139,7 +139,7 @@ class MainWindow(QMainWindow):
         self._connect()
         for command in (self.commands.report_current, self.commands.report_selected, self.commands.report_batch):
             command.setEnabled(False)  # until the report exporter, built with the workspace, says otherwise
-        self.results.set_records(self.storage.load_session(self.session_id))
+        self.results.set_records(self._load_session(self.session_id))
         self._after_rows_changed()
         self._restore_window_state()
         self.setAcceptDrops(True)
@@ -758,6 +758,20 @@ class MainWindow(QMainWindow):
                      f"Nothing was deleted: whoever supports this installation may be able to recover earlier "
                      f"results and decisions from it.")
 
+    def _load_session(self, session_id: int) -> list[ImageRecord]:
+        """The session's records; damaged rows are left out (untouched in the database) and the grader is told."""
+        records = self.storage.load_session(session_id)
+        if self.storage.unreadable_rows:
+            rows = self.storage.unreadable_rows
+            log.warning("%d damaged row(s) left out of session %d", len(rows), session_id)
+            QTimer.singleShot(0, lambda: show_message(
+                self, "Some results cannot be read",
+                f"{len(rows)} image(s) of this session cannot be read from the session database (their stored "
+                "result is damaged) and are left out of the list; everything else opened. The rows are kept, "
+                "unchanged, for whoever supports this installation. Screen those files again to grade them.\n\n"
+                + "\n".join(f"- {r}" for r in rows[:10])))
+        return records
+
     def _tell_audit_broken(self) -> None:
         problems = self._audit_problems
         log.warning("audit trail check failed: %d finding(s)", len(problems))
@@ -798,7 +812,7 @@ class MainWindow(QMainWindow):
         self.session_id = session_id
         self.settings.remember_session(self.settings.grader_name, session_id)
         self.controller.set_session(session_id)
-        self.results.set_records(self.storage.load_session(session_id))
+        self.results.set_records(self._load_session(session_id))
         self.status.showMessage(f"Session {session_id} opened: {self.results.rowCount()} image(s)", 5000)
         if self.results.rowCount():
             self.move_selection(0)
