@@ -37,7 +37,21 @@ def test_the_engine_refuses_it_with_a_typed_error_naming_the_file(sample_path, t
                                        "reason": "permission denied: the file cannot be read"}
 
 
-def test_a_folder_nobody_may_read_is_passed_over_and_the_rest_is_found(sample_path, tmp_path):
+_WALK = """
+import sys
+from ran_desktop.engine.errors import ImageLoadError
+from ran_desktop.engine.loading import iter_image_files, load_images
+for path in iter_image_files([sys.argv[1]]):
+    try:
+        load_images(path)
+        print(path, "loaded")
+    except ImageLoadError as exc:
+        print(path, exc.reason)
+"""
+
+
+def test_a_folder_nobody_may_read_is_reported_and_the_rest_is_found(sample_path, tmp_path):
+    """Red-team item 9: an unreadable subfolder was passed over without a word; now it is a row with its reason."""
     prefix = unreadable_prefix()
     ok = tmp_path / "visit1" / "ok_OD.jpg"
     ok.parent.mkdir()
@@ -47,13 +61,15 @@ def test_a_folder_nobody_may_read_is_passed_over_and_the_rest_is_found(sample_pa
     (locked / "secret_OS.jpg").write_bytes(sample_path.read_bytes())
     locked.chmod(0)
     try:
-        done = subprocess.run([*prefix, PYTHON, "-c", "import sys; from ran_desktop.engine.loading import "
-                               "iter_image_files; print(*iter_image_files([sys.argv[1]]), sep='\\n')", str(tmp_path)],
-                              cwd=ROOT, capture_output=True, text=True, timeout=60)
+        done = subprocess.run([*prefix, PYTHON, "-c", _WALK, str(tmp_path)], cwd=ROOT, capture_output=True,
+                              text=True, timeout=60)
     finally:
         locked.chmod(0o755)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.splitlines() == [str(ok)]
+    assert done.stdout.splitlines() == [
+        f"{ok} loaded",
+        f"{locked} this folder cannot be read (Permission denied): nothing in it was screened",
+    ]
 
 
 def test_the_cli_lists_it_and_screens_the_rest(cli_run):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import codecs
+import errno
 import hashlib
+import os
 import stat
 from dataclasses import replace
 from pathlib import Path
@@ -106,9 +108,15 @@ def _read_head(path: Path) -> bytes:
     try:
         info = path.stat()
         if stat.S_ISDIR(info.st_mode):
+            try:
+                os.scandir(path).close()
+            except OSError as exc:
+                raise ImageLoadError(path, f"this folder cannot be read ({exc.strerror or exc}): nothing in it "
+                                           "was screened") from exc
             raise ImageLoadError(path, "this is a folder, not an image file")
         if not stat.S_ISREG(info.st_mode):
-            raise ImageLoadError(path, "not a regular file")  # a pipe or device would block or never end
+            # a pipe or device would block or never end
+            raise ImageLoadError(path, "not a regular file (a pipe, socket or device): it holds no photograph")
         if info.st_size == 0:
             raise ImageLoadError(path, "the file is empty (0 bytes)")
         with path.open("rb") as f:
@@ -118,6 +126,9 @@ def _read_head(path: Path) -> bytes:
     except PermissionError as exc:
         raise ImageLoadError(path, "permission denied: the file cannot be read") from exc
     except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            raise ImageLoadError(path, "the path is longer than this system allows: move or rename the folder "
+                                       "to screen what is in it") from exc
         raise ImageLoadError(path, f"the file cannot be read ({exc.strerror or exc})") from exc
 
 
