@@ -54,6 +54,7 @@ def load_dicom(path: Path, *, min_side: int | None = None) -> list[LoadedImage]:
             f"DICOM file holds {frame_count} frames; at most {MAX_FRAMES} are screened from one file "
             "(a video or an angiography series is not a set of fundus photographs)",
         )
+    _check_declared_size(path, ds, rows, cols, frame_count)
 
     # what every frame shares, read once; a garbled text field loses that field, never the image
     shared = ImageMetadata(
@@ -88,10 +89,36 @@ def load_dicom(path: Path, *, min_side: int | None = None) -> list[LoadedImage]:
     return images
 
 
+# Values larger than this are not read with the header: a private element can declare (and a sparse file hold)
+# gigabytes, which the app never needs. Pixel data, deferred too, is read when the frames are decoded.
+DEFER_BYTES = 1 << 20
+# What a file may declare, decoded, before any of it is decoded: one frame (about 100 megapixels of 8-bit RGB, or
+# 50 of 16-bit; fundus cameras make 4-36) and all its frames together (which also bounds the decoding time).
+MAX_FRAME_BYTES = 320_000_000
+MAX_FILE_BYTES = 1_500_000_000
+
+
+def _check_declared_size(path: Path, ds: Dataset, rows: int, cols: int, frames: int) -> None:
+    try:
+        samples = int(ds.get("SamplesPerPixel") or 1)
+        allocated = int(ds.get("BitsAllocated") or 8)
+    except (TypeError, ValueError):
+        samples, allocated = 3, 16  # the most a fundus file can mean
+    frame_bytes = rows * cols * max(samples, 1) * max(1, (allocated + 7) // 8)
+    if frame_bytes > MAX_FRAME_BYTES:
+        raise ImageLoadError(path, f"DICOM frame too large: {cols} x {rows} x {samples} samples of {allocated} bits "
+                                   f"is {frame_bytes / 1e6:,.0f} MB decoded, above the limit of "
+                                   f"{MAX_FRAME_BYTES / 1e6:,.0f} MB")
+    if frame_bytes * frames > MAX_FILE_BYTES:
+        raise ImageLoadError(path, f"DICOM file too large: {frames} frames of {frame_bytes / 1e6:,.0f} MB are "
+                                   f"{frame_bytes * frames / 1e9:,.1f} GB decoded, above the limit of "
+                                   f"{MAX_FILE_BYTES / 1e9:,.1f} GB per file")
+
+
 def _read_dataset(path: Path) -> Dataset:
     try:
-        with path.open("rb") as f:  # an open file, so pydicom never leaves one dangling on a bad file
-            return pydicom.dcmread(f, force=False)
+        # By name, not an open file: a deferred value is read later by reopening the file.
+        return pydicom.dcmread(str(path), force=False, defer_size=DEFER_BYTES)
     except InvalidDicomError as exc:
         raise ImageLoadError(
             path, "not a valid DICOM file: the 'DICM' marker after the 128-byte preamble is missing"
@@ -196,12 +223,15 @@ def _to_rgb8(frame: np.ndarray, ds: Dataset, photometric: str, bits_stored: int)
     if photometric == "PALETTE COLOR":
         frame = apply_color_lut(frame, ds)
         bits_stored = 8 if frame.dtype == np.uint8 else 16
-    if frame.dtype.kind == "i":
-        # signed samples: move the range up so its minimum becomes 0 before scaling
-        frame = frame.astype(np.int64) + (1 << (bits_stored - 1))
     if frame.dtype != np.uint8 or bits_stored != 8:
+        # Scaled to 8 bits in one pass without a float copy (4 bytes a sample: the largest frames would need
+        # gigabytes); signed samples are moved up so their minimum becomes 0.
         top = (1 << bits_stored) - 1
-        frame = np.clip(frame.astype(np.float32) * (255.0 / top) + 0.5, 0, 255).astype(np.uint8)
+        alpha = 255.0 / top
+        beta = alpha * (1 << (bits_stored - 1)) if frame.dtype.kind == "i" else 0.0
+        if frame.dtype not in (np.uint8, np.uint16, np.int16, np.int32, np.float32, np.float64):
+            frame = frame.astype(np.float32)  # rare sample types (uint32, int8, int64): OpenCV takes these
+        frame = cv2.convertScaleAbs(frame, alpha=alpha, beta=beta)
     if photometric == "MONOCHROME1":
         frame = 255 - frame  # MONOCHROME1 stores white as 0
     if frame.ndim == 2:
