@@ -4,6 +4,7 @@ the data-set writer, CLI and contact sheet. Everything runs the real generator a
 from __future__ import annotations
 
 import csv
+from pathlib import Path
 import dataclasses
 from collections import Counter
 
@@ -251,12 +252,13 @@ def test_write_dataset_writes_labels_and_resumes(tmp_path):
     assert (summary.written, summary.skipped) == (6, 0)
     rows = _read_labels(out / "labels.csv")
     assert tuple(rows[0]) == LABEL_COLUMNS == ("image", "dr", "dme", "patient", "eye", "seed", "camera_family",
-                                               "background", "lesions")
+                                               "background", "lesions", "lesion_mask")
     assert len(rows) == 7
     images = sorted((out / "images").iterdir())
     assert len(images) == 6
     for row in rows[1:]:
         assert (out / row[0]).is_file() and row[4] in ("OD", "OS") and row[0].endswith(f"_{row[4]}.jpg")
+        assert (out / row[9]).is_file() and row[9] == f"masks/{Path(row[0]).stem}.png"  # its lesion mask
         assert 0 <= int(row[1]) <= 4 and 0 <= int(row[2]) <= 2 and row[6] == "train"
     first = {p.name: (p.stat().st_mtime_ns, p.read_bytes()) for p in images}
     victim = out / rows[3][0]
