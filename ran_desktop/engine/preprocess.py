@@ -35,6 +35,8 @@ _FOV_MIN_AREA_FRACTION = 0.05
 # Outside the disc (beyond a thin rim), this fraction of pixels must be dark: the camera's black surround.
 # The rest allows for burned-in text and logos; a round object on a busy background fails.
 _FOV_MIN_DARK_SURROUND = 0.90
+# The second way to find the disc's levels (detect_fov): the darkest corner of the frame, and a typical retina.
+_FALLBACK_SURROUND_PERCENTILE, _FALLBACK_DISC_PERCENTILE = 1.0, 70.0
 # Standardisation never divides by less than this (grey levels), so a flat image gives zeros, not NaN.
 _STD_FLOOR = 1.0
 # `to_display` maps [-3, +3] standard deviations onto 0..255.
@@ -224,6 +226,43 @@ def _chord_points(pts: np.ndarray) -> np.ndarray:
     return cut
 
 
+def _fit_disc(bright: np.ndarray, surround_level: float, disc_level: float,
+              settings: PreprocessSettings) -> tuple[float, float, float] | None:
+    """The disc's circle (cx, cy, r) on the shrunk brightest channel, cut between the two levels; None when what
+    that cut leaves is not a disc (too little contrast, too small, not round, no dark surround)."""
+    sh, sw = bright.shape
+    if disc_level - surround_level < settings.fov_min_contrast:
+        return None
+    cut = surround_level + settings.fov_threshold * (disc_level - surround_level)
+    binary = (bright > cut).astype(np.uint8)
+
+    # Outline of the largest bright region; holes (fovea, vessels below the cut) do not matter.
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        return None
+    largest = max(contours, key=cv2.contourArea)
+    if cv2.contourArea(largest) < _FOV_MIN_AREA_FRACTION * sh * sw:
+        return None
+
+    pts = largest.reshape(-1, 2).astype(np.float64)
+    interior = (pts[:, 0] > 1) & (pts[:, 0] < sw - 2) & (pts[:, 1] > 1) & (pts[:, 1] < sh - 2)
+    interior &= ~_chord_points(pts)
+    fit = _robust_circle(pts[interior])
+    if fit is None:
+        return None
+    cx, cy, r, residual = fit
+    r += 0.5  # contour points are centres of the region's outermost pixels; its edge lies half a pixel out
+    if residual > _FOV_MAX_EDGE_RESIDUAL:
+        return None
+
+    # The surround: outside the disc, beyond a thin rim where vignetting and blur blend the two.
+    outside = _circle_mask(sh, sw, cx, cy, r * 1.03 + 1.0) == 0
+    n_outside = int(np.count_nonzero(outside))
+    if n_outside == 0 or np.count_nonzero(binary[outside] == 0) < _FOV_MIN_DARK_SURROUND * n_outside:
+        return None
+    return cx, cy, r
+
+
 def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS) -> FieldOfView:
     """Find the circular fundus disc on its dark surround; the disc may be clipped by the image's edges.
 
@@ -231,7 +270,9 @@ def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS)
     the disc's levels (see `fov_threshold`); the outline of the largest bright region (holes ignored)
     is fitted with a circle through its points that do not lie on the image border, so a disc clipped
     at the top and bottom is measured by its visible arcs. found=False unless the two levels differ
-    enough, the region is large and round, and a dark surround is left around it.
+    enough, the region is large and round, and a dark surround is left around it. Where Otsu's split
+    finds no disc (a field cut at both sides, a shadow across it), the frame's darkest and typical levels
+    are tried instead (`_FALLBACK_*_PERCENTILE`).
     """
     _check_rgb(rgb)
     h, w = rgb.shape[:2]
@@ -248,41 +289,21 @@ def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS)
         return _not_found(h, w)
     bright = cv2.medianBlur(bright, 5)  # JPEG speckle in the surround
 
-    # Surround and disc levels: medians of the two classes that Otsu's split finds.
+    # Surround and disc levels: medians of the two classes that Otsu's split finds. Where the retina fills most of
+    # the frame (a field cut at both sides) or a shadow darkens part of it, Otsu splits the retina itself; then the
+    # darkest and a typical retinal level of the whole frame are tried instead. Photographs the first way finds
+    # are never looked at the second way, so what preprocessing crops them to does not change.
     otsu, _ = cv2.threshold(bright, 0, 255, cv2.THRESH_BINARY + cv2.THRESH_OTSU)
     low, high = bright[bright <= otsu], bright[bright > otsu]
     if low.size == 0 or high.size == 0:
         return _not_found(h, w)
-    surround_level, disc_level = float(np.median(low)), float(np.median(high))
-    if disc_level - surround_level < settings.fov_min_contrast:
+    found = _fit_disc(bright, float(np.median(low)), float(np.median(high)), settings)
+    if found is None:
+        levels = np.percentile(bright, (_FALLBACK_SURROUND_PERCENTILE, _FALLBACK_DISC_PERCENTILE))
+        found = _fit_disc(bright, float(levels[0]), float(levels[1]), settings)
+    if found is None:
         return _not_found(h, w)
-    cut = surround_level + settings.fov_threshold * (disc_level - surround_level)
-    binary = (bright > cut).astype(np.uint8)
-
-    # Outline of the largest bright region; holes (fovea, vessels below the cut) do not matter.
-    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not contours:
-        return _not_found(h, w)
-    largest = max(contours, key=cv2.contourArea)
-    if cv2.contourArea(largest) < _FOV_MIN_AREA_FRACTION * sh * sw:
-        return _not_found(h, w)
-
-    pts = largest.reshape(-1, 2).astype(np.float64)
-    interior = (pts[:, 0] > 1) & (pts[:, 0] < sw - 2) & (pts[:, 1] > 1) & (pts[:, 1] < sh - 2)
-    interior &= ~_chord_points(pts)
-    fit = _robust_circle(pts[interior])
-    if fit is None:
-        return _not_found(h, w)
-    cx, cy, r, residual = fit
-    r += 0.5  # contour points are centres of the region's outermost pixels; its edge lies half a pixel out
-    if residual > _FOV_MAX_EDGE_RESIDUAL:
-        return _not_found(h, w)
-
-    # The surround: outside the disc, beyond a thin rim where vignetting and blur blend the two.
-    outside = _circle_mask(sh, sw, cx, cy, r * 1.03 + 1.0) == 0
-    n_outside = int(np.count_nonzero(outside))
-    if n_outside == 0 or np.count_nonzero(binary[outside] == 0) < _FOV_MIN_DARK_SURROUND * n_outside:
-        return _not_found(h, w)
+    cx, cy, r = found
 
     # Back to the input's pixel grid (pixel centres at integers on both grids).
     fx, fy = (cx + 0.5) / sx - 0.5, (cy + 0.5) / sy - 0.5
