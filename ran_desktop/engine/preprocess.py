@@ -37,6 +37,8 @@ _FOV_MIN_AREA_FRACTION = 0.05
 _FOV_MIN_DARK_SURROUND = 0.90
 # The second way to find the disc's levels (detect_fov): the darkest corner of the frame, and a typical retina.
 _FALLBACK_SURROUND_PERCENTILE, _FALLBACK_DISC_PERCENTILE = 1.0, 70.0
+# The second way's circle must be agreed by this fraction of the outline (the rest: a shadow's or crescent's edge).
+_FOV_MIN_INLIERS = 0.6
 # Standardisation never divides by less than this (grey levels), so a flat image gives zeros, not NaN.
 _STD_FLOOR = 1.0
 # `to_display` maps [-3, +3] standard deviations onto 0..255.
@@ -226,10 +228,36 @@ def _chord_points(pts: np.ndarray) -> np.ndarray:
     return cut
 
 
+def _consensus_circle(pts: np.ndarray) -> tuple[float, float, float, float] | None:
+    """The circle most edge points agree with (a seeded RANSAC over point triples, refitted on its inliers), for an
+    outline that a shadow or a crescent bends away from the disc's edge over part of its length. Returns (cx, cy, r,
+    median distance of the inliers / r), or None when fewer than `_FOV_MIN_INLIERS` of the points agree."""
+    if len(pts) < 20:
+        return None
+    rng = np.random.default_rng(0)  # the same photograph always gives the same circle
+    best: np.ndarray | None = None
+    for _ in range(200):
+        a, b, c = pts[rng.choice(len(pts), 3, replace=False)]
+        cx, cy, r = _fit_circle(np.stack([a, b, c]))
+        if not np.isfinite(r) or r <= 0:
+            continue
+        inliers = np.abs(np.hypot(pts[:, 0] - cx, pts[:, 1] - cy) - r) <= max(1.5, 0.01 * r)
+        if best is None or inliers.sum() > best.sum():
+            best = inliers
+    if best is None or best.mean() < _FOV_MIN_INLIERS:
+        return None
+    cx, cy, r = _fit_circle(pts[best])
+    if r <= 0:
+        return None
+    res = np.abs(np.hypot(pts[best, 0] - cx, pts[best, 1] - cy) - r)
+    return cx, cy, r, float(np.median(res)) / r
+
+
 def _fit_disc(bright: np.ndarray, surround_level: float, disc_level: float,
-              settings: PreprocessSettings) -> tuple[float, float, float] | None:
+              settings: PreprocessSettings, consensus: bool = False) -> tuple[float, float, float] | None:
     """The disc's circle (cx, cy, r) on the shrunk brightest channel, cut between the two levels; None when what
-    that cut leaves is not a disc (too little contrast, too small, not round, no dark surround)."""
+    that cut leaves is not a disc (too little contrast, too small, not round, no dark surround). `consensus` fits
+    the circle most of the outline agrees with instead of one through (nearly) all of it."""
     sh, sw = bright.shape
     if disc_level - surround_level < settings.fov_min_contrast:
         return None
@@ -247,7 +275,7 @@ def _fit_disc(bright: np.ndarray, surround_level: float, disc_level: float,
     pts = largest.reshape(-1, 2).astype(np.float64)
     interior = (pts[:, 0] > 1) & (pts[:, 0] < sw - 2) & (pts[:, 1] > 1) & (pts[:, 1] < sh - 2)
     interior &= ~_chord_points(pts)
-    fit = _robust_circle(pts[interior])
+    fit = _consensus_circle(pts[interior]) if consensus else _robust_circle(pts[interior])
     if fit is None:
         return None
     cx, cy, r, residual = fit
@@ -299,8 +327,11 @@ def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS)
         return _not_found(h, w)
     found = _fit_disc(bright, float(np.median(low)), float(np.median(high)), settings)
     if found is None:
-        levels = np.percentile(bright, (_FALLBACK_SURROUND_PERCENTILE, _FALLBACK_DISC_PERCENTILE))
-        found = _fit_disc(bright, float(levels[0]), float(levels[1]), settings)
+        # The surround from the frame's own edge too: a field cut on all four sides leaves it only in the corners.
+        ring = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
+        surround = min(float(np.percentile(bright, _FALLBACK_SURROUND_PERCENTILE)), float(np.percentile(ring, 2)))
+        disc = float(np.percentile(bright, _FALLBACK_DISC_PERCENTILE))
+        found = _fit_disc(bright, surround, disc, settings, consensus=True)
     if found is None:
         return _not_found(h, w)
     cx, cy, r = found
