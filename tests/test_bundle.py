@@ -189,3 +189,24 @@ def test_find_bundles_prefers_trained_weights(tmp_path, tiny_bundle):
     (tmp_path / "not-a-bundle").mkdir()
     assert find_bundles(tmp_path) == [tmp_path / "b-trained", tmp_path / "a-untrained"]
     assert find_bundles(tmp_path / "missing") == []
+
+
+def test_a_bundle_from_before_the_seal_can_be_sealed_after_its_weights_are_checked(bundle_copy):
+    """0.3.0, in the repository's history, was made before manifests were sealed: ran-export --seal-old-bundle lets
+    it load again (to fine-tune from), but only while its weights are the ones its manifest names."""
+    from safetensors.torch import load_file, save_file
+
+    from training.export import main as export_main
+
+    weights = bundle_copy / WEIGHTS_NAME
+    save_file(load_file(str(weights)), str(weights))  # as bundles were written before sealing
+    data = json.loads((bundle_copy / MANIFEST_NAME).read_text())
+    data["weights"].update(sha256=sha256_of(weights), bytes=weights.stat().st_size)
+    (bundle_copy / MANIFEST_NAME).write_text(json.dumps(data))
+    with pytest.raises(BundleError, match="not sealed"):
+        load_bundle(bundle_copy, "cpu")
+    assert export_main(["--seal-old-bundle", str(bundle_copy)]) == 0
+    assert load_bundle(bundle_copy, "cpu").manifest.name == data["name"]
+    # weights that no longer match their manifest are not sealed
+    save_file({k: v + 1 for k, v in load_file(str(weights)).items() if v.is_floating_point()}, str(weights))
+    assert export_main(["--seal-old-bundle", str(bundle_copy)]) == 2

@@ -13,7 +13,7 @@ from typing import Any
 
 from safetensors.torch import load_file
 
-from ran_desktop.engine.bundle import load_bundle, read_manifest, save_bundle, write_manifest
+from ran_desktop.engine.bundle import load_bundle, read_manifest, save_bundle, verify_weights, write_manifest
 from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.model import build_ran
 from ran_desktop.engine.preprocess import PreprocessSettings
@@ -394,8 +394,31 @@ for referable DR ({ref:.3f}, {verdict(ref >= 0.95)}) and for DME ({dme:.3f}, {ve
 """
 
 
+def seal_old_bundle(folder: Path) -> str:
+    """Seal a bundle made before manifests were sealed (its weights still match its manifest's sha256), so it
+    loads again, e.g. 0.3.0 from the repository's history to fine-tune from. Returns the sealed weights' sha256."""
+    manifest = read_manifest(folder)
+    verify_weights(folder, manifest)  # the weights are the ones the manifest names: only the seal is missing
+    return write_manifest(folder, manifest).weights["sha256"]
+
+
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="ran-export", description=__doc__.split("\n\n")[0])
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["--seal-old-bundle"]:
+        if len(argv) != 2:
+            print("usage: ran-export --seal-old-bundle BUNDLE", file=sys.stderr)
+            return 2
+        try:
+            sha = seal_old_bundle(Path(argv[1]))
+        except BundleError as exc:
+            print(f"ran-export: {exc}", file=sys.stderr)
+            return 2
+        print(f"sealed {argv[1]} (weights sha256 now {sha})")
+        return 0
+    p = argparse.ArgumentParser(prog="ran-export", description=__doc__.split("\n\n")[0],
+                                epilog="ran-export --seal-old-bundle BUNDLE seals a bundle made before manifests "
+                                       "were sealed, after checking its weights against its manifest")
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="bundle folder, e.g. models/ran18-synthetic")
     p.add_argument("--name", required=True)
