@@ -54,7 +54,7 @@ from .results_model import KEY_ROLE, RECORD_ROLE, Column, ResultsTableModel
 from .screening import ScreeningController
 from .settings import AppSettings
 from .status_bar import AppStatusBar
-from .tasks import TaskFailure
+from .tasks import TaskFailure, TaskRunner
 from .view_modes import GRADCAM
 
 if TYPE_CHECKING:
@@ -71,17 +71,21 @@ log = logging.getLogger("ran_desktop")
 FORMATS = "JPEG, PNG, TIFF, BMP and DICOM"
 
 
-def _prepare_storage(data_dir: Path, preferred: int | None = None) -> tuple[Path | None, int, list[str]]:
+def _audit_problems(report: object, database: Path) -> list[str]:
+    """What is wrong with the audit trail (Storage.verify_audit), on a connection of the worker's own."""
+    with Storage(database) as storage:
+        return storage.verify_audit()
+
+
+def _prepare_storage(data_dir: Path, preferred: int | None = None) -> tuple[Path | None, int]:
     """Open the session database as open_storage does (a damaged one is set aside), pick the session to continue
     (`preferred`, the grader's own last one, where it still exists: another window or workstation on this data
-    folder may have started a newer one), check the audit trail's chain, and close it again: where a damaged
-    database was kept, the session's id, and what is wrong with the audit trail."""
+    folder may have started a newer one), and close it again: where a damaged database was kept, and the id."""
     storage = open_storage(data_dir)
     try:
-        problems = storage.verify_audit()
         if preferred is not None and storage.has_session(preferred):
-            return storage.set_aside, preferred, problems
-        return storage.set_aside, storage.current_session(), problems
+            return storage.set_aside, preferred
+        return storage.set_aside, storage.current_session()
     finally:
         storage.close()
 
@@ -121,7 +125,7 @@ class MainWindow(QMainWindow):
 
         self._build_widgets()
         try:
-            set_aside, self.session_id, self._audit_problems = prepared.result()
+            set_aside, self.session_id = prepared.result()
         except StorageError:
             # Delete the half-built window now. Left to the garbage collector, its widgets would be destroyed at
             # some arbitrary later moment, possibly while Qt holds a lock, which deadlocked a later window's start.
@@ -145,8 +149,9 @@ class MainWindow(QMainWindow):
         self.setAcceptDrops(True)
         if self.storage.set_aside is not None:
             QTimer.singleShot(0, self._tell_database_set_aside)  # once the window is up, so the message has a parent
-        if self._audit_problems:
-            QTimer.singleShot(0, self._tell_audit_broken)
+        # The audit trail's chain is checked off the start path: it grows with every decision ever saved.
+        self._audit_runner = TaskRunner("ran-audit-check", 1, self)
+        self._audit_runner.submit(_audit_problems, self.storage.path, on_done=self._tell_audit_broken)
 
     def start(self) -> None:
         """Begin loading the model in the background (call after show(): the window comes first).
@@ -772,8 +777,9 @@ class MainWindow(QMainWindow):
                 + "\n".join(f"- {r}" for r in rows[:10])))
         return records
 
-    def _tell_audit_broken(self) -> None:
-        problems = self._audit_problems
+    def _tell_audit_broken(self, problems: list[str]) -> None:
+        if not problems or self._closed:
+            return
         log.warning("audit trail check failed: %d finding(s)", len(problems))
         show_message(self, "The audit trail has been altered",
                      "The session database's audit trail does not hold together: it was changed outside this app "
@@ -902,6 +908,7 @@ class MainWindow(QMainWindow):
             self.settings.list_current = record.key if record is not None else ""
         self._patient_refresh.stop()
         self.controller.shutdown()
+        self._audit_runner.shutdown()
         if self._workspace is not None:
             self.details.shutdown()
             self.reports.shutdown()
