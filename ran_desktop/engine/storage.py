@@ -88,8 +88,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX audit_by_image ON audit (image_id, id)",
         # The trail is evidence: the database itself refuses to rewrite or drop it.
-        """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",  # = _AUDIT_NO_UPDATE
+        _AUDIT_NO_UPDATE,
         """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
     ),
@@ -198,10 +197,10 @@ class Storage:
     """
 
     set_aside: Path | None = None  # where open_storage kept a damaged database it replaced with this one
-    unreadable_rows: list[str] = []  # rows the last load_session left out (damaged cells); set per call
 
     def __init__(self, path: str | Path, *, check_integrity: bool = False):
         self.path = Path(path)
+        self.unreadable_rows: list[str] = []  # rows the last load_session left out (damaged cells)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             # isolation_level=None: no implicit transactions; every write below opens its own.
