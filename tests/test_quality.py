@@ -182,3 +182,16 @@ def test_scores_match_a_direct_masked_measurement(sample):
     assert report.scores["contrast"] == pytest.approx(float(inside.std()) / float(inside.mean()), rel=1e-9)
     assert report.scores["overexposed_fraction"] == pytest.approx(float(np.mean(inside >= 250)), rel=1e-12)
     assert report.scores["overexposed_fraction"] > 0.01  # the check saw saturated pixels at all
+
+
+def test_a_dark_crescent_is_not_defocus_but_blur_under_it_still_is(sample):
+    """A crescent's soft dark edge is medium detail without fine detail: measured over the whole disc it read as
+    defocus (real photographs with a crescent were called out of focus). Sharpness is judged where the retina is lit."""
+    from training.quality_eval import crescent, defocus
+
+    shaded = crescent(sample)
+    report = judge(shaded)
+    assert report.gradable, report.reasons
+    assert report.scores["sharpness"] > 0.7  # the lit retina is nearly as sharp as the whole sample (0.85)
+    blurred = judge(crescent(defocus(sample)))
+    assert not blurred.gradable and "out of focus" in kinds(blurred)

@@ -11,13 +11,15 @@ A photograph fails the gate for each of these that applies (an ungradable photo 
 | `max_brightness` | 200 | mean luminance (0-255) inside the disc | the sample scores 119 (at 2x exposure 187); above 200 the fundus is washed out (at 2.5x: 213) |
 | `max_overexposed_fraction` | 0.05 | fraction of the disc at luminance >= 250 | a bright optic disc alone saturates up to about 2 % of the field; more means retina is lost (the sample: 0 %, at 2x: 1.1 %, at 2.5x: 6.6 %, at 3x: 21 %) |
 | `min_contrast` | 0.05 | RMS contrast: luminance std / mean inside the disc | the sample scores 0.15; with its contrast cut to 40 % 0.06 (passes), to 20 % 0.03 (hazy: cataract, flare) |
-| `min_sharpness` | 0.50 | fine / medium detail energy ratio inside the disc (see below) | the sample scores 0.86 (0.81 decoded at 1/2, 0.79 at 1/4); blurred with sigma 2 px (of 1411) 0.68, 4 px 0.48, 8 px 0.28 |
+| `min_sharpness` | 0.50 | fine / medium detail energy ratio inside the lit part of the disc (see below) | the sample scores 0.85 (0.82 decoded at 1/2, 0.80 at 1/4); blurred with sigma 2 px (of 1411) 0.68, 4 px 0.48, 8 px 0.27 |
 
 All measurements are taken on the disc resampled to a fixed 512 px square, so a JPEG decoded at half
 size scores like the full file. Sharpness is the standard deviation of the fine band (image minus its
 Gaussian blur at sigma 2 px) over that of the medium band (sigma 2 minus sigma 8) inside the disc:
 defocus removes fine detail first, while a ratio does not change with brightness or contrast.
-Blurs are normalised to the disc (blur of image*mask / blur of mask), so its dark edge adds nothing.
+Blurs are normalised to the disc (blur of image*mask / blur of mask), so its dark edge adds nothing, and the ratio
+is taken where the retina is lit (local mean at least 60 % of the median): a dark crescent or shadow has a soft edge,
+medium detail without fine, which would read as defocus.
 Noise adds fine-band energy too, so a blurred but very noisy photo can score as sharp.
 
 Imports neither Qt nor torch.
@@ -44,6 +46,9 @@ _INTERIOR_RADIUS = 0.97
 _SATURATED = 250
 # Gaussian sigmas (px at 512) splitting fine from medium detail for the sharpness ratio.
 _FINE_SIGMA, _MEDIUM_SIGMA = 2.0, 8.0
+# Sharpness is judged where the retina is lit: local mean (sigma in px at 512) at least this share of the median
+# luminance, if at least _LIT_MIN_SHARE of the interior is (a crescent or shadow is left out, not a dim photograph).
+_LIT_SIGMA, _LIT_FRACTION, _LIT_MIN_SHARE = 16.0, 0.6, 0.2
 
 
 @dataclass(frozen=True)
@@ -138,8 +143,18 @@ def _masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[float, float
     return float(mean[0, 0]), float(std[0, 0])
 
 
+def _lit(lum: np.ndarray, mask: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The interior where the retina is lit: not a dark crescent or shadow, whose soft edge is medium-band detail
+    with no fine detail and read as defocus. The whole interior where too little of it is lit to judge."""
+    inside = mask > 0
+    local = cv2.GaussianBlur(lum * m, (0, 0), _LIT_SIGMA) / np.maximum(cv2.GaussianBlur(m, (0, 0), _LIT_SIGMA), 1e-6)
+    lit = ((local >= _LIT_FRACTION * float(np.median(lum[inside]))) & inside).astype(np.uint8)
+    lit = cv2.erode(lit, np.ones((9, 9), np.uint8))  # and away from the shadow's edge
+    return lit if cv2.countNonZero(lit) >= _LIT_MIN_SHARE * cv2.countNonZero(mask) else mask
+
+
 def _sharpness(lum: np.ndarray, key: tuple) -> float:
-    """Fine-to-medium detail ratio inside the mask (0 for a flat image)."""
+    """Fine-to-medium detail ratio inside the lit part of the mask (0 for a flat image)."""
     mask, m, den = _interior(key)
     weighted = lum * m
 
@@ -148,8 +163,9 @@ def _sharpness(lum: np.ndarray, key: tuple) -> float:
         return cv2.GaussianBlur(weighted, (0, 0), sigma) / den[sigma]
 
     fine_blur = blur(_FINE_SIGMA)
-    _, fine_sd = _masked_mean_std(lum - fine_blur, mask)
-    _, medium_sd = _masked_mean_std(fine_blur - blur(_MEDIUM_SIGMA), mask)
+    lit = _lit(lum, mask, m)
+    _, fine_sd = _masked_mean_std(lum - fine_blur, lit)
+    _, medium_sd = _masked_mean_std(fine_blur - blur(_MEDIUM_SIGMA), lit)
     if medium_sd < 1e-3:
         return 0.0
     return fine_sd / medium_sd
