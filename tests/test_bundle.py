@@ -118,14 +118,21 @@ def test_any_edit_of_the_manifest_is_refused(bundle_copy, edit):
         load_bundle(bundle_copy, "cpu")
 
 
-def test_an_unsealed_bundle_is_refused(bundle_copy):
+def _as_made_before_the_seal(bundle) -> dict:
+    """Strip the seal from the weights' metadata and fingerprint them in the manifest, as bundles were written before
+    manifests were sealed; returns the manifest's data."""
     from safetensors.torch import load_file, save_file
 
-    weights = bundle_copy / WEIGHTS_NAME
-    save_file(load_file(str(weights)), str(weights))  # the seal stripped from the metadata
-    data = json.loads((bundle_copy / MANIFEST_NAME).read_text())
+    weights = bundle / WEIGHTS_NAME
+    save_file(load_file(str(weights)), str(weights))
+    data = json.loads((bundle / MANIFEST_NAME).read_text())
     data["weights"].update(sha256=sha256_of(weights), bytes=weights.stat().st_size)
-    (bundle_copy / MANIFEST_NAME).write_text(json.dumps(data))
+    (bundle / MANIFEST_NAME).write_text(json.dumps(data))
+    return data
+
+
+def test_an_unsealed_bundle_is_refused(bundle_copy):
+    _as_made_before_the_seal(bundle_copy)
     with pytest.raises(BundleError, match="not sealed"):
         load_bundle(bundle_copy, "cpu")
 
@@ -198,11 +205,8 @@ def test_a_bundle_from_before_the_seal_can_be_sealed_after_its_weights_are_check
 
     from training.export import main as export_main
 
+    data = _as_made_before_the_seal(bundle_copy)
     weights = bundle_copy / WEIGHTS_NAME
-    save_file(load_file(str(weights)), str(weights))  # as bundles were written before sealing
-    data = json.loads((bundle_copy / MANIFEST_NAME).read_text())
-    data["weights"].update(sha256=sha256_of(weights), bytes=weights.stat().st_size)
-    (bundle_copy / MANIFEST_NAME).write_text(json.dumps(data))
     with pytest.raises(BundleError, match="not sealed"):
         load_bundle(bundle_copy, "cpu")
     assert export_main(["--seal-old-bundle", str(bundle_copy)]) == 0

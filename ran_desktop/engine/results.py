@@ -60,7 +60,7 @@ class ModelInfo:
 
 @dataclass
 class ScreeningResult:
-    key: str  # unique per image: path, plus frame for multi-frame files
+    key: str  # unique per image: path, frame of a multi-frame file, and the file's content (loading.image_key)
     path: Path
     status: Status
     model: ModelInfo
