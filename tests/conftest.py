@@ -31,3 +31,11 @@ def tiny_bundle(tmp_path_factory) -> Path:
 def bundle_copy(tiny_bundle, tmp_path) -> Path:
     """A private copy of the tiny bundle that a test may damage."""
     return Path(shutil.copytree(tiny_bundle, tmp_path / tiny_bundle.name))
+
+
+@pytest.fixture(scope="session")
+def hesitant_bundle(tiny_bundle, tmp_path_factory) -> Path:
+    """The tiny seeded network, trained=True, with every grade given some probability (bundle_factory.hesitant)."""
+    from bundle_factory import hesitant
+
+    return hesitant(tiny_bundle, tmp_path_factory.mktemp("hesitant") / "hesitant")

@@ -6,49 +6,19 @@ from __future__ import annotations
 
 import csv
 import io
-import shutil
-from dataclasses import replace
 from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
 
 from ran_desktop.cli.screen import main as screen_main
-import torch
-
-from ran_desktop.engine.bundle import load_bundle, read_manifest, save_bundle, write_manifest
+from ran_desktop.engine.bundle import load_bundle
 from ran_desktop.engine.grading import referable_probability
 from ran_desktop.engine.reports import ReportContext, build_patient_report
 from ran_desktop.engine.review import ImageRecord, group_by_patient
 from ran_desktop.engine.screener import Screener
 
-CREDIT = "Test Data Set (CC BY 4.0), credit as its licence asks"
-
-
-@pytest.fixture(scope="module")
-def hesitant_bundle(tiny_bundle, tmp_path_factory) -> Path:
-    """The tiny seeded network with its heads scaled down: an untrained network is sure of everything (its
-    probabilities are 0 or 1), this one gives every grade some probability, as a trained one does."""
-    loaded = load_bundle(tiny_bundle, device="cpu")
-    model = loaded.model
-    with torch.no_grad():
-        for head in (model.dr_head, model.dme_head):
-            head.weight.mul_(0.002)
-            head.bias.mul_(0.002)
-    m = loaded.manifest
-    folder = tmp_path_factory.mktemp("hesitant") / "hesitant"
-    save_bundle(model, folder, name=m.name, version=m.version, variant=m.architecture["variant"],
-                architecture_kwargs=m.architecture["kwargs"], preprocessing=loaded.preprocess_settings,
-                training_data={**m.training_data, "real": True, "credits": [CREDIT]}, trained=True,
-                intended_use=m.intended_use, dtype="float32")
-    return folder
-
-
-def with_threshold(source: Path, folder: Path, threshold: float) -> Path:
-    shutil.copytree(source, folder)
-    m = read_manifest(folder)
-    write_manifest(folder, replace(m, operating_point={"referable_threshold": threshold, "chosen_on": "a calibration set"}))
-    return folder
+from bundle_factory import CREDIT, with_threshold
 
 
 @pytest.fixture(scope="module")

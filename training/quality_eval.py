@@ -2,7 +2,8 @@
 
 Every IDRiD photograph is gradable; so are its variants that a camera or a clinic makes of a good photograph (a
 field cut flat at the top and bottom or at the sides, a shadow, a small pupil's dark rim, camera text, a pale
-fundus). Defocus and underexposure must still be rejected. Prints the gate's confusion per variant as a Markdown
+fundus, a dim exposure, severe disease's membranes). Defocus, underexposure, a hazy lens, a screenshot and a
+photograph of a screen must still be rejected. Prints the gate's confusion per variant as a Markdown
 table (README's quality section shows it).
 
     ran-quality-eval --idrid ../shared/data/idrid-segmentation [--every 1]
@@ -75,8 +76,85 @@ def camera_text(rgb: np.ndarray) -> np.ndarray:
     return out
 
 
-def pale(rgb: np.ndarray) -> np.ndarray:
-    return np.clip(255 * (rgb / 255.0) ** 0.55, 0, 255).astype(np.uint8)
+def pale(rgb: np.ndarray, mean: float = 205.0) -> np.ndarray:
+    """A lightly pigmented fundus, well exposed: the retina reflects more light (mean luminance `mean`, above the old
+    gate's 200, where the photograph allows it); the camera's tone curve is linear to 85 % of full scale and rolls the
+    highlights off above it."""
+    fov = detect_fov(rgb)
+    x = rgb.astype(np.float32) / 255.0
+
+    def tone(v: np.ndarray) -> np.ndarray:
+        knee = 0.85
+        return np.where(v < knee, v, knee + (1 - knee) * (1 - np.exp(-(v - knee) / (1 - knee))))
+
+    def exposed(gain: float) -> tuple[np.ndarray, float, float]:
+        out = np.clip(255 * tone(x * gain), 0, 255).astype(np.uint8)
+        lum = cv2.cvtColor(out, cv2.COLOR_RGB2GRAY)[fov.mask]
+        return out, float(lum.mean()), float(np.mean(lum >= 250))
+
+    # The gain that lifts the field's mean luminance to `mean`, or as far as a well-exposed photograph goes (at most
+    # 2 % of the field saturated: a photograph with a large bright disc or exudates washes out before that).
+    gain = 1.0
+    for _ in range(40):
+        out, lum, saturated = exposed(gain)
+        step = 1 + 0.5 * (mean - lum) / mean
+        if saturated > 0.02 and step > 1:
+            step = 0.97
+        gain *= step
+    return exposed(gain)[0]
+
+
+def fibrovascular(rgb: np.ndarray, seed: int = 0) -> np.ndarray:
+    """Severe disease that is not defocus: pale, smooth fibrovascular membranes over part of the retina."""
+    fov = detect_fov(rgb)
+    (cx, cy), r = fov.center, fov.radius
+    rng = np.random.default_rng(seed)
+    h, w = rgb.shape[:2]
+    yy, xx = np.mgrid[:h, :w].astype(np.float32)
+    veil = np.zeros((h, w), np.float32)
+    for _ in range(6):
+        angle, dist, size = rng.uniform(0, 2 * np.pi), rng.uniform(0, 0.7) * r, rng.uniform(0.05, 0.15) * r
+        bx, by = cx + dist * np.cos(angle), cy + dist * np.sin(angle)
+        veil += np.exp(-((xx - bx) ** 2 + (yy - by) ** 2) / (2 * size * size))
+    out = rgb.astype(np.float32) + 70 * np.clip(veil, 0, 1.5)[..., None] * np.array([1.0, 0.9, 0.8], np.float32)
+    return np.clip(out, 0, 255).astype(np.uint8)
+
+
+def hazy_lens(rgb: np.ndarray, keep: float = 0.2) -> np.ndarray:
+    """A cataract's or flare's haze: the field's contrast cut to `keep` of itself around its mean colour."""
+    disc = detect_fov(rgb).mask[..., None]
+    mean = rgb[disc[..., 0]].mean(axis=0)
+    return np.where(disc, keep * rgb + (1 - keep) * mean, rgb).astype(np.uint8)
+
+
+def screenshot(rgb: np.ndarray) -> np.ndarray:
+    """The photograph as a screenshot of a viewer: small, on a light window with a toolbar and text."""
+    canvas = np.full((1080, 1920, 3), 236, np.uint8)
+    canvas[:60] = (60, 63, 70)
+    small = cv2.resize(rgb, (900, round(rgb.shape[0] * 900 / rgb.shape[1])), interpolation=cv2.INTER_AREA)
+    canvas[120:120 + small.shape[0], 60:960] = small
+    for i, line in enumerate(["Patient: 0042", "Right eye", "2024-01-15", "Notes: follow-up"]):
+        cv2.putText(canvas, line, (1020, 180 + 60 * i), cv2.FONT_HERSHEY_SIMPLEX, 1.2, (30, 30, 30), 2)
+    return canvas
+
+
+def photo_of_screen(rgb: np.ndarray) -> np.ndarray:
+    """The photograph shown on a monitor and photographed with a phone: a lit room, a bezel, a tilt, moire."""
+    h, w = 1500, 2000
+    room = np.linspace(120, 170, w, dtype=np.float32)[None, :, None] * np.ones((h, 1, 3), np.float32)
+    screen = cv2.resize(rgb, (1000, round(rgb.shape[0] * 1000 / rgb.shape[1])), interpolation=cv2.INTER_AREA)
+    sh, sw = screen.shape[:2]
+    monitor = np.full((sh + 80, sw + 80, 3), 25, np.float32)
+    yy, xx = np.mgrid[:sh, :sw]
+    moire = 1 + 0.08 * np.sin(xx * 0.9 + yy * 0.35)
+    monitor[40:40 + sh, 40:40 + sw] = np.clip(screen * moire[..., None] + 18, 0, 255)
+    mh, mw = monitor.shape[:2]
+    src = np.float32([[0, 0], [mw, 0], [mw, mh], [0, mh]])
+    dst = np.float32([[520, 300], [1480, 360], [1460, 1180], [540, 1230]])
+    warped = cv2.warpPerspective(monitor, cv2.getPerspectiveTransform(src, dst), (w, h), borderValue=(-1, -1, -1))
+    out = np.where(warped >= 0, warped, room)
+    noise = np.random.default_rng(0).normal(0, 4, out.shape)
+    return np.clip(cv2.GaussianBlur(out, (0, 0), 1.2) + noise, 0, 255).astype(np.uint8)
 
 
 def defocus(rgb: np.ndarray, sigma_of_1411: float = 4.0) -> np.ndarray:
@@ -94,11 +172,16 @@ GRADABLE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "small pupil": small_pupil,
     "crescent": crescent,
     "camera text": camera_text,
-    "pale fundus": pale,
+    "pale fundus (mean 205)": pale,
+    "fibrovascular membranes": fibrovascular,
+    "dim (half exposure)": lambda rgb: (rgb * 0.5).astype(np.uint8),
 }
 UNGRADABLE: dict[str, tuple[Callable[[np.ndarray], np.ndarray], str]] = {
     "defocused (sigma 4 px of 1411)": (defocus, "out of focus"),
     "15 % exposure": (lambda rgb: (rgb * 0.15).astype(np.uint8), "too dark"),
+    "hazy lens (contrast cut to 20 %)": (hazy_lens, "low contrast"),
+    "screenshot of a viewer": (screenshot, "no fundus field of view found"),
+    "photograph of a screen": (photo_of_screen, "no fundus field of view found"),
 }
 
 

@@ -62,6 +62,17 @@ def referable_probability_words(probability: float, threshold: float | None) -> 
     return f"{text} (referable from {threshold * 100:.0f} %)"
 
 
+def suspicion_words(probability: float, threshold: float | None) -> str:
+    """What the model's look at an ungradable photograph means, in words for the window and the reports."""
+    line = DEFAULT_SUSPICION_THRESHOLD if threshold is None else threshold
+    p = f"{probability * 100:.0f} %"
+    if suspects_disease(probability, threshold):
+        return (f"The model looked all the same and suspects referable disease (probability {p}, referable from "
+                f"{line * 100:.0f} %): refer, do not wait for a re-take.")
+    return (f"The model looked all the same: probability of referable disease {p} (referable from {line * 100:.0f} %)"
+            f" on this poor photograph, which rules nothing out: re-take it.")
+
+
 def _argmax(probs: Sequence[float]) -> int:
     """The first index of the largest value, as np.argmax gives it, without numpy: the worklist asks for grades
     many times per repaint, and with a session reopened at start before numpy is loaded."""
@@ -76,13 +87,28 @@ class Outcome(str, Enum):
     """What the screening result means for the patient, most to least urgent."""
 
     URGENT_REFERRAL = "urgent referral"
+    # The photograph is too poor to grade, but the model, looking anyway, finds referable disease likely: a re-take
+    # must not delay the referral.
+    UNGRADABLE_REFER = "ungradable – refer; the model suspects referable disease"
     REFERRAL = "referral"
     UNGRADABLE = "ungradable: re-image or refer"
     ROUTINE_RESCREEN = "routine rescreening"
 
 
 # Ordered from the worst outcome to the best: the worse eye decides for the patient.
-_SEVERITY = [Outcome.URGENT_REFERRAL, Outcome.REFERRAL, Outcome.UNGRADABLE, Outcome.ROUTINE_RESCREEN]
+_SEVERITY = [Outcome.URGENT_REFERRAL, Outcome.UNGRADABLE_REFER, Outcome.REFERRAL, Outcome.UNGRADABLE,
+             Outcome.ROUTINE_RESCREEN]
+# Without an operating point in its bundle, the model suspects disease on an ungradable photograph from this.
+DEFAULT_SUSPICION_THRESHOLD = 0.5
+
+
+def suspects_disease(probability: float | None, referable_threshold: float | None) -> bool:
+    """Whether the model's probability of referable disease on an ungradable photograph reaches its operating point
+    (the same line that would call a gradable photograph referable)."""
+    if probability is None:
+        return False
+    line = DEFAULT_SUSPICION_THRESHOLD if referable_threshold is None else referable_threshold
+    return probability >= line
 
 
 @dataclass(frozen=True)
@@ -131,8 +157,16 @@ class EyeDecision:
         return recommend(self.dr_grade, self.dme_grade)
 
 
-def recommend(dr_grade: int | None, dme_grade: int | None) -> Recommendation:
-    """Follow-up for one eye. `None` grades mean the eye could not be graded."""
+def recommend(dr_grade: int | None, dme_grade: int | None, suspected: bool = False) -> Recommendation:
+    """Follow-up for one eye. `None` grades mean the eye could not be graded; `suspected`, that the model found
+    referable disease likely on that ungradable photograph all the same (`suspects_disease`)."""
+    if (dr_grade is None or dme_grade is None) and suspected:
+        return Recommendation(
+            Outcome.UNGRADABLE_REFER,
+            "Image not gradable, but the model suspects referable disease on it: refer for examination by an "
+            "ophthalmologist within 1 month; do not wait for a re-take, and do not report as 'no DR'.",
+            1,
+        )
     if dr_grade is None or dme_grade is None:
         return Recommendation(
             Outcome.UNGRADABLE,
@@ -170,8 +204,10 @@ class PatientDecision:
         return self.recommendation.outcome in (Outcome.URGENT_REFERRAL, Outcome.REFERRAL)
 
 
-def patient_decision(eyes: Iterable[tuple[int | None, int | None]]) -> PatientDecision:
-    """Combine per-eye (dr, dme) grades, None for an ungradable eye, into one decision.
+def patient_decision(eyes: Iterable[tuple[int | None, int | None] | tuple[int | None, int | None, bool]]
+                     ) -> PatientDecision:
+    """Combine per-eye (dr, dme) grades, None for an ungradable eye, into one decision. A third item, where given,
+    says the model suspects disease on that ungradable eye (`recommend`'s `suspected`).
 
     The most severe outcome wins. An ungradable eye outranks a routine result from the other eye: a patient with one
     normal eye and one ungradable eye still needs re-imaging.
@@ -179,9 +215,9 @@ def patient_decision(eyes: Iterable[tuple[int | None, int | None]]) -> PatientDe
     eyes = list(eyes)
     if not eyes:
         raise ValueError("a patient decision needs at least one eye")
-    recommendations = [recommend(dr, dme) for dr, dme in eyes]
+    recommendations = [recommend(*eye) for eye in eyes]
     worst = min(recommendations, key=lambda r: (_SEVERITY.index(r.outcome), r.within_months))
-    graded = [(dr, dme) for dr, dme in eyes if dr is not None and dme is not None]
+    graded = [(dr, dme) for dr, dme, *_ in eyes if dr is not None and dme is not None]
     return PatientDecision(
         recommendation=worst,
         worst_dr_grade=max((dr for dr, _ in graded), default=None),

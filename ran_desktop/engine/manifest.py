@@ -125,6 +125,7 @@ SCHEMA: dict[str, Any] = {
                 "max_overexposed_fraction": {"type": "number", "minimum": 0, "maximum": 0.5},
                 "min_contrast": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
                 "min_sharpness": {"type": "number", "exclusiveMinimum": 0, "maximum": 10},
+                "min_vessel_contrast": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
             },
         },
         # Referable = the model's probability of referable disease (grading.referable_probability) reaching the

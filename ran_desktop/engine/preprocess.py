@@ -18,7 +18,7 @@ Imports neither Qt nor torch.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 
 import cv2
 import numpy as np
@@ -37,6 +37,8 @@ _FOV_MIN_AREA_FRACTION = 0.05
 _FOV_MIN_DARK_SURROUND = 0.90
 # The second way to find the disc's levels (detect_fov): the darkest corner of the frame, and a typical retina.
 _FALLBACK_SURROUND_PERCENTILE, _FALLBACK_DISC_PERCENTILE = 1.0, 70.0
+# ... cutting at these shares of `fov_threshold` in turn, until one leaves a disc.
+_FALLBACK_CUT_SHARES = (1.0, 2 / 3, 1 / 3)
 # The second way's circle must be agreed by this fraction of the outline (the rest: a shadow's or crescent's edge).
 _FOV_MIN_INLIERS = 0.6
 # Standardisation never divides by less than this (grey levels), so a flat image gives zeros, not NaN.
@@ -331,7 +333,13 @@ def detect_fov(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS)
         ring = np.concatenate([bright[0], bright[-1], bright[:, 0], bright[:, -1]])
         surround = min(float(np.percentile(bright, _FALLBACK_SURROUND_PERCENTILE)), float(np.percentile(ring, 2)))
         disc = float(np.percentile(bright, _FALLBACK_DISC_PERCENTILE))
-        found = _fit_disc(bright, surround, disc, settings, consensus=True)
+        # A deep shadow or crescent is darker than the usual cut but still far above the camera's black: lower cuts
+        # keep it inside the disc, so the aperture's own sharp edge is what the circle is fitted to.
+        for share in _FALLBACK_CUT_SHARES:
+            cut = replace(settings, fov_threshold=settings.fov_threshold * share)
+            found = _fit_disc(bright, surround, disc, cut, consensus=True)
+            if found is not None:
+                break
     if found is None:
         return _not_found(h, w)
     cx, cy, r = found

@@ -48,7 +48,9 @@ _SATURATED = 250
 _FINE_SIGMA, _MEDIUM_SIGMA = 2.0, 8.0
 # Sharpness is judged where the retina is lit: local mean (sigma in px at 512) at least this share of the median
 # luminance, if at least _LIT_MIN_SHARE of the interior is (a crescent or shadow is left out, not a dim photograph).
-_LIT_SIGMA, _LIT_FRACTION, _LIT_MIN_SHARE = 16.0, 0.6, 0.2
+_LIT_SIGMA, _LIT_FRACTION, _LIT_MIN_SHARE = 16.0, 0.75, 0.2
+# Side (px at 512) of the square the lit part is eroded by: away from a shadow's edge, where the light still changes.
+_LIT_ERODE = 9
 
 
 @dataclass(frozen=True)
@@ -58,10 +60,11 @@ class QualityThresholds:
     min_fov_diameter_px: float = 300.0
     min_fov_fraction: float = 0.20
     min_brightness: float = 25.0
-    max_brightness: float = 200.0
+    max_brightness: float = 230.0
     max_overexposed_fraction: float = 0.05
-    min_contrast: float = 0.05
-    min_sharpness: float = 0.50
+    min_contrast: float = 0.02
+    min_sharpness: float = 0.52
+    min_vessel_contrast: float = 0.02
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -143,32 +146,45 @@ def _masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[float, float
     return float(mean[0, 0]), float(std[0, 0])
 
 
-def _lit(lum: np.ndarray, mask: np.ndarray, m: np.ndarray) -> np.ndarray:
+def _illumination(lum: np.ndarray, m: np.ndarray) -> np.ndarray:
+    """The light falling on the retina: its local mean (normalised to the interior, so the dark edge adds nothing).
+    Shadows, crescents, vignetting and a disease's haze are changes of it, not of the retina's detail."""
+    return cv2.GaussianBlur(lum * m, (0, 0), _LIT_SIGMA) / np.maximum(cv2.GaussianBlur(m, (0, 0), _LIT_SIGMA), 1e-6)
+
+
+def _lit(lum: np.ndarray, light: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The interior where the retina is lit: not a dark crescent or shadow, whose soft edge is medium-band detail
     with no fine detail and read as defocus. The whole interior where too little of it is lit to judge."""
     inside = mask > 0
-    local = cv2.GaussianBlur(lum * m, (0, 0), _LIT_SIGMA) / np.maximum(cv2.GaussianBlur(m, (0, 0), _LIT_SIGMA), 1e-6)
-    lit = ((local >= _LIT_FRACTION * float(np.median(lum[inside]))) & inside).astype(np.uint8)
-    lit = cv2.erode(lit, np.ones((9, 9), np.uint8))  # and away from the shadow's edge
+    lit = ((light >= _LIT_FRACTION * float(np.median(lum[inside]))) & inside).astype(np.uint8)
+    lit = cv2.erode(lit, np.ones((_LIT_ERODE, _LIT_ERODE), np.uint8))  # and away from the shadow's edge
     return lit if cv2.countNonZero(lit) >= _LIT_MIN_SHARE * cv2.countNonZero(mask) else mask
 
 
-def _sharpness(lum: np.ndarray, key: tuple) -> float:
-    """Fine-to-medium detail ratio inside the lit part of the mask (0 for a flat image)."""
+def _detail(lum: np.ndarray, key: tuple) -> tuple[float, float]:
+    """(sharpness, vessel contrast) of the retina's detail, measured on its reflectance: luminance divided by the
+    light falling on it (flat-fielded), inside the lit part of the interior.
+
+    Sharpness is the fine band's standard deviation over the medium band's; vessel contrast is the standard deviation
+    of both bands together (detail up to a vessel's width) as a share of the local light. Dividing by the light
+    first means a soft shadow, a crescent, a pale or dim fundus or a disease's veil changes neither: only lost detail
+    (defocus, a hazy lens) does. (0, 0) for a flat image."""
     mask, m, den = _interior(key)
-    weighted = lum * m
+    light = _illumination(lum, m)
+    lit = _lit(lum, light, mask)
+    flat = lum / np.maximum(light, 1.0) * m
 
     def blur(sigma: float) -> np.ndarray:
         # Normalised convolution: averages only pixels inside the mask, so edges add no false detail.
-        return cv2.GaussianBlur(weighted, (0, 0), sigma) / den[sigma]
+        return cv2.GaussianBlur(flat, (0, 0), sigma) / den[sigma]
 
-    fine_blur = blur(_FINE_SIGMA)
-    lit = _lit(lum, mask, m)
-    _, fine_sd = _masked_mean_std(lum - fine_blur, lit)
-    _, medium_sd = _masked_mean_std(fine_blur - blur(_MEDIUM_SIGMA), lit)
-    if medium_sd < 1e-3:
-        return 0.0
-    return fine_sd / medium_sd
+    fine_blur, medium_blur = blur(_FINE_SIGMA), blur(_MEDIUM_SIGMA)
+    _, fine_sd = _masked_mean_std(flat - fine_blur, lit)
+    _, medium_sd = _masked_mean_std(fine_blur - medium_blur, lit)
+    _, vessel_sd = _masked_mean_std(flat - medium_blur, lit)
+    if medium_sd < 1e-5:
+        return 0.0, vessel_sd
+    return fine_sd / medium_sd, vessel_sd
 
 
 def assess_quality(
@@ -213,8 +229,8 @@ def assess_quality(
         "brightness": brightness,
         "overexposed_fraction": n_saturated / n_inside,
         "contrast": spread / max(brightness, 1.0),
-        "sharpness": _sharpness(lum, key) if mask is not None else 0.0,
     }
+    scores["sharpness"], scores["vessel_contrast"] = _detail(lum, key) if mask is not None else (0.0, 0.0)
     if not fov.found:
         return QualityReport(gradable=False, reasons=(NO_FUNDUS_REASON,), scores=scores)
 
@@ -236,6 +252,10 @@ def assess_quality(
             f" > {t.max_overexposed_fraction:.1%})",
         ),
         (scores["contrast"] < t.min_contrast, f"low contrast ({scores['contrast']:.3f} < {t.min_contrast:g})"),
+        (
+            scores["vessel_contrast"] < t.min_vessel_contrast and scores["contrast"] >= t.min_contrast,
+            f"low contrast (vessel contrast {scores['vessel_contrast']:.3f} < {t.min_vessel_contrast:g})",
+        ),
         (
             scores["sharpness"] < t.min_sharpness,
             f"out of focus (sharpness {scores['sharpness']:.2f} < {t.min_sharpness:g})",

@@ -20,6 +20,7 @@ from .grading import (
     model_grades,
     recommend,
     referable_probability,
+    suspects_disease,
 )
 
 if TYPE_CHECKING:  # annotations only: quality pulls in OpenCV and numpy, which the window must start without
@@ -73,6 +74,9 @@ class ScreeningResult:
     heatmap: np.ndarray | None = None  # Grad-CAM of the predicted DR grade, feature resolution, [0, 1]
     view: np.ndarray | None = None  # the field-of-view crop the model saw, uint8 RGB, for overlays
     stages: dict[str, np.ndarray] | None = None  # preprocessing previews, when asked for
+    # On a photograph the quality gate rejected (a field of view found), the model's probability of referable
+    # disease all the same: not a grade, only whether a re-take may wait (`suspected`).
+    suspicion: float | None = None
 
     @cached_property
     def grades(self) -> tuple[int, int] | None:
@@ -111,10 +115,17 @@ class ScreeningResult:
         return EyeDecision(self.dr_grade, self.dme_grade)
 
     @property
+    def suspected(self) -> bool:
+        """Whether the model finds referable disease likely on this photograph: what an ungradable verdict (the gate's,
+        or a grader's on a screened photograph) follows, to refer rather than only re-image."""
+        p = self.suspicion if self.status is Status.UNGRADABLE else self.referable_probability
+        return self.status is not Status.ERROR and self.model.trained and suspects_disease(p, self.model.referable_threshold)
+
+    @property
     def recommendation(self) -> Recommendation | None:
         if self.status is Status.ERROR:
             return None
-        return recommend(self.dr_grade, self.dme_grade)
+        return recommend(self.dr_grade, self.dme_grade, self.suspected)
 
 
 CSV_COLUMNS = [
@@ -157,7 +168,8 @@ def result_row(result: ScreeningResult) -> dict[str, Any]:
         "dme_grade": result.dme_grade,
         "dme_name": decision.dme_name if decision else None,
         "confidence": _rounded(result.confidence),
-        "p_referable": _rounded(result.referable_probability),
+        # On an ungradable photograph: the model's look all the same (`suspicion`), which the outcome follows.
+        "p_referable": _rounded(result.referable_probability if result.suspicion is None else result.suspicion),
         "referable_threshold": result.model.referable_threshold,
         "any_dr": decision.any_dr if decision else None,
         "referable": decision.referable if decision else None,

@@ -180,10 +180,16 @@ class ImageRecord:
         return decision is not None and decision.referable
 
     @property
+    def suspected(self) -> bool:
+        """Ungradable (by the gate, or by the grader too) while the model suspects referable disease on it; a grader
+        who grades the photograph after all decides instead."""
+        return self.ungradable and self.result.suspected
+
+    @property
     def recommendation(self) -> Recommendation | None:
         if self.status is Status.ERROR:
             return None
-        return recommend(*self.grades)
+        return recommend(*self.grades, self.suspected)
 
     @property
     def model_caveat(self) -> str:
@@ -313,7 +319,7 @@ def group_by_patient(records: Iterable[ImageRecord], patterns: Sequence[str] = D
     out: list[PatientGroup] = []
     for key, members in groups.items():
         readable = [r for r in members if r.status is not Status.ERROR]
-        decision = patient_decision(r.grades for r in readable) if readable else None
+        decision = patient_decision((*r.grades, r.suspected) for r in readable) if readable else None
         out.append(
             PatientGroup(
                 key=key,

@@ -21,6 +21,7 @@ from .bundle import LoadedModel
 from .device import worker_count
 from .errors import ImageLoadError
 from .gradcam import GradCAM
+from .grading import referable_probability
 from .loading import LoadedImage, iter_image_files, load_images
 from .preprocess import DEFAULT_SETTINGS, PreprocessResult, decode_min_side, preprocess
 from .quality import QualityReport, assess_quality
@@ -142,8 +143,14 @@ class Screener:
         return prepared
 
     def _finish(self, items: list[_Prepared | ScreeningResult]) -> Iterator[ScreeningResult]:
-        gradable = [item for item in items if isinstance(item, _Prepared) and item.quality.gradable]
-        probs = self._infer(gradable) if gradable else {}
+        prepared = [item for item in items if isinstance(item, _Prepared)]
+        gradable = [item for item in prepared if item.quality.gradable]
+        # The model also looks at an ungradable photograph that is a fundus photograph at all (its field of view was
+        # found): not to grade it, only so that likely disease is referred instead of waiting for a re-take.
+        poor = [item for item in prepared if not item.quality.gradable and item.pre.fov.found]
+        probs = self._infer(gradable, self.options.heatmaps) if gradable else {}
+        if poor:
+            probs.update(self._infer(poor, heatmaps=False))
         for item in items:
             if isinstance(item, ScreeningResult):
                 yield item
@@ -153,30 +160,32 @@ class Screener:
             if infer_ms is not None:
                 timings["inference"] = infer_ms
             stages = item.pre.stages if self.options.keep_stages else None
+            gradable_item = item.quality.gradable
             yield ScreeningResult(
                 key=item.image.key,
                 path=item.image.path,
-                status=Status.SCREENED if item.quality.gradable else Status.UNGRADABLE,
+                status=Status.SCREENED if gradable_item else Status.UNGRADABLE,
                 model=self.info,
                 metadata=item.image.metadata,
                 quality=item.quality,
-                dr_probs=dr,
-                dme_probs=dme,
+                dr_probs=dr if gradable_item else None,
+                dme_probs=dme if gradable_item else None,
+                suspicion=referable_probability(dr, dme) if not gradable_item and dr is not None else None,
                 timings_ms=timings,
                 heatmap=heatmap,
                 view=item.pre.stages.get("field_of_view") if item.pre.stages else None,
                 stages=stages,
             )
 
-    def _infer(self, items: list[_Prepared]) -> dict[int, tuple]:
+    def _infer(self, items: list[_Prepared], heatmaps: bool) -> dict[int, tuple]:
         with self.loaded.lock:
-            return self._infer_locked(items)
+            return self._infer_locked(items, heatmaps)
 
-    def _infer_locked(self, items: list[_Prepared]) -> dict[int, tuple]:
+    def _infer_locked(self, items: list[_Prepared], heatmaps: bool) -> dict[int, tuple]:
         device = self.loaded.device.device
         model = self.loaded.model
         out: dict[int, tuple] = {}
-        if self.options.heatmaps:
+        if heatmaps:
             with GradCAM(model) as cam:
                 for item in items:
                     t0 = time.perf_counter()

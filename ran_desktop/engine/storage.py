@@ -108,6 +108,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
     ),
     # 5: the audit trail becomes a hash chain (audit_chain.py); the entries already there are chained as they stand.
     ("ALTER TABLE audit ADD COLUMN entry_hash TEXT",),
+    # 6: on an ungradable photograph, the model's probability of referable disease all the same (results.suspicion).
+    ("ALTER TABLE images ADD COLUMN suspicion REAL",),
 )
 # Work a migration needs beyond SQL, run after its statements in the same transaction (by schema version reached).
 MIGRATION_STEPS = {5: "chain_audit"}
@@ -344,6 +346,7 @@ class Storage:
             "quality": _json(result.quality.to_dict()) if result.quality else None,
             "dr_probs": _json(list(result.dr_probs)) if result.dr_probs is not None else None,
             "dme_probs": _json(list(result.dme_probs)) if result.dme_probs is not None else None,
+            "suspicion": result.suspicion,
             "model": _json(asdict(result.model)),
             "timings": _json(result.timings_ms),
             "thumbnail": thumbnail,
@@ -515,6 +518,7 @@ def _record_from_row(row: sqlite3.Row) -> ImageRecord:
         quality=quality,
         dr_probs=tuple(json.loads(row["dr_probs"])) if row["dr_probs"] else None,
         dme_probs=tuple(json.loads(row["dme_probs"])) if row["dme_probs"] else None,
+        suspicion=row["suspicion"],
         error=row["error"],
         timings_ms=json.loads(row["timings"]),
     )

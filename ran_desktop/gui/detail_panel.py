@@ -5,6 +5,8 @@ Pictures arrive from the detail worker (`show_preview`, `show_heat`); this widge
 
 from __future__ import annotations
 
+import html
+
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
@@ -26,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
+from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, suspicion_words
 from ..engine.preview import MODEL_VIEW
 from ..engine.results import Status
 from ..engine.review import OPEN, ImageRecord, blinded, caveat_for
@@ -42,6 +44,7 @@ _SCORE_NAMES = (
     ("brightness", "Brightness (0-255)", "{:.1f}"),
     ("overexposed_fraction", "Overexposed", "{:.1%}"),
     ("contrast", "Contrast (RMS)", "{:.3f}"),
+    ("vessel_contrast", "Vessel contrast", "{:.3f}"),
     ("sharpness", "Sharpness", "{:.2f}"),
 )
 
@@ -347,6 +350,9 @@ class DetailPanel(QWidget):
             _fill(self.quality_table, [])
             return
         verdict = "<b>Gradable</b>" if quality.gradable else "<b>Ungradable</b>: " + "; ".join(quality.reasons)
+        result = record.result
+        if not quality.gradable and result.suspicion is not None and result.model.trained:
+            verdict += "<br>" + html.escape(suspicion_words(result.suspicion, result.model.referable_threshold))
         self.quality_verdict.setText(verdict)
         rows = [(label, fmt.format(quality.scores[key])) for key, label, fmt in _SCORE_NAMES if key in quality.scores]
         _fill(self.quality_table, rows)

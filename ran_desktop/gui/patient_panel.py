@@ -140,7 +140,8 @@ class PatientTreeModel(QAbstractItemModel):
         return None
 
 
-_OUTCOME_RANK = {Outcome.URGENT_REFERRAL: 0, Outcome.REFERRAL: 1, Outcome.UNGRADABLE: 2, Outcome.ROUTINE_RESCREEN: 3}
+_OUTCOME_RANK = {Outcome.URGENT_REFERRAL: 0, Outcome.UNGRADABLE_REFER: 1, Outcome.REFERRAL: 2, Outcome.UNGRADABLE: 3,
+                 Outcome.ROUTINE_RESCREEN: 4}
 
 
 def _group_sort_key(group: PatientGroup, column: int) -> tuple:

@@ -9,7 +9,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from ..grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Outcome, Recommendation, referable_probability_words
+from ..grading import (
+    DME_GRADE_NAMES,
+    DR_GRADE_NAMES,
+    Outcome,
+    Recommendation,
+    referable_probability_words,
+    suspicion_words,
+)
 from ..loading import Eye
 from ..results import ModelInfo, Status
 from ..review import ImageRecord, PatientGroup, caveat_for
@@ -50,7 +57,10 @@ def quality_text(record: ImageRecord) -> str:
     quality = record.result.quality
     if quality is None or quality.gradable:
         return "Gradable"
-    return "Ungradable: " + "; ".join(quality.reasons)
+    text = "Ungradable: " + "; ".join(quality.reasons)
+    if record.result.suspicion is not None and record.result.model.trained:
+        text += ". " + suspicion_words(record.result.suspicion, record.result.model.referable_threshold)
+    return text
 
 
 def model_grade_text(record: ImageRecord, head: str) -> str:
@@ -132,6 +142,7 @@ def outcome_severity(recommendation: Recommendation | None) -> str:
         return "ungradable"
     return {
         Outcome.URGENT_REFERRAL: "urgent",
+        Outcome.UNGRADABLE_REFER: "urgent",
         Outcome.REFERRAL: "refer",
         Outcome.UNGRADABLE: "ungradable",
         Outcome.ROUTINE_RESCREEN: "routine",
