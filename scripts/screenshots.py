@@ -59,6 +59,22 @@ def make_demo_images(folder: Path) -> dict[str, Path]:
     return {"demo": folder, "batch": many}
 
 
+def blurred_diseased_photo(folder: Path) -> Path | None:
+    """IDRiD's first photograph (diabetic retinopathy), out of focus, where ../shared/data holds it; else None."""
+    import cv2
+
+    found = sorted((ROOT.parent / "shared" / "data" / "idrid-segmentation").rglob("IDRiD_01.jpg"))
+    if not found:
+        return None
+    sys.path.insert(0, str(ROOT))
+    from training.quality_eval import defocus, load
+
+    folder.mkdir(parents=True)
+    path = folder / "clinic3_OD_blurred.jpg"
+    cv2.imwrite(str(path), cv2.cvtColor(defocus(load(found[0]), 6.0), cv2.COLOR_RGB2BGR))
+    return path
+
+
 def models_folder(tmp: Path) -> Path:
     from ran_desktop.engine.bundle import find_bundles
     from ran_desktop.paths import models_dir
@@ -145,6 +161,15 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     window.list_tabs.setCurrentWidget(window.patients)
     window.patients.refresh(window.results.records())
     save(window, "patients")
+
+    blurred = blurred_diseased_photo(tmp / "poor")
+    if blurred is not None:  # a photograph too poor to grade on which the model suspects disease: refer
+        window.list_tabs.setCurrentIndex(0)
+        window.add_paths([blurred])
+        wait_for(lambda: not window.controller.running and window.results.rowCount() == 6, "the blurred photograph")
+        window.select_key(next(r.key for r in window.results.records() if r.result.path == blurred))
+        window.detail.tabs.setCurrentIndex(1)
+        save(window, "ungradable-refer")
     window.close()
     window.deleteLater()
     settle()

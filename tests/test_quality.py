@@ -195,3 +195,32 @@ def test_a_dark_crescent_is_not_defocus_but_blur_under_it_still_is(sample):
     assert report.scores["sharpness"] > 0.7  # the lit retina is nearly as sharp as the whole sample (0.85)
     blurred = judge(crescent(defocus(sample)))
     assert not blurred.gradable and "out of focus" in kinds(blurred)
+
+
+def test_a_pale_well_exposed_fundus_is_not_too_bright(sample):
+    """A lightly pigmented fundus scores a mean above the old ceiling of 200; its retina is not washed out."""
+    from training.quality_eval import pale
+
+    report = judge(pale(sample), FULL)
+    assert report.scores["brightness"] > 200 and report.scores["overexposed_fraction"] < 0.05
+    assert report.gradable, report.reasons
+
+
+def test_a_deep_shadow_keeps_the_field_of_view_and_its_sharpness(sample):
+    from training.quality_eval import shade
+
+    shadowed = shade(sample, 0.5, 0.15)
+    fov, whole = detect_fov(shadowed), detect_fov(sample)
+    assert fov.found and abs(fov.radius - whole.radius) < 0.02 * whole.radius
+    report = judge(shadowed, FULL)
+    assert report.gradable, report.reasons
+    assert report.scores["sharpness"] > 0.8 * judge(sample, FULL).scores["sharpness"]
+
+
+def test_vessel_contrast_ignores_exposure_but_not_haze(sample):
+    """Dimming the photograph does not hide its vessels; a hazy lens does."""
+    from training.quality_eval import hazy_lens
+
+    clear = judge(sample, FULL).scores["vessel_contrast"]
+    assert judge(scaled(sample, 0.4), FULL).scores["vessel_contrast"] == pytest.approx(clear, rel=0.1)
+    assert judge(hazy_lens(sample, 0.2), FULL).scores["vessel_contrast"] < 0.3 * clear

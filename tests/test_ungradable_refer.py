@@ -167,3 +167,12 @@ def test_the_shipped_model_refers_a_blurred_diseased_eye_and_not_a_blurred_healt
     assert all(r.status.value == "ungradable" for r in results.values())
     assert results[diseased.name].recommendation.outcome is Outcome.UNGRADABLE_REFER
     assert results[healthy.name].recommendation.outcome is Outcome.UNGRADABLE
+
+
+def test_a_photograph_too_dark_to_hold_detail_is_not_looked_at(hesitant_bundle, sample_path, tmp_path):
+    """At 8 % exposure the retina spans a few grey levels; preprocessing's stretch would show the model noise."""
+    black_ish = tmp_path / "nearly_black.png"
+    cv2.imwrite(str(black_ish), (cv2.imread(str(sample_path)) * 0.08).astype(np.uint8))
+    result = screen(hesitant_bundle, black_ish)
+    assert result.quality.scores["fov_found"] == 1.0 and result.quality.scores["brightness"] < 12.5
+    assert result.suspicion is None and result.recommendation.outcome is Outcome.UNGRADABLE

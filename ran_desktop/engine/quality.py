@@ -8,18 +8,20 @@ A photograph fails the gate for each of these that applies (an ungradable photo 
 | `min_fov_diameter_px` | 300 | disc diameter in the file's own pixels, even when decoded at reduced size | a 45-degree field is about 12 mm across: below 300 px a pixel spans over 40 um and microaneurysms (25-125 um) shrink to a pixel or two; the model's own input is 224 px |
 | `min_fov_fraction` | 0.20 | disc area / image area | real cameras' discs fill 40-90 % of the frame; a small disc in a big frame is a photo of a screen or a print |
 | `min_brightness` | 25 | mean luminance (0-255) inside the disc | the sample scores 119; at 15 % exposure 17, and CLAHE then mostly amplifies noise; at 30 % (35) it still passes, so dark but usable photos get through |
-| `max_brightness` | 200 | mean luminance (0-255) inside the disc | the sample scores 119 (at 2x exposure 187); above 200 the fundus is washed out (at 2.5x: 213) |
-| `max_overexposed_fraction` | 0.05 | fraction of the disc at luminance >= 250 | a bright optic disc alone saturates up to about 2 % of the field; more means retina is lost (the sample: 0 %, at 2x: 1.1 %, at 2.5x: 6.6 %, at 3x: 21 %) |
-| `min_contrast` | 0.05 | RMS contrast: luminance std / mean inside the disc | the sample scores 0.15; with its contrast cut to 40 % 0.06 (passes), to 20 % 0.03 (hazy: cataract, flare) |
-| `min_sharpness` | 0.50 | fine / medium detail energy ratio inside the lit part of the disc (see below) | the sample scores 0.85 (0.82 decoded at 1/2, 0.80 at 1/4); blurred with sigma 2 px (of 1411) 0.68, 4 px 0.48, 8 px 0.27 |
+| `max_brightness` | 230 | mean luminance (0-255) inside the disc | only a field washed nearly white: a lightly pigmented fundus, well exposed, scores 200-215 (the sample at 2x exposure 187, at 3x 233); saturation below is what judges exposure |
+| `max_overexposed_fraction` | 0.05 | fraction of the disc at luminance >= 250 | a bright optic disc alone saturates up to about 2 % of the field; more means retina is lost (the sample: 0 %, at 2x: 1.1 %, at 2.5x: 6.6 %, at 3x: 22 %) |
+| `min_contrast` | 0.02 | RMS contrast: luminance std / mean inside the disc | a floor for a featureless frame only: a clear but evenly lit photograph can score under 0.05; the vessels' contrast below judges haze |
+| `min_vessel_contrast` | 0.016 | detail up to a vessel's width as a share of the light on it (see below) | the sample 0.050 (with a hazy lens, its contrast cut to 40 %, 0.021 passes; cut to 20 %, cataract or flare, 0.011 fails); IDRiD's photographs 0.024-0.078, lightly pigmented (mean 205) 0.017 or more; dimness and shadows do not change it. A photograph of low contrast to start with, hazed, can score like a clear pale one: false rejects cost more |
+| `min_sharpness` | 0.52 | fine / medium detail energy ratio of the lit retina, light divided out (see below) | the sample scores 0.91 (0.86 decoded at 1/2); blurred with sigma 2 px (of 1411) 0.72, 4 px 0.51, 8 px 0.30; IDRiD's photographs, shadowed, with a crescent or with disease's membranes 0.55 or more |
 
 All measurements are taken on the disc resampled to a fixed 512 px square, so a JPEG decoded at half
-size scores like the full file. Sharpness is the standard deviation of the fine band (image minus its
-Gaussian blur at sigma 2 px) over that of the medium band (sigma 2 minus sigma 8) inside the disc:
-defocus removes fine detail first, while a ratio does not change with brightness or contrast.
-Blurs are normalised to the disc (blur of image*mask / blur of mask), so its dark edge adds nothing, and the ratio
-is taken where the retina is lit (local mean at least 60 % of the median): a dark crescent or shadow has a soft edge,
-medium detail without fine, which would read as defocus.
+size scores like the full file. Sharpness and vessel contrast are measured on the retina's reflectance: the luminance
+divided by the light falling on it (its local mean, Gaussian sigma 16 px), so a soft shadow, a crescent, a pale or
+dim fundus or a disease's veil is not lost detail, while defocus and a hazy lens are. Sharpness is the standard
+deviation of the fine band (reflectance minus its Gaussian blur at sigma 2 px) over that of the medium band (sigma 2
+minus sigma 8): defocus removes fine detail first. Vessel contrast is the standard deviation of both bands together.
+Blurs are normalised to the disc (blur of image*mask / blur of mask), so its dark edge adds nothing, and both are
+taken where the retina is lit (local light at least 75 % of the median, away from a shadow's edge).
 Noise adds fine-band energy too, so a blurred but very noisy photo can score as sharp.
 
 Imports neither Qt nor torch.
@@ -64,7 +66,7 @@ class QualityThresholds:
     max_overexposed_fraction: float = 0.05
     min_contrast: float = 0.02
     min_sharpness: float = 0.52
-    min_vessel_contrast: float = 0.02
+    min_vessel_contrast: float = 0.016
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -84,7 +84,8 @@ URGENT_MARK = "\u26a0"  # a warning sign: urgent is said by colour, sign and wor
 def referable_text(record: ImageRecord) -> str:
     decision = record.eye_decision
     if decision is None:
-        return NONE
+        # Ungradable, but the model suspects referable disease on it: refer, do not only re-image.
+        return f"{URGENT_MARK} Refer (ungradable)" if record.suspected else NONE
     return f"{URGENT_MARK} Yes, urgent" if decision.urgent else "Yes" if decision.referable else "No"
 
 

@@ -11,6 +11,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
+from ..engine.grading import suspicion_words
 from ..engine.results import Status
 from ..engine.review import CONFIRMED, OPEN, ImageRecord, blinded
 from . import display
@@ -248,6 +249,10 @@ def _tooltip(record: ImageRecord, column: Column) -> str | None:
     if column in (Column.DR, Column.DME):
         tip = display.grade_tooltip(record, "dr" if column == Column.DR else "dme")
         return f"{tip}\n\n{record.result.model.warning}" if record.model_caveat else tip
+    if column == Column.REFERABLE and record.suspected:
+        result = record.result
+        p = result.suspicion if result.suspicion is not None else result.referable_probability
+        return suspicion_words(p, result.model.referable_threshold) if p is not None else None
     if column == Column.REFERABLE and record.model_caveat:
         return f"The model's call, not yet confirmed by a grader.\n\n{record.result.model.warning}"
     if column == Column.REVIEW and record.decision is not None:
@@ -276,7 +281,7 @@ def _styling(record: ImageRecord, column: Column, role: int) -> Any:
     decision = record.eye_decision if column == Column.REFERABLE else None
     if role == Qt.ItemDataRole.FontRole:
         # Bold only for "refer": the model's grades are italic, the grader's upright (colour marks quality).
-        bold = decision is not None and decision.referable
+        bold = decision is not None and decision.referable or column == Column.REFERABLE and record.suspected
         if not (bold or model_cell):
             return None
         font = QFont()
@@ -285,6 +290,8 @@ def _styling(record: ImageRecord, column: Column, role: int) -> Any:
         return font
     if decision is not None and decision.referable:
         return URGENT_INK if decision.urgent else REFERABLE_INK
+    if column == Column.REFERABLE and record.suspected:
+        return URGENT_INK
     if column == Column.REVIEW and record.decision is not None:
         return CONFIRMED_INK if record.decision.kind == CONFIRMED else OVERRIDDEN_INK
     if model_cell:
@@ -310,7 +317,9 @@ def _sort_key(record: ImageRecord, column: Column) -> Any:
         return -2 if record.status is Status.ERROR else -1 if grade is None else grade
     if column == Column.REFERABLE:
         decision = record.eye_decision
-        return -1 if decision is None else 2 if decision.urgent else 1 if decision.referable else 0
+        if decision is None:
+            return 2 if record.suspected else -1
+        return 2 if decision.urgent else 1 if decision.referable else 0
     if column == Column.REVIEW:
         d = record.decision
         return 0 if d is None else 1 if d.kind == CONFIRMED else 2

@@ -8,6 +8,7 @@ the decision then records that it was accepted (see engine.review).
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 
 from PySide6.QtCore import QSignalBlocker, Signal
@@ -233,8 +234,11 @@ class ReviewPanel(QWidget):
     def _model_text(record: ImageRecord) -> str:
         result = record.result
         if record.status is Status.UNGRADABLE:
-            reasons = "; ".join(result.quality.reasons if result.quality else ())
-            return f"Quality gate: <b>ungradable</b> ({reasons})"
+            reasons = html.escape("; ".join(result.quality.reasons if result.quality else ()))
+            text = f"Quality gate: <b>ungradable</b> ({reasons})"
+            if result.suspected:
+                text += "<br><b style='color:#a00000'>The model suspects referable disease on it: refer.</b>"
+            return text
         dr, dme = record.model_grades
         text = f"Model: DR {display.grade_label('dr', dr)}, DME {display.grade_label('dme', dme)}"
         d = record.decision
