@@ -176,3 +176,12 @@ def test_a_photograph_too_dark_to_hold_detail_is_not_looked_at(hesitant_bundle, 
     result = screen(hesitant_bundle, black_ish)
     assert result.quality.scores["fov_found"] == 1.0 and result.quality.scores["brightness"] < 12.5
     assert result.suspicion is None and result.recommendation.outcome is Outcome.UNGRADABLE
+
+
+def test_the_batch_counts_the_patient_as_one_to_refer(bundles, dark_photo):
+    from ran_desktop.engine.reports.counts import batch_counts
+
+    groups = group_by_patient([ImageRecord(1, screen(bundles["suspects"], dark_photo))])
+    counts = batch_counts(groups)
+    assert groups[0].decision.referable and counts.referable_patients == 1 and counts.ungradable == 1
+    assert dict(counts.outcomes)[Outcome.UNGRADABLE_REFER] == 1

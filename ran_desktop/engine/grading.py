@@ -201,7 +201,7 @@ class PatientDecision:
 
     @property
     def referable(self) -> bool:
-        return self.recommendation.outcome in (Outcome.URGENT_REFERRAL, Outcome.REFERRAL)
+        return self.recommendation.outcome in (Outcome.URGENT_REFERRAL, Outcome.UNGRADABLE_REFER, Outcome.REFERRAL)
 
 
 def patient_decision(eyes: Iterable[tuple[int | None, int | None] | tuple[int | None, int | None, bool]]

@@ -52,7 +52,7 @@ _FINE_SIGMA, _MEDIUM_SIGMA = 2.0, 8.0
 # luminance, if at least _LIT_MIN_SHARE of the interior is (a crescent or shadow is left out, not a dim photograph).
 _LIT_SIGMA, _LIT_FRACTION, _LIT_MIN_SHARE = 16.0, 0.75, 0.2
 # Side (px at 512) of the square the lit part is eroded by: away from a shadow's edge, where the light still changes.
-_LIT_ERODE = 9
+_LIT_ERODE = 25
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,7 @@ EYE_SHORT = {Eye.RIGHT: "OD", Eye.LEFT: "OS", Eye.UNKNOWN: "?"}
 _EYE_ORDER = {Eye.RIGHT: 0, Eye.LEFT: 1, Eye.UNKNOWN: 2}
 SEX_NAMES = {"M": "Male", "F": "Female", "O": "Other"}
 UNGRADABLE_TEXT = "Ungradable: re-image or refer"
+SUSPECTED_TEXT = "Ungradable – refer: the model suspects referable disease"
 OVERRIDDEN_MARK = "OVERRIDDEN by grader"
 CONFIRMED_MARK = "confirmed"
 
@@ -99,7 +100,7 @@ def model_referable_text(record: ImageRecord) -> str:
     if record.status is Status.ERROR:
         return NONE
     if decision is None:
-        return UNGRADABLE_TEXT
+        return SUSPECTED_TEXT if record.result.suspected else UNGRADABLE_TEXT
     words = _referable_words(decision.referable, decision.urgent)
     p = record.result.referable_probability
     if p is None:
@@ -113,7 +114,7 @@ def final_referable_text(record: ImageRecord) -> str:
         return NONE
     decision = record.eye_decision
     if decision is None:
-        return UNGRADABLE_TEXT
+        return SUSPECTED_TEXT if record.suspected else UNGRADABLE_TEXT
     return _referable_words(decision.referable, decision.urgent)
 
 

@@ -1,0 +1,42 @@
+"""The layers the README promises, enforced with import-linter's contracts in pyproject.toml: the screening engine
+imports no Qt, GUI, CLI or training (directly or through anything it imports), training and the CLI no GUI."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LINT = shutil.which("lint-imports", path=str(Path(sys.executable).parent))
+pytestmark = pytest.mark.skipif(LINT is None, reason="import-linter is not installed (pip install -e '.[test]')")
+
+
+def lint(config: Path | None = None) -> subprocess.CompletedProcess:
+    args = [LINT, "--no-cache"] + (["--config", str(config)] if config else [])
+    return subprocess.run(args, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+def test_every_layer_contract_is_kept():
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    engine = next(c for c in contracts if c["source_modules"] == ["ran_desktop.engine"])
+    assert {"PySide6", "ran_desktop.gui", "ran_desktop.cli", "training"} <= set(engine["forbidden_modules"])
+    done = lint()
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"Contracts: {len(contracts)} kept, 0 broken." in done.stdout
+
+
+def test_a_broken_contract_fails(tmp_path):
+    """The check can fail: the engine does import numpy, so a contract forbidding it is reported broken."""
+    config = tmp_path / "contracts.toml"
+    config.write_text(
+        '[tool.importlinter]\nroot_packages = ["ran_desktop"]\ninclude_external_packages = true\n\n'
+        '[[tool.importlinter.contracts]]\nname = "engine without numpy"\ntype = "forbidden"\n'
+        'source_modules = ["ran_desktop.engine.quality"]\nforbidden_modules = ["numpy"]\n'
+    )
+    done = lint(config)
+    assert done.returncode != 0 and "BROKEN" in done.stdout and "ran_desktop.engine.quality -> numpy" in done.stdout
