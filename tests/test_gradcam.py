@@ -7,7 +7,8 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ran_desktop.engine.gradcam import GradCAM, overlay_heatmap, upsample_heatmap
+from ran_desktop.engine.gradcam import GradCAM
+from ran_desktop.engine.heatmap import overlay_heatmap, upsample_heatmap
 from ran_desktop.engine.model import RAN, build_ran
 
 SIZE = 96  # a 6x6 map at the dilated module
@@ -152,7 +153,7 @@ def test_overlay_colours_are_rgb() -> None:
 def test_heatmap_on_photo_lands_where_the_crop_came_from(sample_path):
     import cv2
 
-    from ran_desktop.engine.gradcam import heatmap_on_photo
+    from ran_desktop.engine.heatmap import heatmap_on_photo
     from ran_desktop.engine.preprocess import crop_to_fov, detect_fov, fov_square
 
     rgb = cv2.cvtColor(cv2.imread(str(sample_path)), cv2.COLOR_BGR2RGB)
@@ -169,3 +170,15 @@ def test_heatmap_on_photo_lands_where_the_crop_came_from(sample_path):
     x0, y0, side = fov_square(fov)
     peak_y, peak_x = np.unravel_index(np.argmax(on_photo), on_photo.shape)
     assert abs(peak_x - (x0 + side * 10.5 / 14)) < side / 14 and abs(peak_y - (y0 + side * 3.5 / 14)) < side / 14
+
+
+def test_one_opacity_for_every_overlay():
+    """The window's slider, the reports and the CLI start from the same opacity (engine.preview.HEAT_OPACITY)."""
+    import inspect
+
+    from ran_desktop.engine.heatmap import HEAT_OPACITY
+    from ran_desktop.engine.reports.context import ReportContext
+    from ran_desktop.engine.reports.pictures import record_pictures
+
+    assert overlay_heatmap.__defaults__[0] == HEAT_OPACITY == ReportContext().heat_opacity
+    assert inspect.signature(record_pictures).parameters["opacity"].default == HEAT_OPACITY

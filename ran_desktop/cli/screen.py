@@ -20,7 +20,7 @@ from ..engine.atomic import check_writable_folder, ensure_writable_folder, write
 from ..engine.bundle import LoadedModel, choose_bundle, find_bundles, load_bundle
 from ..engine.provenance import check_unambiguous
 from ..engine.errors import BundleError, WriteError
-from ..engine.gradcam import overlay_heatmap, upsample_heatmap
+from ..engine.heatmap import HEAT_OPACITY, overlay_heatmap, upsample_heatmap
 from ..engine.loading import iter_image_files
 from ..engine.results import ScreeningResult, Status, write_results
 from ..engine.screener import ScreeningOptions, Screener
@@ -155,7 +155,7 @@ def _write_reports(results: list[ScreeningResult], folder: Path, loaded: LoadedM
 def _write_overlay(result: ScreeningResult, folder: Path) -> None:
     view = result.view
     heat = upsample_heatmap(result.heatmap, (view.shape[1], view.shape[0]))
-    overlay = overlay_heatmap(view, heat, opacity=0.45)
+    overlay = overlay_heatmap(view, heat, opacity=HEAT_OPACITY)
     # Same-named files from different folders must not overwrite each other's overlays.
     tag = hashlib.sha1(result.key.encode("utf-8")).hexdigest()[:8]
     frame = "" if result.metadata is None or result.metadata.frame_index is None else f"_frame{result.metadata.frame_index + 1}"

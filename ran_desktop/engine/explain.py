@@ -11,7 +11,8 @@ import numpy as np
 import torch
 
 from .bundle import LoadedModel
-from .gradcam import GradCAM, overlay_heatmap, upsample_heatmap
+from .gradcam import GradCAM
+from .heatmap import overlay_heatmap, upsample_heatmap
 
 
 @dataclass(frozen=True, eq=False)

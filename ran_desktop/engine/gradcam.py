@@ -2,7 +2,7 @@
 
     with GradCAM(model) as cam:
         result = cam(x, head="dr")          # one forward and one backward pass
-    heat = upsample_heatmap(result.heatmap, (width, height))
+    heat = upsample_heatmap(result.heatmap, (width, height))   # heatmap.py
     picture = overlay_heatmap(rgb, heat)
 
 The logits of that same forward pass come back with the map, so callers need no second pass to grade the image.
@@ -15,7 +15,6 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-import cv2
 import numpy as np
 import torch
 from torch import Tensor, nn
@@ -138,44 +137,3 @@ def _grad_cam(activation: Tensor, gradient: Tensor) -> np.ndarray:
     span = cam.amax(dim=(1, 2), keepdim=True) - low
     scaled = torch.where(span > 0, (cam - low) / span.clamp_min(torch.finfo(cam.dtype).tiny), torch.zeros_like(cam))
     return scaled.cpu().numpy().astype(np.float32)
-
-
-def upsample_heatmap(heat: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize a 2-D map to `size` = (width, height), bilinearly, as float32."""
-    if heat.ndim != 2:
-        raise ValueError(f"expected a 2-D heat map, got shape {heat.shape}")
-    width, height = size
-    return cv2.resize(np.asarray(heat, dtype=np.float32), (int(width), int(height)), interpolation=cv2.INTER_LINEAR)
-
-
-def overlay_heatmap(
-    rgb: np.ndarray, heat: np.ndarray, opacity: float = 0.4, colormap: int = cv2.COLORMAP_JET
-) -> np.ndarray:
-    """Blend a colour-mapped [0, 1] heat map over an RGB uint8 image; the map is resized to the image if needed."""
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected an RGB uint8 image (H, W, 3), got {rgb.dtype} {rgb.shape}")
-    if not 0.0 <= opacity <= 1.0:
-        raise ValueError(f"opacity must be in [0, 1], got {opacity}")
-    height, width = rgb.shape[:2]
-    if heat.shape != (height, width):
-        heat = upsample_heatmap(heat, (width, height))
-    levels = np.clip(np.rint(np.asarray(heat, dtype=np.float32) * 255.0), 0, 255).astype(np.uint8)
-    colour = cv2.cvtColor(cv2.applyColorMap(levels, colormap), cv2.COLOR_BGR2RGB)  # OpenCV colour maps are BGR
-    blended = (1.0 - opacity) * rgb.astype(np.float32) + opacity * colour.astype(np.float32)
-    return np.clip(np.rint(blended), 0, 255).astype(np.uint8)
-
-
-def heatmap_on_photo(heat: np.ndarray, square: tuple[int, int, int], photo_size: tuple[int, int]) -> np.ndarray:
-    """Put a map computed on the field-of-view square (see `preprocess.fov_square`) back on the whole photograph.
-
-    `photo_size` is (width, height) of the photograph's pixels; outside the square the map is 0.
-    """
-    x0, y0, side = square
-    width, height = photo_size
-    placed = np.zeros((height, width), np.float32)
-    cx0, cy0 = max(0, x0), max(0, y0)
-    cx1, cy1 = min(width, x0 + side), min(height, y0 + side)
-    if cx1 > cx0 and cy1 > cy0:
-        scaled = upsample_heatmap(heat, (side, side))
-        placed[cy0:cy1, cx0:cx1] = scaled[cy0 - y0 : cy1 - y0, cx0 - x0 : cx1 - x0]
-    return placed

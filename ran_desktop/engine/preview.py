@@ -18,6 +18,9 @@ if TYPE_CHECKING:
 
 ORIGINAL, FIELD_OF_VIEW, CLAHE, NORMALISED = "original", "field_of_view", "clahe", "normalised"
 MODEL_VIEW = "model_view"
+# How much of the heat map's colour covers the photograph wherever an overlay is drawn (window, CLI, reports): enough
+# to read the map, little enough to see the retina under it. The window's slider starts here.
+HEAT_OPACITY = 0.45
 # Decoded large enough to zoom into lesions, small enough that one preview stays well under 100 MB.
 PREVIEW_MIN_SIDE = 1536
 

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, suspicion_words
-from ..engine.preview import MODEL_VIEW
+from ..engine.preview import HEAT_OPACITY, MODEL_VIEW
 from ..engine.results import Status
 from ..engine.review import OPEN, ImageRecord, blinded, caveat_for
 from . import display
@@ -92,7 +92,7 @@ class DetailPanel(QWidget):
     heatRequested = Signal(str, object)  # noqa: N815 (head, grade or None for the predicted one)
     opacityChanged = Signal(int)  # noqa: N815
 
-    def __init__(self, mode: str = GRADCAM, opacity: int = 45, parent: QWidget | None = None):
+    def __init__(self, mode: str = GRADCAM, opacity: int = round(HEAT_OPACITY * 100), parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("detailPanel")
         self.record: ImageRecord | None = None

@@ -23,6 +23,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
 from ..engine.patient_names import DEFAULT_PATTERNS
+from ..engine.preview import HEAT_OPACITY
 from ..engine.results import Status
 from ..engine.review import ImageRecord, PatientGroup, group_by_patient, patient_key
 from ..logsafe import Public
@@ -58,7 +59,7 @@ class ExportJob:
     clinic_name: str = ""
     clinic_logo: Path | None = None
     grader: str = ""
-    heat_opacity: float = 0.45
+    heat_opacity: float = HEAT_OPACITY
 
 
 @dataclass(frozen=True)

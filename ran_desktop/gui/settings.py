@@ -9,6 +9,7 @@ from pathlib import Path
 from PySide6.QtCore import QByteArray, QSettings
 
 from ..engine.patient_names import DEFAULT_PATTERNS
+from ..engine.preview import HEAT_OPACITY
 from ..engine.review import OPEN, REVIEW_MODES
 
 DEVICES = ("auto", "cpu", "cuda")
@@ -173,7 +174,7 @@ class AppSettings:
     @property
     def heat_opacity(self) -> int:
         try:
-            return max(0, min(100, int(self._text("view/heat_opacity", "45"))))
+            return max(0, min(100, int(self._text("view/heat_opacity", str(round(HEAT_OPACITY * 100))))))
         except ValueError:
             return 45
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ... import __version__
+from ..preview import HEAT_OPACITY
 from ..results import ModelInfo
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class ReportContext:
     app_version: str = __version__
     model: ModelInfo | None = None
     heatmap_model: LoadedModel | None = field(default=None, compare=False, repr=False)
-    heat_opacity: float = 0.45
+    heat_opacity: float = HEAT_OPACITY
 
     def __post_init__(self) -> None:
         if self.generated_at.tzinfo is None:

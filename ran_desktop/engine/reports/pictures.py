@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import ImageChangedError, ImageLoadError
 from ..loading import ImageMetadata, LoadedImage, load_screened_frame
 from ..preprocess import DEFAULT_SETTINGS, FieldOfView, PreprocessSettings, decode_min_side, preprocess
+from ..preview import HEAT_OPACITY
 from ..results import Status
 from ..review import ImageRecord
 from .facts import grade_label
@@ -38,7 +39,7 @@ class Pictures:
     overlay_note: str = ""  # what the overlay explains, or why there is none
 
 
-def record_pictures(record: ImageRecord, model: LoadedModel | None, opacity: float = 0.45) -> Pictures:
+def record_pictures(record: ImageRecord, model: LoadedModel | None, opacity: float = HEAT_OPACITY) -> Pictures:
     """Both pictures for `record`; a missing one comes with a note that says why."""
     if record.status is Status.ERROR:
         return Pictures(None, None, "No photograph: the file could not be read when screened.", "No heat map.")
@@ -70,7 +71,7 @@ def record_pictures(record: ImageRecord, model: LoadedModel | None, opacity: flo
         )
 
     from ..explain import explain  # torch: imported only when a heat map is actually made
-    from ..gradcam import heatmap_on_photo, overlay_heatmap
+    from ..heatmap import heatmap_on_photo, overlay_heatmap
     from ..preprocess import fov_square
 
     explanation = explain(model, pre.tensor, head="dr")
