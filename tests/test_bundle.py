@@ -163,6 +163,8 @@ def test_preprocessing_and_quality_fields_are_bounded(bundle_copy, edit, where):
         (lambda d: d["weights"].update(sha256="not-a-hash"), "weights/sha256"),
         (lambda d: d.update(unexpected=1), "(top level)"),
         (lambda d: d.update(format_version=99), "format_version"),
+        # One input size: the network's and preprocessing's must agree (each alone is within bounds).
+        (lambda d: d["preprocessing"].update(input_size=d["input_size"] + 16), "preprocessing/input_size: "),
     ],
 )
 def test_invalid_manifest_is_refused_with_the_field(bundle_copy, edit, where):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections import deque
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -209,8 +210,10 @@ class Manifest:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Manifest":
-        """Validate against SCHEMA; raises jsonschema.ValidationError with the offending field."""
+        """Validate against SCHEMA and the app's own contract; raises jsonschema.ValidationError with the offending
+        field."""
         jsonschema.validate(data, SCHEMA)
+        _check_contract(data)
         return cls(**data)
 
     def content_sha256(self) -> str:
@@ -228,3 +231,12 @@ class Manifest:
         tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
         tmp.replace(path)
         return path
+
+
+def _check_contract(data: dict[str, Any]) -> None:
+    """What the schema cannot say: one input size (the network's and preprocessing's agree)."""
+    size = data["preprocessing"].get("input_size")
+    if size is not None and size != data["input_size"]:
+        raise jsonschema.ValidationError(
+            f"{size} differs from the network's input_size {data['input_size']}: the model would see photographs at "
+            "a size it was not trained on", path=deque(["preprocessing", "input_size"]))
