@@ -13,9 +13,9 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
@@ -200,8 +200,8 @@ def render(sections: list[Section], machine: dict[str, str], header: list[str]) 
         out += ["## Targets", "", "| benchmark | metric | measured | target | result |", "|---|---|---|---|---|"]
         for s, r in judged:
             # Ratio targets show the ratio; absolute ones (ms, %) show the value they are judged on.
-            measured = f"{_fmt(r.ratio)}x" if r.target.startswith((">", "<= ") ) and r.target.endswith(("x", "forward")) \
-                else f"{_fmt(r.value)} {r.unit}".strip()
+            ratio = r.target.startswith((">", "<= ")) and r.target.endswith(("x", "forward"))
+            measured = f"{_fmt(r.ratio)}x" if ratio else f"{_fmt(r.value)} {r.unit}".strip()
             out.append(f"| {s.name} | {r.metric} | {measured} | {r.target} | {'PASS' if r.passed else 'FAIL'} |")
         out.append("")
     for s in sections:

@@ -71,7 +71,7 @@ def run(ctx: Context, section: Section) -> dict:
                 ratio=achieved / conv)
     section.notes.append("FLOPs from torch.utils.flop_counter.FlopCounterMode (a multiply-add counts 2); matmul of "
                          f"two {ctx.n(2048, 512)}^2 float32 matrices; ratio = fraction of that matmul rate the "
-                         "bundle's batched inference reaches (no target). On AMD CPUs MKL's sgemm avoids its AVX-512 path "
-                         "while oneDNN's convolutions use it, so inference can exceed the matmul rate (ratio > 1); "
-                         "the conv2d row is then the fairer ceiling")
+                         "bundle's batched inference reaches (no target). On AMD CPUs MKL's sgemm avoids its AVX-512 "
+                         "path while oneDNN's convolutions use it, so inference can exceed the matmul rate "
+                         "(ratio > 1); the conv2d row is then the fairer ceiling")
     return {"bundle_gflop": bundle_flops / 1e9, "fraction": achieved / peak}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from .common import Context, Section, median_time
 from .model_only import forward_seconds, preprocessed_batch
 

@@ -78,10 +78,10 @@ def _bare() -> None:
 
 
 def _app(models: Path) -> None:
-    from ran_desktop.app import launch  # first, as main.py imports it: the app chooses its import order
-
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
+
+    from ran_desktop.app import launch  # first, as main.py imports it: the app chooses its import order
 
     app = QApplication([sys.argv[0]])
 

@@ -13,7 +13,7 @@ import sys
 import tempfile
 import time
 import traceback
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -98,9 +98,10 @@ def main(argv: list[str] | None = None) -> int:
 
         manifest = read_manifest(model_dir)
     header = [
-        f"Generated {datetime.now(timezone.utc):%Y-%m-%d %H:%M UTC} by "
+        f"Generated {datetime.now(UTC):%Y-%m-%d %H:%M UTC} by "
         f"`.venv/bin/python bench/run.py{' --quick' if args.quick else ''}"
-        f"{' --only ' + ','.join(args.names) if args.only else ''}{' --model ' + str(args.model) if args.model else ''}`.",
+        f"{' --only ' + ','.join(args.names) if args.only else ''}"
+        f"{' --model ' + str(args.model) if args.model else ''}`.",
         f"Model under test: {manifest.title} ({manifest.architecture['variant']}, "
         f"{manifest.architecture.get('kwargs') or 'full width'}, {manifest.input_size} px, trained: {manifest.trained})"
         f"{'' if args.model or shipped else ', seeded and built by the run'}.",

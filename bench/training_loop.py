@@ -38,7 +38,7 @@ def write_dataset(folder: Path, count: int, size: int = 512) -> Path:
 
 
 def run(ctx: Context, section: Section) -> dict:
-    from training.train import Trainer, TrainConfig
+    from training.train import TrainConfig, Trainer
 
     m = ctx.load_model().manifest
     kwargs = m.architecture.get("kwargs") or {}
@@ -105,9 +105,9 @@ def run(ctx: Context, section: Section) -> dict:
                 passed=real_ips / bare_ips >= TARGET)
     listed = lambda values: ", ".join(f"{v:.2f}" for v in values)  # noqa: E731
     section.notes.append(f"{m.architecture['variant']} {kwargs or 'full width'} at {m.input_size} px, batch {bs}, "
-                         f"{images // bs} batches per epoch, {trainer.workers} DataLoader workers; median of interleaved "
-                         f"passes (a bare pass, then a Trainer epoch): bare img/s per pass {listed(bare)}; Trainer "
-                         f"epoch seconds {listed(real)}, the run's first epoch {first:.2f}")
+                         f"{images // bs} batches per epoch, {trainer.workers} DataLoader workers; median of "
+                         f"interleaved passes (a bare pass, then a Trainer epoch): bare img/s per pass "
+                         f"{listed(bare)}; Trainer epoch seconds {listed(real)}, the run's first epoch {first:.2f}")
     section.notes.append(f"the Trainer's epochs are one run's, through Trainer.train_epoch as fit calls it, on the "
                          f"loader whose workers live for the run; the judged row adds the run's start-up (worker "
                          f"start, first batches, first-call allocations: the first epoch's time over a later "

@@ -141,7 +141,7 @@ def normalise_permissions(folder: Path) -> None:
     A file that was private in the source tree (weights saved with mode 600, say) would otherwise be unreadable for
     everyone but root once installed from the .deb.
     """
-    for dirpath, dirnames, filenames in os.walk(folder):
+    for dirpath, _dirnames, filenames in os.walk(folder):
         os.chmod(dirpath, 0o755)
         for name in filenames:
             path = Path(dirpath) / name

@@ -154,7 +154,7 @@ def _gradient(t: float) -> tuple[int, int, int, int]:
         a, b, u = FUNDUS_CENTRE_COLOUR, FUNDUS_MIDDLE, t / 0.6
     else:
         a, b, u = FUNDUS_MIDDLE, FUNDUS_EDGE, (t - 0.6) / 0.4
-    return (*(round(x + (y - x) * u) for x, y in zip(a, b)), 255)  # type: ignore[return-value]
+    return (*(round(x + (y - x) * u) for x, y in zip(a, b, strict=True)), 255)  # type: ignore[return-value]
 
 
 def _vessel_segments(pieces: int) -> list[tuple[tuple[float, float], tuple[float, float], float]]:

@@ -272,7 +272,7 @@ def _step_find_sample(state: dict[str, Any], log: Callable[..., None]) -> str:
 
 def _step_screen(state: dict[str, Any], log: Callable[..., None]) -> str:
     from .engine.results import Status
-    from .engine.screener import ScreeningOptions, Screener
+    from .engine.screener import Screener, ScreeningOptions
 
     screener = Screener(state["loaded"], ScreeningOptions(batch_size=1, workers=1, lookahead=2))
     results = list(screener.screen(state["samples"]))

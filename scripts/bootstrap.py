@@ -24,7 +24,7 @@ def run(*cmd: str | Path) -> None:
 
 
 def ensure_environment() -> Path:
-    if sys.version_info < (3, 11):
+    if sys.version_info < (3, 11):  # noqa: UP036 - bootstrap runs under whatever python3 the machine has
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     if not venv_python().exists():
         run(sys.executable, "-m", "venv", VENV)

@@ -34,5 +34,6 @@ def with_threshold(source: Path, folder: Path, threshold: float) -> Path:
     """A copy of the bundle at `source` whose manifest carries an operating point at `threshold`."""
     shutil.copytree(source, folder)
     m = read_manifest(folder)
-    write_manifest(folder, replace(m, operating_point={"referable_threshold": threshold, "chosen_on": "a calibration set"}))
+    operating_point = {"referable_threshold": threshold, "chosen_on": "a calibration set"}
+    write_manifest(folder, replace(m, operating_point=operating_point))
     return folder

@@ -25,11 +25,11 @@ from pydicom.encaps import encapsulate
 from pydicom.pixels import convert_color_space
 from pydicom.uid import (
     PYDICOM_IMPLEMENTATION_UID,
+    UID,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     JPEGBaseline8Bit,
     RLELossless,
-    UID,
     generate_uid,
 )
 
@@ -50,7 +50,7 @@ def colour_bars(height: int = 64, width: int = 96) -> np.ndarray:
     img = np.zeros((height, width, 3), np.uint8)
     colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)]
     edges = np.linspace(0, width, len(colours) + 1).astype(int)
-    for colour, start, stop in zip(colours, edges[:-1], edges[1:]):
+    for colour, start, stop in zip(colours, edges[:-1], edges[1:], strict=True):
         img[:, start:stop] = colour
     return img
 
@@ -58,7 +58,7 @@ def colour_bars(height: int = 64, width: int = 96) -> np.ndarray:
 def band_centres(width: int = 96, bands: int = 4) -> list[int]:
     """Column index at the middle of each band drawn by `colour_bars`."""
     edges = np.linspace(0, width, bands + 1).astype(int)
-    return [int((a + b) // 2) for a, b in zip(edges[:-1], edges[1:])]
+    return [int((a + b) // 2) for a, b in zip(edges[:-1], edges[1:], strict=True)]
 
 
 def write_dicom(

@@ -11,13 +11,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from training_data import write_dotted_dataset
 
 from ran_desktop.engine.bundle import find_bundles, load_bundle
 from ran_desktop.engine.results import Status
-from ran_desktop.engine.screener import ScreeningOptions, Screener
+from ran_desktop.engine.screener import Screener, ScreeningOptions
 from training.synthetic import generate_fundus
 from training.train import TrainConfig, Trainer
-from training_data import write_dotted_dataset
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 

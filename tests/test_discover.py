@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import write_dicom
 from PIL import Image
 
-from dicom_factory import write_dicom
 from ran_desktop.engine.loading import SUPPORTED_SUFFIXES, iter_image_files
 
 

@@ -4,13 +4,13 @@ in the manifest and the model card, with the settings that make it again."""
 import json
 
 import pytest
+from training_data import write_dotted_dataset
 
 from ran_desktop.engine.bundle import load_bundle
 from training.evaluate import main as evaluate_main
 from training.export import export_run
 from training.export import main as export_main
 from training.train import TrainConfig, Trainer
-from training_data import write_dotted_dataset
 
 
 def _train(data, out, **kw):

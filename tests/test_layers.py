@@ -1,5 +1,6 @@
 """The layers the README promises, enforced with import-linter's contracts in pyproject.toml: the screening engine
-imports no Qt, GUI, CLI or training (directly or through anything it imports), training and the CLI no GUI."""
+imports no Qt, GUI, CLI or training (directly or through anything it imports), training and the CLI no GUI. And the
+code passes ruff with the rules pyproject.toml selects."""
 
 from __future__ import annotations
 
@@ -40,3 +41,12 @@ def test_a_broken_contract_fails(tmp_path):
     )
     done = lint(config)
     assert done.returncode != 0 and "BROKEN" in done.stdout and "ran_desktop.engine.quality -> numpy" in done.stdout
+
+
+RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(RUFF is None, reason="ruff is not installed (pip install -e '.[test]')")
+def test_the_code_passes_ruff():
+    done = subprocess.run([RUFF, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr

@@ -10,6 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from test_real_data import write_tree
 
 from ran_desktop.engine.bundle import load_bundle, save_bundle
 from ran_desktop.engine.model import LESION_KINDS, ran18
@@ -18,8 +19,6 @@ from training import lesion_masks
 from training.engine_io import LesionLoss, lesion_targets
 from training.synthetic import rules as R
 from training.synthetic.generate import generate_fundus
-
-from test_real_data import write_tree
 
 TINY = dict(base_width=8, nominal_input_size=64)
 
@@ -105,7 +104,8 @@ def test_pasted_real_lesions_are_masked_where_they_land(tmp_path):
     _, img, masks = _lesioned(7)
     lesions = masks["MA"] | masks["HE"] | masks["EX"]
     clean = lesion_free(img, lesions, 100.0, np.random.default_rng(0))
-    bank = cut_lesions(CaseImages(SegmentationCase("X", "train", tmp_path / "x.jpg", {}), img, masks, 1.0), clean, 100.0)
+    case = CaseImages(SegmentationCase("X", "train", tmp_path / "x.jpg", {}), img, masks, 1.0)
+    bank = cut_lesions(case, clean, 100.0)
     LesionBank(bank).save(tmp_path / "assets" / "lesion-bank.npz")
     assets = str(tmp_path / "assets")
     sample = generate_fundus(41, dr=2, dme=2, lesion_source="real", real_assets=assets, size=384)

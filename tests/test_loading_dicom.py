@@ -7,13 +7,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from dicom_factory import band_centres, colour_bars, write_dicom
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.pixels import get_decoder
 from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
-from dicom_factory import band_centres, colour_bars, write_dicom
 from ran_desktop.engine.errors import ImageLoadError, UnsupportedFormatError
 from ran_desktop.engine.loading import Eye, LoadedImage, load_images
 
@@ -146,7 +146,7 @@ def test_multiframe_gives_one_image_per_frame(tmp_path: Path, syntax: str) -> No
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     assert {im.metadata.content_sha256 for im in images} == {digest}  # every frame: the file it came from
     assert [im.key for im in images] == [f"{path}//frame{i}//sha256:{digest[:32]}" for i in (1, 2, 3)]
-    for image, frame in zip(images, frames):
+    for image, frame in zip(images, frames, strict=True):
         assert np.abs(image.pixels.astype(int) - frame).max() <= 3
         assert image.metadata.eye is Eye.LEFT and image.metadata.patient_name == "Doe, Jane"
     images[0].metadata.extra["note"] = "changed"
@@ -194,7 +194,7 @@ def test_patient_names(tmp_path: Path, stored: str, charset: str | None, shown: 
 
 def test_undeclared_utf8_name_is_still_read_right(tmp_path: Path) -> None:
     # a device that writes UTF-8 without (0008,0005): pydicom alone would show "Ã˜degÃ¥rd"
-    raw = "Ødegård^Åse".encode("utf-8")
+    raw = "Ødegård^Åse".encode()
     path = write_dicom(
         tmp_path / "u.dcm", BARS, patient_name=None, specific_character_set="", extra={"PatientName": raw}
     )

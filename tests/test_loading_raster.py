@@ -12,9 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from dicom_factory import band_centres, colour_bars
 from PIL import Image, ImageOps
 
-from dicom_factory import band_centres, colour_bars
 from ran_desktop.engine.errors import ImageLoadError, UnsupportedFormatError
 from ran_desktop.engine.loading import Eye, LoadedImage, load_images
 

@@ -9,6 +9,7 @@ import io
 from pathlib import Path
 
 import pytest
+from bundle_factory import CREDIT, with_threshold
 from pypdf import PdfReader
 
 from ran_desktop.cli.screen import main as screen_main
@@ -17,8 +18,6 @@ from ran_desktop.engine.grading import referable_probability
 from ran_desktop.engine.reports import ReportContext, build_patient_report
 from ran_desktop.engine.review import ImageRecord, group_by_patient
 from ran_desktop.engine.screener import Screener
-
-from bundle_factory import CREDIT, with_threshold
 
 
 @pytest.fixture(scope="module")

@@ -192,7 +192,7 @@ def test_a_cut_lesion_pasted_back_lands_where_its_mask_says(tmp_path):
         count, labels, stats, centroids = cv2.connectedComponentsWithStats(masks[kind].astype(np.uint8))
         mine = [les for les in bank if les.kind == kind]
         assert len(mine) == count - 1
-        for les, i in zip(mine, range(1, count)):
+        for les, i in zip(mine, range(1, count), strict=True):
             landed |= paste(target, les, tuple(centroids[i]), les.radius_px)
     assert (landed & lesions).sum() / (landed | lesions).sum() > 0.9
     restored = np.abs(target * 255 - img.astype(np.float32))[lesions].mean()

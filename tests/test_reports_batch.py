@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import re
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
@@ -18,7 +18,7 @@ from ran_desktop.engine.reports.layout import REFERABLE_BG
 from ran_desktop.engine.results import Status
 from ran_desktop.engine.review import Decision, group_by_patient
 
-WHEN = datetime(2024, 1, 17, 9, 30, tzinfo=timezone.utc)
+WHEN = datetime(2024, 1, 17, 9, 30, tzinfo=UTC)
 REFERABLE_FILL = f"{fp_str(*REFERABLE_BG.rgb())} rg"
 
 

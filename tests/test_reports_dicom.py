@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pydicom
@@ -17,7 +17,7 @@ from ran_desktop.engine.reports import ENCAPSULATED_PDF_STORAGE, ReportContext, 
 from ran_desktop.engine.reports.dicom_pdf import person_name
 from ran_desktop.engine.review import group_by_patient
 
-WHEN = datetime(2024, 1, 17, 9, 30, 12, tzinfo=timezone.utc)
+WHEN = datetime(2024, 1, 17, 9, 30, 12, tzinfo=UTC)
 
 
 def context(batch: Batch) -> ReportContext:

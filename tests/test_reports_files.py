@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import os
 from dataclasses import replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -23,7 +23,7 @@ from ran_desktop.engine.reports import (
 )
 from ran_desktop.engine.review import PatientGroup, group_by_patient
 
-WHEN = datetime(2024, 1, 17, 9, 30, tzinfo=timezone.utc)
+WHEN = datetime(2024, 1, 17, 9, 30, tzinfo=UTC)
 EVIL = ["../../x", "..", ".", "CON", "con.txt", "NUL", "LPT1", "a/b\\c:d*?", "x" * 300, "", "   ", " .hidden",
         "tab\there\nnew", "\u202eevil.exe", "ü" * 200, "<>|\"?*:"]
 WINDOWS_FORBIDDEN = set('<>:"/\\|?*')

@@ -4,7 +4,7 @@ import pytest
 
 from ran_desktop.engine.bundle import load_bundle
 from ran_desktop.engine.results import Status
-from ran_desktop.engine.screener import ScreeningOptions, Screener
+from ran_desktop.engine.screener import Screener, ScreeningOptions
 
 
 @pytest.fixture(scope="module")

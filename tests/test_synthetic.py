@@ -4,9 +4,9 @@ the data-set writer, CLI and contact sheet. Everything runs the real generator a
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 import dataclasses
 from collections import Counter
+from pathlib import Path
 
 import cv2
 import numpy as np

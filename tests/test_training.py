@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 from torch.utils.data import DataLoader
+from training_data import write_dotted_dataset
 
 from ran_desktop.engine.bundle import load_bundle
 from ran_desktop.engine.loading import load_images
@@ -17,8 +18,6 @@ from training.evaluate import main as evaluate_main
 from training.export import export_run
 from training.train import EpochSampler, TrainConfig, Trainer
 from training.train import main as train_main
-
-from training_data import write_dotted_dataset
 
 
 @pytest.fixture(scope="module")
@@ -141,7 +140,7 @@ def _epoch_batches(trainer, epoch, start_batch=0):
 
 
 def _same(a, b):
-    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b))
+    return len(a) == len(b) and all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
 
 
 def test_persistent_workers_augment_each_epoch_as_a_fresh_run_does(dataset, tmp_path):

@@ -12,9 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from bundle_factory import with_threshold
 from pypdf import PdfReader
 
-from bundle_factory import with_threshold
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.bundle import load_bundle
 from ran_desktop.engine.grading import Outcome, patient_decision, recommend

@@ -6,7 +6,7 @@ can fine-tune from them, but the comparison in this repository is from scratch f
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn

@@ -12,10 +12,10 @@ import hashlib
 import json
 import logging
 import os
+from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import cv2
 import numpy as np
@@ -107,7 +107,8 @@ class SquareCache:
         digest = hashlib.sha256(json.dumps(self.settings.to_dict(), sort_keys=True).encode())
         for record in self.records:
             stat = record.image.stat() if record.image.exists() else None
-            digest.update(f"{record.image}|{stat.st_size if stat else -1}|{stat.st_mtime_ns if stat else -1}\n".encode())
+            size, mtime = (stat.st_size, stat.st_mtime_ns) if stat else (-1, -1)
+            digest.update(f"{record.image}|{size}|{mtime}\n".encode())
             if record.lesion_mask is not None:  # only then, so caches made before masks existed keep their key
                 mask = record.lesion_mask.stat() if record.lesion_mask.exists() else None
                 digest.update(f"mask {record.lesion_mask}|{mask.st_size if mask else -1}|"

@@ -62,7 +62,8 @@ class LesionLoss(nn.Module):
 
 
 @torch.inference_mode()
-def predict(model: nn.Module, loader: DataLoader, device: torch.device, criterion: TwoHeadLoss | None = None) -> Predictions:
+def predict(model: nn.Module, loader: DataLoader, device: torch.device,
+            criterion: TwoHeadLoss | None = None) -> Predictions:
     model.eval()
     dr_probs, dme_probs, dr_true, dme_true = [], [], [], []
     total, count = 0.0, 0

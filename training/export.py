@@ -127,7 +127,8 @@ def _evaluate_heldout(loaded, data: list[str], out: Path, cache: Path | None, wo
     for png in metrics["plots"]:
         shutil.move(str(work / png), out / f"{prefix}{png}")
     shutil.rmtree(work)
-    return {"data": [_describe_heldout(spec, source) for spec, source in zip(data, sources)], "metrics": metrics}
+    described = [_describe_heldout(spec, source) for spec, source in zip(data, sources, strict=True)]
+    return {"data": described, "metrics": metrics}
 
 
 def choose_operating_point(loaded, data: list[str], target: float, out: Path, workers: int) -> dict[str, Any]:
@@ -143,7 +144,7 @@ def choose_operating_point(loaded, data: list[str], target: float, out: Path, wo
     return {
         "referable_threshold": round(threshold, 6),
         "target_sensitivity": target,
-        "chosen_on": "; ".join(_describe_heldout(spec, source) for spec, source in zip(data, sources)),
+        "chosen_on": "; ".join(_describe_heldout(spec, source) for spec, source in zip(data, sources, strict=True)),
         "on_that_data": {"n": int(len(truth)), "positives": int(truth.sum()),
                          "sensitivity": float(flagged[truth].mean()),
                          "specificity": float((~flagged[~truth]).mean()) if (~truth).any() else None},
@@ -198,7 +199,8 @@ def model_card(title: str, config: dict, sources: list[dict], synthetic: bool, m
         warning = ("> **Not validated for clinical use.** These weights were trained on synthetic fundus images and a "
                    "few real photographs, and measured on real photographs of one camera and one clinic only.\n\n")
     elif synthetic:
-        warning = "> **Not validated for clinical use.** These weights were trained on synthetic fundus images only.\n\n"
+        warning = ("> **Not validated for clinical use.** These weights were trained on synthetic fundus images "
+                   "only.\n\n")
     else:
         warning = ""
     progress = ""
@@ -292,7 +294,8 @@ def _real_section(real: dict | None) -> str:
     data = "\n".join(f"- {d}" for d in real["data"])
     ref = m["referable"]
     verdict = "met" if (ref["sensitivity"] or 0) >= 0.90 and (ref["specificity"] or 0) >= 0.80 else "NOT met"
-    dr_rows = "\n".join(f"| {g} | " + " | ".join(str(v) for v in row) + " |" for g, row in enumerate(m["dr"]["confusion"]))
+    dr_rows = "\n".join(f"| {g} | " + " | ".join(str(v) for v in row) + " |"
+                        for g, row in enumerate(m["dr"]["confusion"]))
     dme_rows = "\n".join(f"| {g} | " + " | ".join(str(v) for v in row) + " |"
                           for g, row in enumerate(m["dme_grade"]["confusion"]))
     return f"""
@@ -338,8 +341,8 @@ target is <= 0.60).
 def _lesion_section(config: dict, lesions: dict | None) -> str:
     if not config.get("lesion_weight"):
         return ""
-    head = (f"A lesion head (microaneurysms, haemorrhages, hard and soft exudates) on the encoder was trained beside the "
-            f"grading heads (loss weight {config['lesion_weight']}: binary cross entropy plus Dice per kind) on the "
+    head = (f"A lesion head (microaneurysms, haemorrhages, hard and soft exudates) on the encoder was trained beside "
+            f"the grading heads (loss weight {config['lesion_weight']}: binary cross entropy plus Dice per kind) on the "
             "experts' masks of the real training photographs and the generator's own masks of every lesion it painted "
             "or pasted. It outputs a map at a quarter of the input's size; the grading heads do not use it, so it "
             "changes the grades only through what it taught the shared encoder.")

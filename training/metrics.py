@@ -40,12 +40,13 @@ def binary_metrics(truth: np.ndarray, predicted: np.ndarray, score: np.ndarray) 
 
 def app_grades(dr_probs: np.ndarray, dme_probs: np.ndarray, referable_threshold: float | None) -> np.ndarray:
     """(N, 2) DR and DME grades exactly as the app gives them for these probabilities."""
-    return np.array([model_grades(tuple(d), tuple(m), referable_threshold) for d, m in zip(dr_probs, dme_probs)],
+    pairs = zip(dr_probs, dme_probs, strict=True)
+    return np.array([model_grades(tuple(d), tuple(m), referable_threshold) for d, m in pairs],
                     dtype=np.int64).reshape(-1, 2)
 
 
 def referable_scores(dr_probs: np.ndarray, dme_probs: np.ndarray) -> np.ndarray:
-    return np.array([referable_probability(tuple(d), tuple(m)) for d, m in zip(dr_probs, dme_probs)])
+    return np.array([referable_probability(tuple(d), tuple(m)) for d, m in zip(dr_probs, dme_probs, strict=True)])
 
 
 def choose_threshold(truth: np.ndarray, score: np.ndarray, target_sensitivity: float = 0.9) -> float:

@@ -20,7 +20,8 @@ def parse_spec(spec: str) -> tuple[str, Path]:
         return kind, Path(root)
     detected = detect_dataset(Path(spec))
     if detected is None:
-        raise ValueError(f"{spec}: not a data set layout this tool knows; write KIND:PATH with KIND one of {', '.join(KINDS)}")
+        raise ValueError(f"{spec}: not a data set layout this tool knows; write KIND:PATH with KIND one of "
+                         f"{', '.join(KINDS)}")
     return detected, Path(spec)
 
 
@@ -93,4 +94,5 @@ def _marker(root: Path) -> dict:
     except (OSError, ValueError):
         return {}
     generator = f"{data.get('generator', 'procedural generator')} v{data.get('version', '?')}"
-    return {"synthetic": True, "generator": generator, "seed": data.get("seed"), "camera_family": data.get("camera_family")}
+    return {"synthetic": True, "generator": generator, "seed": data.get("seed"),
+            "camera_family": data.get("camera_family")}

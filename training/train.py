@@ -179,7 +179,8 @@ class Trainer:
         self.splits = self._split(records)
         cache_dir = cfg.cache_dir or cfg.out / "cache"
         self.caches = {
-            name: SquareCache(self.splits[name], self.settings, cache_dir, self.workers) for name in ("train", "val", "test")
+            name: SquareCache(self.splits[name], self.settings, cache_dir, self.workers)
+            for name in ("train", "val", "test")
         }
         if self.distributed and self.main:
             dist.barrier()
@@ -397,7 +398,8 @@ class Trainer:
         if len(self.test_set):
             preds = predict(self.model, self._loader(self.test_set, None), self.device, self.criterion)
             summary["test"] = screening_metrics(preds.dr_true, preds.dme_true, preds.dr_probs, preds.dme_probs)
-        summary["validation"] = json.loads((self.cfg.out / "best.json").read_text())["validation"] if best.exists() else {}
+        best_json = self.cfg.out / "best.json"
+        summary["validation"] = json.loads(best_json.read_text())["validation"] if best.exists() else {}
         summary["sources"] = self.sources
         summary["split_sizes"] = {name: len(ds) for name, ds in
                                   (("train", self.train_set), ("val", self.val_set), ("test", self.test_set))}

@@ -18,12 +18,12 @@ from tqdm import tqdm
 
 from ..engine.atomic import check_writable_folder, ensure_writable_folder, write_bytes_atomically
 from ..engine.bundle import LoadedModel, choose_bundle, find_bundles, load_bundle
-from ..engine.provenance import check_unambiguous
 from ..engine.errors import BundleError, WriteError
 from ..engine.heatmap import HEAT_OPACITY, overlay_heatmap, upsample_heatmap
 from ..engine.loading import iter_image_files
+from ..engine.provenance import check_unambiguous
 from ..engine.results import ScreeningResult, Status, write_results
-from ..engine.screener import ScreeningOptions, Screener
+from ..engine.screener import Screener, ScreeningOptions
 from ..paths import installed_models_dir, models_dir
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_REPORT_FAILED = 0, 1, 2, 3
@@ -158,8 +158,10 @@ def _write_overlay(result: ScreeningResult, folder: Path) -> None:
     overlay = overlay_heatmap(view, heat, opacity=HEAT_OPACITY)
     # Same-named files from different folders must not overwrite each other's overlays.
     tag = hashlib.sha1(result.key.encode("utf-8")).hexdigest()[:8]
-    frame = "" if result.metadata is None or result.metadata.frame_index is None else f"_frame{result.metadata.frame_index + 1}"
-    # The stem is cut so the name stays well inside 255 bytes however long the photograph's name; the tag keeps it unique.
+    meta = result.metadata
+    frame = "" if meta is None or meta.frame_index is None else f"_frame{meta.frame_index + 1}"
+    # The stem is cut so the name stays well inside 255 bytes however long the photograph's name; the tag keeps it
+    # unique.
     stem = result.path.stem.encode("utf-8")[:120].decode("utf-8", "ignore")
     target = folder / f"{stem}{frame}_{tag}_gradcam.png"
     ok, encoded = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))

@@ -9,16 +9,15 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
-from pathlib import Path
 from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import jsonschema
 import torch
-from safetensors import SafetensorError
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import load_file, save_file
 
 from . import provenance
@@ -90,7 +89,8 @@ def verify_weights(folder: str | Path, manifest: Manifest) -> Path:
     size = weights.stat().st_size
     if size != manifest.weights["bytes"]:
         raise BundleError(
-            weights, f"weights file is {size} bytes, the manifest says {manifest.weights['bytes']}: truncated or replaced"
+            weights,
+            f"weights file is {size} bytes, the manifest says {manifest.weights['bytes']}: truncated or replaced",
         )
     if sha256_of(weights) != manifest.weights["sha256"]:
         raise BundleError(weights, "weights do not match the manifest's sha256: the file was changed or is corrupt")
@@ -213,7 +213,7 @@ def save_bundle(
         metrics=dict(metrics or {}),
         intended_use=intended_use,
         weights={"file": WEIGHTS_NAME, "sha256": sha256_of(weights), "dtype": dtype, "bytes": weights.stat().st_size},
-        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created=datetime.now(UTC).isoformat(timespec="seconds"),
         quality_thresholds=quality_thresholds.to_dict() if quality_thresholds else {},
     )
     return write_manifest(folder, manifest)

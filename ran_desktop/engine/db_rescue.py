@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 # The files SQLite keeps beside a database, logs first: should the database itself then fail to move, no new
@@ -42,7 +42,7 @@ def drop_snapshots(copies: dict[str, Path]) -> None:
 def set_aside(database: Path, copies: dict[str, Path]) -> Path:
     """Rename the database and its companions to `<name>.damaged-<UTC time>.<suffix>`; logs SQLite has already
     deleted are restored there from `copies`. Returns the new name of the database. Raises OSError."""
-    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     kept = _free_name(database, stamp)
     for end in COMPANIONS:
         source = Path(f"{database}{end}")

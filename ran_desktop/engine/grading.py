@@ -7,9 +7,9 @@ Grades follow the International Clinical Diabetic Retinopathy (ICDR) severity sc
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import Iterable, Sequence
 
 GUIDELINE = "ICO Guidelines for Diabetic Eye Care (International Council of Ophthalmology, 2017)"
 

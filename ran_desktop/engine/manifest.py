@@ -209,7 +209,7 @@ class Manifest:
         return data
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Manifest":
+    def from_dict(cls, data: dict[str, Any]) -> Manifest:
         """Validate against SCHEMA and the app's own contract; raises jsonschema.ValidationError with the offending
         field."""
         jsonschema.validate(data, SCHEMA)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from functools import cached_property
 from enum import Enum
+from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from .atomic import write_text_atomically
 from .grading import (
@@ -119,7 +120,9 @@ class ScreeningResult:
         """Whether the model finds referable disease likely on this photograph: what an ungradable verdict (the gate's,
         or a grader's on a screened photograph) follows, to refer rather than only re-image."""
         p = self.suspicion if self.status is Status.UNGRADABLE else self.referable_probability
-        return self.status is not Status.ERROR and self.model.trained and suspects_disease(p, self.model.referable_threshold)
+        if self.status is Status.ERROR or not self.model.trained:
+            return False
+        return suspects_disease(p, self.model.referable_threshold)
 
     @property
     def recommendation(self) -> Recommendation | None:

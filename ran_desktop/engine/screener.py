@@ -9,10 +9,10 @@ from __future__ import annotations
 import threading
 import time
 from collections import deque
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -26,7 +26,6 @@ from .loading import LoadedImage, iter_image_files, load_images
 from .preprocess import DEFAULT_SETTINGS, PreprocessResult, decode_min_side, preprocess
 from .quality import QualityReport, assess_quality
 from .results import ModelInfo, ScreeningResult, Status
-
 
 # The model looks at an ungradable photograph only if its mean brightness reaches this share of the gate's minimum.
 _LOOK_BRIGHTNESS_SHARE = 0.5

@@ -21,7 +21,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, fields, replace
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +30,8 @@ import platformdirs
 from . import audit_chain, db_rescue
 from .errors import ScreeningError
 from .loading import Eye, ImageMetadata, image_location
-from .results import ModelInfo, ScreeningResult, Status
 from .quality_report import QualityReport
+from .results import ModelInfo, ScreeningResult, Status
 from .review import Decision, ImageRecord
 
 APP_NAME = "RAN Screening"
@@ -188,7 +188,7 @@ def default_data_dir() -> Path:
 
 
 def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class Storage:
@@ -452,7 +452,8 @@ class Storage:
                 d = decision.to_dict()
                 db.execute(
                     "INSERT OR REPLACE INTO decisions (image_id, dr_grade, dme_grade, eye, patient_id, patient_name, "
-                    "comment, kind, grader, decided_at, entry, review_mode) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "comment, kind, grader, decided_at, entry, review_mode) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (image_id, d["dr_grade"], d["dme_grade"], d["eye"], d["patient_id"], d["patient_name"],
                      d["comment"], d["kind"], d["grader"], d["decided_at"], d["entry"], d["review_mode"]),
                 )

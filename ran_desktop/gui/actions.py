@@ -204,7 +204,8 @@ def shortcut_table(a: WindowActions) -> str:
     rows = []
     singles = [a.open_files, a.open_folder, a.export, a.report_current, a.report_selected, a.report_batch,
                a.new_session, a.sessions, a.settings, a.quit, a.cancel, a.next_image,
-               a.previous_image, a.accept_model, a.confirm, a.ungradable, a.undo_decision, a.not_reviewed, a.zoom_in, a.zoom_out, a.fit, *a.view_modes, a.shortcuts]
+               a.previous_image, a.accept_model, a.confirm, a.ungradable, a.undo_decision, a.not_reviewed,
+               a.zoom_in, a.zoom_out, a.fit, *a.view_modes, a.shortcuts]
     for action in singles:
         keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
         rows.append((action.text().replace("&", ""), keys))

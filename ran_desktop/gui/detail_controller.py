@@ -80,7 +80,8 @@ class DetailController(QObject):
         self._runner.submit(
             _preview_job, self._generation, lambda: self._generation, record.key, record.result.path,
             meta.frame_index if meta is not None else None, meta.content_sha256 if meta is not None else None,
-            settings, self._loaded is not None, on_done=self._on_preview, on_failed=partial(self._on_preview_failed, record.key),
+            settings, self._loaded is not None, on_done=self._on_preview,
+            on_failed=partial(self._on_preview_failed, record.key),
         )
 
     def request_heat(self, heat: tuple[str, int | None] | None) -> None:

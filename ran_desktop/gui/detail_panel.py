@@ -349,7 +349,8 @@ class DetailPanel(QWidget):
             self.quality_verdict.setText(display.quality_text(record))
             _fill(self.quality_table, [])
             return
-        verdict = "<b>Gradable</b>" if quality.gradable else "<b>Ungradable</b>: " + html.escape("; ".join(quality.reasons))
+        reasons = html.escape("; ".join(quality.reasons))
+        verdict = "<b>Gradable</b>" if quality.gradable else f"<b>Ungradable</b>: {reasons}"
         result = record.result
         if not quality.gradable and result.suspicion is not None and result.model.trained:
             verdict += "<br>" + html.escape(suspicion_words(result.suspicion, result.model.referable_threshold))

@@ -190,4 +190,5 @@ def referable_probability_text(result: ScreeningResult) -> str:
     p = result.referable_probability
     if p is None:
         return ""
-    return f"<b>Probability of referable disease:</b> {referable_probability_words(p, result.model.referable_threshold)}"
+    words = referable_probability_words(p, result.model.referable_threshold)
+    return f"<b>Probability of referable disease:</b> {words}"

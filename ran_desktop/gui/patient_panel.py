@@ -25,11 +25,11 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QFont
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QHBoxLayout,
-    QLineEdit,
     QFrame,
+    QHBoxLayout,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QSplitter,
     QTreeView,
     QVBoxLayout,
@@ -40,9 +40,8 @@ from ..engine.grading import Outcome
 from ..engine.patient_names import DEFAULT_PATTERNS
 from ..engine.review import OPEN, ImageRecord, PatientGroup, blinded, group_by_patient
 from . import display
-from .results_model import BLIND_TEXT
+from .results_model import BLIND_TEXT, unconfirmed_ink
 from .results_model import unconfirmed as record_unconfirmed
-from .results_model import unconfirmed_ink
 
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMNS = ("Patient / image", "Outcome / grades", "Review")

@@ -272,8 +272,8 @@ def unconfirmed_ink() -> QColor:
     palette = QApplication.palette()
     text, base = palette.color(QPalette.ColorRole.Text), palette.color(QPalette.ColorRole.Base)
     t = _UNCONFIRMED_SHARE
-    return QColor(round(text.red() + (base.red() - text.red()) * t), round(text.green() + (base.green() - text.green()) * t),
-                  round(text.blue() + (base.blue() - text.blue()) * t))
+    return QColor(*(round(a + (b - a) * t) for a, b in ((text.red(), base.red()), (text.green(), base.green()),
+                                                       (text.blue(), base.blue()))))
 
 
 def _styling(record: ImageRecord, column: Column, role: int) -> Any:

@@ -120,7 +120,8 @@ def test_probabilities_quality_and_file_facts(screened):
     assert window.detail.dr_bars.values() == pytest.approx(record.result.dr_probs, abs=1e-3)
     assert window.detail.dme_bars.values() == pytest.approx(record.result.dme_probs, abs=1e-3)
     caveat = window.detail.prob_caveat
-    assert caveat.text() == "The model's probabilities (untrained model); not calibrated." and caveat.isVisibleTo(window)
+    assert caveat.text() == "The model's probabilities (untrained model); not calibrated."
+    assert caveat.isVisibleTo(window)
     # The weights' warning appears once on the screen: in the banner, not again in every panel.
     shown = [w for w in window.findChildren(QLabel) if w.isVisibleTo(window) and "UNTRAINED MODEL" in w.text()]
     assert shown == [window.banner.text]

@@ -16,10 +16,10 @@ import pydicom
 import pytest
 from dicom_factory import write_dicom
 from gui_helpers import TIMEOUT_MS, drop, wait_idle
+from pypdf import PdfReader
 from PySide6.QtCore import QItemSelectionModel
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QPushButton
-from pypdf import PdfReader
 
 from ran_desktop.app import launch
 from ran_desktop.engine.reports import ENCAPSULATED_PDF_STORAGE
@@ -71,7 +71,8 @@ def export(window: MainWindow, qtbot, action: QAction, folder: Path, asked: list
         return str(folder)
 
     window.reports.choose_folder = choose
-    window.reports.confirm_drafts = lambda parent, title, text: (asked if asked is not None else []).append(text) or True
+    window.reports.confirm_drafts = (
+        lambda parent, title, text: (asked if asked is not None else []).append(text) or True)
     assert action.isEnabled()
     with qtbot.waitSignal(window.reports.finished, timeout=TIMEOUT_MS) as blocker:
         action.trigger()

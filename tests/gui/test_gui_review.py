@@ -190,7 +190,8 @@ def trained_window(qtbot, tiny_bundle, data_dir, photos, tmp_path, monkeypatch):
     folder = tmp_path / "trained-models"
     shutil.copytree(tiny_bundle, folder / "tiny-trained")
     m = read_manifest(folder / "tiny-trained")
-    write_manifest(folder / "tiny-trained", replace(m, trained=True, training_data={**m.training_data, "synthetic": True}))
+    trained = replace(m, trained=True, training_data={**m.training_data, "synthetic": True})
+    write_manifest(folder / "tiny-trained", trained)
     monkeypatch.setenv("RAN_MODELS_DIR", str(folder))
     AppSettings(data_dir).grader_name = "Dr Test"
     window = launch([], data_dir, folder)
@@ -263,7 +264,8 @@ def test_a_grade_set_but_not_saved_is_kept_as_a_draft_when_moving_on(three, qtbo
     assert window.review.dr_box.currentText() == "— choose —"  # the next image's form is its own
     qtbot.keyClick(window.table, Qt.Key.Key_P)
     assert window.current_record().key == first.key
-    assert window.review.dr_box.currentData() == 2 and window.review.comment.toPlainText() == "check the temporal arcade"
+    assert window.review.dr_box.currentData() == 2
+    assert window.review.comment.toPlainText() == "check the temporal arcade"
     assert "Draft, not saved" in window.review.state.text()
     assert window.storage.decision(first.image_id) is None  # a draft is never stored by itself
     qtbot.keyClick(window.table, Qt.Key.Key_0, Qt.KeyboardModifier.AltModifier)
@@ -328,6 +330,7 @@ def test_blind_first_review_hides_the_model_until_the_grader_has_decided(trained
     stored = window.storage.decision(record.image_id)
     assert stored.review_mode == BLIND and window.storage.audit_trail(record.image_id)[-1].new.review_mode == BLIND
     window.select_key(record.key)  # decided: now the model's grades show, with the agreement
-    assert "Model: DR" in window.review.model_line.text() and "agrees with your grades" in window.review.model_line.text()
+    line = window.review.model_line.text()
+    assert "Model: DR" in line and "agrees with your grades" in line
     assert window.results.index(row, Column.DR).data() != BLIND_TEXT
     assert window.detail.dr_bars.isEnabled()

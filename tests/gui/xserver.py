@@ -80,7 +80,8 @@ def xvfb(width: int = 1600, height: int = 1000) -> Iterator[XDisplay]:
                 break
             number += chunk
         if not number.strip():
-            raise RuntimeError(f"Xvfb did not start: {server.stderr.read().decode(errors='replace') if server.stderr else ''}")
+            said = server.stderr.read().decode(errors="replace") if server.stderr else ""
+            raise RuntimeError(f"Xvfb did not start: {said}")
         yield XDisplay(f":{int(number)}", width, height)
     finally:
         os.close(read)

@@ -43,6 +43,7 @@ def main() -> int:
 
     def tick() -> None:
         from gui_helpers import drop
+
         from ran_desktop.engine.results import Status
         from ran_desktop.engine.review import OVERRIDDEN, Decision
         from ran_desktop.gui.main_window import MainWindow

@@ -18,10 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from dicom_factory import write_dicom
 from PIL import Image
 from skimage import data as skimage_data
-
-from dicom_factory import write_dicom
 
 SAMPLE = Path(__file__).resolve().parents[2] / "resources" / "samples" / "normal_fundus_OS.jpg"
 FUNDUS_SIDE = 600  # big enough for the quality gate (disc >= 300 px), small enough to keep the tests quick

@@ -19,8 +19,8 @@ from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.errors import WriteError
 from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status, write_results
 from ran_desktop.engine.review import Decision, ImageRecord
-from ran_desktop.engine.storage import Storage, StorageError
 from ran_desktop.engine.session_export import write_session
+from ran_desktop.engine.storage import Storage, StorageError
 
 OLD = "the results written yesterday\n"
 

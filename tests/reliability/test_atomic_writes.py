@@ -13,14 +13,14 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QMessageBox
-
 from gui_helpers import TIMEOUT_MS, drop, wait_idle
+from PySide6.QtWidgets import QMessageBox
+from sandbox import HERE, PYTHON, ROOT
+
 from ran_desktop.cli.screen import EXIT_USAGE
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.errors import WriteError
 from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status, write_results
-from sandbox import HERE, PYTHON, ROOT
 
 OLD = "the results written yesterday\n"
 _MOUNT = 'mount -t tmpfs -o size=256k tmpfs "$1" && shift && exec "$@"'

@@ -7,6 +7,7 @@ from collections import Counter
 from pathlib import Path
 
 from corpus import CASES, ERROR, case_of, check_outcome, corpus_paths, expected_results
+
 from ran_desktop.cli.screen import EXIT_SOME_FAILED, main
 
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-
 from corpus import CASES, ERROR, Case, case_of, check_outcome, corpus_paths, declared_png, expected_results
 from dicom_factory import write_dicom
+from sandbox import PYTHON, ROOT
+
 from ran_desktop.engine.errors import ImageLoadError
 from ran_desktop.engine.loading import iter_image_files, load_images
 from ran_desktop.engine.results import ScreeningResult
 from ran_desktop.engine.screener import Screener
-from sandbox import PYTHON, ROOT
 
 
 def reasons(result: ScreeningResult) -> str | None:

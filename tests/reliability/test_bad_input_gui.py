@@ -6,6 +6,7 @@ from collections import Counter
 
 from corpus import CASES, ERROR, case_of, check_outcome, corpus_paths, expected_results
 from gui_helpers import drop, wait_idle
+
 from ran_desktop.engine.results import Status
 
 

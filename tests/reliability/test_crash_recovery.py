@@ -11,14 +11,14 @@ import threading
 from pathlib import Path
 
 import pytest
-from PIL import Image
-from PySide6.QtWidgets import QMessageBox
-
 from corpus import fundus
 from gui_helpers import TIMEOUT_MS, drop, wait_idle
+from PIL import Image
+from PySide6.QtWidgets import QMessageBox
+from sandbox import HERE, PYTHON, ROOT
+
 from ran_desktop.engine.review import OVERRIDDEN, Decision
 from ran_desktop.engine.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, StorageError, open_storage
-from sandbox import HERE, PYTHON, ROOT
 
 KILL_AFTER = 5  # decisions
 

@@ -11,11 +11,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from pydicom import dcmread
-
 from dicom_factory import write_dicom
-from ran_desktop.engine.loading.dicom import MAX_FILE_BYTES, MAX_FRAME_BYTES
+from pydicom import dcmread
 from sandbox import PYTHON, ROOT
+
+from ran_desktop.engine.loading.dicom import MAX_FILE_BYTES, MAX_FRAME_BYTES
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory is read from /proc")
 

@@ -22,12 +22,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from corpus import fundus
+from dicom_factory import write_dicom
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from corpus import fundus
-from dicom_factory import write_dicom
 from ran_desktop.engine.errors import ImageLoadError
 from ran_desktop.engine.loading import load_images
 

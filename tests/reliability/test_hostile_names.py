@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import cv2
-
 from dicom_factory import write_dicom
+
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.atomic import TEMP_PREFIX, clean_stale_temporaries, write_bytes_atomically
 from ran_desktop.engine.results import spreadsheet_safe

@@ -6,8 +6,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 import pytest
-
 from dicom_factory import write_dicom
+
 from ran_desktop.engine.batch import BatchRun
 from ran_desktop.engine.errors import ImageChangedError
 from ran_desktop.engine.loading import load_images, load_screened_frame
@@ -121,9 +121,9 @@ def test_a_stored_frame_is_checked_against_its_file(sample_path, tmp_path):
 
 
 def test_the_window_tells_the_grader_and_marks_the_earlier_row(start_window, qtbot, sample_path, tmp_path):
+    from gui_helpers import drop, wait_idle
     from PySide6.QtWidgets import QMessageBox
 
-    from gui_helpers import drop, wait_idle
     from ran_desktop.gui.display import REPLACED_MARK, review_text, review_word
 
     rgb = _photo(sample_path)

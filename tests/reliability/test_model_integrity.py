@@ -17,9 +17,10 @@ from pathlib import Path
 import jsonschema
 import pytest
 import torch
-from PySide6.QtWidgets import QMessageBox
-
 from gui_helpers import TIMEOUT_MS, drop
+from PySide6.QtWidgets import QMessageBox
+from sandbox import ROOT
+
 from ran_desktop.cli.screen import EXIT_USAGE
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.bundle import load_bundle, sha256_of
@@ -27,7 +28,6 @@ from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.manifest import MANIFEST_NAME, SCHEMA, VARIANT_NAMES, WEIGHTS_NAME
 from ran_desktop.engine.model.ran import VARIANTS
 from ran_desktop.engine.untrained import create_untrained_bundle
-from sandbox import ROOT
 
 
 class _Payload:

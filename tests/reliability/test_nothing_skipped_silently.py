@@ -53,7 +53,8 @@ def test_special_files_dangling_links_and_overlong_paths_are_rows(tiny_bundle, s
 
 
 def test_the_app_counts_them_in_the_batch_summary(start_window, qtbot, sample_path, tmp_path):
-    from gui_helpers import drop as drop_on, wait_idle
+    from gui_helpers import drop as drop_on
+    from gui_helpers import wait_idle
 
     folder = tmp_path / "drop"
     folder.mkdir()

@@ -11,9 +11,10 @@ import ast
 import logging
 from pathlib import Path
 
-from ran_desktop.logsafe import WITHHELD, PrivacyFilter, Public
 from recorded_runs import EVERYTHING, IDENTIFIERS, PATIENT_ID, PATIENT_NAME
 from sandbox import ROOT, files_containing
+
+from ran_desktop.logsafe import WITHHELD, PrivacyFilter, Public
 
 
 def _logs(data: Path) -> dict[str, str]:

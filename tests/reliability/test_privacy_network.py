@@ -13,14 +13,14 @@ import socket
 from pathlib import Path
 
 import pytest
-
 from gui_helpers import drop, wait_idle
+from recorded_runs import cli_has_reports, make_inputs
+from sandbox import ROOT
+
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.review import ImageRecord
 from ran_desktop.engine.screener import Screener, ScreeningOptions
 from ran_desktop.engine.session_export import write_session
-from recorded_runs import cli_has_reports, make_inputs
-from sandbox import ROOT
 
 _FORBIDDEN_MODULES = (
     "socket", "ssl", "http", "urllib.request", "urllib3", "requests", "httpx", "aiohttp", "ftplib", "smtplib",

@@ -50,10 +50,9 @@ def test_a_stale_save_is_refused_with_both_values_and_the_newer_decision_stays(o
 def test_a_window_that_did_not_see_anothers_save_is_refused_and_shown_theirs(start_window, qtbot, sample_path):
     """Another window or workstation (here its own connection to the same database) saves DR 4 urgent; this window,
     still showing 'not reviewed', saves DR 0 with the grader's keys: refused, told both values, shown theirs."""
+    from gui_helpers import drop, wait_idle
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QMessageBox
-
-    from gui_helpers import drop, wait_idle
 
     a = start_window()
     drop(a, [sample_path])
@@ -85,6 +84,7 @@ def test_another_graders_new_session_does_not_hide_this_graders_work(start_windo
     """After B (another window or workstation on this data folder) starts a new session, A's window keeps showing
     A's images, a batch in A still goes to A's session, and A's next start reopens A's session, not B's."""
     from gui_helpers import drop, wait_idle
+
     from ran_desktop.gui.settings import AppSettings
 
     a = start_window()

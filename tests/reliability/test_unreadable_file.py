@@ -12,7 +12,6 @@ import json
 import subprocess
 
 import pytest
-
 from sandbox import PYTHON, ROOT, locked_copy, unreadable_prefix
 
 _LOAD = """

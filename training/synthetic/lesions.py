@@ -266,7 +266,7 @@ class _Planner:
         px = self.g.to_px(pts)
         ok = (near >= lo) & (near <= hi) & self.g.visible(px, 0.05 * self.dd)
         ok &= np.hypot(*(pts - self.disc_ret).T) > 0.75
-        for p, r in zip(px[ok], rad_px[ok]):
+        for p, r in zip(px[ok], rad_px[ok], strict=True):
             self.plan.shapes.append(_Shape(R.HARD_EXUDATE, tuple(p), (r, r * rng.uniform(0.6, 1.0)),
                                            rng.uniform(0, 180), rng.uniform(0.8, 1.0)))
             self.annotate(R.HARD_EXUDATE, p, r)
@@ -299,7 +299,7 @@ class _Planner:
             # Runs of consecutive points inside one quadrant.
             key = np.where(good, q, -1)
             edges = np.flatnonzero(np.diff(key) != 0) + 1
-            for a, e in zip(np.concatenate([[0], edges]), np.concatenate([edges, [len(key)]])):
+            for a, e in zip(np.concatenate([[0], edges]), np.concatenate([edges, [len(key)]]), strict=True):
                 if key[a] >= 0 and e - a >= 14:
                     runs_by_q[int(key[a])].append((v, int(a), int(e)))
         for q in quadrants:

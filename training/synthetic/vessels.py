@@ -253,7 +253,7 @@ class FineCanvas:
         change = np.flatnonzero((np.diff(thick) != 0) | (np.diff(q) != 0)) + 1
         starts = np.concatenate([[0], change])
         ends = np.concatenate([change, [len(pts) - 1]])
-        for a, e in zip(starts, ends):
+        for a, e in zip(starts, ends, strict=True):
             if e > a:
                 cv2.polylines(self.data, [pts[a : e + 1]], False, float(val[a]), int(thick[a]), cv2.LINE_AA, 2)
 

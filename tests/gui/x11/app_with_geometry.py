@@ -11,11 +11,12 @@ import json
 import sys
 from pathlib import Path
 
+from PySide6.QtCore import QPoint, QTimer
+from PySide6.QtWidgets import QApplication, QWidget
+
 from ran_desktop.app import main  # first, as main.py does
 from ran_desktop.gui.main_window import MainWindow
 from ran_desktop.gui.results_model import Column
-from PySide6.QtCore import QPoint, QTimer
-from PySide6.QtWidgets import QApplication, QWidget
 
 out, expected = Path(sys.argv[1]), int(sys.argv[2])
 app = QApplication([sys.argv[0], *sys.argv[3:]])  # main() takes the photographs from the app's arguments
