@@ -8,7 +8,7 @@ import sqlite3
 import pytest
 
 from ran_desktop.engine.review import CONFIRMED, OVERRIDDEN, Decision
-from ran_desktop.engine.storage import DATABASE_NAME, Storage, open_storage
+from ran_desktop.engine.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, open_storage
 
 
 @pytest.fixture
@@ -79,10 +79,11 @@ def test_a_database_from_before_the_chain_is_chained_on_upgrade(decided):
     """Schema 4 databases have no hashes: the upgrade chains the trail as it stands, and it then verifies."""
     data, ids = decided
     with _raw(data) as db:
-        db.execute("ALTER TABLE audit DROP COLUMN entry_hash")  # the table as schema 4 made it
+        db.execute("ALTER TABLE audit DROP COLUMN entry_hash")  # the tables as schema 4 made them
+        db.execute("ALTER TABLE images DROP COLUMN suspicion")
         db.execute("UPDATE schema_version SET version = 4")
     with Storage(data / DATABASE_NAME) as store:
-        assert store.schema_version == 5 and store.verify_audit() == []
+        assert store.schema_version == SCHEMA_VERSION and store.verify_audit() == []
         with pytest.raises(sqlite3.DatabaseError, match="append-only"):
             store._db.execute("UPDATE audit SET grader = 'x'")  # the trigger is back
 
