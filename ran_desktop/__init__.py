@@ -1,6 +1,7 @@
 """RAN Screening: diabetic retinopathy screening with the Residual Attention Network."""
 
 __all__ = ["__version__"]
+__version__: str  # declared for type checkers; the value comes from __getattr__ below, on first use
 
 
 def __getattr__(name: str) -> str:

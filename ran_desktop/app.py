@@ -100,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
     app.setApplicationVersion(__version__)
-    app.setWindowIcon(app_icon())
+    QApplication.setWindowIcon(app_icon())
     QGuiApplication.setDesktopFileName("ran-screening")  # links the window to the installed menu entry (Wayland)
     from .gui.binding_check import binding_problem
 

@@ -1,6 +1,6 @@
 """The layers the README promises, enforced with import-linter's contracts in pyproject.toml: the screening engine
 imports no Qt, GUI, CLI or training (directly or through anything it imports), training and the CLI no GUI. And the
-code passes ruff with the rules pyproject.toml selects."""
+code passes ruff with the rules pyproject.toml selects, and mypy over ran_desktop and training."""
 
 from __future__ import annotations
 
@@ -50,3 +50,14 @@ RUFF = shutil.which("ruff", path=str(Path(sys.executable).parent))
 def test_the_code_passes_ruff():
     done = subprocess.run([RUFF, "check", "--no-cache", "."], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout + done.stderr
+
+
+MYPY = shutil.which("mypy", path=str(Path(sys.executable).parent))
+
+
+@pytest.mark.skipif(MYPY is None, reason="mypy is not installed (pip install -e '.[test]')")
+def test_the_packages_pass_mypy(tmp_path):
+    done = subprocess.run([MYPY, "--cache-dir", str(tmp_path / "cache")], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "Success: no issues found" in done.stdout

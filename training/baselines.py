@@ -31,7 +31,7 @@ class TwoHeadClassifier(nn.Module):
         return RANOutput(self.dr_head(pooled), self.dme_head(pooled))
 
 
-def _resnet_features(net: nn.Module) -> nn.Module:
+def _resnet_features(net: models.ResNet) -> nn.Module:
     return nn.Sequential(net.conv1, net.bn1, net.relu, net.maxpool, net.layer1, net.layer2, net.layer3, net.layer4)
 
 

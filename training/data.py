@@ -217,7 +217,7 @@ def augment_with_mask(
     # Colour changes stay inside the fundus; the surround stays black. The mask is taken on the uint8 channels (the
     # same pixels as the float image's max > 0): a float max over the last axis took a quarter of a sample's time.
     mask = (np.maximum(np.maximum(out[..., 0], out[..., 1]), out[..., 2]) > 0)[..., None]
-    img = out.astype(np.float32)
+    img: np.ndarray = out.astype(np.float32)
     img *= rng.uniform(1 - aug.brightness, 1 + aug.brightness)
     mean = img[mask[..., 0]].mean() if mask.any() else 0.0
     img = (img - mean) * rng.uniform(1 - aug.contrast, 1 + aug.contrast) + mean

@@ -183,7 +183,7 @@ def _summary(run: Path, config: dict) -> dict[str, Any]:
 
 
 def _headline(metrics: dict[str, Any]) -> dict[str, Any]:
-    keep = {}
+    keep: dict[str, Any] = {}
     for task in ("any_dr", "referable_dr", "dme", "referable"):
         if task in metrics:
             keep[task] = {k: metrics[task][k] for k in ("n", "accuracy", "sensitivity", "specificity", "auc")}

@@ -62,6 +62,8 @@ def evaluate_lesions(bundle: LoadedModel, idrid: Path, split: str = "test", log=
         image = load_images(case.image, min_side=decode_min_side(settings))[0].pixels
         fov = detect_fov(image, settings)
         disc = cv2.imread(str(case.masks[DISC]), cv2.IMREAD_GRAYSCALE)  # every case has one, at full size
+        if disc is None:
+            raise ValueError(f"{case.masks[DISC]}: the optic disc mask cannot be read")
         shape = disc.shape[:2]
         bits = lesion_masks.pack({kind: read_mask(case.masks[kind], shape) for kind in LESIONS}, shape)
         truth = lesion_masks.unpack(lesion_masks.square(bits, image.shape, fov, settings))

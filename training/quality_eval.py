@@ -149,8 +149,8 @@ def photo_of_screen(rgb: np.ndarray) -> np.ndarray:
     moire = 1 + 0.08 * np.sin(xx * 0.9 + yy * 0.35)
     monitor[40:40 + sh, 40:40 + sw] = np.clip(screen * moire[..., None] + 18, 0, 255)
     mh, mw = monitor.shape[:2]
-    src = np.float32([[0, 0], [mw, 0], [mw, mh], [0, mh]])
-    dst = np.float32([[520, 300], [1480, 360], [1460, 1180], [540, 1230]])
+    src = np.array([[0, 0], [mw, 0], [mw, mh], [0, mh]], np.float32)
+    dst = np.array([[520, 300], [1480, 360], [1460, 1180], [540, 1230]], np.float32)
     warped = cv2.warpPerspective(monitor, cv2.getPerspectiveTransform(src, dst), (w, h), borderValue=(-1, -1, -1))
     out = np.where(warped >= 0, warped, room)
     noise = np.random.default_rng(0).normal(0, 4, out.shape)
@@ -201,7 +201,7 @@ def confusion(paths: Sequence[Path], log=lambda *_: None) -> list[tuple[str, boo
     rows = []
     variants = [(n, f, True) for n, f in GRADABLE.items()] + [(n, f, False) for n, (f, _) in UNGRADABLE.items()]
     for name, make, gradable in variants:
-        right, reasons = 0, Counter()
+        right, reasons = 0, Counter[str]()
         for path in paths:
             report = judge(make(load(path)))
             if report.gradable == gradable:

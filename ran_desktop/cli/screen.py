@@ -153,8 +153,10 @@ def _write_reports(results: list[ScreeningResult], folder: Path, loaded: LoadedM
 
 
 def _write_overlay(result: ScreeningResult, folder: Path) -> None:
-    view = result.view
-    heat = upsample_heatmap(result.heatmap, (view.shape[1], view.shape[0]))
+    view, heat = result.view, result.heatmap
+    if view is None or heat is None:  # an ungradable image has neither
+        return
+    heat = upsample_heatmap(heat, (view.shape[1], view.shape[0]))
     overlay = overlay_heatmap(view, heat, opacity=HEAT_OPACITY)
     # Same-named files from different folders must not overwrite each other's overlays.
     tag = hashlib.sha1(result.key.encode("utf-8")).hexdigest()[:8]

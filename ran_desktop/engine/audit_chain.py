@@ -66,7 +66,8 @@ def verify(db: sqlite3.Connection, limit: int = 10) -> list[str]:
     current = {int(r[0]): r for r in db.execute(
         "SELECT image_id, dr_grade, dme_grade, kind, grader, decided_at FROM decisions")}
     for image_id in sorted(set(current) | set(last_new)):
-        said = json.loads(last_new[image_id]) if last_new.get(image_id) else None
+        new_json = last_new.get(image_id)
+        said = json.loads(new_json) if new_json else None
         row = current.get(image_id)
         now = None if row is None else {"dr_grade": row[1], "dme_grade": row[2], "kind": row[3], "grader": row[4],
                                         "decided_at": row[5]}

@@ -138,12 +138,13 @@ def _interior(key: tuple) -> tuple[np.ndarray, np.ndarray, dict[float, np.ndarra
         mask &= circle
     m = mask.astype(np.float32)
     blurs = {sigma: np.maximum(cv2.GaussianBlur(m, (0, 0), sigma), 1e-6) for sigma in (_FINE_SIGMA, _MEDIUM_SIGMA)}
-    for array in (mask, m, *blurs.values()):
+    arrays: list[np.ndarray] = [mask, m, *blurs.values()]
+    for array in arrays:
         array.flags.writeable = False  # shared between threads and calls
     return mask, m, blurs
 
 
-def _masked_mean_std(values: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+def _masked_mean_std(values: np.ndarray, mask: np.ndarray | None) -> tuple[float, float]:
     mean, std = cv2.meanStdDev(values, mask=mask)
     return float(mean[0, 0]), float(std[0, 0])
 
@@ -158,7 +159,7 @@ def _lit(lum: np.ndarray, light: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """The interior where the retina is lit: not a dark crescent or shadow, whose soft edge is medium-band detail
     with no fine detail and read as defocus. The whole interior where too little of it is lit to judge."""
     inside = mask > 0
-    lit = ((light >= _LIT_FRACTION * float(np.median(lum[inside]))) & inside).astype(np.uint8)
+    lit: np.ndarray = ((light >= _LIT_FRACTION * float(np.median(lum[inside]))) & inside).astype(np.uint8)
     lit = cv2.erode(lit, np.ones((_LIT_ERODE, _LIT_ERODE), np.uint8))  # and away from the shadow's edge
     return lit if cv2.countNonZero(lit) >= _LIT_MIN_SHARE * cv2.countNonZero(mask) else mask
 
@@ -217,8 +218,9 @@ def assess_quality(
     to_original = float(np.sqrt((ow / w) * (oh / h)))
 
     lum, key = _measurement_square(rgb, fov, square)
-    mask: np.ndarray | None = _interior(key)[0]
-    n_inside = cv2.countNonZero(mask)
+    interior = _interior(key)[0]
+    n_inside = cv2.countNonZero(interior)
+    mask: np.ndarray | None = interior
     if n_inside == 0:  # nothing measurable: measure the whole square for the log instead
         mask, n_inside = None, lum.size
     brightness, spread = _masked_mean_std(lum, mask)

@@ -314,7 +314,8 @@ class Storage:
     def sessions(self, search: str = "") -> list[SessionSummary]:
         """Every session, newest first, with how many images it holds and how many a grader has reviewed;
         `search` keeps those with an image whose path or patient data contains it (case-insensitive)."""
-        where, args = "", ()
+        where = ""
+        args: tuple[str, ...] = ()
         if search.strip():
             like = f"%{search.strip()}%"
             where = "WHERE s.id IN (SELECT session_id FROM images WHERE path LIKE ? OR metadata LIKE ?)"

@@ -202,6 +202,7 @@ class MainWindow(QMainWindow):
     def workspace(self) -> Workspace:
         if self._workspace is None:
             self._build_workspace()
+        assert self._workspace is not None  # _build_workspace sets it
         return self._workspace
 
     @property
@@ -757,6 +758,8 @@ class MainWindow(QMainWindow):
 
     def _tell_database_set_aside(self) -> None:
         kept = self.storage.set_aside
+        if kept is None:
+            return
         log.warning("damaged session database set aside as %s; a new one was started", Public(kept.name))
         show_message(self, "The session database was damaged",
                      f"The session database could not be read, so a new, empty one was started.\n\n"

@@ -149,7 +149,8 @@ def _group_sort_key(group: PatientGroup, column: int) -> tuple:
         return (display.group_title(group).casefold(),)
     if column == 1:
         outcome = group.decision.recommendation.outcome if group.decision is not None else None
-        return (_OUTCOME_RANK.get(outcome, 4), display.group_title(group).casefold())
+        rank = _OUTCOME_RANK[outcome] if outcome is not None else len(_OUTCOME_RANK)  # no outcome: last
+        return (rank, display.group_title(group).casefold())
     reviewed = sum(r.reviewed for r in group.records)
     return (reviewed / max(len(group.records), 1), display.group_title(group).casefold())
 

@@ -15,6 +15,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -96,8 +97,8 @@ def run_export(report: Report, job: ExportJob, cancelled: Callable[[], bool]) ->
         done = finished
         report(("patients", finished, total))
 
-    base = dict(folder=job.folder, patients=len(job.groups), with_summary=job.with_summary,
-                with_heat_maps=job.loaded is not None)
+    outcome = partial(ExportOutcome, folder=job.folder, patients=len(job.groups), with_summary=job.with_summary,
+                      with_heat_maps=job.loaded is not None)
     reports: list[WrittenReport] = []
     try:
         context = ReportContext.for_model(job.loaded, clinic_name=job.clinic_name, clinic_logo=job.clinic_logo,
@@ -105,14 +106,14 @@ def run_export(report: Report, job: ExportJob, cancelled: Callable[[], bool]) ->
         reports = export_patient_reports(job.groups, job.folder, context, dicom=job.dicom, progress=progress,
                                          cancelled=cancelled)
         if len(reports) < len(job.groups) or cancelled():
-            return ExportOutcome(**base, reports=tuple(reports), cancelled=True)
+            return outcome(reports=tuple(reports), cancelled=True)
         summary = None
         if job.with_summary:
             report(("summary",))
             summary = export_batch_summary(job.groups, job.folder, context)
     except ReportError as exc:
-        return ExportOutcome(**base, reports=tuple(reports), problem=str(exc), kept=max(done, len(reports)))
-    return ExportOutcome(**base, reports=tuple(reports), summary=summary)
+        return outcome(reports=tuple(reports), problem=str(exc), kept=max(done, len(reports)))
+    return outcome(reports=tuple(reports), summary=summary)
 
 
 def groups_for(records: Iterable[ImageRecord], keys: Iterable[str],

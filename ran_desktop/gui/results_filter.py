@@ -79,13 +79,16 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         record = source.record(source_row)
         return self.accepts(record, source.hides(record))
 
-    def multiData(self, index: QModelIndex | QPersistentModelIndex, roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N802, N803
+    # PySide6's stubs declare the span as QModelRoleDataSpan | QModelRoleData and not iterable; Qt passes a span,
+    # which is.
+    def multiData(self, index: QModelIndex | QPersistentModelIndex,  # type: ignore[override]  # noqa: N802
+                  roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N803
         # A view asks for about seven roles per cell at once. Qt's own proxy would call into Python once per role;
         # here it is once per cell. Each call from Qt must first take the interpreter lock, which the screening
         # threads hold much of the time during a batch, so fewer calls mean shorter repaints of the table.
         source = self.sourceModel()
         source_index = self.mapToSource(index)
-        for item in roleDataSpan:
+        for item in roleDataSpan:  # type: ignore[attr-defined]
             value = source.data(source_index, item.role())
             if value is None:
                 item.clearData()  # an empty role is cleared, never set to None (binding_check.py)

@@ -30,7 +30,7 @@ def _smooth_fill(rgb: np.ndarray, hole: np.ndarray) -> np.ndarray:
     average of the valid pixels below it, and holes take the coarser level's value, blended by how much of each
     pixel was valid. Smooth shading, with none of the streaks diffusion inpainting leaves in large regions."""
     valid = (~hole).astype(np.float32)
-    levels = [(rgb.astype(np.float32) * valid[..., None], valid)]
+    levels: list[tuple[np.ndarray, np.ndarray]] = [(rgb.astype(np.float32) * valid[..., None], valid)]
     while min(levels[-1][1].shape) > 8:
         image, weight = levels[-1]
         levels.append((cv2.pyrDown(image), cv2.pyrDown(weight)))
@@ -80,7 +80,8 @@ def fill(rgb: np.ndarray, region: np.ndarray, dd_px: float, rng: np.random.Gener
     for _ in range(_OFFSETS):
         angle = rng.uniform(0, 2 * np.pi)
         distance = rng.uniform(0.3, 0.7) * dd_px
-        shift = np.float32([[1, 0, round(distance * np.cos(angle))], [0, 1, round(distance * np.sin(angle))]])
+        shift = np.array([[1, 0, round(distance * np.cos(angle))], [0, 1, round(distance * np.sin(angle))]],
+                         np.float32)
         bad = cv2.warpAffine(forbidden, shift, (w, h), borderMode=cv2.BORDER_CONSTANT, borderValue=1).astype(bool)
         candidates.append((float(bad[inside].mean()), shift, bad))
     candidates.sort(key=lambda c: c[0])
@@ -117,7 +118,7 @@ def decoy_region(shapes: np.ndarray, fov: np.ndarray, avoid: np.ndarray, rng: np
         src = src[::-1]
     angle = rng.uniform(-30, 30)
     centre = (w / 2.0, h / 2.0)
-    m = cv2.getRotationMatrix2D(centre, angle, 1.0)
+    m = np.asarray(cv2.getRotationMatrix2D(centre, angle, 1.0), np.float64)
     m[:, 2] += rng.normal(0, 1.0, 2) * dd_px
     moved = cv2.warpAffine(np.ascontiguousarray(src), m, (w, h), flags=cv2.INTER_NEAREST).astype(bool)
     clear = cv2.dilate(avoid.astype(np.uint8), cv2.getStructuringElement(

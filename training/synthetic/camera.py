@@ -164,7 +164,7 @@ def _illumination(geom: FieldGeometry, cam: CameraParams, rng: np.random.Generat
     )
     if cam.eyelash > 0:
         # Eyelashes near the lens: a few dark, out-of-focus curved bands entering from the top or bottom.
-        shadow = np.zeros((hs, ws), np.uint8)
+        shadow: np.ndarray = np.zeros((hs, ws), np.uint8)
         top = rng.random() < 0.65
         for _ in range(int(rng.integers(2, 6))):
             x0 = rng.uniform(0.1, 0.9) * ws
@@ -238,7 +238,7 @@ def apply_camera(img: np.ndarray, geom: FieldGeometry, cam: CameraParams, rng: n
     sat = np.float32(cam.saturation)
     matrix = (sat * np.eye(3, dtype=np.float32) + (1 - sat) * np.outer(np.ones(3, np.float32), lum))
     matrix = matrix @ np.diag(np.asarray(cam.white_balance, np.float32) * np.float32(cam.exposure))
-    img = cv2.transform(img, matrix)
+    img = np.asarray(cv2.transform(img, matrix), np.float32)
     img *= light[..., None]
     if cam.blur_sigma > 0:
         img = cv2.GaussianBlur(img, (0, 0), cam.blur_sigma * scale)
@@ -263,5 +263,8 @@ def apply_camera(img: np.ndarray, geom: FieldGeometry, cam: CameraParams, rng: n
         ok, buf = cv2.imencode(".jpg", out[..., ::-1], [cv2.IMWRITE_JPEG_QUALITY, int(cam.jpeg_quality)])
         if not ok:
             raise RuntimeError("JPEG encoding failed")
-        out = cv2.imdecode(buf, cv2.IMREAD_COLOR)[..., ::-1]
+        decoded = cv2.imdecode(buf, cv2.IMREAD_COLOR)
+        if decoded is None:
+            raise RuntimeError("JPEG decoding failed")
+        out = decoded[..., ::-1]
     return np.ascontiguousarray(out)

@@ -293,15 +293,15 @@ class _Planner:
             if v.kind != "vein" or v.widths.max() < 0.035:
                 continue
             px = self.g.to_px(v.points)
-            q = self.g.quadrant_indices(px)
+            quadrant = self.g.quadrant_indices(px)
             good = self.g.visible(px, 0.15 * self.dd) & (v.widths >= 0.03)
             good &= np.hypot(*(v.points - self.disc_ret).T) > 0.9
             # Runs of consecutive points inside one quadrant.
-            key = np.where(good, q, -1)
+            key = np.where(good, quadrant, -1)
             edges = np.flatnonzero(np.diff(key) != 0) + 1
-            for a, e in zip(np.concatenate([[0], edges]), np.concatenate([edges, [len(key)]]), strict=True):
-                if key[a] >= 0 and e - a >= 14:
-                    runs_by_q[int(key[a])].append((v, int(a), int(e)))
+            for start, stop in zip(np.concatenate([[0], edges]), np.concatenate([edges, [len(key)]]), strict=True):
+                if key[start] >= 0 and stop - start >= 14:
+                    runs_by_q[int(key[start])].append((v, int(start), int(stop)))
         for q in quadrants:
             if not runs_by_q[q]:
                 continue

@@ -80,7 +80,7 @@ def vessel_density(rgb: np.ndarray) -> np.ndarray:
 def pyramid(rgb: np.ndarray) -> tuple[tuple[float, np.ndarray, np.ndarray], ...]:
     """(scale, float32 RGB 0..1, vessel density) at full, 1/2 and 1/4 size."""
     vessels = vessel_density(rgb)
-    img = rgb.astype(np.float32) * np.float32(1.0 / 255.0)
+    img: np.ndarray = rgb.astype(np.float32) * np.float32(1.0 / 255.0)
     levels = []
     scale = 1.0
     for _ in range(3):
@@ -129,7 +129,8 @@ def warp_photograph(
     # Warp from the pyramid level closest above the output scale: downscaling by warpAffine alone would alias.
     level_scale, src, vessel_src = next((lv for lv in reversed(levels) if lv[0] >= scale * 0.99), levels[0])
     m = np.hstack([lin / level_scale, to_out[:, 2:]])
-    img = cv2.warpAffine(src, m, (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+    img: np.ndarray = cv2.warpAffine(src, m, (width, height), flags=cv2.INTER_LINEAR,
+                                     borderMode=cv2.BORDER_CONSTANT)
     occupancy = cv2.warpAffine(vessel_src, m, (width, height), flags=cv2.INTER_LINEAR)
     # Colour and pigmentation changes a different eye or patient would show.
     gains = np.array([rng.uniform(0.88, 1.04), rng.uniform(0.78, 1.15), rng.uniform(0.72, 1.2)], np.float32)

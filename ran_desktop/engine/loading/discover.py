@@ -91,7 +91,7 @@ def _is_hidden(entry: os.DirEntry[str]) -> bool:
     if os.name != "nt":
         return False
     try:
-        attributes = entry.stat(follow_symlinks=False).st_file_attributes
+        attributes = getattr(entry.stat(follow_symlinks=False), "st_file_attributes", 0)  # Windows only
     except OSError:
         return False
     return bool(attributes & stat.FILE_ATTRIBUTE_HIDDEN)

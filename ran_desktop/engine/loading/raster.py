@@ -115,15 +115,16 @@ def _stored_bit_depth(img: Image.Image) -> int:
     if img.mode == "1":
         return 1
     if img.format == "TIFF":
-        bits = img.tag_v2.get(258)  # BitsPerSample
+        bits = getattr(img, "tag_v2", {}).get(258)  # BitsPerSample (a TiffImageFile's tags)
         if isinstance(bits, tuple) and bits:
             return int(bits[0])
         if isinstance(bits, int):
             return bits
     if img.mode.startswith("I;16"):
         return 16
-    if img.tile:
-        args = img.tile[0].args
+    tile = getattr(img, "tile", None)  # an ImageFile's decoder plan, before decoding
+    if tile:
+        args = tile[0].args
         rawmode = args if isinstance(args, str) else (args[0] if isinstance(args, tuple) and args else "")
         if isinstance(rawmode, str) and ";16" in rawmode:
             return 16

@@ -39,6 +39,7 @@ class LesionHead(nn.Module):
         """Lesion pixels are rare: every output starts near `probability`, so the first steps are not spent
         unlearning 0.5 (RAN calls this again after its own initialisation zeroes conv biases)."""
         nn.init.normal_(self.classify.weight, std=0.01)
+        assert self.classify.bias is not None  # built with bias=True
         nn.init.constant_(self.classify.bias, float(torch.logit(torch.tensor(probability))))
 
     def forward(self, fine: Tensor, coarse: Tensor) -> Tensor:
