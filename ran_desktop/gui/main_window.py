@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -31,7 +30,8 @@ from PySide6.QtWidgets import (
 from ..engine.errors import WriteError
 from ..engine.loading import SUPPORTED_SUFFIXES
 from ..engine.results import Status
-from ..engine.review import Decision, ImageRecord, blinded, decision_kind
+from ..engine.review import Decision, ImageRecord, blinded
+from ..engine.review_session import NoGraderError, ReviewSession
 from ..engine.storage import (
     DATABASE_NAME,
     StaleDecisionError,
@@ -125,7 +125,7 @@ class MainWindow(QMainWindow):
 
         self._build_widgets()
         try:
-            set_aside, self.session_id = prepared.result()
+            set_aside, session_id = prepared.result()
         except StorageError:
             # Delete the half-built window now. Left to the garbage collector, its widgets would be destroyed at
             # some arbitrary later moment, possibly while Qt holds a lock, which deadlocked a later window's start.
@@ -134,6 +134,7 @@ class MainWindow(QMainWindow):
         # The window's own connection (a connection belongs to the thread that opened it); checked a moment ago.
         self.storage = Storage(self.data_dir / DATABASE_NAME)
         self.storage.set_aside = set_aside
+        self.review_session = ReviewSession(self.storage, session_id)
         self.settings.remember_session(self.settings.grader_name, self.session_id)
         self._changed_files: list[str] = []  # files replaced since screened, told when the batch ends
         self.controller = ScreeningController(self.storage.path, self.session_id, models_folder or models_dir(),
@@ -197,6 +198,11 @@ class MainWindow(QMainWindow):
         self._patients_stale = True
 
     # --- the workspace: list, picture and review form, built on first need ---------------------------------
+
+    @property
+    def session_id(self) -> int:
+        """The open session (the review session service holds it)."""
+        return self.review_session.session_id
 
     @property
     def workspace(self) -> Workspace:
@@ -604,17 +610,16 @@ class MainWindow(QMainWindow):
         self._save_decision(record, draft, following)
 
     def _save_decision(self, record: ImageRecord, draft: Decision, following: str | None) -> None:
-        decision = replace(draft, kind=decision_kind(record, (draft.dr_grade, draft.dme_grade)),
-                           grader=self.settings.grader_name)
         try:
-            stored = self.storage.save_decision(record.image_id, decision, record.decision_version)
+            updated = self.review_session.record_decision(record, draft, self.settings.grader_name)
         except StaleDecisionError as exc:
             self._show_theirs(exc)
             return
         except (StorageError, ValueError) as exc:
             show_message(self, "The decision was not saved", str(exc))
             return
-        updated = record.with_decision(stored)
+        stored = updated.decision
+        assert stored is not None  # record_decision stores one
         self._last_decided = updated.key
         self.review.saved(updated)
         self.results.update_record(updated)
@@ -638,7 +643,7 @@ class MainWindow(QMainWindow):
             return
         record = self.results.record(row)
         self._change_decision(
-            record, lambda grader: self.storage.undo_decision(record.image_id, grader, record.decision_version),
+            record, lambda grader: self.review_session.undo(record, grader),
             "Undone: {name} is back to {state}")
         self._last_decided = None
 
@@ -648,18 +653,15 @@ class MainWindow(QMainWindow):
             self.status.showMessage("This image has no decision to remove", 5000)
             return
         self._change_decision(
-            record, lambda grader: self.storage.set_not_reviewed(record.image_id, grader, record.decision_version),
+            record, lambda grader: self.review_session.set_not_reviewed(record, grader),
             "{name} is {state} again")
 
-    def _change_decision(self, record: ImageRecord, change: Callable[[str], object], message: str) -> None:
-        grader = self.settings.grader_name
-        if not grader:
-            show_message(self, "Who is grading?", "Set your name (File > Settings) before changing a decision: "
-                                                  "the audit trail records who did.")
-            return
+    def _change_decision(self, record: ImageRecord, change: Callable[[str], ImageRecord], message: str) -> None:
         try:
-            change(grader)
-            updated = self.storage.record(record.image_id)
+            updated = change(self.settings.grader_name)
+        except NoGraderError as exc:
+            show_message(self, "Who is grading?", str(exc))
+            return
         except StaleDecisionError as exc:
             self._show_theirs(exc)
             return
@@ -819,7 +821,11 @@ class MainWindow(QMainWindow):
             show_message(self, "A batch is being screened", "Wait for it to finish, or cancel it (Esc), before "
                                                             "opening another session.")
             return
-        self.session_id = session_id
+        try:
+            self.review_session.open(session_id)
+        except (StorageError, ValueError) as exc:
+            show_message(self, "The session was not opened", str(exc))
+            return
         self.settings.remember_session(self.settings.grader_name, session_id)
         self.controller.set_session(session_id)
         self.results.set_records(self._load_session(session_id))
@@ -829,7 +835,7 @@ class MainWindow(QMainWindow):
 
     def start_new_session(self) -> None:
         try:
-            self.session_id = self.storage.new_session()
+            self.review_session.start_new()
         except StorageError as exc:
             show_message(self, "No new session", str(exc))
             return
