@@ -250,7 +250,7 @@ class MainWindow(QMainWindow):
         ws = Workspace(self.proxy, self.settings.view_mode, self.settings.heat_opacity)
         self._workspace = ws
         self._details = DetailController(self)
-        self._reports = ReportExporter(self)
+        self._reports = ReportExporter(self, self)
         self.stack.addWidget(ws)
         for name, target in ws.remembered_layout():
             saved = self.settings.window_state(name)

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from PySide6.QtCore import QItemSelectionModel, QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -38,7 +38,11 @@ if TYPE_CHECKING:
     from ..engine.bundle import LoadedModel
     from ..engine.reports import WrittenReport
     from .actions import WindowActions
-    from .main_window import MainWindow
+    from .crash import CrashReporter
+    from .results_model import ResultsTableModel
+    from .screening import ScreeningController
+    from .settings import AppSettings
+    from .status_bar import AppStatusBar
     from .workspace import Workspace
 
 log = logging.getLogger("ran_desktop")
@@ -186,14 +190,30 @@ def open_in_file_manager(folder: Path) -> None:
     QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
 
+class ExportHost(Protocol):
+    """What the exporter needs from the window it serves (the window is one; the exporter does not know it)."""
+
+    settings: AppSettings
+    results: ResultsTableModel  # the records the reports are made from
+    controller: ScreeningController  # the loaded model, which draws the heat maps
+    status: AppStatusBar
+    reporter: CrashReporter
+
+    @property
+    def workspace(self) -> Workspace: ...
+
+    def current_record(self) -> ImageRecord | None: ...
+
+
 class ReportExporter(QObject):
     """Owns the Reports commands' state, the export worker and its windows. One export at a time."""
 
     finished = Signal(object)  # ExportOutcome, or TaskFailure when the worker failed outright
 
-    def __init__(self, window: MainWindow):
-        super().__init__(window)
-        self.window = window
+    def __init__(self, host: ExportHost, parent: QWidget):
+        super().__init__(parent)
+        self.host = host
+        self.parent_widget = parent  # dialogs open over it
         # Replaceable, so tests (and scripted runs) never block on a native dialog or a file manager.
         self.choose_folder: FolderChooser = QFileDialog.getExistingDirectory
         self.confirm_drafts: Callable[[QWidget, str, str], bool] = _ask_yes_no
@@ -211,7 +231,7 @@ class ReportExporter(QObject):
     def attach(self, actions: WindowActions, workspace: Workspace) -> None:
         """Keep the commands' enabled state in step with the list, the selection, the model and this export."""
         self.actions = actions
-        w = self.window
+        w = self.host
         actions.report_dicom.setChecked(w.settings.report_dicom)
         for signal in (w.results.modelReset, w.results.rowsInserted, w.results.rowsRemoved,
                        w.controller.modelLoading, w.controller.modelReady, w.controller.modelFailed,
@@ -226,7 +246,7 @@ class ReportExporter(QObject):
         a = self.actions
         if a is None:
             return
-        w = self.window
+        w = self.host
         ready = self._job is None and w.controller.model_state != "loading" and w.results.rowCount() > 0
         a.report_batch.setEnabled(ready)
         a.report_current.setEnabled(ready and self._has_current())
@@ -235,35 +255,36 @@ class ReportExporter(QObject):
     # --- what to export -----------------------------------------------------------------------------------
 
     def _patients_shown(self) -> bool:
-        return self.window.workspace.patients_shown()
+        return self.host.workspace.patients_shown()
 
     def _selection(self) -> QItemSelectionModel:  # of the list the user is looking at
-        w = self.window
-        return w.patients.tree.selectionModel() if self._patients_shown() else w.table.selectionModel()
+        w = self.host
+        ws = w.workspace
+        return ws.patients.tree.selectionModel() if self._patients_shown() else ws.table.selectionModel()
 
     def _has_current(self) -> bool:
-        w = self.window
-        if self._patients_shown() and w.patients.tree.currentIndex().isValid():
+        ws = self.host.workspace
+        if self._patients_shown() and ws.patients.tree.currentIndex().isValid():
             return True
-        return w.table.currentIndex().isValid()
+        return ws.table.currentIndex().isValid()
 
     def current_keys(self) -> list[str]:
         """Image keys of the current patient: the one picked in the patient view, else the selected image's."""
-        w = self.window
+        w = self.host
         if self._patients_shown():
-            group = w.patients.model.group_at(w.patients.tree.currentIndex())
+            group = w.workspace.patients.model.group_at(w.workspace.patients.tree.currentIndex())
             if group is not None:
                 return [r.key for r in group.records]
         record = w.current_record()
         return [record.key] if record is not None else []
 
     def selected_keys(self) -> list[str]:
-        w = self.window
+        ws = self.host.workspace
         if self._patients_shown():
-            model = w.patients.model
-            groups = (model.group_at(i) for i in w.patients.tree.selectionModel().selectedRows())
+            model = ws.patients.model
+            groups = (model.group_at(i) for i in ws.patients.tree.selectionModel().selectedRows())
             return [r.key for g in groups if g is not None for r in g.records]
-        records = (i.data(RECORD_ROLE) for i in w.table.selectionModel().selectedRows())
+        records = (i.data(RECORD_ROLE) for i in ws.table.selectionModel().selectedRows())
         return [r.key for r in records if r is not None]
 
     # --- commands -----------------------------------------------------------------------------------------
@@ -279,10 +300,10 @@ class ReportExporter(QObject):
 
     def set_dicom(self) -> None:
         if self.actions is not None:
-            self.window.settings.report_dicom = self.actions.report_dicom.isChecked()
+            self.host.settings.report_dicom = self.actions.report_dicom.isChecked()
 
     def _export(self, scope: str) -> None:
-        w = self.window
+        w = self.host
         if self._job is not None:
             w.status.showMessage("A report export is already running", 4000)
             return
@@ -294,9 +315,10 @@ class ReportExporter(QObject):
         if not groups:
             w.status.showMessage("There is no patient to export a report for", 4000)
             return
-        if (question := drafts_question(groups)) and not self.confirm_drafts(w, "Reports not reviewed", question):
+        parent = self.parent_widget
+        if (question := drafts_question(groups)) and not self.confirm_drafts(parent, "Reports not reviewed", question):
             return
-        folder = self.choose_folder(w, self._caption(scope, groups), self._start_folder())
+        folder = self.choose_folder(parent, self._caption(scope, groups), self._start_folder())
         if not folder:
             return
         # Read again after the chooser: decisions saved and images screened meanwhile belong in the reports.
@@ -305,8 +327,8 @@ class ReportExporter(QObject):
             self.start(groups, Path(folder), with_summary=scope == BATCH)
 
     def _groups(self, scope: str, keys: list[str] | None) -> list[PatientGroup]:
-        records = self.window.results.records()
-        patterns = self.window.settings.file_name_patterns
+        records = self.host.results.records()
+        patterns = self.host.settings.file_name_patterns
         return group_by_patient(records, patterns) if keys is None else groups_for(records, keys, patterns)
 
     @staticmethod
@@ -318,7 +340,7 @@ class ReportExporter(QObject):
         return f"Folder for the reports of all {len(groups)} patient(s) and the batch summary"
 
     def _start_folder(self) -> str:
-        settings = self.window.settings
+        settings = self.host.settings
         for folder in (settings.report_folder, settings.export_folder):
             if folder and Path(folder).is_dir():
                 return folder
@@ -327,7 +349,7 @@ class ReportExporter(QObject):
     # --- the export ---------------------------------------------------------------------------------------
 
     def start(self, groups: list[PatientGroup], folder: Path, *, with_summary: bool) -> None:
-        w = self.window
+        w = self.host
         s = w.settings
         logo = s.clinic_logo
         job = ExportJob(
@@ -337,7 +359,7 @@ class ReportExporter(QObject):
         )
         self._job = job
         self._stop.clear()
-        self.progress = ReportProgressDialog(len(groups), with_summary, folder, w)
+        self.progress = ReportProgressDialog(len(groups), with_summary, folder, self.parent_widget)
         self.progress.cancelRequested.connect(self.cancel)
         self.progress.show()
         self.update_actions()
@@ -347,7 +369,7 @@ class ReportExporter(QObject):
     def cancel(self) -> None:
         if self._job is not None:
             self._stop.set()
-            self.window.status.showMessage("Cancelling the report export… reports already written are kept", 6000)
+            self.host.status.showMessage("Cancelling the report export… reports already written are kept", 6000)
 
     def _on_progress(self, payload: tuple) -> None:
         if self.progress is None:
@@ -363,13 +385,13 @@ class ReportExporter(QObject):
         log.info("report export %s: %d patient report(s) of %d written", Public(state), len(outcome.reports),
                  outcome.patients)
         if outcome.anything_written:
-            self.window.settings.report_folder = str(outcome.folder)
+            self.host.settings.report_folder = str(outcome.folder)
         title, text, icon = outcome_text(outcome)
-        show_report_outcome(self.window, title, text, outcome.notes,
+        show_report_outcome(self.parent_widget, title, text, outcome.notes,
                             outcome.folder if outcome.anything_written else None,
                             lambda folder: self.open_folder(folder), icon=icon)  # the opener as set at click time
         if not outcome.problem:
-            self.window.status.showMessage(f"{_reports(len(outcome.reports))} written to {outcome.folder}", 10000)
+            self.host.status.showMessage(f"{_reports(len(outcome.reports))} written to {outcome.folder}", 10000)
         self.finished.emit(outcome)
 
     def _on_failed(self, failure: TaskFailure) -> None:
@@ -378,11 +400,11 @@ class ReportExporter(QObject):
         log.error("report export stopped\n  %s", Public(failure.trace))  # the message may quote a patient
         folder = job.folder if job is not None else ""
         if failure.expected:
-            show_message(self.window, "Reports not written",
+            show_message(self.parent_widget, "Reports not written",
                          f"Reports could not be written to {folder}:\n{failure.message}\n\nReports written before "
                          f"this are complete and were kept.")
         else:
-            self.window.reporter.report(f"Report export stopped: {failure.message}", failure.details, failure.trace)
+            self.host.reporter.report(f"Report export stopped: {failure.message}", failure.details, failure.trace)
         self.finished.emit(failure)
 
     def _finish(self) -> None:
