@@ -182,3 +182,24 @@ def test_one_opacity_for_every_overlay():
 
     assert overlay_heatmap.__defaults__[0] == HEAT_OPACITY == ReportContext().heat_opacity
     assert inspect.signature(record_pictures).parameters["opacity"].default == HEAT_OPACITY
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png"])
+def test_the_windows_heat_map_explains_the_probabilities_the_screener_gave(hesitant_bundle, sample_path, tmp_path,
+                                                                          suffix):
+    """The detail view decodes the photograph larger for display; its Grad-CAM still runs on the photograph as the
+    screener decoded it, so the caption's probability is the bar's beside it (and the report's)."""
+    import cv2
+
+    from ran_desktop.engine.bundle import load_bundle
+    from ran_desktop.engine.explain import explain
+    from ran_desktop.engine.preview import make_preview
+    from ran_desktop.engine.screener import Screener
+
+    path = tmp_path / f"photo{suffix}"
+    cv2.imwrite(str(path), cv2.imread(str(sample_path)))
+    loaded = load_bundle(hesitant_bundle, device="cpu")
+    (result,) = Screener(loaded).screen([path])
+    preview = make_preview(result.key, path, None, loaded.preprocess_settings, result.metadata.content_sha256)
+    explained = explain(loaded, preview.tensor, head="dr")
+    assert np.allclose(explained.probs, result.dr_probs, atol=1e-5)

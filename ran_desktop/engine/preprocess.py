@@ -19,9 +19,14 @@ Imports neither Qt nor torch.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import cv2
 import numpy as np
+
+if TYPE_CHECKING:
+    from .loading import LoadedImage
 
 # Field-of-view detection runs on a copy whose longest side is at most this; the disc is a large,
 # smooth structure, so 512 px locates it to well under 1 % of its radius while costing a few ms.
@@ -516,6 +521,16 @@ def finish(small: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS) -
     """
     enhanced = apply_clahe(small, settings) if settings.clahe else small
     return enhanced, standardise(enhanced)
+
+
+def decode_for_model(path: str | Path, frame_index: int | None, content_sha256: str | None,
+                     settings: PreprocessSettings = DEFAULT_SETTINGS) -> LoadedImage:
+    """The screened photograph decoded as the screener decodes it for the model (at `decode_min_side`): heat maps
+    in the window and in reports are computed on the pixels the grade was. Refuses a file that now holds another
+    photograph (ImageChangedError)."""
+    from .loading import load_screened_frame  # the loaders (PIL, pydicom) only when a file is read
+
+    return load_screened_frame(path, frame_index, content_sha256, min_side=decode_min_side(settings))
 
 
 def decode_min_side(settings: PreprocessSettings = DEFAULT_SETTINGS) -> int:

@@ -48,10 +48,16 @@ def make_preview(key: str, path: str | Path, frame_index: int | None, settings: 
     import numpy as np
 
     from .loading import load_screened_frame
-    from .preprocess import draw_fov, fov_square, preprocess
+    from .preprocess import decode_for_model, decode_min_side, draw_fov, fov_square, preprocess
 
     image = load_screened_frame(path, frame_index, content_sha256, min_side=PREVIEW_MIN_SIDE)
     pre = preprocess(image.pixels, settings, keep_stages=True)
+    # The model's input from the photograph decoded as the screener decoded it, not from this larger decode: the
+    # heat map's caption then gives the same probability as the bars beside it.
+    if decode_min_side(settings) != PREVIEW_MIN_SIDE:
+        tensor = preprocess(decode_for_model(path, frame_index, content_sha256, settings).pixels, settings).tensor
+    else:
+        tensor = pre.tensor
     stages = pre.stages
     view = stages["field_of_view"]
     x0, y0, side = fov_square(pre.fov, settings)
@@ -72,7 +78,7 @@ def make_preview(key: str, path: str | Path, frame_index: int | None, settings: 
             NORMALISED: stages["normalised"],
             MODEL_VIEW: view,
         },
-        tensor=pre.tensor,
+        tensor=tensor,
         disc_mask=mask.astype(bool),
         fov_found=pre.fov.found,
         metadata=image.metadata,

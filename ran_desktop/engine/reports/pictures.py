@@ -14,8 +14,8 @@ import cv2
 import numpy as np
 
 from ..errors import ImageChangedError, ImageLoadError
-from ..loading import ImageMetadata, LoadedImage, load_screened_frame
-from ..preprocess import DEFAULT_SETTINGS, FieldOfView, PreprocessSettings, decode_min_side, preprocess
+from ..loading import ImageMetadata, LoadedImage
+from ..preprocess import DEFAULT_SETTINGS, FieldOfView, PreprocessSettings, decode_for_model, preprocess
 from ..preview import HEAT_OPACITY
 from ..results import Status
 from ..review import ImageRecord
@@ -96,8 +96,8 @@ def _same_model(record: ImageRecord, model: LoadedModel) -> bool:
 
 def _load(record: ImageRecord, settings: PreprocessSettings) -> LoadedImage:
     meta = record.result.metadata
-    return load_screened_frame(record.result.path, meta.frame_index if meta is not None else None,
-                               meta.content_sha256 if meta is not None else None, min_side=decode_min_side(settings))
+    return decode_for_model(record.result.path, meta.frame_index if meta is not None else None,
+                            meta.content_sha256 if meta is not None else None, settings)
 
 
 def _same_file(stored: ImageMetadata | None, now: ImageMetadata) -> bool:
