@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, Any, Protocol, TextIO
 
 from .atomic import write_text_atomically
 from .grading import (
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # annotations only: quality pulls in OpenCV and numpy, which 
     import numpy as np
 
     from .loading import ImageMetadata
+    from .manifest import Manifest
     from .quality_report import QualityReport
 
 
@@ -129,6 +130,43 @@ class ScreeningResult:
         if self.status is Status.ERROR:
             return None
         return recommend(self.dr_grade, self.dme_grade, self.suspected)
+
+
+class _Device(Protocol):
+    @property
+    def description(self) -> str: ...
+
+
+class LoadedBundle(Protocol):
+    """What `model_info` reads of a loaded bundle (bundle.LoadedModel, which needs torch to import)."""
+
+    @property
+    def manifest(self) -> Manifest: ...
+
+    @property
+    def device(self) -> _Device: ...
+
+    @property
+    def folder(self) -> Path: ...
+
+
+def model_info(loaded: LoadedBundle) -> ModelInfo:
+    """Which model produced a grade, from a loaded bundle (read here, without torch: reports need it too)."""
+    m = loaded.manifest
+    return ModelInfo(
+        name=m.name,
+        version=m.version,
+        training_data=m.training_data["description"],
+        synthetic=m.synthetic,
+        trained=m.trained,
+        warning=m.clinical_warning,
+        device=loaded.device.description,
+        referable_threshold=m.referable_threshold,
+        credits=tuple(m.credits),
+        real=bool(m.training_data.get("real")),
+        folder=str(loaded.folder),
+        weights_sha256=str(m.weights["sha256"]),
+    )
 
 
 CSV_COLUMNS = [

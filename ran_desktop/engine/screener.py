@@ -25,7 +25,7 @@ from .grading import referable_probability
 from .loading import LoadedImage, iter_image_files, load_images
 from .preprocess import DEFAULT_SETTINGS, PreprocessResult, decode_min_side, preprocess
 from .quality import QualityReport, assess_quality
-from .results import ModelInfo, ScreeningResult, Status
+from .results import ScreeningResult, Status, model_info
 
 # The model looks at an ungradable photograph only if its mean brightness reaches this share of the gate's minimum.
 _LOOK_BRIGHTNESS_SHARE = 0.5
@@ -51,24 +51,6 @@ class _Prepared:
     quality: QualityReport
     pre: PreprocessResult
     timings_ms: dict[str, float]
-
-
-def model_info(loaded: LoadedModel) -> ModelInfo:
-    m = loaded.manifest
-    return ModelInfo(
-        name=m.name,
-        version=m.version,
-        training_data=m.training_data["description"],
-        synthetic=m.synthetic,
-        trained=m.trained,
-        warning=m.clinical_warning,
-        device=loaded.device.description,
-        referable_threshold=m.referable_threshold,
-        credits=tuple(m.credits),
-        real=bool(m.training_data.get("real")),
-        folder=str(loaded.folder),
-        weights_sha256=str(m.weights["sha256"]),
-    )
 
 
 class Screener:

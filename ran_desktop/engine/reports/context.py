@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from ... import __version__
 from ..preview import HEAT_OPACITY
-from ..results import ModelInfo
+from ..results import ModelInfo, model_info
 
 if TYPE_CHECKING:
     from ..bundle import LoadedModel
@@ -51,8 +51,6 @@ class ReportContext:
         """A context whose model information and heat maps come from `loaded`."""
         if loaded is None:
             return cls(**values)  # type: ignore[arg-type]
-        from ..screener import model_info
-
         return cls(model=model_info(loaded), heatmap_model=loaded, **values)  # type: ignore[arg-type]
 
     @property
