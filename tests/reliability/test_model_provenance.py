@@ -77,8 +77,8 @@ def test_reports_name_the_bundle(tiny_bundle, sample_path, tmp_path):
 
     from ran_desktop.engine.batch import BatchRun
     from ran_desktop.engine.reports import ReportContext, export_patient_reports
-    from ran_desktop.engine.review import group_by_patient
     from ran_desktop.engine.results import model_info
+    from ran_desktop.engine.review import group_by_patient
     from ran_desktop.engine.storage import Storage, open_storage
 
     loaded = load_bundle(tiny_bundle, "cpu")
