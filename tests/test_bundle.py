@@ -165,6 +165,8 @@ def test_preprocessing_and_quality_fields_are_bounded(bundle_copy, edit, where):
         (lambda d: d.update(format_version=99), "format_version"),
         # One input size: the network's and preprocessing's must agree (each alone is within bounds).
         (lambda d: d["preprocessing"].update(input_size=d["input_size"] + 16), "preprocessing/input_size: "),
+        # Classes in the grading rules' order: a bundle whose class 3 meant something else would be misread.
+        (lambda d: d["heads"]["dme"].reverse(), "heads/dme: ['DME at or near the fovea'"),
     ],
 )
 def test_invalid_manifest_is_refused_with_the_field(bundle_copy, edit, where):

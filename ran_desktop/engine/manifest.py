@@ -234,7 +234,15 @@ class Manifest:
 
 
 def _check_contract(data: dict[str, Any]) -> None:
-    """What the schema cannot say: one input size (the network's and preprocessing's agree)."""
+    """What the schema cannot say: one input size (the network's and preprocessing's agree), and heads whose classes
+    are the grading rules' grades, in their order (the app reads class i as the rules' grade i)."""
+    from .grading import DME_GRADE_NAMES, DR_GRADE_NAMES
+
+    for head, names in (("dr", DR_GRADE_NAMES), ("dme", DME_GRADE_NAMES)):
+        if list(data["heads"][head]) != list(names):
+            raise jsonschema.ValidationError(
+                f"{data['heads'][head]} are not the grading rules' grades {list(names)}",
+                path=deque(["heads", head]))
     size = data["preprocessing"].get("input_size")
     if size is not None and size != data["input_size"]:
         raise jsonschema.ValidationError(
