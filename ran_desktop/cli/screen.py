@@ -99,10 +99,10 @@ def main(argv: list[str] | None = None) -> int:
             return EXIT_USAGE
     screener = Screener(loaded, ScreeningOptions(batch_size=args.batch_size, workers=args.workers,
                                                  heatmaps=args.heatmaps is not None))
-    total = sum(1 for _ in iter_image_files(args.paths))
+    files = list(iter_image_files(args.paths))  # folders walked once: the progress bar's total and the batch
     results: list[ScreeningResult] = []
-    with tqdm(total=total, unit="file", disable=args.quiet, file=sys.stderr, desc="Screening") as bar:
-        for result in screener.screen(args.paths):
+    with tqdm(total=len(files), unit="file", disable=args.quiet, file=sys.stderr, desc="Screening") as bar:
+        for result in screener.screen_files(files):
             if args.heatmaps and result.heatmap is not None and result.view is not None:
                 try:
                     _write_overlay(result, args.heatmaps)

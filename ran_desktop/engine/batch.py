@@ -63,7 +63,7 @@ class BatchRun:
             self._screener = screener
         stored = done = 0
         with Storage(self.database) as storage:
-            for result in screener.screen(files):
+            for result in screener.screen_files(files):
                 # Screener.screen clears its own flag when it starts: a cancel that came earlier is honoured here.
                 if self._cancelled.is_set():
                     screener.cancel()

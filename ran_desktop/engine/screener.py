@@ -77,9 +77,15 @@ class Screener:
         return self._cancel.is_set()
 
     def screen(self, paths: Iterable[str | Path]) -> Iterator[ScreeningResult]:
-        """Yield one result per image (per frame for multi-frame files) until done or cancelled."""
+        """Yield one result per image (per frame for multi-frame files) until done or cancelled; folders are walked
+        (`loading.iter_image_files`)."""
+        return self.screen_files(iter_image_files(paths))
+
+    def screen_files(self, files: Iterable[Path]) -> Iterator[ScreeningResult]:
+        """`screen` for files already found by `loading.iter_image_files` (a caller that counted them first): each
+        folder is walked once."""
         self._cancel.clear()
-        files = iter_image_files(paths)
+        files = iter(files)
         pending: deque[Future] = deque()
         with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ran-prepare") as pool:
             try:
