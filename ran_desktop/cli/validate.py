@@ -1,0 +1,120 @@
+"""`ran-validate`: how well the model agrees with this clinic's graders, from the images they reviewed.
+
+    ran-validate [--data-dir DIR] [--session N ...] [--csv FILE]
+
+Reads the session database the app writes (nothing is changed, nothing leaves the machine) and prints referable
+sensitivity and specificity with Wilson 95 % intervals, the DR confusion matrix and quadratic kappa, DME agreement
+and the ungradable rate, overall, per model version and per month; then the overrides where a confident model was
+wrong, for a second look. `--csv` writes the same figures, a row per group.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..engine.errors import WriteError
+from ..engine.grading import DR_GRADE_NAMES
+from ..engine.local_validation import Agreement, LocalValidation, local_validation
+from ..engine.results import write_rows
+from ..engine.storage import DATABASE_NAME, Storage, StorageError, default_data_dir
+
+EXIT_USAGE = 2
+CSV_COLUMNS = [
+    "group", "reviewed", "both_graded", "sensitivity", "sensitivity_low", "sensitivity_high", "referable_eyes",
+    "specificity", "specificity_low", "specificity_high", "non_referable_eyes", "quadratic_kappa", "dme_agreement",
+    "ungradable_by_grader", "ungradable_by_gate", "warning",
+]
+
+
+def _row(group: str, a: Agreement) -> dict[str, object]:
+    sens_ci, spec_ci = a.sensitivity.interval, a.specificity.interval
+    return {
+        "group": group, "reviewed": a.reviewed, "both_graded": a.both_graded,
+        "sensitivity": a.sensitivity.value, "sensitivity_low": sens_ci[0] if sens_ci else None,
+        "sensitivity_high": sens_ci[1] if sens_ci else None, "referable_eyes": a.sensitivity.n,
+        "specificity": a.specificity.value, "specificity_low": spec_ci[0] if spec_ci else None,
+        "specificity_high": spec_ci[1] if spec_ci else None, "non_referable_eyes": a.specificity.n,
+        "quadratic_kappa": a.kappa, "dme_agreement": a.dme_agreement.value,
+        "ungradable_by_grader": a.ungradable_by_grader.value, "ungradable_by_gate": a.ungradable_by_gate.value,
+        "warning": a.warning,
+    }
+
+
+def rows(validation: LocalValidation) -> list[dict[str, object]]:
+    out = [_row("all reviewed images", validation.overall)]
+    out += [_row(f"model {name}", a) for name, a in validation.by_model.items()]
+    out += [_row(f"month {month}", a) for month, a in validation.by_month.items()]
+    return out
+
+
+def format_agreement(title: str, a: Agreement) -> str:
+    kappa = "-" if a.kappa is None else f"{a.kappa:.2f}"
+    lines = [
+        title,
+        f"  reviewed images: {a.reviewed}, graded by both the model and the grader: {a.both_graded}",
+        f"  referable sensitivity: {a.sensitivity.words()}",
+        f"  referable specificity: {a.specificity.words()}",
+        f"  DR quadratic kappa: {kappa}; DME agreement: {a.dme_agreement.words()}",
+        f"  ungradable: by the grader {a.ungradable_by_grader.words()}; by the quality gate "
+        f"{a.ungradable_by_gate.words()}",
+    ]
+    if a.warning:
+        lines.append(f"  ! {a.warning}")
+    return "\n".join(lines)
+
+
+def format_confusion(a: Agreement) -> str:
+    header = "grader \\ model " + " ".join(f"{g:>5}" for g in range(len(DR_GRADE_NAMES)))
+    body = [f"{g:>14} " + " ".join(f"{n:>5}" for n in row) for g, row in enumerate(a.dr_confusion)]
+    return "\n".join(["DR grades (rows: the grader's, columns: the model's)", header, *body])
+
+
+def report(validation: LocalValidation) -> str:
+    parts = [format_agreement("All reviewed images", validation.overall), format_confusion(validation.overall)]
+    parts += [format_agreement(f"Model {name}", a) for name, a in validation.by_model.items()]
+    parts += [format_agreement(f"Month {month}", a) for month, a in validation.by_month.items()]
+    overrides = validation.overall.overrides
+    if overrides:
+        lines = ["Overruled confident calls (a second look):"]
+        for o in overrides:
+            said = "referable" if o.model_referable else "not referable"
+            lines.append(f"  image {o.image_id} {o.file}: the model said {said} (p = {o.model_probability:.2f}); "
+                         f"{o.grader or 'the grader'} graded DR {o.grader_dr}, DME {o.grader_dme}")
+        parts.append("\n".join(lines))
+    return "\n\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="ran-validate", description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", type=Path, default=None, help="the app's data folder (default: the user's)")
+    p.add_argument("--session", type=int, action="append", help="only this session (repeatable; default: all)")
+    p.add_argument("--csv", type=Path, help="also write the figures here (.csv or .json)")
+    args = p.parse_args(argv)
+    folder = args.data_dir if args.data_dir is not None else default_data_dir()
+    database = folder / DATABASE_NAME
+    if not database.is_file():
+        print(f"ran-validate: {database}: no session database (screen and review some images first)", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        with Storage(database) as storage:
+            sessions = args.session or [s.id for s in storage.sessions()]
+            records = [r for session in sessions for r in storage.load_session(session)]
+    except StorageError as exc:
+        print(f"ran-validate: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    validation = local_validation(records)
+    print(report(validation))
+    if args.csv is not None:
+        try:
+            write_rows(rows(validation), CSV_COLUMNS, args.csv)
+        except (WriteError, ValueError) as exc:
+            print(f"ran-validate: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,190 @@
+"""How well the model agrees with this clinic's own graders, from the images they reviewed: local validation.
+
+Every reviewed image is a labelled example from this clinic's cameras and patients: the grader's grades are the
+reference, the model's are what it said before the grader decided. From them: referable sensitivity and specificity
+with Wilson 95 % intervals, the five-grade confusion matrix and quadratic kappa, DME agreement, the ungradable rate,
+split by model version and by month (drift), and the overrides where a confident model was wrong. Pure Python: the
+app ships without numpy-heavy statistics libraries for this, and the figures are small sums.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+
+from .grading import DME_GRADE_NAMES, DR_GRADE_NAMES, REFERABLE_DME, REFERABLE_DR
+from .results import Status
+from .review import ImageRecord
+
+# Below this many referable eyes (by the graders) a sensitivity says little: its 95 % interval spans 20 points or more.
+MIN_REFERABLE = 50
+# A model this sure of its referable call, overruled by the grader, is listed for a second look.
+CONFIDENT = 0.9
+_Z95 = 1.959963984540054
+
+
+@dataclass(frozen=True)
+class Proportion:
+    """`hits` of `n`, with its Wilson 95 % score interval (None when n is 0)."""
+
+    hits: int
+    n: int
+
+    @property
+    def value(self) -> float | None:
+        return self.hits / self.n if self.n else None
+
+    @property
+    def interval(self) -> tuple[float, float] | None:
+        return wilson_interval(self.hits, self.n)
+
+    def words(self) -> str:
+        if not self.n:
+            return "no images"
+        low, high = self.interval or (0.0, 0.0)
+        return f"{self.value:.2f} (95 % CI {low:.2f}-{high:.2f}; {self.hits} of {self.n})"
+
+
+def wilson_interval(hits: int, n: int, z: float = _Z95) -> tuple[float, float] | None:
+    """Wilson's score interval for a proportion: unlike the normal approximation it stays inside [0, 1] and is honest
+    at 0 or n hits, which small clinic samples often are."""
+    if n <= 0:
+        return None
+    p = hits / n
+    denominator = 1 + z * z / n
+    centre = (p + z * z / (2 * n)) / denominator
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / denominator
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def quadratic_kappa(confusion: Sequence[Sequence[int]]) -> float | None:
+    """Cohen's kappa with quadratic weights, from a square confusion matrix (rows: reference, columns: model)."""
+    k = len(confusion)
+    total = sum(sum(row) for row in confusion)
+    if total == 0 or k < 2:
+        return None
+    rows = [sum(confusion[i]) for i in range(k)]
+    cols = [sum(confusion[i][j] for i in range(k)) for j in range(k)]
+    observed = expected = 0.0
+    for i in range(k):
+        for j in range(k):
+            weight = (i - j) ** 2 / (k - 1) ** 2
+            observed += weight * confusion[i][j] / total
+            expected += weight * rows[i] * cols[j] / (total * total)
+    if expected == 0:
+        return 1.0 if observed == 0 else None
+    return 1.0 - observed / expected
+
+
+@dataclass(frozen=True)
+class Override:
+    """A reviewed image where the grader's referable call differs from a confident model's."""
+
+    image_id: int
+    file: str
+    model_referable: bool
+    model_probability: float
+    grader_dr: int
+    grader_dme: int
+    grader: str
+
+
+@dataclass(frozen=True)
+class Agreement:
+    """The model against the graders on one set of reviewed images."""
+
+    reviewed: int  # readable images with a grader's decision
+    both_graded: int  # of those, graded by the model and by the grader (the figures below)
+    sensitivity: Proportion  # of the graders' referable eyes, how many the model called referable
+    specificity: Proportion  # of the graders' non-referable eyes, how many the model called non-referable
+    dr_confusion: tuple[tuple[int, ...], ...]  # rows: grader's DR grade, columns: model's
+    dme_confusion: tuple[tuple[int, ...], ...]
+    kappa: float | None  # quadratic, five DR grades
+    dme_agreement: Proportion
+    ungradable_by_grader: Proportion  # of the reviewed images, how many the grader called ungradable
+    ungradable_by_gate: Proportion  # of the reviewed images, how many the quality gate rejected
+    overrides: tuple[Override, ...] = field(default=())
+
+    @property
+    def warning(self) -> str:
+        """'' when there are enough referable eyes to conclude; else what is missing, in words."""
+        n = self.sensitivity.n
+        if n >= MIN_REFERABLE:
+            return ""
+        return (f"Only {n} referable eye(s) reviewed: at least {MIN_REFERABLE} are needed before the sensitivity "
+                "says much (its 95 % interval is still wide). Keep reviewing before drawing conclusions.")
+
+
+@dataclass(frozen=True)
+class LocalValidation:
+    """Agreement over every reviewed image, and split by the model that graded it and by the month decided."""
+
+    overall: Agreement
+    by_model: dict[str, Agreement]
+    by_month: dict[str, Agreement]
+
+
+def _model_referable(record: ImageRecord) -> bool | None:
+    decision = record.result.decision
+    return None if decision is None else decision.referable
+
+
+def agreement(records: Iterable[ImageRecord], confident: float = CONFIDENT) -> Agreement:
+    reviewed = [r for r in records if r.status is not Status.ERROR and r.decision is not None]
+    dr = [[0] * len(DR_GRADE_NAMES) for _ in DR_GRADE_NAMES]
+    dme = [[0] * len(DME_GRADE_NAMES) for _ in DME_GRADE_NAMES]
+    tp = fn = tn = fp = 0
+    overrides: list[Override] = []
+    both = 0
+    for record in reviewed:
+        decision = record.decision
+        assert decision is not None
+        model_dr, model_dme = record.model_grades
+        if decision.ungradable or model_dr is None or model_dme is None:
+            continue
+        assert decision.dr_grade is not None and decision.dme_grade is not None
+        both += 1
+        dr[decision.dr_grade][model_dr] += 1
+        dme[decision.dme_grade][model_dme] += 1
+        truth = decision.dr_grade >= REFERABLE_DR or decision.dme_grade >= REFERABLE_DME
+        called = bool(_model_referable(record))
+        if truth:
+            tp, fn = tp + called, fn + (not called)
+        else:
+            tn, fp = tn + (not called), fp + called
+        p = record.result.referable_probability
+        if p is not None and truth != called and max(p, 1 - p) >= confident:
+            overrides.append(Override(record.image_id, record.result.path.name, called, p, decision.dr_grade,
+                                      decision.dme_grade, decision.grader))
+    return Agreement(
+        reviewed=len(reviewed),
+        both_graded=both,
+        sensitivity=Proportion(tp, tp + fn),
+        specificity=Proportion(tn, tn + fp),
+        dr_confusion=tuple(tuple(row) for row in dr),
+        dme_confusion=tuple(tuple(row) for row in dme),
+        kappa=quadratic_kappa(dr),
+        dme_agreement=Proportion(sum(dme[i][i] for i in range(len(dme))), both),
+        ungradable_by_grader=Proportion(sum(1 for r in reviewed if r.decision and r.decision.ungradable),
+                                        len(reviewed)),
+        ungradable_by_gate=Proportion(sum(1 for r in reviewed if r.status is Status.UNGRADABLE), len(reviewed)),
+        overrides=tuple(sorted(overrides, key=lambda o: -max(o.model_probability, 1 - o.model_probability))),
+    )
+
+
+def local_validation(records: Iterable[ImageRecord], confident: float = CONFIDENT) -> LocalValidation:
+    records = list(records)
+    by_model: dict[str, list[ImageRecord]] = defaultdict(list)
+    by_month: dict[str, list[ImageRecord]] = defaultdict(list)
+    for record in records:
+        if record.decision is None or record.status is Status.ERROR:
+            continue
+        by_model[f"{record.result.model.name} {record.result.model.version}"].append(record)
+        by_month[record.decision.decided_at[:7] or "undated"].append(record)
+    return LocalValidation(
+        overall=agreement(records, confident),
+        by_model={k: agreement(v, confident) for k, v in sorted(by_model.items())},
+        by_month={k: agreement(v, confident) for k, v in sorted(by_month.items())},
+    )
