@@ -147,3 +147,12 @@ def test_ran_validate_on_a_screened_and_reviewed_session(tmp_path, hesitant_bund
 def test_ran_validate_without_a_database_says_so(tmp_path, capsys):
     assert validate_main(["--data-dir", str(tmp_path / "empty")]) == 2
     assert "no session database" in capsys.readouterr().err
+
+
+def test_ran_validate_proposes_a_local_operating_point(reviewed, tmp_path, capsys):
+    storage, _, _ = reviewed
+    folder = storage.path.parent
+    assert validate_main(["--data-dir", str(folder), "--target-sensitivity", "0.95"]) == 0
+    printed = capsys.readouterr().out
+    assert "Local operating point for sensitivity >= 0.95 (a proposal; nothing is changed)" in printed
+    assert "referable from" in printed and "calibration error" in printed

@@ -17,8 +17,10 @@ from pathlib import Path
 
 from ..engine.errors import WriteError
 from ..engine.grading import DR_GRADE_NAMES
+from ..engine.local_calibration import DEFAULT_TARGET, fit_temperature, labelled_scores, propose_threshold
 from ..engine.local_validation import Agreement, LocalValidation, local_validation
 from ..engine.results import write_rows
+from ..engine.review import ImageRecord
 from ..engine.storage import DATABASE_NAME, Storage, StorageError, default_data_dir
 
 EXIT_USAGE = 2
@@ -87,11 +89,27 @@ def report(validation: LocalValidation) -> str:
     return "\n\n".join(parts)
 
 
+def proposal_text(records: list[ImageRecord], target: float) -> str:
+    """The operating point these reviewed images would give (a proposal: nothing is changed)."""
+    scores = labelled_scores(records)
+    proposal = propose_threshold(scores, target)
+    if proposal is None:
+        return "Local operating point: none proposed yet (needs reviewed referable and non-referable images)."
+    temperature, before, after = fit_temperature(scores)
+    return (f"Local operating point for sensitivity >= {target:.2f} (a proposal; nothing is changed):\n"
+            f"  {proposal.words()}\n"
+            f"  temperature {temperature:.2f} would make the probabilities honest here: calibration error "
+            f"{before:.3f} -> {after:.3f}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="ran-validate", description=__doc__.split("\n\n")[0])
     p.add_argument("--data-dir", type=Path, default=None, help="the app's data folder (default: the user's)")
     p.add_argument("--session", type=int, action="append", help="only this session (repeatable; default: all)")
     p.add_argument("--csv", type=Path, help="also write the figures here (.csv or .json)")
+    p.add_argument("--target-sensitivity", type=float, default=DEFAULT_TARGET,
+                   help="propose the referable threshold that reaches this sensitivity here "
+                        f"(default {DEFAULT_TARGET})")
     args = p.parse_args(argv)
     folder = args.data_dir if args.data_dir is not None else default_data_dir()
     database = folder / DATABASE_NAME
@@ -107,6 +125,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_USAGE
     validation = local_validation(records)
     print(report(validation))
+    print()
+    print(proposal_text(records, args.target_sensitivity))
     if args.csv is not None:
         try:
             write_rows(rows(validation), CSV_COLUMNS, args.csv)
