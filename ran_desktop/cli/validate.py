@@ -96,10 +96,13 @@ def proposal_text(records: list[ImageRecord], target: float) -> str:
     if proposal is None:
         return "Local operating point: none proposed yet (needs reviewed referable and non-referable images)."
     temperature, before, after = fit_temperature(scores)
+    if after < before:
+        calibration = (f"temperature {temperature:.2f} would make the probabilities more honest here: calibration "
+                       f"error {before:.3f} -> {after:.3f}")
+    else:  # the likelihood's best temperature does not lower the binned error: nothing to propose
+        calibration = f"calibration error {before:.3f}: no temperature makes the probabilities more honest here"
     return (f"Local operating point for sensitivity >= {target:.2f} (a proposal; nothing is changed):\n"
-            f"  {proposal.words()}\n"
-            f"  temperature {temperature:.2f} would make the probabilities honest here: calibration error "
-            f"{before:.3f} -> {after:.3f}")
+            f"  {proposal.words()}\n  {calibration}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -34,6 +34,7 @@ class WindowActions:
     undo_decision: QAction
     not_reviewed: QAction
     ungradable: QAction
+    performance: QAction
     zoom_in: QAction
     zoom_out: QAction
     fit: QAction
@@ -121,6 +122,9 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
                              "Remove this image's decision; the audit trail keeps it"),
         ungradable=_action(window, "Mark &ungradable", h["ungradable"], ("U",),
                            "Toggle 'Image ungradable' in the review form (U)"),
+        performance=_action(window, "Model &performance at this clinic…", h["performance"], (),
+                            "How often the model agreed with this clinic's graders, from every reviewed image, and "
+                            "the operating point those images would give"),
         zoom_in=_action(window, "Zoom &in", h["zoom_in"], (QKeySequence.StandardKey.ZoomIn, "Ctrl+="), "Zoom in"),
         zoom_out=_action(window, "Zoom &out", h["zoom_out"], (QKeySequence.StandardKey.ZoomOut,), "Zoom out"),
         fit=_action(window, "&Fit picture", h["fit"], ("Ctrl+0",), "Fit the picture to the view"),
@@ -186,6 +190,8 @@ def build_menus(window: QMainWindow, a: WindowActions) -> None:
     dme = review.addMenu("DME grade")
     for action in a.dme_grades:
         dme.addAction(action)
+    review.addSeparator()
+    review.addAction(a.performance)
 
     view = bar.addMenu("&View")
     for action in a.view_modes:

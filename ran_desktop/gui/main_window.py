@@ -305,7 +305,7 @@ class MainWindow(QMainWindow):
             "undo_decision": self.undo_last_decision, "not_reviewed": self.set_current_not_reviewed,
             "zoom_in": ws(lambda w: w.detail.view.zoom_in()),
             "zoom_out": ws(lambda w: w.detail.view.zoom_out()), "fit": ws(lambda w: w.detail.view.fit()),
-            "shortcuts": self.show_shortcuts, "about": self.show_about,
+            "shortcuts": self.show_shortcuts, "about": self.show_about, "performance": self.performance_dialog,
             "dr_grade": ws(lambda w, grade: w.review.set_dr_grade(grade)),
             "dme_grade": ws(lambda w, grade: w.review.set_dme_grade(grade)), "view_mode": self._set_view_mode,
             "report_current": lambda: self.reports.export_current(),
@@ -807,6 +807,13 @@ class MainWindow(QMainWindow):
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.accepted.connect(self.start_new_session)
         box.open()
+
+    def performance_dialog(self) -> None:
+        from .performance_dialog import PerformanceDialog  # dialogs load on first use, keeping the start short
+
+        dialog = PerformanceDialog(self.storage.path, parent=self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
 
     def sessions_dialog(self) -> None:
         from .sessions_dialog import SessionsDialog  # dialogs load on first use, keeping the start short

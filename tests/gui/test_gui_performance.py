@@ -1,0 +1,61 @@
+"""Review > Model performance at this clinic: the figures from every reviewed image, computed off the GUI thread and
+shown in a dialog, with the proposal and the overrides; saved as CSV."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from gui_helpers import TIMEOUT_MS
+
+from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status
+from ran_desktop.engine.review import Decision
+from ran_desktop.engine.review_session import ReviewSession
+from ran_desktop.engine.storage import DATABASE_NAME, Storage
+from ran_desktop.gui.performance_dialog import PerformanceDialog
+
+INFO = ModelInfo("ran18-test", "1.0", "test data", False, True, "", "CPU", referable_threshold=0.5)
+
+
+def _result(i: int, dr: int, sure: float) -> ScreeningResult:
+    probs = tuple(sure if g == dr else (1 - sure) / 4 for g in range(5))
+    return ScreeningResult(f"k{i}", Path(f"/photos/eye{i}.jpg"), Status.SCREENED, INFO, dr_probs=probs,
+                           dme_probs=(0.9, 0.05, 0.05))
+
+
+def _reviewed_database(folder: Path) -> Path:
+    """Ten reviewed images: the model right on eight, and confidently wrong on one referable eye."""
+    storage = Storage(folder / DATABASE_NAME)
+    session = ReviewSession(storage, storage.current_session())
+    cases = [(0, 0, 0.9)] * 4 + [(2, 2, 0.9)] * 4 + [(0, 3, 0.97), (2, 0, 0.6)]  # (model DR, grader DR, sureness)
+    for i, (model, grader, sure) in enumerate(cases):
+        record = storage.save_result(session.session_id, _result(i, model, sure))
+        session.record_decision(record, Decision(grader, 0), "Dr A")
+    storage.close()
+    return folder / DATABASE_NAME
+
+
+def test_the_dialog_shows_the_agreement_and_saves_it(qtbot, tmp_path):
+    dialog = PerformanceDialog(_reviewed_database(tmp_path))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(dialog.save.isEnabled, timeout=TIMEOUT_MS)
+    assert dialog.table.item(0, 0).text() == "10"
+    assert dialog.table.item(0, 2).text().startswith("0.80 (")  # 4 of 5 referable eyes (DR 2 x4; DR 3 missed)
+    assert dialog.confusion.item(3, 0).text() == "1" and dialog.confusion.item(2, 2).text() == "4"
+    assert "Only 5 referable eye(s) reviewed" in dialog.warning.text()
+    assert "eye8.jpg" in dialog.details.text() and "Local operating point" in dialog.details.text()
+    out = tmp_path / "agreement.csv"
+    dialog.save_csv(str(out))
+    rows = list(csv.DictReader(open(out, encoding="utf-8")))
+    assert rows[0]["group"] == "all reviewed images" and rows[0]["referable_eyes"] == "5"
+
+
+def test_the_review_menu_opens_it_over_the_window(open_window, qtbot):
+    window = open_window()
+    window.commands.performance.trigger()
+    qtbot.waitUntil(lambda: window.findChild(PerformanceDialog) is not None, timeout=TIMEOUT_MS)
+    dialog = window.findChild(PerformanceDialog)
+    qtbot.waitUntil(dialog.save.isEnabled, timeout=TIMEOUT_MS)
+    assert "Only 0 referable eye(s) reviewed" in dialog.warning.text()
+    dialog.close()
