@@ -162,6 +162,16 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     window.patients.refresh(window.results.records())
     save(window, "patients")
 
+    from ran_desktop.gui.performance_dialog import PerformanceDialog
+
+    window.performance_dialog()
+    wait_for(lambda: window.findChild(PerformanceDialog) is not None, "the performance view")
+    performance = window.findChild(PerformanceDialog)
+    wait_for(performance.save.isEnabled, "the performance figures")
+    performance.resize(width, height)
+    save(performance, "performance")
+    performance.close()
+
     blurred = blurred_diseased_photo(tmp / "poor")
     if blurred is not None:  # a photograph too poor to grade on which the model suspects disease: refer
         window.list_tabs.setCurrentIndex(0)
