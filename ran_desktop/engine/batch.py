@@ -53,12 +53,15 @@ class BatchRun:
         """Screen everything (folders recursively); returns the number of images stored. A file that held another
         photograph when it was screened before in this session is stored as a new image (the earlier one keeps its
         decision) and `on_changed` is told in words."""
+        from .local_operating_point import current as current_operating_point
         from .screener import Screener, ScreeningOptions
 
         files: Sequence[Path] = list(iter_image_files(self.paths))
         on_planned(len(files))
-        # keep_stages: the decoded photograph is needed once, for the thumbnail, then dropped.
-        screener = Screener(self.loaded, ScreeningOptions(keep_stages=True))
+        # keep_stages: the decoded photograph is needed once, for the thumbnail, then dropped. A threshold the clinic
+        # adopted for these weights (kept beside the session database) is the operating point.
+        local = current_operating_point(self.database.parent, self.loaded.manifest.weights["sha256"])
+        screener = Screener(self.loaded, ScreeningOptions(keep_stages=True, local_operating_point=local))
         with self._lock:
             self._screener = screener
         stored = done = 0

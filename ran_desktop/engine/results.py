@@ -6,7 +6,7 @@ import csv
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # annotations only: quality pulls in OpenCV and numpy, which 
     import numpy as np
 
     from .loading import ImageMetadata
+    from .local_operating_point import LocalOperatingPoint
     from .manifest import Manifest
     from .quality_report import QualityReport
 
@@ -56,6 +57,9 @@ class ModelInfo:
     real: bool = False  # some of the training data were real photographs (with `synthetic`: a mix)
     folder: str = ""  # the bundle's folder, and its weights' sha256: which bundle exactly, wherever a grade goes
     weights_sha256: str = ""
+    # Where the threshold came from when it is not the bundle's own: "threshold set locally on N reviewed images on
+    # DATE by NAME" (local_operating_point); "" for the bundle's.
+    threshold_source: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "credits", tuple(self.credits))  # a list when read back from JSON
@@ -150,10 +154,11 @@ class LoadedBundle(Protocol):
     def folder(self) -> Path: ...
 
 
-def model_info(loaded: LoadedBundle) -> ModelInfo:
-    """Which model produced a grade, from a loaded bundle (read here, without torch: reports need it too)."""
+def model_info(loaded: LoadedBundle, local: LocalOperatingPoint | None = None) -> ModelInfo:
+    """Which model produced a grade, from a loaded bundle (read here, without torch: reports need it too); with
+    `local`, the referable threshold this clinic adopted instead of the bundle's."""
     m = loaded.manifest
-    return ModelInfo(
+    info = ModelInfo(
         name=m.name,
         version=m.version,
         training_data=m.training_data["description"],
@@ -167,6 +172,9 @@ def model_info(loaded: LoadedBundle) -> ModelInfo:
         folder=str(loaded.folder),
         weights_sha256=str(m.weights["sha256"]),
     )
+    if local is None:
+        return info
+    return replace(info, referable_threshold=local.threshold, threshold_source=local.words())
 
 
 CSV_COLUMNS = [

@@ -23,6 +23,7 @@ from .errors import ImageLoadError
 from .gradcam import GradCAM
 from .grading import referable_probability
 from .loading import LoadedImage, iter_image_files, load_images
+from .local_operating_point import LocalOperatingPoint
 from .preprocess import DEFAULT_SETTINGS, PreprocessResult, decode_min_side, preprocess
 from .quality import QualityReport, assess_quality
 from .results import ScreeningResult, Status, model_info
@@ -38,6 +39,7 @@ class ScreeningOptions:
     lookahead: int = 16  # files decoded ahead of inference: bounds memory
     heatmaps: bool = False  # Grad-CAM of the predicted DR grade for every gradable image
     keep_stages: bool = False  # preprocessing previews for the GUI
+    local_operating_point: LocalOperatingPoint | None = None  # a threshold the clinic adopted, for these weights
 
 
 def default_workers(device_type: str, cores: int | None = None) -> int:
@@ -61,7 +63,7 @@ class Screener:
         self.options = options or ScreeningOptions()
         workers = self.options.workers
         self.workers = workers if workers is not None else default_workers(loaded.device.device.type)
-        self.info = model_info(loaded)
+        self.info = model_info(loaded, self.options.local_operating_point)
         self._settings = loaded.preprocess_settings
         self._thresholds = loaded.quality_thresholds
         self._min_side = decode_min_side(self._settings)

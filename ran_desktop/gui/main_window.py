@@ -811,7 +811,9 @@ class MainWindow(QMainWindow):
     def performance_dialog(self) -> None:
         from .performance_dialog import PerformanceDialog  # dialogs load on first use, keeping the start short
 
-        dialog = PerformanceDialog(self.storage.path, parent=self)
+        loaded = self.controller.loaded
+        bundle = (loaded.manifest.title, str(loaded.manifest.weights["sha256"])) if loaded is not None else None
+        dialog = PerformanceDialog(self.storage.path, parent=self, bundle=bundle, grader=self.settings.grader_name)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 

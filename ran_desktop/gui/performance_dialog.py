@@ -1,13 +1,15 @@
 """Review > Model performance at this clinic: the model's agreement with this clinic's graders, from every image they
 reviewed (engine.local_validation), and the operating point those images would give (engine.local_calibration).
 
-The figures are computed in a worker from the database (every session); the dialog only shows them. Nothing is
-changed: the proposal is a proposal.
+The figures are computed in a worker from the database (every session); the dialog only shows them. The proposal
+changes nothing until a named person adopts it (engine.local_operating_point: a sealed file beside the data, logged);
+one button goes back to the bundle's own threshold.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Callable
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
     QDialogButtonBox,
     QFileDialog,
     QLabel,
+    QMessageBox,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -24,6 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ..engine import local_operating_point
+from ..engine.local_calibration import ThresholdProposal
 from ..engine.local_validation import Agreement, LocalValidation
 from .messages import show_message
 from .tasks import Report, TaskFailure, TaskRunner
@@ -32,16 +37,19 @@ _COLUMNS = ("Graded by both", "Reviewed", "Referable sensitivity (95 % CI)", "Sp
             "DME agreement", "Ungradable (grader)")
 
 
-def compute(report: Report, database: Path, target: float) -> tuple[LocalValidation, str, list[dict[str, object]]]:
-    """The worker: every session's records, their agreement, the proposal in words and the CSV rows."""
+def compute(report: Report, database: Path, target: float
+            ) -> tuple[LocalValidation, str, list[dict[str, object]], ThresholdProposal | None]:
+    """The worker: every session's records, their agreement, the proposal (in words too) and the CSV rows."""
     from ..cli.validate import proposal_text, rows
+    from ..engine.local_calibration import labelled_scores, propose_threshold
     from ..engine.local_validation import local_validation
     from ..engine.storage import Storage
 
     with Storage(database) as storage:
         records = [r for s in storage.sessions() for r in storage.load_session(s.id)]
     validation = local_validation(records)
-    return validation, proposal_text(records, target), rows(validation)
+    proposal = propose_threshold(labelled_scores(records), target)
+    return validation, proposal_text(records, target), rows(validation), proposal
 
 
 def _ci(a: Agreement, which: str) -> str:
@@ -52,9 +60,21 @@ def _ci(a: Agreement, which: str) -> str:
     return f"{p.value:.2f} ({low:.2f}-{high:.2f}), n = {p.n}"
 
 
+def _ask(parent: QWidget, title: str, text: str) -> bool:
+    answer = QMessageBox.question(parent, title, text)
+    return answer == QMessageBox.StandardButton.Yes
+
+
 class PerformanceDialog(QDialog):
-    def __init__(self, database: Path, target: float = 0.90, parent: QWidget | None = None):
+    """`bundle` is (its name and version, its weights' sha256): the weights a threshold is adopted for; None while no
+    model is loaded (nothing can be adopted then). `grader` names who adopts."""
+
+    def __init__(self, database: Path, target: float = 0.90, parent: QWidget | None = None, *,
+                 bundle: tuple[str, str] | None = None, grader: str = ""):
         super().__init__(parent)
+        self.data_dir, self.bundle, self.grader = database.parent, bundle, grader
+        self.proposal: ThresholdProposal | None = None
+        self.confirm: Callable[[QWidget, str, str], bool] = _ask  # replaceable: tests never block on a dialog
         self.setObjectName("performanceDialog")
         self.setWindowTitle("Model performance at this clinic")
         self.validation: LocalValidation | None = None
@@ -79,6 +99,15 @@ class PerformanceDialog(QDialog):
         self.save = QPushButton("Save as CSV…")
         self.save.setEnabled(False)
         self.buttons.addButton(self.save, QDialogButtonBox.ButtonRole.ActionRole)
+        self.adopt_button = QPushButton("Adopt the proposed threshold…")
+        self.adopt_button.setEnabled(False)
+        self.revert_button = QPushButton("Use the bundle's own threshold")
+        for button in (self.adopt_button, self.revert_button):
+            self.buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.adopt_button.clicked.connect(self.adopt)
+        self.revert_button.clicked.connect(self.revert)
+        self.operating_point = QLabel()
+        self.operating_point.setWordWrap(True)
         self.buttons.rejected.connect(self.reject)
         self.save.clicked.connect(self.save_csv)
         layout = QVBoxLayout(self)
@@ -88,16 +117,20 @@ class PerformanceDialog(QDialog):
         layout.addWidget(QLabel("DR grades, all reviewed images (rows: the grader's, columns: the model's):"))
         layout.addWidget(self.confusion, 2)
         layout.addWidget(self.details, 1)
+        layout.addWidget(self.operating_point)
         layout.addWidget(self.buttons)
         chars, lines = self.fontMetrics().averageCharWidth(), self.fontMetrics().height()
         self.resize(chars * 130, lines * 40)
+        self._show_operating_point()
         self._runner = TaskRunner("ran-performance", 1, self)
         self._runner.submit(compute, database, target, on_done=self.show_figures, on_failed=self._failed)
         self.finished.connect(lambda _result: self._runner.shutdown())
 
-    def show_figures(self, outcome: tuple[LocalValidation, str, list[dict[str, object]]]) -> None:
-        validation, proposal, rows = outcome
+    def show_figures(self, outcome: tuple[LocalValidation, str, list[dict[str, object]], ThresholdProposal | None]
+                     ) -> None:
+        validation, proposal, rows, self.proposal = outcome
         self.validation, self._rows = validation, rows
+        self.adopt_button.setEnabled(self.proposal is not None and self.bundle is not None)
         groups = [("All reviewed images", validation.overall)]
         groups += [(f"Model {name}", a) for name, a in validation.by_model.items()]
         groups += [(f"Month {month}", a) for month, a in validation.by_month.items()]
@@ -145,3 +178,44 @@ class PerformanceDialog(QDialog):
             write_rows(self._rows, CSV_COLUMNS, path)
         except (WriteError, ValueError) as exc:
             show_message(self, "The figures were not saved", str(exc))
+
+    # --- the operating point ------------------------------------------------------------------------------------
+
+    def _show_operating_point(self) -> None:
+        point = local_operating_point.current(self.data_dir, self.bundle[1]) if self.bundle else None
+        self.revert_button.setEnabled(point is not None)
+        if point is None:
+            self.operating_point.setText("Operating point in use: the bundle's own.")
+        else:
+            self.operating_point.setText(
+                f"<b>Operating point in use: referable from {point.threshold * 100:.1f} %, "
+                f"{html.escape(point.words())}</b> (for {html.escape(point.bundle)}); images screened from now on "
+                "use it, those screened before keep theirs.")
+
+    def adopt(self) -> None:
+        if self.proposal is None or self.bundle is None:
+            return
+        if not self.grader:
+            show_message(self, "Who is adopting it?", "Set your name (File > Settings) first: the log records who "
+                                                      "changed the operating point.")
+            return
+        text = (f"Refer from {self.proposal.threshold * 100:.1f} % for {self.bundle[0]} on this workstation: "
+                f"{self.proposal.words()}.\n\nImages screened from now on use it; those screened before keep the "
+                "threshold they were graded with. The bundle itself is not changed, and 'Use the bundle's own "
+                "threshold' goes back. Adopt it as " + self.grader + "?")
+        if not self.confirm(self, "Adopt a local operating point", text):
+            return
+        try:
+            local_operating_point.adopt(self.data_dir, self.proposal, self.bundle[0], self.bundle[1], self.grader)
+        except (OSError, ValueError) as exc:
+            show_message(self, "The threshold was not adopted", str(exc))
+            return
+        self._show_operating_point()
+
+    def revert(self) -> None:
+        try:
+            local_operating_point.revert(self.data_dir, self.grader)
+        except (OSError, ValueError) as exc:
+            show_message(self, "Nothing was changed", str(exc))
+            return
+        self._show_operating_point()

@@ -59,3 +59,37 @@ def test_the_review_menu_opens_it_over_the_window(open_window, qtbot):
     qtbot.waitUntil(dialog.save.isEnabled, timeout=TIMEOUT_MS)
     assert "Only 0 referable eye(s) reviewed" in dialog.warning.text()
     dialog.close()
+
+
+def test_a_named_grader_adopts_the_proposal_and_goes_back(qtbot, tmp_path):
+    from ran_desktop.engine import local_operating_point
+
+    sha = "ab" * 32
+    dialog = PerformanceDialog(_reviewed_database(tmp_path), bundle=("ran18-test 1.0", sha), grader="Dr A")
+    qtbot.addWidget(dialog)
+    asked = []
+    dialog.confirm = lambda parent, title, text: asked.append(text) or True
+    qtbot.waitUntil(dialog.adopt_button.isEnabled, timeout=TIMEOUT_MS)
+    assert "the bundle's own" in dialog.operating_point.text() and not dialog.revert_button.isEnabled()
+    dialog.adopt_button.click()
+    assert asked and "Adopt it as Dr A?" in asked[0]
+    point = local_operating_point.current(tmp_path, sha)
+    assert point is not None and point.adopted_by == "Dr A" and point.threshold == dialog.proposal.threshold
+    assert "set locally on 10 reviewed images" in dialog.operating_point.text() and dialog.revert_button.isEnabled()
+    dialog.revert_button.click()
+    assert local_operating_point.current(tmp_path, sha) is None and "the bundle's own" in dialog.operating_point.text()
+
+
+def test_declining_or_no_model_adopts_nothing(qtbot, tmp_path):
+    from ran_desktop.engine import local_operating_point
+
+    dialog = PerformanceDialog(_reviewed_database(tmp_path), bundle=("b", "cd" * 32), grader="Dr A")
+    qtbot.addWidget(dialog)
+    dialog.confirm = lambda parent, title, text: False
+    qtbot.waitUntil(dialog.adopt_button.isEnabled, timeout=TIMEOUT_MS)
+    dialog.adopt_button.click()
+    assert local_operating_point.current(tmp_path, "cd" * 32) is None
+    without_model = PerformanceDialog(tmp_path / DATABASE_NAME)
+    qtbot.addWidget(without_model)
+    qtbot.waitUntil(without_model.save.isEnabled, timeout=TIMEOUT_MS)
+    assert not without_model.adopt_button.isEnabled()

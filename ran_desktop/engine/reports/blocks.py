@@ -69,8 +69,7 @@ def model_tables(models: list[ModelInfo], st: Styles, width: float) -> list[Flow
         if info.referable_threshold is not None:
             rows.append([para("Referable when", st.label),
                          para(f"the model's probability of referable disease is at least "
-                              f"{info.referable_threshold * 100:.0f} % (its operating point, chosen for "
-                              f"sensitivity on data it was not trained on)", st.body)])
+                              f"{info.referable_threshold * 100:.0f} % ({_threshold_origin(info)})", st.body)])
         for credit in info.credits:
             rows.append([para("Data credit", st.label), para(credit, st.body)])
         if info.warning:
@@ -86,3 +85,9 @@ def model_tables(models: list[ModelInfo], st: Styles, width: float) -> list[Flow
     if not models:
         out.append(para("No model graded any of these images.", st.body))
     return out
+
+
+def _threshold_origin(info: ModelInfo) -> str:
+    if info.threshold_source:
+        return f"its operating point: {info.threshold_source}, not the bundle's own"
+    return "its operating point, chosen for sensitivity on data it was not trained on"
