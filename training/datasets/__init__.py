@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import aptos, eyepacs, folders, generic_csv, idrid, idrid_segmentation, messidor
+from . import aptos, eyepacs, folders, generic_csv, idrid, idrid_segmentation, messidor, session
 from .records import LoadedRecords, Record
 from .splits import Splits, load_split, save_split, split_records
 
@@ -17,11 +17,13 @@ _LOADERS: dict[str, Callable[..., LoadedRecords]] = {
     "idrid-seg": idrid_segmentation.load,
     "folders": folders.load,
     "csv": generic_csv.load,
+    "session": session.load,
 }
 KINDS = tuple(_LOADERS)
 
 # Most specific layouts first; Messidor last because finding its annotation files walks the whole tree.
 _DETECTORS: tuple[tuple[str, Callable[[Path], bool]], ...] = (
+    ("session", session.detect),
     ("eyepacs", eyepacs.detect),
     ("aptos", aptos.detect),
     ("idrid", idrid.detect),

@@ -1,0 +1,75 @@
+"""The app's session database as training data (issue 19, item 3's data side): `ran-train --data session:DIR`
+fine-tunes on the images the clinic's graders reviewed, with the grader's grades as labels."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+from training_data import write_dotted_dataset
+
+from ran_desktop.engine.batch import BatchRun
+from ran_desktop.engine.bundle import load_bundle
+from ran_desktop.engine.review import Decision
+from ran_desktop.engine.review_session import ReviewSession
+from ran_desktop.engine.storage import DATABASE_NAME, Storage
+from training.datasets import detect_dataset, load_dataset
+from training.datasets import session as session_source
+from training.train import main as train_main
+
+
+@pytest.fixture
+def clinic(tmp_path, tiny_bundle):
+    """Twenty photographs screened by the app's own batch, sixteen graded by a grader, one called ungradable, three
+    left unreviewed; one graded file is replaced afterwards."""
+    data = write_dotted_dataset(tmp_path / "photos", count=20, size=320)
+    truth = {row["image"].split("/")[-1]: (int(row["dr"]), int(row["dme"]), row["patient"])
+             for row in csv.DictReader(open(data / "labels.csv"))}
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    storage = Storage(folder / DATABASE_NAME)
+    session = ReviewSession(storage, storage.current_session())
+    stored = []
+    BatchRun(load_bundle(tiny_bundle, device="cpu"), folder / DATABASE_NAME, session.session_id,
+             [data / "images"]).run(lambda n: None, lambda r, d, t: stored.append(r))
+    by_name = {r.result.path.name: r for r in stored}
+    names = sorted(by_name)
+    for name in names[:16]:
+        dr, dme, patient = truth[name]
+        session.record_decision(by_name[name], Decision(dr, dme, patient_id=patient), "Dr A")
+    session.record_decision(by_name[names[16]], Decision(None, None), "Dr A")
+    storage.close()
+    (data / "images" / names[0]).write_bytes((data / "images" / names[1]).read_bytes())  # another photograph now
+    return folder, truth, names
+
+
+def test_reviewed_gradable_unchanged_images_with_the_graders_grades(clinic):
+    folder, truth, names = clinic
+    assert detect_dataset(folder) == "session"
+    records = load_dataset("session", folder, min_images=1)
+    assert sorted(r.image.name for r in records) == names[1:16]
+    for r in records:
+        assert (r.dr, r.dme) == truth[r.image.name][:2] and r.source == "session"
+        assert truth[r.image.name][2] not in r.patient  # the patient's ID is not carried, only a grouping key
+    both_eyes = {r.patient for r in records if truth[r.image.name][2] == truth[names[2]][2]}
+    assert len(both_eyes) == 1  # a patient's two eyes share the key: the split keeps them together
+    assert any("no longer holds the photograph that was graded" in w for w in records.warnings)
+
+
+def test_too_few_reviewed_images_are_refused_with_the_reason(clinic):
+    folder, _, _ = clinic
+    with pytest.raises(ValueError, match=r"only 15 reviewed, gradable image\(s\); a fine-tune needs at least 200"):
+        load_dataset("session", folder)
+
+
+def test_ran_train_fine_tunes_on_a_session_end_to_end(clinic, tiny_bundle, tmp_path, monkeypatch):
+    folder, _, _ = clinic
+    monkeypatch.setattr(session_source, "MIN_IMAGES", 4)
+    run = tmp_path / "run"
+    assert train_main(["--data", f"session:{folder}", "--finetune", str(tiny_bundle), "--out", str(run),
+                       "--base-width", "8", "--input-size", "64", "--epochs", "1", "--workers", "0",
+                       "--batch-size", "2"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    assert (run / "best.safetensors").is_file() and summary["sources"][0]["kind"] == "session"
+    assert summary["sources"][0]["images"] == 15
