@@ -33,6 +33,7 @@ BENCHMARKS = {  # name: (module, title), in the order they run and appear
     "training": ("bench.training_loop", "training loop throughput"),
     "flops": ("bench.flops", "FLOPs per image and share of matmul throughput"),
     "variants": ("bench.variants", "candidate variants and input sizes against the shipped bundle"),
+    "local_validation": ("bench.local_validation", "the performance view's figures over reviewed images"),
 }
 
 

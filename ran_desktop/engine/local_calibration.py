@@ -4,7 +4,7 @@ The bundle's referable threshold was chosen on photographs from elsewhere. From 
 grades as truth, the model's probability of referable disease as its score) this proposes the highest threshold that
 reaches the sensitivity the clinic chooses, with that sensitivity's Wilson interval and the specificity it costs, and
 the temperature that makes the model's probabilities honest (expected calibration error before and after). Proposing
-changes nothing: adopting is a person's explicit, audited action (not here). Pure Python, as local_validation.
+changes nothing: adopting is a person's explicit, audited action (local_operating_point).
 """
 
 from __future__ import annotations
@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+import numpy as np
 
 from .grading import REFERABLE_DME, REFERABLE_DR
 from .local_validation import Proportion
@@ -81,10 +83,10 @@ def expected_calibration_error(probabilities: Sequence[float], outcomes: Sequenc
     return sum(count / n * abs(psum / count - events / count) for count, psum, events in totals if count)
 
 
-def _scaled(p: float, temperature: float) -> float:
-    """A probability with its log-odds divided by `temperature` (for a binary score, temperature scaling)."""
-    p = min(max(p, 1e-7), 1 - 1e-7)
-    return 1.0 / (1.0 + math.exp(-math.log(p / (1 - p)) / temperature))
+def _scaled(p: np.ndarray, temperature: float) -> np.ndarray:
+    """Probabilities with their log-odds divided by `temperature` (for a binary score, temperature scaling)."""
+    p = np.clip(p, 1e-7, 1 - 1e-7)
+    return 1.0 / (1.0 + np.exp(-np.log(p / (1 - p)) / temperature))
 
 
 def fit_temperature(scores: Sequence[tuple[float, bool]]) -> tuple[float, float, float]:
@@ -92,18 +94,15 @@ def fit_temperature(scores: Sequence[tuple[float, bool]]) -> tuple[float, float,
     the graders' referable calls, searched on a log grid from 0.25 to 8 (a one-parameter fit needs nothing more)."""
     if not scores:
         raise ValueError("no reviewed images to calibrate on")
-    probabilities = [s for s, _ in scores]
-    outcomes = [y for _, y in scores]
+    probabilities = np.array([s for s, _ in scores], np.float64)
+    outcomes = np.array([y for _, y in scores], bool)
 
     def nll(t: float) -> float:
-        total = 0.0
-        for p, y in scores:
-            q = min(max(_scaled(p, t), 1e-12), 1 - 1e-12)
-            total -= math.log(q if y else 1 - q)
-        return total
+        q = np.clip(_scaled(probabilities, t), 1e-12, 1 - 1e-12)
+        return float(-np.log(np.where(outcomes, q, 1 - q)).sum())
 
     grid = [2 ** (k / 16) for k in range(-32, 49)]
     temperature = min(grid, key=nll)
-    before = expected_calibration_error(probabilities, outcomes)
-    after = expected_calibration_error([_scaled(p, temperature) for p in probabilities], outcomes)
+    before = expected_calibration_error(probabilities.tolist(), outcomes.tolist())
+    after = expected_calibration_error(_scaled(probabilities, temperature).tolist(), outcomes.tolist())
     return temperature, before, after

@@ -126,65 +126,90 @@ class LocalValidation:
     by_month: dict[str, Agreement]
 
 
-def _model_referable(record: ImageRecord) -> bool | None:
-    decision = record.result.decision
-    return None if decision is None else decision.referable
+@dataclass(frozen=True)
+class _Row:
+    """What the figures need of one reviewed image, read from its record once."""
+
+    record: ImageRecord
+    grader: tuple[int, int] | None  # None: the grader called it ungradable
+    model: tuple[int, int] | None  # None: the model did not grade it (the gate rejected it)
+    probability: float | None  # the model's probability of referable disease
+    gate_ungradable: bool
+
+
+def _referable(grades: tuple[int, int]) -> bool:
+    return grades[0] >= REFERABLE_DR or grades[1] >= REFERABLE_DME
+
+
+def _rows(records: Iterable[ImageRecord]) -> list[_Row]:
+    rows = []
+    for r in records:
+        d = r.decision
+        if r.status is Status.ERROR or d is None:
+            continue
+        model = r.model_grades
+        rows.append(_Row(
+            record=r,
+            grader=None if d.dr_grade is None or d.dme_grade is None else (d.dr_grade, d.dme_grade),
+            model=None if model[0] is None or model[1] is None else (model[0], model[1]),
+            probability=r.result.referable_probability,
+            gate_ungradable=r.status is Status.UNGRADABLE,
+        ))
+    return rows
 
 
 def agreement(records: Iterable[ImageRecord], confident: float = CONFIDENT) -> Agreement:
-    reviewed = [r for r in records if r.status is not Status.ERROR and r.decision is not None]
+    return _aggregate(_rows(records), confident)
+
+
+def _aggregate(rows: Sequence[_Row], confident: float) -> Agreement:
     dr = [[0] * len(DR_GRADE_NAMES) for _ in DR_GRADE_NAMES]
     dme = [[0] * len(DME_GRADE_NAMES) for _ in DME_GRADE_NAMES]
     tp = fn = tn = fp = 0
     overrides: list[Override] = []
     both = 0
-    for record in reviewed:
-        decision = record.decision
-        assert decision is not None
-        model_dr, model_dme = record.model_grades
-        if decision.ungradable or model_dr is None or model_dme is None:
+    for row in rows:
+        if row.grader is None or row.model is None:
             continue
-        assert decision.dr_grade is not None and decision.dme_grade is not None
         both += 1
-        dr[decision.dr_grade][model_dr] += 1
-        dme[decision.dme_grade][model_dme] += 1
-        truth = decision.dr_grade >= REFERABLE_DR or decision.dme_grade >= REFERABLE_DME
-        called = bool(_model_referable(record))
+        dr[row.grader[0]][row.model[0]] += 1
+        dme[row.grader[1]][row.model[1]] += 1
+        truth, called = _referable(row.grader), _referable(row.model)
         if truth:
             tp, fn = tp + called, fn + (not called)
         else:
             tn, fp = tn + (not called), fp + called
-        p = record.result.referable_probability
+        p = row.probability
         if p is not None and truth != called and max(p, 1 - p) >= confident:
-            overrides.append(Override(record.image_id, record.result.path.name, called, p, decision.dr_grade,
-                                      decision.dme_grade, decision.grader))
+            r = row.record
+            overrides.append(Override(r.image_id, r.result.path.name, called, p, row.grader[0], row.grader[1],
+                                      r.decision.grader if r.decision else ""))
     return Agreement(
-        reviewed=len(reviewed),
+        reviewed=len(rows),
         both_graded=both,
         sensitivity=Proportion(tp, tp + fn),
         specificity=Proportion(tn, tn + fp),
-        dr_confusion=tuple(tuple(row) for row in dr),
-        dme_confusion=tuple(tuple(row) for row in dme),
+        dr_confusion=tuple(tuple(line) for line in dr),
+        dme_confusion=tuple(tuple(line) for line in dme),
         kappa=quadratic_kappa(dr),
         dme_agreement=Proportion(sum(dme[i][i] for i in range(len(dme))), both),
-        ungradable_by_grader=Proportion(sum(1 for r in reviewed if r.decision and r.decision.ungradable),
-                                        len(reviewed)),
-        ungradable_by_gate=Proportion(sum(1 for r in reviewed if r.status is Status.UNGRADABLE), len(reviewed)),
+        ungradable_by_grader=Proportion(sum(1 for row in rows if row.grader is None), len(rows)),
+        ungradable_by_gate=Proportion(sum(1 for row in rows if row.gate_ungradable), len(rows)),
         overrides=tuple(sorted(overrides, key=lambda o: -max(o.model_probability, 1 - o.model_probability))),
     )
 
 
 def local_validation(records: Iterable[ImageRecord], confident: float = CONFIDENT) -> LocalValidation:
-    records = list(records)
-    by_model: dict[str, list[ImageRecord]] = defaultdict(list)
-    by_month: dict[str, list[ImageRecord]] = defaultdict(list)
-    for record in records:
-        if record.decision is None or record.status is Status.ERROR:
-            continue
-        by_model[f"{record.result.model.name} {record.result.model.version}"].append(record)
-        by_month[record.decision.decided_at[:7] or "undated"].append(record)
+    """Each record is read once; the groups are sums over those rows."""
+    rows = _rows(records)
+    by_model: dict[str, list[_Row]] = defaultdict(list)
+    by_month: dict[str, list[_Row]] = defaultdict(list)
+    for row in rows:
+        info, decision = row.record.result.model, row.record.decision
+        by_model[f"{info.name} {info.version}"].append(row)
+        by_month[(decision.decided_at[:7] if decision else "") or "undated"].append(row)
     return LocalValidation(
-        overall=agreement(records, confident),
-        by_model={k: agreement(v, confident) for k, v in sorted(by_model.items())},
-        by_month={k: agreement(v, confident) for k, v in sorted(by_month.items())},
+        overall=_aggregate(rows, confident),
+        by_model={k: _aggregate(v, confident) for k, v in sorted(by_model.items())},
+        by_month={k: _aggregate(v, confident) for k, v in sorted(by_month.items())},
     )
