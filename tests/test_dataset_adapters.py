@@ -324,9 +324,9 @@ def test_detect_dataset_recognises_each_layout(tmp_path):
 
 
 def test_unknown_kind_lists_the_known_ones(tmp_path):
-    with pytest.raises(ValueError, match="known kinds: eyepacs, aptos, messidor, idrid, idrid-seg, folders, csv"):
+    with pytest.raises(ValueError, match="known kinds: eyepacs, aptos, messidor, idrid, idrid-seg, folders, csv, session"):
         load_dataset("kaggle", tmp_path)
-    assert set(KINDS) == {"eyepacs", "aptos", "messidor", "idrid", "idrid-seg", "folders", "csv"}
+    assert set(KINDS) == {"eyepacs", "aptos", "messidor", "idrid", "idrid-seg", "folders", "csv", "session"}
 
 
 def test_record_refuses_grades_outside_their_scale():
