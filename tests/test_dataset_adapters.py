@@ -324,7 +324,8 @@ def test_detect_dataset_recognises_each_layout(tmp_path):
 
 
 def test_unknown_kind_lists_the_known_ones(tmp_path):
-    with pytest.raises(ValueError, match="known kinds: eyepacs, aptos, messidor, idrid, idrid-seg, folders, csv, session"):
+    known = "known kinds: eyepacs, aptos, messidor, idrid, idrid-seg, folders, csv, session"
+    with pytest.raises(ValueError, match=known):
         load_dataset("kaggle", tmp_path)
     assert set(KINDS) == {"eyepacs", "aptos", "messidor", "idrid", "idrid-seg", "folders", "csv", "session"}
 
