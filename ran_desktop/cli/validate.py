@@ -17,41 +17,12 @@ from pathlib import Path
 
 from ..engine.errors import WriteError
 from ..engine.grading import DR_GRADE_NAMES
-from ..engine.local_calibration import DEFAULT_TARGET, fit_temperature, labelled_scores, propose_threshold
-from ..engine.local_validation import Agreement, LocalValidation, local_validation
+from ..engine.local_calibration import DEFAULT_TARGET, proposal_text
+from ..engine.local_validation import CSV_COLUMNS, Agreement, LocalValidation, local_validation, rows
 from ..engine.results import write_rows
-from ..engine.review import ImageRecord
 from ..engine.storage import DATABASE_NAME, Storage, StorageError, default_data_dir
 
 EXIT_USAGE = 2
-CSV_COLUMNS = [
-    "group", "reviewed", "both_graded", "sensitivity", "sensitivity_low", "sensitivity_high", "referable_eyes",
-    "specificity", "specificity_low", "specificity_high", "non_referable_eyes", "quadratic_kappa", "dme_agreement",
-    "ungradable_by_grader", "ungradable_by_gate", "warning",
-]
-
-
-def _row(group: str, a: Agreement) -> dict[str, object]:
-    sens_ci, spec_ci = a.sensitivity.interval, a.specificity.interval
-    return {
-        "group": group, "reviewed": a.reviewed, "both_graded": a.both_graded,
-        "sensitivity": a.sensitivity.value, "sensitivity_low": sens_ci[0] if sens_ci else None,
-        "sensitivity_high": sens_ci[1] if sens_ci else None, "referable_eyes": a.sensitivity.n,
-        "specificity": a.specificity.value, "specificity_low": spec_ci[0] if spec_ci else None,
-        "specificity_high": spec_ci[1] if spec_ci else None, "non_referable_eyes": a.specificity.n,
-        "quadratic_kappa": a.kappa, "dme_agreement": a.dme_agreement.value,
-        "ungradable_by_grader": a.ungradable_by_grader.value, "ungradable_by_gate": a.ungradable_by_gate.value,
-        "warning": a.warning,
-    }
-
-
-def rows(validation: LocalValidation) -> list[dict[str, object]]:
-    out = [_row("all reviewed images", validation.overall)]
-    out += [_row(f"model {name}", a) for name, a in validation.by_model.items()]
-    out += [_row(f"month {month}", a) for month, a in validation.by_month.items()]
-    return out
-
-
 def format_agreement(title: str, a: Agreement) -> str:
     kappa = "-" if a.kappa is None else f"{a.kappa:.2f}"
     lines = [
@@ -87,22 +58,6 @@ def report(validation: LocalValidation) -> str:
                          f"{o.grader or 'the grader'} graded DR {o.grader_dr}, DME {o.grader_dme}")
         parts.append("\n".join(lines))
     return "\n\n".join(parts)
-
-
-def proposal_text(records: list[ImageRecord], target: float) -> str:
-    """The operating point these reviewed images would give (a proposal: nothing is changed)."""
-    scores = labelled_scores(records)
-    proposal = propose_threshold(scores, target)
-    if proposal is None:
-        return "Local operating point: none proposed yet (needs reviewed referable and non-referable images)."
-    temperature, before, after = fit_temperature(scores)
-    if after < before:
-        calibration = (f"temperature {temperature:.2f} would make the probabilities more honest here: calibration "
-                       f"error {before:.3f} -> {after:.3f}")
-    else:  # the likelihood's best temperature does not lower the binned error: nothing to propose
-        calibration = f"calibration error {before:.3f}: no temperature makes the probabilities more honest here"
-    return (f"Local operating point for sensitivity >= {target:.2f} (a proposal; nothing is changed):\n"
-            f"  {proposal.words()}\n  {calibration}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

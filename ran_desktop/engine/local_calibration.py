@@ -106,3 +106,19 @@ def fit_temperature(scores: Sequence[tuple[float, bool]]) -> tuple[float, float,
     before = expected_calibration_error(probabilities.tolist(), outcomes.tolist())
     after = expected_calibration_error(_scaled(probabilities, temperature).tolist(), outcomes.tolist())
     return temperature, before, after
+
+
+def proposal_text(records: list[ImageRecord], target: float) -> str:
+    """The operating point these reviewed images would give (a proposal: nothing is changed)."""
+    scores = labelled_scores(records)
+    proposal = propose_threshold(scores, target)
+    if proposal is None:
+        return "Local operating point: none proposed yet (needs reviewed referable and non-referable images)."
+    temperature, before, after = fit_temperature(scores)
+    if after < before:
+        calibration = (f"temperature {temperature:.2f} would make the probabilities more honest here: calibration "
+                       f"error {before:.3f} -> {after:.3f}")
+    else:  # the likelihood's best temperature does not lower the binned error: nothing to propose
+        calibration = f"calibration error {before:.3f}: no temperature makes the probabilities more honest here"
+    return (f"Local operating point for sensitivity >= {target:.2f} (a proposal; nothing is changed):\n"
+            f"  {proposal.words()}\n  {calibration}")

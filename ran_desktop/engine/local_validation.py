@@ -213,3 +213,32 @@ def local_validation(records: Iterable[ImageRecord], confident: float = CONFIDEN
         by_model={k: _aggregate(v, confident) for k, v in sorted(by_model.items())},
         by_month={k: _aggregate(v, confident) for k, v in sorted(by_month.items())},
     )
+
+
+# The figures as a table, a row per group (CSV from the CLI and the performance view).
+CSV_COLUMNS = [
+    "group", "reviewed", "both_graded", "sensitivity", "sensitivity_low", "sensitivity_high", "referable_eyes",
+    "specificity", "specificity_low", "specificity_high", "non_referable_eyes", "quadratic_kappa", "dme_agreement",
+    "ungradable_by_grader", "ungradable_by_gate", "warning",
+]
+
+
+def _row(group: str, a: Agreement) -> dict[str, object]:
+    sens_ci, spec_ci = a.sensitivity.interval, a.specificity.interval
+    return {
+        "group": group, "reviewed": a.reviewed, "both_graded": a.both_graded,
+        "sensitivity": a.sensitivity.value, "sensitivity_low": sens_ci[0] if sens_ci else None,
+        "sensitivity_high": sens_ci[1] if sens_ci else None, "referable_eyes": a.sensitivity.n,
+        "specificity": a.specificity.value, "specificity_low": spec_ci[0] if spec_ci else None,
+        "specificity_high": spec_ci[1] if spec_ci else None, "non_referable_eyes": a.specificity.n,
+        "quadratic_kappa": a.kappa, "dme_agreement": a.dme_agreement.value,
+        "ungradable_by_grader": a.ungradable_by_grader.value, "ungradable_by_gate": a.ungradable_by_gate.value,
+        "warning": a.warning,
+    }
+
+
+def rows(validation: LocalValidation) -> list[dict[str, object]]:
+    out = [_row("all reviewed images", validation.overall)]
+    out += [_row(f"model {name}", a) for name, a in validation.by_model.items()]
+    out += [_row(f"month {month}", a) for month, a in validation.by_month.items()]
+    return out

@@ -40,9 +40,8 @@ _COLUMNS = ("Graded by both", "Reviewed", "Referable sensitivity (95 % CI)", "Sp
 def compute(report: Report, database: Path, target: float
             ) -> tuple[LocalValidation, str, list[dict[str, object]], ThresholdProposal | None]:
     """The worker: every session's records, their agreement, the proposal (in words too) and the CSV rows."""
-    from ..cli.validate import proposal_text, rows
-    from ..engine.local_calibration import labelled_scores, propose_threshold
-    from ..engine.local_validation import local_validation
+    from ..engine.local_calibration import labelled_scores, proposal_text, propose_threshold
+    from ..engine.local_validation import local_validation, rows
     from ..engine.storage import Storage
 
     with Storage(database) as storage:
@@ -170,8 +169,8 @@ class PerformanceDialog(QDialog):
             path, _ = QFileDialog.getSaveFileName(self, "Save the figures", "agreement.csv", "CSV (*.csv)")
         if not path:
             return
-        from ..cli.validate import CSV_COLUMNS
         from ..engine.errors import WriteError
+        from ..engine.local_validation import CSV_COLUMNS
         from ..engine.results import write_rows
 
         try:
