@@ -84,7 +84,7 @@ class Context:
         return self._folders[key]
 
     def load_model(self):
-        from ran_desktop.engine.bundle import load_bundle
+        from ran_desktop.engine.model.bundle import load_bundle
 
         return load_bundle(self.model_dir, device=os.environ.get("RAN_DEVICE"))
 

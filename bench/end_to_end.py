@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from .common import FULL_SIZE, Context, Section
-from .model_only import throughput
+from bench.common import FULL_SIZE, Context, Section
+from bench.model_only import throughput
 
 TARGET_VS_MODEL = 0.8
 TARGET_VS_NAIVE = 2.0
@@ -21,8 +21,8 @@ TARGET_VS_NAIVE = 2.0
 def screen_folder(loaded, folder: Path, out: Path, **options) -> tuple[int, float, dict[str, float], str]:
     """Screen every file in `folder` with the app's Screener and write the results; (images, seconds, mean ms per
     stage as the screener reports them, the result statuses seen)."""
-    from ran_desktop.engine.results import write_results
-    from ran_desktop.engine.screener import Screener, ScreeningOptions
+    from ran_desktop.engine.records.results import write_results
+    from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 
     screener = Screener(loaded, ScreeningOptions(**options))
     t0 = time.perf_counter()
@@ -42,8 +42,8 @@ def naive_pipeline(loaded, paths: list[Path], out: Path) -> float:
     torchvision, then grade one image at a time. Seconds for all of `paths`."""
     import torchvision.transforms.functional as TF
 
-    from ran_desktop.engine.preprocess import crop_to_fov, detect_fov, finish
-    from ran_desktop.engine.quality import assess_quality
+    from ran_desktop.engine.imaging.preprocess import crop_to_fov, detect_fov, finish
+    from ran_desktop.engine.imaging.quality import assess_quality
 
     settings, device = loaded.preprocess_settings, loaded.device.device
     rows = []
@@ -70,7 +70,7 @@ def cpu_costs(loaded, paths: list[Path], batch_size: int) -> tuple[float, float]
     clock (all of torch's threads). On a CPU-only machine their sum is what every screened image costs, so
     inference / (inference + preparation) bounds end-to-end over model-only, however well the two overlap.
     """
-    from ran_desktop.engine.screener import Screener
+    from ran_desktop.engine.screening.screener import Screener
 
     screener = Screener(loaded)
     screener._prepare(paths[0])  # warm-up: lazy imports, first-call allocations
@@ -89,7 +89,7 @@ def cpu_costs(loaded, paths: list[Path], batch_size: int) -> tuple[float, float]
 
 
 def run(ctx: Context, section: Section) -> dict:
-    from ran_desktop.engine.screener import ScreeningOptions, default_workers
+    from ran_desktop.engine.screening.screener import ScreeningOptions, default_workers
 
     count = ctx.n(200, 8)
     naive_count = ctx.n(40, 4)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .common import Context, Section, median_time
-from .model_only import throughput
+from bench.common import Context, Section, median_time
+from bench.model_only import throughput
 
 
 def count_flops(model: torch.nn.Module, size: int) -> int:
@@ -57,7 +57,7 @@ def run(ctx: Context, section: Section) -> dict:
                 bundle_flops / 1e9, "GFLOP/img")
 
     peak = matmul_flops_per_second(ctx.n(2048, 512), ctx.n(7, 3), loaded.device.device)
-    from ran_desktop.engine.screener import ScreeningOptions
+    from ran_desktop.engine.screening.screener import ScreeningOptions
 
     bs = ScreeningOptions().batch_size
     ips = throughput(loaded, bs, ctx.n(5, 2))

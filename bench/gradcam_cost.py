@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from .common import Context, Section, median_time
-from .model_only import forward_seconds, preprocessed_batch
+from bench.common import Context, Section, median_time
+from bench.model_only import forward_seconds, preprocessed_batch
 
 TARGET = 1.5
 
 
 def run(ctx: Context, section: Section) -> dict:
-    from ran_desktop.engine.gradcam import GradCAM
-    from ran_desktop.engine.screener import ScreeningOptions
+    from ran_desktop.engine.model.gradcam import GradCAM
+    from ran_desktop.engine.screening.screener import ScreeningOptions
 
     loaded = ctx.load_model()
     repeats = ctx.n(9, 2)

@@ -11,7 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from .common import FULL_SIZE, Context, Section, run_child
+from bench.common import FULL_SIZE, Context, Section, run_child
 
 TARGET_LAUNCH = 1.5
 TARGET_PAUSE_MS = 100.0

@@ -5,15 +5,15 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from .common import Context, Section, median_time
+from bench.common import Context, Section, median_time
 
 TARGET_MS = 1000.0
 
 
 def reviewed_records(count: int, seed: int = 0) -> list:
     """`count` reviewed images as the database gives them back: a model's probabilities and a grader's decision."""
-    from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status
-    from ran_desktop.engine.review import Decision, ImageRecord
+    from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
+    from ran_desktop.engine.records.review import Decision, ImageRecord
 
     rng = random.Random(seed)
     info = ModelInfo("ran18-bench", "1.0", "bench", False, True, "", "CPU", referable_threshold=0.47)
@@ -30,8 +30,8 @@ def reviewed_records(count: int, seed: int = 0) -> list:
 
 
 def run(ctx: Context, section: Section) -> dict:
-    from ran_desktop.engine.local_calibration import fit_temperature, labelled_scores, propose_threshold
-    from ran_desktop.engine.local_validation import local_validation
+    from ran_desktop.engine.validation.agreement import local_validation
+    from ran_desktop.engine.validation.calibration import fit_temperature, labelled_scores, propose_threshold
 
     count = ctx.n(100_000, 2_000)
     records = reviewed_records(count)

@@ -10,7 +10,7 @@ import gc
 import json
 from pathlib import Path
 
-from .common import Context, Section, rss_bytes, run_child
+from bench.common import Context, Section, rss_bytes, run_child
 
 TARGET_GROWTH = 0.05
 SIZE = (1024, 1024)  # smaller than a camera's frame to keep 1,000 images short; per-image memory is bounded anyway
@@ -40,8 +40,8 @@ def run(ctx: Context, section: Section) -> dict:
 
 
 def _child(folder: Path, model_dir: Path, early: int) -> dict:
-    from ran_desktop.engine.bundle import load_bundle
-    from ran_desktop.engine.screener import Screener
+    from ran_desktop.engine.model.bundle import load_bundle
+    from ran_desktop.engine.screening.screener import Screener
 
     loaded = load_bundle(model_dir)
     gc.collect()

@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import torch
 
-from .common import SAMPLE, Context, Section, median_time
+from bench.common import SAMPLE, Context, Section, median_time
 
 
 def preprocessed_batch(loaded, n: int, seed: int = 0) -> torch.Tensor:
     """n distinct model inputs made the way the screener makes them, from the sample photograph."""
-    from ran_desktop.engine.preprocess import preprocess
+    from ran_desktop.engine.imaging.preprocess import preprocess
 
     rgb = cv2.cvtColor(cv2.imread(str(SAMPLE)), cv2.COLOR_BGR2RGB)
     base = preprocess(rgb, loaded.preprocess_settings).tensor
@@ -42,7 +42,7 @@ def throughput(loaded, batch_size: int, repeats: int) -> float:
 
 
 def run(ctx: Context, section: Section) -> dict:
-    from ran_desktop.engine.screener import ScreeningOptions
+    from ran_desktop.engine.screening.screener import ScreeningOptions
 
     loaded = ctx.load_model()
     screener_batch = ScreeningOptions().batch_size

@@ -57,7 +57,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def _shipped_bundle() -> Path | None:
     """The trained bundle the app would load from models/, if there is one."""
-    from ran_desktop.engine.bundle import find_bundles
+    from ran_desktop.engine.model.bundle import find_bundles
     from ran_desktop.paths import models_dir
 
     trained = [p for p in find_bundles(models_dir()) if json.loads((p / "manifest.json").read_text()).get("trained")]
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.model or shipped:
             model_dir = (args.model or shipped).resolve()
         else:
-            from ran_desktop.engine.untrained import create_untrained_bundle
+            from ran_desktop.engine.model.untrained import create_untrained_bundle
 
             # Built per run, so the numbers do not depend on whatever sits in models/.
             model_dir = scratch / "ran18-bench"
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
             section.seconds = time.perf_counter() - t0
             print(f"[bench] {name} done in {section.seconds:.0f} s", file=sys.stderr, flush=True)
             sections.append(section)
-        from ran_desktop.engine.bundle import read_manifest
+        from ran_desktop.engine.model.bundle import read_manifest
 
         manifest = read_manifest(model_dir)
     header = [

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import torch
 
-from .common import SAMPLE, Context, Section
+from bench.common import SAMPLE, Context, Section
 
 TARGET = 0.9
 

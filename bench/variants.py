@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import torch
 
-from .common import Context, Section
-from .flops import count_flops
+from bench.common import Context, Section
+from bench.flops import count_flops
 
 # (variant, base width, input px): the encoder's width and the input size are the two knobs that trade speed for
 # the small lesions (microaneurysms are a few pixels wide at 224).
@@ -24,7 +24,7 @@ CANDIDATES = [
 
 
 def _images_per_second(model: torch.nn.Module, size: int, batch: int, repeats: int, device: torch.device) -> float:
-    from .common import median_time
+    from bench.common import median_time
 
     x = torch.randn(batch, 3, size, size, device=device).contiguous(memory_format=torch.channels_last)
 
@@ -39,7 +39,7 @@ def _images_per_second(model: torch.nn.Module, size: int, batch: int, repeats: i
 
 def run(ctx: Context, section: Section) -> dict:
     from ran_desktop.engine.model import build_ran
-    from ran_desktop.engine.screener import ScreeningOptions
+    from ran_desktop.engine.screening.screener import ScreeningOptions
 
     loaded = ctx.load_model()
     m = loaded.manifest

@@ -18,16 +18,16 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The engine before PySide6: PySide6 reads the source of every module imported after it (looking for its
 # feature switches), wasted time on the engine and the standard library, which hold no Qt.
-from .engine.storage import APP_NAME, StorageError, default_data_dir  # noqa: E402, I001
+from ran_desktop.engine.records.storage import APP_NAME, StorageError, default_data_dir  # noqa: E402, I001
 
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QIcon  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from .gui.crash import CrashReporter  # noqa: E402
-from .gui.main_window import MainWindow  # noqa: E402
-from .logsafe import PrivacyFilter  # noqa: E402
-from .paths import resources_dir  # noqa: E402
+from ran_desktop.gui.crash import CrashReporter  # noqa: E402
+from ran_desktop.gui.main_window import MainWindow  # noqa: E402
+from ran_desktop.logsafe import PrivacyFilter  # noqa: E402
+from ran_desktop.paths import resources_dir  # noqa: E402
 
 USAGE = f"""usage: ran-desktop [PHOTOS_OR_FOLDERS...]
 
@@ -81,14 +81,14 @@ def launch(paths: Sequence[str | Path] = (), data_dir: Path | None = None, model
 
 
 def main(argv: list[str] | None = None) -> int:
-    from . import __version__  # looked up here, not on import: launch() does not need it
+    from ran_desktop import __version__  # looked up here, not on import: launch() does not need it
 
     args = list(sys.argv[1:] if argv is None else argv)
     if "--version" in args:
         print(f"{APP_NAME} {__version__}")
         return 0
     if "--self-test" in args:  # checked before any QApplication exists: the self-test opens no window
-        from .selftest import main as self_test
+        from ran_desktop.selftest import main as self_test
 
         return self_test(args)
     if "-h" in args or "--help" in args:
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     app.setApplicationVersion(__version__)
     QApplication.setWindowIcon(app_icon())
     QGuiApplication.setDesktopFileName("ran-screening")  # links the window to the installed menu entry (Wayland)
-    from .gui.binding_check import binding_problem
+    from ran_desktop.gui.binding_check import binding_problem
 
     if problem := binding_problem():
         from PySide6.QtWidgets import QMessageBox

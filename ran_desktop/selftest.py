@@ -24,8 +24,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any, TextIO
 
-from . import __version__
-from .paths import install_root, models_dir, resources_dir
+from ran_desktop import __version__
+from ran_desktop.paths import install_root, models_dir, resources_dir
 
 LOG_NAME = "self-test.log"
 REPORTS_FOLDER = "reports"
@@ -193,7 +193,7 @@ def _step_qt_binding(state: dict[str, Any], log: Callable[..., None]) -> str:
     """A binding that loses references to None crashes the window mid-session (gui/binding_check.py)."""
     import PySide6
 
-    from .gui.binding_check import binding_problem
+    from ran_desktop.gui.binding_check import binding_problem
 
     if problem := binding_problem():
         raise SelfTestFailure(problem.replace("\n\n", " "))
@@ -218,9 +218,9 @@ def _step_dicom_decoders(state: dict[str, Any], log: Callable[..., None]) -> str
 
 
 def _step_load_model(state: dict[str, Any], log: Callable[..., None]) -> str:
-    from .engine.bundle import choose_bundle, load_bundle
-    from .engine.errors import BundleError
-    from .paths import installed_models_dir
+    from ran_desktop.engine.errors import BundleError
+    from ran_desktop.engine.model.bundle import choose_bundle, load_bundle
+    from ran_desktop.paths import installed_models_dir
 
     folder = models_dir()
     try:
@@ -254,7 +254,7 @@ def _step_load_model(state: dict[str, Any], log: Callable[..., None]) -> str:
 
 
 def _step_find_sample(state: dict[str, Any], log: Callable[..., None]) -> str:
-    from .paths import sample_images
+    from ran_desktop.paths import sample_images
 
     folder = resources_dir() / "samples"
     try:
@@ -271,8 +271,8 @@ def _step_find_sample(state: dict[str, Any], log: Callable[..., None]) -> str:
 
 
 def _step_screen(state: dict[str, Any], log: Callable[..., None]) -> str:
-    from .engine.results import Status
-    from .engine.screener import Screener, ScreeningOptions
+    from ran_desktop.engine.records.results import Status
+    from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 
     screener = Screener(state["loaded"], ScreeningOptions(batch_size=1, workers=1, lookahead=2))
     results = list(screener.screen(state["samples"]))
@@ -299,8 +299,8 @@ def _step_screen(state: dict[str, Any], log: Callable[..., None]) -> str:
 
 
 def _step_report(state: dict[str, Any], log: Callable[..., None]) -> str:
-    from .engine.reports import ReportContext, ReportError, export_batch_summary, export_patient_reports
-    from .engine.review import ImageRecord, group_by_patient
+    from ran_desktop.engine.records.review import ImageRecord, group_by_patient
+    from ran_desktop.reports import ReportContext, ReportError, export_batch_summary, export_patient_reports
 
     records = [ImageRecord(image_id=i, result=r) for i, r in enumerate(state["results"], start=1)]
     groups = group_by_patient(records)
@@ -327,8 +327,8 @@ def _step_audit_trail(state: dict[str, Any], log: Callable[..., None]) -> str:
     """The user's session database, read only: its audit trail's hash chain must hold (engine/audit_chain.py)."""
     import sqlite3
 
-    from .engine import audit_chain
-    from .engine.storage import DATABASE_NAME, default_data_dir
+    from ran_desktop.engine.records import audit_chain
+    from ran_desktop.engine.records.storage import DATABASE_NAME, default_data_dir
 
     path = default_data_dir() / DATABASE_NAME
     if not path.is_file():

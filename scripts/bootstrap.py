@@ -43,7 +43,7 @@ def ensure_model() -> None:
     if any((p / "manifest.json").is_file() for p in models.glob("*")):
         return
     run(venv_python(), "-c",
-        "from ran_desktop.engine.untrained import create_untrained_bundle as c; "
+        "from ran_desktop.engine.model.untrained import create_untrained_bundle as c; "
         "m = c('models/ran18-untrained'); print('created', m.title)")
 
 

@@ -58,12 +58,12 @@ def demo_reports(folder: Path) -> tuple[Path, list[Path]]:
     sys.path.insert(0, str(ROOT / "tests"))
     from dicom_factory import write_dicom
 
-    from ran_desktop.engine.bundle import find_bundles, load_bundle
-    from ran_desktop.engine.reports import ReportContext, export_batch_summary, export_patient_reports
-    from ran_desktop.engine.review import Decision, ImageRecord, decision_kind, group_by_patient
-    from ran_desktop.engine.screener import Screener
-    from ran_desktop.engine.untrained import create_untrained_bundle
+    from ran_desktop.engine.model.bundle import find_bundles, load_bundle
+    from ran_desktop.engine.model.untrained import create_untrained_bundle
+    from ran_desktop.engine.records.review import Decision, ImageRecord, decision_kind, group_by_patient
+    from ran_desktop.engine.screening.screener import Screener
     from ran_desktop.paths import models_dir, sample_images
+    from ran_desktop.reports import ReportContext, export_batch_summary, export_patient_reports
 
     bundle = next(iter(find_bundles(models_dir())), None)
     if bundle is None:

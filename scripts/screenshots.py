@@ -76,12 +76,12 @@ def blurred_diseased_photo(folder: Path) -> Path | None:
 
 
 def models_folder(tmp: Path) -> Path:
-    from ran_desktop.engine.bundle import find_bundles
+    from ran_desktop.engine.model.bundle import find_bundles
     from ran_desktop.paths import models_dir
 
     if find_bundles(models_dir()):
         return models_dir()
-    from ran_desktop.engine.untrained import create_untrained_bundle
+    from ran_desktop.engine.model.untrained import create_untrained_bundle
 
     folder = tmp / "models"
     create_untrained_bundle(folder / "ran18-untrained", variant="ran18", seed=0)
@@ -107,7 +107,7 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     from PySide6.QtWidgets import QApplication
 
     from ran_desktop.app import launch
-    from ran_desktop.engine.review import Decision
+    from ran_desktop.engine.records.review import Decision
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
 

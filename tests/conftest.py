@@ -20,7 +20,7 @@ def sample_path() -> Path:
 @pytest.fixture(scope="session")
 def tiny_bundle(tmp_path_factory) -> Path:
     """A small seeded RAN-18 (base width 8, 64 px input): the real network at a size tests can afford."""
-    from ran_desktop.engine.untrained import create_untrained_bundle
+    from ran_desktop.engine.model.untrained import create_untrained_bundle
 
     folder = tmp_path_factory.mktemp("models") / "tiny-ran18"
     create_untrained_bundle(folder, variant="ran18", seed=7, input_size=64, base_width=8, dtype="float32")

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ran_desktop.engine.untrained import create_untrained_bundle
+from ran_desktop.engine.model.untrained import create_untrained_bundle
 
 REPO = Path(__file__).resolve().parent.parent
 SECTIONS = ("model_only", "end_to_end", "gradcam", "gui", "memory", "training", "flops", "variants")

@@ -4,13 +4,13 @@ import re
 import pytest
 import torch
 
-from ran_desktop.engine.bundle import find_bundles, load_bundle, read_manifest, sha256_of, write_manifest
 from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
-from ran_desktop.engine.manifest import MANIFEST_NAME, WEIGHTS_NAME
+from ran_desktop.engine.imaging.preprocess import PreprocessSettings
 from ran_desktop.engine.model import build_ran
-from ran_desktop.engine.preprocess import PreprocessSettings
-from ran_desktop.engine.untrained import create_untrained_bundle
+from ran_desktop.engine.model.bundle import find_bundles, load_bundle, read_manifest, sha256_of, write_manifest
+from ran_desktop.engine.model.manifest import MANIFEST_NAME, WEIGHTS_NAME
+from ran_desktop.engine.model.untrained import create_untrained_bundle
 
 
 def test_manifest_describes_the_weights(tiny_bundle):

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from ran_desktop.cli.screen import main
-from ran_desktop.engine.results import CSV_COLUMNS
+from ran_desktop.engine.records.results import CSV_COLUMNS
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ROOT / "resources" / "samples"

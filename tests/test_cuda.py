@@ -13,9 +13,9 @@ import pytest
 import torch
 from training_data import write_dotted_dataset
 
-from ran_desktop.engine.bundle import find_bundles, load_bundle
-from ran_desktop.engine.results import Status
-from ran_desktop.engine.screener import Screener, ScreeningOptions
+from ran_desktop.engine.model.bundle import find_bundles, load_bundle
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 from training.synthetic import generate_fundus
 from training.train import TrainConfig, Trainer
 

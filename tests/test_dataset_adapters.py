@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ran_desktop.engine.loading.types import Eye
+from ran_desktop.engine.imaging.loading.types import Eye
 from training.datasets import KINDS, Record, detect_dataset, load_dataset
 
 

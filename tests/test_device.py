@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ran_desktop.engine.device import DEVICE_ENV, choose_device
+from ran_desktop.engine.model.device import DEVICE_ENV, choose_device
 
 
 def test_cpu_on_request():

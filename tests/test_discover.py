@@ -10,7 +10,7 @@ import pytest
 from dicom_factory import write_dicom
 from PIL import Image
 
-from ran_desktop.engine.loading import SUPPORTED_SUFFIXES, iter_image_files
+from ran_desktop.engine.imaging.loading import SUPPORTED_SUFFIXES, iter_image_files
 
 
 def _touch_jpeg(path: Path) -> Path:

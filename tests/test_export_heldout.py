@@ -6,7 +6,7 @@ import json
 import pytest
 from training_data import write_dotted_dataset
 
-from ran_desktop.engine.bundle import load_bundle
+from ran_desktop.engine.model.bundle import load_bundle
 from training.evaluate import main as evaluate_main
 from training.export import export_run
 from training.export import main as export_main

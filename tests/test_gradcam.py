@@ -7,9 +7,9 @@ import pytest
 import torch
 from torch import Tensor, nn
 
-from ran_desktop.engine.gradcam import GradCAM
-from ran_desktop.engine.heatmap import overlay_heatmap, upsample_heatmap
+from ran_desktop.engine.imaging.heatmap import overlay_heatmap, upsample_heatmap
 from ran_desktop.engine.model import RAN, build_ran
+from ran_desktop.engine.model.gradcam import GradCAM
 
 SIZE = 96  # a 6x6 map at the dilated module
 
@@ -153,8 +153,8 @@ def test_overlay_colours_are_rgb() -> None:
 def test_heatmap_on_photo_lands_where_the_crop_came_from(sample_path):
     import cv2
 
-    from ran_desktop.engine.heatmap import heatmap_on_photo
-    from ran_desktop.engine.preprocess import crop_to_fov, detect_fov, fov_square
+    from ran_desktop.engine.imaging.heatmap import heatmap_on_photo
+    from ran_desktop.engine.imaging.preprocess import crop_to_fov, detect_fov, fov_square
 
     rgb = cv2.cvtColor(cv2.imread(str(sample_path)), cv2.COLOR_BGR2RGB)
     rgb = np.ascontiguousarray(rgb[150:1250])  # clip the disc top and bottom, as many cameras do
@@ -176,9 +176,9 @@ def test_one_opacity_for_every_overlay():
     """The window's slider, the reports and the CLI start from the same opacity (engine.preview.HEAT_OPACITY)."""
     import inspect
 
-    from ran_desktop.engine.heatmap import HEAT_OPACITY
-    from ran_desktop.engine.reports.context import ReportContext
-    from ran_desktop.engine.reports.pictures import record_pictures
+    from ran_desktop.engine.imaging.heatmap import HEAT_OPACITY
+    from ran_desktop.reports.context import ReportContext
+    from ran_desktop.reports.pictures import record_pictures
 
     assert overlay_heatmap.__defaults__[0] == HEAT_OPACITY == ReportContext().heat_opacity
     assert inspect.signature(record_pictures).parameters["opacity"].default == HEAT_OPACITY
@@ -191,10 +191,10 @@ def test_the_windows_heat_map_explains_the_probabilities_the_screener_gave(hesit
     screener decoded it, so the caption's probability is the bar's beside it (and the report's)."""
     import cv2
 
-    from ran_desktop.engine.bundle import load_bundle
-    from ran_desktop.engine.explain import explain
-    from ran_desktop.engine.preview import make_preview
-    from ran_desktop.engine.screener import Screener
+    from ran_desktop.engine.imaging.preview import make_preview
+    from ran_desktop.engine.model.bundle import load_bundle
+    from ran_desktop.engine.model.explain import explain
+    from ran_desktop.engine.screening.screener import Screener
 
     path = tmp_path / f"photo{suffix}"
     cv2.imwrite(str(path), cv2.imread(str(sample_path)))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ran_desktop.engine.loading import Eye, laterality_from_filename
+from ran_desktop.engine.imaging.loading import Eye, laterality_from_filename
 
 
 @pytest.mark.parametrize(

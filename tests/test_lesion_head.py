@@ -12,9 +12,9 @@ import pytest
 import torch
 from test_real_data import write_tree
 
-from ran_desktop.engine.bundle import load_bundle, save_bundle
+from ran_desktop.engine.imaging.preprocess import PreprocessSettings, crop_to_fov, detect_fov, resize_square
 from ran_desktop.engine.model import LESION_KINDS, ran18
-from ran_desktop.engine.preprocess import PreprocessSettings, crop_to_fov, detect_fov, resize_square
+from ran_desktop.engine.model.bundle import load_bundle, save_bundle
 from training import lesion_masks
 from training.engine_io import LesionLoss, lesion_targets
 from training.synthetic import rules as R

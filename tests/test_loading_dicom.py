@@ -15,7 +15,7 @@ from pydicom.sequence import Sequence
 from pydicom.uid import UID
 
 from ran_desktop.engine.errors import ImageLoadError, UnsupportedFormatError
-from ran_desktop.engine.loading import Eye, LoadedImage, load_images
+from ran_desktop.engine.imaging.loading import Eye, LoadedImage, load_images
 
 BARS = colour_bars(64, 96)
 CENTRES = band_centres(96)
@@ -336,7 +336,7 @@ def test_huge_declared_size_is_refused_before_decoding(tmp_path: Path) -> None:
 
 
 def test_a_file_with_too_many_frames_is_refused_before_decoding(tmp_path):
-    from ran_desktop.engine.loading.dicom import MAX_FRAMES
+    from ran_desktop.engine.imaging.loading.dicom import MAX_FRAMES
 
     frames = [np.full((8, 8, 3), i % 256, np.uint8) for i in range(MAX_FRAMES + 1)]
     path = write_dicom(tmp_path / "series.dcm", frames)

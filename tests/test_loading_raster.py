@@ -16,7 +16,7 @@ from dicom_factory import band_centres, colour_bars
 from PIL import Image, ImageOps
 
 from ran_desktop.engine.errors import ImageLoadError, UnsupportedFormatError
-from ran_desktop.engine.loading import Eye, LoadedImage, load_images
+from ran_desktop.engine.imaging.loading import Eye, LoadedImage, load_images
 
 SAMPLE = Path(__file__).resolve().parents[1] / "resources" / "samples" / "normal_fundus_OS.jpg"
 BARS = colour_bars(64, 96)

@@ -8,13 +8,13 @@ import random
 
 import pytest
 
-from ran_desktop.engine.local_calibration import (
+from ran_desktop.engine.validation.agreement import wilson_interval
+from ran_desktop.engine.validation.calibration import (
     expected_calibration_error,
     fit_temperature,
     labelled_scores,
     propose_threshold,
 )
-from ran_desktop.engine.local_validation import wilson_interval
 
 
 def test_the_threshold_keeps_the_target_share_of_referable_eyes():
@@ -74,8 +74,8 @@ def test_calibration_error_of_a_perfectly_calibrated_score_is_small():
 def test_scores_come_from_reviewed_gradable_images(tmp_path):
     from pathlib import Path
 
-    from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status
-    from ran_desktop.engine.review import Decision, ImageRecord
+    from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
+    from ran_desktop.engine.records.review import Decision, ImageRecord
 
     info = ModelInfo("m", "1", "d", False, True, "", "CPU", referable_threshold=0.5)
 

@@ -10,13 +10,13 @@ import json
 import pytest
 from pypdf import PdfReader
 
-from ran_desktop.engine import local_operating_point as lop
-from ran_desktop.engine.batch import BatchRun
-from ran_desktop.engine.bundle import load_bundle
-from ran_desktop.engine.local_calibration import propose_threshold
-from ran_desktop.engine.reports import ReportContext, build_patient_report
-from ran_desktop.engine.review import group_by_patient
-from ran_desktop.engine.storage import DATABASE_NAME, Storage
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.records.review import group_by_patient
+from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
+from ran_desktop.engine.screening.batch import BatchRun
+from ran_desktop.engine.validation import operating_point as lop
+from ran_desktop.engine.validation.calibration import propose_threshold
+from ran_desktop.reports import ReportContext, build_patient_report
 
 SHA = "ab" * 32
 

@@ -11,13 +11,13 @@ import pytest
 from sklearn.metrics import cohen_kappa_score, confusion_matrix
 
 from ran_desktop.cli.validate import main as validate_main
-from ran_desktop.engine.bundle import load_bundle
-from ran_desktop.engine.local_validation import MIN_REFERABLE, local_validation, quadratic_kappa, wilson_interval
-from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status
-from ran_desktop.engine.review import Decision
-from ran_desktop.engine.review_session import ReviewSession
-from ran_desktop.engine.screener import Screener
-from ran_desktop.engine.storage import DATABASE_NAME, Storage
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
+from ran_desktop.engine.records.review import Decision
+from ran_desktop.engine.records.review_session import ReviewSession
+from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
+from ran_desktop.engine.screening.screener import Screener
+from ran_desktop.engine.validation.agreement import MIN_REFERABLE, local_validation, quadratic_kappa, wilson_interval
 
 INFO = ModelInfo("ran18-test", "1.0", "test data", False, True, "", "CPU", referable_threshold=0.5)
 

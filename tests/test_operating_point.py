@@ -13,11 +13,11 @@ from bundle_factory import CREDIT, with_threshold
 from pypdf import PdfReader
 
 from ran_desktop.cli.screen import main as screen_main
-from ran_desktop.engine.bundle import load_bundle
 from ran_desktop.engine.grading import referable_probability
-from ran_desktop.engine.reports import ReportContext, build_patient_report
-from ran_desktop.engine.review import ImageRecord, group_by_patient
-from ran_desktop.engine.screener import Screener
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.records.review import ImageRecord, group_by_patient
+from ran_desktop.engine.screening.screener import Screener
+from ran_desktop.reports import ReportContext, build_patient_report
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +78,9 @@ def test_the_about_dialog_credits_the_training_data(bundles):
 
 
 def test_the_footer_and_model_status_say_what_trained_the_weights():
-    from ran_desktop.engine.reports.blocks import short_warning
-    from ran_desktop.engine.reports.facts import model_status
-    from ran_desktop.engine.results import ModelInfo
+    from ran_desktop.engine.records.results import ModelInfo
+    from ran_desktop.reports.blocks import short_warning
+    from ran_desktop.reports.facts import model_status
 
     mixed = ModelInfo("m", "1", "data", True, True, "not validated", "CPU", real=True)
     synthetic = ModelInfo("m", "1", "data", True, True, "not validated", "CPU")

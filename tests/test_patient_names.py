@@ -6,9 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from ran_desktop.engine.patient_names import DEFAULT_PATTERNS, PatternError, check_patterns, patient_from_filename
-from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status
-from ran_desktop.engine.review import ImageRecord, group_by_patient
+from ran_desktop.engine.records.patient_names import (
+    DEFAULT_PATTERNS,
+    PatternError,
+    check_patterns,
+    patient_from_filename,
+)
+from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
+from ran_desktop.engine.records.review import ImageRecord, group_by_patient
 
 INFO = ModelInfo("m", "1", "data", False, True, "", "CPU")
 
@@ -23,7 +28,7 @@ def test_the_default_patterns(name, patient):
 
 
 def record(i: int, path: str, patient_id: str | None = None, status: Status = Status.SCREENED) -> ImageRecord:
-    from ran_desktop.engine.loading import Eye, ImageMetadata
+    from ran_desktop.engine.imaging.loading import Eye, ImageMetadata
 
     meta = ImageMetadata("DICOM", (100, 100), 8, "RGB", eye=Eye.UNKNOWN, patient_id=patient_id) if patient_id else None
     result = ScreeningResult(path, Path(path), status, INFO, metadata=meta, dr_probs=(1, 0, 0, 0, 0),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from skimage import data
 
-from ran_desktop.engine.preprocess import (
+from ran_desktop.engine.imaging.preprocess import (
     DEFAULT_SETTINGS,
     PreprocessSettings,
     apply_clahe,
@@ -400,7 +400,7 @@ def test_a_non_contiguous_view_gives_the_same_tensor(sample):
 
 def test_preprocessing_and_quality_load_neither_torch_nor_qt():
     code = (
-        "import sys, ran_desktop.engine.preprocess, ran_desktop.engine.quality; "
+        "import sys, ran_desktop.engine.imaging.preprocess, ran_desktop.engine.imaging.quality; "
         "bad = [m for m in sys.modules if m.split('.')[0] in ('torch', 'PySide6', 'PyQt5', 'PyQt6')]; "
         "print(bad); sys.exit(1 if bad else 0)"
     )

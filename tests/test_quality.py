@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from skimage import data
 
-from ran_desktop.engine.preprocess import detect_fov
-from ran_desktop.engine.quality import (
+from ran_desktop.engine.imaging.preprocess import detect_fov
+from ran_desktop.engine.imaging.quality import (
     DEFAULT_THRESHOLDS,
     NO_FUNDUS_REASON,
     QualityReport,
@@ -157,7 +157,7 @@ def test_field_of_view_must_belong_to_the_image(sample):
 @pytest.mark.parametrize("crop", [None, (slice(200, 1200), slice(None))], ids=["whole", "clipped-disc"])
 def test_reusing_preprocessings_square_gives_the_same_report(sample, crop):
     """The screener hands over the square preprocessing already cut; the verdict must not depend on who cut it."""
-    from ran_desktop.engine.preprocess import crop_to_fov
+    from ran_desktop.engine.imaging.preprocess import crop_to_fov
 
     rgb = sample if crop is None else np.ascontiguousarray(sample[crop])
     fov = detect_fov(rgb)
@@ -172,7 +172,7 @@ def test_reusing_preprocessings_square_gives_the_same_report(sample, crop):
 
 def test_scores_match_a_direct_masked_measurement(sample):
     """Brightness, contrast and saturation from OpenCV's masked statistics equal plain numpy over the interior."""
-    from ran_desktop.engine import quality
+    from ran_desktop.engine.imaging import quality
 
     fov = detect_fov(sample)
     report = assess_quality(scaled(sample, 2.4), fov, FULL)

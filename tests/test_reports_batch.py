@@ -13,10 +13,10 @@ from reportlab.lib.rl_accel import fp_str
 from test_reports_support import GRADER, Batch, batch_fixture, page_texts, pdf_text  # noqa: F401 (fixtures)
 
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Outcome
-from ran_desktop.engine.reports import ReportContext, batch_counts, build_batch_summary
-from ran_desktop.engine.reports.layout import REFERABLE_BG
-from ran_desktop.engine.results import Status
-from ran_desktop.engine.review import Decision, group_by_patient
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.review import Decision, group_by_patient
+from ran_desktop.reports import ReportContext, batch_counts, build_batch_summary
+from ran_desktop.reports.layout import REFERABLE_BG
 
 WHEN = datetime(2024, 1, 17, 9, 30, tzinfo=UTC)
 REFERABLE_FILL = f"{fp_str(*REFERABLE_BG.rgb())} rg"

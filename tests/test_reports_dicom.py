@@ -13,9 +13,9 @@ import pytest
 from pypdf import PdfReader
 from test_reports_support import Batch, batch_fixture, pdf_text, with_identity  # noqa: F401 (fixtures)
 
-from ran_desktop.engine.reports import ENCAPSULATED_PDF_STORAGE, ReportContext, dicom_problem, export_patient_reports
-from ran_desktop.engine.reports.dicom_pdf import person_name
-from ran_desktop.engine.review import group_by_patient
+from ran_desktop.engine.records.review import group_by_patient
+from ran_desktop.reports import ENCAPSULATED_PDF_STORAGE, ReportContext, dicom_problem, export_patient_reports
+from ran_desktop.reports.dicom_pdf import person_name
 
 WHEN = datetime(2024, 1, 17, 9, 30, 12, tzinfo=UTC)
 

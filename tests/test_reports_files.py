@@ -12,7 +12,8 @@ import pytest
 from pypdf import PdfReader
 from test_reports_support import Batch, batch_fixture, pdf_text, tmpfs, with_identity  # noqa: F401 (fixtures)
 
-from ran_desktop.engine.reports import (
+from ran_desktop.engine.records.review import PatientGroup, group_by_patient
+from ran_desktop.reports import (
     ReportContext,
     ReportWriteError,
     build_patient_report,
@@ -21,7 +22,6 @@ from ran_desktop.engine.reports import (
     report_file_name,
     safe_file_name,
 )
-from ran_desktop.engine.review import PatientGroup, group_by_patient
 
 WHEN = datetime(2024, 1, 17, 9, 30, tzinfo=UTC)
 EVIL = ["../../x", "..", ".", "CON", "con.txt", "NUL", "LPT1", "a/b\\c:d*?", "x" * 300, "", "   ", " .hidden",

@@ -25,10 +25,10 @@ from test_reports_support import (  # noqa: F401 (fixtures)
 )
 
 from ran_desktop.engine.grading import GUIDELINE
-from ran_desktop.engine.reports import ReportContext, ReportError, build_patient_report, export_patient_reports
-from ran_desktop.engine.reports.facts import grade_label
-from ran_desktop.engine.review import ImageRecord, PatientGroup, group_by_patient
-from ran_desktop.engine.thumbnails import make_thumbnail
+from ran_desktop.engine.imaging.thumbnails import make_thumbnail
+from ran_desktop.engine.records.review import ImageRecord, PatientGroup, group_by_patient
+from ran_desktop.reports import ReportContext, ReportError, build_patient_report, export_patient_reports
+from ran_desktop.reports.facts import grade_label
 
 WHEN = datetime(2024, 1, 17, 14, 5, tzinfo=timezone(timedelta(hours=1)))
 
@@ -230,9 +230,9 @@ def test_footer_warning_is_never_cut_short() -> None:
     from reportlab.lib.pagesizes import A4
     from reportlab.platypus import Paragraph
 
-    from ran_desktop.engine.reports.blocks import short_warning
-    from ran_desktop.engine.reports.layout import PageDecor, build_pdf
-    from ran_desktop.engine.results import ModelInfo
+    from ran_desktop.engine.records.results import ModelInfo
+    from ran_desktop.reports.blocks import short_warning
+    from ran_desktop.reports.layout import PageDecor, build_pdf
 
     def info(trained: bool, synthetic: bool) -> ModelInfo:
         return ModelInfo("m", "1", "data", synthetic=synthetic, trained=trained, warning="not validated", device="CPU")

@@ -19,9 +19,16 @@ import pytest
 from dicom_factory import write_dicom
 from pypdf import PdfReader
 
-from ran_desktop.engine.bundle import LoadedModel, load_bundle
-from ran_desktop.engine.review import CONFIRMED, OVERRIDDEN, Decision, ImageRecord, PatientGroup, group_by_patient
-from ran_desktop.engine.screener import Screener
+from ran_desktop.engine.model.bundle import LoadedModel, load_bundle
+from ran_desktop.engine.records.review import (
+    CONFIRMED,
+    OVERRIDDEN,
+    Decision,
+    ImageRecord,
+    PatientGroup,
+    group_by_patient,
+)
+from ran_desktop.engine.screening.screener import Screener
 
 GRADER = "Dr Åse Grader"
 

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 
-from ran_desktop.engine.bundle import load_bundle
-from ran_desktop.engine.review import CONFIRMED, OVERRIDDEN, Decision
-from ran_desktop.engine.review_session import NoGraderError, ReviewSession
-from ran_desktop.engine.screener import Screener
-from ran_desktop.engine.storage import StaleDecisionError, Storage
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, Decision
+from ran_desktop.engine.records.review_session import NoGraderError, ReviewSession
+from ran_desktop.engine.records.storage import StaleDecisionError, Storage
+from ran_desktop.engine.screening.screener import Screener
 
 
 @pytest.fixture

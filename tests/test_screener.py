@@ -2,9 +2,9 @@ import cv2
 import numpy as np
 import pytest
 
-from ran_desktop.engine.bundle import load_bundle
-from ran_desktop.engine.results import Status
-from ran_desktop.engine.screener import Screener, ScreeningOptions
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +87,7 @@ def test_missing_path_is_a_per_file_error(loaded, tmp_path, sample_path):
 
 
 def test_decoding_threads_follow_the_cores_and_device(loaded):
-    from ran_desktop.engine.screener import default_workers
+    from ran_desktop.engine.screening.screener import default_workers
 
     assert default_workers("cpu", 2) == 2 and default_workers("cuda", 2) == 2  # small machines keep two
     assert default_workers("cpu", 12) == 4 and default_workers("cuda", 12) == 11  # GPU: inference costs the CPU little

@@ -112,7 +112,7 @@ def test_missing_sample_fails_with_the_reason(models_env, tmp_path, temp_root, m
 
 
 def test_an_unexpected_error_is_reported_with_its_traceback_in_the_log(models_env, temp_root, monkeypatch, capsys):
-    from ran_desktop.engine import screener
+    from ran_desktop.engine.screening import screener
 
     def broken_screen(self, paths_):
         raise RuntimeError("simulated inference crash")

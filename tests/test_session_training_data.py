@@ -9,11 +9,11 @@ import json
 import pytest
 from training_data import write_dotted_dataset
 
-from ran_desktop.engine.batch import BatchRun
-from ran_desktop.engine.bundle import load_bundle
-from ran_desktop.engine.review import Decision
-from ran_desktop.engine.review_session import ReviewSession
-from ran_desktop.engine.storage import DATABASE_NAME, Storage
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.records.review import Decision
+from ran_desktop.engine.records.review_session import ReviewSession
+from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
+from ran_desktop.engine.screening.batch import BatchRun
 from training.datasets import detect_dataset, load_dataset
 from training.datasets import session as session_source
 from training.train import main as train_main

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ran_desktop.engine.loading.types import Eye
+from ran_desktop.engine.imaging.loading.types import Eye
 from training.datasets import Record, load_split, save_split, split_records
 
 GRADE_WEIGHTS = [50, 12, 20, 10, 8]  # roughly EyePACS-shaped, with enough grade 4 for every split

@@ -13,16 +13,16 @@ import cv2
 import numpy as np
 import pytest
 
-from ran_desktop.engine import storage as storage_module
-from ran_desktop.engine.batch import BatchRun
-from ran_desktop.engine.bundle import load_bundle
-from ran_desktop.engine.loading import Eye
-from ran_desktop.engine.results import Status
-from ran_desktop.engine.review import CONFIRMED, OVERRIDDEN, Decision
-from ran_desktop.engine.screener import Screener, ScreeningOptions
-from ran_desktop.engine.session_export import write_session
-from ran_desktop.engine.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, StorageError, open_storage
-from ran_desktop.engine.thumbnails import make_thumbnail
+from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.imaging.thumbnails import make_thumbnail
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.records import storage as storage_module
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, Decision
+from ran_desktop.engine.records.session_export import write_session
+from ran_desktop.engine.records.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, StorageError, open_storage
+from ran_desktop.engine.screening.batch import BatchRun
+from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -191,9 +191,9 @@ def test_a_crash_loses_nothing_already_saved(db_path, screened, tmp_path):
     script = tmp_path / "crash.py"
     script.write_text(
         "import os, sys\n"
-        "from ran_desktop.engine.storage import Storage\n"
-        "from ran_desktop.engine.review import Decision\n"
-        "from ran_desktop.engine.results import ScreeningResult, ModelInfo, Status\n"
+        "from ran_desktop.engine.records.storage import Storage\n"
+        "from ran_desktop.engine.records.review import Decision\n"
+        "from ran_desktop.engine.records.results import ScreeningResult, ModelInfo, Status\n"
         "from pathlib import Path\n"
         "store = Storage(sys.argv[1])\n"
         "info = ModelInfo('m', '1', 'none', False, False, 'warning', 'CPU')\n"

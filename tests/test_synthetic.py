@@ -156,7 +156,7 @@ def test_fields_centre_the_macula_or_the_disc():
 
 
 def test_images_have_a_dark_surround_and_the_app_finds_their_field_of_view():
-    from ran_desktop.engine.preprocess import detect_fov
+    from ran_desktop.engine.imaging.preprocess import detect_fov
 
     for seed in range(10):
         family = "heldout" if seed > 6 else "train"

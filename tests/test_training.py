@@ -8,9 +8,9 @@ import torch
 from torch.utils.data import DataLoader
 from training_data import write_dotted_dataset
 
-from ran_desktop.engine.bundle import load_bundle
-from ran_desktop.engine.loading import load_images
-from ran_desktop.engine.preprocess import PreprocessSettings, decode_min_side, finish, preprocess
+from ran_desktop.engine.imaging.loading import load_images
+from ran_desktop.engine.imaging.preprocess import PreprocessSettings, decode_min_side, finish, preprocess
+from ran_desktop.engine.model.bundle import load_bundle
 from training.data import MISSING, AugmentSettings, FundusDataset, SquareCache, augment, labels_of
 from training.datasets import load_dataset
 from training.engine_io import TwoHeadLoss, predict
@@ -75,7 +75,7 @@ def test_augmentation_is_seeded_and_keeps_the_surround_black(sample_path):
 def test_missing_labels_are_masked():
     from pathlib import Path
 
-    from ran_desktop.engine.loading import Eye
+    from ran_desktop.engine.imaging.loading import Eye
     from training.datasets import Record
 
     records = [

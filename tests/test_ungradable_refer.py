@@ -16,12 +16,12 @@ from bundle_factory import with_threshold
 from pypdf import PdfReader
 
 from ran_desktop.cli.screen import main as screen_main
-from ran_desktop.engine.bundle import load_bundle
 from ran_desktop.engine.grading import Outcome, patient_decision, recommend
-from ran_desktop.engine.reports import ReportContext, build_patient_report
-from ran_desktop.engine.review import Decision, ImageRecord, group_by_patient
-from ran_desktop.engine.screener import Screener
-from ran_desktop.engine.storage import Storage
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.records.review import Decision, ImageRecord, group_by_patient
+from ran_desktop.engine.records.storage import Storage
+from ran_desktop.engine.screening.screener import Screener
+from ran_desktop.reports import ReportContext, build_patient_report
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "idrid-segmentation"
 
@@ -113,7 +113,7 @@ def test_a_grader_calling_a_screened_photo_ungradable_is_referred_when_the_model
 
 def test_the_session_keeps_the_suspicion_and_an_older_database_gains_its_column(bundles, dark_photo, tmp_path,
                                                                               monkeypatch):
-    import ran_desktop.engine.storage as storage_module
+    import ran_desktop.engine.records.storage as storage_module
 
     path = tmp_path / "s.db"
     before = storage_module.MIGRATIONS[:-1]  # the schema before the suspicion's column
@@ -179,7 +179,7 @@ def test_a_photograph_too_dark_to_hold_detail_is_not_looked_at(hesitant_bundle, 
 
 
 def test_the_batch_counts_the_patient_as_one_to_refer(bundles, dark_photo):
-    from ran_desktop.engine.reports.counts import batch_counts
+    from ran_desktop.reports.counts import batch_counts
 
     groups = group_by_patient([ImageRecord(1, screen(bundles["suspects"], dark_photo))])
     counts = batch_counts(groups)

@@ -14,8 +14,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from .baselines import BASELINES
-from .train import TrainConfig, Trainer
+from training.baselines import BASELINES
+from training.train import TrainConfig, Trainer
 
 NETWORKS = ("ran18", *BASELINES)
 LOSSES = {"ce": 0.0, "focal": 2.0}

@@ -23,8 +23,8 @@ import torch
 from torch.utils.data import Dataset
 
 from ran_desktop.engine.errors import ImageLoadError
-from ran_desktop.engine.loading import load_images
-from ran_desktop.engine.preprocess import (
+from ran_desktop.engine.imaging.loading import load_images
+from ran_desktop.engine.imaging.preprocess import (
     PreprocessSettings,
     crop_to_fov,
     decode_min_side,
@@ -32,9 +32,8 @@ from ran_desktop.engine.preprocess import (
     finish,
     resize_square,
 )
-
-from . import lesion_masks
-from .datasets import Record
+from training import lesion_masks
+from training.datasets import Record
 
 log = logging.getLogger(__name__)
 MISSING = -1  # label value masked out of a head's loss

@@ -14,15 +14,14 @@ from typing import Any
 import torch
 from torch.utils.data import DataLoader
 
-from ran_desktop.engine.bundle import LoadedModel, load_bundle
 from ran_desktop.engine.errors import BundleError
-
-from .data import FundusDataset, SquareCache
-from .datasets import Record, load_split
-from .engine_io import Predictions, predict
-from .metrics import roc_points, screening_metrics
-from .plots import write_plots
-from .sources import load_sources
+from ran_desktop.engine.model.bundle import LoadedModel, load_bundle
+from training.data import FundusDataset, SquareCache
+from training.datasets import Record, load_split
+from training.engine_io import Predictions, predict
+from training.metrics import roc_points, screening_metrics
+from training.plots import write_plots
+from training.sources import load_sources
 
 
 def predict_records(

@@ -13,17 +13,16 @@ from typing import Any
 
 from safetensors.torch import load_file
 
-from ran_desktop.engine.bundle import load_bundle, read_manifest, save_bundle, verify_weights, write_manifest
 from ran_desktop.engine.errors import BundleError
+from ran_desktop.engine.imaging.preprocess import PreprocessSettings
 from ran_desktop.engine.model import build_ran
-from ran_desktop.engine.preprocess import PreprocessSettings
-
-from .datasets import load_split
-from .evaluate import evaluate_records, format_table, predict_records
-from .lesion_eval import evaluate_lesions, format_lesion_table
-from .metrics import choose_threshold, referable_scores
-from .sources import credits, describe, has_real, is_synthetic, load_sources, provenance
-from .train import architecture_kwargs
+from ran_desktop.engine.model.bundle import load_bundle, read_manifest, save_bundle, verify_weights, write_manifest
+from training.datasets import load_split
+from training.evaluate import evaluate_records, format_table, predict_records
+from training.lesion_eval import evaluate_lesions, format_lesion_table
+from training.metrics import choose_threshold, referable_scores
+from training.sources import credits, describe, has_real, is_synthetic, load_sources, provenance
+from training.train import architecture_kwargs
 
 SYNTHETIC_USE = (
     "Research and software evaluation only. Trained on synthetic fundus images: NOT validated for clinical use. "

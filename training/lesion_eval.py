@@ -25,13 +25,12 @@ import torch
 import torch.nn.functional as F
 from sklearn.metrics import average_precision_score
 
-from ran_desktop.engine.bundle import LoadedModel, load_bundle
-from ran_desktop.engine.loading import load_images
+from ran_desktop.engine.imaging.loading import load_images
+from ran_desktop.engine.imaging.preprocess import crop_to_fov, decode_min_side, detect_fov, finish, resize_square
 from ran_desktop.engine.model import LESION_KINDS
-from ran_desktop.engine.preprocess import crop_to_fov, decode_min_side, detect_fov, finish, resize_square
-
-from . import lesion_masks
-from .datasets.idrid_segmentation import DISC, LESIONS, load_cases, read_mask
+from ran_desktop.engine.model.bundle import LoadedModel, load_bundle
+from training import lesion_masks
+from training.datasets.idrid_segmentation import DISC, LESIONS, load_cases, read_mask
 
 # The IDRiD 2018 challenge's best pixel AUPR per kind (Porwal et al., Medical Image Analysis 59, 2020, 101561).
 CHALLENGE_BEST = {"microaneurysms": 0.5017, "haemorrhages": 0.6490, "hard_exudates": 0.8850, "soft_exudates": 0.6995}

@@ -14,8 +14,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ran_desktop.engine.imaging.preprocess import FieldOfView, PreprocessSettings, crop_to_fov
 from ran_desktop.engine.model import LESION_KINDS
-from ran_desktop.engine.preprocess import FieldOfView, PreprocessSettings, crop_to_fov
 
 # IDRiD's and the lesion bank's short names, in LESION_KINDS order.
 SHORT_NAMES: tuple[str, ...] = ("MA", "HE", "EX", "SE")

@@ -20,8 +20,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ran_desktop.engine.preprocess import detect_fov
-from ran_desktop.engine.quality import QualityReport, assess_quality
+from ran_desktop.engine.imaging.preprocess import detect_fov
+from ran_desktop.engine.imaging.quality import QualityReport, assess_quality
 
 WIDTH = 1424  # a third of IDRiD's originals: the gate measures at 512 px across the field anyway
 

@@ -6,7 +6,7 @@ import json
 import logging
 from pathlib import Path
 
-from .datasets import KINDS, Record, detect_dataset, load_dataset
+from training.datasets import KINDS, Record, detect_dataset, load_dataset
 
 log = logging.getLogger(__name__)
 SYNTHETIC_MARKER = "synthetic.json"  # the generator's parameters, beside its labels.csv

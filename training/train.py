@@ -29,17 +29,16 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Sampler
 from tqdm import tqdm
 
-from ran_desktop.engine.bundle import load_bundle
-from ran_desktop.engine.device import choose_device, worker_count
+from ran_desktop.engine.imaging.preprocess import PreprocessSettings
 from ran_desktop.engine.model import build_ran
-from ran_desktop.engine.preprocess import PreprocessSettings
-
-from .baselines import BASELINES
-from .data import AugmentSettings, FundusDataset, SquareCache
-from .datasets import Record, load_split, save_split, split_records
-from .engine_io import LesionLoss, TwoHeadLoss, predict
-from .metrics import screening_metrics, selection_score
-from .sources import load_sources
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.model.device import choose_device, worker_count
+from training.baselines import BASELINES
+from training.data import AugmentSettings, FundusDataset, SquareCache
+from training.datasets import Record, load_split, save_split, split_records
+from training.engine_io import LesionLoss, TwoHeadLoss, predict
+from training.metrics import screening_metrics, selection_score
+from training.sources import load_sources
 
 log = logging.getLogger("ran-train")
 LOG_COLUMNS = [

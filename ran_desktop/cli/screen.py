@@ -16,15 +16,15 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from ..engine.atomic import check_writable_folder, ensure_writable_folder, write_bytes_atomically
-from ..engine.bundle import LoadedModel, choose_bundle, find_bundles, load_bundle
-from ..engine.errors import BundleError, WriteError
-from ..engine.heatmap import HEAT_OPACITY, overlay_heatmap, upsample_heatmap
-from ..engine.loading import iter_image_files
-from ..engine.provenance import check_unambiguous
-from ..engine.results import ScreeningResult, Status, write_results
-from ..engine.screener import Screener, ScreeningOptions
-from ..paths import installed_models_dir, models_dir
+from ran_desktop.engine.atomic import check_writable_folder, ensure_writable_folder, write_bytes_atomically
+from ran_desktop.engine.errors import BundleError, WriteError
+from ran_desktop.engine.imaging.heatmap import HEAT_OPACITY, overlay_heatmap, upsample_heatmap
+from ran_desktop.engine.imaging.loading import iter_image_files
+from ran_desktop.engine.model.bundle import LoadedModel, choose_bundle, find_bundles, load_bundle
+from ran_desktop.engine.model.provenance import check_unambiguous
+from ran_desktop.engine.records.results import ScreeningResult, Status, write_results
+from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
+from ran_desktop.paths import installed_models_dir, models_dir
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_REPORT_FAILED = 0, 1, 2, 3
 EXIT_WRITE_FAILED = 4
@@ -89,8 +89,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ran-screen: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.report:
-        from ..engine.reports import ReportError
-        from ..engine.reports.files import prepare_folder
+        from ran_desktop.reports import ReportError
+        from ran_desktop.reports.files import prepare_folder
 
         try:
             prepare_folder(args.report)  # a folder that cannot be used fails now, not after a long batch
@@ -133,8 +133,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write_reports(results: list[ScreeningResult], folder: Path, loaded: LoadedModel, quiet: bool) -> bool:
     """One PDF per patient, grouped as the desktop app groups them, and the batch summary; False on failure."""
-    from ..engine.reports import ReportContext, ReportError, export_batch_summary, export_patient_reports
-    from ..engine.review import ImageRecord, group_by_patient
+    from ran_desktop.engine.records.review import ImageRecord, group_by_patient
+    from ran_desktop.reports import ReportContext, ReportError, export_batch_summary, export_patient_reports
 
     groups = group_by_patient(ImageRecord(image_id=i, result=r) for i, r in enumerate(results))
     context = ReportContext.for_model(loaded)

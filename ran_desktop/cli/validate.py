@@ -15,12 +15,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..engine.errors import WriteError
-from ..engine.grading import DR_GRADE_NAMES
-from ..engine.local_calibration import DEFAULT_TARGET, proposal_text
-from ..engine.local_validation import CSV_COLUMNS, Agreement, LocalValidation, local_validation, rows
-from ..engine.results import write_rows
-from ..engine.storage import DATABASE_NAME, Storage, StorageError, default_data_dir
+from ran_desktop.engine.errors import WriteError
+from ran_desktop.engine.grading import DR_GRADE_NAMES
+from ran_desktop.engine.records.results import write_rows
+from ran_desktop.engine.records.storage import DATABASE_NAME, Storage, StorageError, default_data_dir
+from ran_desktop.engine.validation.agreement import CSV_COLUMNS, Agreement, LocalValidation, local_validation, rows
+from ran_desktop.engine.validation.calibration import DEFAULT_TARGET, proposal_text
 
 EXIT_USAGE = 2
 def format_agreement(title: str, a: Agreement) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from .errors import WriteError
+from ran_desktop.engine.errors import WriteError
 
 _PLAIN_REASONS = {
     errno.ENOSPC: "the disk is full",

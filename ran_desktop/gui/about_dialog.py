@@ -12,7 +12,7 @@ from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTabWidget, QTextBrowser, QVBoxLayout, QWidget
 
 if TYPE_CHECKING:
-    from ..engine.bundle import LoadedModel
+    from ran_desktop.engine.model.bundle import LoadedModel
 
 MODEL_CARD_NAME = "MODEL_CARD.md"
 
@@ -28,7 +28,7 @@ def _installed(name: str) -> str:
 
 
 def versions() -> list[tuple[str, str]]:
-    from .. import __version__
+    from ran_desktop import __version__
 
     return [
         ("RAN Screening", __version__),

@@ -9,7 +9,7 @@ from functools import partial
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu
 
-from .view_modes import VIEW_MODES
+from ran_desktop.gui.view_modes import VIEW_MODES
 
 
 @dataclass

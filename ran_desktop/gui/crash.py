@@ -15,8 +15,8 @@ from types import TracebackType
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QWidget
 
-from ..logsafe import Public, safe_trace
-from .messages import ErrorDialog
+from ran_desktop.gui.messages import ErrorDialog
+from ran_desktop.logsafe import Public, safe_trace
 
 log = logging.getLogger("ran_desktop")
 

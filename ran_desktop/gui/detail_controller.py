@@ -14,18 +14,18 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from ..engine.preview import MODEL_VIEW, make_preview
-from ..engine.results import Status
-from ..engine.review import ImageRecord
-from .display import grade_label, percent
-from .qimage import qimage_for_display
-from .tasks import Report, TaskFailure, TaskRunner
+from ran_desktop.engine.imaging.preview import MODEL_VIEW, make_preview
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.review import ImageRecord
+from ran_desktop.gui.display import grade_label, percent
+from ran_desktop.gui.qimage import qimage_for_display
+from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
 
 if TYPE_CHECKING:
     import numpy as np
 
-    from ..engine.bundle import LoadedModel
-    from ..engine.preprocess import PreprocessSettings
+    from ran_desktop.engine.imaging.preprocess import PreprocessSettings
+    from ran_desktop.engine.model.bundle import LoadedModel
 
 
 @dataclass(frozen=True, eq=False)
@@ -147,7 +147,7 @@ def _preview_job(
     if generation != current():
         return None  # the user has moved on
     if settings is None:
-        from ..engine.preprocess import DEFAULT_SETTINGS
+        from ran_desktop.engine.imaging.preprocess import DEFAULT_SETTINGS
 
         settings = DEFAULT_SETTINGS
     preview = make_preview(key, path, frame, settings, content_sha256)
@@ -164,7 +164,7 @@ def _heat_job(
 ) -> tuple | None:
     if generation != current():
         return None
-    from ..engine.explain import explain, heat_layer  # torch: only ever imported in a worker
+    from ran_desktop.engine.model.explain import explain, heat_layer  # torch: only ever imported in a worker
 
     explanation = explain(loaded, model_input.tensor, head=head, class_index=grade)
     layer = heat_layer(explanation.heatmap, model_input.view_size, model_input.disc_mask)

@@ -28,15 +28,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, suspicion_words
-from ..engine.preview import HEAT_OPACITY, MODEL_VIEW
-from ..engine.results import Status
-from ..engine.review import OPEN, ImageRecord, blinded, caveat_for
-from . import display
-from .image_view import ImageView
-from .probability_bars import ProbabilityBars
-from .results_model import BLIND_TIP
-from .view_modes import GRADCAM, VIEW_MODES
+from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, suspicion_words
+from ran_desktop.engine.imaging.preview import HEAT_OPACITY, MODEL_VIEW
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.review import OPEN, ImageRecord, blinded, caveat_for
+from ran_desktop.gui import display
+from ran_desktop.gui.image_view import ImageView
+from ran_desktop.gui.probability_bars import ProbabilityBars
+from ran_desktop.gui.results_model import BLIND_TIP
+from ran_desktop.gui.view_modes import GRADCAM, VIEW_MODES
 
 _SCORE_NAMES = (
     ("fov_diameter_px", "Field of view diameter", "{:.0f} px"),

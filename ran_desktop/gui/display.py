@@ -7,10 +7,15 @@ and again in each cell's tooltip and in the patient summary, not in every cell. 
 
 from __future__ import annotations
 
-from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Recommendation, referable_probability_words
-from ..engine.loading import Eye
-from ..engine.results import ScreeningResult, Status
-from ..engine.review import CONFIRMED, ImageRecord, PatientGroup
+from ran_desktop.engine.grading import (
+    DME_GRADE_NAMES,
+    DR_GRADE_NAMES,
+    Recommendation,
+    referable_probability_words,
+)
+from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.results import ScreeningResult, Status
+from ran_desktop.engine.records.review import CONFIRMED, ImageRecord, PatientGroup
 
 NONE = "—"
 EYE_TEXT = {Eye.RIGHT: "OD (right)", Eye.LEFT: "OS (left)", Eye.UNKNOWN: "unknown"}

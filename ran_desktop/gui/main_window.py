@@ -27,12 +27,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.errors import WriteError
-from ..engine.loading import SUPPORTED_SUFFIXES
-from ..engine.results import Status
-from ..engine.review import Decision, ImageRecord, blinded
-from ..engine.review_session import NoGraderError, ReviewSession
-from ..engine.storage import (
+from ran_desktop.engine.errors import WriteError
+from ran_desktop.engine.imaging.loading import SUPPORTED_SUFFIXES
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.review import Decision, ImageRecord, blinded
+from ran_desktop.engine.records.review_session import NoGraderError, ReviewSession
+from ran_desktop.engine.records.storage import (
     DATABASE_NAME,
     StaleDecisionError,
     Storage,
@@ -40,32 +40,32 @@ from ..engine.storage import (
     default_data_dir,
     open_storage,
 )
-from ..logsafe import Public
-from ..paths import models_dir, sample_images
-from . import display
-from .actions import build_actions, build_menus, load_icons, shortcut_table
-from .banner import ClinicalWarningBanner
-from .crash import CrashReporter
-from .drops import dropped_paths
-from .empty_state import EmptyState
-from .messages import show_message
-from .results_filter import ResultsFilterProxy
-from .results_model import KEY_ROLE, RECORD_ROLE, Column, ResultsTableModel
-from .screening import ScreeningController
-from .settings import AppSettings
-from .status_bar import AppStatusBar
-from .tasks import TaskFailure, TaskRunner
-from .view_modes import GRADCAM
+from ran_desktop.gui import display
+from ran_desktop.gui.actions import build_actions, build_menus, load_icons, shortcut_table
+from ran_desktop.gui.banner import ClinicalWarningBanner
+from ran_desktop.gui.crash import CrashReporter
+from ran_desktop.gui.drops import dropped_paths
+from ran_desktop.gui.empty_state import EmptyState
+from ran_desktop.gui.messages import show_message
+from ran_desktop.gui.results_filter import ResultsFilterProxy
+from ran_desktop.gui.results_model import KEY_ROLE, RECORD_ROLE, Column, ResultsTableModel
+from ran_desktop.gui.screening import ScreeningController
+from ran_desktop.gui.settings import AppSettings
+from ran_desktop.gui.status_bar import AppStatusBar
+from ran_desktop.gui.tasks import TaskFailure, TaskRunner
+from ran_desktop.gui.view_modes import GRADCAM
+from ran_desktop.logsafe import Public
+from ran_desktop.paths import models_dir, sample_images
 
 if TYPE_CHECKING:
-    from ..engine.bundle import LoadedModel
-    from .detail_controller import DetailController
-    from .detail_panel import DetailPanel
-    from .patient_panel import PatientPanel
-    from .report_export import ReportExporter
-    from .results_panel import ResultsPanel
-    from .review_panel import ReviewPanel
-    from .workspace import Workspace
+    from ran_desktop.engine.model.bundle import LoadedModel
+    from ran_desktop.gui.detail_controller import DetailController
+    from ran_desktop.gui.detail_panel import DetailPanel
+    from ran_desktop.gui.patient_panel import PatientPanel
+    from ran_desktop.gui.report_export import ReportExporter
+    from ran_desktop.gui.results_panel import ResultsPanel
+    from ran_desktop.gui.review_panel import ReviewPanel
+    from ran_desktop.gui.workspace import Workspace
 
 log = logging.getLogger("ran_desktop")
 FORMATS = "JPEG, PNG, TIFF, BMP and DICOM"
@@ -243,9 +243,9 @@ class MainWindow(QMainWindow):
 
     def _build_workspace(self) -> None:
         # Its modules load with it, after the window is up.
-        from .detail_controller import DetailController
-        from .report_export import ReportExporter
-        from .workspace import Workspace
+        from ran_desktop.gui.detail_controller import DetailController
+        from ran_desktop.gui.report_export import ReportExporter
+        from ran_desktop.gui.workspace import Workspace
 
         ws = Workspace(self.proxy, self.settings.view_mode, self.settings.heat_opacity)
         self._workspace = ws
@@ -745,7 +745,9 @@ class MainWindow(QMainWindow):
     def export_results(self, path: Path) -> bool:
         if path.suffix.lower() not in (".csv", ".json"):
             path = path.with_suffix(".csv")
-        from ..engine.session_export import write_session  # on first use: not needed to show the window
+        from ran_desktop.engine.records.session_export import (
+            write_session,  # on first use: not needed to show the window
+        )
 
         try:
             write_session(self.results.records(), path)
@@ -809,7 +811,9 @@ class MainWindow(QMainWindow):
         box.open()
 
     def performance_dialog(self) -> None:
-        from .performance_dialog import PerformanceDialog  # dialogs load on first use, keeping the start short
+        from ran_desktop.gui.performance_dialog import (
+            PerformanceDialog,  # dialogs load on first use, keeping the start short
+        )
 
         loaded = self.controller.loaded
         bundle = (loaded.manifest.title, str(loaded.manifest.weights["sha256"])) if loaded is not None else None
@@ -818,7 +822,7 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def sessions_dialog(self) -> None:
-        from .sessions_dialog import SessionsDialog  # dialogs load on first use, keeping the start short
+        from ran_desktop.gui.sessions_dialog import SessionsDialog  # dialogs load on first use, keeping the start short
 
         dialog = SessionsDialog(self.storage.sessions, self.session_id, self.open_session, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -854,7 +858,7 @@ class MainWindow(QMainWindow):
         self.status.showMessage("New session started", 4000)
 
     def settings_dialog(self) -> None:
-        from .settings_dialog import SettingsDialog  # dialogs load on first use, keeping the start short
+        from ran_desktop.gui.settings_dialog import SettingsDialog  # dialogs load on first use, keeping the start short
 
         dialog = SettingsDialog(self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
@@ -864,7 +868,7 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def show_about(self) -> None:
-        from .about_dialog import AboutDialog
+        from ran_desktop.gui.about_dialog import AboutDialog
 
         dialog = AboutDialog(self.controller.loaded, self.controller.model_error, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

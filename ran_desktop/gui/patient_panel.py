@@ -36,12 +36,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.grading import Outcome
-from ..engine.patient_names import DEFAULT_PATTERNS
-from ..engine.review import OPEN, ImageRecord, PatientGroup, blinded, group_by_patient
-from . import display
-from .results_model import BLIND_TEXT, unconfirmed_ink
-from .results_model import unconfirmed as record_unconfirmed
+from ran_desktop.engine.grading import Outcome
+from ran_desktop.engine.records.patient_names import DEFAULT_PATTERNS
+from ran_desktop.engine.records.review import OPEN, ImageRecord, PatientGroup, blinded, group_by_patient
+from ran_desktop.gui import display
+from ran_desktop.gui.results_model import BLIND_TEXT, unconfirmed_ink
+from ran_desktop.gui.results_model import unconfirmed as record_unconfirmed
 
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
 COLUMNS = ("Patient / image", "Outcome / grades", "Review")

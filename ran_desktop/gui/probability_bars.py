@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from PySide6.QtWidgets import QGridLayout, QLabel, QProgressBar, QWidget
 
-from .display import percent
+from ran_desktop.gui.display import percent
 
 _STEPS = 1000  # bar resolution: tenths of a percent
 

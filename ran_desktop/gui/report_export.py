@@ -23,27 +23,27 @@ from PySide6.QtCore import QItemSelectionModel, QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from ..engine.patient_names import DEFAULT_PATTERNS
-from ..engine.preview import HEAT_OPACITY
-from ..engine.results import Status
-from ..engine.review import ImageRecord, PatientGroup, group_by_patient, patient_key
-from ..logsafe import Public
-from .display import group_title
-from .messages import show_message
-from .report_dialog import ReportProgressDialog, show_report_outcome
-from .results_model import RECORD_ROLE
-from .tasks import Report, TaskFailure, TaskRunner
+from ran_desktop.engine.imaging.preview import HEAT_OPACITY
+from ran_desktop.engine.records.patient_names import DEFAULT_PATTERNS
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.review import ImageRecord, PatientGroup, group_by_patient, patient_key
+from ran_desktop.gui.display import group_title
+from ran_desktop.gui.messages import show_message
+from ran_desktop.gui.report_dialog import ReportProgressDialog, show_report_outcome
+from ran_desktop.gui.results_model import RECORD_ROLE
+from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
+from ran_desktop.logsafe import Public
 
 if TYPE_CHECKING:
-    from ..engine.bundle import LoadedModel
-    from ..engine.reports import WrittenReport
-    from .actions import WindowActions
-    from .crash import CrashReporter
-    from .results_model import ResultsTableModel
-    from .screening import ScreeningController
-    from .settings import AppSettings
-    from .status_bar import AppStatusBar
-    from .workspace import Workspace
+    from ran_desktop.engine.model.bundle import LoadedModel
+    from ran_desktop.gui.actions import WindowActions
+    from ran_desktop.gui.crash import CrashReporter
+    from ran_desktop.gui.results_model import ResultsTableModel
+    from ran_desktop.gui.screening import ScreeningController
+    from ran_desktop.gui.settings import AppSettings
+    from ran_desktop.gui.status_bar import AppStatusBar
+    from ran_desktop.gui.workspace import Workspace
+    from ran_desktop.reports import WrittenReport
 
 log = logging.getLogger("ran_desktop")
 
@@ -92,7 +92,7 @@ class ExportOutcome:
 def run_export(report: Report, job: ExportJob, cancelled: Callable[[], bool]) -> ExportOutcome:
     """The worker: patient reports, then the batch summary unless cancelled. A ReportError becomes the outcome's
     `problem` (with what was kept), so files written before it are still counted and shown."""
-    from ..engine.reports import ReportContext, ReportError, export_batch_summary, export_patient_reports
+    from ran_desktop.reports import ReportContext, ReportError, export_batch_summary, export_patient_reports
 
     done = 0
 

@@ -10,10 +10,10 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QModelRoleDataSpan, QObject, QPersistentModelIndex, QSortFilterProxyModel
 
-from ..engine.results import Status
-from ..engine.review import ImageRecord
-from . import display
-from .results_model import SORT_ROLE, ResultsTableModel
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.review import ImageRecord
+from ran_desktop.gui import display
+from ran_desktop.gui.results_model import SORT_ROLE, ResultsTableModel
 
 _MISSING = object()
 

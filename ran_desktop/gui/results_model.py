@@ -11,11 +11,11 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
-from ..engine.grading import suspicion_words
-from ..engine.results import Status
-from ..engine.review import CONFIRMED, OPEN, ImageRecord, blinded
-from . import display
-from .qimage import pixmap_from_bytes
+from ran_desktop.engine.grading import suspicion_words
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.review import CONFIRMED, OPEN, ImageRecord, blinded
+from ran_desktop.gui import display
+from ran_desktop.gui.qimage import pixmap_from_bytes
 
 RECORD_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2

@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from .results_filter import ResultsFilterProxy
-from .results_model import Column
+from ran_desktop.gui.results_filter import ResultsFilterProxy
+from ran_desktop.gui.results_model import Column
 
 # Starting widths (the user's own widths are remembered with the window state): file and patient in average
 # characters, the other columns as wide as their longest words (bold where the cell may be), so those are never cut

@@ -25,10 +25,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
-from ..engine.loading import Eye
-from ..engine.results import Status
-from ..engine.review import (
+from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
+from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.review import (
     ACCEPTED,
     BLIND,
     CONFIRMED,
@@ -42,8 +42,8 @@ from ..engine.review import (
     model_proposal,
     suggested_grades,
 )
-from . import display
-from .results_model import BLIND_TIP
+from ran_desktop.gui import display
+from ran_desktop.gui.results_model import BLIND_TIP
 
 _CHOOSE = -1  # combo data for "no grade chosen yet"
 

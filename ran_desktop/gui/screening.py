@@ -16,15 +16,15 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
-from ..engine.batch import BatchRun
-from ..engine.errors import BundleError
-from ..engine.review import ImageRecord
-from .progress_text import seconds_left
-from .qimage import qimage_from_bytes
-from .tasks import Report, TaskFailure, TaskRunner
+from ran_desktop.engine.errors import BundleError
+from ran_desktop.engine.records.review import ImageRecord
+from ran_desktop.engine.screening.batch import BatchRun
+from ran_desktop.gui.progress_text import seconds_left
+from ran_desktop.gui.qimage import qimage_from_bytes
+from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
 
 if TYPE_CHECKING:
-    from ..engine.bundle import LoadedModel
+    from ran_desktop.engine.model.bundle import LoadedModel
 
 _FLUSH_MS = 50
 
@@ -34,8 +34,8 @@ class NoModelError(BundleError):
 
 
 def load_model(report: Report, models_folder: Path, device: str | None) -> LoadedModel:
-    from ..engine.bundle import choose_bundle, load_bundle  # torch is imported here, in the worker
-    from ..paths import installed_models_dir
+    from ran_desktop.engine.model.bundle import choose_bundle, load_bundle  # torch is imported here, in the worker
+    from ran_desktop.paths import installed_models_dir
 
     chosen = choose_bundle(models_folder, also_known=[installed_models_dir()])
     if chosen is None:
@@ -51,8 +51,8 @@ def load_model(report: Report, models_folder: Path, device: str | None) -> Loade
     # What the window's start leaves out (the decoders: Pillow, OpenCV, pydicom; the screener) is imported now,
     # still off the GUI thread, rather than when the first batch starts: imports hold the interpreter lock that
     # the GUI thread needs to paint, and a batch is when the window must stay responsive.
-    from ..engine import screener  # noqa: F401
-    from ..engine.loading import dicom, raster  # noqa: F401
+    from ran_desktop.engine.imaging.loading import dicom, raster  # noqa: F401
+    from ran_desktop.engine.screening import screener  # noqa: F401
 
     return loaded
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.storage import SessionSummary
+from ran_desktop.engine.records.storage import SessionSummary
 
 _COLUMNS = ("Session", "Started (UTC)", "Images", "Reviewed")
 

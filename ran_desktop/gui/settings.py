@@ -8,9 +8,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ..engine.patient_names import DEFAULT_PATTERNS
-from ..engine.preview import HEAT_OPACITY
-from ..engine.review import OPEN, REVIEW_MODES
+from ran_desktop.engine.imaging.preview import HEAT_OPACITY
+from ran_desktop.engine.records.patient_names import DEFAULT_PATTERNS
+from ran_desktop.engine.records.review import OPEN, REVIEW_MODES
 
 DEVICES = ("auto", "cpu", "cuda")
 

@@ -17,9 +17,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from ..engine.patient_names import PatternError, check_patterns
-from ..engine.review import BLIND, OPEN
-from .settings import AppSettings
+from ran_desktop.engine.records.patient_names import PatternError, check_patterns
+from ran_desktop.engine.records.review import BLIND, OPEN
+from ran_desktop.gui.settings import AppSettings
 
 _DEVICE_LABELS = (("auto", "Automatic (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLabel, QProgressBar, QPushButton, QStatusBar, QWidget
 
-from .progress_text import progress_text
+from ran_desktop.gui.progress_text import progress_text
 
 
 class AppStatusBar(QStatusBar):

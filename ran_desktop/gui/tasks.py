@@ -17,8 +17,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, Signal
 
-from ..engine.errors import ScreeningError
-from ..logsafe import safe_trace
+from ran_desktop.engine.errors import ScreeningError
+from ran_desktop.logsafe import safe_trace
 
 Report = Callable[[Any], None]
 

@@ -9,11 +9,11 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QHeaderView, QScrollArea, QSplitter, QTabWidget, QWidget
 
-from .detail_panel import DetailPanel
-from .patient_panel import PatientPanel
-from .results_filter import ResultsFilterProxy
-from .results_panel import ResultsPanel
-from .review_panel import ReviewPanel
+from ran_desktop.gui.detail_panel import DetailPanel
+from ran_desktop.gui.patient_panel import PatientPanel
+from ran_desktop.gui.results_filter import ResultsFilterProxy
+from ran_desktop.gui.results_panel import ResultsPanel
+from ran_desktop.gui.review_panel import ReviewPanel
 
 
 class Workspace(QSplitter):

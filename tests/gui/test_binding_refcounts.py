@@ -19,9 +19,9 @@ WORKLIST = textwrap.dedent(
     import dataclasses, os, sys
     from pathlib import Path
     os.environ["QT_QPA_PLATFORM"] = "offscreen"
-    from ran_desktop.engine.bundle import load_bundle
-    from ran_desktop.engine.review import ImageRecord
-    from ran_desktop.engine.screener import Screener
+    from ran_desktop.engine.model.bundle import load_bundle
+    from ran_desktop.engine.records.review import ImageRecord
+    from ran_desktop.engine.screening.screener import Screener
     from PySide6.QtCore import Qt
     from PySide6.QtWidgets import QApplication, QTableView
     from ran_desktop.gui.results_filter import ResultsFilterProxy

@@ -6,8 +6,8 @@ from dicom_factory import write_dicom
 from gui_helpers import TIMEOUT_MS, drop, key_of_file, names, wait_idle
 from PySide6.QtCore import Qt
 
-from ran_desktop.engine.results import Status
-from ran_desktop.engine.storage import Storage
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.storage import Storage
 from ran_desktop.gui.results_model import Column
 
 

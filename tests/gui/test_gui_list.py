@@ -9,7 +9,7 @@ from gui_helpers import TIMEOUT_MS, drop, wait_idle
 from PySide6.QtCore import Qt
 
 from ran_desktop.engine.grading import Outcome
-from ran_desktop.engine.review import Decision
+from ran_desktop.engine.records.review import Decision
 from ran_desktop.gui.results_model import RECORD_ROLE, Column
 
 

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from ran_desktop.app import launch
-from ran_desktop.engine.storage import StorageError
+from ran_desktop.engine.records.storage import StorageError
 from ran_desktop.gui.about_dialog import AboutDialog
 from ran_desktop.gui.crash import CrashReporter
 from ran_desktop.gui.main_window import MainWindow

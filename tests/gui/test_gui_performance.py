@@ -8,10 +8,10 @@ from pathlib import Path
 
 from gui_helpers import TIMEOUT_MS
 
-from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status
-from ran_desktop.engine.review import Decision
-from ran_desktop.engine.review_session import ReviewSession
-from ran_desktop.engine.storage import DATABASE_NAME, Storage
+from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
+from ran_desktop.engine.records.review import Decision
+from ran_desktop.engine.records.review_session import ReviewSession
+from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
 from ran_desktop.gui.performance_dialog import PerformanceDialog
 
 INFO = ModelInfo("ran18-test", "1.0", "test data", False, True, "", "CPU", referable_threshold=0.5)
@@ -62,7 +62,7 @@ def test_the_review_menu_opens_it_over_the_window(open_window, qtbot):
 
 
 def test_a_named_grader_adopts_the_proposal_and_goes_back(qtbot, tmp_path):
-    from ran_desktop.engine import local_operating_point
+    from ran_desktop.engine.validation import operating_point as local_operating_point
 
     sha = "ab" * 32
     dialog = PerformanceDialog(_reviewed_database(tmp_path), bundle=("ran18-test 1.0", sha), grader="Dr A")
@@ -81,7 +81,7 @@ def test_a_named_grader_adopts_the_proposal_and_goes_back(qtbot, tmp_path):
 
 
 def test_declining_or_no_model_adopts_nothing(qtbot, tmp_path):
-    from ran_desktop.engine import local_operating_point
+    from ran_desktop.engine.validation import operating_point as local_operating_point
 
     dialog = PerformanceDialog(_reviewed_database(tmp_path), bundle=("b", "cd" * 32), grader="Dr A")
     qtbot.addWidget(dialog)

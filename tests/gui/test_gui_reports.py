@@ -22,12 +22,12 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMessageBox, QPushButton
 
 from ran_desktop.app import launch
-from ran_desktop.engine.reports import ENCAPSULATED_PDF_STORAGE
-from ran_desktop.engine.reports.facts import grade_label
-from ran_desktop.engine.review import OVERRIDDEN
+from ran_desktop.engine.records.review import OVERRIDDEN
 from ran_desktop.gui.main_window import MainWindow
 from ran_desktop.gui.report_export import ExportOutcome
 from ran_desktop.gui.results_model import Column
+from ran_desktop.reports import ENCAPSULATED_PDF_STORAGE
+from ran_desktop.reports.facts import grade_label
 
 # Patient ID -> eyes photographed; the files are real DICOM ophthalmic photographs carrying these IDs.
 PATIENTS = {"P-1001": ("R", "L"), "P-1002": ("L",), "P-1003": ("R",)}

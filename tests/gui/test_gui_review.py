@@ -9,9 +9,9 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QInputDialog
 
 from ran_desktop.app import launch
-from ran_desktop.engine.loading import Eye
-from ran_desktop.engine.review import ACCEPTED, CONFIRMED, GRADED, OVERRIDDEN
-from ran_desktop.engine.storage import Storage
+from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.review import ACCEPTED, CONFIRMED, GRADED, OVERRIDDEN
+from ran_desktop.engine.records.storage import Storage
 from ran_desktop.gui.results_model import Column
 
 
@@ -184,7 +184,7 @@ def trained_window(qtbot, tiny_bundle, data_dir, photos, tmp_path, monkeypatch):
     import shutil
     from dataclasses import replace
 
-    from ran_desktop.engine.bundle import read_manifest, write_manifest
+    from ran_desktop.engine.model.bundle import read_manifest, write_manifest
     from ran_desktop.gui.settings import AppSettings
 
     folder = tmp_path / "trained-models"
@@ -298,7 +298,7 @@ def test_undo_the_last_decision_and_set_an_image_back_to_not_reviewed(three, qtb
 
 
 def test_blind_first_review_hides_the_model_until_the_grader_has_decided(trained_window, qtbot):
-    from ran_desktop.engine.review import BLIND
+    from ran_desktop.engine.records.review import BLIND
     from ran_desktop.gui.results_model import BLIND_TEXT, BLIND_TIP
 
     window = trained_window

@@ -60,8 +60,8 @@ def test_the_window_is_built_and_shown_without_the_heavy_libraries(tmp_path):
     interpreter, so that what other tests imported does not count; start() is not called, as its model loader
     imports these on purpose."""
     heavy = ["torch", "numpy", "cv2", "PIL", "pydicom", "reportlab", "jsonschema", "importlib.metadata",
-             "ran_desktop.engine.reports", "ran_desktop.engine.preprocess", "ran_desktop.engine.quality",
-             "ran_desktop.engine.loading.raster", "ran_desktop.engine.loading.dicom"]
+             "ran_desktop.reports", "ran_desktop.engine.imaging.preprocess", "ran_desktop.engine.imaging.quality",
+             "ran_desktop.engine.imaging.loading.raster", "ran_desktop.engine.imaging.loading.dicom"]
     assert _window_imports(tmp_path / "data", tmp_path / "models", 100, heavy)[-1] == "imported: []"
 
 
@@ -199,9 +199,9 @@ def test_command_line_entry_points_are_wired(tmp_path):
 
 def test_reopening_a_session_with_results_does_not_load_the_decoders(tmp_path):
     """Most starts reopen the last session: its stored quality verdicts must not pull in the gate's OpenCV code."""
-    from ran_desktop.engine.quality_report import QualityReport
-    from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status
-    from ran_desktop.engine.storage import DATABASE_NAME, Storage
+    from ran_desktop.engine.imaging.quality_report import QualityReport
+    from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
+    from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
 
     data = tmp_path / "data"
     data.mkdir()
@@ -214,7 +214,7 @@ def test_reopening_a_session_with_results_does_not_load_the_decoders(tmp_path):
                 key=f"img{i}.jpg", path=tmp_path / f"img{i}.jpg", status=Status.SCREENED, model=info,
                 quality=QualityReport(True, (), {"sharpness": 0.8}), dr_probs=(0.6, 0.1, 0.1, 0.1, 0.1),
                 dme_probs=(0.8, 0.1, 0.1)))
-    heavy = ["torch", "cv2", "PIL", "pydicom", "reportlab", "ran_desktop.engine.quality"]
+    heavy = ["torch", "cv2", "PIL", "pydicom", "reportlab", "ran_desktop.engine.imaging.quality"]
     lines = _window_imports(data, tmp_path / "models", 300, heavy, "print('rows:', window.results.rowCount())\n")
     assert lines[-2:] == ["rows: 3", "imported: []"]
 

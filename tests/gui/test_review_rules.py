@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from ran_desktop.engine.grading import Outcome
-from ran_desktop.engine.loading import Eye, ImageMetadata
-from ran_desktop.engine.quality import QualityReport
-from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status
-from ran_desktop.engine.review import (
+from ran_desktop.engine.imaging.loading import Eye, ImageMetadata
+from ran_desktop.engine.imaging.quality import QualityReport
+from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
+from ran_desktop.engine.records.review import (
     CONFIRMED,
     OVERRIDDEN,
     Decision,

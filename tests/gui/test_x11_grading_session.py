@@ -14,7 +14,7 @@ import cv2
 import pytest
 from xserver import xvfb
 
-from ran_desktop.engine.storage import open_storage
+from ran_desktop.engine.records.storage import open_storage
 from ran_desktop.gui.settings import AppSettings
 
 DRIVER = Path(__file__).parent / "x11" / "app_with_geometry.py"

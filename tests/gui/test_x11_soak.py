@@ -18,9 +18,9 @@ import numpy as np
 import pytest
 from xserver import xvfb
 
-from ran_desktop.engine.bundle import load_bundle
-from ran_desktop.engine.screener import Screener
-from ran_desktop.engine.storage import open_storage
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.records.storage import open_storage
+from ran_desktop.engine.screening.screener import Screener
 
 SOAK_SECONDS = float(os.environ.get("RAN_SOAK_SECONDS", "60"))
 ROWS = 3000

@@ -44,8 +44,8 @@ def main() -> int:
     def tick() -> None:
         from gui_helpers import drop
 
-        from ran_desktop.engine.results import Status
-        from ran_desktop.engine.review import OVERRIDDEN, Decision
+        from ran_desktop.engine.records.results import Status
+        from ran_desktop.engine.records.review import OVERRIDDEN, Decision
         from ran_desktop.gui.main_window import MainWindow
 
         if time.monotonic() - state["started"] > LIMIT_S:

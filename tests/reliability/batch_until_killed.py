@@ -13,10 +13,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ran_desktop.engine.batch import BatchRun
-from ran_desktop.engine.bundle import load_bundle
-from ran_desktop.engine.review import OVERRIDDEN, Decision, ImageRecord
-from ran_desktop.engine.storage import Storage
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.records.review import OVERRIDDEN, Decision, ImageRecord
+from ran_desktop.engine.records.storage import Storage
+from ran_desktop.engine.screening.batch import BatchRun
 
 
 def main() -> int:

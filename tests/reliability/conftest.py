@@ -25,7 +25,7 @@ def corpus(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="session")
 def loaded(tiny_bundle):
-    from ran_desktop.engine.bundle import load_bundle
+    from ran_desktop.engine.model.bundle import load_bundle
 
     return load_bundle(tiny_bundle, device="cpu")
 

@@ -17,10 +17,10 @@ from pathlib import Path
 
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.errors import WriteError
-from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status, write_results
-from ran_desktop.engine.review import Decision, ImageRecord
-from ran_desktop.engine.session_export import write_session
-from ran_desktop.engine.storage import Storage, StorageError
+from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status, write_results
+from ran_desktop.engine.records.review import Decision, ImageRecord
+from ran_desktop.engine.records.session_export import write_session
+from ran_desktop.engine.records.storage import Storage, StorageError
 
 OLD = "the results written yesterday\n"
 

@@ -20,7 +20,7 @@ from sandbox import HERE, PYTHON, ROOT
 from ran_desktop.cli.screen import EXIT_USAGE
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.errors import WriteError
-from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status, write_results
+from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status, write_results
 
 OLD = "the results written yesterday\n"
 _MOUNT = 'mount -t tmpfs -o size=256k tmpfs "$1" && shift && exec "$@"'

@@ -7,14 +7,14 @@ import sqlite3
 
 import pytest
 
-from ran_desktop.engine.review import CONFIRMED, OVERRIDDEN, Decision
-from ran_desktop.engine.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, open_storage
+from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, Decision
+from ran_desktop.engine.records.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, open_storage
 
 
 @pytest.fixture
 def decided(loaded, sample_path, tmp_path):
     """A database with three images and five audited changes."""
-    from ran_desktop.engine.batch import BatchRun
+    from ran_desktop.engine.screening.batch import BatchRun
 
     folder = tmp_path / "photos"
     folder.mkdir()

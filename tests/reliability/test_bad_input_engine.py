@@ -15,9 +15,9 @@ from dicom_factory import write_dicom
 from sandbox import PYTHON, ROOT
 
 from ran_desktop.engine.errors import ImageLoadError
-from ran_desktop.engine.loading import iter_image_files, load_images
-from ran_desktop.engine.results import ScreeningResult
-from ran_desktop.engine.screener import Screener
+from ran_desktop.engine.imaging.loading import iter_image_files, load_images
+from ran_desktop.engine.records.results import ScreeningResult
+from ran_desktop.engine.screening.screener import Screener
 
 
 def reasons(result: ScreeningResult) -> str | None:
@@ -70,7 +70,7 @@ _MEASURE = """
 import json, sys, warnings
 from pathlib import Path
 from ran_desktop.engine.errors import ImageLoadError
-from ran_desktop.engine.loading import load_images
+from ran_desktop.engine.imaging.loading import load_images
 
 def peak_kb():
     for line in Path("/proc/self/status").read_text().splitlines():

@@ -7,7 +7,7 @@ from collections import Counter
 from corpus import CASES, ERROR, case_of, check_outcome, corpus_paths, expected_results
 from gui_helpers import drop, wait_idle
 
-from ran_desktop.engine.results import Status
+from ran_desktop.engine.records.results import Status
 
 
 def test_dropping_the_whole_corpus_gives_a_row_per_image_and_no_crash(start_window, qtbot, corpus):

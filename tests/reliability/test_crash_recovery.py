@@ -17,8 +17,8 @@ from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 from sandbox import HERE, PYTHON, ROOT
 
-from ran_desktop.engine.review import OVERRIDDEN, Decision
-from ran_desktop.engine.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, StorageError, open_storage
+from ran_desktop.engine.records.review import OVERRIDDEN, Decision
+from ran_desktop.engine.records.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, StorageError, open_storage
 
 KILL_AFTER = 5  # decisions
 
@@ -90,7 +90,7 @@ def _damage_pages(database: Path) -> bytes:
 
 
 def _database_with_results(folder: Path, count: int = 30) -> Path:
-    from ran_desktop.engine.results import ModelInfo, ScreeningResult, Status
+    from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
 
     info = ModelInfo("m", "1", "none", False, False, "warning", "CPU")
     with open_storage(folder) as store:

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import sqlite3
 
-from ran_desktop.engine.storage import DATABASE_NAME, Storage, open_storage
+from ran_desktop.engine.records.storage import DATABASE_NAME, Storage, open_storage
 
 
 def _three_images(loaded, sample_path, tmp_path):
-    from ran_desktop.engine.batch import BatchRun
+    from ran_desktop.engine.screening.batch import BatchRun
 
     folder = tmp_path / "photos"
     folder.mkdir()

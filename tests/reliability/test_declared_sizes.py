@@ -15,7 +15,7 @@ from dicom_factory import write_dicom
 from pydicom import dcmread
 from sandbox import PYTHON, ROOT
 
-from ran_desktop.engine.loading.dicom import MAX_FILE_BYTES, MAX_FRAME_BYTES
+from ran_desktop.engine.imaging.loading.dicom import MAX_FILE_BYTES, MAX_FRAME_BYTES
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="peak memory is read from /proc")
 
@@ -23,7 +23,7 @@ _MEASURE = """
 import json, sys, warnings
 from pathlib import Path
 from ran_desktop.engine.errors import ImageLoadError
-from ran_desktop.engine.loading import load_images
+from ran_desktop.engine.imaging.loading import load_images
 
 def peak_kb():
     for line in Path("/proc/self/status").read_text().splitlines():

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from ran_desktop.engine.errors import ImageLoadError
-from ran_desktop.engine.loading import load_images
+from ran_desktop.engine.imaging.loading import load_images
 
 TIME_LIMIT_S = 20.0  # per input; a 64 px file loads in milliseconds, so only a hang comes near it
 QUICK_EXAMPLES = 150

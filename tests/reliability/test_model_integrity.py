@@ -23,11 +23,11 @@ from sandbox import ROOT
 
 from ran_desktop.cli.screen import EXIT_USAGE
 from ran_desktop.cli.screen import main as screen_main
-from ran_desktop.engine.bundle import load_bundle, sha256_of
 from ran_desktop.engine.errors import BundleError
-from ran_desktop.engine.manifest import MANIFEST_NAME, SCHEMA, VARIANT_NAMES, WEIGHTS_NAME
+from ran_desktop.engine.model.bundle import load_bundle, sha256_of
+from ran_desktop.engine.model.manifest import MANIFEST_NAME, SCHEMA, VARIANT_NAMES, WEIGHTS_NAME
 from ran_desktop.engine.model.ran import VARIANTS
-from ran_desktop.engine.untrained import create_untrained_bundle
+from ran_desktop.engine.model.untrained import create_untrained_bundle
 
 
 class _Payload:

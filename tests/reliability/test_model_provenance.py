@@ -9,9 +9,9 @@ from dataclasses import replace
 import pytest
 
 from ran_desktop.cli.screen import main as screen_main
-from ran_desktop.engine.bundle import choose_bundle, load_bundle, read_manifest, write_manifest
 from ran_desktop.engine.errors import BundleError
-from ran_desktop.engine.untrained import create_untrained_bundle
+from ran_desktop.engine.model.bundle import choose_bundle, load_bundle, read_manifest, write_manifest
+from ran_desktop.engine.model.untrained import create_untrained_bundle
 
 
 def _impostor(tiny_bundle, folder):
@@ -75,11 +75,11 @@ def test_the_csv_names_the_bundle_and_its_hash(tiny_bundle, sample_path, tmp_pat
 def test_reports_name_the_bundle(tiny_bundle, sample_path, tmp_path):
     from pypdf import PdfReader
 
-    from ran_desktop.engine.batch import BatchRun
-    from ran_desktop.engine.reports import ReportContext, export_patient_reports
-    from ran_desktop.engine.results import model_info
-    from ran_desktop.engine.review import group_by_patient
-    from ran_desktop.engine.storage import Storage, open_storage
+    from ran_desktop.engine.records.results import model_info
+    from ran_desktop.engine.records.review import group_by_patient
+    from ran_desktop.engine.records.storage import Storage, open_storage
+    from ran_desktop.engine.screening.batch import BatchRun
+    from ran_desktop.reports import ReportContext, export_patient_reports
 
     loaded = load_bundle(tiny_bundle, "cpu")
     with open_storage(tmp_path / "data") as store:

@@ -18,9 +18,9 @@ from recorded_runs import cli_has_reports, make_inputs
 from sandbox import ROOT
 
 from ran_desktop.cli.screen import main as screen_main
-from ran_desktop.engine.review import ImageRecord
-from ran_desktop.engine.screener import Screener, ScreeningOptions
-from ran_desktop.engine.session_export import write_session
+from ran_desktop.engine.records.review import ImageRecord
+from ran_desktop.engine.records.session_export import write_session
+from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 
 _FORBIDDEN_MODULES = (
     "socket", "ssl", "http", "urllib.request", "urllib3", "requests", "httpx", "aiohttp", "ftplib", "smtplib",

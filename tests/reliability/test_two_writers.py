@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ran_desktop.engine.batch import BatchRun
-from ran_desktop.engine.review import CONFIRMED, OVERRIDDEN, Decision
-from ran_desktop.engine.storage import StaleDecisionError, Storage, open_storage
+from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, Decision
+from ran_desktop.engine.records.storage import StaleDecisionError, Storage, open_storage
+from ran_desktop.engine.screening.batch import BatchRun
 
 
 @pytest.fixture

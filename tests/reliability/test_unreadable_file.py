@@ -17,7 +17,7 @@ from sandbox import PYTHON, ROOT, locked_copy, unreadable_prefix
 _LOAD = """
 import json, sys
 from ran_desktop.engine.errors import ImageLoadError
-from ran_desktop.engine.loading import load_images
+from ran_desktop.engine.imaging.loading import load_images
 try:
     load_images(sys.argv[1])
     print(json.dumps({"loaded": True}))
@@ -39,7 +39,7 @@ def test_the_engine_refuses_it_with_a_typed_error_naming_the_file(sample_path, t
 _WALK = """
 import sys
 from ran_desktop.engine.errors import ImageLoadError
-from ran_desktop.engine.loading import iter_image_files, load_images
+from ran_desktop.engine.imaging.loading import iter_image_files, load_images
 for path in iter_image_files([sys.argv[1]]):
     try:
         load_images(path)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from . import aptos, eyepacs, folders, generic_csv, idrid, idrid_segmentation, messidor, session
-from .records import LoadedRecords, Record
-from .splits import Splits, load_split, save_split, split_records
+from training.datasets import aptos, eyepacs, folders, generic_csv, idrid, idrid_segmentation, messidor, session
+from training.datasets.records import LoadedRecords, Record
+from training.datasets.splits import Splits, load_split, save_split, split_records
 
 _LOADERS: dict[str, Callable[..., LoadedRecords]] = {
     "eyepacs": eyepacs.load,

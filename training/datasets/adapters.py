@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .records import LoadedRecords
+from training.datasets.records import LoadedRecords
 
 log = logging.getLogger(__name__)
 

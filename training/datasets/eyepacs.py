@@ -16,10 +16,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ran_desktop.engine.loading.types import Eye
-
-from .adapters import ImageIndex, cell, read_table, report, text
-from .records import DR_GRADES, LoadedRecords, Record, parse_grade
+from ran_desktop.engine.imaging.loading.types import Eye
+from training.datasets.adapters import ImageIndex, cell, read_table, report, text
+from training.datasets.records import DR_GRADES, LoadedRecords, Record, parse_grade
 
 SOURCE = "eyepacs"
 TRAIN_LABELS = "trainLabels.csv"

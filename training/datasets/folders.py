@@ -15,10 +15,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ran_desktop.engine.loading.laterality import laterality_from_filename
-
-from .adapters import image_files, report
-from .records import DR_GRADES, LoadedRecords, Record
+from ran_desktop.engine.imaging.loading.laterality import laterality_from_filename
+from training.datasets.adapters import image_files, report
+from training.datasets.records import DR_GRADES, LoadedRecords, Record
 
 SOURCE = "folders"
 

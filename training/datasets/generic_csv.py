@@ -21,10 +21,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ran_desktop.engine.loading.laterality import laterality_from_filename
-
-from .adapters import cell, read_table, report, text
-from .records import DME_GRADES, DR_GRADES, LoadedRecords, Record, parse_eye, parse_grade
+from ran_desktop.engine.imaging.loading.laterality import laterality_from_filename
+from training.datasets.adapters import cell, read_table, report, text
+from training.datasets.records import DME_GRADES, DR_GRADES, LoadedRecords, Record, parse_eye, parse_grade
 
 SOURCE = "csv"
 LABELS = "labels.csv"

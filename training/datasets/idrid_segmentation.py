@@ -26,9 +26,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ran_desktop.engine.loading.types import Eye
-
-from .records import LoadedRecords, Record
+from ran_desktop.engine.imaging.loading.types import Eye
+from training.datasets.records import LoadedRecords, Record
 
 SOURCE = "idrid-seg"
 SEGMENTATION = "A. Segmentation"

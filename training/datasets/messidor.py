@@ -45,10 +45,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ran_desktop.engine.loading.types import Eye
-
-from .adapters import IMAGE_SUFFIXES, ImageIndex, Table, cell, normalise_header, read_grid, read_table, report, text
-from .records import DME_GRADES, LoadedRecords, Record, parse_grade
+from ran_desktop.engine.imaging.loading.types import Eye
+from training.datasets.adapters import (
+    IMAGE_SUFFIXES,
+    ImageIndex,
+    Table,
+    cell,
+    normalise_header,
+    read_grid,
+    read_table,
+    report,
+    text,
+)
+from training.datasets.records import DME_GRADES, LoadedRecords, Record, parse_grade
 
 SOURCE = "messidor"
 SOURCE_2 = "messidor2"

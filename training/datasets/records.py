@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ran_desktop.engine.loading.types import Eye
+from ran_desktop.engine.imaging.loading.types import Eye
 
 DR_GRADES = range(0, 5)  # ICDR 0-4
 DME_GRADES = range(0, 3)  # risk of macular edema 0-2

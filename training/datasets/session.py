@@ -16,12 +16,11 @@ import hashlib
 from pathlib import Path
 
 from ran_desktop.engine.errors import ImageChangedError, ImageLoadError
-from ran_desktop.engine.loading import load_screened_frame
-from ran_desktop.engine.results import Status
-from ran_desktop.engine.review import patient_key
-from ran_desktop.engine.storage import DATABASE_NAME, Storage
-
-from .records import LoadedRecords, Record
+from ran_desktop.engine.imaging.loading import load_screened_frame
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.review import patient_key
+from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
+from training.datasets.records import LoadedRecords, Record
 
 SOURCE = "session"
 MIN_IMAGES = 200  # reviewed, gradable images below which a fine-tune is refused

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path, PurePosixPath
 
-from .records import Record
+from training.datasets.records import Record
 
 SPLIT_NAMES = ("train", "val", "test")
 FORMAT = "ran-split/1"

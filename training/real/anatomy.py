@@ -11,7 +11,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ran_desktop.engine.preprocess import detect_fov
+from ran_desktop.engine.imaging.preprocess import detect_fov
 from training.synthetic.geometry import FieldGeometry
 
 DISC_FOVEA_DD = 2.5  # disc centre to fovea, in disc diameters (anatomy textbooks: 2.3-2.7)

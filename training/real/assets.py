@@ -13,11 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from training.real.lesion_bank import LesionBank
 from training.synthetic.camera import CameraParams
 from training.synthetic.geometry import FieldGeometry
 from training.synthetic.real_background import PhotoAnatomy, pyramid, warp_photograph
-
-from .lesion_bank import LesionBank
 
 BANK_FILE = "lesion-bank.npz"
 BACKGROUNDS = "backgrounds"

@@ -16,10 +16,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ran_desktop.engine.preprocess import detect_fov
+from ran_desktop.engine.imaging.preprocess import detect_fov
 from training.datasets.idrid_segmentation import LESIONS, CaseImages
-
-from .inpaint import HALO_PX_PER_DD
+from training.real.inpaint import HALO_PX_PER_DD
 
 _MARGIN_DD = 0.05
 _MAX_DIAMETER_DD = 1.2  # larger regions are merged groups of lesions, not one lesion: left out

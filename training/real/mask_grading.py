@@ -19,10 +19,9 @@ import cv2
 import numpy as np
 
 from training.datasets.idrid_segmentation import DISC, CaseImages
+from training.real.anatomy import real_geometry
 from training.synthetic import rules as R
 from training.synthetic.geometry import FieldGeometry
-
-from .anatomy import real_geometry
 
 DOT_MAX_DIAMETER_DD = 0.12
 KIND_OF_MASK = {"MA": R.MICROANEURYSM, "EX": R.HARD_EXUDATE, "SE": R.COTTON_WOOL_SPOT}

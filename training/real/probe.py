@@ -24,11 +24,10 @@ import torch
 from sklearn.metrics import roc_auc_score
 from torch import nn
 
+from ran_desktop.engine.imaging.preprocess import PreprocessSettings, preprocess
 from ran_desktop.engine.model import build_ran
-from ran_desktop.engine.preprocess import PreprocessSettings, preprocess
 from training.datasets.idrid_segmentation import load_cases, read_case
-
-from .prepare import PreparedCase, prepare_case, with_decoys
+from training.real.prepare import PreparedCase, prepare_case, with_decoys
 
 INPUT_SIZE = 320
 

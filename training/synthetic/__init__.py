@@ -10,12 +10,12 @@ Public API:
 Console entry: training.synthetic.cli:main (ran-synth).
 """
 
-from .camera import FAMILIES, CameraParams, sample_camera
-from .contact_sheet import write_contact_sheet
-from .dataset import LABEL_COLUMNS, DatasetSummary, plan_dataset, write_dataset
-from .generate import BACKGROUNDS, FIELDS, FundusSample, generate_fundus
-from .geometry import QUADRANTS, FieldGeometry
-from .rules import (
+from training.synthetic.camera import FAMILIES, CameraParams, sample_camera
+from training.synthetic.contact_sheet import write_contact_sheet
+from training.synthetic.dataset import LABEL_COLUMNS, DatasetSummary, plan_dataset, write_dataset
+from training.synthetic.generate import BACKGROUNDS, FIELDS, FundusSample, generate_fundus
+from training.synthetic.geometry import QUADRANTS, FieldGeometry
+from training.synthetic.rules import (
     LESION_KINDS,
     SEVERE_CRITERIA,
     Lesion,

@@ -7,9 +7,9 @@ import sys
 import time
 from collections.abc import Sequence
 
-from .camera import FAMILIES
-from .contact_sheet import write_contact_sheet
-from .dataset import FORMATS, write_dataset
+from training.synthetic.camera import FAMILIES
+from training.synthetic.contact_sheet import write_contact_sheet
+from training.synthetic.dataset import FORMATS, write_dataset
 
 
 def _weights(text: str) -> list[float]:

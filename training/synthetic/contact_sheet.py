@@ -8,8 +8,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .generate import FundusSample, generate_fundus
-from .rules import (
+from training.synthetic.generate import FundusSample, generate_fundus
+from training.synthetic.rules import (
     CRITERION_BEADING,
     CRITERION_HAEMORRHAGES,
     CRITERION_IRMA,

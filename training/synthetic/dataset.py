@@ -28,10 +28,9 @@ import cv2
 import numpy as np
 
 from training import lesion_masks
-
-from .anatomy import sample_appearance
-from .camera import FAMILIES, sample_camera
-from .generate import DEFAULT_DR_WEIGHTS, DME_WEIGHTS, generate_fundus
+from training.synthetic.anatomy import sample_appearance
+from training.synthetic.camera import FAMILIES, sample_camera
+from training.synthetic.generate import DEFAULT_DR_WEIGHTS, DME_WEIGHTS, generate_fundus
 
 LABEL_COLUMNS = ("image", "dr", "dme", "patient", "eye", "seed", "camera_family", "background", "lesions",
                  "lesion_mask")

@@ -6,14 +6,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import rules as R
-from .anatomy import Appearance, render_background, render_disc, sample_appearance
-from .camera import CameraParams, apply_camera, frame_size, sample_camera
-from .geometry import EYES, FieldGeometry
-from .lesions import paint_deep, paint_superficial, painted_lesion_bits, plan_lesions
-from .real_background import real_background
-from .real_lesions import DEEP_KINDS, paste_real, split_for_pasting
-from .vessels import composite_vessels, grow_vessel_tree, render_vessel_maps
+from training.synthetic import rules as R
+from training.synthetic.anatomy import Appearance, render_background, render_disc, sample_appearance
+from training.synthetic.camera import CameraParams, apply_camera, frame_size, sample_camera
+from training.synthetic.geometry import EYES, FieldGeometry
+from training.synthetic.lesions import paint_deep, paint_superficial, painted_lesion_bits, plan_lesions
+from training.synthetic.real_background import real_background
+from training.synthetic.real_lesions import DEEP_KINDS, paste_real, split_for_pasting
+from training.synthetic.vessels import composite_vessels, grow_vessel_tree, render_vessel_maps
 
 BACKGROUNDS = ("synthetic", "real", "idrid")
 LESION_SOURCES = ("painted", "real")

@@ -18,10 +18,10 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from . import rules as R
-from .geometry import QUADRANTS, FieldGeometry
-from .noise import smooth_noise
-from .vessels import FineCanvas, Vessel
+from training.synthetic import rules as R
+from training.synthetic.geometry import QUADRANTS, FieldGeometry
+from training.synthetic.noise import smooth_noise
+from training.synthetic.vessels import FineCanvas, Vessel
 
 # Fraction of light blood lets through at full density (RGB); haemorrhages are darker than vessels because the
 # blood layer is thicker.

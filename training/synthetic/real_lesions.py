@@ -13,9 +13,9 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import rules as R
-from .geometry import FieldGeometry
-from .lesions import MASK_BIT, LesionPlan
+from training.synthetic import rules as R
+from training.synthetic.geometry import FieldGeometry
+from training.synthetic.lesions import MASK_BIT, LesionPlan
 
 BANK_KIND = {
     R.MICROANEURYSM: "MA",

@@ -1,29 +1,7 @@
-"""The RAN network (Residual Attention Network for DR and DME grading), its building blocks and its loss."""
+"""The RAN network (Residual Attention Network for DR and DME grading), its building blocks and its loss.
 
-from .attention import ChannelAttention, ResidualAttentionModule, SoftMaskBranch, soft_mask_depth
-from .dilated import DilatedConvModule
-from .lesion_head import LESION_KINDS, LESION_STRIDE, LesionHead, unpack_lesion_bits
-from .losses import FocalLoss
-from .ran import RAN, VARIANTS, BasicBlock, Bottleneck, RANOutput, build_ran, ran18, ran34, ran50
+Public names load on first use (lazy_loader), so importing one submodule never pulls in the others."""
 
-__all__ = [
-    "RAN",
-    "VARIANTS",
-    "BasicBlock",
-    "Bottleneck",
-    "ChannelAttention",
-    "DilatedConvModule",
-    "FocalLoss",
-    "LESION_KINDS",
-    "LESION_STRIDE",
-    "LesionHead",
-    "RANOutput",
-    "ResidualAttentionModule",
-    "SoftMaskBranch",
-    "build_ran",
-    "ran18",
-    "ran34",
-    "ran50",
-    "soft_mask_depth",
-    "unpack_lesion_bits",
-]
+import lazy_loader as lazy
+
+__getattr__, __dir__, __all__ = lazy.attach_stub(__name__, __file__)

@@ -12,9 +12,9 @@ from typing import Any, NamedTuple
 
 from torch import Tensor, nn
 
-from .attention import ChannelAttention, ResidualAttentionModule, UnitFactory, soft_mask_depth
-from .dilated import DilatedConvModule
-from .lesion_head import LesionHead
+from ran_desktop.engine.model.attention import ChannelAttention, ResidualAttentionModule, UnitFactory, soft_mask_depth
+from ran_desktop.engine.model.dilated import DilatedConvModule
+from ran_desktop.engine.model.lesion_head import LesionHead
 
 
 class RANOutput(NamedTuple):

@@ -1,0 +1,7 @@
+"""Reading fundus photographs from disk: JPEG, PNG, TIFF, BMP and DICOM, always as 8-bit RGB.
+
+Public names load on first use (lazy_loader), so importing one submodule never pulls in the others."""
+
+import lazy_loader as lazy
+
+__getattr__, __dir__, __all__ = lazy.attach_stub(__name__, __file__)

@@ -1,0 +1,91 @@
+"""What the detail view shows for one image: the photograph, the detected field of view, the preprocessing
+stages, and the model input for an on-demand Grad-CAM. Recomputed from the file rather than stored.
+
+Imports neither Qt nor torch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from ran_desktop.engine.imaging.loading import ImageMetadata
+    from ran_desktop.engine.imaging.preprocess import PreprocessSettings
+
+ORIGINAL, FIELD_OF_VIEW, CLAHE, NORMALISED = "original", "field_of_view", "clahe", "normalised"
+MODEL_VIEW = "model_view"
+# How much of the heat map's colour covers the photograph wherever an overlay is drawn (window, CLI, reports): enough
+# to read the map, little enough to see the retina under it. The window's slider starts here.
+HEAT_OPACITY = 0.45
+# Decoded large enough to zoom into lesions, small enough that one preview stays well under 100 MB.
+PREVIEW_MIN_SIDE = 1536
+
+
+@dataclass(frozen=True, eq=False)
+class Preview:
+    """Every image is uint8 RGB. FIELD_OF_VIEW is the photograph with the detected disc outlined; MODEL_VIEW is
+    the square crop the model saw, on which Grad-CAM maps are drawn."""
+
+    key: str
+    images: dict[str, np.ndarray]
+    tensor: np.ndarray  # the model input, float32 (3, S, S)
+    disc_mask: np.ndarray = field(repr=False)  # bool, MODEL_VIEW's shape: inside the disc
+    fov_found: bool = False
+    metadata: ImageMetadata | None = None
+
+
+def make_preview(key: str, path: str | Path, frame_index: int | None, settings: PreprocessSettings,
+                 content_sha256: str | None = None) -> Preview:
+    """Decode the image (the given frame of a multi-frame file) and run preprocessing with its stages. With the
+    screened file's `content_sha256`, a file that now holds another photograph is refused (ImageChangedError)."""
+    # Imported here, in the worker that makes the preview: the window imports this module for its view names at
+    # start, before it is shown, and OpenCV and numpy would add a tenth of a second or more to that.
+    import cv2
+    import numpy as np
+
+    from ran_desktop.engine.imaging.loading import load_screened_frame
+    from ran_desktop.engine.imaging.preprocess import (
+        decode_for_model,
+        decode_min_side,
+        draw_fov,
+        fov_square,
+        preprocess,
+    )
+
+    image = load_screened_frame(path, frame_index, content_sha256, min_side=PREVIEW_MIN_SIDE)
+    pre = preprocess(image.pixels, settings, keep_stages=True)
+    # The model's input from the photograph decoded as the screener decoded it, not from this larger decode: the
+    # heat map's caption then gives the same probability as the bars beside it.
+    if decode_min_side(settings) != PREVIEW_MIN_SIDE:
+        tensor = preprocess(decode_for_model(path, frame_index, content_sha256, settings).pixels, settings).tensor
+    else:
+        tensor = pre.tensor
+    stages = pre.stages
+    view = stages["field_of_view"]
+    x0, y0, side = fov_square(pre.fov, settings)
+    mask = np.zeros(view.shape[:2], np.uint8)
+    if pre.fov.found:
+        scale = view.shape[0] / side
+        cx, cy = pre.fov.center
+        centre = (int(round((cx + 0.5 - x0) * scale)), int(round((cy + 0.5 - y0) * scale)))
+        cv2.circle(mask, centre, int(round(pre.fov.radius * scale)), 1, -1)
+    else:
+        mask[:] = 1
+    return Preview(
+        key=key,
+        images={
+            ORIGINAL: image.pixels,
+            FIELD_OF_VIEW: draw_fov(image.pixels, pre.fov),
+            CLAHE: stages["clahe"],
+            NORMALISED: stages["normalised"],
+            MODEL_VIEW: view,
+        },
+        tensor=tensor,
+        disc_mask=mask.astype(bool),
+        fov_found=pre.fov.found,
+        metadata=image.metadata,
+    )

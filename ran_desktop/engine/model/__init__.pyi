@@ -1,0 +1,109 @@
+"""Public entry points, read by lazy_loader at run time and by type checkers."""
+
+from . import attention as attention
+from . import bundle as bundle
+from . import device as device
+from . import dilated as dilated
+from . import gradcam as gradcam
+from . import lesion_head as lesion_head
+from . import losses as losses
+from . import manifest as manifest
+from . import provenance as provenance
+from . import ran as ran
+from . import untrained as untrained
+from .attention import ChannelAttention as ChannelAttention
+from .attention import ResidualAttentionModule as ResidualAttentionModule
+from .attention import SoftMaskBranch as SoftMaskBranch
+from .attention import soft_mask_depth as soft_mask_depth
+from .bundle import LoadedModel as LoadedModel
+from .bundle import choose_bundle as choose_bundle
+from .bundle import find_bundles as find_bundles
+from .bundle import load_bundle as load_bundle
+from .bundle import read_manifest as read_manifest
+from .bundle import save_bundle as save_bundle
+from .bundle import sha256_of as sha256_of
+from .bundle import verify_weights as verify_weights
+from .bundle import write_manifest as write_manifest
+from .device import DEVICE_ENV as DEVICE_ENV
+from .device import choose_device as choose_device
+from .device import worker_count as worker_count
+from .dilated import DilatedConvModule as DilatedConvModule
+from .explain import explain as explain
+from .explain import heat_layer as heat_layer
+from .gradcam import GradCAM as GradCAM
+from .lesion_head import LESION_KINDS as LESION_KINDS
+from .lesion_head import LESION_STRIDE as LESION_STRIDE
+from .lesion_head import LesionHead as LesionHead
+from .lesion_head import unpack_lesion_bits as unpack_lesion_bits
+from .losses import FocalLoss as FocalLoss
+from .manifest import MANIFEST_NAME as MANIFEST_NAME
+from .manifest import SCHEMA as SCHEMA
+from .manifest import VARIANT_NAMES as VARIANT_NAMES
+from .manifest import WEIGHTS_NAME as WEIGHTS_NAME
+from .manifest import Manifest as Manifest
+from .provenance import check_unambiguous as check_unambiguous
+from .ran import RAN as RAN
+from .ran import VARIANTS as VARIANTS
+from .ran import BasicBlock as BasicBlock
+from .ran import Bottleneck as Bottleneck
+from .ran import RANOutput as RANOutput
+from .ran import build_ran as build_ran
+from .ran import ran18 as ran18
+from .ran import ran34 as ran34
+from .ran import ran50 as ran50
+from .untrained import create_untrained_bundle as create_untrained_bundle
+
+__all__ = [
+    "BasicBlock",
+    "Bottleneck",
+    "ChannelAttention",
+    "DEVICE_ENV",
+    "DilatedConvModule",
+    "FocalLoss",
+    "GradCAM",
+    "LESION_KINDS",
+    "LESION_STRIDE",
+    "LesionHead",
+    "LoadedModel",
+    "MANIFEST_NAME",
+    "Manifest",
+    "RAN",
+    "RANOutput",
+    "ResidualAttentionModule",
+    "SCHEMA",
+    "SoftMaskBranch",
+    "VARIANTS",
+    "VARIANT_NAMES",
+    "WEIGHTS_NAME",
+    "attention",
+    "build_ran",
+    "bundle",
+    "check_unambiguous",
+    "choose_bundle",
+    "choose_device",
+    "create_untrained_bundle",
+    "device",
+    "dilated",
+    "explain",
+    "find_bundles",
+    "gradcam",
+    "heat_layer",
+    "lesion_head",
+    "load_bundle",
+    "losses",
+    "manifest",
+    "provenance",
+    "ran",
+    "ran18",
+    "ran34",
+    "ran50",
+    "read_manifest",
+    "save_bundle",
+    "sha256_of",
+    "soft_mask_depth",
+    "unpack_lesion_bits",
+    "untrained",
+    "verify_weights",
+    "worker_count",
+    "write_manifest",
+]

@@ -1,0 +1,332 @@
+"""A screened image as the grader sees it: the model's result, the grader's decision, and what follows from both.
+
+The grader's decision always wins over the model's grades. A model grade from weights that carry a clinical
+warning is never presented as a finding without saying so (`model_caveat`), and the model never pre-fills the
+grader's answer (`suggested_grades`): the grader grades, or accepts the model's proposal with an explicit key
+(`model_proposal`), and the decision records which (`Decision.entry`). Imports neither Qt nor torch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ran_desktop.engine.grading import (
+    DME_GRADE_NAMES,
+    DR_GRADE_NAMES,
+    EyeDecision,
+    PatientDecision,
+    Recommendation,
+    patient_decision,
+    recommend,
+)
+from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.patient_names import DEFAULT_PATTERNS, patient_from_filename
+from ran_desktop.engine.records.results import ScreeningResult, Status
+
+CONFIRMED = "confirmed"  # the grader agreed with the model
+OVERRIDDEN = "overridden"  # the grader changed a grade (or graded what the model could not)
+DECISION_KINDS = (CONFIRMED, OVERRIDDEN)
+GRADED = "graded"  # the grader chose the grades
+ACCEPTED = "accepted"  # the grader took the model's proposal with the accept key, unchanged
+ENTRIES = (GRADED, ACCEPTED)
+OPEN = "open"  # the model's grades are shown beside the empty form (and can be accepted with a key)
+BLIND = "blind"  # blind first: the model's grades and heat map appear only after the grader's decision is saved
+REVIEW_MODES = (OPEN, BLIND)
+
+Grades = tuple[int | None, int | None]  # (DR, DME); (None, None) means ungradable
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What a grader decided for one image. `eye` and the patient fields are set only where the file had none."""
+
+    dr_grade: int | None  # None together with dme_grade: the grader judged the image ungradable
+    dme_grade: int | None
+    eye: Eye | None = None
+    patient_id: str | None = None
+    patient_name: str | None = None
+    comment: str = ""
+    kind: str = CONFIRMED
+    grader: str = ""
+    decided_at: str = ""  # ISO 8601, UTC
+    entry: str = GRADED  # how the grades got into the form (ENTRIES); decisions made before it: GRADED
+    review_mode: str = ""  # the clinic's review mode when it was made (REVIEW_MODES); "" before it was recorded
+
+    def __post_init__(self) -> None:
+        if (self.dr_grade is None) != (self.dme_grade is None):
+            raise ValueError("give both a DR and a DME grade, or neither (ungradable)")
+        if self.dr_grade is not None and not 0 <= self.dr_grade < len(DR_GRADE_NAMES):
+            raise ValueError(f"DR grade must be 0-{len(DR_GRADE_NAMES) - 1}, got {self.dr_grade}")
+        if self.dme_grade is not None and not 0 <= self.dme_grade < len(DME_GRADE_NAMES):
+            raise ValueError(f"DME grade must be 0-{len(DME_GRADE_NAMES) - 1}, got {self.dme_grade}")
+        if self.kind not in DECISION_KINDS:
+            raise ValueError(f"decision kind must be one of {DECISION_KINDS}, got {self.kind!r}")
+        if self.entry not in ENTRIES:
+            raise ValueError(f"decision entry must be one of {ENTRIES}, got {self.entry!r}")
+        if self.review_mode not in ("", *REVIEW_MODES):
+            raise ValueError(f"review mode must be one of {REVIEW_MODES}, got {self.review_mode!r}")
+
+    @property
+    def ungradable(self) -> bool:
+        return self.dr_grade is None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dr_grade": self.dr_grade,
+            "dme_grade": self.dme_grade,
+            "eye": self.eye.value if self.eye else None,
+            "patient_id": self.patient_id,
+            "patient_name": self.patient_name,
+            "comment": self.comment,
+            "kind": self.kind,
+            "grader": self.grader,
+            "decided_at": self.decided_at,
+            "entry": self.entry,
+            "review_mode": self.review_mode,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Decision:
+        eye = data.get("eye")
+        return cls(
+            dr_grade=data.get("dr_grade"),
+            dme_grade=data.get("dme_grade"),
+            eye=Eye(eye) if eye else None,
+            patient_id=data.get("patient_id"),
+            patient_name=data.get("patient_name"),
+            comment=data.get("comment") or "",
+            kind=data.get("kind") or CONFIRMED,
+            grader=data.get("grader") or "",
+            decided_at=data.get("decided_at") or "",
+            entry=data.get("entry") or GRADED,
+            review_mode=data.get("review_mode") or "",
+        )
+
+
+@dataclass(frozen=True)
+class ImageRecord:
+    """One row of the worklist: a stored screening result (no pixels), its thumbnail and the grader's decision."""
+
+    image_id: int
+    result: ScreeningResult
+    thumbnail: bytes | None = None  # small JPEG made when screened
+    decision: Decision | None = None
+    screened_at: str = ""
+    # The file was screened again later and held another photograph: this row (and its decision) is the earlier one.
+    superseded: bool = False
+    # How many times its decision has changed (its audit entries): a change names the version it was made on, so a
+    # window that did not see another's change cannot overwrite it unawares (Storage refuses: StaleDecisionError).
+    decision_version: int = 0
+
+    @property
+    def key(self) -> str:
+        return self.result.key
+
+    @property
+    def status(self) -> Status:
+        return self.result.status
+
+    @property
+    def reviewed(self) -> bool:
+        return self.decision is not None
+
+    @property
+    def eye(self) -> Eye:
+        if self.decision is not None and self.decision.eye is not None:
+            return self.decision.eye
+        meta = self.result.metadata
+        return meta.eye if meta is not None else Eye.UNKNOWN
+
+    @property
+    def patient_id(self) -> str | None:
+        if self.decision is not None and self.decision.patient_id:
+            return self.decision.patient_id
+        meta = self.result.metadata
+        return meta.patient_id if meta is not None else None
+
+    @property
+    def patient_name(self) -> str | None:
+        if self.decision is not None and self.decision.patient_name:
+            return self.decision.patient_name
+        meta = self.result.metadata
+        return meta.patient_name if meta is not None else None
+
+    @property
+    def model_grades(self) -> Grades:
+        return self.result.dr_grade, self.result.dme_grade
+
+    @property
+    def grades(self) -> Grades:
+        """The grades that count: the grader's when reviewed, else the model's; (None, None) when ungradable."""
+        if self.decision is not None:
+            return self.decision.dr_grade, self.decision.dme_grade
+        return self.model_grades
+
+    @property
+    def ungradable(self) -> bool:
+        """Readable, but without grades that count (the quality gate said so, or the grader did)."""
+        return self.status is not Status.ERROR and self.grades[0] is None
+
+    @property
+    def eye_decision(self) -> EyeDecision | None:
+        dr, dme = self.grades
+        return None if dr is None or dme is None else EyeDecision(dr, dme)
+
+    @property
+    def referable(self) -> bool:
+        decision = self.eye_decision
+        return decision is not None and decision.referable
+
+    @property
+    def suspected(self) -> bool:
+        """Ungradable (by the gate, or by the grader too) while the model suspects referable disease on it; a grader
+        who grades the photograph after all decides instead."""
+        return self.ungradable and self.result.suspected
+
+    @property
+    def recommendation(self) -> Recommendation | None:
+        if self.status is Status.ERROR:
+            return None
+        return recommend(*self.grades, self.suspected)
+
+    @property
+    def model_caveat(self) -> str:
+        """A few words that must accompany the model's grades ('' when reviewed or the weights carry no warning)."""
+        if self.decision is not None or self.status is Status.ERROR or self.result.dr_probs is None:
+            return ""
+        return caveat_for(self.result)
+
+    def with_decision(self, decision: Decision | None) -> ImageRecord:
+        """This record after one more change of its decision (one more audit entry)."""
+        return replace(self, decision=decision, decision_version=self.decision_version + 1)
+
+
+def caveat_for(result: ScreeningResult) -> str:
+    if not result.model.trained:
+        return "untrained model"
+    if result.model.synthetic:
+        return "mostly synthetic training" if result.model.real else "synthetic training only"
+    return "unvalidated model" if result.model.warning else ""
+
+
+def decision_kind(record: ImageRecord, grades: Grades) -> str:
+    """CONFIRMED when the grader's grades are the model's (or the gate's 'ungradable'), else OVERRIDDEN."""
+    if record.status is Status.ERROR:
+        return OVERRIDDEN
+    return CONFIRMED if tuple(grades) == record.model_grades else OVERRIDDEN
+
+
+def suggested_grades(record: ImageRecord) -> Grades | None:
+    """What the review form starts with: the grader's own earlier decision, else nothing (None).
+
+    Never the model's grades, not even the quality gate's "ungradable": a form that starts with an answer is saved
+    with it out of habit (Ctrl+Enter saved "confirmed" before the grader had chosen anything). The model's
+    proposal is one key away instead (`model_proposal`).
+    """
+    if record.decision is not None:
+        return record.decision.dr_grade, record.decision.dme_grade
+    return None
+
+
+def blinded(record: ImageRecord, mode: str) -> bool:
+    """Whether the model's grades (and everything that would give them away) are hidden from the grader: in blind-
+    first review, for a screened image no grader has decided yet. The quality gate's verdict is never hidden."""
+    return mode == BLIND and record.status is Status.SCREENED and record.decision is None
+
+
+def model_proposal(record: ImageRecord) -> Grades | None:
+    """What the grader's accept key puts in the form: the quality gate's "ungradable", or the model's grades when
+    its weights are trained; None (nothing to accept) for an unreadable file or untrained weights."""
+    if record.status is Status.UNGRADABLE:
+        return None, None
+    if record.status is Status.SCREENED and record.result.model.trained:
+        return record.model_grades
+    return None
+
+
+def missing_fields(record: ImageRecord) -> set[str]:
+    """Which of 'eye', 'patient_id', 'patient_name' the file itself did not carry (the grader may fill them)."""
+    meta = record.result.metadata
+    missing: set[str] = set()
+    if meta is None or meta.eye is Eye.UNKNOWN:
+        missing.add("eye")
+    if meta is None or not meta.patient_id:
+        missing.add("patient_id")
+    if meta is None or not meta.patient_name:
+        missing.add("patient_name")
+    return missing
+
+
+@dataclass(frozen=True)
+class PatientGroup:
+    """The images of one patient and the patient-level decision: the worse eye decides."""
+
+    key: str
+    patient_id: str | None
+    patient_name: str | None
+    records: tuple[ImageRecord, ...]
+    decision: PatientDecision | None  # None when not one of the images could be read
+
+    @property
+    def identified(self) -> bool:
+        return bool(self.patient_id or self.patient_name)
+
+    @property
+    def caveat(self) -> str:
+        """Set when the patient's outcome rests on at least one unconfirmed grade from weights with a warning."""
+        caveats = sorted({r.model_caveat for r in self.records if r.model_caveat and r.eye_decision is not None})
+        return ", ".join(caveats)
+
+    @property
+    def reviewed(self) -> bool:
+        return all(r.reviewed for r in self.records if r.status is not Status.ERROR)
+
+    @property
+    def file_name_patient(self) -> str | None:
+        """The patient's part of the file names, where the images were grouped by it (no ID or name)."""
+        return self.key.rsplit("/", 1)[-1] if self.key.startswith(FILE_PREFIX) else None
+
+
+FILE_PREFIX = "file:"  # a patient grouped by file name (patient_names.py), not by an ID
+
+
+def patient_key(record: ImageRecord, patterns: Sequence[str] = DEFAULT_PATTERNS) -> str:
+    """Images are grouped by patient ID, else by name, else by the patient's part of their file names in one folder
+    (`patient_names`); without any, each image stands alone.
+
+    Unnamed photographs are combined only where their names say so: combining two people would put one report
+    over both, and let one person's referable eye send the other to a specialist.
+    """
+    if record.patient_id:
+        return f"id:{record.patient_id}"
+    if record.patient_name:
+        return f"name:{record.patient_name.casefold()}"
+    if record.status is not Status.ERROR and patterns:
+        from_name = patient_from_filename(record.result.path, patterns)
+        if from_name:
+            return f"{FILE_PREFIX}{record.result.path.parent}/{from_name}"
+    return f"image:{record.key}"
+
+
+def group_by_patient(records: Iterable[ImageRecord], patterns: Sequence[str] = DEFAULT_PATTERNS
+                     ) -> list[PatientGroup]:
+    """Patients in the order their first image appears; `patterns` group unnamed files by name (() turns that off)."""
+    groups: dict[str, list[ImageRecord]] = {}
+    for record in records:
+        groups.setdefault(patient_key(record, patterns), []).append(record)
+    out: list[PatientGroup] = []
+    for key, members in groups.items():
+        readable = [r for r in members if r.status is not Status.ERROR]
+        decision = patient_decision((*r.grades, r.suspected) for r in readable) if readable else None
+        out.append(
+            PatientGroup(
+                key=key,
+                patient_id=next((r.patient_id for r in members if r.patient_id), None),
+                patient_name=next((r.patient_name for r in members if r.patient_name), None),
+                records=tuple(members),
+                decision=decision,
+            )
+        )
+    return out

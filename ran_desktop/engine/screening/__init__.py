@@ -1,0 +1,7 @@
+"""Screening: grading rules, the pipeline from paths to results, one batch into the database.
+
+Public names load on first use (lazy_loader), so importing one submodule never pulls in the others."""
+
+import lazy_loader as lazy
+
+__getattr__, __dir__, __all__ = lazy.attach_stub(__name__, __file__)

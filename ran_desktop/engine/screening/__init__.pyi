@@ -1,0 +1,17 @@
+"""Public entry points, read by lazy_loader at run time and by type checkers."""
+
+from . import batch as batch
+from . import screener as screener
+from .batch import BatchRun as BatchRun
+from .screener import Screener as Screener
+from .screener import ScreeningOptions as ScreeningOptions
+from .screener import default_workers as default_workers
+
+__all__ = [
+    "BatchRun",
+    "Screener",
+    "ScreeningOptions",
+    "batch",
+    "default_workers",
+    "screener",
+]
