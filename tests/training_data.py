@@ -8,8 +8,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from locations import REPO_ROOT
 
-SAMPLE = Path(__file__).resolve().parent.parent / "resources" / "samples" / "normal_fundus_OS.jpg"
+SAMPLE = REPO_ROOT / "resources" / "samples" / "normal_fundus_OS.jpg"
 
 
 def write_dotted_dataset(folder: Path, count: int = 40, size: int = 192, seed: int = 0, with_dme: bool = True) -> Path:

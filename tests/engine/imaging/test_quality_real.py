@@ -9,10 +9,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from locations import REPO_ROOT
 
 from training.quality_eval import GRADABLE, UNGRADABLE, confusion, format_confusion, judge, load, photographs
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "idrid-segmentation"
+SHARED = REPO_ROOT.parent / "shared" / "data" / "idrid-segmentation"
 pytestmark = pytest.mark.skipif(not SHARED.is_dir(), reason="needs the shared IDRiD photographs")
 # A hazy lens is rejected on the sample (test_quality.py) and on most photographs, not on all: a photograph of low
 # contrast to start with, hazed, scores like a clear pale one, and a false reject costs more (README's table).

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 import torch
+from locations import REPO_ROOT
 from torch.utils.data import DataLoader
 from training_data import write_dotted_dataset
 
@@ -301,7 +302,7 @@ def test_distributed_run_with_torchrun(dataset, tmp_path):
         [str(torchrun), "--nproc_per_node=2", "--master_port=29533", "-m", "training.train", "--data", f"csv:{dataset}",
          "--out", str(run), "--base-width", "8", "--input-size", "64", "--epochs", "2", "--batch-size", "4",
          "--workers", "0", "--device", "cpu"],
-        capture_output=True, text=True, timeout=300, cwd=Path(__file__).resolve().parent.parent,
+        capture_output=True, text=True, timeout=300, cwd=REPO_ROOT,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     rows = list(csv.DictReader(open(run / "log.csv")))

@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 import pytest
 from dicom_factory import write_dicom
+from locations import REPO_ROOT
 from pypdf import PdfReader
 
 from ran_desktop.engine.model.bundle import LoadedModel, load_bundle
@@ -55,7 +56,7 @@ class Batch:
 
 def fundus(side: int = 640) -> np.ndarray:
     """The bundled sample photograph, smaller: still gradable, cheaper to screen."""
-    sample = Path(__file__).resolve().parent.parent / "resources" / "samples" / "normal_fundus_OS.jpg"
+    sample = REPO_ROOT / "resources" / "samples" / "normal_fundus_OS.jpg"
     bgr = cv2.imread(str(sample))
     assert bgr is not None, sample
     rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

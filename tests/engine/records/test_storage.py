@@ -12,6 +12,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from locations import REPO_ROOT
 
 from ran_desktop.engine.imaging.loading import Eye
 from ran_desktop.engine.imaging.thumbnails import make_thumbnail
@@ -24,7 +25,7 @@ from ran_desktop.engine.records.storage import DATABASE_NAME, SCHEMA_VERSION, St
 from ran_desktop.engine.screening.batch import BatchRun
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 
 
 @pytest.fixture(scope="module")

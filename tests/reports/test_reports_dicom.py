@@ -11,7 +11,7 @@ from pathlib import Path
 import pydicom
 import pytest
 from pypdf import PdfReader
-from test_reports_support import Batch, batch_fixture, pdf_text, with_identity  # noqa: F401 (fixtures)
+from report_fixtures import Batch, batch_fixture, pdf_text, with_identity  # noqa: F401 (fixtures)
 
 from ran_desktop.engine.records.review import group_by_patient
 from ran_desktop.reports import ENCAPSULATED_PDF_STORAGE, ReportContext, dicom_problem, export_patient_reports

@@ -5,11 +5,12 @@ import sys
 from pathlib import Path
 
 import pytest
+from locations import REPO_ROOT
 
 from ran_desktop.cli.screen import main
 from ran_desktop.engine.records.results import CSV_COLUMNS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO_ROOT
 SAMPLES = ROOT / "resources" / "samples"
 
 

@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from bundle_factory import with_threshold
+from locations import REPO_ROOT
 from pypdf import PdfReader
 
 from ran_desktop.cli.screen import main as screen_main
@@ -23,7 +24,7 @@ from ran_desktop.engine.records.storage import Storage
 from ran_desktop.engine.screening.screener import Screener
 from ran_desktop.reports import ReportContext, build_patient_report
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "idrid-segmentation"
+SHARED = REPO_ROOT.parent / "shared" / "data" / "idrid-segmentation"
 
 
 @pytest.fixture(scope="module")
@@ -162,7 +163,7 @@ def test_the_shipped_model_refers_a_blurred_diseased_eye_and_not_a_blurred_healt
     cv2.imwrite(str(diseased), defocus(load(next(SHARED.rglob("IDRiD_01.jpg"))), 6.0)[..., ::-1])
     healthy = tmp_path / "normal_blurred.png"
     cv2.imwrite(str(healthy), cv2.GaussianBlur(cv2.imread(str(sample_path)), (0, 0), 6))
-    shipped = Path(__file__).resolve().parents[1] / "models" / "ran18-real"
+    shipped = REPO_ROOT / "models" / "ran18-real"
     results = {r.path.name: r for r in Screener(load_bundle(shipped, device="cpu")).screen([diseased, healthy])}
     assert all(r.status.value == "ungradable" for r in results.values())
     assert results[diseased.name].recommendation.outcome is Outcome.UNGRADABLE_REFER

@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from test_real_data import write_tree
+from idrid_tree import write_tree
 
 from ran_desktop.engine.imaging.preprocess import PreprocessSettings, crop_to_fov, detect_fov, resize_square
 from ran_desktop.engine.model import LESION_KINDS, ran18
@@ -95,7 +95,7 @@ def test_ran_real_writes_each_photographs_masks_and_none_for_its_lesion_free_cop
 
 
 def test_pasted_real_lesions_are_masked_where_they_land(tmp_path):
-    from test_real_data import _lesioned
+    from idrid_tree import lesioned as _lesioned
 
     from training.datasets.idrid_segmentation import CaseImages, SegmentationCase
     from training.real.inpaint import lesion_free

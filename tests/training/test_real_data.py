@@ -4,11 +4,13 @@ inpainting, the lesion bank, and the generator pasting real lesions."""
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from idrid_tree import H, W, write_tree
+from idrid_tree import lesioned as _lesioned
+from locations import REPO_ROOT
 
 from training.datasets import detect_dataset, load_dataset
 from training.datasets.idrid_segmentation import LESIONS, load_cases, read_case
@@ -19,47 +21,7 @@ from training.synthetic import rules as R
 from training.synthetic.generate import generate_fundus
 from training.synthetic.geometry import FieldGeometry
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data" / "idrid-segmentation"
-FOLDERS = {"MA": "1. Microaneurysms", "HE": "2. Haemorrhages", "EX": "3. Hard Exudates", "SE": "4. Soft Exudates",
-           "OD": "5. Optic Disc"}
-W, H = 960, 640
-
-
-def _disc(xy=(250, 300), r=45) -> np.ndarray:
-    m = np.zeros((H, W), np.uint8)
-    cv2.circle(m, xy, r, 255, -1)
-    return m
-
-
-def _photo(seed: int) -> np.ndarray:
-    """A real-looking fundus (the generator's) with a darker macula, as a camera would frame it."""
-    sample = generate_fundus(seed, dr=0, dme=0, eye="OS", field="macula", size=W)
-    img = cv2.resize(sample.image, (W, H), interpolation=cv2.INTER_AREA)
-    return img
-
-
-def write_tree(root: Path, *, with_se: bool) -> Path:
-    """A tiny tree in IDRiD's distributed layout: one training and one testing photograph with masks."""
-    seg = root / "A. Segmentation"
-    for split, part, name in (("train", "a. Training Set", "IDRiD_01"), ("test", "b. Testing Set", "IDRiD_55")):
-        images = seg / "1. Original Images" / part
-        images.mkdir(parents=True)
-        cv2.imwrite(str(images / f"{name}.jpg"), _photo(3 if split == "train" else 4)[..., ::-1])
-        truths = seg / "2. All Segmentation Groundtruths" / part
-        masks = {"OD": _disc(), "MA": np.zeros((H, W), np.uint8), "HE": np.zeros((H, W), np.uint8),
-                 "EX": np.zeros((H, W), np.uint8), "SE": np.zeros((H, W), np.uint8)}
-        cv2.circle(masks["MA"], (600, 200), 3, 255, -1)
-        cv2.circle(masks["HE"], (700, 420), 9, 255, -1)
-        cv2.circle(masks["EX"], (520, 330), 6, 255, -1)
-        cv2.circle(masks["SE"], (480, 150), 14, 255, -1)
-        for kind, folder in FOLDERS.items():
-            if kind == "SE" and not (with_se and split == "train"):
-                continue  # IDRiD ships no mask where a photograph has no soft exudate
-            (truths / folder).mkdir(parents=True, exist_ok=True)
-            cv2.imwrite(str(truths / folder / f"{name}_{kind}.tif"), masks[kind])
-    return root
-
-
+SHARED = REPO_ROOT.parent / "shared" / "data" / "idrid-segmentation"
 def test_the_adapter_reads_the_distributed_layout(tmp_path):
     root = write_tree(tmp_path / "IDRiD", with_se=True)
     cases = load_cases(root)
@@ -132,24 +94,6 @@ def test_soft_exudates_alone_are_more_than_microaneurysms():
 
 
 # --- inpainting and the lesion bank ------------------------------------------------------------------------
-
-def _lesioned(seed: int = 5):
-    """A fundus with bright and dark blobs painted on, and the blobs' masks."""
-    rng = np.random.default_rng(seed)
-    base = _photo(seed)
-    img = base.copy()
-    masks = {k: np.zeros((H, W), bool) for k in (*LESIONS, "OD")}
-    for kind, colour, n in (("EX", (250, 230, 90), 6), ("HE", (90, 10, 10), 5), ("MA", (110, 20, 20), 8)):
-        for _ in range(n):
-            x, y = int(rng.integers(380, 760)), int(rng.integers(180, 480))
-            r = int(rng.integers(2, 8)) if kind != "MA" else 2
-            m = np.zeros((H, W), np.uint8)
-            cv2.circle(m, (x, y), r, 1, -1)
-            img[m.astype(bool)] = colour
-            masks[kind] |= m.astype(bool)
-    masks["OD"] = _disc().astype(bool)
-    return base, img, masks
-
 
 def test_inpainting_leaves_no_masked_pixel():
     base, img, masks = _lesioned()

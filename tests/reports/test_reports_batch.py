@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 from pypdf import PdfReader
+from report_fixtures import GRADER, Batch, batch_fixture, page_texts, pdf_text  # noqa: F401 (fixtures)
 from reportlab.lib.rl_accel import fp_str
-from test_reports_support import GRADER, Batch, batch_fixture, page_texts, pdf_text  # noqa: F401 (fixtures)
 
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Outcome
 from ran_desktop.engine.records.results import Status

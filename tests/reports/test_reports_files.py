@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from pypdf import PdfReader
-from test_reports_support import Batch, batch_fixture, pdf_text, tmpfs, with_identity  # noqa: F401 (fixtures)
+from report_fixtures import Batch, batch_fixture, pdf_text, tmpfs, with_identity  # noqa: F401 (fixtures)
 
 from ran_desktop.engine.records.review import PatientGroup, group_by_patient
 from ran_desktop.reports import (

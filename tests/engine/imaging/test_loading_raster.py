@@ -13,12 +13,13 @@ import cv2
 import numpy as np
 import pytest
 from dicom_factory import band_centres, colour_bars
+from locations import REPO_ROOT
 from PIL import Image, ImageOps
 
 from ran_desktop.engine.errors import ImageLoadError, UnsupportedFormatError
 from ran_desktop.engine.imaging.loading import Eye, LoadedImage, load_images
 
-SAMPLE = Path(__file__).resolve().parents[1] / "resources" / "samples" / "normal_fundus_OS.jpg"
+SAMPLE = REPO_ROOT / "resources" / "samples" / "normal_fundus_OS.jpg"
 BARS = colour_bars(64, 96)
 CENTRES = band_centres(96)
 EXPECTED_BARS = [(255, 0, 0), (0, 255, 0), (0, 0, 255), (255, 255, 255)]

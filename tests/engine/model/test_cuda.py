@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from locations import REPO_ROOT
 from training_data import write_dotted_dataset
 
 from ran_desktop.engine.model.bundle import find_bundles, load_bundle
@@ -21,7 +22,7 @@ from training.train import TrainConfig, Trainer
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 
-SHIPPED = find_bundles(Path(__file__).resolve().parent.parent / "models")[0]  # the bundle the app ships and uses
+SHIPPED = find_bundles(REPO_ROOT / "models")[0]  # the bundle the app ships and uses
 # cuDNN may use TF32 for convolutions: probabilities agree to about 1e-3, not bit for bit.
 TOLERANCE = 5e-3
 

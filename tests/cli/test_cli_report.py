@@ -6,7 +6,7 @@ import csv
 from pathlib import Path
 
 import pytest
-from test_reports_support import pdf_text, tmpfs, write_batch_files
+from report_fixtures import pdf_text, tmpfs, write_batch_files
 
 from ran_desktop.cli.screen import EXIT_REPORT_FAILED, EXIT_SOME_FAILED, EXIT_USAGE, main
 

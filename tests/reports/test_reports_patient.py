@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 from pypdf import PdfReader
-from test_reports_support import (  # noqa: F401 (fixtures)
+from report_fixtures import (  # noqa: F401 (fixtures)
     GRADER,
     Batch,
     batch_fixture,
