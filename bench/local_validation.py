@@ -13,7 +13,7 @@ TARGET_MS = 1000.0
 def reviewed_records(count: int, seed: int = 0) -> list:
     """`count` reviewed images as the database gives them back: a model's probabilities and a grader's decision."""
     from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
-    from ran_desktop.engine.records.review import Decision, ImageRecord
+    from ran_desktop.engine.records.review import GraderDecision, ImageRecord
 
     rng = random.Random(seed)
     info = ModelInfo("ran18-bench", "1.0", "bench", False, True, "", "CPU", referable_threshold=0.47)
@@ -23,7 +23,7 @@ def reviewed_records(count: int, seed: int = 0) -> list:
         dme = [rng.random() for _ in range(3)]
         result = ScreeningResult(f"k{i}", Path(f"/photos/{i}.jpg"), Status.SCREENED, info,
                                  dr_probs=tuple(p / sum(dr) for p in dr), dme_probs=tuple(p / sum(dme) for p in dme))
-        decision = Decision(rng.randrange(5), rng.randrange(3), grader="G",
+        decision = GraderDecision(rng.randrange(5), rng.randrange(3), grader="G",
                             decided_at=f"2026-{rng.randrange(1, 13):02d}-01T00:00:00+00:00")
         out.append(ImageRecord(i, result, decision=decision))
     return out

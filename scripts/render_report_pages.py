@@ -60,7 +60,7 @@ def demo_reports(folder: Path) -> tuple[Path, list[Path]]:
 
     from ran_desktop.engine.model.bundle import find_bundles, load_bundle
     from ran_desktop.engine.model.untrained import create_untrained_bundle
-    from ran_desktop.engine.records.review import Decision, ImageRecord, decision_kind, group_by_patient
+    from ran_desktop.engine.records.review import GraderDecision, ImageRecord, decision_kind, group_by_patient
     from ran_desktop.engine.screening.screener import Screener
     from ran_desktop.paths import models_dir, sample_images
     from ran_desktop.reports import ReportContext, export_batch_summary, export_patient_reports
@@ -96,7 +96,7 @@ def demo_reports(folder: Path) -> tuple[Path, list[Path]]:
         if record.result.path.name in decided:
             dr, dme, comment = decided[record.result.path.name]
             kind = decision_kind(record, (dr, dme))
-            records[i] = record.with_decision(Decision(dr, dme, kind=kind, grader=grader, comment=comment))
+            records[i] = record.with_decision(GraderDecision(dr, dme, kind=kind, grader=grader, comment=comment))
     groups = group_by_patient(records)
     logo = folder / "logo.png"
     canvas = np.full((120, 360, 3), 255, np.uint8)

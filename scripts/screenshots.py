@@ -107,7 +107,7 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     from PySide6.QtWidgets import QApplication
 
     from ran_desktop.app import launch
-    from ran_desktop.engine.records.review import Decision
+    from ran_desktop.engine.records.review import GraderDecision
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
 
@@ -151,7 +151,7 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     window.add_paths([images["demo"]])
     wait_for(lambda: not window.controller.running and window.results.rowCount() == 5, "the demo images")
     record = next(r for r in window.results.records() if r.result.path.name == "P-0042_right.dcm")
-    window.storage.save_decision(record.image_id, Decision(2, 0, comment="Dot haemorrhages, two quadrants",
+    window.storage.save_decision(record.image_id, GraderDecision(2, 0, comment="Dot haemorrhages, two quadrants",
                                                            kind="overridden", grader="Dr A. Grader"))
     window.results.update_record(window.storage.record(record.image_id))
     window.select_key(next(r.key for r in window.results.records() if r.result.path.name == "P-0042_left.dcm"))

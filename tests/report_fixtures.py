@@ -24,7 +24,7 @@ from ran_desktop.engine.model.bundle import LoadedModel, load_bundle
 from ran_desktop.engine.records.review import (
     CONFIRMED,
     OVERRIDDEN,
-    Decision,
+    GraderDecision,
     ImageRecord,
     PatientGroup,
     group_by_patient,
@@ -85,7 +85,7 @@ def screen_records(folder: Path, loaded: LoadedModel) -> list[ImageRecord]:
 
 def decide(record: ImageRecord, dr: int | None, dme: int | None, **values: object) -> ImageRecord:
     kind = CONFIRMED if (dr, dme) == record.model_grades else OVERRIDDEN
-    return record.with_decision(Decision(dr_grade=dr, dme_grade=dme, kind=kind, grader=GRADER,
+    return record.with_decision(GraderDecision(dr_grade=dr, dme_grade=dme, kind=kind, grader=GRADER,
                                          decided_at="2024-01-17T10:00:00+00:00", **values))  # type: ignore[arg-type]
 
 
@@ -129,7 +129,7 @@ def images(data: bytes) -> list[np.ndarray]:
 
 def with_identity(record: ImageRecord, patient_id: str | None, patient_name: str | None) -> ImageRecord:
     """The record as the grader filled in its patient (what the GUI stores for files without one)."""
-    decision = record.decision or Decision(dr_grade=record.model_grades[0], dme_grade=record.model_grades[1],
+    decision = record.decision or GraderDecision(dr_grade=record.model_grades[0], dme_grade=record.model_grades[1],
                                            grader=GRADER)
     return record.with_decision(replace(decision, patient_id=patient_id, patient_name=patient_name))
 

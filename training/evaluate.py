@@ -18,9 +18,9 @@ from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.model.bundle import LoadedModel, load_bundle
 from training.data import FundusDataset, SquareCache
 from training.datasets import Record, load_split
-from training.engine_io import Predictions, predict
 from training.metrics import roc_points, screening_metrics
 from training.plots import write_plots
+from training.predict import Predictions, predict
 from training.sources import load_sources
 
 

@@ -36,8 +36,9 @@ from ran_desktop.engine.model.device import choose_device, worker_count
 from training.baselines import BASELINES
 from training.data import AugmentSettings, FundusDataset, SquareCache
 from training.datasets import Record, load_split, save_split, split_records
-from training.engine_io import LesionLoss, TwoHeadLoss, predict
+from training.losses import LesionLoss, TwoHeadLoss
 from training.metrics import screening_metrics, selection_score
+from training.predict import predict
 from training.sources import load_sources
 
 log = logging.getLogger("ran-train")

@@ -120,7 +120,7 @@ class Recommendation:
 
 
 @dataclass(frozen=True)
-class EyeDecision:
+class EyeGrades:
     """Decisions derived from one gradable eye's DR and DME grades."""
 
     dr_grade: int
@@ -190,7 +190,7 @@ def recommend(dr_grade: int | None, dme_grade: int | None, suspected: bool = Fal
 
 
 @dataclass(frozen=True)
-class PatientDecision:
+class PatientResult:
     """The patient-level result: the worse eye decides."""
 
     recommendation: Recommendation
@@ -204,8 +204,8 @@ class PatientDecision:
         return self.recommendation.outcome in (Outcome.URGENT_REFERRAL, Outcome.UNGRADABLE_REFER, Outcome.REFERRAL)
 
 
-def patient_decision(eyes: Iterable[tuple[int | None, int | None] | tuple[int | None, int | None, bool]]
-                     ) -> PatientDecision:
+def patient_result(eyes: Iterable[tuple[int | None, int | None] | tuple[int | None, int | None, bool]]
+                     ) -> PatientResult:
     """Combine per-eye (dr, dme) grades, None for an ungradable eye, into one decision. A third item, where given,
     says the model suspects disease on that ungradable eye (`recommend`'s `suspected`).
 
@@ -218,7 +218,7 @@ def patient_decision(eyes: Iterable[tuple[int | None, int | None] | tuple[int | 
     recommendations = [recommend(*eye) for eye in eyes]
     worst = min(recommendations, key=lambda r: (_SEVERITY.index(r.outcome), r.within_months))
     graded = [(dr, dme) for dr, dme, *_ in eyes if dr is not None and dme is not None]
-    return PatientDecision(
+    return PatientResult(
         recommendation=worst,
         worst_dr_grade=max((dr for dr, _ in graded), default=None),
         worst_dme_grade=max((dme for _, dme in graded), default=None),

@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 from ran_desktop.engine.errors import WriteError
 from ran_desktop.engine.imaging.loading import SUPPORTED_SUFFIXES
 from ran_desktop.engine.records.results import Status
-from ran_desktop.engine.records.review import Decision, ImageRecord, blinded
+from ran_desktop.engine.records.review import GraderDecision, ImageRecord, blinded
 from ran_desktop.engine.records.review_session import NoGraderError, ReviewSession
 from ran_desktop.engine.records.storage import (
     DATABASE_NAME,
@@ -49,7 +49,7 @@ from ran_desktop.gui.empty_state import EmptyState
 from ran_desktop.gui.messages import show_message
 from ran_desktop.gui.results_filter import ResultsFilterProxy
 from ran_desktop.gui.results_model import KEY_ROLE, RECORD_ROLE, Column, ResultsTableModel
-from ran_desktop.gui.screening import ScreeningController
+from ran_desktop.gui.screening_controller import ScreeningController
 from ran_desktop.gui.settings import AppSettings
 from ran_desktop.gui.status_bar import AppStatusBar
 from ran_desktop.gui.tasks import TaskFailure, TaskRunner
@@ -115,7 +115,7 @@ class MainWindow(QMainWindow):
         self.results.review_mode = self.settings.review_mode
         self.proxy = ResultsFilterProxy(self)
         self.proxy.setSourceModel(self.results)
-        self._pending_decision: tuple[ImageRecord, Decision, str | None] | None = None
+        self._pending_decision: tuple[ImageRecord, GraderDecision, str | None] | None = None
         self._last_decided: str | None = None  # the image whose decision was saved last (what Ctrl+Z undoes)
         self._closed = False
         self._workspace: Workspace | None = None
@@ -598,7 +598,7 @@ class MainWindow(QMainWindow):
 
     # --- review -------------------------------------------------------------------------------------------
 
-    def _on_decision_requested(self, draft: Decision) -> None:
+    def _on_decision_requested(self, draft: GraderDecision) -> None:
         record = self.current_record()
         if record is None or record.key != (self.review.record.key if self.review.record else None):
             return
@@ -609,7 +609,7 @@ class MainWindow(QMainWindow):
             return
         self._save_decision(record, draft, following)
 
-    def _save_decision(self, record: ImageRecord, draft: Decision, following: str | None) -> None:
+    def _save_decision(self, record: ImageRecord, draft: GraderDecision, following: str | None) -> None:
         try:
             updated = self.review_session.record_decision(record, draft, self.settings.grader_name)
         except StaleDecisionError as exc:

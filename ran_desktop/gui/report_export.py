@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from ran_desktop.gui.actions import WindowActions
     from ran_desktop.gui.crash import CrashReporter
     from ran_desktop.gui.results_model import ResultsTableModel
-    from ran_desktop.gui.screening import ScreeningController
+    from ran_desktop.gui.screening_controller import ScreeningController
     from ran_desktop.gui.settings import AppSettings
     from ran_desktop.gui.status_bar import AppStatusBar
     from ran_desktop.gui.workspace import Workspace

@@ -34,7 +34,7 @@ from ran_desktop.engine.records.review import (
     CONFIRMED,
     GRADED,
     OPEN,
-    Decision,
+    GraderDecision,
     Grades,
     ImageRecord,
     blinded,
@@ -68,7 +68,7 @@ def _grade_box(names: tuple[str, ...], keys: str) -> QComboBox:
 
 
 class ReviewPanel(QWidget):
-    decisionRequested = Signal(object)  # noqa: N815 (a draft Decision: no grader, time or kind yet)
+    decisionRequested = Signal(object)  # noqa: N815 (a draft GraderDecision: no grader, time or kind yet)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -290,7 +290,7 @@ class ReviewPanel(QWidget):
         if self.reviewable:
             self.ungradable_box.toggle()
 
-    def draft(self) -> Decision | None:
+    def draft(self) -> GraderDecision | None:
         """The form as a decision, or None (with the reason shown) when it is incomplete."""
         record = self.record
         if record is None or record.status is Status.ERROR:
@@ -303,7 +303,7 @@ class ReviewPanel(QWidget):
                 self.problem.setText("Choose a DR and a DME grade (keys 0-4 and Alt+0-2), or tick 'Image ungradable'.")
                 return None
         missing = missing_fields(record)
-        return Decision(
+        return GraderDecision(
             dr_grade=dr,
             dme_grade=dme,
             eye=self._chosen_eye(record),

@@ -9,7 +9,7 @@ from gui_helpers import TIMEOUT_MS, drop, wait_idle
 from PySide6.QtCore import Qt
 
 from ran_desktop.engine.grading import Outcome
-from ran_desktop.engine.records.review import Decision
+from ran_desktop.engine.records.review import GraderDecision
 from ran_desktop.gui.results_model import RECORD_ROLE, Column
 
 
@@ -31,7 +31,7 @@ def shown(window) -> list[str]:
 
 def decide(window, name: str, dr: int | None, dme: int | None) -> None:
     record = next(r for r in window.results.records() if r.result.path.name == name)
-    stored = window.storage.save_decision(record.image_id, Decision(dr, dme, kind="overridden", grader="Dr Test"))
+    stored = window.storage.save_decision(record.image_id, GraderDecision(dr, dme, kind="overridden", grader="Dr Test"))
     window.results.update_record(record.with_decision(stored))
 
 
@@ -169,7 +169,7 @@ def test_every_cell_is_readable_and_says_what_it_is(worklist, qtbot):
     urgent_ink = model.index(left, Column.REFERABLE).data(Qt.ItemDataRole.ForegroundRole)
     assert urgent_ink.red() > 2 * urgent_ink.green()
     record = model.record(right)
-    stored = window.storage.save_decision(record.image_id, Decision(*record.model_grades, kind="confirmed",
+    stored = window.storage.save_decision(record.image_id, GraderDecision(*record.model_grades, kind="confirmed",
                                                                      grader="Dr Test"))
     model.update_record(record.with_decision(stored))
     overridden = model.index(left, Column.REVIEW)

@@ -9,7 +9,7 @@ from pathlib import Path
 from gui_helpers import TIMEOUT_MS
 
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
-from ran_desktop.engine.records.review import Decision
+from ran_desktop.engine.records.review import GraderDecision
 from ran_desktop.engine.records.review_session import ReviewSession
 from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
 from ran_desktop.gui.performance_dialog import PerformanceDialog
@@ -30,7 +30,7 @@ def _reviewed_database(folder: Path) -> Path:
     cases = [(0, 0, 0.9)] * 4 + [(2, 2, 0.9)] * 4 + [(0, 3, 0.97), (2, 0, 0.6)]  # (model DR, grader DR, sureness)
     for i, (model, grader, sure) in enumerate(cases):
         record = storage.save_result(session.session_id, _result(i, model, sure))
-        session.record_decision(record, Decision(grader, 0), "Dr A")
+        session.record_decision(record, GraderDecision(grader, 0), "Dr A")
     storage.close()
     return folder / DATABASE_NAME
 

@@ -46,7 +46,7 @@ def test_gui_modules_imported_at_start_do_not_import_torch():
     code = (
         "import sys\n"
         "import ran_desktop.app, ran_desktop.gui.main_window\n"
-        "import ran_desktop.gui.detail_controller, ran_desktop.gui.screening\n"
+        "import ran_desktop.gui.detail_controller, ran_desktop.gui.screening_controller\n"
         "assert 'torch' not in sys.modules, 'torch was imported at start'\n"
         "print('ok')\n"
     )

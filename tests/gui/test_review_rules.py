@@ -14,7 +14,7 @@ from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Statu
 from ran_desktop.engine.records.review import (
     CONFIRMED,
     OVERRIDDEN,
-    Decision,
+    GraderDecision,
     ImageRecord,
     decision_kind,
     group_by_patient,
@@ -35,7 +35,7 @@ def one_hot(index: int, size: int) -> tuple[float, ...]:
 
 
 def record(name: str, dr: int | None = 0, dme: int | None = 0, *, model: ModelInfo = UNTRAINED, patient=None,
-           eye=Eye.UNKNOWN, status: Status | None = None, decision: Decision | None = None, image_id: int = 1):
+           eye=Eye.UNKNOWN, status: Status | None = None, decision: GraderDecision | None = None, image_id: int = 1):
     status = status or (Status.SCREENED if dr is not None else Status.UNGRADABLE)
     meta = None if status is Status.ERROR else ImageMetadata("JPEG", (1000, 1000), 8, "RGB", eye=eye,
                                                               patient_id=patient)
@@ -53,9 +53,9 @@ def record(name: str, dr: int | None = 0, dme: int | None = 0, *, model: ModelIn
 def test_the_graders_decision_wins_over_the_model():
     r = record("a.jpg", 1, 0)
     assert r.grades == (1, 0) and not r.referable
-    reviewed = r.with_decision(Decision(3, 0, kind=OVERRIDDEN, grader="G"))
+    reviewed = r.with_decision(GraderDecision(3, 0, kind=OVERRIDDEN, grader="G"))
     assert reviewed.grades == (3, 0) and reviewed.referable and reviewed.eye_decision.urgent
-    ungradable = r.with_decision(Decision(None, None, kind=OVERRIDDEN, grader="G"))
+    ungradable = r.with_decision(GraderDecision(None, None, kind=OVERRIDDEN, grader="G"))
     assert ungradable.ungradable and ungradable.recommendation.outcome is Outcome.UNGRADABLE
 
 
@@ -63,14 +63,14 @@ def test_a_caveat_goes_with_unconfirmed_grades_of_weights_with_a_warning():
     assert record("a", 2, 1).model_caveat == "untrained model"
     assert record("a", 2, 1, model=SYNTHETIC).model_caveat == "synthetic training only"
     assert record("a", 2, 1, model=VALIDATED).model_caveat == ""
-    assert record("a", 2, 1).with_decision(Decision(2, 1, grader="G")).model_caveat == ""
+    assert record("a", 2, 1).with_decision(GraderDecision(2, 1, grader="G")).model_caveat == ""
     # The cells stay short (their key words must fit at 1280x800); the caveat is in the tooltip and the banner.
     assert display.dr_text(record("a", 2, 1)) == "2 Moderate"
     assert display.referable_text(record("a", 2, 1)) == "Yes"
     assert display.referable_text(record("a", 3, 2)) == f"{display.URGENT_MARK} Yes, urgent"
     tip = display.grade_tooltip(record("a", 2, 1), "dr")
     assert tip == "2 – Moderate NPDR: the model's grade, not yet confirmed by a grader (untrained model)"
-    assert display.grade_tooltip(record("a", 2, 1).with_decision(Decision(2, 1, grader="G")), "dr") == \
+    assert display.grade_tooltip(record("a", 2, 1).with_decision(GraderDecision(2, 1, grader="G")), "dr") == \
         "2 – Moderate NPDR: the grader's grade"
     assert display.dr_text(record("a", None, None)) == "Ungradable"  # the quality gate
     assert display.grade_tooltip(record("a", None, None), "dr") == "Ungradable: the quality gate's verdict"
@@ -80,7 +80,8 @@ def test_the_form_never_starts_with_the_models_answer():
     for model in (UNTRAINED, SYNTHETIC, VALIDATED):
         assert suggested_grades(record("a", 2, 1, model=model)) is None
     assert suggested_grades(record("a", None, None)) is None  # not even the quality gate's verdict
-    assert suggested_grades(record("a", 2, 1).with_decision(Decision(4, 2, grader="G"))) == (4, 2)  # the grader's own
+    # the grader's own
+    assert suggested_grades(record("a", 2, 1).with_decision(GraderDecision(4, 2, grader="G"))) == (4, 2)
 
 
 def test_the_accept_key_offers_trained_grades_and_the_gates_verdict_only():
@@ -122,7 +123,7 @@ def test_patients_are_grouped_by_id_and_the_worse_eye_decides():
     assert display.group_title(p1) == "P1" and display.group_title(anon1) == "No patient ID: anon1.jpg"
     assert display.group_title(broken) == "Unreadable file: broken.jpg"
     # A patient ID filled in by the grader joins the image to that patient.
-    named = records[1].with_decision(Decision(0, 0, patient_id="P1", grader="G"))
+    named = records[1].with_decision(GraderDecision(0, 0, patient_id="P1", grader="G"))
     assert [len(g.records) for g in group_by_patient([records[0], named])] == [2]
 
 

@@ -45,7 +45,7 @@ def main() -> int:
         from gui_helpers import drop
 
         from ran_desktop.engine.records.results import Status
-        from ran_desktop.engine.records.review import OVERRIDDEN, Decision
+        from ran_desktop.engine.records.review import OVERRIDDEN, GraderDecision
         from ran_desktop.gui.main_window import MainWindow
 
         if time.monotonic() - state["started"] > LIMIT_S:
@@ -65,7 +65,7 @@ def main() -> int:
             records = window.results.records()
             graded = next((r for r in records if r.result.status is Status.SCREENED), None)
             if graded is not None:
-                window.storage.save_decision(graded.image_id, Decision(2, 1, kind=OVERRIDDEN, grader="Dr Driver"))
+                window.storage.save_decision(graded.image_id, GraderDecision(2, 1, kind=OVERRIDDEN, grader="Dr Driver"))
             export = os.environ.get("RAN_DRIVER_EXPORT")
             exported = window.export_results(Path(export)) if export else None
             fault = os.environ.get("RAN_DRIVER_FAULT")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.records.review import OVERRIDDEN, Decision, ImageRecord
+from ran_desktop.engine.records.review import OVERRIDDEN, GraderDecision, ImageRecord
 from ran_desktop.engine.records.storage import Storage
 from ran_desktop.engine.screening.batch import BatchRun
 
@@ -28,7 +28,7 @@ def main() -> int:
     def on_record(record: ImageRecord, done: int, total: int) -> None:
         print(f"stored {record.image_id} {record.key}", flush=True)
         dr, dme = record.image_id % 5, record.image_id % 3
-        window.save_decision(record.image_id, Decision(dr, dme, kind=OVERRIDDEN, grader="Dr Kill"))
+        window.save_decision(record.image_id, GraderDecision(dr, dme, kind=OVERRIDDEN, grader="Dr Kill"))
         print(f"decided {record.image_id} {dr} {dme}", flush=True)
 
     BatchRun(loaded, database, session, [photos]).run(lambda total: print(f"planned {total}", flush=True), on_record)

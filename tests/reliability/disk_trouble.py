@@ -18,7 +18,7 @@ from pathlib import Path
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.errors import WriteError
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status, write_results
-from ran_desktop.engine.records.review import Decision, ImageRecord
+from ran_desktop.engine.records.review import GraderDecision, ImageRecord
 from ran_desktop.engine.records.session_export import write_session
 from ran_desktop.engine.records.storage import Storage, StorageError
 
@@ -40,7 +40,7 @@ def main() -> int:
     store = Storage(mount / "db.sqlite3")
     session = store.new_session()
     first = store.save_result(session, results[0])
-    store.save_decision(first.image_id, Decision(dr_grade=2, dme_grade=0, grader="Dr Full"))
+    store.save_decision(first.image_id, GraderDecision(dr_grade=2, dme_grade=0, grader="Dr Full"))
 
     _fill(mount / "filler")
     report["database_full"] = _fill_database(store, session, results)

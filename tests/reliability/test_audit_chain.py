@@ -7,7 +7,7 @@ import sqlite3
 
 import pytest
 
-from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, Decision
+from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, GraderDecision
 from ran_desktop.engine.records.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, open_storage
 
 
@@ -28,11 +28,11 @@ def decided(loaded, sample_path, tmp_path):
     BatchRun(loaded, data / DATABASE_NAME, session, [folder]).run(lambda n: None, lambda *a: None)
     with Storage(data / DATABASE_NAME) as store:
         ids = [r.image_id for r in store.load_session(session)]
-        store.save_decision(ids[0], Decision(dr_grade=0, dme_grade=0, kind=CONFIRMED, grader="Dr A"))
-        store.save_decision(ids[1], Decision(dr_grade=4, dme_grade=2, kind=OVERRIDDEN, grader="Dr A"))
-        store.save_decision(ids[2], Decision(dr_grade=2, dme_grade=1, kind=OVERRIDDEN, grader="Dr B"))
+        store.save_decision(ids[0], GraderDecision(dr_grade=0, dme_grade=0, kind=CONFIRMED, grader="Dr A"))
+        store.save_decision(ids[1], GraderDecision(dr_grade=4, dme_grade=2, kind=OVERRIDDEN, grader="Dr A"))
+        store.save_decision(ids[2], GraderDecision(dr_grade=2, dme_grade=1, kind=OVERRIDDEN, grader="Dr B"))
         store.undo_decision(ids[2], "Dr B")
-        store.save_decision(ids[2], Decision(dr_grade=3, dme_grade=1, kind=OVERRIDDEN, grader="Dr B"))
+        store.save_decision(ids[2], GraderDecision(dr_grade=3, dme_grade=1, kind=OVERRIDDEN, grader="Dr B"))
         assert store.verify_audit() == []
     return data, ids
 

@@ -17,7 +17,7 @@ from PIL import Image
 from PySide6.QtWidgets import QMessageBox
 from sandbox import HERE, PYTHON, ROOT
 
-from ran_desktop.engine.records.review import OVERRIDDEN, Decision
+from ran_desktop.engine.records.review import OVERRIDDEN, GraderDecision
 from ran_desktop.engine.records.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, StorageError, open_storage
 
 KILL_AFTER = 5  # decisions
@@ -198,5 +198,5 @@ def test_a_schema_1_database_opens_with_its_results_decisions_and_audit_trail(tm
         assert record.decision.comment == "haemorrhages" and record.decision.grader == "Dr Old"
         [entry] = store.audit_trail(1)
         assert entry.new.grader == "Dr Old"
-        store.save_decision(1, Decision(3, 2, kind=OVERRIDDEN, grader="Dr New"))
+        store.save_decision(1, GraderDecision(3, 2, kind=OVERRIDDEN, grader="Dr New"))
         assert len(store.audit_trail(1)) == 2

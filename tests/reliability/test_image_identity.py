@@ -11,7 +11,7 @@ from dicom_factory import write_dicom
 from ran_desktop.engine.errors import ImageChangedError
 from ran_desktop.engine.imaging.loading import load_images, load_screened_frame
 from ran_desktop.engine.imaging.preview import make_preview
-from ran_desktop.engine.records.review import CONFIRMED, Decision
+from ran_desktop.engine.records.review import CONFIRMED, GraderDecision
 from ran_desktop.engine.records.session_export import write_session
 from ran_desktop.engine.records.storage import Storage, open_storage
 from ran_desktop.engine.screening.batch import BatchRun
@@ -39,7 +39,7 @@ def test_a_replaced_dicom_is_a_new_image_and_the_decision_stays_with_the_first(l
     (first,), changed = _screen(loaded, db, session, [path])
     assert changed == []
     with Storage(db) as store:
-        store.save_decision(first.image_id, Decision(dr_grade=0, dme_grade=0, kind=CONFIRMED, grader="Dr A"))
+        store.save_decision(first.image_id, GraderDecision(dr_grade=0, dme_grade=0, kind=CONFIRMED, grader="Dr A"))
 
     write_dicom(path, (rgb * 0.05).astype(np.uint8), patient_id="B-2", patient_name="Beta^Bob")  # too dark
     (second,), changed = _screen(loaded, db, session, [path])
@@ -74,7 +74,7 @@ def test_the_same_file_dropped_again_keeps_its_row_and_decision(loaded, sample_p
         db, session = store.path, store.current_session()
     (first,), _ = _screen(loaded, db, session, [path])
     with Storage(db) as store:
-        store.save_decision(first.image_id, Decision(dr_grade=1, dme_grade=0, kind=CONFIRMED, grader="Dr A"))
+        store.save_decision(first.image_id, GraderDecision(dr_grade=1, dme_grade=0, kind=CONFIRMED, grader="Dr A"))
     (again,), changed = _screen(loaded, db, session, [path])
     assert again.image_id == first.image_id and again.decision is not None and changed == []
     # and a file put back as it was after a replacement is the first image again, current once more
@@ -133,7 +133,7 @@ def test_the_window_tells_the_grader_and_marks_the_earlier_row(start_window, qtb
     drop(window, [path])
     wait_idle(qtbot, window, 1)
     first = window.results.record(0)
-    window.storage.save_decision(first.image_id, Decision(dr_grade=0, dme_grade=0, kind=CONFIRMED, grader="Dr A"))
+    window.storage.save_decision(first.image_id, GraderDecision(dr_grade=0, dme_grade=0, kind=CONFIRMED, grader="Dr A"))
     write_dicom(path, (rgb * 0.05).astype(np.uint8), patient_id="B-2")
     drop(window, [path])
     wait_idle(qtbot, window, 2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, Decision
+from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, GraderDecision
 from ran_desktop.engine.records.storage import StaleDecisionError, Storage, open_storage
 from ran_desktop.engine.screening.batch import BatchRun
 
@@ -24,10 +24,10 @@ def test_a_stale_save_is_refused_with_both_values_and_the_newer_decision_stays(o
         seen_by_a = a.load_session(session)[0]
         seen_by_b = b.load_session(session)[0]
         assert seen_by_a.decision_version == seen_by_b.decision_version == 0
-        urgent = Decision(dr_grade=4, dme_grade=2, kind=OVERRIDDEN, grader="Dr B")
+        urgent = GraderDecision(dr_grade=4, dme_grade=2, kind=OVERRIDDEN, grader="Dr B")
         b.save_decision(seen_by_b.image_id, urgent, seen_by_b.decision_version)
         with pytest.raises(StaleDecisionError) as refused:
-            a.save_decision(seen_by_a.image_id, Decision(dr_grade=0, dme_grade=0, kind=CONFIRMED, grader="Dr A"),
+            a.save_decision(seen_by_a.image_id, GraderDecision(dr_grade=0, dme_grade=0, kind=CONFIRMED, grader="Dr A"),
                             seen_by_a.decision_version)
         text = str(refused.value)
         assert "changed by someone else" in text and "DR 4, DME 2" in text and "Dr B" in text and "DR 0, DME 0" in text
@@ -35,7 +35,7 @@ def test_a_stale_save_is_refused_with_both_values_and_the_newer_decision_stays(o
         stored = a.record(seen_by_a.image_id)
         assert stored.decision.dr_grade == 4 and [e.grader for e in a.audit_trail(stored.image_id)] == ["Dr B"]
         # Having seen B's decision, A may replace it deliberately: audited as a change of B's.
-        a.save_decision(stored.image_id, Decision(dr_grade=3, dme_grade=2, kind=OVERRIDDEN, grader="Dr A"),
+        a.save_decision(stored.image_id, GraderDecision(dr_grade=3, dme_grade=2, kind=OVERRIDDEN, grader="Dr A"),
                         stored.decision_version)
         trail = b.audit_trail(stored.image_id)
         assert [(e.grader, e.previous.dr_grade if e.previous else None) for e in trail] == [("Dr B", None), ("Dr A", 4)]
@@ -60,7 +60,7 @@ def test_a_window_that_did_not_see_anothers_save_is_refused_and_shown_theirs(sta
     image = a.results.record(0)
     with Storage(a.storage.path) as elsewhere:
         assert elsewhere.load_session(a.session_id)[0].image_id == image.image_id
-        elsewhere.save_decision(image.image_id, Decision(dr_grade=4, dme_grade=2, kind=OVERRIDDEN, grader="Dr B"),
+        elsewhere.save_decision(image.image_id, GraderDecision(dr_grade=4, dme_grade=2, kind=OVERRIDDEN, grader="Dr B"),
                                 image.decision_version)
     a.select_key(image.key)
     a.activateWindow()

@@ -14,7 +14,7 @@ from reportlab.lib.rl_accel import fp_str
 
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Outcome
 from ran_desktop.engine.records.results import Status
-from ran_desktop.engine.records.review import Decision, group_by_patient
+from ran_desktop.engine.records.review import GraderDecision, group_by_patient
 from ran_desktop.reports import ReportContext, batch_counts, build_batch_summary
 from ran_desktop.reports.layout import REFERABLE_BG
 
@@ -93,8 +93,8 @@ def test_referable_patients_are_highlighted(batch: Batch, summary: bytes) -> Non
 
 def test_nothing_is_highlighted_when_nobody_is_referable(batch: Batch) -> None:
     # Every readable image graded "no DR, no DME" by the grader.
-    records = [r if r.status is Status.ERROR else r.with_decision(Decision(0, 0, kind="overridden", grader=GRADER))
-               for r in batch.records]
+    nothing = GraderDecision(0, 0, kind="overridden", grader=GRADER)
+    records = [r if r.status is Status.ERROR else r.with_decision(nothing) for r in batch.records]
     data = build_batch_summary(group_by_patient(records), context(batch))
     assert batch_counts(group_by_patient(records)).referable_patients == 0
     assert "REFERABLE" not in pdf_text(data)

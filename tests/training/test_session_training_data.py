@@ -10,7 +10,7 @@ import pytest
 from training_data import write_dotted_dataset
 
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.records.review import Decision
+from ran_desktop.engine.records.review import GraderDecision
 from ran_desktop.engine.records.review_session import ReviewSession
 from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
 from ran_desktop.engine.screening.batch import BatchRun
@@ -37,8 +37,8 @@ def clinic(tmp_path, tiny_bundle):
     names = sorted(by_name)
     for name in names[:16]:
         dr, dme, patient = truth[name]
-        session.record_decision(by_name[name], Decision(dr, dme, patient_id=patient), "Dr A")
-    session.record_decision(by_name[names[16]], Decision(None, None), "Dr A")
+        session.record_decision(by_name[name], GraderDecision(dr, dme, patient_id=patient), "Dr A")
+    session.record_decision(by_name[names[16]], GraderDecision(None, None), "Dr A")
     storage.close()
     (data / "images" / names[0]).write_bytes((data / "images" / names[1]).read_bytes())  # another photograph now
     return folder, truth, names

@@ -14,9 +14,10 @@ from ran_desktop.engine.imaging.preprocess import PreprocessSettings, decode_min
 from ran_desktop.engine.model.bundle import load_bundle
 from training.data import MISSING, AugmentSettings, FundusDataset, SquareCache, augment, labels_of
 from training.datasets import load_dataset
-from training.engine_io import TwoHeadLoss, predict
 from training.evaluate import main as evaluate_main
 from training.export import export_run
+from training.losses import TwoHeadLoss
+from training.predict import predict
 from training.train import EpochSampler, TrainConfig, Trainer
 from training.train import main as train_main
 

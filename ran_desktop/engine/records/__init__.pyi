@@ -29,7 +29,7 @@ from .review import GRADED as GRADED
 from .review import OPEN as OPEN
 from .review import OVERRIDDEN as OVERRIDDEN
 from .review import REVIEW_MODES as REVIEW_MODES
-from .review import Decision as Decision
+from .review import GraderDecision as GraderDecision
 from .review import Grades as Grades
 from .review import ImageRecord as ImageRecord
 from .review import PatientGroup as PatientGroup
@@ -63,7 +63,7 @@ __all__ = [
     "CSV_COLUMNS",
     "DATABASE_NAME",
     "DEFAULT_PATTERNS",
-    "Decision",
+    "GraderDecision",
     "GRADED",
     "Grades",
     "ImageRecord",

@@ -16,7 +16,7 @@ from ran_desktop.engine.atomic import write_text_atomically
 from ran_desktop.engine.grading import (
     DME_GRADE_NAMES,
     DR_GRADE_NAMES,
-    EyeDecision,
+    EyeGrades,
     Recommendation,
     model_grades,
     recommend,
@@ -115,10 +115,10 @@ class ScreeningResult:
         return None if self.dr_probs is None else float(max(self.dr_probs))
 
     @property
-    def decision(self) -> EyeDecision | None:
+    def decision(self) -> EyeGrades | None:
         if self.dr_grade is None or self.dme_grade is None:
             return None
-        return EyeDecision(self.dr_grade, self.dme_grade)
+        return EyeGrades(self.dr_grade, self.dme_grade)
 
     @property
     def suspected(self) -> bool:

@@ -3,7 +3,7 @@
 The grader's decision always wins over the model's grades. A model grade from weights that carry a clinical
 warning is never presented as a finding without saying so (`model_caveat`), and the model never pre-fills the
 grader's answer (`suggested_grades`): the grader grades, or accepts the model's proposal with an explicit key
-(`model_proposal`), and the decision records which (`Decision.entry`). Imports neither Qt nor torch.
+(`model_proposal`), and the decision records which (`GraderDecision.entry`). Imports neither Qt nor torch.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 from ran_desktop.engine.grading import (
     DME_GRADE_NAMES,
     DR_GRADE_NAMES,
-    EyeDecision,
-    PatientDecision,
+    EyeGrades,
+    PatientResult,
     Recommendation,
-    patient_decision,
+    patient_result,
     recommend,
 )
 from ran_desktop.engine.imaging.loading import Eye
@@ -39,7 +39,7 @@ Grades = tuple[int | None, int | None]  # (DR, DME); (None, None) means ungradab
 
 
 @dataclass(frozen=True)
-class Decision:
+class GraderDecision:
     """What a grader decided for one image. `eye` and the patient fields are set only where the file had none."""
 
     dr_grade: int | None  # None together with dme_grade: the grader judged the image ungradable
@@ -88,7 +88,7 @@ class Decision:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Decision:
+    def from_dict(cls, data: dict[str, Any]) -> GraderDecision:
         eye = data.get("eye")
         return cls(
             dr_grade=data.get("dr_grade"),
@@ -112,7 +112,7 @@ class ImageRecord:
     image_id: int
     result: ScreeningResult
     thumbnail: bytes | None = None  # small JPEG made when screened
-    decision: Decision | None = None
+    decision: GraderDecision | None = None
     screened_at: str = ""
     # The file was screened again later and held another photograph: this row (and its decision) is the earlier one.
     superseded: bool = False
@@ -170,9 +170,9 @@ class ImageRecord:
         return self.status is not Status.ERROR and self.grades[0] is None
 
     @property
-    def eye_decision(self) -> EyeDecision | None:
+    def eye_decision(self) -> EyeGrades | None:
         dr, dme = self.grades
-        return None if dr is None or dme is None else EyeDecision(dr, dme)
+        return None if dr is None or dme is None else EyeGrades(dr, dme)
 
     @property
     def referable(self) -> bool:
@@ -198,7 +198,7 @@ class ImageRecord:
             return ""
         return caveat_for(self.result)
 
-    def with_decision(self, decision: Decision | None) -> ImageRecord:
+    def with_decision(self, decision: GraderDecision | None) -> ImageRecord:
         """This record after one more change of its decision (one more audit entry)."""
         return replace(self, decision=decision, decision_version=self.decision_version + 1)
 
@@ -267,7 +267,7 @@ class PatientGroup:
     patient_id: str | None
     patient_name: str | None
     records: tuple[ImageRecord, ...]
-    decision: PatientDecision | None  # None when not one of the images could be read
+    decision: PatientResult | None  # None when not one of the images could be read
 
     @property
     def identified(self) -> bool:
@@ -319,7 +319,7 @@ def group_by_patient(records: Iterable[ImageRecord], patterns: Sequence[str] = D
     out: list[PatientGroup] = []
     for key, members in groups.items():
         readable = [r for r in members if r.status is not Status.ERROR]
-        decision = patient_decision((*r.grades, r.suspected) for r in readable) if readable else None
+        decision = patient_result((*r.grades, r.suspected) for r in readable) if readable else None
         out.append(
             PatientGroup(
                 key=key,

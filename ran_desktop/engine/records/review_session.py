@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from ran_desktop.engine.records.review import Decision, ImageRecord, decision_kind
+from ran_desktop.engine.records.review import GraderDecision, ImageRecord, decision_kind
 from ran_desktop.engine.records.storage import Storage, utc_now
 
 
@@ -46,7 +46,7 @@ class ReviewSession:
 
     # --- decisions ----------------------------------------------------------------------------------------------
 
-    def record_decision(self, record: ImageRecord, draft: Decision, grader: str) -> ImageRecord:
+    def record_decision(self, record: ImageRecord, draft: GraderDecision, grader: str) -> ImageRecord:
         """Store the grader's decision on `record`, completed here and only here: confirmed or overridden (against
         the model's grades), the grader, the time. Returns the record as it now stands."""
         decision = replace(draft, kind=decision_kind(record, (draft.dr_grade, draft.dme_grade)),

@@ -32,7 +32,7 @@ from ran_desktop.engine.imaging.loading import Eye, ImageMetadata, image_locatio
 from ran_desktop.engine.imaging.quality_report import QualityReport
 from ran_desktop.engine.records import audit_chain, db_rescue
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
-from ran_desktop.engine.records.review import Decision, ImageRecord
+from ran_desktop.engine.records.review import GraderDecision, ImageRecord
 
 APP_NAME = "RAN Screening"
 DATA_DIR_ENV = "RAN_DATA_DIR"
@@ -124,7 +124,7 @@ class StaleDecisionError(StorageError):
     """The decision changed (another window or workstation) since this one was shown; nothing was saved.
     `current` is the image as stored now, to show the grader beside what they tried to save."""
 
-    def __init__(self, current: ImageRecord, attempted: Decision | None):
+    def __init__(self, current: ImageRecord, attempted: GraderDecision | None):
         self.current = current
         self.attempted = attempted
         theirs = _describe_decision(current.decision)
@@ -145,7 +145,7 @@ def _plain(exc: sqlite3.Error) -> str:
     return str(exc)
 
 
-def _describe_decision(decision: Decision | None) -> str:
+def _describe_decision(decision: GraderDecision | None) -> str:
     if decision is None:
         return "not reviewed"
     grades = ("ungradable" if decision.dr_grade is None
@@ -176,8 +176,8 @@ class AuditEntry:
     image_id: int
     image_key: str
     action: str  # "decision", "undo" (the one before it restored) or "not reviewed" (set back)
-    previous: Decision | None
-    new: Decision | None  # None: the image is not reviewed any more
+    previous: GraderDecision | None
+    new: GraderDecision | None  # None: the image is not reviewed any more
     grader: str
     at: str
 
@@ -408,7 +408,8 @@ class Storage:
     # Given, a change made since (by another window or workstation) refuses this one (StaleDecisionError) instead of
     # overwriting it unseen; None skips the check (tools that own the database alone).
 
-    def save_decision(self, image_id: int, decision: Decision, expected_version: int | None = None) -> Decision:
+    def save_decision(self, image_id: int, decision: GraderDecision,
+                      expected_version: int | None = None) -> GraderDecision:
         """Make `decision` the image's current one and append it, with the one it replaces, to the audit trail."""
         if not decision.grader.strip():
             raise ValueError("a decision needs the grader's name")
@@ -416,24 +417,25 @@ class Storage:
         self._replace_decision(image_id, decision, decision.grader, "decision", decision.decided_at, expected_version)
         return decision
 
-    def set_not_reviewed(self, image_id: int, grader: str, expected_version: int | None = None) -> Decision | None:
+    def set_not_reviewed(self, image_id: int, grader: str,
+                         expected_version: int | None = None) -> GraderDecision | None:
         """Remove the image's current decision (it is not reviewed any more); the trail keeps what it was.
         Returns the decision removed, or None when there was none."""
         return self._replace_decision(image_id, None, grader, "not reviewed", expected_version=expected_version)
 
-    def undo_decision(self, image_id: int, grader: str, expected_version: int | None = None) -> Decision | None:
+    def undo_decision(self, image_id: int, grader: str, expected_version: int | None = None) -> GraderDecision | None:
         """Put back the decision the image had before its last one (or none), as a new entry of the trail.
         Returns the decision now current."""
         row = self._db.execute("SELECT previous FROM audit WHERE image_id = ? AND action = 'decision' "
                                "ORDER BY id DESC LIMIT 1", (image_id,)).fetchone()
         if row is None:
             raise StorageError("there is no decision on this image to undo")
-        before = Decision.from_dict(json.loads(row["previous"])) if row["previous"] else None
+        before = GraderDecision.from_dict(json.loads(row["previous"])) if row["previous"] else None
         self._replace_decision(image_id, before, grader, "undo", expected_version=expected_version)
         return before
 
-    def _replace_decision(self, image_id: int, decision: Decision | None, grader: str, action: str,
-                          at: str | None = None, expected_version: int | None = None) -> Decision | None:
+    def _replace_decision(self, image_id: int, decision: GraderDecision | None, grader: str, action: str,
+                          at: str | None = None, expected_version: int | None = None) -> GraderDecision | None:
         """Make `decision` (None: none) the image's current one, and append the change to the audit trail."""
         if not grader.strip():
             raise ValueError("changing a decision needs the grader's name")
@@ -471,7 +473,7 @@ class Storage:
         """What is wrong with the audit trail (audit_chain.verify), in words; [] when it holds."""
         return audit_chain.verify(self._db)
 
-    def decision(self, image_id: int) -> Decision | None:
+    def decision(self, image_id: int) -> GraderDecision | None:
         row = self._db.execute("SELECT * FROM decisions WHERE image_id = ?", (image_id,)).fetchone()
         return _decision_from_row(row) if row is not None else None
 
@@ -482,8 +484,8 @@ class Storage:
                 image_id=int(row["image_id"]),
                 image_key=row["image_key"],
                 action=row["action"],
-                previous=Decision.from_dict(json.loads(row["previous"])) if row["previous"] else None,
-                new=Decision.from_dict(new) if (new := json.loads(row["new"])) else None,
+                previous=GraderDecision.from_dict(json.loads(row["previous"])) if row["previous"] else None,
+                new=GraderDecision.from_dict(new) if (new := json.loads(row["new"])) else None,
                 grader=row["grader"],
                 at=row["at"],
             )
@@ -536,13 +538,13 @@ def _record_from_row(row: sqlite3.Row) -> ImageRecord:
     )
 
 
-def _decision_from_row(row: sqlite3.Row, prefix: str = "") -> Decision:
+def _decision_from_row(row: sqlite3.Row, prefix: str = "") -> GraderDecision:
     """A decision from a `decisions` row, or from its columns joined into an image row under `prefix`."""
 
     def col(name: str) -> Any:
         return row[prefix + name]
 
-    return Decision(
+    return GraderDecision(
         dr_grade=col("dr_grade"),
         dme_grade=col("dme_grade"),
         eye=Eye(col("eye")) if col("eye") else None,

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, Decision
+from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, GraderDecision
 from ran_desktop.engine.records.review_session import NoGraderError, ReviewSession
 from ran_desktop.engine.records.storage import StaleDecisionError, Storage
 from ran_desktop.engine.screening.screener import Screener
@@ -26,11 +26,11 @@ def session(tmp_path, hesitant_bundle, sample_path):
 def test_a_decision_is_completed_and_stored_in_one_place(session):
     (record,) = session.records()
     model = record.model_grades
-    confirmed = session.record_decision(record, Decision(*model, comment="as proposed"), "Dr A")
+    confirmed = session.record_decision(record, GraderDecision(*model, comment="as proposed"), "Dr A")
     assert confirmed.decision.kind == CONFIRMED and confirmed.decision.grader == "Dr A"
     assert confirmed.decision.decided_at and confirmed.decision_version == 1
     other = (4 if model[0] != 4 else 3, model[1])
-    changed = session.record_decision(confirmed, Decision(*other), "Dr B")
+    changed = session.record_decision(confirmed, GraderDecision(*other), "Dr B")
     assert changed.decision.kind == OVERRIDDEN and changed.decision.grader == "Dr B"
     (stored,) = session.records()
     assert stored.decision == changed.decision and stored.decision_version == 2
@@ -40,8 +40,8 @@ def test_a_decision_is_completed_and_stored_in_one_place(session):
 def test_no_grader_no_change(session):
     (record,) = session.records()
     with pytest.raises(NoGraderError, match="audit trail records who"):
-        session.record_decision(record, Decision(0, 0), "  ")
-    decided = session.record_decision(record, Decision(0, 0), "Dr A")
+        session.record_decision(record, GraderDecision(0, 0), "  ")
+    decided = session.record_decision(record, GraderDecision(0, 0), "Dr A")
     for change in (session.undo, session.set_not_reviewed):
         with pytest.raises(NoGraderError):
             change(decided, "")
@@ -51,16 +51,16 @@ def test_no_grader_no_change(session):
 
 def test_a_change_made_elsewhere_is_not_overwritten(session):
     (record,) = session.records()
-    session.record_decision(record, Decision(1, 0), "Dr A")  # another window, on the same version
+    session.record_decision(record, GraderDecision(1, 0), "Dr A")  # another window, on the same version
     with pytest.raises(StaleDecisionError):
-        session.record_decision(record, Decision(2, 0), "Dr B")
+        session.record_decision(record, GraderDecision(2, 0), "Dr B")
     assert session.records()[0].decision.grader == "Dr A"
 
 
 def test_undo_and_not_reviewed_are_audited(session):
     (record,) = session.records()
-    first = session.record_decision(record, Decision(1, 0), "Dr A")
-    second = session.record_decision(first, Decision(2, 1), "Dr A")
+    first = session.record_decision(record, GraderDecision(1, 0), "Dr A")
+    second = session.record_decision(first, GraderDecision(2, 1), "Dr A")
     undone = session.undo(second, "Dr A")
     assert (undone.decision.dr_grade, undone.decision.dme_grade) == (1, 0)
     cleared = session.set_not_reviewed(undone, "Dr B")

@@ -19,7 +19,7 @@ from ran_desktop.engine.imaging.thumbnails import make_thumbnail
 from ran_desktop.engine.model.bundle import load_bundle
 from ran_desktop.engine.records import storage as storage_module
 from ran_desktop.engine.records.results import Status
-from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, Decision
+from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, GraderDecision
 from ran_desktop.engine.records.session_export import write_session
 from ran_desktop.engine.records.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, StorageError, open_storage
 from ran_desktop.engine.screening.batch import BatchRun
@@ -91,10 +91,10 @@ def test_decisions_keep_an_audit_trail_with_the_previous_value(db_path, screened
     with Storage(db_path) as store:
         session = store.current_session()
         image = store.save_result(session, screened[0])
-        first = store.save_decision(image.image_id, Decision(1, 1, kind=CONFIRMED, grader="A. Grader"))
+        first = store.save_decision(image.image_id, GraderDecision(1, 1, kind=CONFIRMED, grader="A. Grader"))
         second = store.save_decision(
             image.image_id,
-            Decision(3, 0, patient_id="P-17", comment="new haemorrhages", kind=OVERRIDDEN, grader="B. Senior"),
+            GraderDecision(3, 0, patient_id="P-17", comment="new haemorrhages", kind=OVERRIDDEN, grader="B. Senior"),
         )
 
     with Storage(db_path) as store:
@@ -113,7 +113,7 @@ def test_screening_again_replaces_the_result_but_keeps_the_decision(db_path, scr
     with Storage(db_path) as store:
         session = store.current_session()
         image = store.save_result(session, screened[0])
-        store.save_decision(image.image_id, Decision(None, None, kind=OVERRIDDEN, grader="A. Grader"))
+        store.save_decision(image.image_id, GraderDecision(None, None, kind=OVERRIDDEN, grader="A. Grader"))
         again = store.save_result(session, screened[0])
         assert again.image_id == image.image_id
         assert store.count_images(session) == 1
@@ -123,7 +123,7 @@ def test_screening_again_replaces_the_result_but_keeps_the_decision(db_path, scr
 def test_the_audit_trail_cannot_be_rewritten(db_path, screened):
     with Storage(db_path) as store:
         image = store.save_result(store.current_session(), screened[0])
-        store.save_decision(image.image_id, Decision(0, 0, grader="A. Grader"))
+        store.save_decision(image.image_id, GraderDecision(0, 0, grader="A. Grader"))
     raw = sqlite3.connect(db_path)
     with pytest.raises(sqlite3.IntegrityError, match="append-only"):
         raw.execute("UPDATE audit SET grader = 'someone else'")
@@ -136,12 +136,12 @@ def test_a_decision_needs_a_grader_and_valid_grades(db_path, screened):
     with Storage(db_path) as store:
         image = store.save_result(store.current_session(), screened[0])
         with pytest.raises(ValueError, match="grader"):
-            store.save_decision(image.image_id, Decision(0, 0, grader="  "))
+            store.save_decision(image.image_id, GraderDecision(0, 0, grader="  "))
         assert store.audit_trail(image.image_id) == []
     with pytest.raises(ValueError, match="DR grade"):
-        Decision(5, 0)
+        GraderDecision(5, 0)
     with pytest.raises(ValueError, match="both"):
-        Decision(2, None)
+        GraderDecision(2, None)
 
 
 def test_sessions_are_kept_apart(db_path, screened):
@@ -193,14 +193,14 @@ def test_a_crash_loses_nothing_already_saved(db_path, screened, tmp_path):
     script.write_text(
         "import os, sys\n"
         "from ran_desktop.engine.records.storage import Storage\n"
-        "from ran_desktop.engine.records.review import Decision\n"
+        "from ran_desktop.engine.records.review import GraderDecision\n"
         "from ran_desktop.engine.records.results import ScreeningResult, ModelInfo, Status\n"
         "from pathlib import Path\n"
         "store = Storage(sys.argv[1])\n"
         "info = ModelInfo('m', '1', 'none', False, False, 'warning', 'CPU')\n"
         "result = ScreeningResult('k', Path('k'), Status.ERROR, info, error='x')\n"
         "image = store.save_result(store.current_session(), result)\n"
-        "store.save_decision(image.image_id, Decision(None, None, kind='overridden', grader='A. Grader'))\n"
+        "store.save_decision(image.image_id, GraderDecision(None, None, kind='overridden', grader='A. Grader'))\n"
         "os._exit(3)\n",
         encoding="utf-8",
     )
@@ -278,7 +278,7 @@ def test_the_window_and_a_worker_write_at_the_same_time(db_path, screened):
         thread = threading.Thread(target=worker)
         thread.start()
         for grade in range(5):
-            store.save_decision(image.image_id, Decision(grade, 0, kind=OVERRIDDEN, grader="A. Grader"))
+            store.save_decision(image.image_id, GraderDecision(grade, 0, kind=OVERRIDDEN, grader="A. Grader"))
         thread.join(60)
         assert not errors
         assert store.count_images(session) == 51
@@ -292,7 +292,8 @@ def test_export_has_the_model_and_the_grader_columns(db_path, screened, tmp_path
     with Storage(db_path) as store:
         session = store.current_session()
         records = [store.save_result(session, r) for r in screened]
-        store.save_decision(records[0].image_id, Decision(3, 2, kind=OVERRIDDEN, grader="A. Grader", comment="NVE"))
+        decision = GraderDecision(3, 2, kind=OVERRIDDEN, grader="A. Grader", comment="NVE")
+        store.save_decision(records[0].image_id, decision)
         records = store.load_session(session)
     rows = list(csv.DictReader(open(write_session(records, tmp_path / "out.csv"), encoding="utf-8")))
     assert [r["status"] for r in rows] == ["screened", "ungradable", "error"]
@@ -311,8 +312,8 @@ def test_undo_and_set_back_to_not_reviewed_are_audited(db_path, screened):
     with Storage(db_path) as store:
         session = store.current_session()
         image = store.save_result(session, screened[0]).image_id
-        store.save_decision(image, Decision(1, 0, kind="overridden", grader="Dr A"))
-        store.save_decision(image, Decision(3, 2, kind="overridden", grader="Dr A"))
+        store.save_decision(image, GraderDecision(1, 0, kind="overridden", grader="Dr A"))
+        store.save_decision(image, GraderDecision(3, 2, kind="overridden", grader="Dr A"))
         assert store.undo_decision(image, "Dr A").dr_grade == 1  # the one before the last
         assert store.decision(image).dr_grade == 1
         assert store.set_not_reviewed(image, "Dr B").dr_grade == 1
@@ -333,7 +334,7 @@ def test_sessions_are_listed_newest_first_and_searched_by_file_or_patient(db_pat
         first = store.current_session()
         store.save_result(first, _replace(screened[0], key="a", path=Path("/clinic/monday/anna_L.jpg")))
         image = store.save_result(first, _replace(screened[1], key="b", path=Path("/clinic/monday/bob_R.jpg")))
-        store.save_decision(image.image_id, Decision(0, 0, kind="overridden", grader="G"))
+        store.save_decision(image.image_id, GraderDecision(0, 0, kind="overridden", grader="G"))
         second = store.new_session()
         store.save_result(second, _replace(screened[0], key="c", path=Path("/clinic/tuesday/carla_L.jpg")))
         listed = store.sessions()

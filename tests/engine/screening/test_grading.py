@@ -4,9 +4,9 @@ from ran_desktop.engine.grading import (
     DME_GRADE_NAMES,
     DR_GRADE_NAMES,
     GUIDELINE,
-    EyeDecision,
+    EyeGrades,
     Outcome,
-    patient_decision,
+    patient_result,
     recommend,
 )
 
@@ -19,7 +19,7 @@ def test_grade_names_follow_the_scales():
 @pytest.mark.parametrize("dr", range(5))
 @pytest.mark.parametrize("dme", range(3))
 def test_derived_decisions_for_every_grade_pair(dr, dme):
-    d = EyeDecision(dr, dme)
+    d = EyeGrades(dr, dme)
     assert d.any_dr == (dr >= 1)
     assert d.referable == (dr >= 2 or dme >= 1)
     assert d.urgent == (dr >= 3 or dme == 2)
@@ -45,9 +45,9 @@ def test_follow_up_intervals():
 
 def test_out_of_range_grades_are_refused():
     with pytest.raises(ValueError):
-        EyeDecision(5, 0)
+        EyeGrades(5, 0)
     with pytest.raises(ValueError):
-        EyeDecision(0, 3)
+        EyeGrades(0, 3)
 
 
 def test_ungradable_is_never_no_dr():
@@ -58,35 +58,35 @@ def test_ungradable_is_never_no_dr():
 
 
 def test_worse_eye_decides_for_the_patient():
-    result = patient_decision([(0, 0), (3, 0)])
+    result = patient_result([(0, 0), (3, 0)])
     assert result.recommendation.outcome is Outcome.URGENT_REFERRAL
     assert result.worst_dr_grade == 3 and result.worst_dme_grade == 0
     assert result.referable
 
 
 def test_shorter_interval_wins_within_one_outcome():
-    assert patient_decision([(3, 0), (4, 0)]).recommendation.within_months == 1
-    assert patient_decision([(2, 0), (1, 1)]).recommendation.within_months == 3
+    assert patient_result([(3, 0), (4, 0)]).recommendation.within_months == 1
+    assert patient_result([(2, 0), (1, 1)]).recommendation.within_months == 3
 
 
 def test_ungradable_eye_outranks_a_normal_eye_but_not_a_referral():
-    normal_and_ungradable = patient_decision([(0, 0), (None, None)])
+    normal_and_ungradable = patient_result([(0, 0), (None, None)])
     assert normal_and_ungradable.recommendation.outcome is Outcome.UNGRADABLE
     assert normal_and_ungradable.eyes_ungradable == 1 and normal_and_ungradable.eyes_graded == 1
     assert not normal_and_ungradable.referable
-    referral_and_ungradable = patient_decision([(2, 0), (None, None)])
+    referral_and_ungradable = patient_result([(2, 0), (None, None)])
     assert referral_and_ungradable.recommendation.outcome is Outcome.REFERRAL
 
 
 def test_patient_with_only_ungradable_eyes():
-    result = patient_decision([(None, None), (None, None)])
+    result = patient_result([(None, None), (None, None)])
     assert result.recommendation.outcome is Outcome.UNGRADABLE
     assert result.worst_dr_grade is None
 
 
 def test_patient_needs_an_eye():
     with pytest.raises(ValueError):
-        patient_decision([])
+        patient_result([])
 
 
 # --- the operating point: referable from the probability of referable disease, not the most probable grade ---

@@ -17,9 +17,9 @@ from locations import REPO_ROOT
 from pypdf import PdfReader
 
 from ran_desktop.cli.screen import main as screen_main
-from ran_desktop.engine.grading import Outcome, patient_decision, recommend
+from ran_desktop.engine.grading import Outcome, patient_result, recommend
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.records.review import Decision, ImageRecord, group_by_patient
+from ran_desktop.engine.records.review import GraderDecision, ImageRecord, group_by_patient
 from ran_desktop.engine.records.storage import Storage
 from ran_desktop.engine.screening.screener import Screener
 from ran_desktop.reports import ReportContext, build_patient_report
@@ -84,11 +84,11 @@ def test_the_rules_refer_a_suspected_ungradable_eye_before_a_routine_or_referabl
     assert recommend(None, None, False).outcome is Outcome.UNGRADABLE
     assert recommend(0, 0, True).outcome is Outcome.ROUTINE_RESCREEN  # graded: the grades decide
     assert "do not wait for a re-take" in recommend(None, None, True).follow_up
-    decision = patient_decision([(2, 0), (None, None, True)])
+    decision = patient_result([(2, 0), (None, None, True)])
     assert decision.recommendation.outcome is Outcome.UNGRADABLE_REFER and decision.recommendation.within_months == 1
     assert decision.worst_dr_grade == 2 and decision.eyes_ungradable == 1
-    assert patient_decision([(0, 0), (None, None, False)]).recommendation.outcome is Outcome.UNGRADABLE
-    assert patient_decision([(4, 2), (None, None, True)]).recommendation.outcome is Outcome.URGENT_REFERRAL
+    assert patient_result([(0, 0), (None, None, False)]).recommendation.outcome is Outcome.UNGRADABLE
+    assert patient_result([(4, 2), (None, None, True)]).recommendation.outcome is Outcome.URGENT_REFERRAL
 
 
 def test_the_grader_decides(bundles, dark_photo):
@@ -96,11 +96,11 @@ def test_the_grader_decides(bundles, dark_photo):
     record = ImageRecord(1, result)
     assert record.recommendation.outcome is Outcome.UNGRADABLE_REFER
     # The grader agrees it is ungradable: the model's suspicion still refers it.
-    agreed = record.with_decision(Decision(None, None, grader="G"))
+    agreed = record.with_decision(GraderDecision(None, None, grader="G"))
     assert agreed.recommendation.outcome is Outcome.UNGRADABLE_REFER
     assert group_by_patient([agreed])[0].decision.recommendation.outcome is Outcome.UNGRADABLE_REFER
     # The grader grades it after all: the grades decide.
-    graded = record.with_decision(Decision(0, 0, kind="overridden", grader="G"))
+    graded = record.with_decision(GraderDecision(0, 0, kind="overridden", grader="G"))
     assert graded.recommendation.outcome is Outcome.ROUTINE_RESCREEN and not graded.suspected
 
 
@@ -108,7 +108,7 @@ def test_a_grader_calling_a_screened_photo_ungradable_is_referred_when_the_model
         bundles, sample_path):
     result = screen(bundles["suspects"], sample_path)
     assert result.status.value == "screened" and result.decision.referable
-    record = ImageRecord(1, result).with_decision(Decision(None, None, kind="overridden", grader="G"))
+    record = ImageRecord(1, result).with_decision(GraderDecision(None, None, kind="overridden", grader="G"))
     assert record.recommendation.outcome is Outcome.UNGRADABLE_REFER
 
 

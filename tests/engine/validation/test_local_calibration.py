@@ -75,16 +75,16 @@ def test_scores_come_from_reviewed_gradable_images(tmp_path):
     from pathlib import Path
 
     from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
-    from ran_desktop.engine.records.review import Decision, ImageRecord
+    from ran_desktop.engine.records.review import GraderDecision, ImageRecord
 
     info = ModelInfo("m", "1", "d", False, True, "", "CPU", referable_threshold=0.5)
 
-    def record(i: int, decision: Decision | None, status: Status = Status.SCREENED) -> ImageRecord:
+    def record(i: int, decision: GraderDecision | None, status: Status = Status.SCREENED) -> ImageRecord:
         probs = (0.1, 0.1, 0.6, 0.1, 0.1) if status is Status.SCREENED else None
         dme = (0.8, 0.1, 0.1) if status is Status.SCREENED else None
         result = ScreeningResult(f"k{i}", Path(f"k{i}.jpg"), status, info, dr_probs=probs, dme_probs=dme)
         return ImageRecord(i, result, decision=decision)
 
-    records = [record(1, Decision(2, 0)), record(2, Decision(0, 0)), record(3, None), record(4, Decision(None, None)),
-               record(5, Decision(None, None), Status.UNGRADABLE)]
+    records = [record(1, GraderDecision(2, 0)), record(2, GraderDecision(0, 0)), record(3, None),
+               record(4, GraderDecision(None, None)), record(5, GraderDecision(None, None), Status.UNGRADABLE)]
     assert labelled_scores(records) == [(pytest.approx(0.8), True), (pytest.approx(0.8), False)]

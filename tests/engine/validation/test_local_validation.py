@@ -13,7 +13,7 @@ from sklearn.metrics import cohen_kappa_score, confusion_matrix
 from ran_desktop.cli.validate import main as validate_main
 from ran_desktop.engine.model.bundle import load_bundle
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
-from ran_desktop.engine.records.review import Decision
+from ran_desktop.engine.records.review import GraderDecision
 from ran_desktop.engine.records.review_session import ReviewSession
 from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
 from ran_desktop.engine.screening.screener import Screener
@@ -47,12 +47,12 @@ def reviewed(tmp_path):
         model_dr = grader_dr if agree else rng.randrange(5)
         model_dme = grader_dme if agree else rng.randrange(3)
         record = storage.save_result(session.session_id, _result(i, model_dr, model_dme, 0.6 + 0.35 * rng.random()))
-        session.record_decision(record, Decision(grader_dr, grader_dme), "Dr A")
+        session.record_decision(record, GraderDecision(grader_dr, grader_dme), "Dr A")
         truth.append((grader_dr, grader_dme))
         model.append(record.model_grades)
     # Two more: one the grader called ungradable, one not yet reviewed (neither counts in the agreement).
-    session.record_decision(storage.save_result(session.session_id, _result(200, 2, 0, 0.9)), Decision(None, None),
-                            "Dr A")
+    session.record_decision(storage.save_result(session.session_id, _result(200, 2, 0, 0.9)),
+                            GraderDecision(None, None), "Dr A")
     storage.save_result(session.session_id, _result(201, 2, 0, 0.9))
     yield storage, truth, model
     storage.close()
@@ -107,7 +107,7 @@ def test_confident_calls_the_grader_overruled_are_listed(tmp_path):
     unsure_wrong = storage.save_result(session.session_id, _result(2, 4, 2, 0.4))
     right = storage.save_result(session.session_id, _result(3, 0, 0, 0.97))
     for record in (sure_wrong, unsure_wrong, right):
-        session.record_decision(record, Decision(0, 0), "Dr B")
+        session.record_decision(record, GraderDecision(0, 0), "Dr B")
     overrides = local_validation(storage.load_session(session.session_id)).overall.overrides
     assert [o.file for o in overrides] == ["img1.jpg"]
     assert overrides[0].model_referable and overrides[0].grader == "Dr B" and overrides[0].model_probability > 0.9
@@ -120,7 +120,7 @@ def test_split_by_model_version_and_month(tmp_path):
     newer = ModelInfo("ran18-test", "2.0", "test data", False, True, "", "CPU", referable_threshold=0.5)
     for i, info in enumerate([INFO, INFO, newer]):
         record = storage.save_result(session.session_id, _result(i, 2, 0, 0.9, info))
-        session.record_decision(record, Decision(2, 0), "Dr A")
+        session.record_decision(record, GraderDecision(2, 0), "Dr A")
     v = local_validation(storage.load_session(session.session_id))
     assert {k: a.both_graded for k, a in v.by_model.items()} == {"ran18-test 1.0": 2, "ran18-test 2.0": 1}
     assert sum(a.both_graded for a in v.by_month.values()) == 3 and all(len(k) == 7 for k in v.by_month)
@@ -133,7 +133,7 @@ def test_ran_validate_on_a_screened_and_reviewed_session(tmp_path, hesitant_bund
     session = ReviewSession(storage, storage.current_session())
     results = list(Screener(load_bundle(hesitant_bundle, device="cpu")).screen([sample_path]))
     record = storage.save_result(session.session_id, results[0])
-    session.record_decision(record, Decision(0, 0), "Dr A")
+    session.record_decision(record, GraderDecision(0, 0), "Dr A")
     storage.close()
     out = tmp_path / "agreement.csv"
     assert validate_main(["--data-dir", str(tmp_path), "--csv", str(out)]) == 0

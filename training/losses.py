@@ -1,25 +1,13 @@
-"""Running a model over a data loader: probabilities, targets and the mean loss. Shared by training and evaluation."""
+"""The training objective: focal loss on both grading heads, and cross entropy plus Dice on the lesion head."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils.data import DataLoader
 
-from ran_desktop.engine.model import LESION_STRIDE, FocalLoss, unpack_lesion_bits
-
-
-@dataclass
-class Predictions:
-    dr_probs: np.ndarray  # (N, 5)
-    dme_probs: np.ndarray  # (N, 3)
-    dr_true: np.ndarray  # (N,), MISSING where unlabelled
-    dme_true: np.ndarray
-    loss: float
+from ran_desktop.engine.model.lesion_head import LESION_STRIDE, unpack_lesion_bits
+from ran_desktop.engine.model.losses import FocalLoss
 
 
 class TwoHeadLoss(nn.Module):
@@ -59,28 +47,3 @@ class LesionLoss(nn.Module):
         total = p.sum(dim=(0, 2, 3)) + target.sum(dim=(0, 2, 3))
         dice = 1.0 - (2.0 * overlap + 1.0) / (total + 1.0)
         return bce + dice.mean()
-
-
-@torch.inference_mode()
-def predict(model: nn.Module, loader: DataLoader, device: torch.device,
-            criterion: TwoHeadLoss | None = None) -> Predictions:
-    model.eval()
-    dr_probs, dme_probs, dr_true, dme_true = [], [], [], []
-    total, count = 0.0, 0
-    for x, dr, dme in loader:
-        x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
-        dr, dme = dr.to(device), dme.to(device)
-        out = model(x)
-        if criterion is not None:
-            total += float(criterion(out, dr, dme)) * len(x)
-            count += len(x)
-        dr_probs.append(torch.softmax(out.dr.float(), 1).cpu().numpy())
-        dme_probs.append(torch.softmax(out.dme.float(), 1).cpu().numpy())
-        dr_true.append(dr.cpu().numpy())
-        dme_true.append(dme.cpu().numpy())
-    if not dr_probs:
-        raise ValueError("no images to evaluate")
-    return Predictions(
-        np.concatenate(dr_probs), np.concatenate(dme_probs), np.concatenate(dr_true), np.concatenate(dme_true),
-        total / count if count else float("nan"),
-    )
