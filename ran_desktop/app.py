@@ -20,10 +20,13 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 # feature switches), wasted time on the engine and the standard library, which hold no Qt.
 from ran_desktop.engine.records.storage import APP_NAME, StorageError, default_data_dir  # noqa: E402, I001
 
+from PySide6 import QtWidgets  # noqa: E402
 from PySide6.QtCore import Qt  # noqa: E402
 from PySide6.QtGui import QGuiApplication, QIcon  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
+import ran_desktop  # noqa: E402  (its __version__ is read on first use)
+from ran_desktop.gui.binding_check import binding_problem  # noqa: E402
 from ran_desktop.gui.crash import CrashReporter  # noqa: E402
 from ran_desktop.gui.main_window import MainWindow  # noqa: E402
 from ran_desktop.logsafe import PrivacyFilter  # noqa: E402
@@ -81,11 +84,9 @@ def launch(paths: Sequence[str | Path] = (), data_dir: Path | None = None, model
 
 
 def main(argv: list[str] | None = None) -> int:
-    from ran_desktop import __version__  # looked up here, not on import: launch() does not need it
-
     args = list(sys.argv[1:] if argv is None else argv)
     if "--version" in args:
-        print(f"{APP_NAME} {__version__}")
+        print(f"{APP_NAME} {ran_desktop.__version__}")
         return 0
     if "--self-test" in args:  # checked before any QApplication exists: the self-test opens no window
         from ran_desktop.selftest import main as self_test
@@ -99,16 +100,12 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([sys.argv[0], *args])
     app.setApplicationName(APP_NAME)
     app.setOrganizationName(APP_NAME)
-    app.setApplicationVersion(__version__)
+    app.setApplicationVersion(ran_desktop.__version__)
     QApplication.setWindowIcon(app_icon())
     QGuiApplication.setDesktopFileName("ran-screening")  # links the window to the installed menu entry (Wayland)
-    from ran_desktop.gui.binding_check import binding_problem
-
     if problem := binding_problem():
-        from PySide6.QtWidgets import QMessageBox
-
         print(problem, file=sys.stderr)
-        QMessageBox.critical(None, f"{APP_NAME} cannot start", problem)
+        QtWidgets.QMessageBox.critical(None, f"{APP_NAME} cannot start", problem)
         return 1
     paths = [a for a in app.arguments()[1:] if not a.startswith("-")]  # Qt has removed its own options
     data_dir = default_data_dir()
@@ -118,9 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         window = launch(paths, data_dir, reporter=reporter)  # noqa: F841 (the reference keeps the window alive)
     except StorageError as exc:
-        from PySide6.QtWidgets import QMessageBox
-
-        QMessageBox.critical(None, f"{APP_NAME} cannot start", str(exc))
+        QtWidgets.QMessageBox.critical(None, f"{APP_NAME} cannot start", str(exc))
         return 1
     try:
         return app.exec()

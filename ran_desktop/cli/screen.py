@@ -16,6 +16,8 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
+# The reports (reportlab) load through their package's lazy names, only for --report.
+from ran_desktop import reports
 from ran_desktop.engine.atomic import check_writable_folder, ensure_writable_folder, write_bytes_atomically
 from ran_desktop.engine.errors import BundleError, WriteError
 from ran_desktop.engine.imaging.heatmap import HEAT_OPACITY, overlay_heatmap, upsample_heatmap
@@ -23,6 +25,7 @@ from ran_desktop.engine.imaging.loading import iter_image_files
 from ran_desktop.engine.model.bundle import LoadedModel, choose_bundle, find_bundles, load_bundle
 from ran_desktop.engine.model.provenance import check_unambiguous
 from ran_desktop.engine.records.results import ScreeningResult, Status, write_results
+from ran_desktop.engine.records.review import ImageRecord, group_by_patient
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 from ran_desktop.paths import installed_models_dir, models_dir
 
@@ -89,12 +92,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ran-screen: {exc}", file=sys.stderr)
         return EXIT_USAGE
     if args.report:
-        from ran_desktop.reports import ReportError
-        from ran_desktop.reports.files import prepare_folder
-
         try:
-            prepare_folder(args.report)  # a folder that cannot be used fails now, not after a long batch
-        except ReportError as exc:
+            reports.prepare_folder(args.report)  # a folder that cannot be used fails now, not after a long batch
+        except reports.ReportError as exc:
             print(f"ran-screen: {exc}", file=sys.stderr)
             return EXIT_USAGE
     screener = Screener(loaded, ScreeningOptions(batch_size=args.batch_size, workers=args.workers,
@@ -133,16 +133,13 @@ def main(argv: list[str] | None = None) -> int:
 
 def _write_reports(results: list[ScreeningResult], folder: Path, loaded: LoadedModel, quiet: bool) -> bool:
     """One PDF per patient, grouped as the desktop app groups them, and the batch summary; False on failure."""
-    from ran_desktop.engine.records.review import ImageRecord, group_by_patient
-    from ran_desktop.reports import ReportContext, ReportError, export_batch_summary, export_patient_reports
-
     groups = group_by_patient(ImageRecord(image_id=i, result=r) for i, r in enumerate(results))
-    context = ReportContext.for_model(loaded)
+    context = reports.ReportContext.for_model(loaded)
     try:
         with tqdm(total=len(groups), unit="patient", disable=quiet, file=sys.stderr, desc="Reports") as bar:
-            written = export_patient_reports(groups, folder, context, progress=lambda done, _: bar.update(1))
-        written.append(export_batch_summary(groups, folder, context))
-    except ReportError as exc:
+            written = reports.export_patient_reports(groups, folder, context, progress=lambda done, _: bar.update(1))
+        written.append(reports.export_batch_summary(groups, folder, context))
+    except reports.ReportError as exc:
         print(f"ran-screen: {exc}", file=sys.stderr)
         return False
     print(f"Reports: {len(written) - 1} patient report(s) and the batch summary in {folder}", file=sys.stderr)

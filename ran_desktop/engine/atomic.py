@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import errno
 import os
+import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
@@ -63,8 +65,6 @@ def clean_stale_temporaries(folder: str | Path, older_than_s: float = STALE_AFTE
         entries = list(os.scandir(folder))
     except OSError:
         return removed
-    import time
-
     now = time.time()
     for entry in entries:
         if not (entry.name.startswith(TEMP_PREFIX) and entry.name.endswith(TEMP_SUFFIX)):
@@ -133,8 +133,6 @@ def ensure_writable_folder(folder: str | Path) -> Path:
 
 def check_writable_folder(path: str | Path) -> None:
     """Raise WriteError now when a file could not be created beside `path` (before a long batch, not after)."""
-    import tempfile  # here: only this check needs it, and the window imports this module at start
-
     path = Path(path)
     try:
         with tempfile.TemporaryFile(dir=path.parent, prefix=TEMP_PREFIX, suffix=".probe"):

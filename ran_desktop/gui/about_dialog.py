@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import platform
 import sys
+from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import qVersion
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QLabel, QTabWidget, QTextBrowser, QVBoxLayout, QWidget
+
+import ran_desktop
 
 if TYPE_CHECKING:
     from ran_desktop.engine.model.bundle import LoadedModel
@@ -18,9 +21,6 @@ MODEL_CARD_NAME = "MODEL_CARD.md"
 
 
 def _installed(name: str) -> str:
-    # Imported here: the window imports this module at start, and importlib.metadata is slow to import.
-    from importlib.metadata import PackageNotFoundError, version
-
     try:
         return version(name)  # reads metadata only: asking torch's version must not import torch
     except PackageNotFoundError:
@@ -28,10 +28,8 @@ def _installed(name: str) -> str:
 
 
 def versions() -> list[tuple[str, str]]:
-    from ran_desktop import __version__
-
     return [
-        ("RAN Screening", __version__),
+        ("RAN Screening", ran_desktop.__version__),
         ("Python", f"{platform.python_version()} ({sys.platform})"),
         ("Qt", qVersion()),
         ("PySide6", pyside_version),

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 
+from PySide6 import QtWidgets
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu
 
@@ -148,11 +149,10 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
 def load_icons(actions: WindowActions) -> None:
     """The menus' icons, from the style. Not at start: creating QStyle's Python type costs the window's first frame
     4 ms, and no menu can be open before it."""
-    from PySide6.QtWidgets import QStyle
 
     style = QApplication.style()
     for action, name in actions.icons:
-        action.setIcon(style.standardIcon(getattr(QStyle.StandardPixmap, name)))
+        action.setIcon(style.standardIcon(getattr(QtWidgets.QStyle.StandardPixmap, name)))
 
 
 def build_menus(window: QMainWindow, a: WindowActions) -> None:

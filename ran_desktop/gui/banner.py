@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from PySide6 import QtWidgets
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QApplication, QFrame, QHBoxLayout, QLabel, QSizePolicy, QWidget
 
@@ -32,10 +33,9 @@ class ClinicalWarningBanner(QFrame):
 
     def set_warning(self, text: str, *, severe: bool) -> None:
         if self.icon.pixmap().isNull():
-            from PySide6.QtWidgets import QStyle  # on first use: creating its Python type slows the window's start
 
             size = self.fontMetrics().height() * 3 // 2
-            warning = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+            warning = QApplication.style().standardIcon(QtWidgets.QStyle.StandardPixmap.SP_MessageBoxWarning)
             self.icon.setPixmap(warning.pixmap(size))
         self.text.setText(text)
         self.setStyleSheet(f"#clinicalWarningBanner {{ {_SEVERE if severe else _CAUTION} }} "

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import sys
 
+import PySide6
+from PySide6.QtCore import QModelRoleData, QObject
+
 _CALLS = 200
 
 
 def none_references_lost(calls: int = _CALLS) -> int:
     """How many references to None `calls` void binding calls lose (0 on a sound binding)."""
-    from PySide6.QtCore import QModelRoleData, QObject
-
     probe = QObject()
     role_data = QModelRoleData(0)
     before = sys.getrefcount(None)
@@ -32,8 +33,6 @@ def binding_problem() -> str | None:
     lost = none_references_lost()
     if lost < _CALLS // 2:
         return None
-    import PySide6
-
     return (
         f"The installed Qt binding (PySide6 {PySide6.__version__}) has a known defect on Python "
         f"{sys.version_info.major}.{sys.version_info.minor}: it loses a reference to None on every call "

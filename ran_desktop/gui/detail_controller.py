@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QImage
 
-from ran_desktop.engine.imaging.preview import MODEL_VIEW, make_preview
+# Previews (OpenCV) and Grad-CAM (torch) load on first use, in a worker, through their packages' lazy names.
+from ran_desktop import gui
+from ran_desktop.engine import imaging, model
+from ran_desktop.engine.imaging.views import MODEL_VIEW
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.gui.display import grade_label, percent
-from ran_desktop.gui.qimage import qimage_for_display
 from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
 
 if TYPE_CHECKING:
@@ -147,11 +149,9 @@ def _preview_job(
     if generation != current():
         return None  # the user has moved on
     if settings is None:
-        from ran_desktop.engine.imaging.preprocess import DEFAULT_SETTINGS
-
-        settings = DEFAULT_SETTINGS
-    preview = make_preview(key, path, frame, settings, content_sha256)
-    images = {name: qimage_for_display(pixels) for name, pixels in preview.images.items()}
+        settings = imaging.DEFAULT_SETTINGS
+    preview = imaging.make_preview(key, path, frame, settings, content_sha256)
+    images = {name: gui.pixel_arrays.qimage_for_display(pixels) for name, pixels in preview.images.items()}
     view = preview.images[MODEL_VIEW]
     size = (view.shape[1], view.shape[0])
     model_input = _ModelInput(key, preview.tensor, preview.disc_mask, size, with_model_settings)
@@ -164,10 +164,8 @@ def _heat_job(
 ) -> tuple | None:
     if generation != current():
         return None
-    from ran_desktop.engine.model.explain import explain, heat_layer  # torch: only ever imported in a worker
-
-    explanation = explain(loaded, model_input.tensor, head=head, class_index=grade)
-    layer = heat_layer(explanation.heatmap, model_input.view_size, model_input.disc_mask)
+    explanation = model.explain(loaded, model_input.tensor, head=head, class_index=grade)
+    layer = model.heat_layer(explanation.heatmap, model_input.view_size, model_input.disc_mask)
     explained = grade_label(head, explanation.class_index)
     if explanation.class_index == explanation.predicted:
         which = "the model's grade"
@@ -177,5 +175,5 @@ def _heat_job(
         f"Grad-CAM, {head.upper()} head: evidence for {explained} ({which}; "
         f"p = {percent(explanation.probs[explanation.class_index])})."
     )
-    return generation, model_input.key, qimage_for_display(layer), caption
+    return generation, model_input.key, gui.pixel_arrays.qimage_for_display(layer), caption
 

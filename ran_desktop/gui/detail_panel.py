@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, suspicion_words
-from ran_desktop.engine.imaging.preview import HEAT_OPACITY, MODEL_VIEW
+from ran_desktop.engine.imaging.views import HEAT_OPACITY, MODEL_VIEW
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import OPEN, ImageRecord, blinded, caveat_for
 from ran_desktop.gui import display

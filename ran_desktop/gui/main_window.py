@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import shiboken6
+from PySide6 import QtWidgets
 from PySide6.QtCore import QItemSelectionModel, QModelIndex, QPoint, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QPaintEvent, QShowEvent
 from PySide6.QtWidgets import (
@@ -27,6 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ran_desktop import gui
+from ran_desktop.engine import records
 from ran_desktop.engine.errors import WriteError
 from ran_desktop.engine.imaging.loading import SUPPORTED_SUFFIXES
 from ran_desktop.engine.records.results import Status
@@ -243,14 +246,11 @@ class MainWindow(QMainWindow):
 
     def _build_workspace(self) -> None:
         # Its modules load with it, after the window is up.
-        from ran_desktop.gui.detail_controller import DetailController
-        from ran_desktop.gui.report_export import ReportExporter
-        from ran_desktop.gui.workspace import Workspace
 
-        ws = Workspace(self.proxy, self.settings.view_mode, self.settings.heat_opacity)
+        ws = gui.workspace.Workspace(self.proxy, self.settings.view_mode, self.settings.heat_opacity)
         self._workspace = ws
-        self._details = DetailController(self)
-        self._reports = ReportExporter(self, self)
+        self._details = gui.detail_controller.DetailController(self)
+        self._reports = gui.report_export.ReportExporter(self, self)
         self.stack.addWidget(ws)
         for name, target in ws.remembered_layout():
             saved = self.settings.window_state(name)
@@ -374,15 +374,11 @@ class MainWindow(QMainWindow):
 
     @staticmethod
     def choose_files(parent: QWidget, caption: str, start: str, filters: str) -> tuple[list[str], str]:
-        from PySide6.QtWidgets import QFileDialog  # dialogs' types load on first use, keeping the start short
-
-        return QFileDialog.getOpenFileNames(parent, caption, start, filters)
+        return QtWidgets.QFileDialog.getOpenFileNames(parent, caption, start, filters)
 
     @staticmethod
     def choose_folder(parent: QWidget, caption: str, start: str) -> str:
-        from PySide6.QtWidgets import QFileDialog
-
-        return QFileDialog.getExistingDirectory(parent, caption, start)
+        return QtWidgets.QFileDialog.getExistingDirectory(parent, caption, start)
 
     def cancel_screening(self) -> None:
         if self.controller.running or self.controller.queued:
@@ -709,13 +705,11 @@ class MainWindow(QMainWindow):
         return None
 
     def _ask_grader_name(self) -> None:
-        from PySide6.QtWidgets import QInputDialog
-
-        dialog = QInputDialog(self)
+        dialog = QtWidgets.QInputDialog(self)
         dialog.setObjectName("graderNameDialog")
         dialog.setWindowTitle("Who is grading?")
         dialog.setLabelText("Your name is stored with every decision you make (asked once; change it in Settings):")
-        dialog.setInputMode(QInputDialog.InputMode.TextInput)
+        dialog.setInputMode(QtWidgets.QInputDialog.InputMode.TextInput)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.textValueSelected.connect(self._on_grader_name)
         dialog.open()
@@ -736,21 +730,17 @@ class MainWindow(QMainWindow):
     def export_dialog(self) -> None:
         folder = self.settings.export_folder or str(Path.home())
         suggested = str(Path(folder) / f"ran-screening-{date.today().isoformat()}.csv")
-        from PySide6.QtWidgets import QFileDialog
 
-        path, _ = QFileDialog.getSaveFileName(self, "Export results", suggested, "CSV (*.csv);;JSON (*.json)")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self, "Export results", suggested, "CSV (*.csv);;JSON (*.json)")
         if path:
             self.export_results(Path(path))
 
     def export_results(self, path: Path) -> bool:
         if path.suffix.lower() not in (".csv", ".json"):
             path = path.with_suffix(".csv")
-        from ran_desktop.engine.records.session_export import (
-            write_session,  # on first use: not needed to show the window
-        )
 
         try:
-            write_session(self.results.records(), path)
+            records.session_export.write_session(self.results.records(), path)
         except WriteError as exc:
             show_message(self, "Export failed", f"The results could not be written to {path}:\n{exc.reason}.")
             return False
@@ -796,35 +786,29 @@ class MainWindow(QMainWindow):
                      "copy of the database as it is.\n\n" + "\n".join(f"- {p}" for p in problems))
 
     def new_session_dialog(self) -> None:
-        from PySide6.QtWidgets import QMessageBox
-
+        message_box = QtWidgets.QMessageBox
         if self.controller.running or self.controller.queued:
             show_message(self, "Screening is running", "Wait for the batch to finish, or cancel it, before "
-                                                       "starting a new session.", icon=QMessageBox.Icon.Information)
+                                                       "starting a new session.", icon=message_box.Icon.Information)
             return
-        box = QMessageBox(QMessageBox.Icon.Question, "Start a new session?",
+        box = message_box(message_box.Icon.Question, "Start a new session?",
                           "The list will be emptied. Its images, results and decisions stay in the session "
                           "database: File > Sessions reopens it.",
-                          QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel, self)
+                          message_box.StandardButton.Ok | message_box.StandardButton.Cancel, self)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.accepted.connect(self.start_new_session)
         box.open()
 
     def performance_dialog(self) -> None:
-        from ran_desktop.gui.performance_dialog import (
-            PerformanceDialog,  # dialogs load on first use, keeping the start short
-        )
-
         loaded = self.controller.loaded
         bundle = (loaded.manifest.title, str(loaded.manifest.weights["sha256"])) if loaded is not None else None
-        dialog = PerformanceDialog(self.storage.path, parent=self, bundle=bundle, grader=self.settings.grader_name)
+        dialog = gui.performance_dialog.PerformanceDialog(self.storage.path, parent=self, bundle=bundle,
+                                                          grader=self.settings.grader_name)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
     def sessions_dialog(self) -> None:
-        from ran_desktop.gui.sessions_dialog import SessionsDialog  # dialogs load on first use, keeping the start short
-
-        dialog = SessionsDialog(self.storage.sessions, self.session_id, self.open_session, self)
+        dialog = gui.sessions_dialog.SessionsDialog(self.storage.sessions, self.session_id, self.open_session, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
@@ -858,9 +842,7 @@ class MainWindow(QMainWindow):
         self.status.showMessage("New session started", 4000)
 
     def settings_dialog(self) -> None:
-        from ran_desktop.gui.settings_dialog import SettingsDialog  # dialogs load on first use, keeping the start short
-
-        dialog = SettingsDialog(self.settings, self)
+        dialog = gui.settings_dialog.SettingsDialog(self.settings, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.accepted.connect(lambda: self.status.set_grader(self.settings.grader_name))
         dialog.accepted.connect(lambda: self.settings.remember_session(self.settings.grader_name, self.session_id))
@@ -868,16 +850,13 @@ class MainWindow(QMainWindow):
         dialog.open()
 
     def show_about(self) -> None:
-        from ran_desktop.gui.about_dialog import AboutDialog
-
-        dialog = AboutDialog(self.controller.loaded, self.controller.model_error, self)
+        dialog = gui.about_dialog.AboutDialog(self.controller.loaded, self.controller.model_error, self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.show()
 
     def show_shortcuts(self) -> None:
-        from PySide6.QtWidgets import QMessageBox
-
-        show_message(self, "Keyboard shortcuts", shortcut_table(self.commands), icon=QMessageBox.Icon.Information)
+        show_message(self, "Keyboard shortcuts", shortcut_table(self.commands),
+                     icon=QtWidgets.QMessageBox.Icon.Information)
 
     # --- window life --------------------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from PySide6 import QtWidgets
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
@@ -17,16 +18,15 @@ from PySide6.QtWidgets import (
 )
 
 if TYPE_CHECKING:
-    from PySide6.QtWidgets import QMessageBox
+    pass
 
 
 def show_message(
-    parent: QWidget | None, title: str, text: str, *, icon: QMessageBox.Icon | None = None
-) -> QMessageBox:
+    parent: QWidget | None, title: str, text: str, *, icon: QtWidgets.QMessageBox.Icon | None = None
+) -> QtWidgets.QMessageBox:
     """A window-modal message that does not block the caller (open(), not exec()); a warning unless `icon` says."""
-    from PySide6.QtWidgets import QMessageBox  # on first use: its Python type is not needed to open the window
-
-    box = QMessageBox(icon or QMessageBox.Icon.Warning, title, text, QMessageBox.StandardButton.Ok, parent)
+    message_box = QtWidgets.QMessageBox  # its Python type is made on first use: not needed to open the window
+    box = message_box(icon or message_box.Icon.Warning, title, text, message_box.StandardButton.Ok, parent)
     box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     box.open()

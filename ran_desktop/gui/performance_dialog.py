@@ -27,9 +27,17 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ran_desktop.engine.errors import WriteError
+from ran_desktop.engine.records.results import write_rows
+from ran_desktop.engine.records.storage import Storage
 from ran_desktop.engine.validation import operating_point as local_operating_point
-from ran_desktop.engine.validation.agreement import Agreement, LocalValidation
-from ran_desktop.engine.validation.calibration import ThresholdProposal
+from ran_desktop.engine.validation.agreement import CSV_COLUMNS, Agreement, LocalValidation, local_validation, rows
+from ran_desktop.engine.validation.calibration import (
+    ThresholdProposal,
+    labelled_scores,
+    proposal_text,
+    propose_threshold,
+)
 from ran_desktop.gui.messages import show_message
 from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
 
@@ -40,10 +48,6 @@ _COLUMNS = ("Graded by both", "Reviewed", "Referable sensitivity (95 % CI)", "Sp
 def compute(report: Report, database: Path, target: float
             ) -> tuple[LocalValidation, str, list[dict[str, object]], ThresholdProposal | None]:
     """The worker: every session's records, their agreement, the proposal (in words too) and the CSV rows."""
-    from ran_desktop.engine.records.storage import Storage
-    from ran_desktop.engine.validation.agreement import local_validation, rows
-    from ran_desktop.engine.validation.calibration import labelled_scores, proposal_text, propose_threshold
-
     with Storage(database) as storage:
         records = [r for s in storage.sessions() for r in storage.load_session(s.id)]
     validation = local_validation(records)
@@ -169,10 +173,6 @@ class PerformanceDialog(QDialog):
             path, _ = QFileDialog.getSaveFileName(self, "Save the figures", "agreement.csv", "CSV (*.csv)")
         if not path:
             return
-        from ran_desktop.engine.errors import WriteError
-        from ran_desktop.engine.records.results import write_rows
-        from ran_desktop.engine.validation.agreement import CSV_COLUMNS
-
         try:
             write_rows(self._rows, CSV_COLUMNS, path)
         except (WriteError, ValueError) as exc:

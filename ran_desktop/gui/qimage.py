@@ -1,45 +1,12 @@
-"""numpy pixels <-> Qt images. QImage may be built in worker threads; QPixmap only in the GUI thread."""
+"""Encoded pictures (thumbnails) <-> Qt images. QImage may be built in worker threads; QPixmap only in the GUI thread.
+
+numpy arrays are `pixel_arrays`'s: this module is imported with the window, which does not need numpy to open.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from PySide6.QtCore import QByteArray
 from PySide6.QtGui import QImage, QPixmap
-
-if TYPE_CHECKING:  # numpy is imported where pixels are converted (workers), not with the window
-    import numpy as np
-
-
-def qimage_from_array(pixels: np.ndarray) -> QImage:
-    """A deep copy of a uint8 RGB (H, W, 3) or RGBA (H, W, 4) array."""
-    import numpy as np
-
-    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in (3, 4):
-        raise ValueError(f"expected uint8 RGB or RGBA pixels, got {pixels.dtype} {pixels.shape}")
-    pixels = np.ascontiguousarray(pixels)
-    h, w, channels = pixels.shape
-    fmt = QImage.Format.Format_RGB888 if channels == 3 else QImage.Format.Format_RGBA8888
-    # copy(): the QImage must own its pixels, the array goes away with the worker's frame.
-    return QImage(pixels.data, w, h, pixels.strides[0], fmt).copy()
-
-
-def qimage_for_display(pixels: np.ndarray) -> QImage:
-    """Like qimage_from_array, but already in the 32-bit format screen pixmaps use, for pictures made in a worker:
-    QPixmap.fromImage in the GUI thread is then a copy, not a conversion of a 1536 px photograph."""
-    image = qimage_from_array(pixels)
-    fmt = QImage.Format.Format_ARGB32_Premultiplied if image.hasAlphaChannel() else QImage.Format.Format_RGB32
-    return image.convertToFormat(fmt)
-
-
-def array_from_qimage(image: QImage) -> np.ndarray:
-    """RGB (H, W, 3) uint8 copy of a QImage (for tests and screenshots)."""
-    import numpy as np
-
-    image = image.convertToFormat(QImage.Format.Format_RGB888)
-    h, w, stride = image.height(), image.width(), image.bytesPerLine()
-    data = np.frombuffer(image.constBits(), np.uint8, count=h * stride).reshape(h, stride)
-    return data[:, : w * 3].reshape(h, w, 3).copy()
 
 
 def qimage_from_bytes(data: bytes | None) -> QImage | None:

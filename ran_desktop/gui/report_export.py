@@ -23,7 +23,9 @@ from PySide6.QtCore import QItemSelectionModel, QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 
-from ran_desktop.engine.imaging.preview import HEAT_OPACITY
+# The reports (reportlab) load through their package's lazy names, in the export worker.
+import ran_desktop.reports as pdf_reports
+from ran_desktop.engine.imaging.views import HEAT_OPACITY
 from ran_desktop.engine.records.patient_names import DEFAULT_PATTERNS
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import ImageRecord, PatientGroup, group_by_patient, patient_key
@@ -92,8 +94,6 @@ class ExportOutcome:
 def run_export(report: Report, job: ExportJob, cancelled: Callable[[], bool]) -> ExportOutcome:
     """The worker: patient reports, then the batch summary unless cancelled. A ReportError becomes the outcome's
     `problem` (with what was kept), so files written before it are still counted and shown."""
-    from ran_desktop.reports import ReportContext, ReportError, export_batch_summary, export_patient_reports
-
     done = 0
 
     def progress(finished: int, total: int) -> None:
@@ -105,17 +105,18 @@ def run_export(report: Report, job: ExportJob, cancelled: Callable[[], bool]) ->
                       with_heat_maps=job.loaded is not None)
     reports: list[WrittenReport] = []
     try:
-        context = ReportContext.for_model(job.loaded, clinic_name=job.clinic_name, clinic_logo=job.clinic_logo,
-                                          grader=job.grader, heat_opacity=job.heat_opacity)
-        reports = export_patient_reports(job.groups, job.folder, context, dicom=job.dicom, progress=progress,
-                                         cancelled=cancelled)
+        context = pdf_reports.ReportContext.for_model(job.loaded, clinic_name=job.clinic_name,
+                                                      clinic_logo=job.clinic_logo, grader=job.grader,
+                                                      heat_opacity=job.heat_opacity)
+        reports = pdf_reports.export_patient_reports(job.groups, job.folder, context, dicom=job.dicom,
+                                                     progress=progress, cancelled=cancelled)
         if len(reports) < len(job.groups) or cancelled():
             return outcome(reports=tuple(reports), cancelled=True)
         summary = None
         if job.with_summary:
             report(("summary",))
-            summary = export_batch_summary(job.groups, job.folder, context)
-    except ReportError as exc:
+            summary = pdf_reports.export_batch_summary(job.groups, job.folder, context)
+    except pdf_reports.ReportError as exc:
         return outcome(reports=tuple(reports), problem=str(exc), kept=max(done, len(reports)))
     return outcome(reports=tuple(reports), summary=summary)
 

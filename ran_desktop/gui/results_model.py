@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from enum import IntEnum
 from typing import Any
 
+from PySide6 import QtWidgets
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
@@ -193,10 +194,8 @@ class ResultsTableModel(QAbstractTableModel):
         image = self._decoded.pop(record.key, None)
         pixmap = QPixmap.fromImage(image) if image is not None else pixmap_from_bytes(record.thumbnail)
         if pixmap is None:
-            from PySide6.QtWidgets import QStyle  # here: creating its Python type costs the window's start 4 ms
-
-            unreadable = record.status is Status.ERROR
-            kind = QStyle.StandardPixmap.SP_MessageBoxCritical if unreadable else QStyle.StandardPixmap.SP_FileIcon
+            pixmaps = QtWidgets.QStyle.StandardPixmap  # QStyle's type is made here, on first use, not at start
+            kind = pixmaps.SP_MessageBoxCritical if record.status is Status.ERROR else pixmaps.SP_FileIcon
             return QApplication.style().standardIcon(kind)
         icon = QIcon(pixmap)
         icon.addPixmap(pixmap, QIcon.Mode.Selected)  # a photograph is not tinted by the selection colour

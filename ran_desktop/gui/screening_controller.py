@@ -8,6 +8,7 @@ thousands of table updates. Drops during a batch wait in the queue and run toget
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Iterable
 from pathlib import Path
@@ -16,12 +17,15 @@ from typing import TYPE_CHECKING, Any
 from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtGui import QImage
 
+# Bundles (torch) load through the model package's lazy names, first in the worker that loads the model.
+import ran_desktop.engine.model as ran_model
 from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.engine.screening.batch import BatchRun
 from ran_desktop.gui.progress_text import seconds_left
 from ran_desktop.gui.qimage import qimage_from_bytes
 from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
+from ran_desktop.paths import installed_models_dir
 
 if TYPE_CHECKING:
     from ran_desktop.engine.model.bundle import LoadedModel
@@ -34,10 +38,7 @@ class NoModelError(BundleError):
 
 
 def load_model(report: Report, models_folder: Path, device: str | None) -> LoadedModel:
-    from ran_desktop.engine.model.bundle import choose_bundle, load_bundle  # torch is imported here, in the worker
-    from ran_desktop.paths import installed_models_dir
-
-    chosen = choose_bundle(models_folder, also_known=[installed_models_dir()])
+    chosen = ran_model.choose_bundle(models_folder, also_known=[installed_models_dir()])
     if chosen is None:
         raise NoModelError(
             models_folder,
@@ -45,14 +46,15 @@ def load_model(report: Report, models_folder: Path, device: str | None) -> Loade
             "or point RAN_MODELS_DIR at a models folder.",
         )
     try:
-        loaded = load_bundle(chosen, device=device)
+        loaded = ran_model.load_bundle(chosen, device=device)
     except ValueError as exc:  # an unknown device name in RAN_DEVICE
         raise NoModelError(chosen, str(exc)) from exc
     # What the window's start leaves out (the decoders: Pillow, OpenCV, pydicom; the screener) is imported now,
     # still off the GUI thread, rather than when the first batch starts: imports hold the interpreter lock that
     # the GUI thread needs to paint, and a batch is when the window must stay responsive.
-    from ran_desktop.engine.imaging.loading import dicom, raster  # noqa: F401
-    from ran_desktop.engine.screening import screener  # noqa: F401
+    for module in ("ran_desktop.engine.imaging.loading.dicom", "ran_desktop.engine.imaging.loading.raster",
+                   "ran_desktop.engine.screening.screener"):
+        importlib.import_module(module)
 
     return loaded
 

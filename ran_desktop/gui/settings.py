@@ -8,7 +8,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from ran_desktop.engine.imaging.preview import HEAT_OPACITY
+from ran_desktop.engine.imaging.views import HEAT_OPACITY
 from ran_desktop.engine.records.patient_names import DEFAULT_PATTERNS
 from ran_desktop.engine.records.review import OPEN, REVIEW_MODES
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ran_desktop.engine.imaging.preview import CLAHE, FIELD_OF_VIEW, NORMALISED, ORIGINAL
+from ran_desktop.engine.imaging.views import CLAHE, FIELD_OF_VIEW, NORMALISED, ORIGINAL
 
 GRADCAM = "gradcam"
 VIEW_MODES: tuple[tuple[str, str, str], ...] = (

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ran_desktop import __version__
-from ran_desktop.engine.imaging.preview import HEAT_OPACITY
+from ran_desktop.engine.imaging.views import HEAT_OPACITY
 from ran_desktop.engine.records.results import ModelInfo, model_info
 
 if TYPE_CHECKING:

@@ -13,16 +13,20 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+# Grad-CAM (torch) loads through the model package's lazy names, only when a heat map is actually made.
+import ran_desktop.engine.model as ran_model
 from ran_desktop.engine.errors import ImageChangedError, ImageLoadError
+from ran_desktop.engine.imaging.heatmap import heatmap_on_photo, overlay_heatmap
 from ran_desktop.engine.imaging.loading import ImageMetadata, LoadedImage
 from ran_desktop.engine.imaging.preprocess import (
     DEFAULT_SETTINGS,
     FieldOfView,
     PreprocessSettings,
     decode_for_model,
+    fov_square,
     preprocess,
 )
-from ran_desktop.engine.imaging.preview import HEAT_OPACITY
+from ran_desktop.engine.imaging.views import HEAT_OPACITY
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.reports.facts import grade_label
@@ -76,11 +80,7 @@ def record_pictures(record: ImageRecord, model: LoadedModel | None, opacity: flo
             f"which is not the model loaded now ({model.manifest.title}).",
         )
 
-    from ran_desktop.engine.imaging.heatmap import heatmap_on_photo, overlay_heatmap
-    from ran_desktop.engine.imaging.preprocess import fov_square
-    from ran_desktop.engine.model.explain import explain  # torch: imported only when a heat map is actually made
-
-    explanation = explain(model, pre.tensor, head="dr")
+    explanation = ran_model.explain(model, pre.tensor, head="dr")
     stored = np.asarray(record.result.dr_probs, dtype=np.float64)
     if np.max(np.abs(np.asarray(explanation.probs) - stored)) > PROBABILITY_TOLERANCE:
         return _thumbnail_only(

@@ -9,9 +9,9 @@ from gui_helpers import TIMEOUT_MS, drop, key_of_file, wait_idle
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from ran_desktop.engine.imaging.preview import CLAHE, FIELD_OF_VIEW, MODEL_VIEW, NORMALISED, ORIGINAL
+from ran_desktop.engine.imaging.views import CLAHE, FIELD_OF_VIEW, MODEL_VIEW, NORMALISED, ORIGINAL
 from ran_desktop.gui.detail_panel import GRADCAM
-from ran_desktop.gui.qimage import array_from_qimage
+from ran_desktop.gui.pixel_arrays import array_from_qimage
 
 
 @pytest.fixture

@@ -60,7 +60,8 @@ def test_the_window_is_built_and_shown_without_the_heavy_libraries(tmp_path):
     interpreter, so that what other tests imported does not count; start() is not called, as its model loader
     imports these on purpose."""
     heavy = ["torch", "numpy", "cv2", "PIL", "pydicom", "reportlab", "jsonschema", "importlib.metadata",
-             "ran_desktop.reports", "ran_desktop.engine.imaging.preprocess", "ran_desktop.engine.imaging.quality",
+             "ran_desktop.reports.export", "ran_desktop.engine.imaging.preprocess",
+             "ran_desktop.engine.imaging.quality",
              "ran_desktop.engine.imaging.loading.raster", "ran_desktop.engine.imaging.loading.dicom"]
     assert _window_imports(tmp_path / "data", tmp_path / "models", 100, heavy)[-1] == "imported: []"
 

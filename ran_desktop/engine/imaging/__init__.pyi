@@ -7,7 +7,7 @@ from . import preview as preview
 from . import quality as quality
 from . import quality_report as quality_report
 from . import thumbnails as thumbnails
-from .heatmap import HEAT_OPACITY as HEAT_OPACITY
+from . import views as views
 from .heatmap import heatmap_on_photo as heatmap_on_photo
 from .heatmap import overlay_heatmap as overlay_heatmap
 from .heatmap import upsample_heatmap as upsample_heatmap
@@ -35,11 +35,6 @@ from .preprocess import fov_square as fov_square
 from .preprocess import resize_square as resize_square
 from .preprocess import standardise as standardise
 from .preprocess import to_display as to_display
-from .preview import CLAHE as CLAHE
-from .preview import FIELD_OF_VIEW as FIELD_OF_VIEW
-from .preview import MODEL_VIEW as MODEL_VIEW
-from .preview import NORMALISED as NORMALISED
-from .preview import ORIGINAL as ORIGINAL
 from .preview import make_preview as make_preview
 from .quality import DEFAULT_THRESHOLDS as DEFAULT_THRESHOLDS
 from .quality import NO_FUNDUS_REASON as NO_FUNDUS_REASON
@@ -47,6 +42,12 @@ from .quality import QualityThresholds as QualityThresholds
 from .quality import assess_quality as assess_quality
 from .quality_report import QualityReport as QualityReport
 from .thumbnails import make_thumbnail as make_thumbnail
+from .views import CLAHE as CLAHE
+from .views import FIELD_OF_VIEW as FIELD_OF_VIEW
+from .views import HEAT_OPACITY as HEAT_OPACITY
+from .views import MODEL_VIEW as MODEL_VIEW
+from .views import NORMALISED as NORMALISED
+from .views import ORIGINAL as ORIGINAL
 
 __all__ = [
     "CLAHE",
@@ -94,6 +95,7 @@ __all__ = [
     "resize_square",
     "standardise",
     "thumbnails",
+    "views",
     "to_display",
     "upsample_heatmap",
 ]

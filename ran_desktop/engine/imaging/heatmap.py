@@ -8,7 +8,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ran_desktop.engine.imaging.preview import HEAT_OPACITY
+from ran_desktop.engine.imaging.views import HEAT_OPACITY
 
 __all__ = ["HEAT_OPACITY", "heatmap_on_photo", "overlay_heatmap", "upsample_heatmap"]
 

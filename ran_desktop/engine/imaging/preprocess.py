@@ -25,6 +25,9 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+# The loaders (PIL, pydicom) load when a file is first read, through the loading package's lazy names.
+from ran_desktop.engine.imaging import loading
+
 if TYPE_CHECKING:
     from ran_desktop.engine.imaging.loading import LoadedImage
 
@@ -528,11 +531,7 @@ def decode_for_model(path: str | Path, frame_index: int | None, content_sha256: 
     """The screened photograph decoded as the screener decodes it for the model (at `decode_min_side`): heat maps
     in the window and in reports are computed on the pixels the grade was. Refuses a file that now holds another
     photograph (ImageChangedError)."""
-    from ran_desktop.engine.imaging.loading import (
-        load_screened_frame,  # the loaders (PIL, pydicom) only when a file is read
-    )
-
-    return load_screened_frame(path, frame_index, content_sha256, min_side=decode_min_side(settings))
+    return loading.load_screened_frame(path, frame_index, content_sha256, min_side=decode_min_side(settings))
 
 
 def decode_min_side(settings: PreprocessSettings = DEFAULT_SETTINGS) -> int:

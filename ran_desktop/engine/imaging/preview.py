@@ -1,7 +1,8 @@
 """What the detail view shows for one image: the photograph, the detected field of view, the preprocessing
 stages, and the model input for an on-demand Grad-CAM. Recomputed from the file rather than stored.
 
-Imports neither Qt nor torch.
+Imports neither Qt nor torch. OpenCV and numpy load with it: the window reaches `make_preview` through the imaging
+package's lazy names, so this module first loads in the worker that makes a preview.
 """
 
 from __future__ import annotations
@@ -10,17 +11,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    import numpy as np
+import cv2
+import numpy as np
 
+from ran_desktop.engine.imaging.loading import load_screened_frame
+from ran_desktop.engine.imaging.preprocess import decode_for_model, decode_min_side, draw_fov, fov_square, preprocess
+from ran_desktop.engine.imaging.views import CLAHE, FIELD_OF_VIEW, MODEL_VIEW, NORMALISED, ORIGINAL
+
+if TYPE_CHECKING:
     from ran_desktop.engine.imaging.loading import ImageMetadata
     from ran_desktop.engine.imaging.preprocess import PreprocessSettings
-
-ORIGINAL, FIELD_OF_VIEW, CLAHE, NORMALISED = "original", "field_of_view", "clahe", "normalised"
-MODEL_VIEW = "model_view"
-# How much of the heat map's colour covers the photograph wherever an overlay is drawn (window, CLI, reports): enough
-# to read the map, little enough to see the retina under it. The window's slider starts here.
-HEAT_OPACITY = 0.45
 # Decoded large enough to zoom into lesions, small enough that one preview stays well under 100 MB.
 PREVIEW_MIN_SIDE = 1536
 
@@ -42,20 +42,6 @@ def make_preview(key: str, path: str | Path, frame_index: int | None, settings: 
                  content_sha256: str | None = None) -> Preview:
     """Decode the image (the given frame of a multi-frame file) and run preprocessing with its stages. With the
     screened file's `content_sha256`, a file that now holds another photograph is refused (ImageChangedError)."""
-    # Imported here, in the worker that makes the preview: the window imports this module for its view names at
-    # start, before it is shown, and OpenCV and numpy would add a tenth of a second or more to that.
-    import cv2
-    import numpy as np
-
-    from ran_desktop.engine.imaging.loading import load_screened_frame
-    from ran_desktop.engine.imaging.preprocess import (
-        decode_for_model,
-        decode_min_side,
-        draw_fov,
-        fov_square,
-        preprocess,
-    )
-
     image = load_screened_frame(path, frame_index, content_sha256, min_side=PREVIEW_MIN_SIDE)
     pre = preprocess(image.pixels, settings, keep_stages=True)
     # The model's input from the photograph decoded as the screener decoded it, not from this larger decode: the

@@ -1,14 +1,13 @@
 """Small JPEG thumbnails for the worklist, made where the pixels already are (the screening worker).
 
-Imports neither Qt nor torch.
+Imports neither Qt nor torch. The batch reaches it through the imaging package's lazy names, so OpenCV loads in the
+screening worker, not with the window.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    import numpy as np
+import cv2
+import numpy as np
 
 # 128 px stays sharp in a table row at 200 % display scaling yet costs about 5 KB in the database.
 THUMBNAIL_SIDE = 128
@@ -16,9 +15,6 @@ THUMBNAIL_SIDE = 128
 
 def make_thumbnail(rgb: np.ndarray, max_side: int = THUMBNAIL_SIDE, quality: int = 85) -> bytes:
     """The image shrunk to fit `max_side` (never enlarged), as JPEG bytes."""
-    import cv2  # here, in the screening worker: the window imports this module (via batch) at start
-    import numpy as np
-
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected a uint8 RGB image (H, W, 3), got {rgb.dtype} {rgb.shape}")
     h, w = rgb.shape[:2]

@@ -4,6 +4,7 @@ from . import attention as attention
 from . import bundle as bundle
 from . import device as device
 from . import dilated as dilated
+from . import explanation as explanation
 from . import gradcam as gradcam
 from . import lesion_head as lesion_head
 from . import losses as losses
@@ -28,8 +29,8 @@ from .device import DEVICE_ENV as DEVICE_ENV
 from .device import choose_device as choose_device
 from .device import worker_count as worker_count
 from .dilated import DilatedConvModule as DilatedConvModule
-from .explain import explain as explain
-from .explain import heat_layer as heat_layer
+from .explanation import explain as explain
+from .explanation import heat_layer as heat_layer
 from .gradcam import GradCAM as GradCAM
 from .lesion_head import LESION_KINDS as LESION_KINDS
 from .lesion_head import LESION_STRIDE as LESION_STRIDE
@@ -85,6 +86,7 @@ __all__ = [
     "device",
     "dilated",
     "explain",
+    "explanation",
     "find_bundles",
     "gradcam",
     "heat_layer",

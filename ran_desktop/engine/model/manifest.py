@@ -15,6 +15,8 @@ from typing import Any
 
 import jsonschema
 
+from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
+
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "weights.safetensors"
@@ -236,8 +238,6 @@ class Manifest:
 def _check_contract(data: dict[str, Any]) -> None:
     """What the schema cannot say: one input size (the network's and preprocessing's agree), and heads whose classes
     are the grading rules' grades, in their order (the app reads class i as the rules' grade i)."""
-    from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
-
     for head, names in (("dr", DR_GRADE_NAMES), ("dme", DME_GRADE_NAMES)):
         if list(data["heads"][head]) != list(names):
             raise jsonschema.ValidationError(

@@ -14,8 +14,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+# The screener (torch), the thumbnails (OpenCV) and the local threshold load on first use, through their packages'
+# lazy names: the window imports this module at start, and a batch first runs in a worker.
+from ran_desktop.engine import imaging, screening, validation
 from ran_desktop.engine.imaging.loading import iter_image_files
-from ran_desktop.engine.imaging.thumbnails import make_thumbnail
 from ran_desktop.engine.records.results import ScreeningResult
 from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.engine.records.storage import Storage
@@ -53,15 +55,13 @@ class BatchRun:
         """Screen everything (folders recursively); returns the number of images stored. A file that held another
         photograph when it was screened before in this session is stored as a new image (the earlier one keeps its
         decision) and `on_changed` is told in words."""
-        from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
-        from ran_desktop.engine.validation.operating_point import current as current_operating_point
-
         files: Sequence[Path] = list(iter_image_files(self.paths))
         on_planned(len(files))
         # keep_stages: the decoded photograph is needed once, for the thumbnail, then dropped. A threshold the clinic
         # adopted for these weights (kept beside the session database) is the operating point.
-        local = current_operating_point(self.database.parent, self.loaded.manifest.weights["sha256"])
-        screener = Screener(self.loaded, ScreeningOptions(keep_stages=True, local_operating_point=local))
+        local = validation.current(self.database.parent, self.loaded.manifest.weights["sha256"])
+        options = screening.ScreeningOptions(keep_stages=True, local_operating_point=local)
+        screener = screening.Screener(self.loaded, options)
         with self._lock:
             self._screener = screener
         stored = done = 0
@@ -103,7 +103,7 @@ def _thumbnail(result: ScreeningResult) -> bytes | None:
     picture = (result.stages or {}).get("original")
     if picture is None:
         picture = result.view
-    return make_thumbnail(picture) if picture is not None else None
+    return imaging.make_thumbnail(picture) if picture is not None else None
 
 
 def _slim(result: ScreeningResult) -> ScreeningResult:

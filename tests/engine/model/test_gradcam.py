@@ -193,7 +193,7 @@ def test_the_windows_heat_map_explains_the_probabilities_the_screener_gave(hesit
 
     from ran_desktop.engine.imaging.preview import make_preview
     from ran_desktop.engine.model.bundle import load_bundle
-    from ran_desktop.engine.model.explain import explain
+    from ran_desktop.engine.model.explanation import explain
     from ran_desktop.engine.screening.screener import Screener
 
     path = tmp_path / f"photo{suffix}"

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ran_desktop.engine.errors import ImageChangedError, ImageLoadError, UnsupportedFormatError
+from ran_desktop.engine.imaging import loading
 from ran_desktop.engine.imaging.loading.formats import DICOM_SUFFIXES, SUPPORTED_SUFFIXES, has_dicom_preamble  # noqa: F401 (re-exported)
 
 if TYPE_CHECKING:
@@ -87,21 +88,17 @@ def _load(path: Path, min_side: int | None) -> list[LoadedImage]:
     raise UnsupportedFormatError(path, f"not a supported image: looks like {described}")
 
 
-# The decoders are imported on first use, not with this module: Pillow and OpenCV, and above all pydicom, take a
-# quarter of a second to import, which the window would otherwise spend before it appears (and a folder of JPEGs
-# never needs pydicom). Their first use is in a worker thread.
+# The decoders load on first use, through the loading package's lazy names: Pillow and OpenCV, and above all
+# pydicom, take a quarter of a second to import, which the window would otherwise spend before it appears (and a
+# folder of JPEGs never needs pydicom). Their first use is in a worker thread.
 
 
 def _load_dicom(path: Path, min_side: int | None) -> list[LoadedImage]:
-    from ran_desktop.engine.imaging.loading.dicom import load_dicom
-
-    return load_dicom(path, min_side=min_side)
+    return loading.dicom.load_dicom(path, min_side=min_side)
 
 
 def _load_raster(path: Path, kind: str, min_side: int | None) -> LoadedImage:
-    from ran_desktop.engine.imaging.loading.raster import load_raster
-
-    return load_raster(path, kind, min_side=min_side)
+    return loading.raster.load_raster(path, kind, min_side=min_side)
 
 
 def _read_head(path: Path) -> bytes:

@@ -1,0 +1,71 @@
+"""The GUI's modules, read by lazy_loader at run time and by type checkers."""
+
+from . import about_dialog as about_dialog
+from . import actions as actions
+from . import banner as banner
+from . import binding_check as binding_check
+from . import crash as crash
+from . import detail_controller as detail_controller
+from . import detail_panel as detail_panel
+from . import display as display
+from . import drops as drops
+from . import empty_state as empty_state
+from . import image_view as image_view
+from . import main_window as main_window
+from . import messages as messages
+from . import patient_panel as patient_panel
+from . import performance_dialog as performance_dialog
+from . import pixel_arrays as pixel_arrays
+from . import probability_bars as probability_bars
+from . import progress_text as progress_text
+from . import qimage as qimage
+from . import report_dialog as report_dialog
+from . import report_export as report_export
+from . import results_filter as results_filter
+from . import results_model as results_model
+from . import results_panel as results_panel
+from . import review_panel as review_panel
+from . import screening_controller as screening_controller
+from . import sessions_dialog as sessions_dialog
+from . import settings as settings
+from . import settings_dialog as settings_dialog
+from . import status_bar as status_bar
+from . import tasks as tasks
+from . import view_modes as view_modes
+from . import workspace as workspace
+
+__all__ = [
+    "about_dialog",
+    "actions",
+    "banner",
+    "binding_check",
+    "crash",
+    "detail_controller",
+    "detail_panel",
+    "display",
+    "drops",
+    "empty_state",
+    "image_view",
+    "main_window",
+    "messages",
+    "patient_panel",
+    "performance_dialog",
+    "pixel_arrays",
+    "probability_bars",
+    "progress_text",
+    "qimage",
+    "report_dialog",
+    "report_export",
+    "results_filter",
+    "results_model",
+    "results_panel",
+    "review_panel",
+    "screening_controller",
+    "sessions_dialog",
+    "settings",
+    "settings_dialog",
+    "status_bar",
+    "tasks",
+    "view_modes",
+    "workspace",
+]
