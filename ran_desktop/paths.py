@@ -6,13 +6,22 @@ import os
 import sys
 from pathlib import Path
 
+SHARED_FOLDER = Path("share") / "ran-screening"  # where an installed wheel puts them, under its prefix
+
 
 def install_root() -> Path:
-    """The folder that holds `models/` and `resources/`."""
+    """The folder that holds `models/` and `resources/`: a frozen build's, a source checkout's (beside the package),
+    or an installed wheel's (<prefix>/share/ran-screening, found from where the package was installed)."""
     frozen_root = getattr(sys, "_MEIPASS", None)
     if frozen_root:
         return Path(frozen_root)
-    return Path(__file__).resolve().parent.parent
+    package = Path(__file__).resolve().parent
+    if (package.parent / "resources").is_dir():
+        return package.parent
+    for ancestor in package.parents:  # <prefix>/lib/pythonX.Y/site-packages on POSIX, <prefix>/Lib/site-packages
+        if (ancestor / SHARED_FOLDER / "resources").is_dir():
+            return ancestor / SHARED_FOLDER
+    return package.parent
 
 
 def models_dir() -> Path:

@@ -140,7 +140,7 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     save(window, "empty-window")
 
     window.add_paths([images["batch"]])
-    wait_for(lambda: window.results.rowCount() >= 12 and window.detail.view.showing_overlay, "the batch")
+    wait_for(lambda: window.results.rowCount() >= 12 and window.workspace.detail.view.showing_overlay, "the batch")
     save(window, "batch-running")
     window.cancel_screening()
     wait_for(lambda: not window.controller.running, "the cancel")
@@ -155,11 +155,11 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
                                                            kind="overridden", grader="Dr A. Grader"))
     window.results.update_record(window.storage.record(record.image_id))
     window.select_key(next(r.key for r in window.results.records() if r.result.path.name == "P-0042_left.dcm"))
-    wait_for(lambda: window.detail.view.showing_overlay, "the heat map")
+    wait_for(lambda: window.workspace.detail.view.showing_overlay, "the heat map")
     save(window, "results-heatmap")
 
-    window.list_tabs.setCurrentWidget(window.patients)
-    window.patients.refresh(window.results.records())
+    window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
+    window.workspace.patients.refresh(window.results.records())
     save(window, "patients")
 
     from ran_desktop.gui.performance_dialog import PerformanceDialog
@@ -174,11 +174,11 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
 
     blurred = blurred_diseased_photo(tmp / "poor")
     if blurred is not None:  # a photograph too poor to grade on which the model suspects disease: refer
-        window.list_tabs.setCurrentIndex(0)
+        window.workspace.list_tabs.setCurrentIndex(0)
         window.add_paths([blurred])
         wait_for(lambda: not window.controller.running and window.results.rowCount() == 6, "the blurred photograph")
         window.select_key(next(r.key for r in window.results.records() if r.result.path == blurred))
-        window.detail.tabs.setCurrentIndex(1)
+        window.workspace.detail.tabs.setCurrentIndex(1)
         save(window, "ungradable-refer")
     window.close()
     window.deleteLater()

@@ -237,7 +237,7 @@ def augment_with_mask(
 class FundusDataset(Dataset):
     """(tensor, dr, dme) for each usable record of a SquareCache, augmented when `augment` is given.
 
-    Indexed by position, or by (epoch, position) as `training.train.EpochSampler` yields: the augmentation depends on
+    Indexed by position, or by (epoch, position) as `training.sampling.EpochSampler` yields: the augmentation depends on
     (seed, epoch, record), and the epoch travels with each request because a persistent data-loader worker keeps its
     own copy of the dataset, which an attribute set later in the main process never reaches. A bare position is
     epoch 0.

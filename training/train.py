@@ -4,6 +4,10 @@ focal loss with gamma 2, augmentation), both heads at once, validating after eve
 A run lives in one folder: its configuration, the split, a CSV log of every epoch, `last.pt` (written every few
 minutes and after every epoch, so an interrupted run resumes where it stopped) and the best weights by the chosen
 validation metric. Runs unchanged on a CUDA GPU, and on several with torchrun (DistributedDataParallel).
+
+Long because one run's life (data, epochs, checkpoints, validation, the log, the best weights) is one Trainer, so
+what a resumed run restores reads beside what it saved. Its parts are elsewhere: `config` (the run's settings),
+`distributed` (the process's place in a torchrun job), `sampling` (the epoch order), `losses`, `predict`.
 """
 
 from __future__ import annotations
@@ -17,7 +21,6 @@ import os
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,13 +35,15 @@ from tqdm import tqdm
 from ran_desktop.engine.imaging.preprocess import PreprocessSettings
 from ran_desktop.engine.model import build_ran
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.model.device import choose_device, worker_count
 from training.baselines import BASELINES
+from training.config import TrainConfig
 from training.data import AugmentSettings, FundusDataset, SquareCache
 from training.datasets import Record, load_split, save_split, split_records
+from training.distributed import place_process
 from training.losses import LesionLoss, TwoHeadLoss
 from training.metrics import screening_metrics, selection_score
 from training.predict import predict
+from training.sampling import EpochSampler, default_loader_workers
 from training.sources import load_sources
 
 log = logging.getLogger("ran-train")
@@ -49,130 +54,29 @@ LOG_COLUMNS = [
 ]
 
 
-@dataclass
-class TrainConfig:
-    data: list[str]
-    out: Path
-    variant: str = "ran18"
-    base_width: int = 64
-    input_size: int = 224
-    epochs: int = 60
-    batch_size: int = 8
-    lr: float = 1e-3
-    weight_decay: float = 0.0
-    schedule: str = "constant"  # the paper keeps Adam's rate; "cosine" anneals it to 0
-    gamma: float = 2.0  # focal loss; 0 is cross entropy
-    dme_weight: float = 1.0
-    lesion_weight: float = 0.0  # > 0 adds the lesion head, trained on the records' lesion masks
-    dropout: float = 0.2
-    augment: bool = True
-    select: str = "combined"  # kappa, auc, combined or loss
-    seed: int = 0
-    split_file: Path | None = None
-    fractions: tuple[float, float, float] = (0.60, 0.15, 0.25)
-    use_predefined_split: bool = False
-    finetune: Path | None = None
-    device: str | None = None
-    workers: int | None = None  # data-loading processes; None: chosen from the cores and the device
-    cache_dir: Path | None = None
-    checkpoint_minutes: float = 10.0
-    max_batches_per_epoch: int | None = None  # for smoke tests and quick looks
-    stop_after_epoch: int | None = None  # end this invocation early; the schedule still plans `epochs`
-    resume: bool = True
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def architecture_kwargs(self) -> dict[str, Any]:
-        return architecture_kwargs(self.to_json())
-
-    def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in data.items()}
-
-
-def architecture_kwargs(config: dict[str, Any]) -> dict[str, Any]:
-    """RAN's keyword arguments for a run's configuration (config.json): training and export build the same net."""
-    kwargs: dict[str, Any] = {"dropout": config["dropout"]}
-    if config["base_width"] != 64:
-        kwargs["base_width"] = config["base_width"]
-    if config.get("lesion_weight", 0.0) > 0:
-        kwargs["lesion_head"] = True
-    return kwargs
-
-
-class EpochSampler(Sampler[tuple[int, int]]):
-    """A seeded permutation per epoch that can start part-way, so a resumed run sees exactly the batches it missed.
-
-    It yields (epoch, position) pairs for FundusDataset: the loader's workers live for the whole run, and their copies
-    of the dataset never see anything the main process sets after they started, so the epoch that seeds the
-    augmentation travels with every request instead. With `replicas` > 1 it deals each process of a distributed run
-    its share, as DistributedSampler(drop_last=True) does: the permutation cut to a multiple of `replicas`, every
-    `replicas`-th item from `rank`. `limit` caps the items per epoch (--max-batches-per-epoch), so the workers are
-    never asked for batches the loop would throw away.
-    """
-
-    def __init__(self, size: int, seed: int, *, replicas: int = 1, rank: int = 0, limit: int | None = None):
-        if not 0 <= rank < replicas:
-            raise ValueError(f"rank {rank} is not one of {replicas} replicas")
-        self.size, self.seed, self.replicas, self.rank, self.limit = size, seed, replicas, rank, limit
-        self.epoch, self.start = 0, 0
-
-    def set_epoch(self, epoch: int, start: int = 0) -> None:
-        """Start `epoch` at item `start` of this process's share (batches done x batch size when resuming)."""
-        self.epoch, self.start = epoch, start
-
-    def _share(self) -> int:
-        share = self.size // self.replicas if self.replicas > 1 else self.size
-        return share if self.limit is None else min(share, self.limit)
-
-    def __iter__(self):
-        order = np.random.default_rng([self.seed, self.epoch]).permutation(self.size)
-        if self.replicas > 1:
-            order = order[: self.size // self.replicas * self.replicas][self.rank :: self.replicas]
-        epoch = self.epoch
-        return iter([(epoch, i) for i in order[self.start : self._share()].tolist()])
-
-    def __len__(self) -> int:
-        return max(0, self._share() - self.start)
-
-
-def default_loader_workers(device_type: str, processes: int = 1, cores: int | None = None) -> int:
-    """Data-loading processes per training process (under torchrun, each process gets its share of the cores)."""
-    return worker_count(device_type, cpu_share=4, cap=8, processes=processes, cores=cores)
-
-
 class Trainer:
     def __init__(self, cfg: TrainConfig):
         self.cfg = cfg
-        self.distributed = int(os.environ.get("WORLD_SIZE", "1")) > 1
-        if self.distributed:
-            # One GPU per process (nccl) where each process on this machine has one and the CPU was not asked for;
-            # else every process on the CPU (gloo): all ranks must agree on the backend.
-            local = int(os.environ.get("LOCAL_RANK", "0"))
-            per_machine = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
-            on_gpu = cfg.device != "cpu" and torch.cuda.is_available() and per_machine <= torch.cuda.device_count()
-            if not on_gpu and cfg.device != "cpu" and torch.cuda.is_available():
-                log.warning("%d processes on this machine but %d GPU(s): training on the CPU; start one process "
-                            "per GPU (torchrun --nproc_per_node)", per_machine, torch.cuda.device_count())
-            dist.init_process_group("nccl" if on_gpu else "gloo")
-            self.rank = dist.get_rank()
-            if on_gpu:
-                torch.cuda.set_device(local)
-                self.device = torch.device("cuda", local)
-            else:
-                self.device = torch.device("cpu")
-        else:
-            self.rank = 0
-            self.device = choose_device(cfg.device).device
+        placement = place_process(cfg.device)
+        self.distributed, self.rank, self.device = placement.distributed, placement.rank, placement.device
         self.main = self.rank == 0
-        # The cores of this machine are shared by the processes torchrun started on it, not by the whole job.
-        local_processes = int(os.environ.get("LOCAL_WORLD_SIZE", "1")) if self.distributed else 1
         self.workers = (cfg.workers if cfg.workers is not None
-                        else default_loader_workers(self.device.type, local_processes))
+                        else default_loader_workers(self.device.type, placement.local_processes))
         cfg.out.mkdir(parents=True, exist_ok=True)
         _seed_everything(cfg.seed + self.rank)
         self.settings = PreprocessSettings(input_size=cfg.input_size)
+        self._load_data()
+        self._build_optimisation(placement.world)
+        self._loaders: dict[str, DataLoader] = {}
+        if cfg.resume and (cfg.out / "last.pt").exists():
+            self._load_checkpoint(cfg.out / "last.pt")
+        if self.main:
+            (cfg.out / "config.json").write_text(json.dumps(self.cfg.to_json(), indent=2) + "\n")
 
-        # Rank 0 writes the split and decodes the caches; the other ranks then read what it wrote.
+    def _load_data(self) -> None:
+        """The split, the decoded caches and the three datasets. Rank 0 writes the split and decodes the caches; the
+        other ranks then read what it wrote."""
+        cfg = self.cfg
         if self.distributed and not self.main:
             dist.barrier()
         records, self.sources = load_sources(cfg.data)
@@ -194,6 +98,9 @@ class Trainer:
         if len(self.train_set) == 0 or len(self.val_set) == 0:
             raise ValueError("the training and validation splits need at least one usable image each")
 
+    def _build_optimisation(self, world: int) -> None:
+        """The model (DDP-wrapped when distributed), the losses, the optimiser and this process's epoch order."""
+        cfg = self.cfg
         self.model = self._build_model().to(self.device).to(memory_format=torch.channels_last)
         self.net = DistributedDataParallel(self.model) if self.distributed else self.model
         self.criterion = TwoHeadLoss(cfg.gamma, cfg.dme_weight)
@@ -201,14 +108,8 @@ class Trainer:
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
         self.epoch, self.batch_in_epoch, self.best, self.best_epoch = 0, 0, -math.inf, -1
         self._epoch_loss = (0.0, 0)
-        world = dist.get_world_size() if self.distributed else 1
         limit = cfg.max_batches_per_epoch * cfg.batch_size if cfg.max_batches_per_epoch is not None else None
         self.train_sampler = EpochSampler(len(self.train_set), cfg.seed, replicas=world, rank=self.rank, limit=limit)
-        self._loaders: dict[str, DataLoader] = {}
-        if cfg.resume and (cfg.out / "last.pt").exists():
-            self._load_checkpoint(cfg.out / "last.pt")
-        if self.main:
-            (cfg.out / "config.json").write_text(json.dumps(self.cfg.to_json(), indent=2) + "\n")
 
     def _split(self, records: list[Record]) -> dict[str, list[Record]]:
         saved = self.cfg.out / "split.json"

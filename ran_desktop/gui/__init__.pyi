@@ -24,14 +24,18 @@ from . import report_export as report_export
 from . import results_filter as results_filter
 from . import results_model as results_model
 from . import results_panel as results_panel
+from . import review_flow as review_flow
 from . import review_panel as review_panel
 from . import screening_controller as screening_controller
+from . import screening_feedback as screening_feedback
+from . import session_flow as session_flow
 from . import sessions_dialog as sessions_dialog
 from . import settings as settings
 from . import settings_dialog as settings_dialog
 from . import status_bar as status_bar
 from . import tasks as tasks
 from . import view_modes as view_modes
+from . import worklist as worklist
 from . import workspace as workspace
 
 __all__ = [
@@ -59,13 +63,17 @@ __all__ = [
     "results_filter",
     "results_model",
     "results_panel",
+    "review_flow",
     "review_panel",
     "screening_controller",
+    "screening_feedback",
+    "session_flow",
     "sessions_dialog",
     "settings",
     "settings_dialog",
     "status_bar",
     "tasks",
     "view_modes",
+    "worklist",
     "workspace",
 ]

@@ -1,6 +1,9 @@
 """The selected image in detail: the picture in five views, class probabilities, quality and file facts.
 
 Pictures arrive from the detail worker (`show_preview`, `show_heat`); this widget only displays and asks.
+
+Long because the five views, the heat map's controls and the facts beside them share one record and one review
+mode (blind-first hides the model's grades in all of them at once).
 """
 
 from __future__ import annotations

@@ -1,12 +1,15 @@
 """Reports menu: PDF reports for the current patient, the selected patients or the whole batch.
 
 The window's records are read when the export starts, so every decision saved until then is in the reports. The
-engine (engine.reports) writes them in a TaskRunner worker: it never overwrites a file, leaves nothing half-written
+reports package writes them in a TaskRunner worker: it never overwrites a file, leaves nothing half-written
 and takes the model's lock itself for each heat map. The worker only sees plain data and reports progress through
 the runner's queued signals; every widget is touched in the GUI thread.
 
 While the model is still loading the commands are disabled (the heat maps need it, and it is seconds away). When
 it could not be loaded at all, reports are still made, without heat maps, and the summary says so.
+
+Long because choosing what to report (current patient, selection, batch), the progress dialog and the outcome
+(files written, kept, refused) are one flow a grader goes through, kept together here.
 """
 
 from __future__ import annotations

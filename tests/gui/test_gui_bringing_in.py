@@ -42,7 +42,7 @@ def test_a_drop_anywhere_on_the_window_is_taken(open_window, qtbot, sample_path)
     window = open_window()
     drop(window.empty.sample_button, [sample_path])
     wait_idle(qtbot, window, 1)
-    drop(window.detail.view.viewport(), [sample_path.parent])  # the folder: the same photograph again
+    drop(window.workspace.detail.view.viewport(), [sample_path.parent])  # the folder: the same photograph again
     wait_idle(qtbot, window)
     assert names(window) == ["normal_fundus_OS.jpg"]  # screened again: its row is replaced, not doubled
 

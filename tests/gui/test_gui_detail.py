@@ -27,56 +27,56 @@ def select(window, name):
 
 
 def overlay(window) -> np.ndarray:
-    return array_from_qimage(window.detail.view.overlay.pixmap().toImage())
+    return array_from_qimage(window.workspace.detail.view.overlay.pixmap().toImage())
 
 
 def test_selecting_a_row_shows_its_heat_map(screened, qtbot):
     window = screened
     select(window, "black_OD.png")
-    qtbot.waitUntil(lambda: "ungradable" in window.detail.caption.text(), timeout=TIMEOUT_MS)
-    assert not window.detail.view.showing_overlay  # no map for an image the gate rejected
+    qtbot.waitUntil(lambda: "ungradable" in window.workspace.detail.caption.text(), timeout=TIMEOUT_MS)
+    assert not window.workspace.detail.view.showing_overlay  # no map for an image the gate rejected
 
     select(window, "normal_fundus_OS.jpg")
-    assert window.detail.mode == GRADCAM
-    qtbot.waitUntil(lambda: window.detail.view.showing_overlay, timeout=TIMEOUT_MS)
+    assert window.workspace.detail.mode == GRADCAM
+    qtbot.waitUntil(lambda: window.workspace.detail.view.showing_overlay, timeout=TIMEOUT_MS)
     record = window.current_record()
-    assert window.detail.record.key == record.key
+    assert window.workspace.detail.record.key == record.key
     heat = overlay(window)
     assert heat.std() > 0  # a real map, not a flat layer
-    caption = window.detail.caption.text()
+    caption = window.workspace.detail.caption.text()
     assert f"evidence for {record.result.dr_grade} –" in caption and "the model's grade" in caption
     assert "UNTRAINED MODEL" not in caption  # the warning is said once, in the banner
     assert "UNTRAINED MODEL" in window.banner.text.text()
     # The map lies over the crop the model saw.
-    assert window.detail.view.base.pixmap().size() == window.detail.images[MODEL_VIEW].size()
+    assert window.workspace.detail.view.base.pixmap().size() == window.workspace.detail.images[MODEL_VIEW].size()
 
 
 def test_heat_maps_for_the_other_head_and_any_grade_are_computed_on_demand(screened, qtbot):
     window = screened
     select(window, "normal_fundus_OS.jpg")
-    qtbot.waitUntil(lambda: window.detail.view.showing_overlay, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.workspace.detail.view.showing_overlay, timeout=TIMEOUT_MS)
     jobs = window.details.heat_jobs
     dr_map = overlay(window)
 
-    window.detail.head_box.setCurrentIndex(window.detail.head_box.findData("dme"))
+    window.workspace.detail.head_box.setCurrentIndex(window.workspace.detail.head_box.findData("dme"))
     qtbot.waitUntil(lambda: window.details.heat_jobs == jobs + 1, timeout=TIMEOUT_MS)
-    assert "DME head" in window.detail.caption.text()
-    assert window.detail.grade_box.count() == 4  # predicted + DME grades 0-2
+    assert "DME head" in window.workspace.detail.caption.text()
+    assert window.workspace.detail.grade_box.count() == 4  # predicted + DME grades 0-2
 
-    window.detail.grade_box.setCurrentIndex(window.detail.grade_box.findData(2))
+    window.workspace.detail.grade_box.setCurrentIndex(window.workspace.detail.grade_box.findData(2))
     qtbot.waitUntil(lambda: window.details.heat_jobs == jobs + 2, timeout=TIMEOUT_MS)
-    assert "evidence for 2 – DME at or near the fovea" in window.detail.caption.text()
-    assert "the model's grade is" in window.detail.caption.text()
+    assert "evidence for 2 – DME at or near the fovea" in window.workspace.detail.caption.text()
+    assert "the model's grade is" in window.workspace.detail.caption.text()
     assert not np.array_equal(overlay(window), dr_map)
 
 
 def test_opacity_slider_blends_without_recomputing(screened, qtbot):
     window = screened
     select(window, "normal_fundus_OS.jpg")
-    qtbot.waitUntil(lambda: window.detail.view.showing_overlay, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.workspace.detail.view.showing_overlay, timeout=TIMEOUT_MS)
     jobs = window.details.heat_jobs
-    window.detail.opacity.setValue(80)
-    assert window.detail.view.overlay.opacity() == pytest.approx(0.8)
+    window.workspace.detail.opacity.setValue(80)
+    assert window.workspace.detail.view.overlay.opacity() == pytest.approx(0.8)
     assert window.details.heat_jobs == jobs
     assert window.settings.heat_opacity == 80
 
@@ -84,56 +84,56 @@ def test_opacity_slider_blends_without_recomputing(screened, qtbot):
 def test_view_modes_switch_between_the_preprocessing_stages(screened, qtbot):
     window = screened
     select(window, "normal_fundus_OS.jpg")
-    qtbot.waitUntil(lambda: bool(window.detail.images), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: bool(window.workspace.detail.images), timeout=TIMEOUT_MS)
     sizes = {}
     for mode in (ORIGINAL, FIELD_OF_VIEW, CLAHE, NORMALISED):
-        window.detail.mode_buttons[mode].click()
-        assert window.detail.mode == mode and not window.detail.view.showing_overlay
-        sizes[mode] = window.detail.view.base.pixmap().size().toTuple()
+        window.workspace.detail.mode_buttons[mode].click()
+        assert window.workspace.detail.mode == mode and not window.workspace.detail.view.showing_overlay
+        sizes[mode] = window.workspace.detail.view.base.pixmap().size().toTuple()
     input_size = window.controller.loaded.manifest.input_size
     assert sizes[CLAHE] == sizes[NORMALISED] == (input_size, input_size)
     assert sizes[ORIGINAL] == sizes[FIELD_OF_VIEW] and sizes[ORIGINAL][0] > 1000
-    original = array_from_qimage(window.detail.images[ORIGINAL])
-    outlined = array_from_qimage(window.detail.images[FIELD_OF_VIEW])
+    original = array_from_qimage(window.workspace.detail.images[ORIGINAL])
+    outlined = array_from_qimage(window.workspace.detail.images[FIELD_OF_VIEW])
     assert (original != outlined).any()  # the disc is drawn on the field-of-view view
     assert window.settings.view_mode == NORMALISED
     qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
-    assert window.detail.mode == GRADCAM
-    qtbot.waitUntil(lambda: window.detail.view.showing_overlay, timeout=TIMEOUT_MS)
+    assert window.workspace.detail.mode == GRADCAM
+    qtbot.waitUntil(lambda: window.workspace.detail.view.showing_overlay, timeout=TIMEOUT_MS)
 
 
 def test_zoom_and_fit(screened, qtbot):
     window = screened
     select(window, "normal_fundus_OS.jpg")
-    qtbot.waitUntil(lambda: window.detail.view.has_image, timeout=TIMEOUT_MS)
-    fitted = window.detail.view.zoom
-    window.detail.zoom_in_button.click()
-    assert window.detail.view.zoom == pytest.approx(fitted * 1.25)
+    qtbot.waitUntil(lambda: window.workspace.detail.view.has_image, timeout=TIMEOUT_MS)
+    fitted = window.workspace.detail.view.zoom
+    window.workspace.detail.zoom_in_button.click()
+    assert window.workspace.detail.view.zoom == pytest.approx(fitted * 1.25)
     qtbot.keyClick(window, Qt.Key.Key_0, Qt.KeyboardModifier.ControlModifier)
-    assert window.detail.view.zoom == pytest.approx(fitted)
+    assert window.workspace.detail.view.zoom == pytest.approx(fitted)
 
 
 def test_probabilities_quality_and_file_facts(screened):
     window = screened
     select(window, "normal_fundus_OS.jpg")
     record = window.current_record()
-    assert window.detail.dr_bars.values() == pytest.approx(record.result.dr_probs, abs=1e-3)
-    assert window.detail.dme_bars.values() == pytest.approx(record.result.dme_probs, abs=1e-3)
-    caveat = window.detail.prob_caveat
+    assert window.workspace.detail.dr_bars.values() == pytest.approx(record.result.dr_probs, abs=1e-3)
+    assert window.workspace.detail.dme_bars.values() == pytest.approx(record.result.dme_probs, abs=1e-3)
+    caveat = window.workspace.detail.prob_caveat
     assert caveat.text() == "The model's probabilities (untrained model); not calibrated."
     assert caveat.isVisibleTo(window)
     # The weights' warning appears once on the screen: in the banner, not again in every panel.
     shown = [w for w in window.findChildren(QLabel) if w.isVisibleTo(window) and "UNTRAINED MODEL" in w.text()]
     assert shown == [window.banner.text]
-    assert window.detail.quality_verdict.text() == "<b>Gradable</b>"
-    quality = table_dict(window.detail.quality_table)
+    assert window.workspace.detail.quality_verdict.text() == "<b>Gradable</b>"
+    quality = table_dict(window.workspace.detail.quality_table)
     assert quality["Brightness (0-255)"] == f"{record.result.quality.scores['brightness']:.1f}"
-    facts = table_dict(window.detail.file_table)
+    facts = table_dict(window.workspace.detail.file_table)
     assert facts["Format"] == "JPEG, 8-bit RGB" and facts["Size"] == "1411 × 1411 px"
 
     select(window, "black_OD.png")
-    assert window.detail.quality_verdict.text().startswith("<b>Ungradable</b>: ")
-    assert window.detail.dr_bars.values() == [0.0] * 5 and not window.detail.dr_bars.isEnabled()
+    assert window.workspace.detail.quality_verdict.text().startswith("<b>Ungradable</b>: ")
+    assert window.workspace.detail.dr_bars.values() == [0.0] * 5 and not window.workspace.detail.dr_bars.isEnabled()
 
 
 def test_dicom_metadata_is_shown(open_window, qtbot, sample_path, tmp_path):
@@ -146,10 +146,10 @@ def test_dicom_metadata_is_shown(open_window, qtbot, sample_path, tmp_path):
     drop(window, [path])
     wait_idle(qtbot, window, 2)  # one row per frame
     window.select_key(next(r.key for r in window.results.records() if r.result.metadata.frame_index == 1))
-    facts = table_dict(window.detail.file_table)
+    facts = table_dict(window.workspace.detail.file_table)
     assert facts["Patient ID"] == "P-99" and facts["Birth date"] == "1960-01-31"
     assert facts["Frame"] == "2 of 2" and facts["Format"].startswith("DICOM")
-    qtbot.waitUntil(lambda: window.detail.view.showing_overlay, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.workspace.detail.view.showing_overlay, timeout=TIMEOUT_MS)
 
 
 def table_dict(table) -> dict[str, str]:
@@ -162,10 +162,10 @@ def test_a_photograph_moved_away_since_screening_is_explained(open_window, qtbot
     window = open_window()
     drop(window, [moved])
     wait_idle(qtbot, window, 1)
-    qtbot.waitUntil(lambda: window.detail.view.has_image, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.workspace.detail.view.has_image, timeout=TIMEOUT_MS)
     moved.unlink()
-    window.table.setCurrentIndex(window.proxy.index(-1, -1))  # away and back: the picture is read again
+    window.workspace.table.setCurrentIndex(window.proxy.index(-1, -1))  # away and back: the picture is read again
     window.select_key(key_of_file(window, moved))
-    qtbot.waitUntil(lambda: "file not found" in window.detail.caption.text(), timeout=TIMEOUT_MS)
-    assert window.detail.view.message.text() == "The picture cannot be shown"
-    assert window.detail.dr_bars.isEnabled()  # the stored result is still shown
+    qtbot.waitUntil(lambda: "file not found" in window.workspace.detail.caption.text(), timeout=TIMEOUT_MS)
+    assert window.workspace.detail.view.message.text() == "The picture cannot be shown"
+    assert window.workspace.detail.dr_bars.isEnabled()  # the stored result is still shown

@@ -42,61 +42,61 @@ def test_filters(worklist, qtbot):
     referable = sorted(r.result.path.name for r in window.results.records() if r.referable)
     assert referable and "black_OD.png" not in referable
 
-    window.filter_referable.click()
+    window.workspace.list_panel.filter_referable.click()
     assert sorted(shown(window)) == referable
     decide(window, referable[0], 0, 0)  # the grader says otherwise: it leaves the filtered list at once
     assert sorted(shown(window)) == referable[1:]
-    assert window.count_label.text() == f"{len(referable) - 1} of 5"
+    assert window.workspace.list_panel.count_label.text() == f"{len(referable) - 1} of 5"
 
-    window.filter_referable.click()
-    window.filter_ungradable.click()
+    window.workspace.list_panel.filter_referable.click()
+    window.workspace.list_panel.filter_ungradable.click()
     assert sorted(shown(window)) == ["black_OD.png", "scan_notes.jpg"]
-    window.filter_referable.click()  # both: everything that needs action
+    window.workspace.list_panel.filter_referable.click()  # both: everything that needs action
     assert sorted(shown(window)) == sorted(["black_OD.png", "scan_notes.jpg", *referable[1:]])
 
-    window.filter_referable.click()
-    window.filter_ungradable.click()
-    window.filter_unreviewed.click()
+    window.workspace.list_panel.filter_referable.click()
+    window.workspace.list_panel.filter_ungradable.click()
+    window.workspace.list_panel.filter_unreviewed.click()
     assert referable[0] not in shown(window) and "scan_notes.jpg" not in shown(window)
     assert len(shown(window)) == 3
 
-    window.filter_unreviewed.click()
-    qtbot.keyClicks(window.search, "p-0042")
+    window.workspace.list_panel.filter_unreviewed.click()
+    qtbot.keyClicks(window.workspace.list_panel.search, "p-0042")
     assert sorted(shown(window)) == ["left.dcm", "right.dcm"]
-    window.search.clear()
+    window.workspace.list_panel.search.clear()
     assert len(shown(window)) == 5
 
 
 def test_sorting_by_column_follows_new_decisions(worklist):
     window = worklist
     decide(window, "left.dcm", 4, 2)
-    window.table.sortByColumn(Column.DR, Qt.SortOrder.DescendingOrder)
+    window.workspace.table.sortByColumn(Column.DR, Qt.SortOrder.DescendingOrder)
     order = shown(window)
     assert order[0] == "left.dcm" and order[-1] == "scan_notes.jpg"  # unreadable files sort last
     decide(window, "left.dcm", 0, 0)
     decide(window, "right.dcm", 3, 0)
     order = shown(window)
     assert order[0] == "right.dcm" and order.index("left.dcm") > order.index("normal_fundus_OS.jpg")
-    window.table.sortByColumn(Column.FILE, Qt.SortOrder.AscendingOrder)
+    window.workspace.table.sortByColumn(Column.FILE, Qt.SortOrder.AscendingOrder)
     assert shown(window) == sorted(shown(window), key=str.casefold)
 
 
 def test_patients_are_grouped_and_the_worse_eye_decides(worklist, qtbot):
     window = worklist
-    window.list_tabs.setCurrentWidget(window.patients)
-    qtbot.waitUntil(lambda: len(window.patients.groups) == 4, timeout=TIMEOUT_MS)
-    jane = next(g for g in window.patients.groups if g.patient_id == "P-0042")
+    window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
+    qtbot.waitUntil(lambda: len(window.workspace.patients.groups) == 4, timeout=TIMEOUT_MS)
+    jane = next(g for g in window.workspace.patients.groups if g.patient_id == "P-0042")
     assert sorted(r.result.path.name for r in jane.records) == ["left.dcm", "right.dcm"]
     assert jane.caveat == "untrained model"  # rests on the model's unconfirmed grades
 
     decide(window, "left.dcm", 4, 0)
     decide(window, "right.dcm", 0, 0)
-    qtbot.waitUntil(lambda: next(g for g in window.patients.groups if g.patient_id == "P-0042").reviewed,
+    qtbot.waitUntil(lambda: next(g for g in window.workspace.patients.groups if g.patient_id == "P-0042").reviewed,
                     timeout=TIMEOUT_MS)
-    jane = next(g for g in window.patients.groups if g.patient_id == "P-0042")
+    jane = next(g for g in window.workspace.patients.groups if g.patient_id == "P-0042")
     assert jane.decision.recommendation.outcome is Outcome.URGENT_REFERRAL
     assert jane.decision.worst_dr_grade == 4 and jane.caveat == ""
-    model = window.patients.model
+    model = window.workspace.patients.model
     row = next(i for i, g in enumerate(model.groups) if g.patient_id == "P-0042")
     top = model.index(row, 0)
     assert top.data() == "Doe, Jane (P-0042)"
@@ -104,23 +104,23 @@ def test_patients_are_grouped_and_the_worse_eye_decides(worklist, qtbot):
 
     # Choosing an image in the patient view opens it in the list and the detail view.
     child = next(model.index(i, 0, top) for i in range(2) if model.index(i, 0, top).data().startswith("right.dcm"))
-    window.patients.tree.setCurrentIndex(child)
+    window.workspace.patients.tree.setCurrentIndex(child)
     assert window.current_record().result.path.name == "right.dcm"
-    summary = window.patients.summary.text()
+    summary = window.workspace.patients.summary.text()
     assert "Urgent referral" in summary and "Refer urgently to an ophthalmologist" in summary
 
-    black = next(g for g in window.patients.groups if g.records[0].result.path.name == "black_OD.png")
+    black = next(g for g in window.workspace.patients.groups if g.records[0].result.path.name == "black_OD.png")
     assert black.decision.recommendation.outcome is Outcome.UNGRADABLE  # never "no DR"
-    unreadable = next(g for g in window.patients.groups if g.records[0].result.path.name == "scan_notes.jpg")
+    unreadable = next(g for g in window.workspace.patients.groups if g.records[0].result.path.name == "scan_notes.jpg")
     assert unreadable.decision is None
 
 
 def test_ctrl_a_selects_every_patient_as_one_range(worklist, qtbot):
     # Qt's own select-all added a range per expanded patient; with thousands the window froze for seconds.
     window = worklist
-    window.list_tabs.setCurrentWidget(window.patients)
-    qtbot.waitUntil(lambda: len(window.patients.groups) == 4, timeout=TIMEOUT_MS)
-    tree = window.patients.tree
+    window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
+    qtbot.waitUntil(lambda: len(window.workspace.patients.groups) == 4, timeout=TIMEOUT_MS)
+    tree = window.workspace.patients.tree
     tree.setFocus()
     qtbot.keyClick(tree, Qt.Key.Key_A, Qt.KeyboardModifier.ControlModifier)
     selection = tree.selectionModel().selection()
@@ -182,18 +182,18 @@ def test_every_cell_is_readable_and_says_what_it_is(worklist, qtbot):
 
 def test_n_and_p_in_the_patients_tab_follow_the_tree_on_screen(worklist, qtbot):
     window = worklist
-    window.table.sortByColumn(Column.FILE, Qt.SortOrder.DescendingOrder)  # the hidden list in another order
-    window.list_tabs.setCurrentWidget(window.patients)
-    qtbot.waitUntil(lambda: len(window.patients.groups) == 4, timeout=TIMEOUT_MS)
-    shown = window.patients.image_keys()
+    window.workspace.table.sortByColumn(Column.FILE, Qt.SortOrder.DescendingOrder)  # the hidden list in another order
+    window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
+    qtbot.waitUntil(lambda: len(window.workspace.patients.groups) == 4, timeout=TIMEOUT_MS)
+    shown = window.workspace.patients.image_keys()
     assert shown != [window.proxy.index(r, 0).data(RECORD_ROLE).key for r in range(window.proxy.rowCount())]
     window.select_key(shown[0])
     visited = [window.current_record().key]
     for _ in range(len(shown) - 1):
-        qtbot.keyClick(window.patients.tree, Qt.Key.Key_N)
+        qtbot.keyClick(window.workspace.patients.tree, Qt.Key.Key_N)
         visited.append(window.current_record().key)
     assert visited == shown
-    qtbot.keyClick(window.patients.tree, Qt.Key.Key_P)
+    qtbot.keyClick(window.workspace.patients.tree, Qt.Key.Key_P)
     assert window.current_record().key == shown[-2]
 
 
@@ -210,11 +210,11 @@ def test_both_eyes_named_alike_are_one_patient_and_the_clinic_can_change_the_pat
     window = open_window()
     drop(window, [folder])
     wait_idle(qtbot, window, 3)
-    window.list_tabs.setCurrentWidget(window.patients)
-    qtbot.waitUntil(lambda: len(window.patients.groups) == 2, timeout=TIMEOUT_MS)
-    pair = next(g for g in window.patients.groups if len(g.records) == 2)
+    window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
+    qtbot.waitUntil(lambda: len(window.workspace.patients.groups) == 2, timeout=TIMEOUT_MS)
+    pair = next(g for g in window.workspace.patients.groups if len(g.records) == 2)
     assert pair.file_name_patient == "123"
-    assert window.patients.model.index(window.patients.groups.index(pair), 0).data().startswith(
+    assert window.workspace.patients.model.index(window.workspace.patients.groups.index(pair), 0).data().startswith(
         "No patient ID: \u201c123\u201d by file name")
 
     dialog = SettingsDialog(window.settings, window)
@@ -226,16 +226,16 @@ def test_both_eyes_named_alike_are_one_patient_and_the_clinic_can_change_the_pat
     dialog.accept()
     assert window.settings.file_name_patterns == ()
     window._refresh_patients()
-    qtbot.waitUntil(lambda: len(window.patients.groups) == 3, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: len(window.workspace.patients.groups) == 3, timeout=TIMEOUT_MS)
 
 
 def test_sort_filters_and_selection_come_back_on_reopen(worklist, qtbot, models_folder, data_dir):
     from ran_desktop.app import launch
 
     window = worklist
-    window.table.sortByColumn(Column.FILE, Qt.SortOrder.DescendingOrder)
+    window.workspace.table.sortByColumn(Column.FILE, Qt.SortOrder.DescendingOrder)
     window.workspace.list_panel.filter_unreviewed.setChecked(True)
-    window.search.setText(".dcm")
+    window.workspace.list_panel.search.setText(".dcm")
     chosen = next(r.key for r in window.results.records() if r.result.path.name == "left.dcm")
     window.select_key(chosen)
     window.close()
@@ -243,9 +243,10 @@ def test_sort_filters_and_selection_come_back_on_reopen(worklist, qtbot, models_
     again = launch([], data_dir, models_folder)
     qtbot.addWidget(again)
     qtbot.waitUntil(lambda: again.results.rowCount() == 5, timeout=TIMEOUT_MS)
-    header = again.table.horizontalHeader()
+    header = again.workspace.table.horizontalHeader()
     assert (header.sortIndicatorSection(), header.sortIndicatorOrder()) == (Column.FILE, Qt.SortOrder.DescendingOrder)
-    assert again.workspace.list_panel.filter_unreviewed.isChecked() and again.search.text() == ".dcm"
+    listed = again.workspace.list_panel
+    assert listed.filter_unreviewed.isChecked() and listed.search.text() == ".dcm"
     assert shown(again) == ["right.dcm", "left.dcm"]
     assert again.current_record().key == chosen
 
@@ -255,13 +256,13 @@ def test_rows_arriving_during_a_batch_do_not_move_the_row_being_looked_at(open_w
     drop(window, [small_photos(60, "first")])
     wait_idle(qtbot, window, 60)
     window.resize(1280, 800)
-    window.table.sortByColumn(Column.FILE, Qt.SortOrder.DescendingOrder)  # later names sort in above
+    window.workspace.table.sortByColumn(Column.FILE, Qt.SortOrder.DescendingOrder)  # later names sort in above
     target = window.proxy.index(30, Column.FILE)
-    window.table.setCurrentIndex(target)
-    window.table.scrollTo(target)
+    window.workspace.table.setCurrentIndex(target)
+    window.workspace.table.scrollTo(target)
     key = target.data(RECORD_ROLE).key
     qtbot.wait(50)
-    before = window.table.rowViewportPosition(window.table.currentIndex().row())
+    before = window.workspace.table.rowViewportPosition(window.workspace.table.currentIndex().row())
     records = [r for r in window.results.records()]
     import dataclasses
     from pathlib import Path as _Path
@@ -270,17 +271,18 @@ def test_rows_arriving_during_a_batch_do_not_move_the_row_being_looked_at(open_w
         r.result, key=f"zz{i}", path=_Path(f"/later/zz{i:03d}_OD.jpg"))) for i, r in enumerate(records[:20])]
     window.controller.recordsArrived.emit(more)  # as a batch delivers them
     assert window.current_record().key == key
-    assert window.table.currentIndex().row() == 50  # twenty rows sorted in above it
-    assert window.table.rowViewportPosition(window.table.currentIndex().row()) == before  # still where it was
+    assert window.workspace.table.currentIndex().row() == 50  # twenty rows sorted in above it
+    table = window.workspace.table
+    assert table.rowViewportPosition(table.currentIndex().row()) == before  # still where it was
 
 
 def test_the_patients_tab_sorts_by_outcome_and_filters_by_search(worklist, qtbot):
     window = worklist
     decide(window, "left.dcm", 4, 0)  # Jane: urgent
     decide(window, "normal_fundus_OS.jpg", 0, 0)  # routine
-    window.list_tabs.setCurrentWidget(window.patients)
-    qtbot.waitUntil(lambda: len(window.patients.groups) == 4, timeout=TIMEOUT_MS)
-    panel = window.patients
+    window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
+    qtbot.waitUntil(lambda: len(window.workspace.patients.groups) == 4, timeout=TIMEOUT_MS)
+    panel = window.workspace.patients
     panel.tree.header().setSortIndicator(1, Qt.SortOrder.AscendingOrder)  # as a click on "Outcome / grades" does
     outcomes = [g.decision.recommendation.outcome if g.decision else None for g in panel.groups]
     assert outcomes[0] is Outcome.URGENT_REFERRAL and outcomes[-1] is None  # most urgent first, unreadable last

@@ -109,16 +109,16 @@ def test_settings_are_saved_and_used(open_window, data_dir):
 def test_window_state_is_remembered(open_window, qtbot, models_folder, data_dir):
     window = open_window()
     window.resize(1200, 700)
-    window.splitter.setSizes([500, 300, 200])
-    window.detail.splitter.setSizes([450, 150])
-    sizes, detail_sizes = window.splitter.sizes(), window.detail.splitter.sizes()
-    window.search.setText("kept")  # the grader's filters come back too (tested in test_gui_list)
+    window.workspace.setSizes([500, 300, 200])
+    window.workspace.detail.splitter.setSizes([450, 150])
+    sizes, detail_sizes = window.workspace.sizes(), window.workspace.detail.splitter.sizes()
+    window.workspace.list_panel.search.setText("kept")  # the grader's filters come back too (tested in test_gui_list)
     window.close()
     again = launch([], data_dir, models_folder)
     qtbot.addWidget(again)
     assert again.size().toTuple() == (1200, 700)
-    assert again.splitter.sizes() == sizes and again.detail.splitter.sizes() == detail_sizes
-    assert again.search.text() == "kept"
+    assert again.workspace.sizes() == sizes and again.workspace.detail.splitter.sizes() == detail_sizes
+    assert again.workspace.list_panel.search.text() == "kept"
 
 
 def test_about_shows_versions_and_the_model_card(open_window, tiny_bundle):
@@ -167,8 +167,8 @@ def test_export_writes_results_with_decisions(open_window, qtbot, sample_path, b
     drop(window, [sample_path, bad_file])
     wait_idle(qtbot, window, 2)
     window.select_key(window.results.record(0).key)
-    window.review.set_grades(2, 0)
-    window.review.submit()
+    window.workspace.review.set_grades(2, 0)
+    window.workspace.review.submit()
     assert window.export_results(tmp_path / "out.csv")
     rows = list(csv.DictReader(open(tmp_path / "out.csv", encoding="utf-8")))
     assert [r["final_dr_grade"] for r in rows] == ["2", ""] and rows[0]["grader"] == "Dr Test"
@@ -248,8 +248,8 @@ def test_an_earlier_session_can_be_found_and_reopened_with_its_decisions(open_wi
     wait_idle(qtbot, window, 2)
     first = window.session_id
     window.select_key(window.results.record(0).key)
-    window.review.set_grades(2, 1)
-    window.review.submit()
+    window.workspace.review.set_grades(2, 1)
+    window.workspace.review.submit()
     window.start_new_session()
     drop(window, [sample_path])
     wait_idle(qtbot, window, 1)

@@ -105,8 +105,8 @@ def test_current_patient_report_holds_the_patient_and_the_graders_override(scree
     model_dr, model_dme = right.model_grades
     grader_dr = 3 if model_dr != 3 else 4
     window.select_key(right.key)
-    window.review.set_grades(grader_dr, model_dme)
-    window.review.submit()  # saved just now, and the list moves on to the next image
+    window.workspace.review.set_grades(grader_dr, model_dme)
+    window.workspace.review.submit()  # saved just now, and the list moves on to the next image
     assert window.storage.decision(right.image_id).kind == OVERRIDDEN
     window.select_key(right.key)
 
@@ -168,7 +168,7 @@ def test_whole_batch_writes_every_patient_and_the_summary_with_dicom_copies(scre
 
 def test_selected_patients_exports_exactly_those(screened, qtbot, tmp_path):
     window = screened
-    selection = window.table.selectionModel()
+    selection = window.workspace.table.selectionModel()
     selection.clearSelection()
     for patient, eye in (("P-1001", "_L"), ("P-1003", "_R")):
         row = window.results.row_of(key_of(window, patient, eye))
@@ -185,10 +185,10 @@ def test_selected_patients_exports_exactly_those(screened, qtbot, tmp_path):
     close_box(outcome_box(window))
 
     # In the patient view, the patients picked there count.
-    window.list_tabs.setCurrentWidget(window.patients)
-    tree = window.patients.tree
-    row = next(i for i, g in enumerate(window.patients.groups) if g.patient_id == "P-1002")
-    tree.selectionModel().select(window.patients.model.index(row, 0),
+    window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
+    tree = window.workspace.patients.tree
+    row = next(i for i, g in enumerate(window.workspace.patients.groups) if g.patient_id == "P-1002")
+    tree.selectionModel().select(window.workspace.patients.model.index(row, 0),
                                  QItemSelectionModel.SelectionFlag.ClearAndSelect
                                  | QItemSelectionModel.SelectionFlag.Rows)
     folder = tmp_path / "from-patients"
@@ -253,7 +253,7 @@ def test_the_commands_wait_for_images_a_selection_and_the_model(open_window, qtb
     assert a.report_batch.isEnabled()
     window.select_key(window.results.record(0).key)
     assert a.report_current.isEnabled() and a.report_selected.isEnabled()
-    window.table.selectionModel().clear()
+    window.workspace.table.selectionModel().clear()
     assert not a.report_current.isEnabled() and not a.report_selected.isEnabled() and a.report_batch.isEnabled()
     window.close()
 
@@ -325,8 +325,8 @@ def test_reviewed_reports_are_not_drafts(screened, qtbot, tmp_path):
     key = key_of(window, "P-1002")
     for record in [r for r in window.results.records() if r.patient_id == "P-1002"]:
         window.select_key(record.key)
-        window.review.set_grades(0, 0)
-        window.review.submit()
+        window.workspace.review.set_grades(0, 0)
+        window.workspace.review.submit()
     window.select_key(key)
     asked: list[str] = []
     outcome = export(window, qtbot, window.commands.report_current, tmp_path / "final", asked)

@@ -42,11 +42,12 @@ def test_keyboard_review_grades_saves_and_moves_on(three, qtbot):
     window = three
     first = window.current_record()
     # Untrained weights: the form starts empty instead of offering the model's grades.
-    assert window.review.dr_box.currentText() == "— choose —" and "Untrained model" in window.review.model_line.text()
-    qtbot.keyClick(window.table, Qt.Key.Key_3)
-    qtbot.keyClick(window.table, Qt.Key.Key_2, Qt.KeyboardModifier.AltModifier)
-    assert (window.review.dr_box.currentData(), window.review.dme_box.currentData()) == (3, 2)
-    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    review = window.workspace.review
+    assert review.dr_box.currentText() == "— choose —" and "Untrained model" in review.model_line.text()
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_3)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_2, Qt.KeyboardModifier.AltModifier)
+    assert (window.workspace.review.dr_box.currentData(), window.workspace.review.dme_box.currentData()) == (3, 2)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
 
     stored = window.storage.decision(first.image_id)
     assert (stored.dr_grade, stored.dme_grade, stored.kind, stored.grader) == (3, 2, OVERRIDDEN, "Dr Test")
@@ -60,12 +61,12 @@ def test_keyboard_review_grades_saves_and_moves_on(three, qtbot):
     assert window.results.index(0, Column.REFERABLE).data() == "\u26a0 Yes, urgent"
     assert window.current_record().key == window.results.record(1).key  # moved on
 
-    qtbot.keyClick(window.table, Qt.Key.Key_P)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_P)
     assert window.current_record().key == first.key
-    assert (window.review.dr_box.currentData(), window.review.dme_box.currentData()) == (3, 2)
-    qtbot.keyClick(window.table, Qt.Key.Key_N)
-    qtbot.keyClick(window.table, Qt.Key.Key_U)  # ungradable
-    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert (window.workspace.review.dr_box.currentData(), window.workspace.review.dme_box.currentData()) == (3, 2)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_N)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_U)  # ungradable
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     second = window.storage.decision(window.results.record(1).image_id)
     assert second.ungradable and second.kind == OVERRIDDEN
     assert window.results.index(1, Column.DR).data() == "Ungradable"
@@ -73,8 +74,8 @@ def test_keyboard_review_grades_saves_and_moves_on(three, qtbot):
 
 def test_confirming_without_grades_saves_nothing_and_says_why(three, qtbot):
     window = three
-    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert "Choose a DR and a DME grade" in window.review.problem.text()
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert "Choose a DR and a DME grade" in window.workspace.review.problem.text()
     assert window.storage.audit_trail(window.current_record().image_id) == []
     assert window.current_record().key == window.results.record(0).key  # stayed
 
@@ -83,10 +84,10 @@ def test_confirming_the_models_grades_is_recorded_as_confirmed(three, qtbot):
     window = three
     record = window.current_record()
     dr, dme = record.model_grades
-    qtbot.keyClick(window.table, getattr(Qt.Key, f"Key_{dr}"))
-    qtbot.keyClick(window.table, getattr(Qt.Key, f"Key_{dme}"), Qt.KeyboardModifier.AltModifier)
-    window.review.comment.setPlainText("agree")
-    window.review.save_button.click()
+    qtbot.keyClick(window.workspace.table, getattr(Qt.Key, f"Key_{dr}"))
+    qtbot.keyClick(window.workspace.table, getattr(Qt.Key, f"Key_{dme}"), Qt.KeyboardModifier.AltModifier)
+    window.workspace.review.comment.setPlainText("agree")
+    window.workspace.review.save_button.click()
     stored = window.storage.decision(record.image_id)
     assert (stored.kind, stored.comment) == (CONFIRMED, "agree")
     assert review_cell(window, 0) == "\u2713 Confirmed"
@@ -94,27 +95,27 @@ def test_confirming_the_models_grades_is_recorded_as_confirmed(three, qtbot):
 
 def test_digits_typed_into_a_text_field_are_text_not_grades(three, qtbot):
     window = three
-    window.review.patient_id.setFocus()
-    qtbot.keyClicks(window.review.patient_id, "P-123")
-    assert window.review.patient_id.text() == "P-123"
-    assert window.review.dr_box.currentText() == "— choose —"
+    window.workspace.review.patient_id.setFocus()
+    qtbot.keyClicks(window.workspace.review.patient_id, "P-123")
+    assert window.workspace.review.patient_id.text() == "P-123"
+    assert window.workspace.review.dr_box.currentText() == "— choose —"
 
 
 def test_an_override_survives_closing_and_reopening_the_app(three, qtbot, models_folder, data_dir):
     window = three
     record = window.current_record()
-    window.review.set_dr_grade(4)
-    window.review.set_dme_grade(0)
-    assert window.review.eye_box.isEnabled()  # the name says OS, but a misnamed photograph can be corrected
-    window.review.eye_box.setCurrentIndex(window.review.eye_box.findData(Eye.RIGHT))
-    window.review.patient_id.setText("P-555")  # the JPEG had none: editable
-    window.review.patient_name.setText("Doe, John")
-    window.review.comment.setPlainText("new vessels at the disc")
-    window.review.submit()
+    window.workspace.review.set_dr_grade(4)
+    window.workspace.review.set_dme_grade(0)
+    assert window.workspace.review.eye_box.isEnabled()  # the name says OS, but a misnamed photograph can be corrected
+    window.workspace.review.eye_box.setCurrentIndex(window.workspace.review.eye_box.findData(Eye.RIGHT))
+    window.workspace.review.patient_id.setText("P-555")  # the JPEG had none: editable
+    window.workspace.review.patient_name.setText("Doe, John")
+    window.workspace.review.comment.setPlainText("new vessels at the disc")
+    window.workspace.review.submit()
     window.select_key(record.key)
-    window.review.set_dr_grade(2)
-    window.review.set_dme_grade(1)
-    window.review.submit()  # a second decision on the same image: the first goes to the audit trail
+    window.workspace.review.set_dr_grade(2)
+    window.workspace.review.set_dme_grade(1)
+    window.workspace.review.submit()  # a second decision on the same image: the first goes to the audit trail
     keys = [r.key for r in window.results.records()]
     window.close()
 
@@ -133,7 +134,7 @@ def test_an_override_survives_closing_and_reopening_the_app(three, qtbot, models
     trail = reopened.storage.audit_trail(record.image_id)
     assert [(e.previous.dr_grade if e.previous else None, e.new.dr_grade) for e in trail] == [(None, 4), (4, 2)]
     assert trail[0].new.comment == "new vessels at the disc"
-    assert reopened.stack.currentWidget() is reopened.splitter
+    assert reopened.stack.currentWidget() is reopened.workspace
     qtbot.waitUntil(lambda: reopened.controller.model_state == "ready", timeout=TIMEOUT_MS)
 
 
@@ -143,8 +144,8 @@ def test_the_graders_name_is_asked_once_and_kept(open_window, qtbot, photos, dat
     wait_idle(qtbot, window, 2)
     window.select_key(window.results.record(0).key)
     assert window.status.grader_label.text() == "Grader: not set"
-    window.review.set_grades(1, 0)
-    window.review.submit()
+    window.workspace.review.set_grades(1, 0)
+    window.workspace.review.submit()
     dialog = window.findChild(QInputDialog, "graderNameDialog")
     assert dialog is not None and dialog.isVisible()
     assert window.storage.decision(window.results.record(0).image_id) is None  # not before we know who
@@ -155,8 +156,8 @@ def test_the_graders_name_is_asked_once_and_kept(open_window, qtbot, photos, dat
     assert window.status.grader_label.text() == "Grader: Dr Jane Grader"
 
     window.select_key(window.results.record(1).key)
-    window.review.set_grades(0, 0)
-    window.review.submit()
+    window.workspace.review.set_grades(0, 0)
+    window.workspace.review.submit()
     assert window.findChildren(QInputDialog) == [] or not any(d.isVisible() for d in window.findChildren(QInputDialog))
     assert window.storage.decision(window.results.record(1).image_id).grader == "Dr Jane Grader"
     from ran_desktop.gui.settings import AppSettings
@@ -169,9 +170,9 @@ def test_error_rows_cannot_be_reviewed(open_window, qtbot, bad_file):
     drop(window, [bad_file])
     wait_idle(qtbot, window, 1)
     window.select_key(window.results.record(0).key)
-    assert not window.review.save_button.isEnabled()
-    qtbot.keyClick(window.table, Qt.Key.Key_2)
-    window.review.submit()
+    assert not window.workspace.review.save_button.isEnabled()
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_2)
+    window.workspace.review.submit()
     with Storage(window.storage.path) as store:
         assert store.audit_trail(window.results.record(0).image_id) == []
 
@@ -204,15 +205,17 @@ def test_a_trained_models_grades_are_not_in_the_form_until_the_grader_accepts_th
     window = trained_window
     record = window.current_record()
     assert record.result.model.trained
-    assert window.review.dr_box.currentText() == "— choose —" and window.review.dme_box.currentText() == "— choose —"
-    assert "Model: DR" in window.review.model_line.text()  # shown beside the form, not in it
-    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
-    assert "Choose a DR and a DME grade" in window.review.problem.text()
+    review = window.workspace.review
+    assert review.dr_box.currentText() == "— choose —" and review.dme_box.currentText() == "— choose —"
+    assert "Model: DR" in window.workspace.review.model_line.text()  # shown beside the form, not in it
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    assert "Choose a DR and a DME grade" in window.workspace.review.problem.text()
     assert window.storage.decision(record.image_id) is None  # Ctrl+Enter alone confirms nothing
 
-    qtbot.keyClick(window.table, Qt.Key.Key_A)  # accept: the model's grades go into the form
-    assert (window.review.dr_box.currentData(), window.review.dme_box.currentData()) == record.model_grades
-    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_A)  # accept: the model's grades go into the form
+    review = window.workspace.review
+    assert (review.dr_box.currentData(), review.dme_box.currentData()) == record.model_grades
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     stored = window.storage.decision(record.image_id)
     assert (stored.kind, stored.entry) == (CONFIRMED, ACCEPTED)
     assert window.storage.audit_trail(record.image_id)[-1].new.entry == ACCEPTED
@@ -221,35 +224,35 @@ def test_a_trained_models_grades_are_not_in_the_form_until_the_grader_accepts_th
 def test_changing_an_accepted_grade_makes_it_the_graders_own(trained_window, qtbot):
     window = trained_window
     record = window.current_record()
-    qtbot.keyClick(window.table, Qt.Key.Key_A)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_A)
     other = (record.model_grades[0] + 1) % 5
-    qtbot.keyClick(window.table, getattr(Qt.Key, f"Key_{other}"))
-    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.workspace.table, getattr(Qt.Key, f"Key_{other}"))
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     stored = window.storage.decision(record.image_id)
     assert (stored.dr_grade, stored.kind, stored.entry) == (other, OVERRIDDEN, GRADED)
 
 
 def test_the_accept_key_does_nothing_for_untrained_weights(three, qtbot):
     window = three
-    assert not window.review.accept_button.isEnabled()
-    qtbot.keyClick(window.table, Qt.Key.Key_A)
-    assert window.review.dr_box.currentText() == "— choose —"
+    assert not window.workspace.review.accept_button.isEnabled()
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_A)
+    assert window.workspace.review.dr_box.currentText() == "— choose —"
 
 
 def test_after_saving_the_keys_go_back_to_the_list(three, qtbot):
     window = three
-    window.review.patient_name.setFocus()
-    qtbot.keyClicks(window.review.patient_name, "Doe")
-    window.review.set_grades(1, 0)
-    qtbot.keyClick(window.review.patient_name, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    window.workspace.review.patient_name.setFocus()
+    qtbot.keyClicks(window.workspace.review.patient_name, "Doe")
+    window.workspace.review.set_grades(1, 0)
+    qtbot.keyClick(window.workspace.review.patient_name, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     saved = window.storage.decision(window.results.record(0).image_id)
     assert saved is not None and saved.patient_name == "Doe"
-    assert window.table.hasFocus()
+    assert window.workspace.table.hasFocus()
     # The grader's next keys grade and move on; they no longer land in the patient's name ("3n").
     second = window.current_record()
     assert second.key == window.results.record(1).key
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_3)
-    assert window.review.dr_box.currentData() == 3 and window.review.patient_name.text() == ""
+    assert window.workspace.review.dr_box.currentData() == 3 and window.workspace.review.patient_name.text() == ""
     qtbot.keyClick(QApplication.focusWidget(), Qt.Key.Key_N)
     assert window.current_record().key == window.results.record(2).key
 
@@ -257,41 +260,41 @@ def test_after_saving_the_keys_go_back_to_the_list(three, qtbot):
 def test_a_grade_set_but_not_saved_is_kept_as_a_draft_when_moving_on(three, qtbot):
     window = three
     first = window.current_record()
-    qtbot.keyClick(window.table, Qt.Key.Key_2)  # a DR grade, no DME yet, not saved
-    window.review.comment.setPlainText("check the temporal arcade")
-    qtbot.keyClick(window.table, Qt.Key.Key_N)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_2)  # a DR grade, no DME yet, not saved
+    window.workspace.review.comment.setPlainText("check the temporal arcade")
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_N)
     assert window.current_record().key != first.key
-    assert window.review.dr_box.currentText() == "— choose —"  # the next image's form is its own
-    qtbot.keyClick(window.table, Qt.Key.Key_P)
+    assert window.workspace.review.dr_box.currentText() == "— choose —"  # the next image's form is its own
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_P)
     assert window.current_record().key == first.key
-    assert window.review.dr_box.currentData() == 2
-    assert window.review.comment.toPlainText() == "check the temporal arcade"
-    assert "Draft, not saved" in window.review.state.text()
+    assert window.workspace.review.dr_box.currentData() == 2
+    assert window.workspace.review.comment.toPlainText() == "check the temporal arcade"
+    assert "Draft, not saved" in window.workspace.review.state.text()
     assert window.storage.decision(first.image_id) is None  # a draft is never stored by itself
-    qtbot.keyClick(window.table, Qt.Key.Key_0, Qt.KeyboardModifier.AltModifier)
-    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_0, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     assert window.storage.decision(first.image_id).dr_grade == 2
-    qtbot.keyClick(window.table, Qt.Key.Key_P)
-    assert "Draft" not in window.review.state.text() and not window.review.has_draft(first.key)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_P)
+    assert "Draft" not in window.workspace.review.state.text() and not window.workspace.review.has_draft(first.key)
 
 
 def test_undo_the_last_decision_and_set_an_image_back_to_not_reviewed(three, qtbot):
     window = three
     first = window.current_record()
-    window.review.set_grades(1, 0)
-    window.review.submit()
+    window.workspace.review.set_grades(1, 0)
+    window.workspace.review.submit()
     window.select_key(first.key)
-    window.review.set_grades(4, 2)
-    window.review.submit()  # a second decision on the same image, then on to the next
+    window.workspace.review.set_grades(4, 2)
+    window.workspace.review.submit()  # a second decision on the same image, then on to the next
     assert window.current_record().key != first.key
-    qtbot.keyClick(window.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
     assert window.current_record().key == first.key  # the undone image is shown
     assert window.storage.decision(first.image_id).dr_grade == 1
-    assert (window.review.dr_box.currentData(), window.review.dme_box.currentData()) == (1, 0)
-    qtbot.keyClick(window.table, Qt.Key.Key_Backspace, Qt.KeyboardModifier.ControlModifier)
+    assert (window.workspace.review.dr_box.currentData(), window.workspace.review.dme_box.currentData()) == (1, 0)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_Backspace, Qt.KeyboardModifier.ControlModifier)
     assert window.storage.decision(first.image_id) is None
     assert review_cell(window, window.results.row_of(first.key)) == "Not reviewed"
-    assert window.review.dr_box.currentText() == "— choose —"
+    assert window.workspace.review.dr_box.currentText() == "— choose —"
     trail = window.storage.audit_trail(first.image_id)
     assert [e.action for e in trail] == ["decision", "decision", "undo", "not reviewed"]
     assert all(e.grader == "Dr Test" for e in trail)
@@ -308,29 +311,31 @@ def test_blind_first_review_hides_the_model_until_the_grader_has_decided(trained
     row = window.results.row_of(record.key)
     for column in (Column.DR, Column.DME, Column.REFERABLE):
         assert window.results.index(row, column).data() == BLIND_TEXT
-    assert BLIND_TIP in window.review.model_line.text() and "Model: DR" not in window.review.model_line.text()
-    assert not window.review.accept_button.isEnabled()
-    qtbot.keyClick(window.table, Qt.Key.Key_A)
-    assert window.review.dr_box.currentText() == "— choose —"
-    assert not window.detail.dr_bars.isEnabled() and window.detail.referable_line.text() == BLIND_TIP
+    review = window.workspace.review
+    assert BLIND_TIP in review.model_line.text() and "Model: DR" not in review.model_line.text()
+    assert not window.workspace.review.accept_button.isEnabled()
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_A)
+    assert window.workspace.review.dr_box.currentText() == "— choose —"
+    detail = window.workspace.detail
+    assert not detail.dr_bars.isEnabled() and detail.referable_line.text() == BLIND_TIP
     assert window._heat_request() is None  # no heat map is even computed
     window.workspace.list_panel.filter_referable.setChecked(True)
     assert window.proxy.rowCount() == 0  # the referable filter cannot give hidden grades away
     window.workspace.list_panel.filter_referable.setChecked(False)
-    window.list_tabs.setCurrentWidget(window.patients)
-    qtbot.waitUntil(lambda: len(window.patients.groups) == 3, timeout=TIMEOUT_MS)
-    assert window.patients.model.index(0, 1).data() == BLIND_TEXT
-    window.list_tabs.setCurrentIndex(0)
+    window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
+    qtbot.waitUntil(lambda: len(window.workspace.patients.groups) == 3, timeout=TIMEOUT_MS)
+    assert window.workspace.patients.model.index(0, 1).data() == BLIND_TEXT
+    window.workspace.list_tabs.setCurrentIndex(0)
 
     window.select_key(record.key)
     dr, dme = record.model_grades
-    qtbot.keyClick(window.table, getattr(Qt.Key, f"Key_{dr}"))
-    qtbot.keyClick(window.table, getattr(Qt.Key, f"Key_{dme}"), Qt.KeyboardModifier.AltModifier)
-    qtbot.keyClick(window.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(window.workspace.table, getattr(Qt.Key, f"Key_{dr}"))
+    qtbot.keyClick(window.workspace.table, getattr(Qt.Key, f"Key_{dme}"), Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(window.workspace.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     stored = window.storage.decision(record.image_id)
     assert stored.review_mode == BLIND and window.storage.audit_trail(record.image_id)[-1].new.review_mode == BLIND
     window.select_key(record.key)  # decided: now the model's grades show, with the agreement
-    line = window.review.model_line.text()
+    line = window.workspace.review.model_line.text()
     assert "Model: DR" in line and "agrees with your grades" in line
     assert window.results.index(row, Column.DR).data() != BLIND_TEXT
-    assert window.detail.dr_bars.isEnabled()
+    assert window.workspace.detail.dr_bars.isEnabled()

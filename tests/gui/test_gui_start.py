@@ -98,10 +98,10 @@ def test_a_newcomer_can_screen_the_sample_from_the_empty_window(open_window, qtb
     qtbot.mouseClick(window.empty.sample_button, Qt.MouseButton.LeftButton)
     wait_idle(qtbot, window, 1)
     assert names(window) == ["normal_fundus_OS.jpg"]
-    assert window.stack.currentWidget() is window.splitter
+    assert window.stack.currentWidget() is window.workspace
     # The first result is opened at once, heat map included.
-    qtbot.waitUntil(lambda: window.detail.view.showing_overlay, timeout=TIMEOUT_MS)
-    assert window.detail.record.result.path.name == "normal_fundus_OS.jpg"
+    qtbot.waitUntil(lambda: window.workspace.detail.view.showing_overlay, timeout=TIMEOUT_MS)
+    assert window.workspace.detail.record.result.path.name == "normal_fundus_OS.jpg"
 
 
 def test_the_empty_window_is_painted_before_its_workspace_is_built_and_the_model_loads(qtbot, models_folder,
@@ -130,7 +130,7 @@ def test_the_empty_window_is_painted_before_its_workspace_is_built_and_the_model
     assert not window.commands.open_files.icon().isNull()  # the menus' icons came after the paint too
     window.try_sample()
     wait_idle(qtbot, window, 1)
-    assert window.stack.currentWidget() is window.splitter and window.detail.record is not None
+    assert window.stack.currentWidget() is window.workspace and window.workspace.detail.record is not None
 
 
 def test_a_window_that_never_paints_still_loads_its_model(qtbot, models_folder, data_dir):
@@ -156,7 +156,7 @@ def test_a_session_with_images_opens_on_its_workspace(open_window, qtbot, models
     again = launch([], data_dir, models_folder)
     qtbot.addWidget(again)
     # Built with the window, before any event is processed: the list is what this grader expects to see first.
-    assert again.workspace_built and again.stack.currentWidget() is again.splitter
+    assert again.workspace_built and again.stack.currentWidget() is again.workspace
     assert names(again) == ["normal_fundus_OS.jpg"]
 
 

@@ -1,9 +1,9 @@
 """A model bundle that was changed, cut, swapped or forged is refused with a readable message, everywhere; and weights
 are never read through pickle, so a bundle cannot run code on the clinic's PC.
 
-tests/test_bundle.py covers the engine's checks one by one; here every kind of tampering goes through the engine,
-`ran-screen --model` and the app, including a weights file replaced by a pickle payload that runs code when
-unpickled (with the manifest forged to match it, as an attacker shipping a whole bundle would).
+tests/engine/model/test_bundle.py covers the engine's checks one by one; here every kind of tampering goes through
+the engine, `ran-screen --model` and the app, including a weights file replaced by a pickle payload that runs code
+when unpickled (with the manifest forged to match it, as an attacker shipping a whole bundle would).
 """
 
 from __future__ import annotations

@@ -176,7 +176,7 @@ def test_the_generator_pastes_real_lesions_and_keeps_the_labels(tmp_path):
 def test_real_photographs_are_credited_and_mixed_weights_are_never_called_validated(tmp_path):
     import json
 
-    from training.export import MIXED_USE, SYNTHETIC_USE, intended_use
+    from training.model_card import MIXED_USE, SYNTHETIC_USE, intended_use
     from training.sources import credits, describe, has_real, is_synthetic
 
     synthetic = {"kind": "csv", "root": str(tmp_path / "syn"), "images": 10, "synthetic": True,

@@ -18,7 +18,8 @@ from training.evaluate import main as evaluate_main
 from training.export import export_run
 from training.losses import TwoHeadLoss
 from training.predict import predict
-from training.train import EpochSampler, TrainConfig, Trainer
+from training.sampling import EpochSampler
+from training.train import TrainConfig, Trainer
 from training.train import main as train_main
 
 
@@ -341,7 +342,7 @@ def test_stop_after_epoch_keeps_the_planned_schedule_and_continues(dataset, tmp_
 
 
 def test_loader_workers_follow_the_cores_device_and_processes(dataset, tmp_path):
-    from training.train import default_loader_workers
+    from training.sampling import default_loader_workers
 
     assert default_loader_workers("cpu", cores=2) == 2 and default_loader_workers("cuda", cores=2) == 2
     assert default_loader_workers("cpu", cores=32) == 8 and default_loader_workers("cuda", cores=16) == 8

@@ -10,7 +10,8 @@ from training.synthetic import rules as R
 from training.synthetic.anatomy import Appearance, render_background, render_disc, sample_appearance
 from training.synthetic.camera import CameraParams, apply_camera, frame_size, sample_camera
 from training.synthetic.geometry import EYES, FieldGeometry
-from training.synthetic.lesions import paint_deep, paint_superficial, painted_lesion_bits, plan_lesions
+from training.synthetic.lesion_paint import paint_deep, paint_superficial, painted_lesion_bits
+from training.synthetic.lesion_plan import plan_lesions
 from training.synthetic.real_background import real_background
 from training.synthetic.real_lesions import DEEP_KINDS, paste_real, split_for_pasting
 from training.synthetic.vessels import composite_vessels, grow_vessel_tree, render_vessel_maps

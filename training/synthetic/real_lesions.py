@@ -15,7 +15,7 @@ import numpy as np
 
 from training.synthetic import rules as R
 from training.synthetic.geometry import FieldGeometry
-from training.synthetic.lesions import MASK_BIT, LesionPlan
+from training.synthetic.lesion_plan import MASK_BIT, LesionPlan
 
 BANK_KIND = {
     R.MICROANEURYSM: "MA",

@@ -1,13 +1,17 @@
 """Public entry points, read by lazy_loader at run time and by type checkers."""
 
+from . import field_of_view as field_of_view
 from . import heatmap as heatmap
 from . import loading as loading
 from . import preprocess as preprocess
+from . import preprocess_settings as preprocess_settings
 from . import preview as preview
 from . import quality as quality
 from . import quality_report as quality_report
 from . import thumbnails as thumbnails
 from . import views as views
+from .field_of_view import FieldOfView as FieldOfView
+from .field_of_view import detect_fov as detect_fov
 from .heatmap import heatmap_on_photo as heatmap_on_photo
 from .heatmap import overlay_heatmap as overlay_heatmap
 from .heatmap import upsample_heatmap as upsample_heatmap
@@ -20,21 +24,19 @@ from .loading import iter_image_files as iter_image_files
 from .loading import laterality_from_filename as laterality_from_filename
 from .loading import load_images as load_images
 from .loading import load_screened_frame as load_screened_frame
-from .preprocess import DEFAULT_SETTINGS as DEFAULT_SETTINGS
-from .preprocess import FieldOfView as FieldOfView
 from .preprocess import PreprocessResult as PreprocessResult
-from .preprocess import PreprocessSettings as PreprocessSettings
 from .preprocess import apply_clahe as apply_clahe
 from .preprocess import crop_to_fov as crop_to_fov
 from .preprocess import decode_for_model as decode_for_model
 from .preprocess import decode_min_side as decode_min_side
-from .preprocess import detect_fov as detect_fov
 from .preprocess import draw_fov as draw_fov
 from .preprocess import finish as finish
 from .preprocess import fov_square as fov_square
 from .preprocess import resize_square as resize_square
 from .preprocess import standardise as standardise
 from .preprocess import to_display as to_display
+from .preprocess_settings import DEFAULT_SETTINGS as DEFAULT_SETTINGS
+from .preprocess_settings import PreprocessSettings as PreprocessSettings
 from .preview import make_preview as make_preview
 from .quality import DEFAULT_THRESHOLDS as DEFAULT_THRESHOLDS
 from .quality import NO_FUNDUS_REASON as NO_FUNDUS_REASON
@@ -77,6 +79,7 @@ __all__ = [
     "draw_fov",
     "finish",
     "fov_square",
+    "field_of_view",
     "heatmap",
     "heatmap_on_photo",
     "image_location",
@@ -89,6 +92,7 @@ __all__ = [
     "make_thumbnail",
     "overlay_heatmap",
     "preprocess",
+    "preprocess_settings",
     "preview",
     "quality",
     "quality_report",

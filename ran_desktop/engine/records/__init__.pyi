@@ -7,6 +7,8 @@ from . import patient_names as patient_names
 from . import results as results
 from . import review as review
 from . import review_session as review_session
+from . import rows as rows
+from . import schema as schema
 from . import session_export as session_export
 from . import storage as storage
 from .local_threshold import LocalOperatingPoint as LocalOperatingPoint
@@ -102,6 +104,8 @@ __all__ = [
     "results",
     "review",
     "review_session",
+    "rows",
+    "schema",
     "session_export",
     "spreadsheet_safe",
     "storage",

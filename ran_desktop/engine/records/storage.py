@@ -10,7 +10,10 @@ every decision with the value it replaced. Previews and Grad-CAM heat maps are n
 from the file when an image is opened, which keeps the database small and the maps tied to the loaded model.
 
 A connection belongs to the thread that opened it: the screening worker and the window each open their own.
-Imports neither Qt nor torch.
+Imports neither Qt nor torch. The schema's migrations are `schema`'s, the mapping of rows to records `rows`'s.
+
+Long because every statement the app runs on a session database is in this one class, so each transaction (and
+the audit entry it writes beside a decision) reads whole in one place.
 """
 
 from __future__ import annotations
@@ -20,101 +23,29 @@ import os
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, fields, replace
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import platformdirs
 
 from ran_desktop.engine.errors import ScreeningError
-from ran_desktop.engine.imaging.loading import Eye, ImageMetadata, image_location
-from ran_desktop.engine.imaging.quality_report import QualityReport
+from ran_desktop.engine.imaging.loading import image_location
 from ran_desktop.engine.records import audit_chain, db_rescue
-from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
+from ran_desktop.engine.records.results import ScreeningResult
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord
+from ran_desktop.engine.records.rows import (
+    SELECT_RECORDS,
+    decision_from_row,
+    metadata_to_dict,
+    record_from_row,
+    to_json,
+)
+from ran_desktop.engine.records.schema import AUDIT_NO_UPDATE, MIGRATION_STEPS, MIGRATIONS, SCHEMA_VERSION
 
 APP_NAME = "RAN Screening"
 DATA_DIR_ENV = "RAN_DATA_DIR"
 DATABASE_NAME = "ran-screening.sqlite3"
-
-_AUDIT_NO_UPDATE = """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
-           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END"""
-# Each entry upgrades the schema by one version; statements run in one transaction with the version bump.
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE sessions (
-            id INTEGER PRIMARY KEY,
-            started_at TEXT NOT NULL
-        )""",
-        """CREATE TABLE images (
-            id INTEGER PRIMARY KEY,
-            session_id INTEGER NOT NULL REFERENCES sessions(id),
-            key TEXT NOT NULL,
-            path TEXT NOT NULL,
-            status TEXT NOT NULL,
-            error TEXT,
-            metadata TEXT,
-            quality TEXT,
-            dr_probs TEXT,
-            dme_probs TEXT,
-            model TEXT NOT NULL,
-            timings TEXT NOT NULL,
-            thumbnail BLOB,
-            screened_at TEXT NOT NULL,
-            UNIQUE (session_id, key)
-        )""",
-        """CREATE TABLE decisions (
-            image_id INTEGER PRIMARY KEY REFERENCES images(id),
-            dr_grade INTEGER,
-            dme_grade INTEGER,
-            eye TEXT,
-            patient_id TEXT,
-            patient_name TEXT,
-            comment TEXT NOT NULL,
-            kind TEXT NOT NULL,
-            grader TEXT NOT NULL,
-            decided_at TEXT NOT NULL
-        )""",
-        """CREATE TABLE audit (
-            id INTEGER PRIMARY KEY,
-            image_id INTEGER NOT NULL REFERENCES images(id),
-            image_key TEXT NOT NULL,
-            action TEXT NOT NULL,
-            previous TEXT,
-            new TEXT NOT NULL,
-            grader TEXT NOT NULL,
-            at TEXT NOT NULL
-        )""",
-        "CREATE INDEX audit_by_image ON audit (image_id, id)",
-        # The trail is evidence: the database itself refuses to rewrite or drop it.
-        _AUDIT_NO_UPDATE,
-        """CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
-           BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END""",
-    ),
-    # 2: how the grades got into the form: chosen by the grader, or the model's accepted with the accept key.
-    ("ALTER TABLE decisions ADD COLUMN entry TEXT NOT NULL DEFAULT 'graded'",),
-    # 3: the clinic's review mode (open, or blind first) when the decision was made.
-    ("ALTER TABLE decisions ADD COLUMN review_mode TEXT NOT NULL DEFAULT ''",),
-    # 4: keys name a file's content as well as its path (loading.image_key); `location` is the path and frame
-    # alone, so a file replaced at the same path shows as a new image beside the one screened before.
-    (
-        "ALTER TABLE images ADD COLUMN location TEXT",
-        "UPDATE images SET location = key",  # keys before 4 were the location (a '#frameN' suffix for frames)
-        # Which screening came last (a file screened again moves up): timestamps tie within a second.
-        "ALTER TABLE images ADD COLUMN screen_order INTEGER",
-        "UPDATE images SET screen_order = id",
-        "CREATE INDEX images_by_location ON images (session_id, location)",
-    ),
-    # 5: the audit trail becomes a hash chain (audit_chain.py); the entries already there are chained as they stand.
-    ("ALTER TABLE audit ADD COLUMN entry_hash TEXT",),
-    # 6: on an ungradable photograph, the model's probability of referable disease all the same (results.suspicion).
-    ("ALTER TABLE images ADD COLUMN suspicion REAL",),
-)
-# Work a migration needs beyond SQL, run after its statements in the same transaction (by schema version reached).
-MIGRATION_STEPS = {5: "chain_audit"}
-SCHEMA_VERSION = len(MIGRATIONS)
-
 
 class StorageError(ScreeningError):
     """The session database cannot be used; the message says why in plain words."""
@@ -291,7 +222,7 @@ class Storage:
                     # The append-only triggers stay in force for everyone else: lifted for the upgrade alone.
                     db.execute("DROP TRIGGER audit_no_update")
                     audit_chain.chain_all(db)
-                    db.execute(_AUDIT_NO_UPDATE)
+                    db.execute(AUDIT_NO_UPDATE)
             if version == 0:
                 db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
             elif version < SCHEMA_VERSION:
@@ -343,13 +274,13 @@ class Storage:
             "path": str(result.path),
             "status": result.status.value,
             "error": result.error,
-            "metadata": _json(_metadata_to_dict(result.metadata)) if result.metadata else None,
-            "quality": _json(result.quality.to_dict()) if result.quality else None,
-            "dr_probs": _json(list(result.dr_probs)) if result.dr_probs is not None else None,
-            "dme_probs": _json(list(result.dme_probs)) if result.dme_probs is not None else None,
+            "metadata": to_json(metadata_to_dict(result.metadata)) if result.metadata else None,
+            "quality": to_json(result.quality.to_dict()) if result.quality else None,
+            "dr_probs": to_json(list(result.dr_probs)) if result.dr_probs is not None else None,
+            "dme_probs": to_json(list(result.dme_probs)) if result.dme_probs is not None else None,
             "suspicion": result.suspicion,
-            "model": _json(asdict(result.model)),
-            "timings": _json(result.timings_ms),
+            "model": to_json(asdict(result.model)),
+            "timings": to_json(result.timings_ms),
             "thumbnail": thumbnail,
             "screened_at": utc_now(),
         }
@@ -366,11 +297,11 @@ class Storage:
         return self.record(int(image_id))
 
     def record(self, image_id: int) -> ImageRecord:
-        row = self._db.execute(f"{_SELECT_RECORDS} WHERE images.id = ?", (image_id,)).fetchone()
+        row = self._db.execute(f"{SELECT_RECORDS} WHERE images.id = ?", (image_id,)).fetchone()
         if row is None:
             raise StorageError(f"image {image_id} is not in the session database")
         try:
-            return _record_from_row(row)
+            return record_from_row(row)
         except (ValueError, TypeError, KeyError) as exc:
             raise StorageError(f"image {image_id} ({row['path']}) cannot be read from the session database: "
                                f"its row is damaged ({exc})") from exc
@@ -379,12 +310,12 @@ class Storage:
         """Every image of the session with its decision, in the order first screened. A row that cannot be read (a
         damaged cell) is left out, untouched, and described in `unreadable_rows`: one bad row must not keep the rest
         of the session, or the app, from opening."""
-        rows = self._db.execute(f"{_SELECT_RECORDS} WHERE images.session_id = ? ORDER BY images.id", (session_id,))
+        rows = self._db.execute(f"{SELECT_RECORDS} WHERE images.session_id = ? ORDER BY images.id", (session_id,))
         records: list[ImageRecord] = []
         self.unreadable_rows = []
         for row in rows:
             try:
-                records.append(_record_from_row(row))
+                records.append(record_from_row(row))
             except (ValueError, TypeError, KeyError) as exc:  # json, enum and dataclass errors of a damaged cell
                 self.unreadable_rows.append(f"image {row['id']} ({row['path']}): {type(exc).__name__}: {exc}")
         return records
@@ -395,9 +326,9 @@ class Storage:
         row = self._db.execute("SELECT session_id, location FROM images WHERE id = ?", (record.image_id,)).fetchone()
         if row is None:
             return []
-        rows = self._db.execute(f"{_SELECT_RECORDS} WHERE images.session_id = ? AND images.location = ? "
+        rows = self._db.execute(f"{SELECT_RECORDS} WHERE images.session_id = ? AND images.location = ? "
                                 "AND images.id != ? ORDER BY images.id", (row[0], row[1], record.image_id))
-        return [_record_from_row(r) for r in rows]
+        return [record_from_row(r) for r in rows]
 
     def count_images(self, session_id: int) -> int:
         return int(self._db.execute("SELECT count(*) FROM images WHERE session_id = ?", (session_id,)).fetchone()[0])
@@ -448,7 +379,7 @@ class Storage:
             if expected_version is not None and version != expected_version:
                 raise StaleDecisionError(self.record(image_id), decision)
             old = db.execute("SELECT * FROM decisions WHERE image_id = ?", (image_id,)).fetchone()
-            previous = _decision_from_row(old) if old is not None else None
+            previous = decision_from_row(old) if old is not None else None
             if decision is None:
                 db.execute("DELETE FROM decisions WHERE image_id = ?", (image_id,))
             else:
@@ -460,8 +391,8 @@ class Storage:
                     (image_id, d["dr_grade"], d["dme_grade"], d["eye"], d["patient_id"], d["patient_name"],
                      d["comment"], d["kind"], d["grader"], d["decided_at"], d["entry"], d["review_mode"]),
                 )
-            values = (image_id, image["key"], action, _json(previous.to_dict()) if previous else None,
-                      _json(decision.to_dict() if decision else None), grader, at or utc_now())
+            values = (image_id, image["key"], action, to_json(previous.to_dict()) if previous else None,
+                      to_json(decision.to_dict() if decision else None), grader, at or utc_now())
             db.execute(
                 "INSERT INTO audit (image_id, image_key, action, previous, new, grader, at, entry_hash) "
                 "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -475,7 +406,7 @@ class Storage:
 
     def decision(self, image_id: int) -> GraderDecision | None:
         row = self._db.execute("SELECT * FROM decisions WHERE image_id = ?", (image_id,)).fetchone()
-        return _decision_from_row(row) if row is not None else None
+        return decision_from_row(row) if row is not None else None
 
     def audit_trail(self, image_id: int) -> list[AuditEntry]:
         rows = self._db.execute("SELECT * FROM audit WHERE image_id = ? ORDER BY id", (image_id,))
@@ -491,90 +422,6 @@ class Storage:
             )
             for row in rows
         ]
-
-
-_SELECT_RECORDS = (
-    "SELECT images.*, decisions.dr_grade AS d_dr_grade, decisions.dme_grade AS d_dme_grade, decisions.eye AS d_eye, "
-    "decisions.patient_id AS d_patient_id, decisions.patient_name AS d_patient_name, decisions.comment AS d_comment, "
-    "decisions.kind AS d_kind, decisions.grader AS d_grader, decisions.decided_at AS d_decided_at, "
-    "decisions.entry AS d_entry, decisions.review_mode AS d_review_mode, "
-    # Another screening of the same file and frame, later than this one, found other content: the file was replaced.
-    "EXISTS (SELECT 1 FROM images later WHERE later.session_id = images.session_id "
-    "AND later.location = images.location AND later.key != images.key AND later.screen_order > images.screen_order"
-    ") AS superseded, "
-    "(SELECT count(*) FROM audit WHERE audit.image_id = images.id) AS decision_version "
-    "FROM images LEFT JOIN decisions ON decisions.image_id = images.id"
-)
-
-
-def _record_from_row(row: sqlite3.Row) -> ImageRecord:
-    metadata = _metadata_from_dict(json.loads(row["metadata"])) if row["metadata"] else None
-    quality = None
-    if row["quality"]:
-        q = json.loads(row["quality"])
-        quality = QualityReport(gradable=q["gradable"], reasons=tuple(q["reasons"]), scores=dict(q["scores"]))
-    result = ScreeningResult(
-        key=row["key"],
-        path=Path(row["path"]),
-        status=Status(row["status"]),
-        model=ModelInfo(**json.loads(row["model"])),
-        metadata=metadata,
-        quality=quality,
-        dr_probs=tuple(json.loads(row["dr_probs"])) if row["dr_probs"] else None,
-        dme_probs=tuple(json.loads(row["dme_probs"])) if row["dme_probs"] else None,
-        suspicion=row["suspicion"],
-        error=row["error"],
-        timings_ms=json.loads(row["timings"]),
-    )
-    decision = _decision_from_row(row, prefix="d_") if row["d_kind"] is not None else None
-    return ImageRecord(
-        image_id=int(row["id"]),
-        result=result,
-        thumbnail=bytes(row["thumbnail"]) if row["thumbnail"] is not None else None,
-        decision=decision,
-        screened_at=row["screened_at"],
-        superseded=bool(row["superseded"]),
-        decision_version=int(row["decision_version"]),
-    )
-
-
-def _decision_from_row(row: sqlite3.Row, prefix: str = "") -> GraderDecision:
-    """A decision from a `decisions` row, or from its columns joined into an image row under `prefix`."""
-
-    def col(name: str) -> Any:
-        return row[prefix + name]
-
-    return GraderDecision(
-        dr_grade=col("dr_grade"),
-        dme_grade=col("dme_grade"),
-        eye=Eye(col("eye")) if col("eye") else None,
-        patient_id=col("patient_id"),
-        patient_name=col("patient_name"),
-        comment=col("comment"),
-        kind=col("kind"),
-        grader=col("grader"),
-        decided_at=col("decided_at"),
-        entry=col("entry"),
-        review_mode=col("review_mode"),
-    )
-
-
-def _metadata_to_dict(meta: ImageMetadata) -> dict[str, Any]:
-    data = asdict(meta)
-    data["eye"] = meta.eye.value
-    return data
-
-
-def _metadata_from_dict(data: dict[str, Any]) -> ImageMetadata:
-    known = {f.name for f in fields(ImageMetadata)}
-    values = {k: v for k, v in data.items() if k in known}  # a later version may have added fields
-    values["eye"] = Eye(values.get("eye", Eye.UNKNOWN.value))
-    values["original_size"] = tuple(values["original_size"])
-    return ImageMetadata(**values)
-
-
-def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 def open_storage(data_dir: str | Path | None = None) -> Storage:

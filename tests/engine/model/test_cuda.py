@@ -1,6 +1,6 @@
 """The CUDA path: the shipped model grades on the GPU as on the CPU, Grad-CAM points at the same places, and
 training runs there. Skipped where torch sees no CUDA GPU (CI has none); on a GPU machine:
-`pytest tests/test_cuda.py`."""
+`pytest tests/engine/model/test_cuda.py`."""
 
 import json
 import shutil

@@ -37,9 +37,9 @@ def report() -> None:
     if not windows or windows[0].results.rowCount() < expected or not windows[0].controller.model_state == "ready":
         return
     window = windows[0]
-    if not window.table.isVisible():
+    if not window.workspace.table.isVisible():
         return
-    header = window.table.horizontalHeader()
+    header = window.workspace.table.horizontalHeader()
     sections = {}
     for column in (Column.FILE, Column.PATIENT, Column.QUALITY, Column.DR, Column.DME, Column.REFERABLE):
         x = header.sectionViewportPosition(column) + header.sectionSize(column) // 2
@@ -53,7 +53,7 @@ def report() -> None:
     geometry = {
         "window": rect(window),
         "rows": window.results.rowCount(),
-        "viewport": rect(window.table.viewport()),
+        "viewport": rect(window.workspace.table.viewport()),
         "headers": sections,
         "search": rect(panel.search),
         "tabs": tabs,  # Images, Patients

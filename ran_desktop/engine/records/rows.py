@@ -1,0 +1,98 @@
+"""Rows of the session database to records and back: the one SELECT every record is read with, and the JSON columns.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import asdict, fields
+from pathlib import Path
+from typing import Any
+
+from ran_desktop.engine.imaging.loading import Eye, ImageMetadata
+from ran_desktop.engine.imaging.quality_report import QualityReport
+from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
+from ran_desktop.engine.records.review import GraderDecision, ImageRecord
+
+SELECT_RECORDS = (
+    "SELECT images.*, decisions.dr_grade AS d_dr_grade, decisions.dme_grade AS d_dme_grade, decisions.eye AS d_eye, "
+    "decisions.patient_id AS d_patient_id, decisions.patient_name AS d_patient_name, decisions.comment AS d_comment, "
+    "decisions.kind AS d_kind, decisions.grader AS d_grader, decisions.decided_at AS d_decided_at, "
+    "decisions.entry AS d_entry, decisions.review_mode AS d_review_mode, "
+    # Another screening of the same file and frame, later than this one, found other content: the file was replaced.
+    "EXISTS (SELECT 1 FROM images later WHERE later.session_id = images.session_id "
+    "AND later.location = images.location AND later.key != images.key AND later.screen_order > images.screen_order"
+    ") AS superseded, "
+    "(SELECT count(*) FROM audit WHERE audit.image_id = images.id) AS decision_version "
+    "FROM images LEFT JOIN decisions ON decisions.image_id = images.id"
+)
+
+
+def record_from_row(row: sqlite3.Row) -> ImageRecord:
+    metadata = metadata_from_dict(json.loads(row["metadata"])) if row["metadata"] else None
+    quality = None
+    if row["quality"]:
+        q = json.loads(row["quality"])
+        quality = QualityReport(gradable=q["gradable"], reasons=tuple(q["reasons"]), scores=dict(q["scores"]))
+    result = ScreeningResult(
+        key=row["key"],
+        path=Path(row["path"]),
+        status=Status(row["status"]),
+        model=ModelInfo(**json.loads(row["model"])),
+        metadata=metadata,
+        quality=quality,
+        dr_probs=tuple(json.loads(row["dr_probs"])) if row["dr_probs"] else None,
+        dme_probs=tuple(json.loads(row["dme_probs"])) if row["dme_probs"] else None,
+        suspicion=row["suspicion"],
+        error=row["error"],
+        timings_ms=json.loads(row["timings"]),
+    )
+    decision = decision_from_row(row, prefix="d_") if row["d_kind"] is not None else None
+    return ImageRecord(
+        image_id=int(row["id"]),
+        result=result,
+        thumbnail=bytes(row["thumbnail"]) if row["thumbnail"] is not None else None,
+        decision=decision,
+        screened_at=row["screened_at"],
+        superseded=bool(row["superseded"]),
+        decision_version=int(row["decision_version"]),
+    )
+
+
+def decision_from_row(row: sqlite3.Row, prefix: str = "") -> GraderDecision:
+    """A decision from a `decisions` row, or from its columns joined into an image row under `prefix`."""
+
+    def col(name: str) -> Any:
+        return row[prefix + name]
+
+    return GraderDecision(
+        dr_grade=col("dr_grade"),
+        dme_grade=col("dme_grade"),
+        eye=Eye(col("eye")) if col("eye") else None,
+        patient_id=col("patient_id"),
+        patient_name=col("patient_name"),
+        comment=col("comment"),
+        kind=col("kind"),
+        grader=col("grader"),
+        decided_at=col("decided_at"),
+        entry=col("entry"),
+        review_mode=col("review_mode"),
+    )
+
+
+def metadata_to_dict(meta: ImageMetadata) -> dict[str, Any]:
+    data = asdict(meta)
+    data["eye"] = meta.eye.value
+    return data
+
+
+def metadata_from_dict(data: dict[str, Any]) -> ImageMetadata:
+    known = {f.name for f in fields(ImageMetadata)}
+    values = {k: v for k, v in data.items() if k in known}  # a later version may have added fields
+    values["eye"] = Eye(values.get("eye", Eye.UNKNOWN.value))
+    values["original_size"] = tuple(values["original_size"])
+    return ImageMetadata(**values)
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))

@@ -1,0 +1,161 @@
+"""Sessions from the window: opening an earlier one or a new one, loading one into the list, exporting it as CSV or
+JSON, and telling the grader where the session database needs someone's attention (set aside, altered trail).
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from PySide6 import QtWidgets
+from PySide6.QtCore import Qt, QTimer
+
+from ran_desktop import gui
+from ran_desktop.engine import records
+from ran_desktop.engine.errors import WriteError
+from ran_desktop.engine.records.storage import StorageError
+from ran_desktop.gui.messages import show_message
+from ran_desktop.logsafe import Public
+
+if TYPE_CHECKING:
+    from ran_desktop.engine.records.review import ImageRecord
+    from ran_desktop.engine.records.review_session import ReviewSession
+    from ran_desktop.engine.records.storage import Storage
+    from ran_desktop.gui.results_model import ResultsTableModel
+    from ran_desktop.gui.screening_controller import ScreeningController
+    from ran_desktop.gui.settings import AppSettings
+    from ran_desktop.gui.status_bar import AppStatusBar
+    from ran_desktop.gui.worklist import Worklist
+
+log = logging.getLogger("ran_desktop")
+
+
+class SessionFlow:
+    def __init__(self, parent: QtWidgets.QWidget, storage: Storage, session: ReviewSession, settings: AppSettings,
+                 controller: ScreeningController, worklist: Worklist, status: AppStatusBar):
+        self._parent = parent  # messages and dialogs open over it
+        self._storage = storage
+        self._session = session
+        self._settings = settings
+        self._controller = controller
+        self._worklist = worklist
+        self._results: ResultsTableModel = worklist.results
+        self._status = status
+        self.closed = False  # the window has closed: late findings are not shown
+
+    def _busy(self) -> bool:
+        return self._controller.running or bool(self._controller.queued)
+
+    # --- choosing a session -------------------------------------------------------------------------------
+
+    def load(self, session_id: int) -> list[ImageRecord]:
+        """The session's records; damaged rows are left out (untouched in the database) and the grader is told."""
+        loaded = self._storage.load_session(session_id)
+        if self._storage.unreadable_rows:
+            rows = self._storage.unreadable_rows
+            log.warning("%d damaged row(s) left out of session %d", len(rows), session_id)
+            QTimer.singleShot(0, lambda: show_message(
+                self._parent, "Some results cannot be read",
+                f"{len(rows)} image(s) of this session cannot be read from the session database (their stored "
+                "result is damaged) and are left out of the list; everything else opened. The rows are kept, "
+                "unchanged, for whoever supports this installation. Screen those files again to grade them.\n\n"
+                + "\n".join(f"- {r}" for r in rows[:10])))
+        return loaded
+
+    def open(self, session_id: int) -> None:
+        """Show an earlier session (its images, decisions and audit trail) as the current one."""
+        if self._busy():
+            show_message(self._parent, "A batch is being screened", "Wait for it to finish, or cancel it (Esc), "
+                                                                    "before opening another session.")
+            return
+        try:
+            self._session.open(session_id)
+        except (StorageError, ValueError) as exc:
+            show_message(self._parent, "The session was not opened", str(exc))
+            return
+        self._settings.remember_session(self._settings.grader_name, session_id)
+        self._controller.set_session(session_id)
+        self._results.set_records(self.load(session_id))
+        self._status.showMessage(f"Session {session_id} opened: {self._results.rowCount()} image(s)", 5000)
+        if self._results.rowCount():
+            self._worklist.move(0)
+
+    def start_new(self) -> None:
+        try:
+            self._session.start_new()
+        except StorageError as exc:
+            show_message(self._parent, "No new session", str(exc))
+            return
+        self._settings.remember_session(self._settings.grader_name, self._session.session_id)
+        self._controller.set_session(self._session.session_id)
+        self._results.set_records([])
+        self._status.showMessage("New session started", 4000)
+
+    def ask_new(self) -> None:
+        message_box = QtWidgets.QMessageBox
+        if self._busy():
+            show_message(self._parent, "Screening is running", "Wait for the batch to finish, or cancel it, before "
+                         "starting a new session.", icon=message_box.Icon.Information)
+            return
+        box = message_box(message_box.Icon.Question, "Start a new session?",
+                          "The list will be emptied. Its images, results and decisions stay in the session "
+                          "database: File > Sessions reopens it.",
+                          message_box.StandardButton.Ok | message_box.StandardButton.Cancel, self._parent)
+        box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        box.accepted.connect(self.start_new)
+        box.open()
+
+    def choose(self) -> None:
+        dialog = gui.sessions_dialog.SessionsDialog(self._storage.sessions, self._session.session_id, self.open,
+                                                    self._parent)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    # --- export -------------------------------------------------------------------------------------------
+
+    def ask_export(self) -> None:
+        folder = self._settings.export_folder or str(Path.home())
+        suggested = str(Path(folder) / f"ran-screening-{date.today().isoformat()}.csv")
+        path, _ = QtWidgets.QFileDialog.getSaveFileName(self._parent, "Export results", suggested,
+                                                        "CSV (*.csv);;JSON (*.json)")
+        if path:
+            self.export(Path(path))
+
+    def export(self, path: Path) -> bool:
+        if path.suffix.lower() not in (".csv", ".json"):
+            path = path.with_suffix(".csv")
+        try:
+            records.session_export.write_session(self._results.records(), path)
+        except WriteError as exc:
+            show_message(self._parent, "Export failed", f"The results could not be written to {path}:\n{exc.reason}.")
+            return False
+        except ValueError as exc:
+            show_message(self._parent, "Export failed", f"The results could not be written to {path}:\n{exc}")
+            return False
+        self._status.showMessage(f"Exported {self._results.rowCount()} image(s) to {path}", 8000)
+        return True
+
+    # --- the database's health ----------------------------------------------------------------------------
+
+    def tell_database_set_aside(self) -> None:
+        kept = self._storage.set_aside
+        if kept is None:
+            return
+        log.warning("damaged session database set aside as %s; a new one was started", Public(kept.name))
+        show_message(self._parent, "The session database was damaged",
+                     f"The session database could not be read, so a new, empty one was started.\n\n"
+                     f"The damaged file was kept, unchanged, as:\n{kept}\n\n"
+                     f"Nothing was deleted: whoever supports this installation may be able to recover earlier "
+                     f"results and decisions from it.")
+
+    def tell_audit_broken(self, problems: list[str]) -> None:
+        if not problems or self.closed:
+            return
+        log.warning("audit trail check failed: %d finding(s)", len(problems))
+        show_message(self._parent, "The audit trail has been altered",
+                     "The session database's audit trail does not hold together: it was changed outside this app "
+                     "(a decision or an audit entry edited, removed or inserted). Decisions shown may not be what "
+                     "the graders saved. The app still works; tell whoever supports this installation, and keep a "
+                     "copy of the database as it is.\n\n" + "\n".join(f"- {p}" for p in problems))
