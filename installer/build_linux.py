@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bundle_config as cfg  # noqa: E402
+import bundle_config as cfg
 
 LINUX = cfg.INSTALLER / "linux"
 SPEC = cfg.INSTALLER / "ran_screening.spec"

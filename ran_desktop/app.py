@@ -18,19 +18,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The engine before PySide6: PySide6 reads the source of every module imported after it (looking for its
 # feature switches), wasted time on the engine and the standard library, which hold no Qt.
-from ran_desktop.engine.records.storage import APP_NAME, StorageError, default_data_dir  # noqa: E402, I001
+from ran_desktop.engine.records.storage import APP_NAME, StorageError, default_data_dir  # noqa: I001 (before PySide6)
 
-from PySide6 import QtWidgets  # noqa: E402
-from PySide6.QtCore import Qt  # noqa: E402
-from PySide6.QtGui import QGuiApplication, QIcon  # noqa: E402
-from PySide6.QtWidgets import QApplication  # noqa: E402
+from PySide6 import QtWidgets
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QGuiApplication, QIcon
+from PySide6.QtWidgets import QApplication
 
-import ran_desktop  # noqa: E402  (its __version__ is read on first use)
-from ran_desktop.gui.binding_check import binding_problem  # noqa: E402
-from ran_desktop.gui.crash import CrashReporter  # noqa: E402
-from ran_desktop.gui.main_window import MainWindow  # noqa: E402
-from ran_desktop.logsafe import PrivacyFilter  # noqa: E402
-from ran_desktop.paths import resources_dir  # noqa: E402
+import ran_desktop
+from ran_desktop.gui.binding_check import binding_problem
+from ran_desktop.gui.crash import CrashReporter
+from ran_desktop.gui.main_window import MainWindow
+from ran_desktop.logsafe import PrivacyFilter
+from ran_desktop.paths import resources_dir
 
 USAGE = f"""usage: ran-desktop [PHOTOS_OR_FOLDERS...]
 

@@ -88,7 +88,7 @@ def console_stream() -> TextIO | None:
             import ctypes
 
             attach_parent_process = -1
-            if ctypes.windll.kernel32.AttachConsole(attach_parent_process):  # type: ignore[attr-defined]
+            if ctypes.windll.kernel32.AttachConsole(attach_parent_process):  # type: ignore[attr-defined]  # Windows only
                 return open("CONOUT$", "w", encoding="utf-8", errors="replace")
         except (OSError, AttributeError):
             return None

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
-from qt_libraries import check, explain, missing_libraries, uses_x11  # noqa: E402
+from qt_libraries import check, explain, missing_libraries, uses_x11
 
 MISSING = "libran-test-absent.so.4"  # a name no system has, whatever is installed here
 

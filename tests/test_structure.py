@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 
@@ -99,3 +100,23 @@ def test_long_modules_say_why_in_their_docstring():
             if "Long because" not in docstring:
                 long[path.relative_to(REPO_ROOT).as_posix()] = source.count("\n")
     assert not long, f"modules over {LONG_MODULE_LINES} lines with no 'Long because' in their docstring: {long}"
+
+
+SUPPRESSION = re.compile(r"#\s*(noqa|type:\s*ignore)\b(?P<rest>.*)$")
+SAYS_WHY = re.compile(r"^(: [A-Z0-9, ]+|\[[a-z-, ]+\])\s*(\(.+\)|#.+)")
+
+
+def _unexplained(source: str) -> list[int]:
+    return [number for number, line in enumerate(source.splitlines(), 1)
+            if (found := SUPPRESSION.search(line)) and not SAYS_WHY.match(found["rest"])]
+
+
+def test_every_suppression_says_why():
+    """A `# noqa` or `# type: ignore` carries its reason (in brackets after the code, or a comment after it);
+    ruff's RUF100 reports one that no longer suppresses anything."""
+    found = {}
+    for path in sorted([*PACKAGE.rglob("*.py"), *(REPO_ROOT / "training").rglob("*.py"), REPO_ROOT / "main.py"]):
+        if lines := _unexplained(path.read_text(encoding="utf-8")):
+            found[path.relative_to(REPO_ROOT).as_posix()] = lines
+    assert not found, f"suppressions without a reason: {found}"
+    assert _unexplained("x = f()  # type: ignore[arg-type]\ny = 1  # noqa: E501 (a URL)\n") == [1]

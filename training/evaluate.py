@@ -60,7 +60,8 @@ def evaluate_records(
 def format_table(metrics: dict[str, Any]) -> str:
     """The paper's table layout: accuracy, specificity, sensitivity, AUC per task; kappa for 5-class DR."""
     lines = [f"{'task':<16}{'n':>7}{'acc':>8}{'spec':>8}{'sens':>8}{'AUC':>8}"]
-    fmt = lambda v: f"{v:8.3f}" if isinstance(v, (int, float)) else f"{'-':>8}"  # noqa: E731
+    def fmt(v: object) -> str:
+        return f"{v:8.3f}" if isinstance(v, (int, float)) else f"{'-':>8}"
     for task in ("any_dr", "referable_dr", "dme", "referable"):
         m = metrics.get(task)
         if m:

@@ -228,7 +228,8 @@ def _heldout_section(heldout: dict | None) -> str:
         return ""
     m = heldout["metrics"]
     kappa, ref, dme = m["dr"]["quadratic_kappa"], m["referable_dr"]["auc"], m["dme"]["auc"]
-    verdict = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    def verdict(ok: bool) -> str:
+        return "met" if ok else "NOT met"
     data = "\n".join(f"- {d}" for d in heldout["data"])
     return f"""
 ## Held-out set: unseen seeds and unseen camera settings

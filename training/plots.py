@@ -7,10 +7,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")  # files only: no display, and no Qt from matplotlib
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES  # noqa: E402
+from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
 
 TASK_TITLES = {"any_dr": "any DR (DR >= 1)", "referable_dr": "referable DR (DR >= 2)", "dme": "DME (>= 1)"}
 

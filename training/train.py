@@ -276,7 +276,8 @@ class Trainer:
             (self.cfg.out / "best.json").write_text(
                 json.dumps({"epoch": self.best_epoch, "selection": self.cfg.select, "score": score,
                             "validation": metrics}, indent=2) + "\n")
-        get = lambda task, key: (metrics.get(task) or {}).get(key)  # noqa: E731
+        def get(task: str, key: str) -> Any:
+            return (metrics.get(task) or {}).get(key)
         return {
             "epoch": self.epoch + 1, "train_loss": train_loss, "val_loss": preds.loss,
             "val_dr_accuracy": get("dr", "accuracy"), "val_kappa": get("dr", "quadratic_kappa"),

@@ -40,10 +40,10 @@ class _ModelInput:
 
 
 class DetailController(QObject):
-    previewReady = Signal(str, dict)  # noqa: N815 (key, {view name: QImage})
-    previewFailed = Signal(str, str)  # noqa: N815
-    heatReady = Signal(str, QImage, str)  # noqa: N815 (key, RGBA heat layer, caption)
-    heatUnavailable = Signal(str, str)  # noqa: N815 (key, why)
+    previewReady = Signal(str, dict)
+    previewFailed = Signal(str, str)
+    heatReady = Signal(str, QImage, str)
+    heatUnavailable = Signal(str, str)
     unexpected = Signal(str, str, str)  # a failure nobody foresaw: summary, details to copy, trace for the log
 
     def __init__(self, parent: QObject | None = None):

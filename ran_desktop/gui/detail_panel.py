@@ -91,9 +91,9 @@ def _fill(table: QTableWidget, rows: list[tuple[str, str]]) -> None:
 
 
 class DetailPanel(QWidget):
-    modeChanged = Signal(str)  # noqa: N815
-    heatRequested = Signal(str, object)  # noqa: N815 (head, grade or None for the predicted one)
-    opacityChanged = Signal(int)  # noqa: N815
+    modeChanged = Signal(str)
+    heatRequested = Signal(str, object)
+    opacityChanged = Signal(int)
 
     def __init__(self, mode: str = GRADCAM, opacity: int = round(HEAT_OPACITY * 100), parent: QWidget | None = None):
         super().__init__(parent)

@@ -7,9 +7,9 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QSizePolicy, QVB
 
 
 class EmptyState(QWidget):
-    sampleRequested = Signal()  # noqa: N815
-    openFilesRequested = Signal()  # noqa: N815
-    openFolderRequested = Signal()  # noqa: N815
+    sampleRequested = Signal()
+    openFilesRequested = Signal()
+    openFolderRequested = Signal()
 
     def __init__(self, formats: str, parent: QWidget | None = None):
         super().__init__(parent)

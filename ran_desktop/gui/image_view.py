@@ -15,7 +15,7 @@ _MAX_ZOOM = 40.0  # times the picture's own pixels: enough to inspect single mic
 
 
 class ImageView(QGraphicsView):
-    zoomChanged = Signal(float)  # noqa: N815 (Qt naming)
+    zoomChanged = Signal(float)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -124,13 +124,13 @@ class ImageView(QGraphicsView):
     def zoom_out(self) -> None:
         self.zoom_by(1 / _ZOOM_STEP)
 
-    def wheelEvent(self, event: QWheelEvent) -> None:  # noqa: N802
+    def wheelEvent(self, event: QWheelEvent) -> None:
         steps = event.angleDelta().y() / 120.0
         if steps:
             self.zoom_by(_ZOOM_STEP**steps)
         event.accept()
 
-    def resizeEvent(self, event) -> None:  # noqa: N802
+    def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         if self._fitted:
             self.fit()

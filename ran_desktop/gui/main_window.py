@@ -228,7 +228,7 @@ class MainWindow(QMainWindow):
     @property
     def reports(self) -> ReportExporter:
         """PDF reports of the images listed: built with the workspace."""
-        self.workspace  # noqa: B018
+        self.workspace  # noqa: B018 (the property builds it)
         return self._reports
 
     def _build_workspace(self) -> None:
@@ -372,17 +372,17 @@ class MainWindow(QMainWindow):
             self.controller.cancel()
             self.status.showMessage("Cancelling… images already screened stay in the list", 4000)
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if dropped_paths(event.mimeData()):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
         if dropped_paths(event.mimeData()):
             event.acceptProposedAction()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = dropped_paths(event.mimeData())
         if paths:
             event.acceptProposedAction()
@@ -520,11 +520,11 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         # The workspace's own layout is restored when it is built.
 
-    def showEvent(self, event: QShowEvent) -> None:  # noqa: N802
+    def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.shown.emit()
 
-    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802
+    def paintEvent(self, event: QPaintEvent) -> None:
         super().paintEvent(event)
         if not self._painted:
             # The grader sees the window now. Next turn: the workspace is built (before any batch, whose threads
@@ -542,7 +542,7 @@ class MainWindow(QMainWindow):
             self._load_after_paint = False
             self.controller.load_model()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self._closed:
             event.accept()
             return

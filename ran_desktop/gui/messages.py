@@ -72,7 +72,7 @@ class ErrorDialog(QDialog):
     def copy_details(self) -> None:
         QGuiApplication.clipboard().setText(self.details.toPlainText())
 
-    def closeEvent(self, event) -> None:  # noqa: N802 (Qt name)
+    def closeEvent(self, event) -> None:
         self.details.clear()
         super().closeEvent(event)
 

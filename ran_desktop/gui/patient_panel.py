@@ -85,27 +85,27 @@ class PatientTreeModel(QAbstractItemModel):
 
     # --- Qt model -----------------------------------------------------------------------------------------
 
-    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008 (Qt's own default)
         if not self.hasIndex(row, column, parent):
             return QModelIndex()
         return self.createIndex(row, column, _TOP if not parent.isValid() else parent.row() + 1)
 
-    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008 (Qt's own default)
         if not index.isValid() or index.internalId() == _TOP:
             return QModelIndex()
         return self.createIndex(index.internalId() - 1, 0, _TOP)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's own default)
         if not parent.isValid():
             return len(self.groups)
         if parent.internalId() == _TOP and parent.column() == 0:
             return len(self.groups[parent.row()].records)
         return 0
 
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 (Qt's own default)
         return len(COLUMNS)
 
-    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:  # noqa: N802
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
             return COLUMNS[section]
         return None
@@ -178,7 +178,7 @@ def _record_text(record: ImageRecord, column: int) -> str:
 
 
 class PatientTree(QTreeView):
-    def selectAll(self) -> None:  # noqa: N802
+    def selectAll(self) -> None:
         """Ctrl+A selects every patient as one range. Qt's own select-all adds a range per expanded patient, and
         with thousands of them every repaint then searched them all: the window froze for many seconds."""
         model = self.model()
@@ -189,7 +189,7 @@ class PatientTree(QTreeView):
 
 
 class PatientPanel(QWidget):
-    recordSelected = Signal(str)  # noqa: N815 (image key)
+    recordSelected = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

@@ -29,7 +29,7 @@ class ReportProgressDialog(QDialog):
     reports a cancel when closed, both of which would re-enter the exporter.
     """
 
-    cancelRequested = Signal()  # noqa: N815
+    cancelRequested = Signal()
 
     def __init__(self, patients: int, with_summary: bool, folder: Path, parent: QWidget | None = None):
         super().__init__(parent)
@@ -80,7 +80,7 @@ class ReportProgressDialog(QDialog):
                            "kept…")
         self.cancelRequested.emit()
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+    def closeEvent(self, event: QCloseEvent) -> None:
         if self._finished:
             event.accept()
             return

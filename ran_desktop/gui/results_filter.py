@@ -72,7 +72,7 @@ class ResultsFilterProxy(QSortFilterProxyModel):
                 return False
         return True
 
-    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+    def filterAcceptsRow(self, source_row: int, source_parent: QModelIndex | QPersistentModelIndex) -> bool:
         source = self.sourceModel()
         if not isinstance(source, ResultsTableModel):
             return True
@@ -81,21 +81,21 @@ class ResultsFilterProxy(QSortFilterProxyModel):
 
     # PySide6's stubs declare the span as QModelRoleDataSpan | QModelRoleData and not iterable; Qt passes a span,
     # which is.
-    def multiData(self, index: QModelIndex | QPersistentModelIndex,  # type: ignore[override]  # noqa: N802
-                  roleDataSpan: QModelRoleDataSpan) -> None:  # noqa: N803
+    def multiData(self, index: QModelIndex | QPersistentModelIndex,  # type: ignore[override]  # the stubs' span
+                  roleDataSpan: QModelRoleDataSpan) -> None:
         # A view asks for about seven roles per cell at once. Qt's own proxy would call into Python once per role;
         # here it is once per cell. Each call from Qt must first take the interpreter lock, which the screening
         # threads hold much of the time during a batch, so fewer calls mean shorter repaints of the table.
         source = self.sourceModel()
         source_index = self.mapToSource(index)
-        for item in roleDataSpan:  # type: ignore[attr-defined]
+        for item in roleDataSpan:  # type: ignore[attr-defined]  # iterable, whatever the stubs say (above)
             value = source.data(source_index, item.role())
             if value is None:
                 item.clearData()  # an empty role is cleared, never set to None (binding_check.py)
             else:
                 item.setData(value)
 
-    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:  # noqa: N802
+    def lessThan(self, left: QModelIndex | QPersistentModelIndex, right: QModelIndex | QPersistentModelIndex) -> bool:
         source = self.sourceModel()
         if not isinstance(source, ResultsTableModel):
             return super().lessThan(left, right)

@@ -38,7 +38,7 @@ _COLUMN_WORDS = {
 class MiddleElideDelegate(QStyledItemDelegate):
     """File names differ at the end (numbers, eye): cut them in the middle, not there."""
 
-    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:  # noqa: N802
+    def initStyleOption(self, option: QStyleOptionViewItem, index: QModelIndex | QPersistentModelIndex) -> None:
         super().initStyleOption(option, index)
         option.textElideMode = Qt.TextElideMode.ElideMiddle
 

@@ -68,7 +68,7 @@ def _grade_box(names: tuple[str, ...], keys: str) -> QComboBox:
 
 
 class ReviewPanel(QWidget):
-    decisionRequested = Signal(object)  # noqa: N815 (a draft GraderDecision: no grader, time or kind yet)
+    decisionRequested = Signal(object)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)

@@ -69,16 +69,16 @@ def run_batch(report: Report, run: BatchRun) -> int:
 
 
 class ScreeningController(QObject):
-    modelLoading = Signal()  # noqa: N815
-    modelReady = Signal(object)  # noqa: N815 (LoadedModel)
-    modelFailed = Signal(str)  # noqa: N815
+    modelLoading = Signal()
+    modelReady = Signal(object)
+    modelFailed = Signal(str)
     waiting = Signal(int)  # paths queued while no model is ready
     progressed = Signal(int, int, object, int)  # files done, files in batch, seconds left or None, paths queued
-    recordsArrived = Signal(list)  # noqa: N815 (ImageRecord, applied in groups)
-    thumbnailsArrived = Signal(object)  # noqa: N815 ({key: QImage} decoded in the worker), just before the records
-    batchFinished = Signal(int, int, bool)  # noqa: N815 (images stored, files in batch, cancelled)
-    batchFailed = Signal(object)  # noqa: N815 (TaskFailure)
-    fileChanged = Signal(str)  # noqa: N815 (a file now holds another photograph than when screened: the message)
+    recordsArrived = Signal(list)
+    thumbnailsArrived = Signal(object)
+    batchFinished = Signal(int, int, bool)
+    batchFailed = Signal(object)
+    fileChanged = Signal(str)
     unexpected = Signal(str, str, str)  # a failure nobody foresaw: summary, details to copy, trace for the log
 
     def __init__(self, database: Path, session_id: int, models_folder: Path, device: str | None,

@@ -49,9 +49,10 @@ class ReportContext:
     @classmethod
     def for_model(cls, loaded: LoadedModel | None, **values: object) -> ReportContext:
         """A context whose model information and heat maps come from `loaded`."""
+        # **values: the dataclass's own fields by name (clinic_name, grader, ...); it checks them itself.
         if loaded is None:
-            return cls(**values)  # type: ignore[arg-type]
-        return cls(model=model_info(loaded), heatmap_model=loaded, **values)  # type: ignore[arg-type]
+            return cls(**values)  # type: ignore[arg-type]  # typed fields given as keywords: checked at run time
+        return cls(model=model_info(loaded), heatmap_model=loaded, **values)  # type: ignore[arg-type]  # as above
 
     @property
     def timestamp(self) -> str:

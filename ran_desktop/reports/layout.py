@@ -200,7 +200,7 @@ def _canvas_maker(decor: PageDecor) -> type[Canvas]:
             super().__init__(*args, **kwargs)
             self._kept_pages: list[dict[str, Any]] = []
 
-        def showPage(self) -> None:  # noqa: N802 (reportlab's name)
+        def showPage(self) -> None:
             self._kept_pages.append(dict(self.__dict__))
             self._startPage()
 

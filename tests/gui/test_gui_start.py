@@ -111,7 +111,7 @@ def test_the_empty_window_is_painted_before_its_workspace_is_built_and_the_model
     events: list[str] = []
 
     class PaintWatch(QObject):
-        def eventFilter(self, obj, event):  # noqa: N802
+        def eventFilter(self, obj, event):
             if obj is window and event.type() == QEvent.Type.Paint and "paint" not in events:
                 events.append("paint")
             return False
@@ -137,7 +137,7 @@ def test_a_window_that_never_paints_still_loads_its_model(qtbot, models_folder, 
     """A window started minimised gets no paint; the model must load all the same."""
 
     class NoPaint(QObject):
-        def eventFilter(self, obj, event):  # noqa: N802
+        def eventFilter(self, obj, event):
             return obj is window and event.type() == QEvent.Type.Paint  # swallowed: the window never paints
 
     window = launch([], data_dir, models_folder)

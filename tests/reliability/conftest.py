@@ -11,10 +11,10 @@ import pytest
 # the GUI tests' helpers (real drag-and-drop events, waiting for batches) are shared, not copied
 sys.path.append(str(Path(__file__).resolve().parent.parent / "gui"))
 
-from corpus import build_corpus  # noqa: E402
-from gui_helpers import TIMEOUT_MS  # noqa: E402
-from recorded_runs import Run, cli_has_reports, run_app, run_cli  # noqa: E402
-from sandbox import unreadable_prefix  # noqa: E402
+from corpus import build_corpus
+from gui_helpers import TIMEOUT_MS
+from recorded_runs import Run, cli_has_reports, run_app, run_cli
+from sandbox import unreadable_prefix
 
 
 @pytest.fixture(scope="session")

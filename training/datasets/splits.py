@@ -78,10 +78,10 @@ def split_records(
 def _check(fractions: Sequence[float], stratify: str | None) -> tuple[float, float, float]:
     if stratify not in STRATIFY:
         raise ValueError(f"stratify must be 'dr', 'dme' or None, got {stratify!r}")
-    shares = tuple(float(f) for f in fractions)
-    if len(shares) != 3 or min(shares) < 0 or abs(sum(shares) - 1.0) > 1e-6 or shares[0] == 0:
+    values = [float(f) for f in fractions]
+    if len(values) != 3 or min(values) < 0 or abs(sum(values) - 1.0) > 1e-6 or values[0] == 0:
         raise ValueError(f"fractions must be three non-negative numbers summing to 1, train > 0; got {fractions}")
-    return shares  # type: ignore[return-value]
+    return values[0], values[1], values[2]
 
 
 def _check_unique(records: list[Record]) -> None:
