@@ -154,7 +154,7 @@ def _real_section(real: dict | None) -> str:
 {data}
 
 The authors' testing photographs of IDRiD's segmentation set, each as taken (grades derived from its expert lesion
-masks by the ICDR/DME rules in `training/real/mask_grading.py`) and with its lesions removed (grade 0), every image
+masks by the ICDR/DME rules in `training/datasets/idrid_grading.py`) and with its lesions removed (grade 0), every image
 with decoy fills so neither kind can be told by inpainting traces. Measured through this bundle with the app's own
 rule:
 ```

@@ -13,13 +13,13 @@ from idrid_tree import lesioned as _lesioned
 from locations import REPO_ROOT
 
 from training.datasets import detect_dataset, load_dataset
+from training.datasets.idrid_grading import grade_masks
 from training.datasets.idrid_segmentation import LESIONS, load_cases, read_case
+from training.fundus import rules as R
+from training.fundus.geometry import FieldGeometry
 from training.real.inpaint import decoy_region, fill, lesion_free
 from training.real.lesion_bank import LesionBank, cut_lesions, paste
-from training.real.mask_grading import grade_masks
-from training.synthetic import rules as R
 from training.synthetic.generate import generate_fundus
-from training.synthetic.geometry import FieldGeometry
 
 SHARED = REPO_ROOT.parent / "shared" / "data" / "idrid-segmentation"
 def test_the_adapter_reads_the_distributed_layout(tmp_path):

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 
+from training.fundus import rules as R
 from training.synthetic import (
     LABEL_COLUMNS,
     SEVERE_CRITERIA,
@@ -25,7 +26,6 @@ from training.synthetic import (
     write_contact_sheet,
     write_dataset,
 )
-from training.synthetic import rules as R
 from training.synthetic.cli import main as cli_main
 
 SIZE = 256  # small and fast; the generator scales everything with the disc diameter

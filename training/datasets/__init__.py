@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from training.datasets import aptos, eyepacs, folders, generic_csv, idrid, idrid_segmentation, messidor, session
+from training.datasets import (
+    aptos,
+    eyepacs,
+    folders,
+    generic_csv,
+    idrid,
+    idrid_grading,
+    idrid_segmentation,
+    messidor,
+    session,
+)
 from training.datasets.records import LoadedRecords, Record
 from training.datasets.splits import Splits, load_split, save_split, split_records
 
@@ -14,7 +24,7 @@ _LOADERS: dict[str, Callable[..., LoadedRecords]] = {
     "aptos": aptos.load,
     "messidor": messidor.load,
     "idrid": idrid.load,
-    "idrid-seg": idrid_segmentation.load,
+    "idrid-seg": idrid_grading.load,
     "folders": folders.load,
     "csv": generic_csv.load,
     "session": session.load,

@@ -15,7 +15,7 @@
 
 `root` may be "A. Segmentation" itself or the IDRiD folder holding it. Masks are 0/255 (or 1-bit) TIFFs at the
 photograph's size. As a training data set (`--data idrid-seg:PATH`) each photograph gets the DR and DME grades its
-masks imply (`training/real/mask_grading.py`); the authors' train/test split is kept as `split_hint`.
+masks imply (`training/datasets/idrid_grading.py`); the authors' train/test split is kept as `split_hint`.
 """
 
 from __future__ import annotations
@@ -25,9 +25,6 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
-from ran_desktop.engine.imaging.loading.types import Eye
-from training.datasets.records import LoadedRecords, Record
 
 SOURCE = "idrid-seg"
 SEGMENTATION = "A. Segmentation"
@@ -126,15 +123,3 @@ def read_case(case: SegmentationCase, width: int | None = None) -> CaseImages:
     shape = rgb.shape[:2]
     masks = {kind: read_mask(case.masks[kind], shape) for kind in (*LESIONS, DISC)}
     return CaseImages(case, rgb, masks, rgb.shape[1] / full_w)
-
-
-def load(root: Path) -> LoadedRecords:
-    """As a training set: each photograph with the grades its masks imply (decoded at 1/3 size to measure)."""
-    from training.real.mask_grading import grade_case
-
-    records = LoadedRecords(SOURCE)
-    for case in load_cases(root):
-        graded = grade_case(read_case(case, width=1424))
-        records.add(Record(case.image, graded.dr, graded.dme, case.id, Eye(graded.eye), SOURCE, case.split),
-                    case.id)
-    return records

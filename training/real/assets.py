@@ -13,10 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from training.fundus.camera import CameraParams
+from training.fundus.geometry import FieldGeometry
+from training.fundus.real_background import PhotoAnatomy, pyramid, warp_photograph
 from training.real.lesion_bank import LesionBank
-from training.synthetic.camera import CameraParams
-from training.synthetic.geometry import FieldGeometry
-from training.synthetic.real_background import PhotoAnatomy, pyramid, warp_photograph
 
 BANK_FILE = "lesion-bank.npz"
 BACKGROUNDS = "backgrounds"

@@ -35,11 +35,12 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ran_desktop.engine.imaging.field_of_view import detect_fov
 from training import lesion_masks
+from training.datasets.idrid_grading import GradedCase, grade_case
 from training.datasets.idrid_segmentation import DISC, LESIONS, CaseImages, load_cases, read_case
 from training.real.inpaint import decoy_region, fill
 from training.real.lesion_bank import LesionBank, cut_lesions
-from training.real.mask_grading import GradedCase, grade_case
 
 DATASET = "IDRiD lesion segmentation (real photographs)"
 LICENCE = "CC BY 4.0"
@@ -73,8 +74,6 @@ def prepare_case(images: CaseImages, seed: int) -> PreparedCase:
 def with_decoys(rgb: np.ndarray, case: PreparedCase, others: list[PreparedCase], seed: int) -> np.ndarray:
     """`rgb` (a photograph or its lesion-free copy) with lesion-shaped fills from other photographs' masks."""
     rng = np.random.default_rng(seed)
-    from ran_desktop.engine.imaging.preprocess import detect_fov
-
     fov = detect_fov(case.images.rgb).mask
     avoid = case.lesions | case.images.masks[DISC]
     out = rgb

@@ -10,12 +10,9 @@ Public API:
 Console entry: training.synthetic.cli:main (ran-synth).
 """
 
-from training.synthetic.camera import FAMILIES, CameraParams, sample_camera
-from training.synthetic.contact_sheet import write_contact_sheet
-from training.synthetic.dataset import LABEL_COLUMNS, DatasetSummary, plan_dataset, write_dataset
-from training.synthetic.generate import BACKGROUNDS, FIELDS, FundusSample, generate_fundus
-from training.synthetic.geometry import QUADRANTS, FieldGeometry
-from training.synthetic.rules import (
+from training.fundus.camera import FAMILIES, CameraParams, sample_camera
+from training.fundus.geometry import QUADRANTS, FieldGeometry
+from training.fundus.rules import (
     LESION_KINDS,
     SEVERE_CRITERIA,
     Lesion,
@@ -24,6 +21,9 @@ from training.synthetic.rules import (
     haemorrhage_counts,
     severe_criteria,
 )
+from training.synthetic.contact_sheet import write_contact_sheet
+from training.synthetic.dataset import LABEL_COLUMNS, DatasetSummary, plan_dataset, write_dataset
+from training.synthetic.generate import BACKGROUNDS, FIELDS, FundusSample, generate_fundus
 
 __all__ = [
     "BACKGROUNDS",

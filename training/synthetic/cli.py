@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Sequence
 
-from training.synthetic.camera import FAMILIES
+from training.fundus.camera import FAMILIES
 from training.synthetic.contact_sheet import write_contact_sheet
 from training.synthetic.dataset import FORMATS, write_dataset
 

@@ -8,8 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.synthetic.generate import FundusSample, generate_fundus
-from training.synthetic.rules import (
+from training.fundus.rules import (
     CRITERION_BEADING,
     CRITERION_HAEMORRHAGES,
     CRITERION_IRMA,
@@ -17,6 +16,7 @@ from training.synthetic.rules import (
     POSTERIOR_POLE_DD,
     SEVERE_CRITERIA,
 )
+from training.synthetic.generate import FundusSample, generate_fundus
 
 _DR_NAMES = ("DR 0 none", "DR 1 mild", "DR 2 moderate", "DR 3 severe", "DR 4 proliferative")
 _CRITERION_SHORT = {CRITERION_HAEMORRHAGES: "H>20x4", CRITERION_BEADING: "VB", CRITERION_IRMA: "IRMA"}

@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 
 from training import lesion_masks
-from training.synthetic.anatomy import sample_appearance
-from training.synthetic.camera import FAMILIES, sample_camera
+from training.fundus.anatomy import sample_appearance
+from training.fundus.camera import FAMILIES, sample_camera
 from training.synthetic.generate import DEFAULT_DR_WEIGHTS, DME_WEIGHTS, generate_fundus
 
 LABEL_COLUMNS = ("image", "dr", "dme", "patient", "eye", "seed", "camera_family", "background", "lesions",

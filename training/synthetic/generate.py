@@ -6,15 +6,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from training.synthetic import rules as R
-from training.synthetic.anatomy import Appearance, render_background, render_disc, sample_appearance
-from training.synthetic.camera import CameraParams, apply_camera, frame_size, sample_camera
-from training.synthetic.geometry import EYES, FieldGeometry
+from training.fundus import rules as R
+from training.fundus.anatomy import Appearance, render_background, render_disc, sample_appearance
+from training.fundus.camera import CameraParams, apply_camera, frame_size, sample_camera
+from training.fundus.geometry import EYES, FieldGeometry
+from training.fundus.real_background import real_background
+from training.fundus.vessels import composite_vessels, grow_vessel_tree, render_vessel_maps
+from training.real.assets import idrid_background
 from training.synthetic.lesion_paint import paint_deep, paint_superficial, painted_lesion_bits
 from training.synthetic.lesion_plan import plan_lesions
-from training.synthetic.real_background import real_background
 from training.synthetic.real_lesions import DEEP_KINDS, paste_real, split_for_pasting
-from training.synthetic.vessels import composite_vessels, grow_vessel_tree, render_vessel_maps
 
 BACKGROUNDS = ("synthetic", "real", "idrid")
 LESION_SOURCES = ("painted", "real")
@@ -159,8 +160,6 @@ def generate_fundus(
     elif background == "real":
         img, geom, occupancy, vessels = real_background(rng_anat, cam, eye)
     else:
-        from training.real.assets import idrid_background  # here: training.real imports this package
-
         img, geom, occupancy, vessels, _ = idrid_background(rng_anat, cam, eye, str(real_assets))
     plan = plan_lesions(rng_les, dr, dme, geom, occupancy, vessels, severe_criterion)
     pasted: list = []

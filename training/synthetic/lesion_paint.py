@@ -7,11 +7,11 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from training.synthetic import rules as R
-from training.synthetic.geometry import FieldGeometry
+from training.fundus import rules as R
+from training.fundus.geometry import FieldGeometry
+from training.fundus.noise import smooth_noise
+from training.fundus.vessels import FineCanvas
 from training.synthetic.lesion_plan import MASK_BIT, LesionPlan, Shape
-from training.synthetic.noise import smooth_noise
-from training.synthetic.vessels import FineCanvas
 
 # Fraction of light blood lets through at full density (RGB); haemorrhages are darker than vessels because the
 # blood layer is thicker.

@@ -22,9 +22,9 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from training.synthetic import rules as R
-from training.synthetic.geometry import QUADRANTS, FieldGeometry
-from training.synthetic.vessels import Vessel
+from training.fundus import rules as R
+from training.fundus.geometry import QUADRANTS, FieldGeometry
+from training.fundus.vessels import Vessel
 
 
 @dataclass

@@ -13,8 +13,10 @@ from dataclasses import replace
 
 import numpy as np
 
-from training.synthetic import rules as R
-from training.synthetic.geometry import FieldGeometry
+from training.fundus import rules as R
+from training.fundus.geometry import FieldGeometry
+from training.real.assets import lesion_bank
+from training.real.lesion_bank import paste
 from training.synthetic.lesion_plan import MASK_BIT, LesionPlan
 
 BANK_KIND = {
@@ -48,9 +50,6 @@ def paste_real(img: np.ndarray, shapes: list, geom: FieldGeometry, assets: str, 
     lesion's own mask is added to `lesion_bits` (uint8 (H, W), training/lesion_masks.py), when given."""
     if not shapes:
         return 0
-    from training.real.assets import lesion_bank  # here: training.real imports this package
-    from training.real.lesion_bank import paste
-
     bank = lesion_bank(assets)
     done = 0
     for shape in shapes:

@@ -16,8 +16,8 @@ from ran_desktop.engine.imaging.preprocess import PreprocessSettings, crop_to_fo
 from ran_desktop.engine.model import LESION_KINDS, ran18
 from ran_desktop.engine.model.bundle import load_bundle, save_bundle
 from training import lesion_masks
+from training.fundus import rules as R
 from training.losses import LesionLoss, lesion_targets
-from training.synthetic import rules as R
 from training.synthetic.generate import generate_fundus
 
 TINY = dict(base_width=8, nominal_input_size=64)

@@ -2,7 +2,7 @@
 
 Each connected region of a mask is one lesion: microaneurysms (MA) -> microaneurysm; haemorrhages (HE) -> dot
 haemorrhage when smaller than 0.12 DD across, else blot; soft exudates (SE) -> cotton-wool spot; hard exudates (EX)
--> hard exudate. The lesions then go through `training.synthetic.rules`, written once for both:
+-> hard exudate. The lesions then go through `training.fundus.rules`, written once for both:
 - DR: microaneurysms only -> 1; anything more -> 2; more than 20 haemorrhages in each of the four quadrants (about
   the field's centre, split along the retina's horizontal meridian; the 4-2-1 rule's first criterion) -> 3. IDRiD
   has no masks for venous beading, IRMA or new vessels, so the other two 4-2-1 criteria and grade 4 cannot be seen:
@@ -14,14 +14,17 @@ The fovea is located from the disc mask and the dark macula (`anatomy.py`).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 
-from training.datasets.idrid_segmentation import DISC, CaseImages
-from training.real.anatomy import real_geometry
-from training.synthetic import rules as R
-from training.synthetic.geometry import FieldGeometry
+from ran_desktop.engine.imaging.loading.types import Eye
+from training.datasets.idrid_anatomy import real_geometry
+from training.datasets.idrid_segmentation import DISC, SOURCE, CaseImages, load_cases, read_case
+from training.datasets.records import LoadedRecords, Record
+from training.fundus import rules as R
+from training.fundus.geometry import FieldGeometry
 
 DOT_MAX_DIAMETER_DD = 0.12
 KIND_OF_MASK = {"MA": R.MICROANEURYSM, "EX": R.HARD_EXUDATE, "SE": R.COTTON_WOOL_SPOT}
@@ -82,3 +85,13 @@ def grade_case(images: CaseImages) -> GradedCase:
     red = images.masks["MA"] | images.masks["HE"]
     geometry = real_geometry(images.rgb, images.masks[DISC], red)
     return grade_masks(images.masks, geometry)
+
+
+def load(root: Path) -> LoadedRecords:
+    """As a training set: each photograph with the grades its masks imply (decoded at 1/3 size to measure)."""
+    records = LoadedRecords(SOURCE)
+    for case in load_cases(root):
+        graded = grade_case(read_case(case, width=1424))
+        records.add(Record(case.image, graded.dr, graded.dme, case.id, Eye(graded.eye), SOURCE, case.split),
+                    case.id)
+    return records

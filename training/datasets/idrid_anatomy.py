@@ -12,7 +12,7 @@ import cv2
 import numpy as np
 
 from ran_desktop.engine.imaging.preprocess import detect_fov
-from training.synthetic.geometry import FieldGeometry
+from training.fundus.geometry import FieldGeometry
 
 DISC_FOVEA_DD = 2.5  # disc centre to fovea, in disc diameters (anatomy textbooks: 2.3-2.7)
 FOVEA_BELOW_DISC_DD = 0.3  # the fovea lies this much below the disc centre, on average

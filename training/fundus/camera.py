@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 import cv2
 import numpy as np
 
-from training.synthetic.geometry import FieldGeometry
+from training.fundus.geometry import FieldGeometry
 
 FAMILIES = ("train", "heldout")
 SIZE_RANGE = (384, 1024)

@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from training.synthetic.anatomy import Appearance
-from training.synthetic.geometry import FieldGeometry
+from training.fundus.anatomy import Appearance
+from training.fundus.geometry import FieldGeometry
 
 _STEP = 0.05  # DD between path points
 _MIN_WIDTH = 0.011  # DD; thinner vessels are invisible at fundus-camera resolution

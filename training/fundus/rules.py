@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from math import hypot
 
-from training.synthetic.geometry import QUADRANTS
+from training.fundus.geometry import QUADRANTS
 
 MICROANEURYSM = "microaneurysm"
 DOT_HAEMORRHAGE = "dot_haemorrhage"

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from training.synthetic.geometry import FieldGeometry
-from training.synthetic.noise import fractal_noise, polar_noise, smooth_noise
+from training.fundus.geometry import FieldGeometry
+from training.fundus.noise import fractal_noise, polar_noise, smooth_noise
 
 # Fundus base colour from light (blond) to dark (heavily pigmented) fundi; interpolated by `pigment`.
 _PIGMENT_STOPS = np.array(

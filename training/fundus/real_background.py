@@ -15,9 +15,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from training.synthetic.camera import CameraParams, frame_size
-from training.synthetic.geometry import FieldGeometry
-from training.synthetic.vessels import Vessel
+from training.fundus.camera import CameraParams, frame_size
+from training.fundus.geometry import FieldGeometry
+from training.fundus.vessels import Vessel
 
 SAMPLE_PATH = Path(__file__).resolve().parents[2] / "resources" / "samples" / "normal_fundus_OS.jpg"
 
