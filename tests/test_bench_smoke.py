@@ -36,3 +36,14 @@ def test_unknown_benchmark_is_refused():
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "unknown benchmark" in proc.stderr
+
+
+def test_the_launch_comparison_runs_against_another_checkout(tmp_path):
+    """bench.launch_ab against this same checkout: both windows start, and the two medians are of one code."""
+    model = tmp_path / "models" / "ran18-tiny"
+    create_untrained_bundle(model, variant="ran18", base_width=16)
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", RAN_DEVICE="cpu")
+    proc = subprocess.run([sys.executable, "-m", "bench.launch_ab", str(REPO), "--runs", "1", "--models",
+                           str(model.parent)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert "median launch over 1 alternated runs: bare" in proc.stdout and "this / other = " in proc.stdout

@@ -1,8 +1,9 @@
 """Reports menu: PDF reports for the current patient, the selected patients or the whole batch.
 
-The window's records are read when the export starts, so every decision saved until then is in the reports. The
-reports package writes them in a TaskRunner worker: it never overwrites a file, leaves nothing half-written
-and takes the model's lock itself for each heat map. The worker only sees plain data and reports progress through
+The session's records are read from the database when the export starts, so every decision saved until then (from
+this window or another workstation on the same data) is in the reports. The reports package writes them in a
+TaskRunner worker: it never overwrites a file, leaves nothing half-written and takes the model's lock itself for
+each heat map. The worker only sees plain data and reports progress through
 the runner's queued signals; every widget is touched in the GUI thread.
 
 While the model is still loading the commands are disabled (the heat maps need it, and it is seconds away). When
@@ -20,7 +21,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QItemSelectionModel, QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
     from ran_desktop.gui.screening_controller import ScreeningController
     from ran_desktop.gui.settings import AppSettings
     from ran_desktop.gui.status_bar import AppStatusBar
+    from ran_desktop.gui.worklist import Worklist
     from ran_desktop.gui.workspace import Workspace
     from ran_desktop.reports import WrittenReport
 
@@ -194,30 +196,24 @@ def open_in_file_manager(folder: Path) -> None:
     QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
 
-class ExportHost(Protocol):
-    """What the exporter needs from the window it serves (the window is one; the exporter does not know it)."""
-
-    settings: AppSettings
-    results: ResultsTableModel  # the records the reports are made from
-    controller: ScreeningController  # the loaded model, which draws the heat maps
-    status: AppStatusBar
-    reporter: CrashReporter
-
-    @property
-    def workspace(self) -> Workspace: ...
-
-    def current_record(self) -> ImageRecord | None: ...
-
-
 class ReportExporter(QObject):
     """Owns the Reports commands' state, the export worker and its windows. One export at a time."""
 
     finished = Signal(object)  # ExportOutcome, or TaskFailure when the worker failed outright
 
-    def __init__(self, host: ExportHost, parent: QWidget):
+    def __init__(self, parent: QWidget, settings: AppSettings, results: ResultsTableModel,
+                 records: Callable[[], list[ImageRecord]], controller: ScreeningController, worklist: Worklist,
+                 workspace: Callable[[], Workspace], status: AppStatusBar, reporter: CrashReporter):
         super().__init__(parent)
-        self.host = host
         self.parent_widget = parent  # dialogs open over it
+        self.settings = settings
+        self.results = results  # the list: whether there is anything to report
+        self.records = records  # the session's records as the database holds them: what the reports are made from
+        self.controller = controller  # the loaded model, which draws the heat maps
+        self._worklist = worklist
+        self._workspace = workspace
+        self.status = status
+        self.reporter = reporter
         # Replaceable, so tests (and scripted runs) never block on a native dialog or a file manager.
         self.choose_folder: FolderChooser = QFileDialog.getExistingDirectory
         self.confirm_drafts: Callable[[QWidget, str, str], bool] = _ask_yes_no
@@ -235,10 +231,9 @@ class ReportExporter(QObject):
     def attach(self, actions: WindowActions, workspace: Workspace) -> None:
         """Keep the commands' enabled state in step with the list, the selection, the model and this export."""
         self.actions = actions
-        w = self.host
-        actions.report_dicom.setChecked(w.settings.report_dicom)
-        for signal in (w.results.modelReset, w.results.rowsInserted, w.results.rowsRemoved,
-                       w.controller.modelLoading, w.controller.modelReady, w.controller.modelFailed,
+        actions.report_dicom.setChecked(self.settings.report_dicom)
+        for signal in (self.results.modelReset, self.results.rowsInserted, self.results.rowsRemoved,
+                       self.controller.modelLoading, self.controller.modelReady, self.controller.modelFailed,
                        workspace.list_tabs.currentChanged, workspace.patients.model.modelReset):
             signal.connect(self.update_actions)
         for selection in (workspace.table.selectionModel(), workspace.patients.tree.selectionModel()):
@@ -250,8 +245,7 @@ class ReportExporter(QObject):
         a = self.actions
         if a is None:
             return
-        w = self.host
-        ready = self._job is None and w.controller.model_state != "loading" and w.results.rowCount() > 0
+        ready = self._job is None and self.controller.model_state != "loading" and self.results.rowCount() > 0
         a.report_batch.setEnabled(ready)
         a.report_current.setEnabled(ready and self._has_current())
         a.report_selected.setEnabled(ready and self._selection().hasSelection())
@@ -259,31 +253,29 @@ class ReportExporter(QObject):
     # --- what to export -----------------------------------------------------------------------------------
 
     def _patients_shown(self) -> bool:
-        return self.host.workspace.patients_shown()
+        return self._workspace().patients_shown()
 
     def _selection(self) -> QItemSelectionModel:  # of the list the user is looking at
-        w = self.host
-        ws = w.workspace
+        ws = self._workspace()
         return ws.patients.tree.selectionModel() if self._patients_shown() else ws.table.selectionModel()
 
     def _has_current(self) -> bool:
-        ws = self.host.workspace
+        ws = self._workspace()
         if self._patients_shown() and ws.patients.tree.currentIndex().isValid():
             return True
         return ws.table.currentIndex().isValid()
 
     def current_keys(self) -> list[str]:
         """Image keys of the current patient: the one picked in the patient view, else the selected image's."""
-        w = self.host
         if self._patients_shown():
-            group = w.workspace.patients.model.group_at(w.workspace.patients.tree.currentIndex())
+            group = self._workspace().patients.model.group_at(self._workspace().patients.tree.currentIndex())
             if group is not None:
                 return [r.key for r in group.records]
-        record = w.current_record()
+        record = self._worklist.current_record()
         return [record.key] if record is not None else []
 
     def selected_keys(self) -> list[str]:
-        ws = self.host.workspace
+        ws = self._workspace()
         if self._patients_shown():
             model = ws.patients.model
             groups = (model.group_at(i) for i in ws.patients.tree.selectionModel().selectedRows())
@@ -304,20 +296,19 @@ class ReportExporter(QObject):
 
     def set_dicom(self) -> None:
         if self.actions is not None:
-            self.host.settings.report_dicom = self.actions.report_dicom.isChecked()
+            self.settings.report_dicom = self.actions.report_dicom.isChecked()
 
     def _export(self, scope: str) -> None:
-        w = self.host
         if self._job is not None:
-            w.status.showMessage("A report export is already running", 4000)
+            self.status.showMessage("A report export is already running", 4000)
             return
-        if w.controller.model_state == "loading":
-            w.status.showMessage("Reports can be exported once the model has loaded (the heat maps need it)", 6000)
+        if self.controller.model_state == "loading":
+            self.status.showMessage("Reports can be exported once the model has loaded (the heat maps need it)", 6000)
             return
         keys = self.current_keys() if scope == CURRENT else self.selected_keys() if scope == SELECTED else None
         groups = self._groups(scope, keys)
         if not groups:
-            w.status.showMessage("There is no patient to export a report for", 4000)
+            self.status.showMessage("There is no patient to export a report for", 4000)
             return
         parent = self.parent_widget
         if (question := drafts_question(groups)) and not self.confirm_drafts(parent, "Reports not reviewed", question):
@@ -331,8 +322,8 @@ class ReportExporter(QObject):
             self.start(groups, Path(folder), with_summary=scope == BATCH)
 
     def _groups(self, scope: str, keys: list[str] | None) -> list[PatientGroup]:
-        records = self.host.results.records()
-        patterns = self.host.settings.file_name_patterns
+        records = self.records()
+        patterns = self.settings.file_name_patterns
         return group_by_patient(records, patterns) if keys is None else groups_for(records, keys, patterns)
 
     @staticmethod
@@ -344,7 +335,7 @@ class ReportExporter(QObject):
         return f"Folder for the reports of all {len(groups)} patient(s) and the batch summary"
 
     def _start_folder(self) -> str:
-        settings = self.host.settings
+        settings = self.settings
         for folder in (settings.report_folder, settings.export_folder):
             if folder and Path(folder).is_dir():
                 return folder
@@ -353,12 +344,11 @@ class ReportExporter(QObject):
     # --- the export ---------------------------------------------------------------------------------------
 
     def start(self, groups: list[PatientGroup], folder: Path, *, with_summary: bool) -> None:
-        w = self.host
-        s = w.settings
+        s = self.settings
         logo = s.clinic_logo
         job = ExportJob(
             groups=tuple(groups), folder=folder, with_summary=with_summary, dicom=s.report_dicom,
-            loaded=w.controller.loaded, clinic_name=s.clinic_name, clinic_logo=Path(logo) if logo else None,
+            loaded=self.controller.loaded, clinic_name=s.clinic_name, clinic_logo=Path(logo) if logo else None,
             grader=s.grader_name, heat_opacity=s.heat_opacity / 100,
         )
         self._job = job
@@ -373,7 +363,7 @@ class ReportExporter(QObject):
     def cancel(self) -> None:
         if self._job is not None:
             self._stop.set()
-            self.host.status.showMessage("Cancelling the report export… reports already written are kept", 6000)
+            self.status.showMessage("Cancelling the report export… reports already written are kept", 6000)
 
     def _on_progress(self, payload: tuple) -> None:
         if self.progress is None:
@@ -389,13 +379,13 @@ class ReportExporter(QObject):
         log.info("report export %s: %d patient report(s) of %d written", Public(state), len(outcome.reports),
                  outcome.patients)
         if outcome.anything_written:
-            self.host.settings.report_folder = str(outcome.folder)
+            self.settings.report_folder = str(outcome.folder)
         title, text, icon = outcome_text(outcome)
         show_report_outcome(self.parent_widget, title, text, outcome.notes,
                             outcome.folder if outcome.anything_written else None,
                             lambda folder: self.open_folder(folder), icon=icon)  # the opener as set at click time
         if not outcome.problem:
-            self.host.status.showMessage(f"{_reports(len(outcome.reports))} written to {outcome.folder}", 10000)
+            self.status.showMessage(f"{_reports(len(outcome.reports))} written to {outcome.folder}", 10000)
         self.finished.emit(outcome)
 
     def _on_failed(self, failure: TaskFailure) -> None:
@@ -408,7 +398,7 @@ class ReportExporter(QObject):
                          f"Reports could not be written to {folder}:\n{failure.message}\n\nReports written before "
                          f"this are complete and were kept.")
         else:
-            self.host.reporter.report(f"Report export stopped: {failure.message}", failure.details, failure.trace)
+            self.reporter.report(f"Report export stopped: {failure.message}", failure.details, failure.trace)
         self.finished.emit(failure)
 
     def _finish(self) -> None:

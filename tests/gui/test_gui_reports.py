@@ -1,5 +1,6 @@
 """Reports menu: PDF reports for the current patient, the selected patients and the whole batch, written by the real
-engine in the background from the window's records (decisions included), read back with pypdf.
+reports package in the background from the session's records in the database (decisions included), read back with
+pypdf.
 
 Only the folder chooser and the file manager are replaced (they would block on native windows); the export itself
 is the real one.
@@ -335,3 +336,23 @@ def test_reviewed_reports_are_not_drafts(screened, qtbot, tmp_path):
     text = pdf_text(outcome.reports[0].path)
     assert "DRAFT" not in text and "NOT REVIEWED" not in text and "ROUTINE RESCREENING" in text
 
+
+
+def test_reports_are_made_from_the_database_not_from_the_list(screened, qtbot, tmp_path, data_dir):
+    """A decision saved by another workstation on the same data folder, which this window's list has not seen yet,
+    is in the report: the export reads the session's records from the database when it starts."""
+    from ran_desktop.engine.records.review import GraderDecision
+    from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
+
+    window = screened
+    record = window.results.record(window.results.row_of(key_of(window, "P-1002", "_L")))
+    assert record.decision is None
+    with Storage(data_dir / DATABASE_NAME) as elsewhere:
+        elsewhere.save_decision(record.image_id, GraderDecision(4, 2, kind=OVERRIDDEN, grader="Dr Elsewhere"))
+    assert window.results.record(window.results.row_of(record.key)).decision is None  # the list has not seen it
+    window.select_key(record.key)
+    folder = tmp_path / "reports"
+    outcome = export(window, qtbot, window.commands.report_current, folder)
+    assert not outcome.problem
+    text = pdf_text(folder / report_names(folder)[0])
+    assert "Dr Elsewhere" in text and f"{grade_label('dr', 4)} (OVERRIDDEN by grader)" in text

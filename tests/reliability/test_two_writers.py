@@ -66,9 +66,9 @@ def test_a_window_that_did_not_see_anothers_save_is_refused_and_shown_theirs(sta
     a.activateWindow()
     qtbot.waitActive(a)
     assert a.results.record(0).decision is None  # this window has not seen B's decision
-    qtbot.keyClick(a.table, Qt.Key.Key_0)  # the grader's keys: DR 0, DME 0, save
-    qtbot.keyClick(a.table, Qt.Key.Key_0, Qt.KeyboardModifier.AltModifier)
-    qtbot.keyClick(a.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+    qtbot.keyClick(a.workspace.table, Qt.Key.Key_0)  # the grader's keys: DR 0, DME 0, save
+    qtbot.keyClick(a.workspace.table, Qt.Key.Key_0, Qt.KeyboardModifier.AltModifier)
+    qtbot.keyClick(a.workspace.table, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
     qtbot.waitUntil(lambda: any(m.isVisible() for m in a.findChildren(QMessageBox)), timeout=10_000)
     box = next(m for m in a.findChildren(QMessageBox) if m.isVisible())
     assert box.windowTitle() == "Changed elsewhere: not saved" and "DR 4, DME 2" in box.text()

@@ -1,0 +1,67 @@
+"""Launch time of this checkout against another one (a worktree of the code before a change), alternated with a bare
+PySide6 window, so a restructuring can show it did not slow the window's start. Each launch is a fresh interpreter
+running `bench.gui`'s own children (the same measurement as `bench/run.py --only gui`) from that checkout's files.
+
+    git worktree add /tmp/before <commit>
+    .venv/bin/python -m bench.launch_ab /tmp/before --runs 15
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import REPO
+
+
+def launch_seconds(checkout: Path, role: str, models: Path) -> float:
+    """Seconds from starting a fresh interpreter on `checkout`'s code to its window's first event-loop turn."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(checkout))
+    started = time.time()
+    done = subprocess.run([sys.executable, "-m", "bench.gui", "--child", role, "--models", str(models)],
+                          cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"{checkout}: the {role} window did not start:\n{done.stderr[-2000:]}")
+    return json.loads(lines[-1])["shown_at"] - started
+
+
+def compare(other: Path, runs: int, models_dir: Path) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as scratch:
+        models = Path(scratch)
+        for bundle in (p for p in models_dir.iterdir() if (p / "manifest.json").is_file()):
+            (models / bundle.name).symlink_to(bundle.resolve(), target_is_directory=True)
+        times: dict[str, list[float]] = {"bare": [], "other": [], "this": []}
+        for _ in range(runs):  # alternated, so load on the machine falls on all three alike
+            times["bare"].append(launch_seconds(REPO, "bare", models))
+            times["other"].append(launch_seconds(other, "app", models))
+            times["this"].append(launch_seconds(REPO, "app", models))
+    medians = {name: statistics.median(values) for name, values in times.items()}
+    return {**{f"{name}_ms": 1000 * value for name, value in medians.items()},
+            "this_vs_other": medians["this"] / medians["other"],
+            "other_vs_bare": medians["other"] / medians["bare"], "this_vs_bare": medians["this"] / medians["bare"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("other", type=Path, help="the other checkout (e.g. a git worktree before the change)")
+    parser.add_argument("--runs", type=int, default=15)
+    parser.add_argument("--models", type=Path, default=REPO / "models", help="models folder both launch with")
+    args = parser.parse_args(argv)
+    result = compare(args.other.resolve(), args.runs, args.models)
+    print(f"median launch over {args.runs} alternated runs: bare {result['bare_ms']:.0f} ms, "
+          f"{args.other} {result['other_ms']:.0f} ms ({result['other_vs_bare']:.2f}x bare), "
+          f"this checkout {result['this_ms']:.0f} ms ({result['this_vs_bare']:.2f}x bare); "
+          f"this / other = {result['this_vs_other']:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
