@@ -1,9 +1,10 @@
 """Review > Model performance at this clinic: the model's agreement with this clinic's graders, from every image they
-reviewed (engine.local_validation), and the operating point those images would give (engine.local_calibration).
+reviewed (engine.validation.agreement), and the operating point those images would give
+(engine.validation.calibration).
 
 The figures are computed in a worker from the database (every session); the dialog only shows them. The proposal
-changes nothing until a named person adopts it (engine.local_operating_point: a sealed file beside the data, logged);
-one button goes back to the bundle's own threshold.
+changes nothing until a named person adopts it (engine.validation.operating_point: a sealed file beside the data,
+logged); one button goes back to the bundle's own threshold.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ none, a comment, and one button that stores the decision.
 
 The form emits a draft; the window adds who and when and stores it. It starts empty (or with the grader's own
 earlier decision): the model's grades go in only when the grader asks, with "Accept the model's grades" (A), and
-the decision then records that it was accepted (see engine.review).
+the decision then records that it was accepted (see engine.records.review).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Model loading and batch screening, off the GUI thread, with a queue for what arrives meanwhile.
 
 Threads: one worker loads the model (torch is first imported there), then runs batches one after another. A batch
-commits each result to the session database before reporting it (engine.batch.BatchRun); reports reach the GUI
+commits each result to the session database before reporting it (engine.screening.batch.BatchRun); reports reach the GUI
 thread as queued signals and are applied to the table in groups every 50 ms, so thousands of images do not mean
 thousands of table updates. Drops during a batch wait in the queue and run together as the next batch.
 """

@@ -95,7 +95,7 @@ class AppSettings:
 
     @property
     def review_mode(self) -> str:
-        """The clinic's review mode (engine.review.REVIEW_MODES): "open" unless set to "blind" first."""
+        """The clinic's review mode (engine.records.review.REVIEW_MODES): "open" unless set to "blind" first."""
         value = self._text("review/mode", OPEN)
         return value if value in REVIEW_MODES else OPEN
 

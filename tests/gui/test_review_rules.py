@@ -1,4 +1,4 @@
-"""The review rules under the window (engine.review) and the wording the window uses for them (no Qt needed)."""
+"""The review rules under the window (engine.records.review) and the wording the window uses for them (no Qt needed)."""
 
 from __future__ import annotations
 

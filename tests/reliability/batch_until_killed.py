@@ -2,8 +2,8 @@
 
     python batch_until_killed.py DATABASE MODEL_FOLDER PHOTO_FOLDER
 
-Runs the app's own batch-to-storage path (engine.batch.BatchRun: one commit per result) in this process while a
-second connection, as the window has, saves a decision for every stored image. Prints "stored ID KEY" after each
+Runs the app's own batch-to-storage path (engine.screening.batch.BatchRun: one commit per result) in this process
+while a second connection, as the window has, saves a decision for every stored image. Prints "stored ID KEY" after each
 result is committed and "decided ID DR DME" after each decision is committed, so whoever kills this process knows
 exactly what it had been told was saved.
 """

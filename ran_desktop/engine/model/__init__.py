@@ -1,4 +1,5 @@
-"""The RAN network (Residual Attention Network for DR and DME grading), its building blocks and its loss.
+"""The RAN network (Residual Attention Network for DR and DME grading) and its building blocks, its weights bundle
+and manifest, the device it runs on, and Grad-CAM.
 
 Public names load on first use (lazy_loader), so importing one submodule never pulls in the others."""
 

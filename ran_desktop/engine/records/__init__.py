@@ -1,4 +1,5 @@
-"""What is kept: the session database, the grader's decisions, the audit trail and session exports.
+"""What is kept: each image's screening result, the grader's decisions and review session, the session database with
+its audit trail, and session exports.
 
 Public names load on first use (lazy_loader), so importing one submodule never pulls in the others."""
 

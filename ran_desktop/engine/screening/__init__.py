@@ -1,4 +1,4 @@
-"""Screening: grading rules, the pipeline from paths to results, one batch into the database.
+"""Screening: the pipeline from paths to results (`Screener`), and one batch of the app into the session database.
 
 Public names load on first use (lazy_loader), so importing one submodule never pulls in the others."""
 

@@ -173,7 +173,7 @@ def test_heatmap_on_photo_lands_where_the_crop_came_from(sample_path):
 
 
 def test_one_opacity_for_every_overlay():
-    """The window's slider, the reports and the CLI start from the same opacity (engine.preview.HEAT_OPACITY)."""
+    """The window's slider, the reports and the CLI start from the same opacity (engine.imaging.views.HEAT_OPACITY)."""
     import inspect
 
     from ran_desktop.engine.imaging.heatmap import HEAT_OPACITY
