@@ -75,6 +75,36 @@ def blurred_diseased_photo(folder: Path) -> Path | None:
     return path
 
 
+def seed_review_history(storage, info, images: int = 360) -> None:
+    """An earlier session of reviewed images, decided over three months, for the performance view: the model's grades
+    agree with the grader's three times in four, and its probabilities are overconfident (so a temperature helps)."""
+    import math
+    import random
+
+    from ran_desktop.engine.records.results import ScreeningResult, Status
+    from ran_desktop.engine.records.review import GraderDecision
+
+    rng = random.Random(7)
+    session = storage.new_session()
+
+    def probs(grade: int, classes: int, sure: float) -> tuple[float, ...]:
+        rest = (1 - sure) / (classes - 1)
+        return tuple(sure if i == grade else rest for i in range(classes))
+
+    for i in range(images):
+        dr, dme = rng.choice([0, 0, 0, 0, 1, 1, 2, 2, 3, 4]), rng.choice([0, 0, 0, 1, 2])
+        agree = rng.random() < 0.78
+        model_dr, model_dme = (dr, dme) if agree else (rng.randrange(5), rng.randrange(3))
+        sure = 1 / (1 + math.exp(-rng.uniform(2.0, 5.0)))  # confident, more than its accuracy bears out
+        result = ScreeningResult(key=f"history-{i}", path=Path(f"/clinic/2026/eye{i:04d}.jpg"),
+                                 status=Status.SCREENED, model=info, dr_probs=probs(model_dr, 5, sure),
+                                 dme_probs=probs(model_dme, 3, sure))
+        record = storage.save_result(session, result)
+        month = ("2026-10", "2026-11", "2026-12")[i * 3 // images]
+        storage.save_decision(record.image_id, GraderDecision(dr, dme, grader="Dr A. Grader",
+                                                               decided_at=f"{month}-{1 + i % 27:02d}T10:00:00+00:00"))
+
+
 def models_folder(tmp: Path) -> Path:
     from ran_desktop.engine.model.bundle import find_bundles
     from ran_desktop.paths import models_dir
@@ -162,14 +192,23 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     window.workspace.patients.refresh(window.results.records())
     save(window, "patients")
 
-    from ran_desktop.gui.performance_dialog import PerformanceDialog
+    from PySide6.QtWidgets import QMessageBox
 
+    from ran_desktop.engine.records.results import model_info
+    from ran_desktop.gui.performance_dialog import ADOPT_TITLE, PerformanceDialog
+
+    seed_review_history(window.storage, model_info(window.controller.loaded))
     window.performance_dialog()
     wait_for(lambda: window.findChild(PerformanceDialog) is not None, "the performance view")
     performance = window.findChild(PerformanceDialog)
     wait_for(performance.save.isEnabled, "the performance figures")
     performance.resize(width, height)
     save(performance, "performance")
+    question = QMessageBox(QMessageBox.Icon.Question, ADOPT_TITLE, performance.adopt_text(),
+                           QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, performance)
+    question.show()
+    save(question, "calibration")
+    question.close()
     performance.close()
 
     blurred = blurred_diseased_photo(tmp / "poor")

@@ -1,11 +1,12 @@
 """`ran-validate`: how well the model agrees with this clinic's graders, from the images they reviewed.
 
-    ran-validate [--data-dir DIR] [--session N ...] [--csv FILE]
+    ran-validate [--data-dir DIR] [--session N ...] [--csv FILE] [--pdf FILE]
 
 Reads the session database the app writes (nothing is changed, nothing leaves the machine) and prints referable
 sensitivity and specificity with Wilson 95 % intervals, the DR confusion matrix and quadratic kappa, DME agreement
 and the ungradable rate, overall, per model version and per month; then the overrides where a confident model was
-wrong, for a second look. `--csv` writes the same figures, a row per group.
+wrong, for a second look. `--csv` writes the same figures, a row per group; `--pdf` the page the app's performance
+view saves (the tables, the reliability diagram, sensitivity and specificity by month, the operating point).
 """
 
 from __future__ import annotations
@@ -15,12 +16,14 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from ran_desktop import reports as pdf_reports
+from ran_desktop.engine.atomic import write_bytes_atomically
 from ran_desktop.engine.errors import WriteError
 from ran_desktop.engine.grading import DR_GRADE_NAMES
 from ran_desktop.engine.records.results import write_rows
 from ran_desktop.engine.records.storage import DATABASE_NAME, Storage, StorageError, default_data_dir
 from ran_desktop.engine.validation.agreement import CSV_COLUMNS, Agreement, LocalValidation, local_validation, rows
-from ran_desktop.engine.validation.calibration import DEFAULT_TARGET, proposal_text
+from ran_desktop.engine.validation.calibration import DEFAULT_TARGET, calibrate, labelled_scores, proposal_text
 
 EXIT_USAGE = 2
 def format_agreement(title: str, a: Agreement) -> str:
@@ -65,6 +68,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p.add_argument("--data-dir", type=Path, default=None, help="the app's data folder (default: the user's)")
     p.add_argument("--session", type=int, action="append", help="only this session (repeatable; default: all)")
     p.add_argument("--csv", type=Path, help="also write the figures here (.csv or .json)")
+    p.add_argument("--pdf", type=Path, help="also write the page with the charts here")
     p.add_argument("--target-sensitivity", type=float, default=DEFAULT_TARGET,
                    help="propose the referable threshold that reaches this sensitivity here "
                         f"(default {DEFAULT_TARGET})")
@@ -89,6 +93,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             write_rows(rows(validation), CSV_COLUMNS, args.csv)
         except (WriteError, ValueError) as exc:
+            print(f"ran-validate: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if args.pdf is not None:
+        page = pdf_reports.build_validation_report(validation, calibrate(labelled_scores(records)),
+                                                   proposal_text(records, args.target_sensitivity),
+                                                   pdf_reports.ReportContext())
+        try:
+            write_bytes_atomically(args.pdf, page)
+        except WriteError as exc:
             print(f"ran-validate: {exc}", file=sys.stderr)
             return EXIT_USAGE
     return 0

@@ -480,7 +480,8 @@ class MainWindow(QMainWindow):
         loaded = self.controller.loaded
         bundle = (loaded.manifest.title, str(loaded.manifest.weights["sha256"])) if loaded is not None else None
         dialog = gui.performance_dialog.PerformanceDialog(self.storage.path, parent=self, bundle=bundle,
-                                                          grader=self.settings.grader_name)
+                                                          grader=self.settings.grader_name,
+                                                          clinic_name=self.settings.clinic_name)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 

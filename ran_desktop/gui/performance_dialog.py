@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import html
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import Qt
@@ -19,41 +20,62 @@ from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
     QFileDialog,
+    QFrame,
+    QHBoxLayout,
+    QHeaderView,
     QLabel,
     QMessageBox,
     QPushButton,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
+# The PDF page (reportlab) loads through the reports package's lazy names, when it is first saved.
+import ran_desktop.reports as pdf_reports
+from ran_desktop.engine.atomic import write_bytes_atomically
 from ran_desktop.engine.errors import WriteError
 from ran_desktop.engine.records.results import write_rows
 from ran_desktop.engine.records.storage import Storage
 from ran_desktop.engine.validation import operating_point as local_operating_point
 from ran_desktop.engine.validation.agreement import CSV_COLUMNS, Agreement, LocalValidation, local_validation, rows
 from ran_desktop.engine.validation.calibration import (
+    Calibration,
     ThresholdProposal,
+    calibrate,
     labelled_scores,
     proposal_text,
     propose_threshold,
 )
+from ran_desktop.gui.charts import ProportionChart, monthly_series, reliability_series
 from ran_desktop.gui.messages import show_message
 from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
 
+ADOPT_TITLE = "Adopt a local operating point"
 _COLUMNS = ("Graded by both", "Reviewed", "Referable sensitivity (95 % CI)", "Specificity (95 % CI)", "DR kappa",
             "DME agreement", "Ungradable (grader)")
 
 
-def compute(report: Report, database: Path, target: float
-            ) -> tuple[LocalValidation, str, list[dict[str, object]], ThresholdProposal | None]:
-    """The worker: every session's records, their agreement, the proposal (in words too) and the CSV rows."""
+@dataclass(frozen=True)
+class Figures:
+    validation: LocalValidation
+    proposal_text: str
+    rows: list[dict[str, object]]  # the CSV's
+    proposal: ThresholdProposal | None
+    calibration: Calibration | None
+
+
+def compute(report: Report, database: Path, target: float) -> Figures:
+    """The worker: every session's records, their agreement, the proposal (in words too), the calibration and the
+    CSV rows."""
     with Storage(database) as storage:
         records = [r for s in storage.sessions() for r in storage.load_session(s.id)]
     validation = local_validation(records)
-    proposal = propose_threshold(labelled_scores(records), target)
-    return validation, proposal_text(records, target), rows(validation), proposal
+    scores = labelled_scores(records)
+    return Figures(validation, proposal_text(records, target), rows(validation), propose_threshold(scores, target),
+                   calibrate(scores))
 
 
 def _ci(a: Agreement, which: str) -> str:
@@ -74,9 +96,10 @@ class PerformanceDialog(QDialog):
     model is loaded (nothing can be adopted then). `grader` names who adopts."""
 
     def __init__(self, database: Path, target: float = 0.90, parent: QWidget | None = None, *,
-                 bundle: tuple[str, str] | None = None, grader: str = ""):
+                 bundle: tuple[str, str] | None = None, grader: str = "", clinic_name: str = ""):
         super().__init__(parent)
-        self.data_dir, self.bundle, self.grader = database.parent, bundle, grader
+        self.data_dir, self.bundle, self.grader, self.clinic_name = database.parent, bundle, grader, clinic_name
+        self.figures: Figures | None = None
         self.proposal: ThresholdProposal | None = None
         self.confirm: Callable[[QWidget, str, str], bool] = _ask  # replaceable: tests never block on a dialog
         self.setObjectName("performanceDialog")
@@ -96,13 +119,22 @@ class PerformanceDialog(QDialog):
         self.confusion.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.confusion.setHorizontalHeaderLabels([f"model {g}" for g in range(5)])
         self.confusion.setVerticalHeaderLabels([f"grader {g}" for g in range(5)])
+        self.confusion.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.details.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         self.save = QPushButton("Save as CSV…")
-        self.save.setEnabled(False)
-        self.buttons.addButton(self.save, QDialogButtonBox.ButtonRole.ActionRole)
+        self.save_pdf = QPushButton("Save as PDF…")
+        for button in (self.save, self.save_pdf):
+            button.setEnabled(False)
+            self.buttons.addButton(button, QDialogButtonBox.ButtonRole.ActionRole)
+        self.reliability = ProportionChart("Reliability of the referable probability",
+                                           "the model's probability (bins of 0.1)")
+        self.reliability.setObjectName("reliabilityChart")
+        self.monthly = ProportionChart("Sensitivity and specificity by month", "month the grader decided")
+        self.monthly.setObjectName("monthlyChart")
         self.adopt_button = QPushButton("Adopt the proposed threshold…")
         self.adopt_button.setEnabled(False)
         self.revert_button = QPushButton("Use the bundle's own threshold")
@@ -114,13 +146,22 @@ class PerformanceDialog(QDialog):
         self.operating_point.setWordWrap(True)
         self.buttons.rejected.connect(self.reject)
         self.save.clicked.connect(self.save_csv)
+        self.save_pdf.clicked.connect(lambda: self.save_page())
         layout = QVBoxLayout(self)
         layout.addWidget(self.intro)
         layout.addWidget(self.warning)
         layout.addWidget(self.table, 2)
         layout.addWidget(QLabel("DR grades, all reviewed images (rows: the grader's, columns: the model's):"))
-        layout.addWidget(self.confusion, 2)
-        layout.addWidget(self.details, 1)
+        row = QHBoxLayout()
+        row.addWidget(self.confusion, 3)
+        row.addWidget(self.reliability, 2)
+        row.addWidget(self.monthly, 2)
+        layout.addLayout(row, 3)
+        details = QScrollArea()  # the proposal and the overruled calls: as long as they are, without crowding the rest
+        details.setWidgetResizable(True)
+        details.setFrameShape(QFrame.Shape.NoFrame)
+        details.setWidget(self.details)
+        layout.addWidget(details, 2)
         layout.addWidget(self.operating_point)
         layout.addWidget(self.buttons)
         chars, lines = self.fontMetrics().averageCharWidth(), self.fontMetrics().height()
@@ -130,10 +171,13 @@ class PerformanceDialog(QDialog):
         self._runner.submit(compute, database, target, on_done=self.show_figures, on_failed=self._failed)
         self.finished.connect(lambda _result: self._runner.shutdown())
 
-    def show_figures(self, outcome: tuple[LocalValidation, str, list[dict[str, object]], ThresholdProposal | None]
-                     ) -> None:
-        validation, proposal, rows, self.proposal = outcome
-        self.validation, self._rows = validation, rows
+    def show_figures(self, figures: Figures) -> None:
+        self.figures = figures
+        validation, proposal, self.proposal = figures.validation, figures.proposal_text, figures.proposal
+        self.validation, self._rows = validation, figures.rows
+        self.reliability.set_series(reliability_series(figures.calibration), diagonal=True)
+        monthly, months = monthly_series(validation)
+        self.monthly.set_series(monthly, months)
         self.adopt_button.setEnabled(self.proposal is not None and self.bundle is not None)
         groups = [("All reviewed images", validation.overall)]
         groups += [(f"Model {name}", a) for name, a in validation.by_model.items()]
@@ -165,6 +209,7 @@ class PerformanceDialog(QDialog):
             text += f"<p><b>Confident calls a grader overruled (a second look):</b></p><ul>{overrides}</ul>"
         self.details.setText(text)
         self.save.setEnabled(True)
+        self.save_pdf.setEnabled(True)
 
     def _failed(self, failure: TaskFailure) -> None:
         self.warning.setText(f"The figures could not be computed: {html.escape(failure.message)}")
@@ -179,6 +224,23 @@ class PerformanceDialog(QDialog):
         except (WriteError, ValueError) as exc:
             show_message(self, "The figures were not saved", str(exc))
 
+    def save_page(self, path: str | None = None) -> None:
+        """The figures, the charts and the operating point as one PDF page."""
+        if self.figures is None:
+            return
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save the page", "model-performance.pdf", "PDF (*.pdf)")
+        if not path:
+            return
+        f = self.figures
+        context = pdf_reports.ReportContext(clinic_name=self.clinic_name, grader=self.grader)
+        try:
+            data = pdf_reports.build_validation_report(f.validation, f.calibration, f.proposal_text, context,
+                                                       self.bundle[0] if self.bundle else "")
+            write_bytes_atomically(path, data)
+        except (WriteError, pdf_reports.ReportError) as exc:
+            show_message(self, "The page was not saved", str(exc))
+
     # --- the operating point ------------------------------------------------------------------------------------
 
     def _show_operating_point(self) -> None:
@@ -192,6 +254,14 @@ class PerformanceDialog(QDialog):
                 f"{html.escape(point.words())}</b> (for {html.escape(point.bundle)}); images screened from now on "
                 "use it, those screened before keep theirs.")
 
+    def adopt_text(self) -> str:
+        """The question a person answers before the proposal becomes the operating point."""
+        assert self.proposal is not None and self.bundle is not None
+        return (f"Refer from {self.proposal.threshold * 100:.1f} % for {self.bundle[0]} on this workstation: "
+                f"{self.proposal.words()}.\n\nImages screened from now on use it; those screened before keep the "
+                "threshold they were graded with. The bundle itself is not changed, and 'Use the bundle's own "
+                f"threshold' goes back. Adopt it as {self.grader}?")
+
     def adopt(self) -> None:
         if self.proposal is None or self.bundle is None:
             return
@@ -199,11 +269,7 @@ class PerformanceDialog(QDialog):
             show_message(self, "Who is adopting it?", "Set your name (File > Settings) first: the log records who "
                                                       "changed the operating point.")
             return
-        text = (f"Refer from {self.proposal.threshold * 100:.1f} % for {self.bundle[0]} on this workstation: "
-                f"{self.proposal.words()}.\n\nImages screened from now on use it; those screened before keep the "
-                "threshold they were graded with. The bundle itself is not changed, and 'Use the bundle's own "
-                "threshold' goes back. Adopt it as " + self.grader + "?")
-        if not self.confirm(self, "Adopt a local operating point", text):
+        if not self.confirm(self, ADOPT_TITLE, self.adopt_text()):
             return
         try:
             local_operating_point.adopt(self.data_dir, self.proposal, self.bundle[0], self.bundle[1], self.grader)

@@ -14,6 +14,7 @@ from . import layout as layout
 from . import logo as logo
 from . import patient_report as patient_report
 from . import pictures as pictures
+from . import validation_report as validation_report
 from .batch_summary import build_batch_summary as build_batch_summary
 from .blocks import short_warning as short_warning
 from .context import ReportContext as ReportContext
@@ -40,8 +41,11 @@ from .layout import PageDecor as PageDecor
 from .layout import build_pdf as build_pdf
 from .patient_report import build_patient_report as build_patient_report
 from .pictures import record_pictures as record_pictures
+from .validation_report import build_validation_report as build_validation_report
 
 __all__ = [
+    "build_validation_report",
+    "validation_report",
     "BatchCounts",
     "ENCAPSULATED_PDF_STORAGE",
     "PageDecor",

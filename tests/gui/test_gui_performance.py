@@ -93,3 +93,37 @@ def test_declining_or_no_model_adopts_nothing(qtbot, tmp_path):
     qtbot.addWidget(without_model)
     qtbot.waitUntil(without_model.save.isEnabled, timeout=TIMEOUT_MS)
     assert not without_model.adopt_button.isEnabled()
+
+
+def test_the_charts_show_the_calibration_and_the_months_and_the_page_saves_as_pdf(qtbot, tmp_path):
+    """The reliability diagram is drawn from the same bins as the engine's; the months chart has this month with the
+    sensitivity's Wilson interval; Save as PDF writes the page with both charts, read back with pypdf."""
+    from pypdf import PdfReader
+    from PySide6.QtGui import QImage
+
+    from ran_desktop.engine.validation.calibration import calibrate, labelled_scores
+
+    database = _reviewed_database(tmp_path)
+    dialog = PerformanceDialog(database, grader="Dr A", clinic_name="Eye Clinic")
+    qtbot.addWidget(dialog)
+    dialog.resize(1280, 800)
+    dialog.show()
+    qtbot.waitUntil(dialog.save_pdf.isEnabled, timeout=TIMEOUT_MS)
+    with Storage(database) as storage:
+        expected = calibrate(labelled_scores(storage.load_session(storage.current_session())))
+    shown = dialog.reliability.series[0]
+    assert shown.points == [(b.mean_probability, b.observed) for b in expected.before]
+    assert dialog.reliability.diagonal
+    assert len(dialog.monthly.categories) == 1
+    assert [s.name for s in dialog.monthly.series] == ["sensitivity", "specificity"]
+    sensitivity, interval = dialog.monthly.series[0], dialog.validation.overall.sensitivity.interval
+    assert sensitivity.points[0][1] == 0.8 and sensitivity.whiskers[0][1:] == interval
+    image: QImage = dialog.reliability.grab().toImage()
+    red = sum(1 for x in range(0, image.width(), 3) for y in range(0, image.height(), 3)
+                      if (c := image.pixelColor(x, y)).red() > 150 and c.green() < 90)
+    assert red > 5  # the model's own curve is painted, not only the frame
+    page = tmp_path / "performance.pdf"
+    dialog.save_page(str(page))
+    text = " ".join(PdfReader(page).pages[0].extract_text().split())
+    assert "Model performance at this clinic" in text and "Eye Clinic" in text
+    assert "0.80 (" in text and "Reliability of the referable probability" in text and "Local operating point" in text

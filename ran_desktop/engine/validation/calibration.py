@@ -83,6 +83,59 @@ def expected_calibration_error(probabilities: Sequence[float], outcomes: Sequenc
     return sum(count / n * abs(psum / count - events / count) for count, psum, events in totals if count)
 
 
+@dataclass(frozen=True)
+class ReliabilityBin:
+    """One bar of a reliability diagram: the images whose probability fell in [low, high)."""
+
+    low: float
+    high: float
+    count: int
+    mean_probability: float  # what the model said, on average
+    observed: float  # how often the graders called them referable
+
+
+def reliability(probabilities: Sequence[float], outcomes: Sequence[bool], bins: int = _BINS) -> list[ReliabilityBin]:
+    """The non-empty equal-width bins of a reliability diagram (the same bins as the calibration error)."""
+    if len(probabilities) != len(outcomes):
+        raise ValueError("one outcome per probability")
+    p = np.asarray(probabilities, np.float64)
+    y = np.asarray(outcomes, bool)
+    which = np.minimum((p * bins).astype(int), bins - 1)
+    out = []
+    for b in range(bins):
+        inside = which == b
+        if inside.any():
+            out.append(ReliabilityBin(b / bins, (b + 1) / bins, int(inside.sum()), float(p[inside].mean()),
+                                      float(y[inside].mean())))
+    return out
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """How honest the model's referable probabilities are on the reviewed images, before and after temperature."""
+
+    temperature: float
+    error_before: float
+    error_after: float
+    before: list[ReliabilityBin]
+    after: list[ReliabilityBin]
+
+    @property
+    def helps(self) -> bool:
+        return self.error_after < self.error_before
+
+
+def calibrate(scores: Sequence[tuple[float, bool]]) -> Calibration | None:
+    """The temperature fit and both reliability diagrams; None without reviewed images."""
+    if not scores:
+        return None
+    temperature, before, after = fit_temperature(scores)
+    probabilities = np.array([s for s, _ in scores], np.float64)
+    outcomes = [y for _, y in scores]
+    return Calibration(temperature, before, after, reliability(probabilities.tolist(), outcomes),
+                       reliability(_scaled(probabilities, temperature).tolist(), outcomes))
+
+
 def _scaled(p: np.ndarray, temperature: float) -> np.ndarray:
     """Probabilities with their log-odds divided by `temperature` (for a binary score, temperature scaling)."""
     p = np.clip(p, 1e-7, 1 - 1e-7)

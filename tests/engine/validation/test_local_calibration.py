@@ -10,10 +10,12 @@ import pytest
 
 from ran_desktop.engine.validation.agreement import wilson_interval
 from ran_desktop.engine.validation.calibration import (
+    calibrate,
     expected_calibration_error,
     fit_temperature,
     labelled_scores,
     propose_threshold,
+    reliability,
 )
 
 
@@ -61,6 +63,31 @@ def test_an_overconfident_model_is_cooled_and_its_calibration_error_falls():
     temperature, before, after = fit_temperature(scores)
     assert 2.4 < temperature < 3.6
     assert after < before / 2
+
+
+def test_the_reliability_diagram_matches_scikit_learn():
+    """The diagram's bins against sklearn's calibration_curve (uniform bins) on the same overconfident scores."""
+    from sklearn.calibration import calibration_curve
+
+    rng = random.Random(5)
+    p, y = [], []
+    for _ in range(3000):
+        honest = rng.random()
+        y.append(rng.random() < honest)
+        logit = math.log(max(honest, 1e-6) / max(1 - honest, 1e-6))
+        p.append(1 / (1 + math.exp(-2 * logit)))
+    bins = reliability(p, y)
+    observed, predicted = calibration_curve(y, p, n_bins=10, strategy="uniform")
+    assert [b.observed for b in bins] == pytest.approx(list(observed))
+    assert [b.mean_probability for b in bins] == pytest.approx(list(predicted))
+    assert sum(b.count for b in bins) == len(p)
+    # Overconfident: the top bin's images are referable less often than the model says, the bottom's more often.
+    assert bins[-1].observed < bins[-1].mean_probability and bins[0].observed > bins[0].mean_probability
+    fitted = calibrate(list(zip(p, y, strict=True)))
+    assert fitted is not None and fitted.helps and fitted.temperature > 1.5
+    gap = max(abs(b.observed - b.mean_probability) for b in fitted.after)
+    assert gap < max(abs(b.observed - b.mean_probability) for b in fitted.before)
+    assert calibrate([]) is None
 
 
 def test_calibration_error_of_a_perfectly_calibrated_score_is_small():

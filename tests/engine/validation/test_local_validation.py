@@ -156,3 +156,23 @@ def test_ran_validate_proposes_a_local_operating_point(reviewed, tmp_path, capsy
     printed = capsys.readouterr().out
     assert "Local operating point for sensitivity >= 0.95 (a proposal; nothing is changed)" in printed
     assert "referable from" in printed and "calibration error" in printed
+
+
+def test_ran_validate_writes_the_performance_page_as_pdf(reviewed, tmp_path):
+    """The page the performance view saves: its figures read back with pypdf, a reliability diagram and the months."""
+    from pypdf import PdfReader
+
+    storage, _, _ = reviewed
+    page = tmp_path / "performance.pdf"
+    assert validate_main(["--data-dir", str(storage.path.parent), "--pdf", str(page)]) == 0
+    reader = PdfReader(page)
+    assert len(reader.pages) == 1
+    text = " ".join(reader.pages[0].extract_text().split())
+    validation = local_validation(storage.load_session(storage.current_session()))
+    overall = validation.overall
+    low, high = overall.sensitivity.interval
+    assert "Model performance at this clinic" in text
+    assert f"{overall.sensitivity.value:.2f} ({low:.2f}-{high:.2f}), n = {overall.sensitivity.n}" in text
+    assert f"{overall.kappa:.2f}" in text and "Reliability of the referable probability" in text
+    assert "Sensitivity and specificity by month" in text and "Operating point" in text
+    assert "Model ran18-test 1.0" in text and "calibration error" in text.lower()
