@@ -21,6 +21,7 @@ import os
 import random
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -68,6 +69,8 @@ class Trainer:
         self._load_data()
         self._build_optimisation(placement.world)
         self._loaders: dict[str, DataLoader] = {}
+        # Told (epoch, batches done, batches in the epoch) after every step: the app's fine-tune window shows it.
+        self.on_batch: Callable[[int, int, int], None] | None = None
         if cfg.resume and (cfg.out / "last.pt").exists():
             self._load_checkpoint(cfg.out / "last.pt")
         if self.main:
@@ -133,11 +136,13 @@ class Trainer:
             # Transfer as in the paper (Kaggle -> Messidor / IDRiD): start from a verified bundle's weights.
             source = load_bundle(self.cfg.finetune, device="cpu")
             result = model.load_state_dict(source.model.state_dict(), strict=False)
-            # A lesion head may be new (it starts from scratch); every other weight must come from the bundle.
+            # A lesion head may be new (it starts from scratch), or left behind by a fine-tune without lesion masks;
+            # every other weight must come from the bundle.
             missing = [k for k in result.missing_keys if not k.startswith("lesion_head.")]
-            if missing or result.unexpected_keys:
+            unexpected = [k for k in result.unexpected_keys if not k.startswith("lesion_head.")]
+            if missing or unexpected:
                 raise ValueError(f"{self.cfg.finetune} does not fit this architecture (missing {missing[:3]}, "
-                                 f"unexpected {result.unexpected_keys[:3]})")
+                                 f"unexpected {unexpected[:3]})")
             log.info("fine-tuning from %s", source.manifest.title)
         return model
 
@@ -245,6 +250,8 @@ class Trainer:
             seen += len(x)
             self.batch_in_epoch += 1
             bar.update(1)
+            if self.on_batch is not None:
+                self.on_batch(self.epoch, self.batch_in_epoch, total_batches)
             now = time.monotonic()
             if self.main and now - last_save > 60 * self.cfg.checkpoint_minutes:
                 self._epoch_loss = (loss_sum + float(running), count)

@@ -3,7 +3,9 @@ fine-tunes on the images the clinic's graders reviewed, with the grader's grades
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import io
 import json
 
 import pytest
@@ -73,3 +75,44 @@ def test_ran_train_fine_tunes_on_a_session_end_to_end(clinic, tiny_bundle, tmp_p
     summary = json.loads((run / "summary.json").read_text())
     assert (run / "best.safetensors").is_file() and summary["sources"][0]["kind"] == "session"
     assert summary["sources"][0]["images"] == 15
+
+
+def test_a_local_bundle_is_fine_tuned_compared_with_its_parent_and_names_no_one(clinic, tiny_bundle):
+    """ran-finetune end to end at a tiny size: the local bundle under the data folder, loadable, its manifest naming
+    the parent and the held-out comparison, its training data the parent's (credits and all) plus this clinic's by
+    count, and no patient ID or file name anywhere in the bundle."""
+    from training.local_bundle import local_models_dir
+    from training.local_bundle import main as finetune_main
+
+    folder, truth, names = clinic
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        code = finetune_main(["--data-dir", str(folder), "--parent", str(tiny_bundle), "--epochs", "2",
+                              "--workers", "0", "--batch-size", "2", "--min-images", "4", "--json-progress"])
+    assert code == 0
+    events = [json.loads(line) for line in printed.getvalue().splitlines()]
+    stages = [e["stage"] for e in events]
+    assert stages[0] == "checking" and stages[-1] == "done" and "exporting" in stages and "comparing" in stages
+    training = [e for e in events if e["stage"] == "training"]
+    assert training and training[-1]["epoch"] == 2 and all(1 <= e["batch"] <= e["batches"] for e in training)
+
+    result = events[-1]["result"]
+    bundle = load_bundle(result["bundle"], device="cpu")
+    assert bundle.folder.parent == local_models_dir(folder)
+    parent = load_bundle(tiny_bundle, device="cpu").manifest
+    local = bundle.manifest.metrics["local"]
+    assert local["parent"]["sha256"] == parent.weights["sha256"] and bundle.manifest.name == f"{parent.name}-local"
+    assert sum(local["clinic_images"].values()) == 15 and isinstance(local["worse_than_parent"], bool)
+    assert set(local["held_out"]) == {"parent", "local"}
+    assert bundle.manifest.training_data["synthetic"] == parent.training_data["synthetic"]
+    assert bundle.manifest.training_data.get("credits", []) == parent.training_data.get("credits", [])
+    assert "fine-tuned on 15 images graded at this clinic" in bundle.manifest.training_data["description"]
+    assert bundle.manifest.intended_use == parent.intended_use
+    assert bundle.manifest.referable_threshold is not None
+    card = (bundle.folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "Against its parent" in card and parent.title in card
+    shipped = " ".join(p.read_text(errors="ignore") for p in bundle.folder.iterdir() if p.suffix in {".md", ".json"})
+    for name in names:
+        assert name not in shipped
+    for _, _, patient in truth.values():
+        assert patient not in shipped
