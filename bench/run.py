@@ -34,6 +34,7 @@ BENCHMARKS = {  # name: (module, title), in the order they run and appear
     "flops": ("bench.flops", "FLOPs per image and share of matmul throughput"),
     "variants": ("bench.variants", "candidate variants and input sizes against the shipped bundle"),
     "local_validation": ("bench.local_validation", "the performance view's figures over reviewed images"),
+    "local_finetune": ("bench.local_finetune", "a local fine-tune on 500 reviewed images"),
 }
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 from ran_desktop.engine.model.untrained import create_untrained_bundle
 
 REPO = Path(__file__).resolve().parent.parent
-SECTIONS = ("model_only", "end_to_end", "gradcam", "gui", "memory", "training", "flops", "variants")
+SECTIONS = ("model_only", "end_to_end", "gradcam", "gui", "memory", "training", "flops", "variants", "local_validation",
+            "local_finetune")
 
 
 def test_quick_run_writes_every_section(tmp_path):
