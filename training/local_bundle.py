@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from ran_desktop.engine.model.bundle import load_bundle, write_manifest
+from ran_desktop.engine.model.catalogue import local_models_dir
 from ran_desktop.engine.records.storage import utc_now
 from training.config import TrainConfig
 from training.datasets import load_split
@@ -51,11 +52,6 @@ def _quiet(_: dict[str, Any]) -> None:
 
 def runs_dir(data_dir: Path) -> Path:
     return data_dir / "finetune-runs"
-
-
-def local_models_dir(data_dir: Path) -> Path:
-    """Where local bundles live: beside the session database, never in the installation's models folder."""
-    return data_dir / "models"
 
 
 def finetune_local(data_dir: Path, parent: Path, *, epochs: int = 8, lr: float = 1e-4, batch_size: int = 8,

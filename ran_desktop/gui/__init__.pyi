@@ -4,15 +4,18 @@ from . import about_dialog as about_dialog
 from . import actions as actions
 from . import banner as banner
 from . import binding_check as binding_check
+from . import charts as charts
 from . import crash as crash
 from . import detail_controller as detail_controller
 from . import detail_panel as detail_panel
 from . import display as display
 from . import drops as drops
 from . import empty_state as empty_state
+from . import finetune_dialog as finetune_dialog
 from . import image_view as image_view
 from . import main_window as main_window
 from . import messages as messages
+from . import models_dialog as models_dialog
 from . import patient_panel as patient_panel
 from . import performance_dialog as performance_dialog
 from . import pixel_arrays as pixel_arrays
@@ -43,15 +46,18 @@ __all__ = [
     "actions",
     "banner",
     "binding_check",
+    "charts",
     "crash",
     "detail_controller",
     "detail_panel",
     "display",
     "drops",
     "empty_state",
+    "finetune_dialog",
     "image_view",
     "main_window",
     "messages",
+    "models_dialog",
     "patient_panel",
     "performance_dialog",
     "pixel_arrays",

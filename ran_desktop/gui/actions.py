@@ -36,6 +36,8 @@ class WindowActions:
     not_reviewed: QAction
     ungradable: QAction
     performance: QAction
+    finetune: QAction
+    models: QAction
     zoom_in: QAction
     zoom_out: QAction
     fit: QAction
@@ -126,6 +128,10 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
         performance=_action(window, "Model &performance at this clinic…", h["performance"], (),
                             "How often the model agreed with this clinic's graders, from every reviewed image, and "
                             "the operating point those images would give"),
+        finetune=_action(window, "&Fine-tune on this clinic's images…", h["finetune"], (),
+                         "Make a local model from the one in use and the images graded here, and compare the two"),
+        models=_action(window, "&Models on this workstation…", h["models"], (),
+                       "The installation's model and the ones fine-tuned here; choose which screens"),
         zoom_in=_action(window, "Zoom &in", h["zoom_in"], (QKeySequence.StandardKey.ZoomIn, "Ctrl+="), "Zoom in"),
         zoom_out=_action(window, "Zoom &out", h["zoom_out"], (QKeySequence.StandardKey.ZoomOut,), "Zoom out"),
         fit=_action(window, "&Fit picture", h["fit"], ("Ctrl+0",), "Fit the picture to the view"),
@@ -192,6 +198,8 @@ def build_menus(window: QMainWindow, a: WindowActions) -> None:
         dme.addAction(action)
     review.addSeparator()
     review.addAction(a.performance)
+    review.addAction(a.finetune)
+    review.addAction(a.models)
 
     view = bar.addMenu("&View")
     for action in a.view_modes:

@@ -135,6 +135,7 @@ class MainWindow(QMainWindow):
         self.settings.remember_session(self.settings.grader_name, self.session_id)
         self.controller = ScreeningController(self.storage.path, self.session_id, models_folder or models_dir(),
                                               self.settings.device_request, self)
+        self.controller.chosen_bundle = self.settings.model_bundle
         self.worklist = Worklist(self.results, self.proxy, lambda: self.workspace, lambda: self._workspace, self.status)
         self.decisions = ReviewFlow(self, self.review_session, self.settings, self.results, self.worklist,
                                     lambda: self.workspace, self.status)
@@ -294,6 +295,7 @@ class MainWindow(QMainWindow):
             "zoom_in": ws(lambda w: w.detail.view.zoom_in()),
             "zoom_out": ws(lambda w: w.detail.view.zoom_out()), "fit": ws(lambda w: w.detail.view.fit()),
             "shortcuts": self.show_shortcuts, "about": self.show_about, "performance": self.performance_dialog,
+            "finetune": self.finetune_dialog, "models": self.models_dialog,
             "dr_grade": ws(lambda w, grade: w.review.set_dr_grade(grade)),
             "dme_grade": ws(lambda w, grade: w.review.set_dme_grade(grade)), "view_mode": self._set_view_mode,
             "report_current": lambda: self.reports.export_current(),
@@ -484,6 +486,32 @@ class MainWindow(QMainWindow):
                                                           clinic_name=self.settings.clinic_name)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
+
+    def finetune_dialog(self) -> None:
+        loaded = self.controller.loaded
+        dialog = gui.finetune_dialog.FinetuneDialog(self.data_dir, loaded.folder if loaded else None,
+                                                    self.storage.path, self)
+        dialog.useRequested.connect(self.use_bundle)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def models_dialog(self) -> None:
+        loaded = self.controller.loaded
+        dialog = gui.models_dialog.ModelsDialog(models_dir(), self.data_dir, loaded.folder if loaded else None, self)
+        dialog.useRequested.connect(self.use_bundle)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def use_bundle(self, folder: str) -> None:
+        """Screen from now on with the bundle at `folder` ('' for the installation's default): a person's choice,
+        remembered. Results made before keep the model they were made with."""
+        if self.controller.running or self.controller.queued:
+            show_message(self, "A batch is being screened", "Wait for it to finish, or cancel it (Esc), before "
+                                                            "changing the model.")
+            return
+        self.settings.model_bundle = folder
+        self.controller.chosen_bundle = folder
+        self.controller.load_model()
 
     def open_session(self, session_id: int) -> None:
         self.sessions.open(session_id)

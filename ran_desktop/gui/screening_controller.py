@@ -37,8 +37,9 @@ class NoModelError(BundleError):
     """No model bundle could be found."""
 
 
-def load_model(report: Report, models_folder: Path, device: str | None) -> LoadedModel:
-    chosen = ran_model.choose_bundle(models_folder, also_known=[installed_models_dir()])
+def load_model(report: Report, models_folder: Path, device: str | None, chosen_bundle: str = "") -> LoadedModel:
+    """The bundle a person chose (Review > Models on this workstation), else the models folder's default."""
+    chosen = ran_model.bundle_to_use(models_folder, chosen_bundle, also_known=[installed_models_dir()])
     if chosen is None:
         raise NoModelError(
             models_folder,
@@ -88,6 +89,7 @@ class ScreeningController(QObject):
         self.session_id = session_id
         self.models_folder = models_folder
         self.device = device
+        self.chosen_bundle = ""  # a bundle folder a person chose; "" for the models folder's default
         self.loaded: LoadedModel | None = None
         self.model_error = ""
         self._runner = TaskRunner("ran-screening", 1, self)
@@ -111,8 +113,9 @@ class ScreeningController(QObject):
 
     def load_model(self) -> None:
         self.model_error = ""
+        self.loaded = None
         self.modelLoading.emit()
-        self._runner.submit(load_model, self.models_folder, self.device, on_done=self._on_loaded,
+        self._runner.submit(load_model, self.models_folder, self.device, self.chosen_bundle, on_done=self._on_loaded,
                             on_failed=self._on_load_failed)
 
     def _on_loaded(self, loaded: LoadedModel) -> None:

@@ -146,6 +146,15 @@ class AppSettings:
         self._set("open/last_folder", value.strip())
 
     @property
+    def model_bundle(self) -> str:
+        """The bundle folder a person chose to screen with; '' for the installation's default."""
+        return self._text("model/bundle")
+
+    @model_bundle.setter
+    def model_bundle(self, value: str) -> None:
+        self._set("model/bundle", value.strip())
+
+    @property
     def report_folder(self) -> str:
         """The folder PDF reports were last written to ('' until the first export)."""
         return self._text("reports/last_folder")

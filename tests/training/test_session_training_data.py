@@ -81,7 +81,7 @@ def test_a_local_bundle_is_fine_tuned_compared_with_its_parent_and_names_no_one(
     """ran-finetune end to end at a tiny size: the local bundle under the data folder, loadable, its manifest naming
     the parent and the held-out comparison, its training data the parent's (credits and all) plus this clinic's by
     count, and no patient ID or file name anywhere in the bundle."""
-    from training.local_bundle import local_models_dir
+    from ran_desktop.engine.model.catalogue import local_models_dir
     from training.local_bundle import main as finetune_main
 
     folder, truth, names = clinic

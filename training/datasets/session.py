@@ -1,7 +1,7 @@
 """The app's own session database as training data: every image a grader reviewed, labelled with the grader's grades.
 
     root/                  the app's data folder (or the database file itself)
-        sessions.sqlite3
+        ran-screening.sqlite3
 
 Ungradable and unreviewed images are left out, and so is a file that no longer holds the photograph that was
 graded (the label belongs to that photograph, not to whatever is at the path now). The patient is the one the app
@@ -20,10 +20,10 @@ from ran_desktop.engine.imaging.loading import load_screened_frame
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import patient_key
 from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
+from ran_desktop.engine.validation.finetune_policy import MIN_IMAGES
 from training.datasets.records import LoadedRecords, Record
 
 SOURCE = "session"
-MIN_IMAGES = 200  # reviewed, gradable images below which a fine-tune is refused
 
 
 def database_path(root: Path) -> Path:

@@ -2,6 +2,7 @@
 
 from . import attention as attention
 from . import bundle as bundle
+from . import catalogue as catalogue
 from . import device as device
 from . import dilated as dilated
 from . import explanation as explanation
@@ -25,6 +26,9 @@ from .bundle import save_bundle as save_bundle
 from .bundle import sha256_of as sha256_of
 from .bundle import verify_weights as verify_weights
 from .bundle import write_manifest as write_manifest
+from .catalogue import BundleEntry as BundleEntry
+from .catalogue import bundle_to_use as bundle_to_use
+from .catalogue import list_bundles as list_bundles
 from .device import DEVICE_ENV as DEVICE_ENV
 from .device import choose_device as choose_device
 from .device import worker_count as worker_count
@@ -55,6 +59,10 @@ from .ran import ran50 as ran50
 from .untrained import create_untrained_bundle as create_untrained_bundle
 
 __all__ = [
+    "BundleEntry",
+    "bundle_to_use",
+    "catalogue",
+    "list_bundles",
     "BasicBlock",
     "Bottleneck",
     "ChannelAttention",

@@ -2,6 +2,7 @@
 
 from . import agreement as agreement
 from . import calibration as calibration
+from . import finetune_policy as finetune_policy
 from . import operating_point as operating_point
 from .agreement import CSV_COLUMNS as CSV_COLUMNS
 from .agreement import MIN_REFERABLE as MIN_REFERABLE
@@ -21,6 +22,7 @@ from .calibration import propose_threshold as propose_threshold
 from .operating_point import current as current
 
 __all__ = [
+    "finetune_policy",
     "Agreement",
     "CSV_COLUMNS",
     "DEFAULT_TARGET",
