@@ -29,6 +29,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--scale", type=float, default=1.0, help="device pixel ratio, e.g. 2 for a 4K screen")
     parser.add_argument("--size", action="append", help="window size in logical pixels (repeatable; default "
                         "1600x1000 and 1280x800)")
+    parser.add_argument("--fine-tune", action="store_true", help="also run a small real fine-tune through the app and "
+                        "shoot its window and the models window (minutes; at the first size only)")
     return parser.parse_args()
 
 
@@ -103,6 +105,44 @@ def seed_review_history(storage, info, images: int = 360) -> None:
         month = ("2026-10", "2026-11", "2026-12")[i * 3 // images]
         storage.save_decision(record.image_id, GraderDecision(dr, dme, grader="Dr A. Grader",
                                                                decided_at=f"{month}-{1 + i % 27:02d}T10:00:00+00:00"))
+
+
+def shoot_fine_tune(window, tmp: Path, save, wait_for, settle) -> None:
+    """A real, small fine-tune through the app's window: 48 generated photographs (grades known) screened and graded,
+    ran-finetune run by the fine-tune window (2 epochs; the minimum lowered for the demo), then the models window."""
+    import csv
+
+    from ran_desktop.engine.records.review import GraderDecision
+    from ran_desktop.gui.finetune_dialog import FinetuneDialog
+    from ran_desktop.gui.models_dialog import ModelsDialog
+    from training.synthetic import write_dataset
+
+    photos = tmp / "clinic-photos"
+    write_dataset(photos, 48, seed=3, size=512, workers=2)
+    truth = {Path(row["image"]).name: row for row in csv.DictReader(open(photos / "labels.csv", encoding="utf-8"))}
+    window.start_new_session()
+    window.add_paths([photos / "images"])
+    wait_for(lambda: not window.controller.running and window.results.rowCount() == 48, "the clinic's photographs")
+    for record in window.results.records():
+        row = truth[record.result.path.name]
+        window.review_session.record_decision(
+            record, GraderDecision(int(row["dr"]), int(row["dme"]), patient_id=row["patient"]), "Dr A. Grader")
+    dialog = FinetuneDialog(window.data_dir, window.controller.loaded.folder, window.storage.path, window,
+                            extra_args=("--min-images", "40", "--epochs", "2"))
+    dialog.show()
+    save(dialog, "finetune")
+    dialog.start()
+    wait_for(lambda: "Training: epoch 2" in dialog.stage.text(), "the fine-tune's second epoch", timeout=900)
+    save(dialog, "finetune-running")
+    wait_for(lambda: dialog.process is None, "the fine-tune", timeout=1800)
+    save(dialog, "finetune-done")
+    dialog.close()
+    models = ModelsDialog(window.controller.models_folder, window.data_dir, window.controller.loaded.folder, window)
+    models.show()
+    if dialog.outcome_data is not None:
+        models.select_folder(Path(dialog.outcome_data["bundle"]))
+    save(models, "models")
+    models.close()
 
 
 def models_folder(tmp: Path) -> Path:
@@ -210,6 +250,8 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     save(question, "calibration")
     question.close()
     performance.close()
+    if args.fine_tune and not suffix:
+        shoot_fine_tune(window, tmp, save, wait_for, settle)
 
     blurred = blurred_diseased_photo(tmp / "poor")
     if blurred is not None:  # a photograph too poor to grade on which the model suspects disease: refer

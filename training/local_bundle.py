@@ -18,7 +18,9 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import math
 import shutil
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -64,62 +66,70 @@ def finetune_local(data_dir: Path, parent: Path, *, epochs: int = 8, lr: float =
     pm = parent_loaded.manifest
     reviewed = session_data.load(data_dir, min_images=min_images)  # refuses too few, with the reason
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
-    run = runs_dir(data_dir) / stamp
-    # The reviewed set, checked once, frozen for this run: training, the threshold and the comparison all read it.
-    data = _write_reviewed(run / "reviewed", reviewed)
-    kwargs = dict(pm.architecture.get("kwargs", {}))
-    cfg = TrainConfig(
-        data=[f"csv:{data}"], out=run, variant=pm.architecture["variant"],
-        base_width=int(kwargs.get("base_width", 64)), dropout=float(kwargs.get("dropout", 0.2)),
-        input_size=pm.input_size, epochs=epochs, batch_size=batch_size, lr=lr, finetune=parent,
-        fractions=FRACTIONS, workers=workers, max_batches_per_epoch=max_batches_per_epoch, resume=False,
-        select="auc",
-    )
-    report({"stage": "preparing", "text": f"Preparing {len(reviewed)} reviewed images", "images": len(reviewed)})
-    trainer = Trainer(cfg)
-    trainer.on_batch = lambda epoch, batch, batches: report(
-        {"stage": "training", "epoch": epoch + 1, "epochs": epochs, "batch": batch, "batches": batches})
-    trainer.fit()
-
-    report({"stage": "exporting", "text": "Writing the local bundle"})
+    # A run's folder holds decoded copies of the photographs and their file names: it lives only as long as the run
+    # (an earlier run that was cancelled or failed is cleared first), and only the bundle stays.
+    shutil.rmtree(runs_dir(data_dir), ignore_errors=True)
     name, version = f"{pm.name}-local", f"{pm.version}+{stamp}"
     final = local_models_dir(data_dir) / f"{name}-{version.replace('+', '-')}"
-    work = final.with_name(final.name + ".partial")
-    export_run(run, work, name=name, version=version, workers=cfg.workers or 0)
-    records, _ = load_sources(cfg.data)
-    splits = load_split(run / "split.json", records)
-    local = load_bundle(work, device="cpu")
+    work = final.with_name(final.name + ".partial")  # listed by nobody until it is renamed, complete
+    try:
+        run = runs_dir(data_dir) / stamp
+        # The reviewed set, checked once, frozen for the run: training, the threshold and the comparison read it.
+        data = _write_reviewed(run / "reviewed", reviewed)
+        kwargs = dict(pm.architecture.get("kwargs", {}))
+        cfg = TrainConfig(
+            data=[f"csv:{data}"], out=run, variant=pm.architecture["variant"],
+            base_width=int(kwargs.get("base_width", 64)), dropout=float(kwargs.get("dropout", 0.2)),
+            input_size=pm.input_size, epochs=epochs, batch_size=batch_size, lr=lr, finetune=parent,
+            fractions=FRACTIONS, workers=workers, max_batches_per_epoch=max_batches_per_epoch, resume=False,
+            select="auc",
+        )
+        report({"stage": "preparing", "text": f"Preparing {len(reviewed)} reviewed images",
+                "images": len(reviewed)})
+        trainer = Trainer(cfg)
+        trainer.on_batch = lambda epoch, batch, batches: report(
+            {"stage": "training", "epoch": epoch + 1, "epochs": epochs, "batch": batch, "batches": batches})
+        trainer.fit()
 
-    report({"stage": "comparing", "text": "Choosing the threshold and comparing with the parent"})
-    operating = _choose_threshold(local, list(splits["val"]), run)
-    write_manifest(work, replace(local.manifest, operating_point=operating))
-    local = load_bundle(work, device="cpu")
-    held_out = list(splits["test"])
-    after = headline(evaluate_records(local, held_out, run / "held-out-local", cache_dir=run / "cache",
-                                      workers=cfg.workers or 0))
-    before = headline(evaluate_records(parent_loaded, held_out, run / "held-out-parent", cache_dir=run / "cache",
-                                       workers=cfg.workers or 0))
-    comparison = {
-        "parent": {"name": pm.name, "version": pm.version, "sha256": pm.weights["sha256"], "title": pm.title},
-        "clinic_images": {name: len(split) for name, split in splits.items()},
-        "held_out": {"parent": before, "local": after},
-        "worse_than_parent": worse_than_parent(before, after),
-        "made": utc_now(),
-    }
-    # What trained it, honestly: the parent's data (and its required credits) first, then this clinic's images. A
-    # parent not validated for clinical use makes a child that is not either.
-    training_data = {**pm.training_data,
-                     "description": f"{pm.training_data['description']}; then fine-tuned on {len(reviewed)} images "
-                                    "graded at this clinic",
-                     "real": True, "datasets": [*pm.training_data.get("datasets", []), "this clinic's reviewed images"]}
-    metrics = {**local.manifest.metrics, "test": after, "local": comparison}
-    manifest = write_manifest(work, replace(local.manifest, metrics=metrics, training_data=training_data,
-                                            intended_use=pm.intended_use))
-    (work / "MODEL_CARD.md").write_text(local_card(manifest, comparison, operating), encoding="utf-8")
-    load_bundle(work, device="cpu")  # the finished bundle must load
-    if final.exists():
-        shutil.rmtree(final)
-    work.rename(final)
+        report({"stage": "exporting", "text": "Writing the local bundle"})
+        export_run(run, work, name=name, version=version, workers=cfg.workers or 0)
+        records, _ = load_sources(cfg.data)
+        splits = load_split(run / "split.json", records)
+        local = load_bundle(work, device="cpu")
+
+        report({"stage": "comparing", "text": "Choosing the threshold and comparing with the parent"})
+        operating = _choose_threshold(local, list(splits["val"]), run)
+        write_manifest(work, replace(local.manifest, operating_point=operating))
+        local = load_bundle(work, device="cpu")
+        held_out = list(splits["test"])
+        after = headline(evaluate_records(local, held_out, run / "held-out-local", cache_dir=run / "cache",
+                                          workers=cfg.workers or 0))
+        before = headline(evaluate_records(parent_loaded, held_out, run / "held-out-parent",
+                                           cache_dir=run / "cache", workers=cfg.workers or 0))
+        comparison = {
+            "parent": {"name": pm.name, "version": pm.version, "sha256": pm.weights["sha256"], "title": pm.title},
+            "clinic_images": {name: len(split) for name, split in splits.items()},
+            "held_out": {"parent": before, "local": after},
+            "worse_than_parent": worse_than_parent(before, after),
+            "made": utc_now(),
+        }
+        # What trained it, honestly: the parent's data (and its required credits) first, then this clinic's images.
+        # A parent not validated for clinical use makes a child that is not either.
+        training_data = {**pm.training_data, "real": True,
+                         "description": f"{pm.training_data['description']}; then fine-tuned on {len(reviewed)} "
+                                        "images graded at this clinic",
+                         "datasets": [*pm.training_data.get("datasets", []), "this clinic's reviewed images"]}
+        metrics = {**local.manifest.metrics, "test": after, "local": comparison}
+        manifest = write_manifest(work, replace(local.manifest, metrics=metrics, training_data=training_data,
+                                                intended_use=pm.intended_use))
+        (work / "MODEL_CARD.md").write_text(local_card(manifest, comparison, operating), encoding="utf-8")
+        load_bundle(work, device="cpu")  # the finished bundle must load
+        if final.exists():
+            shutil.rmtree(final)
+        work.rename(final)
+    finally:
+        shutil.rmtree(runs_dir(data_dir), ignore_errors=True)
+        shutil.rmtree(work, ignore_errors=True)  # an unfinished bundle (the finished one was renamed away)
     result = {**comparison, "bundle": str(final), "title": manifest.title}
     report({"stage": "done", "result": result})
     return result
@@ -163,7 +173,8 @@ def worse_than_parent(before: dict[str, Any], after: dict[str, Any]) -> bool:
 
     def lower(key: str) -> bool:
         x, y = b.get(key), a.get(key)
-        return x is not None and y is not None and not np.isnan(y) and (np.isnan(x) is False) and y < x - 1e-9
+        known = x is not None and y is not None and not math.isnan(x) and not math.isnan(y)
+        return known and y < x - 1e-9
 
     return lower("sensitivity") or lower("auc")
 
@@ -229,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-images", type=int, default=None, help=argparse.SUPPRESS)  # tests' tiny sets
     parser.add_argument("--json-progress", action="store_true", help="one JSON line per step on stdout")
     args = parser.parse_args(argv)
+
+    # Cancel (the app ends the process with SIGTERM) unwinds like an error, so the run's folder is cleared.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def report(event: dict[str, Any]) -> None:
         if args.json_progress:

@@ -116,3 +116,17 @@ def test_a_local_bundle_is_fine_tuned_compared_with_its_parent_and_names_no_one(
         assert name not in shipped
     for _, _, patient in truth.values():
         assert patient not in shipped
+    assert not (folder / "finetune-runs").exists()  # the run's decoded photographs and file names went with it
+
+
+def test_worse_than_parent_means_fewer_referable_eyes_found_or_ranked_worse():
+    from training.local_bundle import worse_than_parent
+
+    def figures(sensitivity: float, auc: float) -> dict:
+        return {"referable": {"sensitivity": sensitivity, "specificity": 0.8, "auc": auc}}
+
+    assert worse_than_parent(figures(1.0, 1.0), figures(0.923, 1.0))  # the bench's case: one referable eye missed
+    assert worse_than_parent(figures(0.9, 0.95), figures(0.95, 0.93))
+    assert not worse_than_parent(figures(0.9, 0.9), figures(0.9, 0.92))
+    assert not worse_than_parent(figures(float("nan"), 0.9), figures(0.8, 0.9))  # nothing to compare on
+    assert not worse_than_parent({}, figures(0.5, 0.5))
