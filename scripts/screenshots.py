@@ -138,6 +138,7 @@ def shoot_fine_tune(window, tmp: Path, save, wait_for, settle) -> None:
     save(dialog, "finetune-done")
     dialog.close()
     models = ModelsDialog(window.controller.models_folder, window.data_dir, window.controller.loaded.folder, window)
+    models.resize(window.width(), models.height())
     models.show()
     if dialog.outcome_data is not None:
         models.select_folder(Path(dialog.outcome_data["bundle"]))
@@ -250,8 +251,6 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     save(question, "calibration")
     question.close()
     performance.close()
-    if args.fine_tune and not suffix:
-        shoot_fine_tune(window, tmp, save, wait_for, settle)
 
     blurred = blurred_diseased_photo(tmp / "poor")
     if blurred is not None:  # a photograph too poor to grade on which the model suspects disease: refer
@@ -261,6 +260,8 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
         window.select_key(next(r.key for r in window.results.records() if r.result.path == blurred))
         window.workspace.detail.tabs.setCurrentIndex(1)
         save(window, "ungradable-refer")
+    if args.fine_tune and not suffix:  # last: it opens a session of its own
+        shoot_fine_tune(window, tmp, save, wait_for, settle)
     window.close()
     window.deleteLater()
     settle()

@@ -6,9 +6,10 @@ and compared with it on reviewed images that neither training nor any choice tou
 The reviewed images (the grader's grades as labels; ungradable, unreviewed and changed files left out) are split by
 patient: 70 % train the weights, 10 % choose the epoch and the referable threshold (sensitivity 0.90, as the parent's
 was chosen), 20 % are held out. Parent and local bundle are then measured on the held-out images, each at its own
-threshold; a local bundle that finds fewer referable eyes there, or ranks them worse (lower AUC), is marked
-`worse_than_parent` in its manifest and the app never offers it as the one to use. The bundle is written under
-`DIR/models/`, the parent is never changed, and the model card names the clinic's data by counts only.
+threshold; a local bundle that finds fewer referable eyes there, ranks them worse (lower AUC), or finds no more while
+sending more healthy eyes on (lower specificity), is marked `worse_than_parent` in its manifest and the app never
+offers it as the one to use. The bundle is written under `DIR/models/`, the parent is never changed, and the model
+card names the clinic's data by counts only.
 
 With `--json-progress` every step is one JSON line on stdout (the app's fine-tune window reads them).
 """
@@ -31,8 +32,9 @@ from typing import Any
 import numpy as np
 
 from ran_desktop.engine.model.bundle import load_bundle, write_manifest
-from ran_desktop.engine.model.catalogue import local_models_dir
+from ran_desktop.engine.model.catalogue import UNFINISHED, local_models_dir
 from ran_desktop.engine.records.storage import utc_now
+from ran_desktop.engine.validation.finetune_policy import RUNS_FOLDER
 from training.config import TrainConfig
 from training.datasets import load_split
 from training.datasets import session as session_data
@@ -53,7 +55,7 @@ def _quiet(_: dict[str, Any]) -> None:
 
 
 def runs_dir(data_dir: Path) -> Path:
-    return data_dir / "finetune-runs"
+    return data_dir / RUNS_FOLDER
 
 
 def finetune_local(data_dir: Path, parent: Path, *, epochs: int = 8, lr: float = 1e-4, batch_size: int = 8,
@@ -71,7 +73,7 @@ def finetune_local(data_dir: Path, parent: Path, *, epochs: int = 8, lr: float =
     shutil.rmtree(runs_dir(data_dir), ignore_errors=True)
     name, version = f"{pm.name}-local", f"{pm.version}+{stamp}"
     final = local_models_dir(data_dir) / f"{name}-{version.replace('+', '-')}"
-    work = final.with_name(final.name + ".partial")  # listed by nobody until it is renamed, complete
+    work = final.with_name(final.name + UNFINISHED)  # listed by nobody until it is renamed, complete
     try:
         run = runs_dir(data_dir) / stamp
         # The reviewed set, checked once, frozen for the run: training, the threshold and the comparison read it.
@@ -168,15 +170,22 @@ def _choose_threshold(loaded, records: list, run: Path) -> dict[str, Any]:
 
 
 def worse_than_parent(before: dict[str, Any], after: dict[str, Any]) -> bool:
-    """Worse when, on the held-out reviewed images, it finds fewer referable eyes or ranks them worse."""
+    """Worse when, on the held-out reviewed images, it finds fewer referable eyes, ranks them worse (lower AUC), or
+    finds no more of them while sending more healthy eyes on (lower specificity)."""
     b, a = before.get("referable", {}), after.get("referable", {})
 
-    def lower(key: str) -> bool:
+    def compared(key: str) -> float | None:  # this bundle's value minus the parent's; None where either is unknown
         x, y = b.get(key), a.get(key)
-        known = x is not None and y is not None and not math.isnan(x) and not math.isnan(y)
-        return known and y < x - 1e-9
+        if x is None or y is None or math.isnan(x) or math.isnan(y):
+            return None
+        return float(y - x)
 
-    return lower("sensitivity") or lower("auc")
+    sensitivity, specificity, auc = compared("sensitivity"), compared("specificity"), compared("auc")
+    fewer_found = sensitivity is not None and sensitivity < -1e-9
+    ranked_worse = auc is not None and auc < -1e-9
+    more_referred = (specificity is not None and specificity < -1e-9
+                     and (sensitivity is None or sensitivity <= 1e-9))
+    return fewer_found or ranked_worse or more_referred
 
 
 def local_card(manifest, comparison: dict[str, Any], operating: dict[str, Any]) -> str:

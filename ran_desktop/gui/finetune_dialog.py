@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ran_desktop.engine.model.catalogue import local_models_dir
 from ran_desktop.engine.records.storage import Storage
-from ran_desktop.engine.validation.finetune_policy import MIN_IMAGES, reviewed_gradable
+from ran_desktop.engine.validation.finetune_policy import MIN_IMAGES, clear_unfinished, reviewed_gradable
 from ran_desktop.gui.progress_text import duration_text, seconds_left
 
 _STAGES = {"checking": "Checking the reviewed images", "preparing": "Preparing the images",
@@ -188,6 +189,9 @@ class FinetuneDialog(QDialog):
             self.finishedRun.emit(self.outcome_data)
             return
         self.start_button.setEnabled(True)
+        # Stopped, failed or killed before it could tidy up: what it left (decoded photographs, file names, a
+        # half-written bundle) goes now.
+        clear_unfinished(self.data_dir, local_models_dir(self.data_dir))
         if status == QProcess.ExitStatus.CrashExit or code != 0 and not self.outcome.text():
             last = errors.strip().splitlines()[-1:] or ["the process ended early"]
             self.outcome.setText(f"<b>The fine-tune did not finish:</b> {html.escape(last[0])}")
@@ -208,7 +212,8 @@ class FinetuneDialog(QDialog):
                 f"the new one {figures('local')}.")
         if result["worse_than_parent"]:
             text += ("<br><b style='color:#a00000'>It is worse than the model in use there (fewer referable eyes "
-                     "found, or ranked worse): it is not offered as the model to use.</b>")
+                     "found, ranked worse, or no more found with more healthy eyes sent on): it is not offered as "
+                     "the model to use.</b>")
         else:
             self.use_button.setVisible(True)
         self.outcome.setText(text)

@@ -60,10 +60,14 @@ class ModelsDialog(QDialog):
         self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)  # long: elided, whole in the tooltip
+        header.setStretchLastSection(True)
         for row, entry in enumerate(self.entries):
             self._fill(row, entry)
+        self.table.setColumnWidth(2, self.fontMetrics().averageCharWidth() * 36)
+        self.table.setWordWrap(False)
         self.note = QLabel()
         self.note.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
@@ -81,7 +85,7 @@ class ModelsDialog(QDialog):
         layout.addWidget(self.note)
         layout.addWidget(buttons)
         lines, chars = self.fontMetrics().height(), self.fontMetrics().averageCharWidth()
-        self.resize(chars * 150, lines * 24)
+        self.resize(chars * 190, lines * 22)
         self.use_button.setEnabled(False)
 
     def _fill(self, row: int, entry: BundleEntry) -> None:
@@ -113,9 +117,10 @@ class ModelsDialog(QDialog):
         if entry is None:
             self.note.setText("")
         elif entry.worse_than_parent:
-            self.note.setText(f"<b style='color:{WORSE.name()}'>{html.escape(entry.manifest.title)} found fewer "
-                              "referable eyes, or ranked them worse, than its parent on the reviewed images held out "
-                              "from its training. It is not offered as the model to use; choose it only to look.</b>")
+            self.note.setText(f"<b style='color:{WORSE.name()}'>{html.escape(entry.manifest.title)} did worse "
+                              "than its parent on the reviewed images held out from its training: it found fewer "
+                              "referable eyes, ranked them worse, or found no more while sending more healthy eyes "
+                              "on. It is not offered as the model to use; choose it only to look.</b>")
         else:
             self.note.setText(html.escape(entry.manifest.intended_use))
 

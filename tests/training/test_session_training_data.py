@@ -119,7 +119,7 @@ def test_a_local_bundle_is_fine_tuned_compared_with_its_parent_and_names_no_one(
     assert not (folder / "finetune-runs").exists()  # the run's decoded photographs and file names went with it
 
 
-def test_worse_than_parent_means_fewer_referable_eyes_found_or_ranked_worse():
+def test_worse_than_parent_means_fewer_referable_eyes_found_ranked_worse_or_more_sent_for_nothing():
     from training.local_bundle import worse_than_parent
 
     def figures(sensitivity: float, auc: float) -> dict:
@@ -128,5 +128,9 @@ def test_worse_than_parent_means_fewer_referable_eyes_found_or_ranked_worse():
     assert worse_than_parent(figures(1.0, 1.0), figures(0.923, 1.0))  # the bench's case: one referable eye missed
     assert worse_than_parent(figures(0.9, 0.95), figures(0.95, 0.93))
     assert not worse_than_parent(figures(0.9, 0.9), figures(0.9, 0.92))
+    same_found_more_sent = {"referable": {"sensitivity": 1.0, "specificity": 0.5, "auc": 1.0}}
+    assert worse_than_parent(figures(1.0, 1.0), same_found_more_sent)  # the screenshot's case
+    traded = {"referable": {"sensitivity": 0.95, "specificity": 0.7, "auc": 0.93}}
+    assert not worse_than_parent(figures(0.9, 0.93), traded)  # more found, fewer spared, same AUC: a trade-off
     assert not worse_than_parent(figures(float("nan"), 0.9), figures(0.8, 0.9))  # nothing to compare on
     assert not worse_than_parent({}, figures(0.5, 0.5))

@@ -17,6 +17,8 @@ from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.model.bundle import choose_bundle, find_bundles, read_manifest
 from ran_desktop.engine.model.manifest import Manifest
 
+UNFINISHED = ".partial"  # a local bundle still being written by a fine-tune (or left by one that was stopped)
+
 LOCAL_MODELS = "models"  # under the data folder
 
 
@@ -56,7 +58,7 @@ def list_bundles(installed: Path, data_dir: Path) -> list[BundleEntry]:
     out = []
     for folder, local in [*((f, False) for f in find_bundles(installed)),
                           *((f, True) for f in reversed(find_bundles(local_models_dir(data_dir)))
-                            if not f.name.endswith(".partial"))]:  # a fine-tune still writing it, or cancelled
+                            if not f.name.endswith(UNFINISHED))]:  # a fine-tune still writing it, or stopped
         try:
             out.append(BundleEntry(folder, read_manifest(folder), local))
         except BundleError:
