@@ -94,7 +94,7 @@ class FinetuneDialog(QDialog):
         layout.addStretch(1)
         layout.addWidget(buttons)
         lines, chars = self.fontMetrics().height(), self.fontMetrics().averageCharWidth()
-        self.resize(chars * 100, lines * 18)
+        self.resize(chars * 110, lines * 24)
         self._explain()
 
     def _explain(self) -> None:
@@ -168,7 +168,8 @@ class FinetuneDialog(QDialog):
                 self._training_started = time.monotonic()
             left = seconds_left(done, total, time.monotonic() - self._training_started)
             self.stage.setText(f"Training: epoch {epoch} of {epochs}, batch {batch} of {batches}"
-                               + (f", about {duration_text(left)} left" if left else ""))
+                               + ("" if left is None else ", a few seconds left" if left < 5
+                                  else f", about {duration_text(left)} left"))
         elif stage == "done":
             self.outcome_data = event["result"]
         elif stage == "failed":
