@@ -203,8 +203,22 @@ def resource_datas(resources_root: Path = RESOURCES) -> list[tuple[str, str]]:
     return datas
 
 
+def stub_datas(package_root: Path = ROOT / "ran_desktop") -> list[tuple[str, str]]:
+    """(source file, destination folder) pairs for the packages' __init__.pyi: lazy_loader reads each at run time to
+    learn the package's public names (attach_stub), so they travel beside the compiled modules."""
+    return [(str(stub), str(stub.parent.relative_to(package_root.parent)).replace("\\", "/"))
+            for stub in sorted(package_root.rglob("__init__.pyi"))]
+
+
+def lazy_modules(package_root: Path = ROOT / "ran_desktop") -> list[str]:
+    """Every module of the app: many are only reached through a package's lazy names, which PyInstaller's import
+    analysis cannot follow."""
+    return sorted(".".join(p.relative_to(package_root.parent).with_suffix("").parts).removesuffix(".__init__")
+                  for p in package_root.rglob("*.py"))
+
+
 def data_files(models_root: Path = MODELS, resources_root: Path = RESOURCES) -> list[tuple[str, str]]:
-    return model_datas(models_root) + resource_datas(resources_root)
+    return model_datas(models_root) + resource_datas(resources_root) + stub_datas()
 
 
 def is_skipped(dest: str) -> bool:

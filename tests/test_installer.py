@@ -109,7 +109,7 @@ def test_the_trees_data_files_exist_and_cover_models_resources_and_icons():
     datas = cfg.data_files()
     for src, dest in datas:
         assert Path(src).is_file(), src
-        assert dest.split("/")[0] in ("models", "resources") and "\\" not in dest
+        assert dest.split("/")[0] in ("models", "resources", "ran_desktop") and "\\" not in dest
     by_dest = {(Path(src).name, dest) for src, dest in datas}
     assert ("manifest.json", f"models/{cfg.shipped_bundles()[0].name}") in by_dest
     assert ("DejaVuSans.ttf", "resources/fonts") in by_dest
@@ -117,6 +117,8 @@ def test_the_trees_data_files_exist_and_cover_models_resources_and_icons():
     for icon in (cfg.ICON_ICO, cfg.ICON_ICNS, cfg.ICON_PNG, cfg.ICON_SVG):
         assert (icon.name, "resources/icons") in by_dest
     assert not [src for src, _ in datas if src.endswith((".py", ".pyc"))]
+    # The lazy packages' stubs travel beside their modules (lazy_loader reads them at run time).
+    assert {("__init__.pyi", "ran_desktop/engine/screening"), ("__init__.pyi", "ran_desktop/gui")} <= by_dest
 
 
 def test_icons_per_platform_are_real_images_with_the_sizes_each_needs():
@@ -232,6 +234,9 @@ def test_spec_builds_a_windowed_one_folder_app_with_data_metadata_and_exclusions
     assert analysis.args[0] == [str(cfg.ENTRY_SCRIPT)] and cfg.ENTRY_SCRIPT.is_file()
     assert analysis.kwargs["excludes"] == list(cfg.EXCLUDES)
     assert set(cfg.HIDDEN_IMPORTS) <= set(analysis.kwargs["hiddenimports"])
+    # Modules reached only through lazy names are named to the analysis.
+    assert {"ran_desktop.engine.screening.screener", "ran_desktop.gui.performance_dialog",
+            "ran_desktop.reports.validation_report"} <= set(analysis.kwargs["hiddenimports"])
     datas = analysis.kwargs["datas"]
     assert set(cfg.data_files()) <= set(datas)
     dests = {dest for _, dest in datas}
