@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 
 from ran_desktop.engine.model.catalogue import local_models_dir
 from ran_desktop.engine.records.storage import Storage
-from ran_desktop.engine.validation.finetune_policy import MIN_IMAGES, clear_unfinished, reviewed_gradable
+from ran_desktop.engine.validation.finetune_policy import MIN_IMAGES, clear_unfinished
 from ran_desktop.gui.progress_text import duration_text, seconds_left
 
 _STAGES = {"checking": "Checking the reviewed images", "preparing": "Preparing the images",
@@ -49,7 +49,7 @@ def training_available() -> str:
 
 def count_reviewed(database: Path) -> int:
     with Storage(database) as storage:
-        return reviewed_gradable(r for s in storage.sessions() for r in storage.load_session(s.id))
+        return storage.count_graded()
 
 
 class FinetuneDialog(QDialog):

@@ -32,7 +32,7 @@ import platformdirs
 from ran_desktop.engine.errors import ScreeningError
 from ran_desktop.engine.imaging.loading import image_location
 from ran_desktop.engine.records import audit_chain, db_rescue
-from ran_desktop.engine.records.results import ScreeningResult
+from ran_desktop.engine.records.results import ScreeningResult, Status
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord
 from ran_desktop.engine.records.rows import (
     SELECT_RECORDS,
@@ -332,6 +332,13 @@ class Storage:
 
     def count_images(self, session_id: int) -> int:
         return int(self._db.execute("SELECT count(*) FROM images WHERE session_id = ?", (session_id,)).fetchone()[0])
+
+    def count_graded(self) -> int:
+        """Images, in every session, that a grader graded (not ungradable) and that were read: one query, for a
+        window that must not wait on loading every record."""
+        query = ("SELECT count(*) FROM images JOIN decisions ON decisions.image_id = images.id "
+                 "WHERE decisions.dr_grade IS NOT NULL AND images.status != ?")
+        return int(self._db.execute(query, (Status.ERROR.value,)).fetchone()[0])
 
     # --- decisions ----------------------------------------------------------------------------------------
 

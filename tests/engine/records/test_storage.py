@@ -342,3 +342,24 @@ def test_sessions_are_listed_newest_first_and_searched_by_file_or_patient(db_pat
         assert [s.id for s in store.sessions("MONDAY")] == [first]
         assert [s.id for s in store.sessions("carla")] == [second]
         assert store.sessions("nobody") == []
+
+
+def test_graded_images_are_counted_in_one_query_across_sessions(db_path, screened):
+    """What the fine-tune window counts: images a grader graded (not ungradable) that were read, in every session;
+    the same number as counting the loaded records."""
+    with Storage(db_path) as store:
+        first = store.current_session()
+        records = [store.save_result(first, r) for r in screened]
+        second = store.new_session()
+        records += [store.save_result(second, r) for r in screened]
+        graded = [r for r in records if r.status is not Status.ERROR]
+        store.save_decision(graded[0].image_id, GraderDecision(2, 1, grader="G"))
+        store.save_decision(graded[-1].image_id, GraderDecision(0, 0, grader="G"))
+        store.save_decision(graded[1].image_id, GraderDecision(None, None, grader="G"))  # ungradable: not a label
+        errors = [r for r in records if r.status is Status.ERROR]
+        if errors:
+            store.save_decision(errors[0].image_id, GraderDecision(1, 0, grader="G"))  # an unread file: not counted
+        loaded = [r for s in store.sessions() for r in store.load_session(s.id)]
+        expected = sum(1 for r in loaded if r.decision is not None and not r.decision.ungradable
+                       and r.status is not Status.ERROR)
+        assert store.count_graded() == expected == 2
