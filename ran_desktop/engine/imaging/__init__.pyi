@@ -1,8 +1,10 @@
 """Public entry points, read by lazy_loader at run time and by type checkers."""
 
 from . import field_of_view as field_of_view
+from . import grading_views as grading_views
 from . import heatmap as heatmap
 from . import loading as loading
+from . import macula as macula
 from . import preprocess as preprocess
 from . import preprocess_settings as preprocess_settings
 from . import preview as preview
@@ -52,6 +54,8 @@ from .views import NORMALISED as NORMALISED
 from .views import ORIGINAL as ORIGINAL
 
 __all__ = [
+    "grading_views",
+    "macula",
     "CLAHE",
     "DEFAULT_SETTINGS",
     "DEFAULT_THRESHOLDS",
