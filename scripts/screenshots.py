@@ -228,6 +228,13 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     window.select_key(next(r.key for r in window.results.records() if r.result.path.name == "P-0042_left.dcm"))
     wait_for(lambda: window.workspace.detail.view.showing_overlay, "the heat map")
     save(window, "results-heatmap")
+    from ran_desktop.engine.imaging.views import MACULA, RED_FREE
+    from ran_desktop.gui.view_modes import GRADCAM
+
+    for mode, name in ((RED_FREE, "red-free"), (MACULA, "macular-grid")):
+        window.workspace.detail.set_mode(mode)
+        save(window, name)
+    window.workspace.detail.set_mode(GRADCAM)
 
     window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
     window.workspace.patients.refresh(window.results.records())

@@ -9,7 +9,7 @@ from gui_helpers import TIMEOUT_MS, drop, key_of_file, wait_idle
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from ran_desktop.engine.imaging.views import CLAHE, FIELD_OF_VIEW, MODEL_VIEW, NORMALISED, ORIGINAL
+from ran_desktop.engine.imaging.views import CLAHE, FIELD_OF_VIEW, MACULA, MODEL_VIEW, NORMALISED, ORIGINAL, RED_FREE
 from ran_desktop.gui.detail_panel import GRADCAM
 from ran_desktop.gui.pixel_arrays import array_from_qimage
 
@@ -100,6 +100,28 @@ def test_view_modes_switch_between_the_preprocessing_stages(screened, qtbot):
     qtbot.keyClick(window, Qt.Key.Key_5, Qt.KeyboardModifier.ControlModifier)
     assert window.workspace.detail.mode == GRADCAM
     qtbot.waitUntil(lambda: window.workspace.detail.view.showing_overlay, timeout=TIMEOUT_MS)
+
+
+def test_the_grading_views_red_free_and_the_macular_grid(screened, qtbot):
+    """Red-free shows the photograph's green channel in grey; the macular grid view is the photograph with the grid
+    drawn around the fovea the engine found (a left eye: temporal to the disc, on the viewer's right)."""
+    window = screened
+    select(window, "normal_fundus_OS.jpg")
+    detail = window.workspace.detail
+    qtbot.waitUntil(lambda: bool(detail.images), timeout=TIMEOUT_MS)
+    qtbot.keyClick(window, Qt.Key.Key_6, Qt.KeyboardModifier.ControlModifier)
+    assert detail.mode == RED_FREE and not detail.view.showing_overlay
+    original = array_from_qimage(detail.images[ORIGINAL])
+    free = array_from_qimage(detail.images[RED_FREE])
+    assert (free[..., 0] == free[..., 1]).all() and (free[..., 1] == free[..., 2]).all()
+    assert np.abs(free[..., 1].astype(int) - original[..., 1]).max() <= 1  # the green channel, through Qt's copy
+    qtbot.keyClick(window, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
+    assert detail.mode == MACULA
+    gridded = array_from_qimage(detail.images[MACULA])
+    changed = np.argwhere((gridded != original).any(axis=2))
+    assert len(changed) > 100  # the circles
+    centre_x = changed[:, 1].mean()
+    assert centre_x > original.shape[1] / 2  # around a fovea right of the middle: this left eye's disc is left
 
 
 def test_zoom_and_fit(screened, qtbot):

@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING
 import cv2
 import numpy as np
 
+from ran_desktop.engine.imaging.grading_views import red_free
 from ran_desktop.engine.imaging.loading import load_screened_frame
+from ran_desktop.engine.imaging.macula import MacularGrid, draw_grid, locate_grid
 from ran_desktop.engine.imaging.preprocess import decode_for_model, decode_min_side, draw_fov, fov_square, preprocess
-from ran_desktop.engine.imaging.views import CLAHE, FIELD_OF_VIEW, MODEL_VIEW, NORMALISED, ORIGINAL
+from ran_desktop.engine.imaging.views import CLAHE, FIELD_OF_VIEW, MACULA, MODEL_VIEW, NORMALISED, ORIGINAL, RED_FREE
 
 if TYPE_CHECKING:
     from ran_desktop.engine.imaging.loading import ImageMetadata
@@ -28,7 +30,8 @@ PREVIEW_MIN_SIDE = 1536
 @dataclass(frozen=True, eq=False)
 class Preview:
     """Every image is uint8 RGB. FIELD_OF_VIEW is the photograph with the detected disc outlined; MODEL_VIEW is
-    the square crop the model saw, on which Grad-CAM maps are drawn."""
+    the square crop the model saw, on which Grad-CAM maps are drawn; RED_FREE the green channel; MACULA the
+    photograph with the macular grid where it was placed."""
 
     key: str
     images: dict[str, np.ndarray]
@@ -36,6 +39,7 @@ class Preview:
     disc_mask: np.ndarray = field(repr=False)  # bool, MODEL_VIEW's shape: inside the disc
     fov_found: bool = False
     metadata: ImageMetadata | None = None
+    grid: MacularGrid | None = None  # in ORIGINAL's pixels: where the macular grid was placed
 
 
 def make_preview(key: str, path: str | Path, frame_index: int | None, settings: PreprocessSettings,
@@ -61,6 +65,7 @@ def make_preview(key: str, path: str | Path, frame_index: int | None, settings: 
         cv2.circle(mask, centre, int(round(pre.fov.radius * scale)), 1, -1)
     else:
         mask[:] = 1
+    grid = locate_grid(image.pixels, pre.fov)
     return Preview(
         key=key,
         images={
@@ -69,7 +74,10 @@ def make_preview(key: str, path: str | Path, frame_index: int | None, settings: 
             CLAHE: stages["clahe"],
             NORMALISED: stages["normalised"],
             MODEL_VIEW: view,
+            RED_FREE: red_free(image.pixels),
+            MACULA: draw_grid(image.pixels, grid),
         },
+        grid=grid,
         tensor=tensor,
         disc_mask=mask.astype(bool),
         fov_found=pre.fov.found,
