@@ -40,7 +40,7 @@ class _ModelInput:
 
 
 class DetailController(QObject):
-    previewReady = Signal(str, dict)
+    previewReady = Signal(str, dict, object)  # key, pictures, the macular grid (MacularGrid) or None
     previewFailed = Signal(str, str)
     heatReady = Signal(str, QImage, str)
     heatUnavailable = Signal(str, str)
@@ -114,9 +114,9 @@ class DetailController(QObject):
     def _on_preview(self, value: Any) -> None:
         if value is None or value[0] != self._generation:
             return
-        _, key, images, model_input = value
+        _, key, images, model_input, grid = value
         self._input = model_input
-        self.previewReady.emit(key, images)
+        self.previewReady.emit(key, images, grid)
         self.request_heat(self._heat_wanted)
 
     def _on_preview_failed(self, key: str, failure: TaskFailure) -> None:
@@ -155,7 +155,7 @@ def _preview_job(
     view = preview.images[MODEL_VIEW]
     size = (view.shape[1], view.shape[0])
     model_input = _ModelInput(key, preview.tensor, preview.disc_mask, size, with_model_settings)
-    return generation, key, images, model_input
+    return generation, key, images, model_input, preview.grid
 
 
 def _heat_job(

@@ -9,12 +9,12 @@ mode (blind-first hides the model's grades in all of them at once).
 from __future__ import annotations
 
 import html
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QImage
+from PySide6.QtGui import QActionGroup, QImage
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QButtonGroup,
     QComboBox,
     QHBoxLayout,
     QHeaderView,
@@ -26,13 +26,14 @@ from PySide6.QtWidgets import (
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
+    QToolBar,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, suspicion_words
-from ran_desktop.engine.imaging.views import HEAT_OPACITY, MODEL_VIEW
+from ran_desktop.engine.imaging.views import HEAT_OPACITY, MACULA, MODEL_VIEW, ORIGINAL
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import OPEN, ImageRecord, blinded, caveat_for
 from ran_desktop.gui import display
@@ -40,6 +41,9 @@ from ran_desktop.gui.image_view import ImageView
 from ran_desktop.gui.probability_bars import ProbabilityBars
 from ran_desktop.gui.results_model import BLIND_TIP
 from ran_desktop.gui.view_modes import GRADCAM, VIEW_MODES
+
+if TYPE_CHECKING:
+    from ran_desktop.engine.imaging.macula import MacularGrid
 
 _SCORE_NAMES = (
     ("fov_diameter_px", "Field of view diameter", "{:.0f} px"),
@@ -102,6 +106,7 @@ class DetailPanel(QWidget):
         self._images: dict[str, QImage] = {}
         self._heat: QImage | None = None
         self._heat_caption = ""
+        self.grid: MacularGrid | None = None  # the macular grid on the photograph (its MACULA view), movable
         self._mode = mode if mode in {m for m, _, _ in VIEW_MODES} else GRADCAM
         self.review_mode = OPEN  # BLIND: no probabilities or heat map before the grader's decision
 
@@ -110,21 +115,24 @@ class DetailPanel(QWidget):
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
 
+        # A tool bar, not a row of buttons: on a narrow window the views that do not fit go under its » menu
+        # instead of pushing the review form off the screen.
         self.mode_buttons: dict[str, QToolButton] = {}
-        self._mode_group = QButtonGroup(self)
-        modes = QHBoxLayout()
-        modes.setSpacing(2)
+        modes = QToolBar()
+        modes.setObjectName("viewModes")
+        modes.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+        modes.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self._mode_group = QActionGroup(self)
         for i, (mode_id, label, tip) in enumerate(VIEW_MODES, start=1):
-            button = QToolButton()
-            button.setText(label)
-            button.setCheckable(True)
-            button.setToolTip(f"{tip} (Ctrl+{i})")
-            button.setChecked(mode_id == self._mode)
-            button.clicked.connect(lambda _=False, m=mode_id: self.set_mode(m))
-            self._mode_group.addButton(button)
+            action = modes.addAction(label)
+            action.setCheckable(True)
+            action.setToolTip(f"{tip} (Ctrl+{i})")
+            action.setChecked(mode_id == self._mode)
+            action.triggered.connect(lambda _=False, m=mode_id: self.set_mode(m))
+            self._mode_group.addAction(action)
+            button = modes.widgetForAction(action)
+            assert isinstance(button, QToolButton)
             self.mode_buttons[mode_id] = button
-            modes.addWidget(button)
-        modes.addStretch(1)
         self.fit_button = _tool_button("Fit", "Fit the picture to the view (Ctrl+0)")
         self.zoom_in_button = _tool_button("+", "Zoom in (Ctrl++)")
         self.zoom_out_button = _tool_button("−", "Zoom out (Ctrl+-)")
@@ -168,7 +176,7 @@ class DetailPanel(QWidget):
         picture_layout = QVBoxLayout(picture)
         picture_layout.setContentsMargins(0, 0, 0, 0)
         picture_layout.addWidget(self.title)
-        picture_layout.addLayout(modes)
+        picture_layout.addWidget(modes)
         picture_layout.addLayout(controls)
         picture_layout.addWidget(self.view, 1)
         picture_layout.addWidget(self.caption)
@@ -295,11 +303,15 @@ class DetailPanel(QWidget):
             self.view.show_message("Loading the picture…")
             self.caption.clear()
 
-    def show_preview(self, key: str, images: dict[str, QImage]) -> None:
+    def show_preview(self, key: str, images: dict[str, QImage], grid: MacularGrid | None = None) -> None:
         if self.record is None or key != self.record.key:
             return
         self._images = images
+        self.grid = grid
         self._render(fit=True)
+
+    def _grid_moved(self, grid: MacularGrid) -> None:
+        self.grid = grid  # where the grader put it: kept while this image is shown
 
     def show_preview_failed(self, key: str, message: str) -> None:
         if self.record is not None and key == self.record.key:
@@ -334,11 +346,15 @@ class DetailPanel(QWidget):
         self.cam_controls.setEnabled(self._mode == GRADCAM)
         if not self._images:
             return
-        base = self._images.get(MODEL_VIEW if self._mode == GRADCAM else self._mode)
+        base = self._images.get(MODEL_VIEW if self._mode == GRADCAM else ORIGINAL if self._mode == MACULA
+                                else self._mode)
         previous = self.view.base.pixmap().size()
         self.view.set_image(base, keep_view=not fit)
         if previous != self.view.base.pixmap().size():
             self.view.fit()
+        item = self.view.set_grid(self.grid if self._mode == MACULA else None)
+        if item is not None:
+            item.moved.connect(self._grid_moved)
         if self._mode == GRADCAM:
             self.view.set_overlay(self._heat)
             self.caption.setText(self._heat_caption or "Computing the heat map…")

@@ -1,4 +1,4 @@
-"""A zoomable, pannable picture with an optional heat-map layer on top (QGraphicsView).
+"""A zoomable, pannable picture with an optional heat-map layer and a movable macular grid on top (QGraphicsView).
 
 Wheel or Ctrl+/- zooms around the pointer, dragging pans, and the picture fits the view until the user zooms.
 The heat map is its own item, so the opacity slider only changes how Qt blends it: nothing is recomputed.
@@ -6,9 +6,16 @@ The heat map is its own item, so the opacity slider only changes how Qt blends i
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from PySide6.QtCore import QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView, QWidget
+
+from ran_desktop.gui.grid_item import GridItem
+
+if TYPE_CHECKING:  # numpy and OpenCV come with it: the window opens without them
+    from ran_desktop.engine.imaging.macula import MacularGrid
 
 _ZOOM_STEP = 1.25
 _MAX_ZOOM = 40.0  # times the picture's own pixels: enough to inspect single microaneurysms
@@ -42,6 +49,7 @@ class ImageView(QGraphicsView):
         self.setAcceptDrops(False)
         self.viewport().setAcceptDrops(False)
         self._fitted = True
+        self.grid_item: GridItem | None = None
         self.setToolTip("Scroll or Ctrl +/- to zoom, drag to pan, Ctrl+0 to fit")
 
     # --- contents -----------------------------------------------------------------------------------------
@@ -68,6 +76,16 @@ class ImageView(QGraphicsView):
         self._fit_overlay()
         self.overlay.setVisible(True)
 
+    def set_grid(self, grid: MacularGrid | None) -> GridItem | None:
+        """Show the macular grid (movable) over the picture, or remove it; returns the item shown."""
+        if self.grid_item is not None:
+            self._scene.removeItem(self.grid_item)
+            self.grid_item = None
+        if grid is not None:
+            self.grid_item = GridItem(grid)
+            self._scene.addItem(self.grid_item)
+        return self.grid_item
+
     def set_overlay_opacity(self, opacity: float) -> None:
         self.overlay.setOpacity(max(0.0, min(1.0, opacity)))
 
@@ -83,6 +101,7 @@ class ImageView(QGraphicsView):
         """Text in place of a picture (still loading, cannot be shown...)."""
         self.base.setPixmap(QPixmap())
         self.set_overlay(None)
+        self.set_grid(None)
         self.message.setText(text)
         self.message.setVisible(True)
         rect = self.message.boundingRect()

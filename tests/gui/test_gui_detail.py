@@ -104,7 +104,8 @@ def test_view_modes_switch_between_the_preprocessing_stages(screened, qtbot):
 
 def test_the_grading_views_red_free_and_the_macular_grid(screened, qtbot):
     """Red-free shows the photograph's green channel in grey; the macular grid view is the photograph with the grid
-    drawn around the fovea the engine found (a left eye: temporal to the disc, on the viewer's right)."""
+    around the fovea the engine found (a left eye: temporal to the disc, on the viewer's right), which the grader
+    can drag."""
     window = screened
     select(window, "normal_fundus_OS.jpg")
     detail = window.workspace.detail
@@ -117,11 +118,16 @@ def test_the_grading_views_red_free_and_the_macular_grid(screened, qtbot):
     assert np.abs(free[..., 1].astype(int) - original[..., 1]).max() <= 1  # the green channel, through Qt's copy
     qtbot.keyClick(window, Qt.Key.Key_7, Qt.KeyboardModifier.ControlModifier)
     assert detail.mode == MACULA
-    gridded = array_from_qimage(detail.images[MACULA])
-    changed = np.argwhere((gridded != original).any(axis=2))
-    assert len(changed) > 100  # the circles
-    centre_x = changed[:, 1].mean()
+    assert detail.view.base.pixmap().size() == detail.images[ORIGINAL].size()  # the photograph itself
+    item = detail.view.grid_item
+    assert item is not None and item.isVisible() and (item.pos().x(), item.pos().y()) == detail.grid.fovea
+    centre_x = item.pos().x()
     assert centre_x > original.shape[1] / 2  # around a fovea right of the middle: this left eye's disc is left
+    item.setPos(item.pos().x() - 40, item.pos().y() + 25)  # the grader drags it where the fovea really is
+    assert detail.grid.fovea == (centre_x - 40, item.pos().y())
+    assert detail.grid.radii == item.grid.radii
+    qtbot.keyClick(window, Qt.Key.Key_1, Qt.KeyboardModifier.ControlModifier)
+    assert detail.view.grid_item is None  # only in the macular grid view
 
 
 def test_zoom_and_fit(screened, qtbot):

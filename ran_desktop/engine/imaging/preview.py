@@ -16,9 +16,9 @@ import numpy as np
 
 from ran_desktop.engine.imaging.grading_views import red_free
 from ran_desktop.engine.imaging.loading import load_screened_frame
-from ran_desktop.engine.imaging.macula import MacularGrid, draw_grid, locate_grid
+from ran_desktop.engine.imaging.macula import MacularGrid, locate_grid
 from ran_desktop.engine.imaging.preprocess import decode_for_model, decode_min_side, draw_fov, fov_square, preprocess
-from ran_desktop.engine.imaging.views import CLAHE, FIELD_OF_VIEW, MACULA, MODEL_VIEW, NORMALISED, ORIGINAL, RED_FREE
+from ran_desktop.engine.imaging.views import CLAHE, FIELD_OF_VIEW, MODEL_VIEW, NORMALISED, ORIGINAL, RED_FREE
 
 if TYPE_CHECKING:
     from ran_desktop.engine.imaging.loading import ImageMetadata
@@ -30,8 +30,8 @@ PREVIEW_MIN_SIDE = 1536
 @dataclass(frozen=True, eq=False)
 class Preview:
     """Every image is uint8 RGB. FIELD_OF_VIEW is the photograph with the detected disc outlined; MODEL_VIEW is
-    the square crop the model saw, on which Grad-CAM maps are drawn; RED_FREE the green channel; MACULA the
-    photograph with the macular grid where it was placed."""
+    the square crop the model saw, on which Grad-CAM maps are drawn; RED_FREE the green channel. `grid` is the
+    macular grid placed on ORIGINAL (the window draws it, movable, in its MACULA view)."""
 
     key: str
     images: dict[str, np.ndarray]
@@ -75,7 +75,6 @@ def make_preview(key: str, path: str | Path, frame_index: int | None, settings: 
             NORMALISED: stages["normalised"],
             MODEL_VIEW: view,
             RED_FREE: red_free(image.pixels),
-            MACULA: draw_grid(image.pixels, grid),
         },
         grid=grid,
         tensor=tensor,
