@@ -12,6 +12,7 @@ from . import display as display
 from . import drops as drops
 from . import empty_state as empty_state
 from . import finetune_dialog as finetune_dialog
+from . import grid_item as grid_item
 from . import image_view as image_view
 from . import main_window as main_window
 from . import messages as messages
@@ -54,6 +55,7 @@ __all__ = [
     "drops",
     "empty_state",
     "finetune_dialog",
+    "grid_item",
     "image_view",
     "main_window",
     "messages",
