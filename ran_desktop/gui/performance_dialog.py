@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDialog,
@@ -78,6 +78,14 @@ def compute(report: Report, database: Path, target: float) -> Figures:
                    calibrate(scores))
 
 
+def write_page(report: Report, figures: Figures, context: pdf_reports.ReportContext, bundle: str, path: Path) -> Path:
+    """The worker: the performance page laid out (reportlab) and written whole, or not at all (a ReportError or
+    WriteError then says why, in words)."""
+    data = pdf_reports.build_validation_report(figures.validation, figures.calibration, figures.proposal_text,
+                                               context, bundle)
+    return write_bytes_atomically(path, data)
+
+
 def _ci(a: Agreement, which: str) -> str:
     p = a.sensitivity if which == "sensitivity" else a.specificity
     if not p.n:
@@ -92,6 +100,8 @@ def _ask(parent: QWidget, title: str, text: str) -> bool:
 
 
 class PerformanceDialog(QDialog):
+    pageSaved = Signal(str)  # the PDF page's path, once written
+
     """`bundle` is (its name and version, its weights' sha256): the weights a threshold is adopted for; None while no
     model is loaded (nothing can be adopted then). `grader` names who adopts."""
 
@@ -232,14 +242,18 @@ class PerformanceDialog(QDialog):
             path, _ = QFileDialog.getSaveFileName(self, "Save the page", "model-performance.pdf", "PDF (*.pdf)")
         if not path:
             return
-        f = self.figures
         context = pdf_reports.ReportContext(clinic_name=self.clinic_name, grader=self.grader)
-        try:
-            data = pdf_reports.build_validation_report(f.validation, f.calibration, f.proposal_text, context,
-                                                       self.bundle[0] if self.bundle else "")
-            write_bytes_atomically(path, data)
-        except (WriteError, pdf_reports.ReportError) as exc:
-            show_message(self, "The page was not saved", str(exc))
+        self.save_pdf.setEnabled(False)
+        self._runner.submit(write_page, self.figures, context, self.bundle[0] if self.bundle else "", Path(path),
+                            on_done=self._page_saved, on_failed=self._page_failed)
+
+    def _page_saved(self, path: Path) -> None:
+        self.save_pdf.setEnabled(True)
+        self.pageSaved.emit(str(path))
+
+    def _page_failed(self, failure: TaskFailure) -> None:
+        self.save_pdf.setEnabled(True)
+        show_message(self, "The page was not saved", failure.message)
 
     # --- the operating point ------------------------------------------------------------------------------------
 

@@ -123,7 +123,23 @@ def test_the_charts_show_the_calibration_and_the_months_and_the_page_saves_as_pd
                       if (c := image.pixelColor(x, y)).red() > 150 and c.green() < 90)
     assert red > 5  # the model's own curve is painted, not only the frame
     page = tmp_path / "performance.pdf"
-    dialog.save_page(str(page))
+    with qtbot.waitSignal(dialog.pageSaved, timeout=TIMEOUT_MS):  # made in the dialog's worker
+        dialog.save_page(str(page))
     text = " ".join(PdfReader(page).pages[0].extract_text().split())
     assert "Model performance at this clinic" in text and "Eye Clinic" in text
     assert "0.80 (" in text and "Reliability of the referable probability" in text and "Local operating point" in text
+
+
+def test_a_page_that_cannot_be_written_says_so_and_the_dialog_stays(qtbot, tmp_path):
+    from PySide6.QtWidgets import QMessageBox
+
+    dialog = PerformanceDialog(_reviewed_database(tmp_path))
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(dialog.save_pdf.isEnabled, timeout=TIMEOUT_MS)
+    dialog.save_page(str(tmp_path / "no such folder" / "performance.pdf"))
+    qtbot.waitUntil(lambda: dialog.findChild(QMessageBox) is not None, timeout=TIMEOUT_MS)
+    box = dialog.findChild(QMessageBox)
+    assert box.windowTitle() == "The page was not saved" and "no such folder" in box.text()
+    assert dialog.save_pdf.isEnabled() and dialog.isVisible()
+    box.close()
