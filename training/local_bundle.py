@@ -38,6 +38,7 @@ from ran_desktop.engine.validation.finetune_policy import RUNS_FOLDER
 from training.config import TrainConfig
 from training.datasets import load_split
 from training.datasets import session as session_data
+from training.datasets.records import LoadedRecords
 from training.evaluate import evaluate_records, predict_records
 from training.export import export_run
 from training.metrics import choose_threshold, referable_scores
@@ -137,7 +138,7 @@ def finetune_local(data_dir: Path, parent: Path, *, epochs: int = 8, lr: float =
     return result
 
 
-def _write_reviewed(folder: Path, reviewed) -> Path:
+def _write_reviewed(folder: Path, reviewed: LoadedRecords) -> Path:
     """The reviewed images as a labels.csv (absolute paths, the hashed patient key), and a real.json naming them as
     this clinic's own, by kind only."""
     folder.mkdir(parents=True, exist_ok=True)

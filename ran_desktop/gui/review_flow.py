@@ -53,14 +53,22 @@ class ReviewFlow:
             return
         self._save(record, draft, following)
 
-    def _save(self, record: ImageRecord, draft: GraderDecision, following: str | None) -> None:
+    def _stored(self, change: Callable[[str], ImageRecord], refused: str) -> ImageRecord | None:
+        """`change` made in the grader's name; None where it was refused, and the grader is told why."""
         try:
-            updated = self._session.record_decision(record, draft, self._settings.grader_name)
+            return change(self._settings.grader_name)
+        except NoGraderError as exc:
+            show_message(self._parent, "Who is grading?", str(exc))
         except StaleDecisionError as exc:
             self._show_theirs(exc)
-            return
         except (StorageError, ValueError) as exc:
-            show_message(self._parent, "The decision was not saved", str(exc))
+            show_message(self._parent, refused, str(exc))
+        return None
+
+    def _save(self, record: ImageRecord, draft: GraderDecision, following: str | None) -> None:
+        updated = self._stored(lambda grader: self._session.record_decision(record, draft, grader),
+                               "The decision was not saved")
+        if updated is None:
             return
         stored = updated.decision
         assert stored is not None  # record_decision stores one
@@ -98,16 +106,8 @@ class ReviewFlow:
         self._change(record, lambda grader: self._session.set_not_reviewed(record, grader), "{name} is {state} again")
 
     def _change(self, record: ImageRecord, change: Callable[[str], ImageRecord], message: str) -> None:
-        try:
-            updated = change(self._settings.grader_name)
-        except NoGraderError as exc:
-            show_message(self._parent, "Who is grading?", str(exc))
-            return
-        except StaleDecisionError as exc:
-            self._show_theirs(exc)
-            return
-        except (StorageError, ValueError) as exc:
-            show_message(self._parent, "The decision was not changed", str(exc))
+        updated = self._stored(change, "The decision was not changed")
+        if updated is None:
             return
         ws = self._workspace()
         ws.review.saved(updated)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -57,8 +58,6 @@ def _local_copy(bundle: Path, data_dir: Path, worse: bool) -> Path:
                           "local": {"referable": {"sensitivity": 0.8 if worse else 0.95, "specificity": 0.75,
                                                   "auc": 0.86}}},
              "worse_than_parent": worse}
-    from dataclasses import replace
-
     write_manifest(target, replace(manifest, name=f"tiny-local-{'worse' if worse else 'better'}",
                                    metrics={**manifest.metrics, "local": local}))
     return target
