@@ -203,6 +203,9 @@ def resource_datas(resources_root: Path = RESOURCES) -> list[tuple[str, str]]:
     return datas
 
 
+MIGRATIONS = ROOT / "ran_desktop" / "engine" / "records" / "migrations"
+
+
 def stub_datas(package_root: Path = ROOT / "ran_desktop") -> list[tuple[str, str]]:
     """(source file, destination folder) pairs for the packages' __init__.pyi: lazy_loader reads each at run time to
     learn the package's public names (attach_stub), so they travel beside the compiled modules."""
@@ -214,11 +217,18 @@ def lazy_modules(package_root: Path = ROOT / "ran_desktop") -> list[str]:
     """Every module of the app: many are only reached through a package's lazy names, which PyInstaller's import
     analysis cannot follow."""
     return sorted(".".join(p.relative_to(package_root.parent).with_suffix("").parts).removesuffix(".__init__")
-                  for p in package_root.rglob("*.py"))
+                  for p in package_root.rglob("*.py") if MIGRATIONS not in p.parents)
+
+
+def migration_datas(package_root: Path = ROOT / "ran_desktop") -> list[tuple[str, str]]:
+    """The database migrations as source files: Alembic reads its environment and revisions from the folder, so
+    they travel as data, not as compiled modules."""
+    return [(str(path), str(path.parent.relative_to(package_root.parent)).replace("\\", "/"))
+            for path in sorted(MIGRATIONS.rglob("*")) if path.suffix in (".py", ".mako")]
 
 
 def data_files(models_root: Path = MODELS, resources_root: Path = RESOURCES) -> list[tuple[str, str]]:
-    return model_datas(models_root) + resource_datas(resources_root) + stub_datas()
+    return model_datas(models_root) + resource_datas(resources_root) + stub_datas() + migration_datas()
 
 
 def is_skipped(dest: str) -> bool:

@@ -325,26 +325,30 @@ def _step_report(state: dict[str, Any], log: Callable[..., None]) -> str:
 
 def _step_audit_trail(state: dict[str, Any], log: Callable[..., None]) -> str:
     """The user's session database, read only: its audit trail's hash chain must hold (engine/audit_chain.py)."""
-    import sqlite3
+    from sqlalchemy import func, inspect, select
 
-    from ran_desktop.engine.records import audit_chain
-    from ran_desktop.engine.records.storage import DATABASE_NAME, default_data_dir
+    from ran_desktop.engine.records import audit_chain, database
+    from ran_desktop.engine.records.storage import default_data_dir
+    from ran_desktop.engine.records.tables import audit
 
-    path = default_data_dir() / DATABASE_NAME
-    if not path.is_file():
-        return f"no session database yet ({path})"
-    db = sqlite3.connect(f"{path.as_uri()}?mode=ro", uri=True)
+    target = database.resolve(default_data_dir())
+    where = database.describe(target)
+    if not database.is_url(target) and not Path(target).is_file():
+        return f"no session database yet ({where})"
+    engine = database.create(target, read_only=True)
     try:
-        columns = {row[1] for row in db.execute("PRAGMA table_info(audit)")}
-        if "entry_hash" not in columns:
-            return f"{path}: made by an earlier version; its trail is chained when the app next opens it"
-        problems = audit_chain.verify(db)
-        entries = db.execute("SELECT count(*) FROM audit").fetchone()[0]
+        with engine.connect() as db:
+            if not inspect(db).has_table("audit"):
+                return f"no session database yet ({where})"
+            if "entry_hash" not in {c["name"] for c in inspect(db).get_columns("audit")}:
+                return f"{where}: made by an earlier version; its trail is chained when the app next opens it"
+            problems = audit_chain.verify(db)
+            entries = db.execute(select(func.count()).select_from(audit)).scalar_one()
     finally:
-        db.close()
+        engine.dispose()
     if problems:
-        raise SelfTestFailure(f"the audit trail of {path} was altered outside the app: " + "; ".join(problems))
-    return f"{entries} audit entries chained and matching the decisions ({path})"
+        raise SelfTestFailure(f"the audit trail of {where} was altered outside the app: " + "; ".join(problems))
+    return f"{entries} audit entries chained and matching the decisions ({where})"
 
 
 def _check_pdf(path: Path) -> None:

@@ -2,6 +2,7 @@ import os
 import shutil
 from pathlib import Path
 
+import database_targets
 import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -39,3 +40,13 @@ def hesitant_bundle(tiny_bundle, tmp_path_factory) -> Path:
     from bundle_factory import hesitant
 
     return hesitant(tiny_bundle, tmp_path_factory.mktemp("hesitant") / "hesitant")
+
+
+@pytest.fixture(params=database_targets.BACKENDS)
+def target(request, tmp_path):
+    """A fresh session database on each backend: an SQLite file's path, or a PostgreSQL database's URL."""
+    if request.param == "sqlite":
+        yield tmp_path / "data" / "ran-screening.sqlite3"
+    else:
+        with database_targets.fresh_postgres() as url:
+            yield url

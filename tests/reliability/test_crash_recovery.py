@@ -72,9 +72,12 @@ def test_killing_the_app_mid_batch_loses_no_result_and_no_decision(tmp_path, tin
 
 def test_every_connection_uses_wal_and_full_sync(tmp_path):
     with Storage(tmp_path / DATABASE_NAME) as store:
-        connection = store._db  # the one setting SQLite keeps per connection, not in the file
-        assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+        for _ in range(2):  # a pooled connection, and a new one beside it: the settings SQLite keeps per connection
+            with store._engine.connect() as first, store._engine.connect() as second:
+                for connection in (first, second):
+                    assert connection.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+                    assert connection.exec_driver_sql("PRAGMA synchronous").scalar() == 2  # FULL
+                    assert connection.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
 
 
 # --- a damaged database is kept aside, never deleted -----------------------------------------------------------
@@ -128,7 +131,7 @@ def test_a_database_from_a_newer_app_is_refused_not_set_aside(tmp_path):
     data = tmp_path / "data"
     Storage(data / DATABASE_NAME).close()
     with sqlite3.connect(data / DATABASE_NAME) as raw:
-        raw.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+        raw.execute("UPDATE alembic_version SET version_num = '9999'")
     with pytest.raises(StorageError, match="newer version"):
         open_storage(data)
     assert sorted(p.name for p in data.iterdir() if "damaged" in p.name) == []

@@ -36,8 +36,9 @@ def test_a_damaged_row_is_set_aside_and_reported(loaded, sample_path, tmp_path):
         assert [r.image_id for r in records] == [1, 3]
         assert len(store.unreadable_rows) == 1 and store.unreadable_rows[0].startswith("image 2 (")
         assert "eye1_OS.jpg" in store.unreadable_rows[0]
-        raw = store._db.execute("SELECT metadata FROM images WHERE id = 2").fetchone()[0]
-        assert raw  # kept as it is, for whoever recovers it
+    with sqlite3.connect(data / DATABASE_NAME) as db:
+        kept = db.execute("SELECT metadata FROM images WHERE id = 2").fetchone()[0]
+    assert kept  # kept as it is, for whoever recovers it
 
 
 def test_the_app_opens_with_the_rest(loaded, sample_path, tmp_path, qtbot, tiny_bundle):

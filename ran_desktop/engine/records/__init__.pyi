@@ -1,16 +1,19 @@
 """Public entry points, read by lazy_loader at run time and by type checkers."""
 
 from . import audit_chain as audit_chain
+from . import claims as claims
+from . import database as database
 from . import db_rescue as db_rescue
 from . import local_threshold as local_threshold
+from . import migrate as migrate
 from . import patient_names as patient_names
 from . import results as results
 from . import review as review
 from . import review_session as review_session
 from . import rows as rows
-from . import schema as schema
 from . import session_export as session_export
 from . import storage as storage
+from . import tables as tables
 from .local_threshold import LocalOperatingPoint as LocalOperatingPoint
 from .patient_names import DEFAULT_PATTERNS as DEFAULT_PATTERNS
 from .patient_names import PatternError as PatternError
@@ -89,11 +92,14 @@ __all__ = [
     "blinded",
     "caveat_for",
     "check_patterns",
+    "claims",
+    "database",
     "db_rescue",
     "decision_kind",
     "default_data_dir",
     "group_by_patient",
     "local_threshold",
+    "migrate",
     "missing_fields",
     "model_info",
     "model_proposal",
@@ -105,11 +111,11 @@ __all__ = [
     "review",
     "review_session",
     "rows",
-    "schema",
     "session_export",
     "spreadsheet_safe",
     "storage",
     "suggested_grades",
+    "tables",
     "utc_now",
     "write_results",
     "write_rows",

@@ -13,34 +13,41 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Select, select, update
+
+from ran_desktop.engine.records.tables import audit, decisions
 
 GENESIS = "0" * 64  # the "previous hash" of the first entry
-_FIELDS = ("image_id", "image_key", "action", "previous", "new", "grader", "at")
+FIELDS = ("image_id", "image_key", "action", "previous", "new", "grader", "at")
 
 
 def entry_hash(previous_hash: str, values: Sequence[object]) -> str:
-    """The hash of one audit entry (`values` in _FIELDS order) chained to the entry before it."""
+    """The hash of one audit entry (`values` in FIELDS order) chained to the entry before it."""
     canonical = json.dumps([previous_hash, *values], ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def last_hash(db: sqlite3.Connection) -> str:
-    row = db.execute("SELECT entry_hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
-    return GENESIS if row is None or row[0] is None else str(row[0])
+def last_hash(db: Connection) -> str:
+    value = db.execute(select(audit.c.entry_hash).order_by(audit.c.id.desc()).limit(1)).scalar()
+    return GENESIS if value is None else str(value)
 
 
-def chain_all(db: sqlite3.Connection) -> int:
+def _entries() -> Select[Any]:
+    return select(audit.c.id, audit.c.entry_hash, *(audit.c[name] for name in FIELDS)).order_by(audit.c.id)
+
+
+def chain_all(db: Connection) -> int:
     """Give every entry without a hash its place in the chain, in order (the upgrade to schema 5 adopts the trail
     as it stands then). Runs inside the caller's transaction; returns how many entries were chained."""
     previous = GENESIS
     done = 0
-    rows = db.execute(f"SELECT id, entry_hash, {', '.join(_FIELDS)} FROM audit ORDER BY id").fetchall()
-    for row in rows:
+    for row in db.execute(_entries()).all():
         if row[1] is None:
-            digest = entry_hash(previous, row[2:])
-            db.execute("UPDATE audit SET entry_hash = ? WHERE id = ?", (digest, row[0]))
+            digest = entry_hash(previous, tuple(row[2:]))
+            db.execute(update(audit).where(audit.c.id == row[0]).values(entry_hash=digest))
             done += 1
             previous = digest
         else:
@@ -48,14 +55,14 @@ def chain_all(db: sqlite3.Connection) -> int:
     return done
 
 
-def verify(db: sqlite3.Connection, limit: int = 10) -> list[str]:
+def verify(db: Connection, limit: int = 10) -> list[str]:
     """What is wrong with the trail, in words (at most `limit` findings); [] when the chain and the decisions hold."""
     problems: list[str] = []
     previous = GENESIS
     last_new: dict[int, str | None] = {}
-    for row in db.execute(f"SELECT id, entry_hash, {', '.join(_FIELDS)} FROM audit ORDER BY id"):
+    for row in db.execute(_entries()):
         entry_id, stored = row[0], row[1]
-        expected = entry_hash(previous, row[2:])
+        expected = entry_hash(previous, tuple(row[2:]))
         if stored != expected:
             problems.append(f"audit entry {entry_id} ({row[4]} by {row[7]} at {row[8]}) does not match the chain: "
                             "it, or an entry before it, was changed, removed or inserted outside the app")
@@ -63,14 +70,15 @@ def verify(db: sqlite3.Connection, limit: int = 10) -> list[str]:
                 return problems
         previous = stored if stored is not None else expected
         last_new[int(row[2])] = row[6]
-    current = {int(r[0]): r for r in db.execute(
-        "SELECT image_id, dr_grade, dme_grade, kind, grader, decided_at FROM decisions")}
+    current = {int(r[0]): r for r in db.execute(select(
+        decisions.c.image_id, decisions.c.dr_grade, decisions.c.dme_grade, decisions.c.kind, decisions.c.grader,
+        decisions.c.decided_at))}
     for image_id in sorted(set(current) | set(last_new)):
         new_json = last_new.get(image_id)
         said = json.loads(new_json) if new_json else None
-        row = current.get(image_id)
-        now = None if row is None else {"dr_grade": row[1], "dme_grade": row[2], "kind": row[3], "grader": row[4],
-                                        "decided_at": row[5]}
+        stored = current.get(image_id)
+        now = None if stored is None else {"dr_grade": stored[1], "dme_grade": stored[2], "kind": stored[3],
+                                           "grader": stored[4], "decided_at": stored[5]}
         if said is not None:
             said = {k: said.get(k) for k in ("dr_grade", "dme_grade", "kind", "grader", "decided_at")}
         if now != said:

@@ -4,31 +4,39 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from dataclasses import asdict, fields
 from pathlib import Path
 from typing import Any
+
+from sqlalchemy import RowMapping, Select, exists, func, select
 
 from ran_desktop.engine.imaging.loading import Eye, ImageMetadata
 from ran_desktop.engine.imaging.quality_report import QualityReport
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord
+from ran_desktop.engine.records.tables import DECISION_COLUMNS, audit, decisions, images
 
-SELECT_RECORDS = (
-    "SELECT images.*, decisions.dr_grade AS d_dr_grade, decisions.dme_grade AS d_dme_grade, decisions.eye AS d_eye, "
-    "decisions.patient_id AS d_patient_id, decisions.patient_name AS d_patient_name, decisions.comment AS d_comment, "
-    "decisions.kind AS d_kind, decisions.grader AS d_grader, decisions.decided_at AS d_decided_at, "
-    "decisions.entry AS d_entry, decisions.review_mode AS d_review_mode, "
+Row = RowMapping  # a result row by column name
+
+
+def _select_records() -> Select[Any]:
+    later = images.alias("later")
     # Another screening of the same file and frame, later than this one, found other content: the file was replaced.
-    "EXISTS (SELECT 1 FROM images later WHERE later.session_id = images.session_id "
-    "AND later.location = images.location AND later.key != images.key AND later.screen_order > images.screen_order"
-    ") AS superseded, "
-    "(SELECT count(*) FROM audit WHERE audit.image_id = images.id) AS decision_version "
-    "FROM images LEFT JOIN decisions ON decisions.image_id = images.id"
-)
+    superseded = exists().where(
+        later.c.session_id == images.c.session_id, later.c.location == images.c.location,
+        later.c.key != images.c.key, later.c.screen_order > images.c.screen_order,
+    )
+    version = select(func.count()).select_from(audit).where(audit.c.image_id == images.c.id).scalar_subquery()
+    return select(
+        images, *(decisions.c[name].label(f"d_{name}") for name in DECISION_COLUMNS),
+        superseded.label("superseded"), version.label("decision_version"),
+    ).select_from(images.outerjoin(decisions))
 
 
-def record_from_row(row: sqlite3.Row) -> ImageRecord:
+SELECT_RECORDS = _select_records()  # every record is read with this, filtered by the caller
+
+
+def record_from_row(row: Row) -> ImageRecord:
     metadata = metadata_from_dict(json.loads(row["metadata"])) if row["metadata"] else None
     quality = None
     if row["quality"]:
@@ -59,7 +67,7 @@ def record_from_row(row: sqlite3.Row) -> ImageRecord:
     )
 
 
-def decision_from_row(row: sqlite3.Row, prefix: str = "") -> GraderDecision:
+def decision_from_row(row: Row, prefix: str = "") -> GraderDecision:
     """A decision from a `decisions` row, or from its columns joined into an image row under `prefix`."""
 
     def col(name: str) -> Any:

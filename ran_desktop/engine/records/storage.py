@@ -1,16 +1,17 @@
-"""The local session database: screened images, the grader's decisions and their audit trail, in SQLite.
+"""The session database: screened images, the grader's decisions and their audit trail, in SQLite or PostgreSQL.
 
-One file in the user's data folder (`RAN_DATA_DIR` overrides it). Every result and every decision is committed
-on its own, in WAL mode with full sync, so a crash or a power cut loses nothing the user has already seen. The
-`schema_version` table records which migrations ran; a newer app adds migrations, never edits old ones.
+By default one SQLite file in the user's data folder (`RAN_DATA_DIR` overrides it); several workstations share one
+PostgreSQL database instead (`database.resolve`: `RAN_DATABASE_URL` or the app's setting). Queries are SQLAlchemy
+Core, the same for both; the schema is built and upgraded by Alembic when a database is opened (`migrate`). Every
+result and every decision is committed on its own (SQLite: WAL, full sync), so a crash or a power cut loses nothing
+the user has already seen.
 
 What is stored: each image's result without pixels (metadata, quality, class probabilities, model identity,
-timings), a small JPEG thumbnail (about 5 KB), the current decision per image and an append-only audit trail of
-every decision with the value it replaced. Previews and Grad-CAM heat maps are not stored: they are recomputed
-from the file when an image is opened, which keeps the database small and the maps tied to the loaded model.
+timings), a small JPEG thumbnail (about 5 KB), the current decision per image, an append-only, hash-chained audit
+trail of every decision with the value it replaced, and who is grading which image now (claims). Previews and
+Grad-CAM heat maps are not stored: they are recomputed from the file when an image is opened.
 
-A connection belongs to the thread that opened it: the screening worker and the window each open their own.
-Imports neither Qt nor torch. The schema's migrations are `schema`'s, the mapping of rows to records `rows`'s.
+Each thread opens its own Storage on the same target. Imports neither Qt nor torch.
 
 Long because every statement the app runs on a session database is in this one class, so each transaction (and
 the audit entry it writes beside a decision) reads whole in one place.
@@ -20,18 +21,24 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import platformdirs
+from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
+from ran_desktop.engine import records
 from ran_desktop.engine.errors import ScreeningError
 from ran_desktop.engine.imaging.loading import image_location
-from ran_desktop.engine.records import audit_chain, db_rescue
+from ran_desktop.engine.records import audit_chain, claims, database, db_rescue
+from ran_desktop.engine.records.database import DATABASE_NAME as DATABASE_NAME
+from ran_desktop.engine.records.database import Target
 from ran_desktop.engine.records.results import ScreeningResult, Status
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord
 from ran_desktop.engine.records.rows import (
@@ -41,11 +48,15 @@ from ran_desktop.engine.records.rows import (
     record_from_row,
     to_json,
 )
-from ran_desktop.engine.records.schema import AUDIT_NO_UPDATE, MIGRATION_STEPS, MIGRATIONS, SCHEMA_VERSION
+from ran_desktop.engine.records.tables import HEAD_REVISION, audit, current_revision, decisions, images, sessions
 
 APP_NAME = "RAN Screening"
 DATA_DIR_ENV = "RAN_DATA_DIR"
-DATABASE_NAME = "ran-screening.sqlite3"
+SCHEMA_VERSION = int(HEAD_REVISION)
+# PostgreSQL advisory lock held by whoever appends to the audit trail: the chain has one end, so its writers take turns
+# (SQLite's write transactions already do).
+_AUDIT_LOCK = 0x52414E01
+
 
 class StorageError(ScreeningError):
     """The session database cannot be used; the message says why in plain words."""
@@ -66,14 +77,32 @@ class StaleDecisionError(StorageError):
         )
 
 
-def _plain(exc: sqlite3.Error) -> str:
-    """An SQLite error in words a user can act on."""
-    code = getattr(exc, "sqlite_errorcode", None)
-    if code == sqlite3.SQLITE_FULL or "disk is full" in str(exc):
+class CorruptDatabaseError(StorageError):
+    """The file is damaged or is no SQLite database at all (as opposed to locked, or written by a newer app)."""
+
+
+# SQLite's primary result codes: a damaged file, a full disk, a read-only one.
+_SQLITE_CORRUPT, _SQLITE_FULL, _SQLITE_NOTADB, _SQLITE_READONLY = 11, 13, 26, 8
+
+
+def _code(exc: BaseException) -> int | None:
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    code = getattr(orig, "sqlite_errorcode", None)
+    return None if code is None else code & 0xFF
+
+
+def _plain(exc: BaseException) -> str:
+    """A database error in words a user can act on."""
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if _code(exc) == _SQLITE_FULL or "disk is full" in str(orig):
         return "the disk is full (free some space, then try again)"
-    if code == sqlite3.SQLITE_READONLY or "readonly" in str(exc):
+    if _code(exc) == _SQLITE_READONLY or "readonly" in str(orig):
         return "the data folder is read-only"
-    return str(exc)
+    return str(orig).strip()
+
+
+def _is_damage(exc: BaseException) -> bool:
+    return _code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
 
 
 def _describe_decision(decision: GraderDecision | None) -> str:
@@ -84,14 +113,6 @@ def _describe_decision(decision: GraderDecision | None) -> str:
     who = f" by {decision.grader}" if decision.grader else ""
     when = f" at {decision.decided_at}" if decision.decided_at else ""
     return f"{grades} ({decision.kind}{who}{when})"
-
-
-class CorruptDatabaseError(StorageError):
-    """The file is damaged or is no SQLite database at all (as opposed to locked, or written by a newer app)."""
-
-
-# SQLite's primary result codes for a damaged file; "busy", "locked" or "read-only" are not damage.
-_SQLITE_CORRUPT, _SQLITE_NOTADB = 11, 26
 
 
 @dataclass(frozen=True)
@@ -123,41 +144,42 @@ def utc_now() -> str:
 
 
 class Storage:
-    """The session database at `path` (created, or migrated to SCHEMA_VERSION, when opened).
+    """The session database at `target` (a file path, or a PostgreSQL URL), created or migrated when opened.
 
-    `check_integrity` reads every page once (SQLite's quick_check): the window does it at start, so damage is
-    found before anything new is added to a damaged file. A damaged file raises CorruptDatabaseError.
+    `check_integrity` reads every page of an SQLite file once (quick_check): the window does it at start, so damage
+    is found before anything new is added to a damaged file. A damaged file raises CorruptDatabaseError.
     """
 
     set_aside: Path | None = None  # where open_storage kept a damaged database it replaced with this one
 
-    def __init__(self, path: str | Path, *, check_integrity: bool = False):
-        self.path = Path(path)
+    def __init__(self, target: Target, *, check_integrity: bool = False):
+        self.target: Target = target if database.is_url(target) else Path(target)
+        self.where = database.describe(self.target)
         self.unreadable_rows: list[str] = []  # rows the last load_session left out (damaged cells)
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # isolation_level=None: no implicit transactions; every write below opens its own.
-            self._db = sqlite3.connect(self.path, timeout=10.0, isolation_level=None)
-        except (OSError, sqlite3.Error) as exc:
-            raise StorageError(f"The session database {self.path} cannot be opened ({exc}).") from exc
-        self._db.row_factory = sqlite3.Row
-        try:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")  # each commit is on the disk before it returns
-            self._db.execute("PRAGMA foreign_keys=ON")
-            if check_integrity:
+            if isinstance(self.target, Path):
+                self.target.parent.mkdir(parents=True, exist_ok=True)
+            self._engine = database.create(self.target)
+            self.dialect = self._engine.dialect.name
+            if check_integrity and self.dialect == "sqlite":
                 self._check_integrity()
             self._migrate()
-        except sqlite3.DatabaseError as exc:
-            self._db.close()
-            kind = CorruptDatabaseError if _is_damage(exc) else StorageError
-            raise kind(f"{self.path} is not a usable session database ({exc}).") from exc
-        except StorageError:
-            self._db.close()
-            raise
+        except (OSError, SQLAlchemyError, ValueError, ScreeningError) as exc:
+            if hasattr(self, "_engine"):
+                self._engine.dispose()
+            cause = exc.__cause__ if isinstance(exc, StorageError) and exc.__cause__ is not None else exc
+            if isinstance(cause, ScreeningError):  # already in words: damage found, or a newer app's database
+                raise (cause if isinstance(cause, StorageError) else StorageError(str(cause))) from exc
+            kind = CorruptDatabaseError if _is_damage(cause) else StorageError
+            raise kind(f"{self.where} is not a usable session database ({_plain(cause)}).") from exc
+
+    @property
+    def path(self) -> Path:
+        """The SQLite file (for PostgreSQL, the URL as a path-like name for messages)."""
+        return self.target if isinstance(self.target, Path) else Path(self.where)
 
     def close(self) -> None:
-        self._db.close()
+        self._engine.dispose()
 
     def __enter__(self) -> Storage:
         return self
@@ -166,96 +188,84 @@ class Storage:
         self.close()
 
     @contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
+    def _read(self) -> Iterator[Connection]:
         try:
-            self._db.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            raise StorageError(f"The session database cannot be written ({exc}).") from exc
-        try:
-            yield self._db
-        except sqlite3.Error as exc:
-            self._rollback()
-            raise StorageError(f"Saving to the session database failed: {_plain(exc)}; nothing was changed.") from exc
-        except BaseException:
-            self._rollback()
-            raise
-        try:
-            self._db.execute("COMMIT")
-        except sqlite3.Error as exc:
-            self._rollback()
-            raise StorageError(f"Saving to the session database failed: {_plain(exc)}; nothing was changed.") from exc
+            with self._engine.connect() as db:
+                yield db
+        except DBAPIError as exc:
+            raise StorageError(f"The session database {self.where} cannot be read: {_plain(exc)}.") from exc
 
-    def _rollback(self) -> None:
-        # SQLite rolls a transaction back itself on some errors (a full disk, an I/O error): rolling back again
-        # would raise "cannot rollback - no transaction is active" over the error that matters.
-        if self._db.in_transaction:
-            try:
-                self._db.execute("ROLLBACK")
-            except sqlite3.Error:
-                pass  # the transaction is gone either way; the original error is what the user must see
+    @contextmanager
+    def _transaction(self) -> Iterator[Connection]:
+        """One write transaction: SQLite's BEGIN IMMEDIATE (database.create); everything or nothing is saved."""
+        try:
+            connection = self._engine.connect().execution_options(write=True)
+            transaction = connection.begin()
+        except DBAPIError as exc:
+            raise StorageError(f"The session database cannot be written ({_plain(exc)}).") from exc
+        try:
+            yield connection
+            transaction.commit()
+        except DBAPIError as exc:
+            raise StorageError(f"Saving to the session database failed: {_plain(exc)}; nothing was changed.") from exc
+        finally:
+            transaction.close()  # rolls back whatever was not committed
+            connection.close()
 
     def _check_integrity(self) -> None:
-        problems = [row[0] for row in self._db.execute("PRAGMA quick_check(5)")]
+        with self._engine.connect() as db:
+            problems = [row[0] for row in db.exec_driver_sql("PRAGMA quick_check(5)")]
         if problems != ["ok"]:
-            raise CorruptDatabaseError(f"{self.path} is damaged ({'; '.join(problems)}).")
+            raise CorruptDatabaseError(f"{self.where} is damaged ({'; '.join(problems)}).")
+
+    def _lock_audit(self, db: Connection) -> None:
+        if self.dialect == "postgresql":
+            db.execute(select(func.pg_advisory_xact_lock(_AUDIT_LOCK)))
 
     # --- schema -------------------------------------------------------------------------------------------
 
     @property
     def schema_version(self) -> int:
-        row = self._db.execute("SELECT version FROM schema_version").fetchone()
-        return int(row[0]) if row else 0
+        with self._read() as db:
+            revision = current_revision(db)
+        return int(revision) if revision else 0
 
     def _migrate(self) -> None:
+        with self._read() as db:
+            if current_revision(db) == HEAD_REVISION:
+                return  # the common case, without loading Alembic
         with self._transaction() as db:
-            db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
-            version = self.schema_version
-            if version > SCHEMA_VERSION:
-                raise StorageError(
-                    f"{self.path} was written by a newer version of RAN Screening (database schema {version}; "
-                    f"this version understands up to {SCHEMA_VERSION}). Update the app, or choose another data folder."
-                )
-            for reached, statements in enumerate(MIGRATIONS[version:], start=version + 1):
-                for statement in statements:
-                    db.execute(statement)
-                if MIGRATION_STEPS.get(reached) == "chain_audit":
-                    # The append-only triggers stay in force for everyone else: lifted for the upgrade alone.
-                    db.execute("DROP TRIGGER audit_no_update")
-                    audit_chain.chain_all(db)
-                    db.execute(AUDIT_NO_UPDATE)
-            if version == 0:
-                db.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,))
-            elif version < SCHEMA_VERSION:
-                db.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION,))
+            records.migrate.upgrade(db, self.where)
 
     # --- sessions -----------------------------------------------------------------------------------------
 
     def latest_session(self) -> int | None:
-        row = self._db.execute("SELECT max(id) FROM sessions").fetchone()
-        return None if row[0] is None else int(row[0])
+        with self._read() as db:
+            value = db.execute(select(func.max(sessions.c.id))).scalar()
+        return None if value is None else int(value)
 
     def has_session(self, session_id: int) -> bool:
-        return self._db.execute("SELECT 1 FROM sessions WHERE id = ?", (session_id,)).fetchone() is not None
+        with self._read() as db:
+            return db.execute(select(sessions.c.id).where(sessions.c.id == session_id)).first() is not None
 
     def new_session(self) -> int:
         with self._transaction() as db:
-            row = db.execute("INSERT INTO sessions (started_at) VALUES (?) RETURNING id", (utc_now(),)).fetchone()
-        return int(row[0])
+            return int(db.execute(insert(sessions).values(started_at=utc_now()).returning(sessions.c.id)).scalar_one())
 
     def sessions(self, search: str = "") -> list[SessionSummary]:
         """Every session, newest first, with how many images it holds and how many a grader has reviewed;
         `search` keeps those with an image whose path or patient data contains it (case-insensitive)."""
-        where = ""
-        args: tuple[str, ...] = ()
-        if search.strip():
-            like = f"%{search.strip()}%"
-            where = "WHERE s.id IN (SELECT session_id FROM images WHERE path LIKE ? OR metadata LIKE ?)"
-            args = (like, like)
-        rows = self._db.execute(
-            "SELECT s.id, s.started_at, count(i.id) AS images, count(d.image_id) AS reviewed "
-            f"FROM sessions s LEFT JOIN images i ON i.session_id = s.id "
-            f"LEFT JOIN decisions d ON d.image_id = i.id {where} GROUP BY s.id ORDER BY s.id DESC", args)
-        return [SessionSummary(int(r["id"]), r["started_at"], int(r["images"]), int(r["reviewed"])) for r in rows]
+        query = (
+            select(sessions.c.id, sessions.c.started_at, func.count(images.c.id), func.count(decisions.c.image_id))
+            .select_from(sessions.outerjoin(images, images.c.session_id == sessions.c.id).outerjoin(decisions))
+            .group_by(sessions.c.id, sessions.c.started_at).order_by(sessions.c.id.desc())
+        )
+        if term := search.strip():
+            matching = select(images.c.session_id).where(
+                images.c.path.icontains(term, autoescape=True) | images.c.metadata.icontains(term, autoescape=True))
+            query = query.where(sessions.c.id.in_(matching))
+        with self._read() as db:
+            return [SessionSummary(int(r[0]), r[1], int(r[2]), int(r[3])) for r in db.execute(query)]
 
     def current_session(self) -> int:
         """The session to continue: the latest one, or a new one in an empty database."""
@@ -267,7 +277,7 @@ class Storage:
     def save_result(self, session_id: int, result: ScreeningResult, thumbnail: bytes | None = None) -> ImageRecord:
         """Store (or, for an image screened again in this session, replace) one result; its decision is kept."""
         meta = result.metadata
-        values = {
+        values: dict[str, Any] = {
             "session_id": session_id,
             "key": result.key,
             "location": image_location(result.path, meta.frame_index if meta is not None else None),
@@ -284,20 +294,22 @@ class Storage:
             "thumbnail": thumbnail,
             "screened_at": utc_now(),
         }
-        columns = ", ".join(values)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in (*values, "screen_order")
-                            if c not in ("session_id", "key", "location"))
+        earlier = images.alias("earlier")
+        values["screen_order"] = select(func.coalesce(func.max(earlier.c.screen_order), 0) + 1).scalar_subquery()
+        upsert = (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(images).values(values)
+        kept = ("session_id", "key", "location")
+        statement = upsert.on_conflict_do_update(
+            index_elements=[images.c.session_id, images.c.key],
+            set_={name: upsert.excluded[name] for name in values if name not in kept},
+        ).returning(images.c.id)
         with self._transaction() as db:
-            image_id = db.execute(
-                f"INSERT INTO images ({columns}, screen_order) VALUES ({', '.join('?' * len(values))}, "
-                "(SELECT coalesce(max(screen_order), 0) + 1 FROM images)) "
-                f"ON CONFLICT (session_id, key) DO UPDATE SET {updates} RETURNING id",
-                tuple(values.values()),
-            ).fetchone()[0]
-        return self.record(int(image_id))
+            self._lock_audit(db)  # screen order counts up across workstations too
+            image_id = int(db.execute(statement).scalar_one())
+        return self.record(image_id)
 
     def record(self, image_id: int) -> ImageRecord:
-        row = self._db.execute(f"{SELECT_RECORDS} WHERE images.id = ?", (image_id,)).fetchone()
+        with self._read() as db:
+            row = db.execute(SELECT_RECORDS.where(images.c.id == image_id)).mappings().first()
         if row is None:
             raise StorageError(f"image {image_id} is not in the session database")
         try:
@@ -310,113 +322,135 @@ class Storage:
         """Every image of the session with its decision, in the order first screened. A row that cannot be read (a
         damaged cell) is left out, untouched, and described in `unreadable_rows`: one bad row must not keep the rest
         of the session, or the app, from opening."""
-        rows = self._db.execute(f"{SELECT_RECORDS} WHERE images.session_id = ? ORDER BY images.id", (session_id,))
-        records: list[ImageRecord] = []
+        query = SELECT_RECORDS.where(images.c.session_id == session_id).order_by(images.c.id)
+        records_: list[ImageRecord] = []
         self.unreadable_rows = []
-        for row in rows:
-            try:
-                records.append(record_from_row(row))
-            except (ValueError, TypeError, KeyError) as exc:  # json, enum and dataclass errors of a damaged cell
-                self.unreadable_rows.append(f"image {row['id']} ({row['path']}): {type(exc).__name__}: {exc}")
-        return records
+        with self._read() as db:
+            for row in db.execute(query).mappings():
+                try:
+                    records_.append(record_from_row(row))
+                except (ValueError, TypeError, KeyError) as exc:  # json, enum and dataclass errors of a damaged cell
+                    self.unreadable_rows.append(f"image {row['id']} ({row['path']}): {type(exc).__name__}: {exc}")
+        return records_
 
     def earlier_contents(self, record: ImageRecord) -> list[ImageRecord]:
         """Other images of the record's session screened from the same file and frame, when the file held another
         photograph (another key): what a grader must be told about when a file has been replaced."""
-        row = self._db.execute("SELECT session_id, location FROM images WHERE id = ?", (record.image_id,)).fetchone()
-        if row is None:
-            return []
-        rows = self._db.execute(f"{SELECT_RECORDS} WHERE images.session_id = ? AND images.location = ? "
-                                "AND images.id != ? ORDER BY images.id", (row[0], row[1], record.image_id))
-        return [record_from_row(r) for r in rows]
+        with self._read() as db:
+            row = db.execute(select(images.c.session_id, images.c.location)
+                             .where(images.c.id == record.image_id)).first()
+            if row is None:
+                return []
+            query = SELECT_RECORDS.where(images.c.session_id == row[0], images.c.location == row[1],
+                                         images.c.id != record.image_id).order_by(images.c.id)
+            return [record_from_row(r) for r in db.execute(query).mappings()]
 
     def count_images(self, session_id: int) -> int:
-        return int(self._db.execute("SELECT count(*) FROM images WHERE session_id = ?", (session_id,)).fetchone()[0])
+        with self._read() as db:
+            return int(db.execute(select(func.count()).select_from(images)
+                                  .where(images.c.session_id == session_id)).scalar_one())
 
     def count_graded(self) -> int:
         """Images, in every session, that a grader graded (not ungradable) and that were read: one query, for a
         window that must not wait on loading every record."""
-        query = ("SELECT count(*) FROM images JOIN decisions ON decisions.image_id = images.id "
-                 "WHERE decisions.dr_grade IS NOT NULL AND images.status != ?")
-        return int(self._db.execute(query, (Status.ERROR.value,)).fetchone()[0])
+        query = (select(func.count()).select_from(images.join(decisions))
+                 .where(decisions.c.dr_grade.is_not(None), images.c.status != Status.ERROR.value))
+        with self._read() as db:
+            return int(db.execute(query).scalar_one())
+
+    def changed_since(self, session_id: int, after: int) -> tuple[int, list[ImageRecord]]:
+        """The session's images whose decision changed after audit entry `after` (on any workstation), and the
+        newest entry's id to ask from next time: how another grader's decisions reach this window."""
+        with self._read() as db:
+            latest = db.execute(select(func.coalesce(func.max(audit.c.id), 0))).scalar_one()
+            changed = select(audit.c.image_id).where(audit.c.id > after, audit.c.id <= latest)
+            query = SELECT_RECORDS.where(images.c.session_id == session_id, images.c.id.in_(changed))
+            rows = list(db.execute(query.order_by(images.c.id)).mappings())
+        return int(latest), [record_from_row(r) for r in rows]
 
     # --- decisions ----------------------------------------------------------------------------------------
 
     # Every change of a decision takes `expected_version`: the record's `decision_version` when the grader saw it.
     # Given, a change made since (by another window or workstation) refuses this one (StaleDecisionError) instead of
-    # overwriting it unseen; None skips the check (tools that own the database alone).
+    # overwriting it unseen; None skips the check (tools that own the database alone). `claim`, given, is the
+    # token of this window's claim on the image: another window's live claim refuses the change (claims.py).
 
-    def save_decision(self, image_id: int, decision: GraderDecision,
-                      expected_version: int | None = None) -> GraderDecision:
+    def save_decision(self, image_id: int, decision: GraderDecision, expected_version: int | None = None,
+                      claim: str | None = None) -> GraderDecision:
         """Make `decision` the image's current one and append it, with the one it replaces, to the audit trail."""
         if not decision.grader.strip():
             raise ValueError("a decision needs the grader's name")
         decision = decision if decision.decided_at else replace(decision, decided_at=utc_now())
-        self._replace_decision(image_id, decision, decision.grader, "decision", decision.decided_at, expected_version)
+        self._replace_decision(image_id, decision, decision.grader, "decision", decision.decided_at,
+                               expected_version, claim)
         return decision
 
-    def set_not_reviewed(self, image_id: int, grader: str,
-                         expected_version: int | None = None) -> GraderDecision | None:
+    def set_not_reviewed(self, image_id: int, grader: str, expected_version: int | None = None,
+                         claim: str | None = None) -> GraderDecision | None:
         """Remove the image's current decision (it is not reviewed any more); the trail keeps what it was.
         Returns the decision removed, or None when there was none."""
-        return self._replace_decision(image_id, None, grader, "not reviewed", expected_version=expected_version)
+        return self._replace_decision(image_id, None, grader, "not reviewed", None, expected_version, claim)
 
-    def undo_decision(self, image_id: int, grader: str, expected_version: int | None = None) -> GraderDecision | None:
+    def undo_decision(self, image_id: int, grader: str, expected_version: int | None = None,
+                      claim: str | None = None) -> GraderDecision | None:
         """Put back the decision the image had before its last one (or none), as a new entry of the trail.
         Returns the decision now current."""
-        row = self._db.execute("SELECT previous FROM audit WHERE image_id = ? AND action = 'decision' "
-                               "ORDER BY id DESC LIMIT 1", (image_id,)).fetchone()
+        query = (select(audit.c.previous).where(audit.c.image_id == image_id, audit.c.action == "decision")
+                 .order_by(audit.c.id.desc()).limit(1))
+        with self._read() as db:
+            row = db.execute(query).first()
         if row is None:
             raise StorageError("there is no decision on this image to undo")
-        before = GraderDecision.from_dict(json.loads(row["previous"])) if row["previous"] else None
-        self._replace_decision(image_id, before, grader, "undo", expected_version=expected_version)
+        before = GraderDecision.from_dict(json.loads(row[0])) if row[0] else None
+        self._replace_decision(image_id, before, grader, "undo", None, expected_version, claim)
         return before
 
     def _replace_decision(self, image_id: int, decision: GraderDecision | None, grader: str, action: str,
-                          at: str | None = None, expected_version: int | None = None) -> GraderDecision | None:
+                          at: str | None, expected_version: int | None, claim: str | None) -> GraderDecision | None:
         """Make `decision` (None: none) the image's current one, and append the change to the audit trail."""
         if not grader.strip():
             raise ValueError("changing a decision needs the grader's name")
         with self._transaction() as db:
-            image = db.execute("SELECT key FROM images WHERE id = ?", (image_id,)).fetchone()
-            if image is None:
+            self._lock_audit(db)  # no other writer slips in between the version read and the write
+            key = db.execute(select(images.c.key).where(images.c.id == image_id)).scalar()
+            if key is None:
                 raise StorageError(f"image {image_id} is not in the session database")
-            # Read and written in one write transaction (BEGIN IMMEDIATE): no other writer can slip in between.
-            version = db.execute("SELECT count(*) FROM audit WHERE image_id = ?", (image_id,)).fetchone()[0]
+            if claim is not None:
+                claims.check_not_taken(db, image_id, claim)
+            version = db.execute(select(func.count()).select_from(audit)
+                                 .where(audit.c.image_id == image_id)).scalar_one()
             if expected_version is not None and version != expected_version:
                 raise StaleDecisionError(self.record(image_id), decision)
-            old = db.execute("SELECT * FROM decisions WHERE image_id = ?", (image_id,)).fetchone()
+            old = db.execute(select(decisions).where(decisions.c.image_id == image_id)).mappings().first()
             previous = decision_from_row(old) if old is not None else None
             if decision is None:
-                db.execute("DELETE FROM decisions WHERE image_id = ?", (image_id,))
+                db.execute(delete(decisions).where(decisions.c.image_id == image_id))
             else:
-                d = decision.to_dict()
-                db.execute(
-                    "INSERT OR REPLACE INTO decisions (image_id, dr_grade, dme_grade, eye, patient_id, patient_name, "
-                    "comment, kind, grader, decided_at, entry, review_mode) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (image_id, d["dr_grade"], d["dme_grade"], d["eye"], d["patient_id"], d["patient_name"],
-                     d["comment"], d["kind"], d["grader"], d["decided_at"], d["entry"], d["review_mode"]),
-                )
-            values = (image_id, image["key"], action, to_json(previous.to_dict()) if previous else None,
+                row = {name: value for name, value in decision.to_dict().items() if name in decisions.c}
+                upsert = (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(decisions).values(
+                    image_id=image_id, **row)
+                db.execute(upsert.on_conflict_do_update(index_elements=[decisions.c.image_id],
+                                                        set_={name: upsert.excluded[name] for name in row}))
+            values = (image_id, key, action, to_json(previous.to_dict()) if previous else None,
                       to_json(decision.to_dict() if decision else None), grader, at or utc_now())
-            db.execute(
-                "INSERT INTO audit (image_id, image_key, action, previous, new, grader, at, entry_hash) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (*values, audit_chain.entry_hash(audit_chain.last_hash(db), values)),
-            )
+            entry = dict(zip(audit_chain.FIELDS, values, strict=True))
+            db.execute(insert(audit).values(**entry,
+                                            entry_hash=audit_chain.entry_hash(audit_chain.last_hash(db), values)))
         return previous
 
     def verify_audit(self) -> list[str]:
         """What is wrong with the audit trail (audit_chain.verify), in words; [] when it holds."""
-        return audit_chain.verify(self._db)
+        with self._read() as db:
+            return audit_chain.verify(db)
 
     def decision(self, image_id: int) -> GraderDecision | None:
-        row = self._db.execute("SELECT * FROM decisions WHERE image_id = ?", (image_id,)).fetchone()
+        with self._read() as db:
+            row = db.execute(select(decisions).where(decisions.c.image_id == image_id)).mappings().first()
         return decision_from_row(row) if row is not None else None
 
     def audit_trail(self, image_id: int) -> list[AuditEntry]:
-        rows = self._db.execute("SELECT * FROM audit WHERE image_id = ? ORDER BY id", (image_id,))
+        with self._read() as db:
+            rows = list(db.execute(select(audit).where(audit.c.image_id == image_id).order_by(audit.c.id)).mappings())
         return [
             AuditEntry(
                 image_id=int(row["image_id"]),
@@ -430,16 +464,36 @@ class Storage:
             for row in rows
         ]
 
+    # --- claims: who is grading which image now (claims.py) ---------------------------------------------------
 
-def open_storage(data_dir: str | Path | None = None) -> Storage:
-    """The session database in `data_dir` (default: the user's data folder), checked for damage.
+    def claim(self, image_id: int, token: str, holder: str, seconds: float = claims.CLAIM_SECONDS) -> claims.Claim:
+        """Claim the image for `seconds` (or renew this token's claim); the claim returned says who holds it."""
+        with self._transaction() as db:
+            return claims.take(db, image_id, token, holder, seconds)
 
-    A damaged database is never deleted or written to: it is renamed with a timestamp, with its WAL and other
-    companion files (see db_rescue), and a new, empty database is started; the returned Storage's `set_aside` says
-    where the old one is, so the app can tell the user.
+    def release(self, image_id: int, token: str) -> None:
+        with self._transaction() as db:
+            claims.release(db, image_id, token)
+
+    def claimed_by_others(self, session_id: int, token: str) -> dict[int, str]:
+        """Images of the session another window holds a live claim on: image id -> who."""
+        with self._read() as db:
+            return claims.held_by_others(db, session_id, token)
+
+
+def open_storage(data_dir: str | Path | None = None, target: Target | None = None) -> Storage:
+    """The session database `target` (default: `database.resolve` for `data_dir`, the user's data folder unless
+    given), an SQLite file checked for damage.
+
+    A damaged file is never deleted or written to: it is renamed with a timestamp, with its WAL and other companion
+    files (see db_rescue), and a new, empty database is started; the returned Storage's `set_aside` says where the
+    old one is, so the app can tell the user. A PostgreSQL server looks after its own files.
     """
     folder = Path(data_dir) if data_dir is not None else default_data_dir()
-    path = folder / DATABASE_NAME
+    chosen = target if target is not None else database.resolve(folder)
+    if database.is_url(chosen):
+        return Storage(chosen)
+    path = Path(chosen)
     copies = db_rescue.snapshot_logs(path)
     try:
         return Storage(path, check_integrity=True)
@@ -456,8 +510,3 @@ def open_storage(data_dir: str | Path | None = None) -> Storage:
     storage = Storage(path, check_integrity=True)
     storage.set_aside = kept
     return storage
-
-
-def _is_damage(exc: sqlite3.DatabaseError) -> bool:
-    code = getattr(exc, "sqlite_errorcode", None)
-    return code is not None and code & 0xFF in (_SQLITE_CORRUPT, _SQLITE_NOTADB)

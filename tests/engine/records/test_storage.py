@@ -2,26 +2,32 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import subprocess
 import sys
 import threading
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from legacy_schema import make_legacy_database
 from locations import REPO_ROOT
+from sqlalchemy import create_engine
+from sqlalchemy.exc import DBAPIError
 
 from ran_desktop.engine.imaging.loading import Eye
 from ran_desktop.engine.imaging.thumbnails import make_thumbnail
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.records import storage as storage_module
-from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records import migrate
+from ran_desktop.engine.records.migrate import LEGACY_LAST, LEGACY_MARK
+from ran_desktop.engine.records.results import ModelInfo, Status
 from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, GraderDecision
 from ran_desktop.engine.records.session_export import write_session
 from ran_desktop.engine.records.storage import DATABASE_NAME, SCHEMA_VERSION, Storage, StorageError, open_storage
+from ran_desktop.engine.records.tables import HEAD_REVISION
 from ran_desktop.engine.screening.batch import BatchRun
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 
@@ -51,23 +57,23 @@ def db_path(tmp_path) -> Path:
     return tmp_path / "data" / DATABASE_NAME
 
 
-def test_new_database_has_schema_version_and_wal(db_path):
+def test_a_new_sqlite_file_is_in_wal_mode_and_refused_by_apps_before_alembic(db_path):
     with Storage(db_path) as store:
         assert store.schema_version == SCHEMA_VERSION
     raw = sqlite3.connect(db_path)
-    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(SCHEMA_VERSION,)]
+    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(LEGACY_MARK,)]
     assert raw.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     raw.close()
 
 
-def test_results_round_trip_after_reopening(db_path, screened):
+def test_results_round_trip_after_reopening(target, screened):
     thumb = make_thumbnail(screened[0].stages["original"])
-    with Storage(db_path) as store:
+    with Storage(target) as store:
         session = store.current_session()
         for result in screened:
             store.save_result(session, result, thumb if result.status is Status.SCREENED else None)
 
-    with Storage(db_path) as store:
+    with Storage(target) as store:
         assert store.current_session() == session
         records = store.load_session(session)
     assert [r.key for r in records] == [r.key for r in screened]
@@ -87,8 +93,8 @@ def test_results_round_trip_after_reopening(db_path, screened):
     assert bad.status is Status.ERROR and bad.result.error == screened[2].error and bad.result.metadata is None
 
 
-def test_decisions_keep_an_audit_trail_with_the_previous_value(db_path, screened):
-    with Storage(db_path) as store:
+def test_decisions_keep_an_audit_trail_with_the_previous_value(target, screened):
+    with Storage(target) as store:
         session = store.current_session()
         image = store.save_result(session, screened[0])
         first = store.save_decision(image.image_id, GraderDecision(1, 1, kind=CONFIRMED, grader="A. Grader"))
@@ -97,7 +103,7 @@ def test_decisions_keep_an_audit_trail_with_the_previous_value(db_path, screened
             GraderDecision(3, 0, patient_id="P-17", comment="new haemorrhages", kind=OVERRIDDEN, grader="B. Senior"),
         )
 
-    with Storage(db_path) as store:
+    with Storage(target) as store:
         current = store.decision(image.image_id)
         trail = store.audit_trail(image.image_id)
         record = store.load_session(session)[0]
@@ -109,8 +115,8 @@ def test_decisions_keep_an_audit_trail_with_the_previous_value(db_path, screened
     assert record.decision == second and record.grades == (3, 0) and record.patient_id == "P-17"
 
 
-def test_screening_again_replaces_the_result_but_keeps_the_decision(db_path, screened):
-    with Storage(db_path) as store:
+def test_screening_again_replaces_the_result_but_keeps_the_decision(target, screened):
+    with Storage(target) as store:
         session = store.current_session()
         image = store.save_result(session, screened[0])
         store.save_decision(image.image_id, GraderDecision(None, None, kind=OVERRIDDEN, grader="A. Grader"))
@@ -120,20 +126,22 @@ def test_screening_again_replaces_the_result_but_keeps_the_decision(db_path, scr
         assert again.decision is not None and again.ungradable
 
 
-def test_the_audit_trail_cannot_be_rewritten(db_path, screened):
-    with Storage(db_path) as store:
+def test_the_audit_trail_cannot_be_rewritten(target, screened):
+    """The database itself refuses UPDATE and DELETE on the trail (SQLite triggers; a PostgreSQL trigger function)."""
+    with Storage(target) as store:
         image = store.save_result(store.current_session(), screened[0])
         store.save_decision(image.image_id, GraderDecision(0, 0, grader="A. Grader"))
-    raw = sqlite3.connect(db_path)
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        raw.execute("UPDATE audit SET grader = 'someone else'")
-    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
-        raw.execute("DELETE FROM audit")
-    raw.close()
+    engine = create_engine(f"sqlite:///{target}" if isinstance(target, Path) else target)
+    for statement in ("UPDATE audit SET grader = 'someone else'", "DELETE FROM audit"):
+        with engine.connect() as raw, pytest.raises(DBAPIError, match="append-only"):
+            raw.exec_driver_sql(statement)
+    engine.dispose()
+    with Storage(target) as store:
+        assert [e.grader for e in store.audit_trail(image.image_id)] == ["A. Grader"]
 
 
-def test_a_decision_needs_a_grader_and_valid_grades(db_path, screened):
-    with Storage(db_path) as store:
+def test_a_decision_needs_a_grader_and_valid_grades(target, screened):
+    with Storage(target) as store:
         image = store.save_result(store.current_session(), screened[0])
         with pytest.raises(ValueError, match="grader"):
             store.save_decision(image.image_id, GraderDecision(0, 0, grader="  "))
@@ -144,8 +152,8 @@ def test_a_decision_needs_a_grader_and_valid_grades(db_path, screened):
         GraderDecision(2, None)
 
 
-def test_sessions_are_kept_apart(db_path, screened):
-    with Storage(db_path) as store:
+def test_sessions_are_kept_apart(target, screened):
+    with Storage(target) as store:
         first = store.current_session()
         store.save_result(first, screened[0])
         second = store.new_session()
@@ -155,28 +163,60 @@ def test_sessions_are_kept_apart(db_path, screened):
         assert [r.key for r in store.load_session(second)] == [screened[1].key]
 
 
-def test_a_database_from_a_newer_version_is_refused_readably(db_path):
-    Storage(db_path).close()
+def test_a_new_database_is_at_the_newest_revision(target):
+    with Storage(target) as store:
+        assert store.schema_version == SCHEMA_VERSION
+    assert HEAD_REVISION == migrate.head()  # tables.py describes what the newest migration builds
+
+
+def test_a_database_from_a_newer_version_is_refused_readably(target):
+    Storage(target).close()
+    engine = create_engine(f"sqlite:///{target}" if isinstance(target, Path) else target)
+    with engine.begin() as raw:
+        raw.exec_driver_sql("UPDATE alembic_version SET version_num = '9999'")
+    engine.dispose()
+    with pytest.raises(StorageError, match="newer version of RAN Screening.*9999"):
+        Storage(target)
+
+
+def test_a_file_from_before_alembic_with_a_newer_schema_is_refused(db_path):
+    make_legacy_database(db_path, 6)
     raw = sqlite3.connect(db_path)
-    raw.execute("UPDATE schema_version SET version = ?", (SCHEMA_VERSION + 1,))
+    raw.execute("UPDATE schema_version SET version = 8")
     raw.commit()
     raw.close()
     with pytest.raises(StorageError, match="newer version"):
         Storage(db_path)
 
 
-def test_an_older_database_is_migrated_and_keeps_its_data(db_path, screened, monkeypatch):
-    with Storage(db_path) as store:
-        session = store.current_session()
-        store.save_result(session, screened[0])
-    later = (*storage_module.MIGRATIONS, ("ALTER TABLE images ADD COLUMN reader_note TEXT",))
-    monkeypatch.setattr(storage_module, "MIGRATIONS", later)
-    monkeypatch.setattr(storage_module, "SCHEMA_VERSION", len(later))
-    with Storage(db_path) as store:
-        assert store.schema_version == len(later)
-        assert [r.key for r in store.load_session(session)] == [screened[0].key]
+@pytest.mark.parametrize("version", range(1, LEGACY_LAST + 1))
+def test_a_file_from_before_alembic_is_migrated_and_keeps_its_data(db_path, version):
+    """Files that apps before Alembic wrote (schema 1 to 6) open, migrate, keep their rows and decisions, and are
+    then marked so that such an app refuses them."""
+    make_legacy_database(db_path, version)
     raw = sqlite3.connect(db_path)
-    assert "reader_note" in [row[1] for row in raw.execute("PRAGMA table_info(images)")]
+    raw.execute("INSERT INTO sessions (id, started_at) VALUES (1, '2025-01-02T03:04:05+00:00')")
+    raw.execute("INSERT INTO images (id, session_id, key, path, status, model, timings, screened_at) VALUES "
+                "(1, 1, '/old/eye_OD.jpg', '/old/eye_OD.jpg', 'error', ?, '{}', '2025-01-02T03:04:05+00:00')",
+                (json.dumps(asdict(ModelInfo("m", "1", "none", False, False, "warning", "CPU"))),))
+    raw.execute("INSERT INTO decisions (image_id, dr_grade, dme_grade, comment, kind, grader, decided_at) VALUES "
+                "(1, 2, 1, 'from the old app', 'overridden', 'Old Grader', '2025-01-02T03:05:00+00:00')")
+    raw.commit()
+    raw.close()
+    with Storage(db_path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        [record] = store.load_session(1)
+        assert record.key == "/old/eye_OD.jpg" and record.decision.grader == "Old Grader"
+        assert record.decision.entry == "graded" and record.decision.review_mode == ""
+        assert record.decision.dr_grade == 2 and store.verify_audit() in ([], [
+            "the decision on image 1 is not the one its audit trail ends with: it was changed outside the app"])
+        store.save_decision(1, GraderDecision(3, 1, grader="New Grader"))
+        assert store.verify_audit() == []
+    raw = sqlite3.connect(db_path)
+    assert raw.execute("SELECT version FROM schema_version").fetchall() == [(LEGACY_MARK,)]
+    assert "suspicion" in [row[1] for row in raw.execute("PRAGMA table_info(images)")]
+    with pytest.raises(sqlite3.IntegrityError, match="append-only"):
+        raw.execute("DELETE FROM audit")
     raw.close()
 
 
@@ -260,16 +300,16 @@ def test_a_cancel_before_the_batch_starts_stores_nothing(db_path, loaded, sample
     assert run.run(lambda total: None, lambda *a: None) == 0
 
 
-def test_the_window_and_a_worker_write_at_the_same_time(db_path, screened):
+def test_the_window_and_a_worker_write_at_the_same_time(target, screened):
     """WAL and the busy timeout let a decision be saved while a batch keeps committing results."""
-    with Storage(db_path) as store:
+    with Storage(target) as store:
         session = store.current_session()
         image = store.save_result(session, screened[0])
         errors: list[BaseException] = []
 
         def worker():
             try:
-                with Storage(db_path) as mine:
+                with Storage(target) as mine:
                     for i in range(50):
                         mine.save_result(session, replace(screened[2], key=f"bad{i}"))
             except BaseException as exc:  # surfaced by the assertion below
@@ -285,11 +325,11 @@ def test_the_window_and_a_worker_write_at_the_same_time(db_path, screened):
         assert len(store.audit_trail(image.image_id)) == 5
 
 
-def test_export_has_the_model_and_the_grader_columns(db_path, screened, tmp_path):
+def test_export_has_the_model_and_the_grader_columns(target, screened, tmp_path):
     import csv
     import json
 
-    with Storage(db_path) as store:
+    with Storage(target) as store:
         session = store.current_session()
         records = [store.save_result(session, r) for r in screened]
         decision = GraderDecision(3, 2, kind=OVERRIDDEN, grader="A. Grader", comment="NVE")
@@ -308,8 +348,8 @@ def test_export_has_the_model_and_the_grader_columns(db_path, screened, tmp_path
         write_session(records, tmp_path / "out.xlsx")
 
 
-def test_undo_and_set_back_to_not_reviewed_are_audited(db_path, screened):
-    with Storage(db_path) as store:
+def test_undo_and_set_back_to_not_reviewed_are_audited(target, screened):
+    with Storage(target) as store:
         session = store.current_session()
         image = store.save_result(session, screened[0]).image_id
         store.save_decision(image, GraderDecision(1, 0, kind="overridden", grader="Dr A"))
@@ -327,10 +367,10 @@ def test_undo_and_set_back_to_not_reviewed_are_audited(db_path, screened):
             store.set_not_reviewed(image, " ")
 
 
-def test_sessions_are_listed_newest_first_and_searched_by_file_or_patient(db_path, screened):
+def test_sessions_are_listed_newest_first_and_searched_by_file_or_patient(target, screened):
     from dataclasses import replace as _replace
 
-    with Storage(db_path) as store:
+    with Storage(target) as store:
         first = store.current_session()
         store.save_result(first, _replace(screened[0], key="a", path=Path("/clinic/monday/anna_L.jpg")))
         image = store.save_result(first, _replace(screened[1], key="b", path=Path("/clinic/monday/bob_R.jpg")))
@@ -344,10 +384,10 @@ def test_sessions_are_listed_newest_first_and_searched_by_file_or_patient(db_pat
         assert store.sessions("nobody") == []
 
 
-def test_graded_images_are_counted_in_one_query_across_sessions(db_path, screened):
+def test_graded_images_are_counted_in_one_query_across_sessions(target, screened):
     """What the fine-tune window counts: images a grader graded (not ungradable) that were read, in every session;
     the same number as counting the loaded records."""
-    with Storage(db_path) as store:
+    with Storage(target) as store:
         first = store.current_session()
         records = [store.save_result(first, r) for r in screened]
         second = store.new_session()

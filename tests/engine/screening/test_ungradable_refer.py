@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 from bundle_factory import with_threshold
+from legacy_schema import make_legacy_database
 from locations import REPO_ROOT
 from pypdf import PdfReader
 
@@ -20,7 +21,7 @@ from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.grading import Outcome, patient_result, recommend
 from ran_desktop.engine.model.bundle import load_bundle
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord, group_by_patient
-from ran_desktop.engine.records.storage import Storage
+from ran_desktop.engine.records.storage import SCHEMA_VERSION, Storage
 from ran_desktop.engine.screening.screener import Screener
 from ran_desktop.reports import ReportContext, build_patient_report
 
@@ -112,20 +113,13 @@ def test_a_grader_calling_a_screened_photo_ungradable_is_referred_when_the_model
     assert record.recommendation.outcome is Outcome.UNGRADABLE_REFER
 
 
-def test_the_session_keeps_the_suspicion_and_an_older_database_gains_its_column(bundles, dark_photo, tmp_path,
-                                                                              monkeypatch):
-    import ran_desktop.engine.records.storage as storage_module
-
+def test_the_session_keeps_the_suspicion_and_an_older_database_gains_its_column(bundles, dark_photo, tmp_path):
     path = tmp_path / "s.db"
-    before = storage_module.MIGRATIONS[:-1]  # the schema before the suspicion's column
-    with monkeypatch.context() as patch:
-        patch.setattr(storage_module, "MIGRATIONS", before)
-        patch.setattr(storage_module, "SCHEMA_VERSION", len(before))
-        Storage(path).close()
+    make_legacy_database(path, 5)  # the schema before the suspicion's column, as that app wrote it
     assert "suspicion" not in {row[1] for row in sqlite3.connect(path).execute("PRAGMA table_info(images)")}
     result = screen(bundles["suspects"], dark_photo)
     with Storage(path) as storage:
-        assert storage.schema_version == storage_module.SCHEMA_VERSION
+        assert storage.schema_version == SCHEMA_VERSION
         session = storage.current_session()
         storage.save_result(session, result)
         (record,) = storage.load_session(session)

@@ -1,9 +1,11 @@
-"""The session database's schema, as the migrations that build it: a newer app adds migrations, never edits old ones.
-
-`schema_version` records how many ran; `Storage` runs the missing ones in one transaction when it opens a database.
+"""The session database's schema as apps before Alembic built it (schema 1 to 6, counted in `schema_version`), kept
+verbatim so tests can make the files those apps left on clinics' disks and check that today's app migrates them.
 """
 
 from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
 
 AUDIT_NO_UPDATE = """CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
            BEGIN SELECT RAISE(ABORT, 'the audit trail is append-only'); END"""
@@ -80,4 +82,18 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
 )
 # Work a migration needs beyond SQL, run after its statements in the same transaction (by schema version reached).
 MIGRATION_STEPS = {5: "chain_audit"}
-SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def make_legacy_database(path: Path, version: int) -> None:
+    """An SQLite file at schema `version` exactly as the app of that time wrote it (no audit entries to chain)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    db = sqlite3.connect(path, isolation_level=None)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("BEGIN")
+    db.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+    for statements in MIGRATIONS[:version]:
+        for statement in statements:
+            db.execute(statement)
+    db.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+    db.execute("COMMIT")
+    db.close()
