@@ -18,7 +18,8 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 # The engine before PySide6: PySide6 reads the source of every module imported after it (looking for its
 # feature switches), wasted time on the engine and the standard library, which hold no Qt.
-from ran_desktop.engine.records.storage import APP_NAME, StorageError, default_data_dir  # noqa: I001 (before PySide6)
+from ran_desktop.engine.errors import StorageError  # noqa: I001 (before PySide6)
+from ran_desktop.engine.records.data_folder import APP_NAME, default_data_dir
 
 from PySide6 import QtWidgets
 from PySide6.QtCore import Qt

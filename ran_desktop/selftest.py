@@ -327,15 +327,15 @@ def _step_audit_trail(state: dict[str, Any], log: Callable[..., None]) -> str:
     """The user's session database, read only: its audit trail's hash chain must hold (engine/audit_chain.py)."""
     from sqlalchemy import func, inspect, select
 
-    from ran_desktop.engine.records import audit_chain, database
-    from ran_desktop.engine.records.storage import default_data_dir
+    from ran_desktop.engine.records import audit_chain, connect, database
+    from ran_desktop.engine.records.data_folder import default_data_dir
     from ran_desktop.engine.records.tables import audit
 
     target = database.resolve(default_data_dir())
     where = database.describe(target)
     if not database.is_url(target) and not Path(target).is_file():
         return f"no session database yet ({where})"
-    engine = database.create(target, read_only=True)
+    engine = connect.create(target, read_only=True)
     try:
         with engine.connect() as db:
             if not inspect(db).has_table("audit"):

@@ -36,3 +36,11 @@ class BundleError(FileProblem):
 
 class WriteError(FileProblem):
     """A file the user asked for (results, an export) could not be written; nothing half-written was left."""
+
+
+class StorageError(ScreeningError):
+    """The session database cannot be used; the message says why in plain words."""
+
+
+class CorruptDatabaseError(StorageError):
+    """The file is damaged or is no SQLite database at all (as opposed to locked, or written by a newer app)."""

@@ -36,6 +36,7 @@ from . import session_flow as session_flow
 from . import sessions_dialog as sessions_dialog
 from . import settings as settings
 from . import settings_dialog as settings_dialog
+from . import shared_worklist as shared_worklist
 from . import status_bar as status_bar
 from . import tasks as tasks
 from . import view_modes as view_modes
@@ -79,6 +80,7 @@ __all__ = [
     "sessions_dialog",
     "settings",
     "settings_dialog",
+    "shared_worklist",
     "status_bar",
     "tasks",
     "view_modes",

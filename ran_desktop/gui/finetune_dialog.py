@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QProcess, QTimer, Signal
+from PySide6.QtCore import QProcess, QProcessEnvironment, QTimer, Signal
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from ran_desktop.engine.model.catalogue import local_models_dir
+from ran_desktop.engine.records.database import DATABASE_URL_ENV, Target, is_url
 from ran_desktop.engine.records.storage import Storage
 from ran_desktop.engine.validation.finetune_policy import MIN_IMAGES, clear_unfinished
 from ran_desktop.gui.progress_text import duration_text, seconds_left
@@ -47,7 +48,7 @@ def training_available() -> str:
     return ""
 
 
-def count_reviewed(database: Path) -> int:
+def count_reviewed(database: Target) -> int:
     with Storage(database) as storage:
         return storage.count_graded()
 
@@ -56,7 +57,7 @@ class FinetuneDialog(QDialog):
     useRequested = Signal(str)  # the new bundle's folder, when a person chooses to screen with it
     finishedRun = Signal(object)  # the result (dict) or the failure text (str)
 
-    def __init__(self, data_dir: Path, parent_bundle: Path | None, database: Path, parent: QWidget | None = None, *,
+    def __init__(self, data_dir: Path, parent_bundle: Path | None, database: Target, parent: QWidget | None = None, *,
                  extra_args: tuple[str, ...] = ()):
         super().__init__(parent)
         self.setObjectName("finetuneDialog")
@@ -66,6 +67,7 @@ class FinetuneDialog(QDialog):
         self.process: QProcess | None = None
         self._buffer = b""
         self._training_started: float | None = None  # the time-left estimate counts from the first batch
+        self.database = database
         self.reviewed = count_reviewed(database)
         self.intro = QLabel()
         self.intro.setWordWrap(True)
@@ -127,6 +129,10 @@ class FinetuneDialog(QDialog):
         process.setProgram(sys.executable)
         process.setArguments(self.arguments())
         process.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
+        if is_url(self.database):  # the shared server this window uses, whichever way it was chosen
+            environment = QProcessEnvironment.systemEnvironment()
+            environment.insert(DATABASE_URL_ENV, str(self.database))
+            process.setProcessEnvironment(environment)
         process.readyReadStandardOutput.connect(self._read)
         process.finished.connect(self._finished)
         self.process = process

@@ -31,16 +31,13 @@ from PySide6.QtWidgets import (
 )
 
 from ran_desktop import gui
+from ran_desktop.engine.errors import StorageError
 from ran_desktop.engine.imaging.loading import SUPPORTED_SUFFIXES
+from ran_desktop.engine.records.data_folder import default_data_dir
+from ran_desktop.engine.records.database import Target, resolve
 from ran_desktop.engine.records.review import ImageRecord, blinded
 from ran_desktop.engine.records.review_session import ReviewSession
-from ran_desktop.engine.records.storage import (
-    DATABASE_NAME,
-    Storage,
-    StorageError,
-    default_data_dir,
-    open_storage,
-)
+from ran_desktop.engine.records.storage import Storage, open_storage
 from ran_desktop.gui.actions import build_actions, build_menus, load_icons, shortcut_table
 from ran_desktop.gui.banner import ClinicalWarningBanner
 from ran_desktop.gui.crash import CrashReporter
@@ -54,6 +51,7 @@ from ran_desktop.gui.screening_controller import ScreeningController
 from ran_desktop.gui.screening_feedback import ScreeningFeedback
 from ran_desktop.gui.session_flow import SessionFlow
 from ran_desktop.gui.settings import AppSettings
+from ran_desktop.gui.shared_worklist import SharedWorklist
 from ran_desktop.gui.status_bar import AppStatusBar
 from ran_desktop.gui.tasks import TaskRunner
 from ran_desktop.gui.view_modes import GRADCAM
@@ -70,17 +68,17 @@ log = logging.getLogger("ran_desktop")
 FORMATS = "JPEG, PNG, TIFF, BMP and DICOM"
 
 
-def _audit_problems(report: object, database: Path) -> list[str]:
+def _audit_problems(report: object, database: Target) -> list[str]:
     """What is wrong with the audit trail (Storage.verify_audit), on a connection of the worker's own."""
     with Storage(database) as storage:
         return storage.verify_audit()
 
 
-def _prepare_storage(data_dir: Path, preferred: int | None = None) -> tuple[Path | None, int]:
+def _prepare_storage(data_dir: Path, database: Target, preferred: int | None = None) -> tuple[Path | None, int]:
     """Open the session database as open_storage does (a damaged one is set aside), pick the session to continue
     (`preferred`, the grader's own last one, where it still exists: another window or workstation on this data
     folder may have started a newer one), and close it again: where a damaged database was kept, and the id."""
-    storage = open_storage(data_dir)
+    storage = open_storage(data_dir, database)
     try:
         if preferred is not None and storage.has_session(preferred):
             return storage.set_aside, preferred
@@ -106,7 +104,10 @@ class MainWindow(QMainWindow):
         # several times), which sqlite does without holding the interpreter lock.
         self.settings = AppSettings(self.data_dir)
         opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ran-open-database")
-        prepared = opener.submit(_prepare_storage, self.data_dir, self.settings.last_session(self.settings.grader_name))
+        # The session database: this computer's file, or the server RAN_DATABASE_URL or the settings name.
+        self.database = resolve(self.data_dir, self.settings.database_url)
+        prepared = opener.submit(_prepare_storage, self.data_dir, self.database,
+                                 self.settings.last_session(self.settings.grader_name))
         opener.shutdown(wait=False)
         self.reporter = reporter or CrashReporter(self)
         self.reporter.window = self
@@ -129,18 +130,20 @@ class MainWindow(QMainWindow):
             shiboken6.delete(self)
             raise
         # The window's own connection (a connection belongs to the thread that opened it); checked a moment ago.
-        self.storage = Storage(self.data_dir / DATABASE_NAME)
+        self.storage = Storage(self.database)
         self.storage.set_aside = set_aside
         self.review_session = ReviewSession(self.storage, session_id)
         self.settings.remember_session(self.settings.grader_name, self.session_id)
-        self.controller = ScreeningController(self.storage.path, self.session_id, models_folder or models_dir(),
-                                              self.settings.device_request, self)
+        self.controller = ScreeningController(self.database, self.session_id, models_folder or models_dir(),
+                                              self.settings.device_request, self, data_dir=self.data_dir)
         self.controller.chosen_bundle = self.settings.model_bundle
         self.worklist = Worklist(self.results, self.proxy, lambda: self.workspace, lambda: self._workspace, self.status)
         self.decisions = ReviewFlow(self, self.review_session, self.settings, self.results, self.worklist,
                                     lambda: self.workspace, self.status)
         self.sessions = SessionFlow(self, self.storage, self.review_session, self.settings, self.controller,
                                     self.worklist, self.status)
+        self.shared = SharedWorklist(self.database, self.review_session, self.settings, self.results, self.worklist,
+                                     lambda: self._workspace, self.status, self)
         self.feedback = ScreeningFeedback(self, self.status, self.banner, self.empty, self.results, self.storage,
                                           self.review_session, self.controller, self.reporter)
         self.commands = build_actions(self, self._handlers())  # not `actions`: QWidget.actions() exists
@@ -157,7 +160,7 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self.sessions.tell_database_set_aside)
         # The audit trail's chain is checked off the start path: it grows with every decision ever saved.
         self._audit_runner = TaskRunner("ran-audit-check", 1, self)
-        self._audit_runner.submit(_audit_problems, self.storage.path, on_done=self.sessions.tell_audit_broken)
+        self._audit_runner.submit(_audit_problems, self.database, on_done=self.sessions.tell_audit_broken)
 
     def start(self) -> None:
         """Begin loading the model in the background (call after show(): the window comes first).
@@ -439,9 +442,11 @@ class MainWindow(QMainWindow):
             self.workspace.detail.clear()
             self.workspace.review.show_record(None)
             self.details.open(None, None)
+            self.shared.show(None)
             return
         self.workspace.detail.show_record(record)
         self.workspace.review.show_record(record)
+        self.shared.show(record)
         self.details.open(record, self._heat_request())
         self.workspace.patients.select_key(record.key)
 
@@ -481,16 +486,17 @@ class MainWindow(QMainWindow):
     def performance_dialog(self) -> None:
         loaded = self.controller.loaded
         bundle = (loaded.manifest.title, str(loaded.manifest.weights["sha256"])) if loaded is not None else None
-        dialog = gui.performance_dialog.PerformanceDialog(self.storage.path, parent=self, bundle=bundle,
+        dialog = gui.performance_dialog.PerformanceDialog(self.database, parent=self, bundle=bundle,
                                                           grader=self.settings.grader_name,
-                                                          clinic_name=self.settings.clinic_name)
+                                                          clinic_name=self.settings.clinic_name,
+                                                          data_dir=self.data_dir)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
     def finetune_dialog(self) -> None:
         loaded = self.controller.loaded
         dialog = gui.finetune_dialog.FinetuneDialog(self.data_dir, loaded.folder if loaded else None,
-                                                    self.storage.path, self)
+                                                    self.database, self)
         dialog.useRequested.connect(self.use_bundle)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
@@ -590,6 +596,7 @@ class MainWindow(QMainWindow):
         self._patient_refresh.stop()
         self.controller.shutdown()
         self._audit_runner.shutdown()
+        self.shared.shutdown()
         if self._workspace is not None:
             self.details.shutdown()
             self.reports.shutdown()

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 import ran_desktop.reports as pdf_reports
 from ran_desktop.engine.atomic import write_bytes_atomically
 from ran_desktop.engine.errors import WriteError
+from ran_desktop.engine.records.database import Target
 from ran_desktop.engine.records.results import write_rows
 from ran_desktop.engine.records.storage import Storage
 from ran_desktop.engine.validation import operating_point as local_operating_point
@@ -67,7 +68,7 @@ class Figures:
     calibration: Calibration | None
 
 
-def compute(report: Report, database: Path, target: float) -> Figures:
+def compute(report: Report, database: Target, target: float) -> Figures:
     """The worker: every session's records, their agreement, the proposal (in words too), the calibration and the
     CSV rows."""
     with Storage(database) as storage:
@@ -105,10 +106,12 @@ class PerformanceDialog(QDialog):
     """`bundle` is (its name and version, its weights' sha256): the weights a threshold is adopted for; None while no
     model is loaded (nothing can be adopted then). `grader` names who adopts."""
 
-    def __init__(self, database: Path, target: float = 0.90, parent: QWidget | None = None, *,
-                 bundle: tuple[str, str] | None = None, grader: str = "", clinic_name: str = ""):
+    def __init__(self, database: Target, target: float = 0.90, parent: QWidget | None = None, *,
+                 bundle: tuple[str, str] | None = None, grader: str = "", clinic_name: str = "",
+                 data_dir: Path | None = None):
         super().__init__(parent)
-        self.data_dir, self.bundle, self.grader, self.clinic_name = database.parent, bundle, grader, clinic_name
+        self.data_dir = data_dir if data_dir is not None else Path(database).parent  # adopted thresholds live there
+        self.bundle, self.grader, self.clinic_name = bundle, grader, clinic_name
         self.figures: Figures | None = None
         self.proposal: ThresholdProposal | None = None
         self.confirm: Callable[[QWidget, str, str], bool] = _ask  # replaceable: tests never block on a dialog

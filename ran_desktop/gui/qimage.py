@@ -1,4 +1,4 @@
-"""Encoded pictures (thumbnails) <-> Qt images. QImage may be built in worker threads; QPixmap only in the GUI thread.
+"""Encoded pictures (thumbnails) to pixmaps, in the GUI thread (workers decode with OpenCV: imaging.thumbnails).
 
 numpy arrays are `pixel_arrays`'s: this module is imported with the window, which does not need numpy to open.
 """
@@ -6,15 +6,7 @@ numpy arrays are `pixel_arrays`'s: this module is imported with the window, whic
 from __future__ import annotations
 
 from PySide6.QtCore import QByteArray
-from PySide6.QtGui import QImage, QPixmap
-
-
-def qimage_from_bytes(data: bytes | None) -> QImage | None:
-    """An encoded picture (a JPEG thumbnail) decoded; unlike QPixmap, this may run in a worker thread."""
-    if not data:
-        return None
-    image = QImage.fromData(QByteArray(data))
-    return None if image.isNull() else image
+from PySide6.QtGui import QPixmap
 
 
 def pixmap_from_bytes(data: bytes | None) -> QPixmap | None:

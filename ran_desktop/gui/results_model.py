@@ -70,6 +70,7 @@ class ResultsTableModel(QAbstractTableModel):
         self._decoded: OrderedDict[str, QImage] = OrderedDict()
         self.revision = 0  # bumped before every change is announced, so cached sort keys are never stale
         self.review_mode = OPEN  # BLIND: the model's grades stay hidden until the grader has decided
+        self.claims: dict[int, str] = {}  # image id -> the other grader who has it open now (shared_worklist)
 
     # --- contents -----------------------------------------------------------------------------------------
 
@@ -124,6 +125,15 @@ class ResultsTableModel(QAbstractTableModel):
         if self._records:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._records) - 1, len(Column) - 1))
 
+    def set_claims(self, claims: dict[int, str]) -> None:
+        """Images other graders have open now: their review cell says so until they have finished."""
+        changed = set(claims.items()) ^ set(self.claims.items())
+        self.claims = dict(claims)
+        ids = {image_id for image_id, _ in changed}
+        for row, record in enumerate(self._records):
+            if record.image_id in ids:
+                self.dataChanged.emit(self.index(row, Column.REVIEW), self.index(row, Column.REVIEW))
+
     def hides(self, record: ImageRecord) -> bool:
         return blinded(record, self.review_mode)
 
@@ -165,6 +175,9 @@ class ResultsTableModel(QAbstractTableModel):
         column = Column(index.column())
         if column in _MODEL_COLUMNS and blinded(record, self.review_mode):
             return _blind_data(role)
+        holder = self.claims.get(record.image_id) if column == Column.REVIEW and record.decision is None else None
+        if holder is not None and role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole):
+            return CLAIMED_TEXT if role == Qt.ItemDataRole.DisplayRole else f"{holder} is grading this image now"
         if role == Qt.ItemDataRole.DisplayRole:
             return _TEXT[column](record) if column in _TEXT else None
         if role == Qt.ItemDataRole.DecorationRole:
@@ -222,6 +235,7 @@ CONFIRMED_INK, OVERRIDDEN_INK = QColor(30, 94, 36), QColor(59, 59, 152)
 _UNCONFIRMED_SHARE = 0.3  # an unconfirmed model grade: the text colour moved this far towards the background
 
 
+CLAIMED_TEXT = "✎ in review"  # another grader has it open (the tooltip says who)
 BLIND_TEXT = "after review"
 BLIND_TIP = "Blind-first review: the model's grades appear once you have saved yours"
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from PySide6 import QtWidgets
 from PySide6.QtCore import Qt
 
+from ran_desktop.engine.records.claims import ClaimedError
 from ran_desktop.engine.records.review_session import NoGraderError
 from ran_desktop.engine.records.storage import StaleDecisionError, StorageError
 from ran_desktop.gui import display
@@ -61,6 +62,9 @@ class ReviewFlow:
             show_message(self._parent, "Who is grading?", str(exc))
         except StaleDecisionError as exc:
             self._show_theirs(exc)
+        except ClaimedError as exc:
+            self._workspace().review.show_holder(exc.holder)
+            show_message(self._parent, "Another grader has this image open", str(exc))
         except (StorageError, ValueError) as exc:
             show_message(self._parent, refused, str(exc))
         return None

@@ -118,6 +118,12 @@ class ReviewPanel(QWidget):
         self.problem.setWordWrap(True)
         self.problem.setStyleSheet("color: #b00020;")
         self.problem.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.held = QLabel()  # another grader has this image open (claims): said before the grader starts
+        self.held.setObjectName("reviewHeld")
+        self.held.setWordWrap(True)
+        self.held.setStyleSheet("background: #fff4ce; color: #4a3b00; padding: 4px; border-radius: 3px;")
+        self.held.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.held.hide()
 
         form = QFormLayout()
         form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
@@ -132,6 +138,7 @@ class ReviewPanel(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(title)
+        layout.addWidget(self.held)
         layout.addWidget(self.model_line)
         layout.addWidget(self.accept_button)
         layout.addLayout(form)
@@ -172,9 +179,16 @@ class ReviewPanel(QWidget):
         if self.record is not None and self.record.key == record.key:
             self.record = record
 
+    def show_holder(self, holder: str | None) -> None:
+        """Who else is grading the image shown now (None: nobody)."""
+        self.held.setText(f"{holder} is grading this image now. Your decision would not be saved until they have "
+                          "finished; choose another image." if holder else "")
+        self.held.setVisible(bool(holder))
+
     def show_record(self, record: ImageRecord | None) -> None:
         if record is None or self.record is None or record.key != self.record.key:
             self._stash_draft()
+            self.show_holder(None)
         self.record = record
         self._accepted = None
         self.problem.clear()

@@ -19,16 +19,18 @@ from PySide6.QtGui import QImage
 
 # Bundles (torch) load through the model package's lazy names, first in the worker that loads the model.
 import ran_desktop.engine.model as ran_model
+from ran_desktop import gui
+from ran_desktop.engine import imaging
 from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.engine.screening.batch import BatchRun
 from ran_desktop.gui.progress_text import seconds_left
-from ran_desktop.gui.qimage import qimage_from_bytes
 from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
 from ran_desktop.paths import installed_models_dir
 
 if TYPE_CHECKING:
     from ran_desktop.engine.model.bundle import LoadedModel
+    from ran_desktop.engine.records.database import Target
 
 _FLUSH_MS = 50
 
@@ -64,7 +66,9 @@ def run_batch(report: Report, run: BatchRun) -> int:
     def on_record(record: ImageRecord, done: int, total: int) -> None:
         # The thumbnail is decoded here, in the worker (a QImage may be made in any thread): decoding each new
         # row's JPEG when the table first paints it was a good part of the GUI thread's work during a batch.
-        report(("record", record, qimage_from_bytes(record.thumbnail), done, total))
+        pixels = imaging.thumbnails.decode_thumbnail(record.thumbnail)
+        report(("record", record, gui.pixel_arrays.qimage_from_array(pixels) if pixels is not None else None,
+                done, total))
 
     return run.run(lambda total: report(("planned", total)), on_record, lambda text: report(("changed", text)))
 
@@ -82,10 +86,11 @@ class ScreeningController(QObject):
     fileChanged = Signal(str)
     unexpected = Signal(str, str, str)  # a failure nobody foresaw: summary, details to copy, trace for the log
 
-    def __init__(self, database: Path, session_id: int, models_folder: Path, device: str | None,
-                 parent: QObject | None = None):
+    def __init__(self, database: Target, session_id: int, models_folder: Path, device: str | None,
+                 parent: QObject | None = None, *, data_dir: Path | None = None):
         super().__init__(parent)
         self.database = database
+        self.data_dir = data_dir  # the clinic's adopted operating point lives there (default: beside the database)
         self.session_id = session_id
         self.models_folder = models_folder
         self.device = device
@@ -168,7 +173,7 @@ class ScreeningController(QObject):
         if self.running or self.loaded is None or not self._queue:
             return
         paths, self._queue = self._queue, []
-        self._run = BatchRun(self.loaded, self.database, self.session_id, paths)
+        self._run = BatchRun(self.loaded, self.database, self.session_id, paths, self.data_dir)
         self._done, self._total, self._started, self._left = 0, 0, time.monotonic(), None
         self._runner.submit(run_batch, self._run, on_done=self._on_batch_done, on_failed=self._on_batch_failed,
                             on_progress=self._on_progress)

@@ -66,6 +66,15 @@ class AppSettings:
         self._set("reports/clinic_name", value.strip())
 
     @property
+    def database_url(self) -> str:
+        """A PostgreSQL server shared by several workstations; "" for this computer's own database file."""
+        return self._text("database/url")
+
+    @database_url.setter
+    def database_url(self, value: str) -> None:
+        self._set("database/url", value.strip())
+
+    @property
     def clinic_logo(self) -> str:
         return self._text("reports/clinic_logo")
 

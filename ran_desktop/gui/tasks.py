@@ -98,10 +98,11 @@ class TaskRunner(QObject):
     def busy(self) -> bool:
         return bool(self._callbacks)
 
-    def shutdown(self) -> None:
-        """Drop queued tasks and wait for the running one; its results are no longer delivered."""
+    def shutdown(self, drain: bool = False) -> None:
+        """Drop queued tasks (`drain`: run them first) and wait for the running one; results are no longer
+        delivered."""
         self._closed = True
-        self._executor.shutdown(wait=True, cancel_futures=True)
+        self._executor.shutdown(wait=True, cancel_futures=not drain)
         self._callbacks.clear()
 
     def _run(self, task_id: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:

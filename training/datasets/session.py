@@ -1,7 +1,7 @@
 """The app's own session database as training data: every image a grader reviewed, labelled with the grader's grades.
 
     root/                  the app's data folder (or the database file itself)
-        ran-screening.sqlite3
+        ran-screening.sqlite3  (or the PostgreSQL server that RAN_DATABASE_URL names)
 
 Ungradable and unreviewed images are left out, and so is a file that no longer holds the photograph that was
 graded (the label belongs to that photograph, not to whatever is at the path now). The patient is the one the app
@@ -17,6 +17,7 @@ from pathlib import Path
 
 from ran_desktop.engine.errors import ImageChangedError, ImageLoadError
 from ran_desktop.engine.imaging.loading import load_screened_frame
+from ran_desktop.engine.records import database
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import patient_key
 from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
@@ -37,14 +38,15 @@ def detect(root: Path) -> bool:
 def load(root: Path, min_images: int | None = None, verify: bool = True) -> LoadedRecords:
     """Records of every reviewed, gradable image in every session of the database at (or in) `root`. `verify`
     decodes each file to check it still holds the graded photograph."""
-    database = database_path(Path(root))
-    if not database.is_file():
+    root = Path(root)
+    target = root if root.is_file() else database.resolve(root)
+    if not database.is_url(target) and not Path(target).is_file():
         raise ValueError(f"{root}: no session database ({DATABASE_NAME}) here")
     out = LoadedRecords(SOURCE)
-    with Storage(database) as storage:
+    with Storage(target) as storage:
         records = [r for s in storage.sessions() for r in storage.load_session(s.id)]
     for record in records:
-        where = f"{database.name} image {record.image_id}"
+        where = f"session database image {record.image_id}"
         decision, meta = record.decision, record.result.metadata
         if record.status is Status.ERROR or decision is None:
             continue
@@ -71,6 +73,6 @@ def load(root: Path, min_images: int | None = None, verify: bool = True) -> Load
                        eye=record.eye, source=SOURCE), where)
     min_images = MIN_IMAGES if min_images is None else min_images
     if len(out) < min_images:
-        raise ValueError(f"{database}: only {len(out)} reviewed, gradable image(s); a fine-tune needs at least "
-                         f"{min_images} (fewer would fit noise and could make the model worse here)")
+        raise ValueError(f"{database.describe(target)}: only {len(out)} reviewed, gradable image(s); a fine-tune "
+                         f"needs at least {min_images} (fewer would fit noise and could make the model worse here)")
     return out

@@ -26,3 +26,13 @@ def make_thumbnail(rgb: np.ndarray, max_side: int = THUMBNAIL_SIDE, quality: int
     if not ok:
         raise ValueError("the thumbnail could not be encoded")
     return encoded.tobytes()
+
+
+def decode_thumbnail(data: bytes | None) -> np.ndarray | None:
+    """A stored thumbnail's RGB pixels (None when there is none or it cannot be read). OpenCV decodes without the
+    interpreter lock: Qt's own decoder, run in a worker, deadlocked against the GUI thread (it takes a Qt lock while
+    holding the interpreter's)."""
+    if not data:
+        return None
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    return None if bgr is None else cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)

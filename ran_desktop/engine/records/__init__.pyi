@@ -2,6 +2,8 @@
 
 from . import audit_chain as audit_chain
 from . import claims as claims
+from . import connect as connect
+from . import data_folder as data_folder
 from . import database as database
 from . import db_rescue as db_rescue
 from . import local_threshold as local_threshold
@@ -93,6 +95,8 @@ __all__ = [
     "caveat_for",
     "check_patterns",
     "claims",
+    "connect",
+    "data_folder",
     "database",
     "db_rescue",
     "decision_kind",

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ran_desktop.engine.errors import ScreeningError
-from ran_desktop.engine.records.database import epoch_now
+from ran_desktop.engine.errors import StorageError
+from ran_desktop.engine.records.connect import epoch_now
 from ran_desktop.engine.records.tables import claims, images
 
 CLAIM_SECONDS = 120.0
@@ -29,7 +29,7 @@ class Claim:
     seconds_left: float
 
 
-class ClaimedError(ScreeningError):
+class ClaimedError(StorageError):
     """Another window holds a live claim on the image: nothing was saved."""
 
     def __init__(self, image_id: int, holder: str):

@@ -8,6 +8,7 @@ when) and stores it against the version of the record the grader saw, so a chang
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import replace
 
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord, decision_kind
@@ -22,12 +23,16 @@ class NoGraderError(ValueError):
 
 
 class ReviewSession:
-    """The open session of one session database. Storage errors (`StorageError`, `StaleDecisionError`) pass through
-    unchanged: the caller words them for the grader."""
+    """The open session of one session database. Storage errors (`StorageError`, `StaleDecisionError`, and
+    `ClaimedError` where another window holds the image) pass through unchanged: the caller words them for the grader.
+
+    `token` names this window's claims (claims.py): every change is made under it, so an image another window has
+    claimed is refused, and this window's own claim never stands in its way."""
 
     def __init__(self, storage: Storage, session_id: int):
         self.storage = storage
         self.session_id = session_id
+        self.token = uuid.uuid4().hex
 
     # --- which session ------------------------------------------------------------------------------------------
 
@@ -37,7 +42,7 @@ class ReviewSession:
 
     def open(self, session_id: int) -> None:
         if not self.storage.has_session(session_id):
-            raise ValueError(f"there is no session {session_id} in {self.storage.path}")
+            raise ValueError(f"there is no session {session_id} in {self.storage.where}")
         self.session_id = session_id
 
     def records(self) -> list[ImageRecord]:
@@ -51,17 +56,17 @@ class ReviewSession:
         the model's grades), the grader, the time. Returns the record as it now stands."""
         decision = replace(draft, kind=decision_kind(record, (draft.dr_grade, draft.dme_grade)),
                            grader=_named(grader), decided_at=utc_now())
-        stored = self.storage.save_decision(record.image_id, decision, record.decision_version)
+        stored = self.storage.save_decision(record.image_id, decision, record.decision_version, self.token)
         return record.with_decision(stored)
 
     def undo(self, record: ImageRecord, grader: str) -> ImageRecord:
         """`record` gets back the decision it had before its last change (or none); audited."""
-        self.storage.undo_decision(record.image_id, _named(grader), record.decision_version)
+        self.storage.undo_decision(record.image_id, _named(grader), record.decision_version, self.token)
         return self.storage.record(record.image_id)
 
     def set_not_reviewed(self, record: ImageRecord, grader: str) -> ImageRecord:
         """`record`'s decision is taken away (it is not reviewed again); audited."""
-        self.storage.set_not_reviewed(record.image_id, _named(grader), record.decision_version)
+        self.storage.set_not_reviewed(record.image_id, _named(grader), record.decision_version, self.token)
         return self.storage.record(record.image_id)
 
 

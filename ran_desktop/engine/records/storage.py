@@ -20,23 +20,25 @@ the audit entry it writes beside a decision) reads whole in one place.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ran_desktop.engine import records
+from ran_desktop.engine.errors import CorruptDatabaseError as CorruptDatabaseError
 from ran_desktop.engine.errors import ScreeningError
+from ran_desktop.engine.errors import StorageError as StorageError
 from ran_desktop.engine.imaging.loading import image_location
-from ran_desktop.engine.records import audit_chain, claims, database, db_rescue
+from ran_desktop.engine.records import audit_chain, claims, connect, database, db_rescue
+from ran_desktop.engine.records.data_folder import APP_NAME as APP_NAME
+from ran_desktop.engine.records.data_folder import DATA_DIR_ENV as DATA_DIR_ENV
+from ran_desktop.engine.records.data_folder import default_data_dir, utc_now
 from ran_desktop.engine.records.database import DATABASE_NAME as DATABASE_NAME
 from ran_desktop.engine.records.database import Target
 from ran_desktop.engine.records.results import ScreeningResult, Status
@@ -50,16 +52,10 @@ from ran_desktop.engine.records.rows import (
 )
 from ran_desktop.engine.records.tables import HEAD_REVISION, audit, current_revision, decisions, images, sessions
 
-APP_NAME = "RAN Screening"
-DATA_DIR_ENV = "RAN_DATA_DIR"
 SCHEMA_VERSION = int(HEAD_REVISION)
 # PostgreSQL advisory lock held by whoever appends to the audit trail: the chain has one end, so its writers take turns
 # (SQLite's write transactions already do).
 _AUDIT_LOCK = 0x52414E01
-
-
-class StorageError(ScreeningError):
-    """The session database cannot be used; the message says why in plain words."""
 
 
 class StaleDecisionError(StorageError):
@@ -75,10 +71,6 @@ class StaleDecisionError(StorageError):
             f"{current.result.path.name} was changed by someone else since you opened it. Saved now: {theirs}. "
             f"Yours, not saved: {mine}. Look at the image again and decide; saving then replaces theirs, audited."
         )
-
-
-class CorruptDatabaseError(StorageError):
-    """The file is damaged or is no SQLite database at all (as opposed to locked, or written by a newer app)."""
 
 
 # SQLite's primary result codes: a damaged file, a full disk, a read-only one.
@@ -134,15 +126,6 @@ class AuditEntry:
     at: str
 
 
-def default_data_dir() -> Path:
-    override = os.environ.get(DATA_DIR_ENV)
-    return Path(override) if override else Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
-
-
 class Storage:
     """The session database at `target` (a file path, or a PostgreSQL URL), created or migrated when opened.
 
@@ -159,7 +142,7 @@ class Storage:
         try:
             if isinstance(self.target, Path):
                 self.target.parent.mkdir(parents=True, exist_ok=True)
-            self._engine = database.create(self.target)
+            self._engine = connect.create(self.target)
             self.dialect = self._engine.dialect.name
             if check_integrity and self.dialect == "sqlite":
                 self._check_integrity()
@@ -170,6 +153,8 @@ class Storage:
             cause = exc.__cause__ if isinstance(exc, StorageError) and exc.__cause__ is not None else exc
             if isinstance(cause, ScreeningError):  # already in words: damage found, or a newer app's database
                 raise (cause if isinstance(cause, StorageError) else StorageError(str(cause))) from exc
+            if isinstance(cause, OSError):
+                raise StorageError(f"The session database {self.where} cannot be opened ({cause}).") from exc
             kind = CorruptDatabaseError if _is_damage(cause) else StorageError
             raise kind(f"{self.where} is not a usable session database ({_plain(cause)}).") from exc
 
@@ -357,6 +342,11 @@ class Storage:
                  .where(decisions.c.dr_grade.is_not(None), images.c.status != Status.ERROR.value))
         with self._read() as db:
             return int(db.execute(query).scalar_one())
+
+    def latest_change(self) -> int:
+        """The newest audit entry's id (0: none yet): where `changed_since` starts for a window that has just loaded."""
+        with self._read() as db:
+            return int(db.execute(select(func.coalesce(func.max(audit.c.id), 0))).scalar_one())
 
     def changed_since(self, session_id: int, after: int) -> tuple[int, list[ImageRecord]]:
         """The session's images whose decision changed after audit entry `after` (on any workstation), and the

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 # lazy names: the window imports this module at start, and a batch first runs in a worker.
 from ran_desktop.engine import imaging, screening, validation
 from ran_desktop.engine.imaging.loading import iter_image_files
+from ran_desktop.engine.records.database import Target, is_url
 from ran_desktop.engine.records.results import ScreeningResult
 from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.engine.records.storage import Storage
@@ -32,9 +33,13 @@ OnChanged = Callable[[str], None]  # a message: a file now holds another photogr
 
 
 class BatchRun:
-    def __init__(self, loaded: LoadedModel, database: Path, session_id: int, paths: Iterable[str | Path]):
+    def __init__(self, loaded: LoadedModel, database: Target, session_id: int, paths: Iterable[str | Path],
+                 data_dir: Path | None = None):
+        """`database`: the session database (a file, or a server's URL); `data_dir`: the data folder with the clinic's
+        adopted operating point (default: the database file's folder)."""
         self.loaded = loaded
-        self.database = Path(database)
+        self.database = database if is_url(database) else Path(database)
+        self.data_dir = data_dir if data_dir is not None else Path(database).parent
         self.session_id = session_id
         self.paths = [Path(p) for p in paths]
         self._cancelled = threading.Event()
@@ -59,7 +64,7 @@ class BatchRun:
         on_planned(len(files))
         # keep_stages: the decoded photograph is needed once, for the thumbnail, then dropped. A threshold the clinic
         # adopted for these weights (kept beside the session database) is the operating point.
-        local = validation.current(self.database.parent, self.loaded.manifest.weights["sha256"])
+        local = validation.current(self.data_dir, self.loaded.manifest.weights["sha256"])
         options = screening.ScreeningOptions(keep_stages=True, local_operating_point=local)
         screener = screening.Screener(self.loaded, options)
         with self._lock:

@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from ran_desktop.engine.atomic import write_text_atomically
+from ran_desktop.engine.records.data_folder import utc_now
 from ran_desktop.engine.records.local_threshold import LocalOperatingPoint
-from ran_desktop.engine.records.storage import utc_now
 from ran_desktop.engine.validation.calibration import ThresholdProposal
 
 FILE_NAME = "local-operating-point.json"
