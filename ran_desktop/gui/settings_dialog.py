@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -17,6 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from ran_desktop.engine.records.database import DATABASE_URL_ENV
 from ran_desktop.engine.records.patient_names import PatternError, check_patterns
 from ran_desktop.engine.records.review import BLIND, OPEN
 from ran_desktop.gui.settings import AppSettings
@@ -71,6 +74,15 @@ class SettingsDialog(QDialog):
             "(?P<patient>...) is the patient's part. Photographs in one folder with the same part are one "
             "patient's, where no DICOM or typed patient ID says otherwise. Empty: every such photograph stands alone.")
         self.patterns.setFixedHeight(self.fontMetrics().lineSpacing() * 4)
+        self.database = QLineEdit(settings.database_url)
+        self.database.setObjectName("databaseUrl")
+        self.database.setPlaceholderText("empty: this computer's own database")
+        self.database.setToolTip("Several workstations grading one worklist share a PostgreSQL server, e.g. "
+                                 "postgresql://ran@db.clinic.local/ran (README: 'Several workstations')")
+        self.database_note = QLabel("A change takes effect the next time the app starts."
+                                    + (f" {DATABASE_URL_ENV} is set on this computer and is used instead."
+                                       if os.environ.get(DATABASE_URL_ENV) else ""))
+        self.database_note.setWordWrap(True)
         self.patterns_problem = QLabel()
         self.patterns_problem.setStyleSheet("color: #b00020;")
         self.patterns_problem.setWordWrap(True)
@@ -85,6 +97,8 @@ class SettingsDialog(QDialog):
         form.addRow("Review", self.review_mode)
         form.addRow("Group by file name", self.patterns)
         form.addRow("", self.patterns_problem)
+        form.addRow("Shared database", self.database)
+        form.addRow("", self.database_note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
@@ -100,6 +114,13 @@ class SettingsDialog(QDialog):
         except PatternError as exc:
             self.patterns_problem.setText(str(exc))
             return  # stays open: nothing is saved until every pattern is usable
+        url = self.database.text().strip()
+        if url and not url.startswith(("postgresql://", "postgresql+psycopg://", "sqlite:///")):
+            self.database_note.setText("A shared database is named by a URL that starts with postgresql:// "
+                                       "(or sqlite:/// for a database file elsewhere); nothing was saved.")
+            self.database_note.setStyleSheet("color: #b00020;")
+            return
+        self.settings.database_url = url
         self.settings.file_name_patterns = patterns
         self.settings.review_mode = self.review_mode.currentData()
         self.settings.device = self.device.currentData()

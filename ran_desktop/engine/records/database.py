@@ -15,6 +15,7 @@ from urllib.parse import urlsplit, urlunsplit
 DATABASE_URL_ENV = "RAN_DATABASE_URL"
 DATABASE_NAME = "ran-screening.sqlite3"
 SQLITE_BUSY_SECONDS = 10.0
+SQLITE_URL = "sqlite:///"
 
 Target = str | Path
 
@@ -24,8 +25,11 @@ def is_url(target: Target) -> bool:
 
 
 def resolve(data_dir: Path, configured: str = "") -> Target:
-    """The database to use: `RAN_DATABASE_URL`, else the configured URL, else the SQLite file in `data_dir`."""
+    """The database to use: `RAN_DATABASE_URL`, else the configured URL, else the SQLite file in `data_dir`. A
+    `sqlite:///PATH` URL names a database file elsewhere (PATH, as a path)."""
     url = os.environ.get(DATABASE_URL_ENV, "").strip() or configured.strip()
+    if url.startswith(SQLITE_URL):
+        return Path(url.removeprefix(SQLITE_URL))
     return url if url else Path(data_dir) / DATABASE_NAME
 
 
