@@ -14,16 +14,14 @@ from alembic import command
 from alembic.config import Config
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
-from sqlalchemy import Column, Connection, Integer, MetaData, Table, inspect, select
+from sqlalchemy import Connection, delete, insert, inspect, select
 
 from ran_desktop.engine.errors import ScreeningError
-from ran_desktop.engine.records.tables import current_revision
+from ran_desktop.engine.records.tables import LEGACY_MARK as LEGACY_MARK
+from ran_desktop.engine.records.tables import current_revision, schema_version
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 LEGACY_LAST = 6  # the last schema counted in `schema_version` alone
-LEGACY_MARK = 7  # what `schema_version` says once Alembic keeps the schema
-
-_schema_version = Table("schema_version", MetaData(), Column("version", Integer, nullable=False))
 
 
 class NewerDatabaseError(ScreeningError):
@@ -53,15 +51,15 @@ def upgrade(connection: Connection, where: str) -> None:
         except CommandError:
             raise _newer(where, revision) from None
     elif inspect(connection).has_table("schema_version"):
-        legacy = connection.execute(select(_schema_version.c.version)).scalar() or 0
+        legacy = connection.execute(select(schema_version.c.version)).scalar() or 0
         if legacy > LEGACY_LAST:
             raise _newer(where, str(legacy))
         if legacy:
             command.stamp(config, f"{legacy:04d}")
     command.upgrade(config, "head")
-    _schema_version.create(connection, checkfirst=True)
-    connection.execute(_schema_version.delete())
-    connection.execute(_schema_version.insert().values(version=LEGACY_MARK))
+    schema_version.create(connection, checkfirst=True)
+    connection.execute(delete(schema_version))
+    connection.execute(insert(schema_version).values(version=LEGACY_MARK))
 
 
 def _newer(where: str, found: str) -> NewerDatabaseError:

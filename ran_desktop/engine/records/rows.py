@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import RowMapping, Select, exists, func, select
 
-from ran_desktop.engine.imaging.loading import Eye, ImageMetadata
+from ran_desktop.engine.imaging.loading import Eye, ImageMetadata, image_location
 from ran_desktop.engine.imaging.quality_report import QualityReport
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord
@@ -104,3 +104,25 @@ def metadata_from_dict(data: dict[str, Any]) -> ImageMetadata:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def result_row(session_id: int, result: ScreeningResult, thumbnail: bytes | None, screened_at: str) -> dict[str, Any]:
+    """The `images` row of one result (without its screen order, which the database counts)."""
+    meta = result.metadata
+    return {
+        "session_id": session_id,
+        "key": result.key,
+        "location": image_location(result.path, meta.frame_index if meta is not None else None),
+        "path": str(result.path),
+        "status": result.status.value,
+        "error": result.error,
+        "metadata": to_json(metadata_to_dict(meta)) if meta else None,
+        "quality": to_json(result.quality.to_dict()) if result.quality else None,
+        "dr_probs": to_json(list(result.dr_probs)) if result.dr_probs is not None else None,
+        "dme_probs": to_json(list(result.dme_probs)) if result.dme_probs is not None else None,
+        "suspicion": result.suspicion,
+        "model": to_json(asdict(result.model)),
+        "timings": to_json(result.timings_ms),
+        "thumbnail": thumbnail,
+        "screened_at": screened_at,
+    }

@@ -22,9 +22,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,8 +33,7 @@ from ran_desktop.engine import records
 from ran_desktop.engine.errors import CorruptDatabaseError as CorruptDatabaseError
 from ran_desktop.engine.errors import ScreeningError
 from ran_desktop.engine.errors import StorageError as StorageError
-from ran_desktop.engine.imaging.loading import image_location
-from ran_desktop.engine.records import audit_chain, claims, connect, database, db_rescue
+from ran_desktop.engine.records import audit_chain, claims, connect, database, db_rescue, tables
 from ran_desktop.engine.records.data_folder import APP_NAME as APP_NAME
 from ran_desktop.engine.records.data_folder import DATA_DIR_ENV as DATA_DIR_ENV
 from ran_desktop.engine.records.data_folder import default_data_dir, utc_now
@@ -43,13 +41,7 @@ from ran_desktop.engine.records.database import DATABASE_NAME as DATABASE_NAME
 from ran_desktop.engine.records.database import Target
 from ran_desktop.engine.records.results import ScreeningResult, Status
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord
-from ran_desktop.engine.records.rows import (
-    SELECT_RECORDS,
-    decision_from_row,
-    metadata_to_dict,
-    record_from_row,
-    to_json,
-)
+from ran_desktop.engine.records.rows import SELECT_RECORDS, decision_from_row, record_from_row, result_row, to_json
 from ran_desktop.engine.records.tables import HEAD_REVISION, audit, current_revision, decisions, images, sessions
 
 SCHEMA_VERSION = int(HEAD_REVISION)
@@ -220,7 +212,10 @@ class Storage:
             if current_revision(db) == HEAD_REVISION:
                 return  # the common case, without loading Alembic
         with self._transaction() as db:
-            records.migrate.upgrade(db, self.where)
+            if tables.is_empty(db):
+                tables.create_new(db)  # a first start: the newest schema in one step, without Alembic
+            else:
+                records.migrate.upgrade(db, self.where)
 
     # --- sessions -----------------------------------------------------------------------------------------
 
@@ -261,24 +256,7 @@ class Storage:
 
     def save_result(self, session_id: int, result: ScreeningResult, thumbnail: bytes | None = None) -> ImageRecord:
         """Store (or, for an image screened again in this session, replace) one result; its decision is kept."""
-        meta = result.metadata
-        values: dict[str, Any] = {
-            "session_id": session_id,
-            "key": result.key,
-            "location": image_location(result.path, meta.frame_index if meta is not None else None),
-            "path": str(result.path),
-            "status": result.status.value,
-            "error": result.error,
-            "metadata": to_json(metadata_to_dict(result.metadata)) if result.metadata else None,
-            "quality": to_json(result.quality.to_dict()) if result.quality else None,
-            "dr_probs": to_json(list(result.dr_probs)) if result.dr_probs is not None else None,
-            "dme_probs": to_json(list(result.dme_probs)) if result.dme_probs is not None else None,
-            "suspicion": result.suspicion,
-            "model": to_json(asdict(result.model)),
-            "timings": to_json(result.timings_ms),
-            "thumbnail": thumbnail,
-            "screened_at": utc_now(),
-        }
+        values = result_row(session_id, result, thumbnail, utc_now())
         earlier = images.alias("earlier")
         values["screen_order"] = select(func.coalesce(func.max(earlier.c.screen_order), 0) + 1).scalar_subquery()
         upsert = (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(images).values(values)

@@ -1,22 +1,30 @@
-"""The session database's tables as they stand at the newest migration, for building queries (SQLAlchemy Core).
+"""The session database's tables as they stand at the newest migration: for building queries (SQLAlchemy Core), and
+for creating a new database in one step (`create_new`) without loading Alembic, as a first start must be quick.
 
-The migrations in `migrations/versions/` build them; this module only describes the result. Timestamps are ISO 8601
-text in UTC (as they always were in SQLite files), the same on PostgreSQL so the two hold identical values.
+The migrations in `migrations/versions/` upgrade existing databases to the same schema; a test builds a database both
+ways and compares them (tables, columns, defaults, keys, indexes, triggers). Timestamps are ISO 8601 text in UTC (as
+they always were in SQLite files), the same on PostgreSQL so the two hold identical values.
 """
 
 from __future__ import annotations
 
 from sqlalchemy import (
+    DDL,
     Column,
     Connection,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
+    PrimaryKeyConstraint,
+    String,
     Table,
     Text,
     UniqueConstraint,
+    event,
+    insert,
     inspect,
     select,
 )
@@ -63,8 +71,8 @@ decisions = Table(
     Column("kind", Text, nullable=False),
     Column("grader", Text, nullable=False),
     Column("decided_at", Text, nullable=False),
-    Column("entry", Text, nullable=False),
-    Column("review_mode", Text, nullable=False),
+    Column("entry", Text, nullable=False, server_default="graded"),
+    Column("review_mode", Text, nullable=False, server_default=""),
 )
 
 audit = Table(
@@ -79,6 +87,22 @@ audit = Table(
     Column("at", Text, nullable=False),
     Column("entry_hash", Text),
 )
+Index("audit_by_image", audit.c.image_id, audit.c.id)
+Index("images_by_location", images.c.session_id, images.c.location)
+
+# The trail is evidence: the database itself refuses to rewrite or drop it (the same triggers migration 0001 makes).
+_APPEND_ONLY = "the audit trail is append-only"
+for _action in ("UPDATE", "DELETE"):
+    event.listen(audit, "after_create", DDL(
+        f"CREATE TRIGGER audit_no_{_action.lower()} BEFORE {_action} ON audit "
+        f"BEGIN SELECT RAISE(ABORT, '{_APPEND_ONLY}'); END").execute_if(dialect="sqlite"))
+event.listen(audit, "after_create", DDL(
+    "CREATE FUNCTION audit_append_only() RETURNS trigger LANGUAGE plpgsql AS "
+    f"$$ BEGIN RAISE EXCEPTION '{_APPEND_ONLY}'; END $$").execute_if(dialect="postgresql"))
+for _action in ("UPDATE", "DELETE"):
+    event.listen(audit, "after_create", DDL(
+        f"CREATE TRIGGER audit_no_{_action.lower()} BEFORE {_action} ON audit "
+        "FOR EACH ROW EXECUTE FUNCTION audit_append_only()").execute_if(dialect="postgresql"))
 
 # Who is grading an image now (claims.py): one row per image, taken over once it has expired.
 claims = Table(
@@ -93,9 +117,13 @@ DECISION_COLUMNS = ("dr_grade", "dme_grade", "eye", "patient_id", "patient_name"
                     "decided_at", "entry", "review_mode")
 
 HEAD_REVISION = "0007"  # the newest revision in migrations/versions (a test holds the two together)
+LEGACY_MARK = 7  # what `schema_version` says since Alembic keeps the schema: apps before it refuse the database
 
-# Alembic's own bookkeeping table, read without Alembic: opening a database that is current stays cheap.
-alembic_version = Table("alembic_version", MetaData(), Column("version_num", Text, primary_key=True))
+_bookkeeping = MetaData()
+# Alembic's own table (read and, for a new database, written without Alembic) and the count apps before Alembic kept.
+alembic_version = Table("alembic_version", _bookkeeping, Column("version_num", String(32), nullable=False),
+                        PrimaryKeyConstraint("version_num", name="alembic_version_pkc"))
+schema_version = Table("schema_version", _bookkeeping, Column("version", Integer, nullable=False))
 
 
 def current_revision(connection: Connection) -> str | None:
@@ -103,3 +131,16 @@ def current_revision(connection: Connection) -> str | None:
     if not inspect(connection).has_table("alembic_version"):
         return None
     return connection.execute(select(alembic_version.c.version_num)).scalar()
+
+
+def is_empty(connection: Connection) -> bool:
+    return not inspect(connection).get_table_names()
+
+
+def create_new(connection: Connection) -> None:
+    """Build the newest schema in an empty database, in the caller's transaction, and record it as Alembic would
+    (the revision) and as apps before Alembic read it (a schema number they refuse as newer)."""
+    metadata.create_all(connection)
+    _bookkeeping.create_all(connection)
+    connection.execute(insert(alembic_version).values(version_num=HEAD_REVISION))
+    connection.execute(insert(schema_version).values(version=LEGACY_MARK))

@@ -13,9 +13,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from database_targets import fresh_postgres
 from legacy_schema import make_legacy_database
 from locations import REPO_ROOT
-from sqlalchemy import create_engine
+from sqlalchemy import create_engine, inspect
 from sqlalchemy.exc import DBAPIError
 
 from ran_desktop.engine.imaging.loading import Eye
@@ -403,3 +404,53 @@ def test_graded_images_are_counted_in_one_query_across_sessions(target, screened
         expected = sum(1 for r in loaded if r.decision is not None and not r.decision.ungradable
                        and r.status is not Status.ERROR)
         assert store.count_graded() == expected == 2
+
+
+def _schema(target) -> dict:
+    """Everything about a database's schema that queries and the audit trail's protection depend on."""
+    engine = create_engine(f"sqlite:///{target}" if isinstance(target, Path) else target)
+    with engine.connect() as db:
+        found = inspect(db)
+        schema = {}
+        for name in sorted(found.get_table_names()):
+            schema[name] = {
+                "columns": [(c["name"], str(c["type"]), c["nullable"], c["default"]) for c in found.get_columns(name)],
+                "primary": found.get_pk_constraint(name),
+                "foreign": sorted((tuple(f["constrained_columns"]), f["referred_table"])
+                                  for f in found.get_foreign_keys(name)),
+                "unique": sorted(tuple(u["column_names"]) for u in found.get_unique_constraints(name)),
+                "indexes": sorted((i["name"], tuple(i["column_names"])) for i in found.get_indexes(name)
+                                  if not i["name"].startswith("sqlite_autoindex")),
+            }
+        if db.dialect.name == "sqlite":
+            triggers = db.exec_driver_sql("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'").all()
+            schema["triggers"] = sorted((n, " ".join(sql.split())) for n, sql in triggers)
+        else:
+            schema["triggers"] = sorted(db.exec_driver_sql(
+                "SELECT tgname, pg_get_triggerdef(oid) FROM pg_trigger WHERE NOT tgisinternal").all())
+        schema["versions"] = (db.exec_driver_sql("SELECT version_num FROM alembic_version").all(),
+                              db.exec_driver_sql("SELECT version FROM schema_version").all())
+    engine.dispose()
+    return schema
+
+
+def test_a_new_database_is_the_schema_the_migrations_build(target, tmp_path):
+    """A first start creates the newest schema in one step (tables.create_new, no Alembic); upgrading an empty
+    database through every migration must give exactly the same."""
+    Storage(target).close()
+    if isinstance(target, Path):
+        other = tmp_path / "migrated.sqlite3"
+        migrated = _migrated(other)
+    else:
+        with fresh_postgres() as other:
+            migrated = _migrated(other)
+    assert _schema(target) == migrated
+    assert "audit_no_update" in str(migrated["triggers"]) and migrated["versions"] == ([("0007",)], [(LEGACY_MARK,)])
+
+
+def _migrated(target) -> dict:
+    engine = create_engine(f"sqlite:///{target}" if isinstance(target, Path) else target)
+    with engine.begin() as db:
+        migrate.upgrade(db, str(target))
+    engine.dispose()
+    return _schema(target)

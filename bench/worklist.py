@@ -1,0 +1,139 @@
+"""Opening a large worklist: a session of 100,000 screened images (each with its thumbnail, a quarter of them
+decided), read from the session database into the window's list model, on SQLite and on PostgreSQL.
+
+    .venv/bin/python -m bench.worklist [--images 100000] [--postgres URL]
+
+"Opens" is what the window does when a session is opened: `Storage.load_session` (the rows the list shows) and
+`ResultsTableModel.set_records`, timed together. The baseline, in the same process, is the bare query that fetches
+the same rows' columns with the driver alone (no records built): the ratio says what the app adds to the database's
+own cost. Thumbnails are not read when a list opens; the rows the grader sees fetch theirs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import tempfile
+import time
+from pathlib import Path
+
+from sqlalchemy import insert, select, text
+
+from ran_desktop.engine.imaging.loading import Eye, ImageMetadata
+from ran_desktop.engine.imaging.quality_report import QualityReport
+from ran_desktop.engine.records.data_folder import utc_now
+from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
+from ran_desktop.engine.records.review import GraderDecision
+from ran_desktop.engine.records.rows import result_row, to_json
+from ran_desktop.engine.records.storage import Storage
+from ran_desktop.engine.records.tables import audit, decisions, images
+
+TARGET_SECONDS = 1.0
+POSTGRES_ENV = "RAN_TEST_POSTGRES_URL"
+
+
+def _result(i: int, rng: random.Random) -> ScreeningResult:
+    dr = [rng.random() for _ in range(5)]
+    dme = [rng.random() for _ in range(3)]
+    dr = [v / sum(dr) for v in dr]
+    dme = [v / sum(dme) for v in dme]
+    meta = ImageMetadata(source_format="JPEG", original_size=(4288, 2848), eye=Eye.OD if i % 2 else Eye.OS,
+                         patient_id=f"P{i // 2:06d}", content_sha256=f"{i:064x}")
+    quality = QualityReport(gradable=True, reasons=(), scores={"focus": 0.8, "illumination": 0.9, "fov": 0.95})
+    info = ModelInfo("ran18-real", "0.5.0", "IDRiD", True, True, "not validated", "CPU")
+    return ScreeningResult(f"/archive/{i:06d}.jpg#{i:x}", Path(f"/archive/{i:06d}.jpg"), Status.SCREENED, info,
+                           metadata=meta, quality=quality, dr_probs=tuple(dr), dme_probs=tuple(dme),
+                           timings_ms={"load": 40.0, "model": 120.0})
+
+
+def fill(store: Storage, count: int, seed: int = 0) -> int:
+    """A session of `count` images in bulk (one transaction), each with a 5 KB thumbnail, every fourth decided."""
+    rng = random.Random(seed)
+    thumbnail = bytes(rng.getrandbits(8) for _ in range(5000))
+    session = store.new_session()
+    now = utc_now()
+    with store._transaction() as db:
+        for start in range(0, count, 5000):
+            rows = [{**result_row(session, _result(i, rng), thumbnail, now), "screen_order": i + 1}
+                    for i in range(start, min(count, start + 5000))]
+            db.execute(insert(images), rows)
+        ids = db.execute(select(images.c.id).where(images.c.session_id == session).order_by(images.c.id)).scalars()
+        decided = [image_id for n, image_id in enumerate(ids) if n % 4 == 0]
+        decision = GraderDecision(1, 0, grader="Dr Bench", decided_at=now).to_dict()
+        for start in range(0, len(decided), 5000):
+            chunk = decided[start:start + 5000]
+            db.execute(insert(decisions), [{"image_id": i, **{k: v for k, v in decision.items() if k in decisions.c}}
+                                           for i in chunk])
+            db.execute(insert(audit), [{"image_id": i, "image_key": "k", "action": "decision", "previous": None,
+                                        "new": to_json(decision), "grader": "Dr Bench", "at": now} for i in chunk])
+    return session
+
+
+def bare_query_seconds(store: Storage, session: int) -> float:
+    """The driver alone fetching the rows' list columns: the database's own share of opening the list."""
+    columns = ", ".join(c.name for c in images.columns if c.name != "thumbnail")
+    started = time.perf_counter()
+    with store._read() as db:
+        rows = db.exec_driver_sql(f"SELECT {columns} FROM images WHERE session_id = {int(session)}").fetchall()
+    assert len(rows) > 0
+    return time.perf_counter() - started
+
+
+def open_seconds(store: Storage, session: int) -> float:
+    from PySide6.QtWidgets import QApplication
+
+    from ran_desktop.gui.results_model import ResultsTableModel
+
+    QApplication.instance() or QApplication([])
+    model = ResultsTableModel()
+    started = time.perf_counter()
+    model.set_records(store.load_session(session))
+    elapsed = time.perf_counter() - started
+    assert model.rowCount() > 0
+    return elapsed
+
+
+def measure(target: str | Path, count: int) -> dict[str, float]:
+    with Storage(target) as store:
+        session = fill(store, count)
+        if store.dialect == "postgresql":
+            with store._transaction() as db:
+                db.execute(text("ANALYZE"))
+        opened = min(open_seconds(store, session) for _ in range(3))
+        bare = min(bare_query_seconds(store, session) for _ in range(3))
+    return {"images": count, "open_s": round(opened, 3), "bare_query_s": round(bare, 3),
+            "open_vs_bare": round(opened / bare, 2), "target_s": TARGET_SECONDS, "met": opened < TARGET_SECONDS}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=100_000)
+    parser.add_argument("--postgres", default=os.environ.get(POSTGRES_ENV, ""),
+                        help=f"a PostgreSQL URL whose role may create databases (default: ${POSTGRES_ENV})")
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    results = {}
+    with tempfile.TemporaryDirectory() as scratch:
+        results["sqlite"] = measure(Path(scratch) / "bench.sqlite3", args.images)
+    if args.postgres:
+        from sqlalchemy import create_engine
+        from sqlalchemy.engine import make_url
+
+        admin = create_engine(args.postgres, isolation_level="AUTOCOMMIT")
+        name = f"ran_bench_{os.getpid()}"
+        with admin.connect() as db:
+            db.exec_driver_sql(f'CREATE DATABASE "{name}"')
+        try:
+            url = make_url(args.postgres).set(database=name).render_as_string(hide_password=False)
+            results["postgresql"] = measure(url, args.images)
+        finally:
+            with admin.connect() as db:
+                db.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            admin.dispose()
+    print(json.dumps(results, indent=1))
+
+
+if __name__ == "__main__":
+    main()
