@@ -31,13 +31,13 @@ from PySide6.QtWidgets import (
 )
 
 from ran_desktop import gui
+from ran_desktop.engine import records
 from ran_desktop.engine.errors import StorageError
 from ran_desktop.engine.imaging.loading import SUPPORTED_SUFFIXES
 from ran_desktop.engine.records.data_folder import default_data_dir
 from ran_desktop.engine.records.database import Target, resolve
 from ran_desktop.engine.records.review import ImageRecord, blinded
 from ran_desktop.engine.records.review_session import ReviewSession
-from ran_desktop.engine.records.storage import Storage, open_storage
 from ran_desktop.gui.actions import build_actions, build_menus, load_icons, shortcut_table
 from ran_desktop.gui.banner import ClinicalWarningBanner
 from ran_desktop.gui.crash import CrashReporter
@@ -70,7 +70,7 @@ FORMATS = "JPEG, PNG, TIFF, BMP and DICOM"
 
 def _audit_problems(report: object, database: Target) -> list[str]:
     """What is wrong with the audit trail (Storage.verify_audit), on a connection of the worker's own."""
-    with Storage(database) as storage:
+    with records.storage.Storage(database) as storage:
         return storage.verify_audit()
 
 
@@ -78,7 +78,7 @@ def _prepare_storage(data_dir: Path, database: Target, preferred: int | None = N
     """Open the session database as open_storage does (a damaged one is set aside), pick the session to continue
     (`preferred`, the grader's own last one, where it still exists: another window or workstation on this data
     folder may have started a newer one), and close it again: where a damaged database was kept, and the id."""
-    storage = open_storage(data_dir, database)
+    storage = records.storage.open_storage(data_dir, database)
     try:
         if preferred is not None and storage.has_session(preferred):
             return storage.set_aside, preferred
@@ -130,7 +130,7 @@ class MainWindow(QMainWindow):
             shiboken6.delete(self)
             raise
         # The window's own connection (a connection belongs to the thread that opened it); checked a moment ago.
-        self.storage = Storage(self.database)
+        self.storage = records.storage.Storage(self.database)
         self.storage.set_aside = set_aside
         self.review_session = ReviewSession(self.storage, session_id)
         self.settings.remember_session(self.settings.grader_name, self.session_id)

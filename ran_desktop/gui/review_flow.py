@@ -11,9 +11,9 @@ from typing import TYPE_CHECKING
 from PySide6 import QtWidgets
 from PySide6.QtCore import Qt
 
-from ran_desktop.engine.records.claims import ClaimedError
+from ran_desktop.engine.errors import StorageError
+from ran_desktop.engine.records.conflicts import ClaimedError, StaleDecisionError
 from ran_desktop.engine.records.review_session import NoGraderError
-from ran_desktop.engine.records.storage import StaleDecisionError, StorageError
 from ran_desktop.gui import display
 from ran_desktop.gui.messages import show_message
 

@@ -14,8 +14,7 @@ from PySide6.QtCore import Qt, QTimer
 
 from ran_desktop import gui
 from ran_desktop.engine import records
-from ran_desktop.engine.errors import WriteError
-from ran_desktop.engine.records.storage import StorageError
+from ran_desktop.engine.errors import StorageError, WriteError
 from ran_desktop.gui.messages import show_message
 from ran_desktop.logsafe import Public
 

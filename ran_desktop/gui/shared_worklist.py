@@ -8,17 +8,18 @@ receives records (`TaskRunner`). A lost server or a busy file costs a missed pol
 
 from __future__ import annotations
 
-import socket
+import platform
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer
 
-from ran_desktop.engine.records import claims
-from ran_desktop.engine.records.storage import Storage
+from ran_desktop.engine import records
+from ran_desktop.engine.records.conflicts import RENEW_SECONDS
 from ran_desktop.gui.tasks import TaskFailure, TaskRunner
 
 if TYPE_CHECKING:
+    from ran_desktop.engine.records.claims import Claim
     from ran_desktop.engine.records.database import Target
     from ran_desktop.engine.records.review import ImageRecord
     from ran_desktop.engine.records.review_session import ReviewSession
@@ -36,11 +37,11 @@ class _WorkerDatabase:
 
     def __init__(self, target: Target):
         self.target = target
-        self.storage: Storage | None = None
+        self.storage: records.storage.Storage | None = None
 
-    def get(self) -> Storage:
+    def get(self) -> records.storage.Storage:
         if self.storage is None:
-            self.storage = Storage(self.target)
+            self.storage = records.storage.Storage(self.target)
         return self.storage
 
     def close(self) -> None:
@@ -72,13 +73,13 @@ class SharedWorklist(QObject):
         self._poll.timeout.connect(self.poll)
         self._poll.start()
         self._renew = QTimer(self)
-        self._renew.setInterval(int(claims.RENEW_SECONDS * 1000))
+        self._renew.setInterval(int(RENEW_SECONDS * 1000))
         self._renew.timeout.connect(self._renew_claim)
 
     @property
     def holder(self) -> str:
         """Who this window is, for other graders: the grader's name and the workstation."""
-        return f"{self._settings.grader_name.strip() or 'A grader'} on {socket.gethostname()}"
+        return f"{self._settings.grader_name.strip() or 'A grader'} on {platform.node()}"
 
     # --- claims ---------------------------------------------------------------------------------------------------
 
@@ -96,7 +97,7 @@ class SharedWorklist(QObject):
             self._renew.start()
 
     def _swap_claims(self, _report: Any, previous: int | None, image_id: int | None, token: str,
-                     holder: str) -> claims.Claim | None:
+                     holder: str) -> Claim | None:
         storage = self._database.get()
         if previous is not None:
             storage.release(previous, token)
@@ -107,7 +108,7 @@ class SharedWorklist(QObject):
             self._runner.submit(self._swap_claims, None, self._claimed, self._session.token, self.holder,
                                 on_done=self._on_claimed, on_failed=self._on_failed)
 
-    def _on_claimed(self, claim: claims.Claim | None) -> None:
+    def _on_claimed(self, claim: Claim | None) -> None:
         if claim is None or claim.image_id != self._claimed:
             return  # the grader has moved on meanwhile
         self._tell_form(claim.image_id, None if claim.mine else claim.holder)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from ran_desktop.engine.records.review import CONFIRMED, OVERRIDDEN, GraderDecision
-from ran_desktop.engine.records.storage import StaleDecisionError, Storage, open_storage
+from ran_desktop.engine.records.storage import DATABASE_NAME, StaleDecisionError, Storage, open_storage
 from ran_desktop.engine.screening.batch import BatchRun
 
 
@@ -102,5 +102,6 @@ def test_another_graders_new_session_does_not_hide_this_graders_work(start_windo
     from ran_desktop.gui.main_window import _prepare_storage
 
     # a grader with no session of their own gets the newest; B gets B's
-    assert _prepare_storage(data_dir, AppSettings(data_dir).last_session("Dr New"))[1] == theirs
-    assert _prepare_storage(data_dir, AppSettings(data_dir).last_session("Dr B"))[1] == theirs
+    database = data_dir / DATABASE_NAME
+    assert _prepare_storage(data_dir, database, AppSettings(data_dir).last_session("Dr New"))[1] == theirs
+    assert _prepare_storage(data_dir, database, AppSettings(data_dir).last_session("Dr B"))[1] == theirs

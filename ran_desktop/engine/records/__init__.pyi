@@ -2,6 +2,7 @@
 
 from . import audit_chain as audit_chain
 from . import claims as claims
+from . import conflicts as conflicts
 from . import connect as connect
 from . import data_folder as data_folder
 from . import database as database
@@ -95,6 +96,7 @@ __all__ = [
     "caveat_for",
     "check_patterns",
     "claims",
+    "conflicts",
     "connect",
     "data_folder",
     "database",

@@ -10,15 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, insert, select, update
 
-from ran_desktop.engine.errors import StorageError
+from ran_desktop.engine.records.conflicts import CLAIM_SECONDS as CLAIM_SECONDS
+from ran_desktop.engine.records.conflicts import ClaimedError
 from ran_desktop.engine.records.connect import epoch_now
 from ran_desktop.engine.records.tables import claims, images
-
-CLAIM_SECONDS = 120.0
-RENEW_SECONDS = 40.0  # how often an open image's claim is renewed: well inside CLAIM_SECONDS
 
 
 @dataclass(frozen=True)
@@ -29,30 +26,20 @@ class Claim:
     seconds_left: float
 
 
-class ClaimedError(StorageError):
-    """Another window holds a live claim on the image: nothing was saved."""
-
-    def __init__(self, image_id: int, holder: str):
-        self.image_id = image_id
-        self.holder = holder
-        super().__init__(f"{holder} is grading this image now; your decision was not saved. Choose another image, "
-                         "or wait until they have finished.")
-
-
 def take(db: Connection, image_id: int, token: str, holder: str, seconds: float) -> Claim:
-    """Claim the image (or renew this token's claim) unless another token's claim is still live."""
-    now = epoch_now()
-    upsert = (sqlite.insert if db.dialect.name == "sqlite" else postgresql.insert)(claims).values(
-        image_id=image_id, token=token, holder=holder, expires_at=now + seconds)
-    db.execute(upsert.on_conflict_do_update(
-        index_elements=[claims.c.image_id],
-        set_={"token": upsert.excluded.token, "holder": upsert.excluded.holder,
-              "expires_at": upsert.excluded.expires_at},
-        where=(claims.c.token == token) | (claims.c.expires_at <= now),
-    ))
-    row = db.execute(select(claims.c.token, claims.c.holder, claims.c.expires_at - now)
-                     .where(claims.c.image_id == image_id)).one()
-    return Claim(image_id, row[1], row[0] == token, max(0.0, float(row[2])))
+    """Claim the image (or renew this token's claim) unless another token's claim is still live. The caller holds
+    the write lock (Storage), so reading and writing the row cannot interleave with another claimant's."""
+    now = db.execute(select(epoch_now())).scalar_one()
+    row = db.execute(select(claims.c.token, claims.c.holder, claims.c.expires_at)
+                     .where(claims.c.image_id == image_id)).first()
+    if row is not None and row[0] != token and row[2] > now:
+        return Claim(image_id, row[1], False, float(row[2] - now))
+    values = {"token": token, "holder": holder, "expires_at": now + seconds}
+    if row is None:
+        db.execute(insert(claims).values(image_id=image_id, **values))
+    else:
+        db.execute(update(claims).where(claims.c.image_id == image_id).values(**values))
+    return Claim(image_id, holder, True, seconds)
 
 
 def release(db: Connection, image_id: int, token: str) -> None:

@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
+from ran_desktop.engine.records.data_folder import utc_now
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord, decision_kind
-from ran_desktop.engine.records.storage import Storage, utc_now
+
+if TYPE_CHECKING:
+    from ran_desktop.engine.records.storage import Storage
 
 
 class NoGraderError(ValueError):

@@ -25,8 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from sqlalchemy import Connection, delete, func, insert, select
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, delete, func, insert, select, update
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 
 from ran_desktop.engine import records
@@ -34,6 +33,7 @@ from ran_desktop.engine.errors import CorruptDatabaseError as CorruptDatabaseErr
 from ran_desktop.engine.errors import ScreeningError
 from ran_desktop.engine.errors import StorageError as StorageError
 from ran_desktop.engine.records import audit_chain, claims, connect, database, db_rescue, tables
+from ran_desktop.engine.records.conflicts import StaleDecisionError as StaleDecisionError
 from ran_desktop.engine.records.data_folder import APP_NAME as APP_NAME
 from ran_desktop.engine.records.data_folder import DATA_DIR_ENV as DATA_DIR_ENV
 from ran_desktop.engine.records.data_folder import default_data_dir, utc_now
@@ -45,24 +45,9 @@ from ran_desktop.engine.records.rows import SELECT_RECORDS, decision_from_row, r
 from ran_desktop.engine.records.tables import HEAD_REVISION, audit, current_revision, decisions, images, sessions
 
 SCHEMA_VERSION = int(HEAD_REVISION)
-# PostgreSQL advisory lock held by whoever appends to the audit trail: the chain has one end, so its writers take turns
-# (SQLite's write transactions already do).
-_AUDIT_LOCK = 0x52414E01
-
-
-class StaleDecisionError(StorageError):
-    """The decision changed (another window or workstation) since this one was shown; nothing was saved.
-    `current` is the image as stored now, to show the grader beside what they tried to save."""
-
-    def __init__(self, current: ImageRecord, attempted: GraderDecision | None):
-        self.current = current
-        self.attempted = attempted
-        theirs = _describe_decision(current.decision)
-        mine = _describe_decision(attempted)
-        super().__init__(
-            f"{current.result.path.name} was changed by someone else since you opened it. Saved now: {theirs}. "
-            f"Yours, not saved: {mine}. Look at the image again and decide; saving then replaces theirs, audited."
-        )
+# PostgreSQL advisory lock held by every write that reads before it writes: the audit chain has one end, screen order
+# counts up, an image or a claim is inserted once; so such writers take turns, as SQLite's write transactions do.
+_WRITE_LOCK = 0x52414E01
 
 
 # SQLite's primary result codes: a damaged file, a full disk, a read-only one.
@@ -87,16 +72,6 @@ def _plain(exc: BaseException) -> str:
 
 def _is_damage(exc: BaseException) -> bool:
     return _code(exc) in (_SQLITE_CORRUPT, _SQLITE_NOTADB)
-
-
-def _describe_decision(decision: GraderDecision | None) -> str:
-    if decision is None:
-        return "not reviewed"
-    grades = ("ungradable" if decision.dr_grade is None
-              else f"DR {decision.dr_grade}, DME {decision.dme_grade}")
-    who = f" by {decision.grader}" if decision.grader else ""
-    when = f" at {decision.decided_at}" if decision.decided_at else ""
-    return f"{grades} ({decision.kind}{who}{when})"
 
 
 @dataclass(frozen=True)
@@ -195,9 +170,10 @@ class Storage:
         if problems != ["ok"]:
             raise CorruptDatabaseError(f"{self.where} is damaged ({'; '.join(problems)}).")
 
-    def _lock_audit(self, db: Connection) -> None:
+    def _lock(self, db: Connection) -> None:
+        """PostgreSQL: take the one write lock (SQLite's write transactions already take turns)."""
         if self.dialect == "postgresql":
-            db.execute(select(func.pg_advisory_xact_lock(_AUDIT_LOCK)))
+            db.execute(select(func.pg_advisory_xact_lock(_WRITE_LOCK)))
 
     # --- schema -------------------------------------------------------------------------------------------
 
@@ -257,17 +233,18 @@ class Storage:
     def save_result(self, session_id: int, result: ScreeningResult, thumbnail: bytes | None = None) -> ImageRecord:
         """Store (or, for an image screened again in this session, replace) one result; its decision is kept."""
         values = result_row(session_id, result, thumbnail, utc_now())
-        earlier = images.alias("earlier")
-        values["screen_order"] = select(func.coalesce(func.max(earlier.c.screen_order), 0) + 1).scalar_subquery()
-        upsert = (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(images).values(values)
-        kept = ("session_id", "key", "location")
-        statement = upsert.on_conflict_do_update(
-            index_elements=[images.c.session_id, images.c.key],
-            set_={name: upsert.excluded[name] for name in values if name not in kept},
-        ).returning(images.c.id)
+        kept = ("session_id", "key", "location")  # an image screened again keeps its place and decision
         with self._transaction() as db:
-            self._lock_audit(db)  # screen order counts up across workstations too
-            image_id = int(db.execute(statement).scalar_one())
+            self._lock(db)  # screen order counts up across workstations too
+            values["screen_order"] = db.execute(select(func.coalesce(func.max(images.c.screen_order), 0) + 1)
+                                                ).scalar_one()
+            image_id = db.execute(select(images.c.id).where(images.c.session_id == session_id,
+                                                            images.c.key == result.key)).scalar()
+            if image_id is None:
+                image_id = db.execute(insert(images).values(values).returning(images.c.id)).scalar_one()
+            else:
+                db.execute(update(images).where(images.c.id == image_id)
+                           .values({k: v for k, v in values.items() if k not in kept}))
         return self.record(image_id)
 
     def record(self, image_id: int) -> ImageRecord:
@@ -379,7 +356,7 @@ class Storage:
         if not grader.strip():
             raise ValueError("changing a decision needs the grader's name")
         with self._transaction() as db:
-            self._lock_audit(db)  # no other writer slips in between the version read and the write
+            self._lock(db)  # no other writer slips in between the version read and the write
             key = db.execute(select(images.c.key).where(images.c.id == image_id)).scalar()
             if key is None:
                 raise StorageError(f"image {image_id} is not in the session database")
@@ -395,10 +372,10 @@ class Storage:
                 db.execute(delete(decisions).where(decisions.c.image_id == image_id))
             else:
                 row = {name: value for name, value in decision.to_dict().items() if name in decisions.c}
-                upsert = (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(decisions).values(
-                    image_id=image_id, **row)
-                db.execute(upsert.on_conflict_do_update(index_elements=[decisions.c.image_id],
-                                                        set_={name: upsert.excluded[name] for name in row}))
+                if previous is None:
+                    db.execute(insert(decisions).values(image_id=image_id, **row))
+                else:
+                    db.execute(update(decisions).where(decisions.c.image_id == image_id).values(**row))
             values = (image_id, key, action, to_json(previous.to_dict()) if previous else None,
                       to_json(decision.to_dict() if decision else None), grader, at or utc_now())
             entry = dict(zip(audit_chain.FIELDS, values, strict=True))
@@ -437,6 +414,7 @@ class Storage:
     def claim(self, image_id: int, token: str, holder: str, seconds: float = claims.CLAIM_SECONDS) -> claims.Claim:
         """Claim the image for `seconds` (or renew this token's claim); the claim returned says who holds it."""
         with self._transaction() as db:
+            self._lock(db)
             return claims.take(db, image_id, token, holder, seconds)
 
     def release(self, image_id: int, token: str) -> None:

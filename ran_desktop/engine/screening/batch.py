@@ -16,12 +16,11 @@ from typing import TYPE_CHECKING
 
 # The screener (torch), the thumbnails (OpenCV) and the local threshold load on first use, through their packages'
 # lazy names: the window imports this module at start, and a batch first runs in a worker.
-from ran_desktop.engine import imaging, screening, validation
+from ran_desktop.engine import imaging, records, screening, validation
 from ran_desktop.engine.imaging.loading import iter_image_files
 from ran_desktop.engine.records.database import Target, is_url
 from ran_desktop.engine.records.results import ScreeningResult
 from ran_desktop.engine.records.review import ImageRecord
-from ran_desktop.engine.records.storage import Storage
 
 if TYPE_CHECKING:
     from ran_desktop.engine.model.bundle import LoadedModel
@@ -70,7 +69,7 @@ class BatchRun:
         with self._lock:
             self._screener = screener
         stored = done = 0
-        with Storage(self.database) as storage:
+        with records.storage.Storage(self.database) as storage:
             for result in screener.screen_files(files):
                 # Screener.screen clears its own flag when it starts: a cancel that came earlier is honoured here.
                 if self._cancelled.is_set():
