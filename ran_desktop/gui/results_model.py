@@ -8,7 +8,7 @@ from enum import IntEnum
 from typing import Any
 
 from PySide6 import QtWidgets
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
@@ -62,6 +62,8 @@ HEADER_TIPS = {
 
 
 class ResultsTableModel(QAbstractTableModel):
+    thumbnailsWanted = Signal(list)  # image ids of painted rows listed without a thumbnail
+
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._records: list[ImageRecord] = []
@@ -71,6 +73,13 @@ class ResultsTableModel(QAbstractTableModel):
         self.revision = 0  # bumped before every change is announced, so cached sort keys are never stale
         self.review_mode = OPEN  # BLIND: the model's grades stay hidden until the grader has decided
         self.claims: dict[int, str] = {}  # image id -> the other grader who has it open now (shared_worklist)
+        # Rows listed without their thumbnail (a long worklist) ask for it when first painted, in batches.
+        self._wanted: list[int] = []
+        self._asked: set[int] = set()
+        self._ask_timer = QTimer(self)
+        self._ask_timer.setSingleShot(True)
+        self._ask_timer.setInterval(0)
+        self._ask_timer.timeout.connect(self._ask_for_thumbnails)
 
     # --- contents -----------------------------------------------------------------------------------------
 
@@ -124,6 +133,26 @@ class ResultsTableModel(QAbstractTableModel):
         self.revision += 1
         if self._records:
             self.dataChanged.emit(self.index(0, 0), self.index(len(self._records) - 1, len(Column) - 1))
+
+    def _want_thumbnail(self, image_id: int) -> None:
+        if image_id not in self._asked:
+            self._asked.add(image_id)
+            self._wanted.append(image_id)
+            self._ask_timer.start()
+
+    def _ask_for_thumbnails(self) -> None:
+        wanted, self._wanted = self._wanted, []
+        if wanted:
+            self.thumbnailsWanted.emit(wanted)
+
+    def add_stored_thumbnails(self, images: dict[int, QImage]) -> None:
+        """Thumbnails fetched from the database (decoded in a worker) for rows listed without them."""
+        by_id = {record.image_id: (row, record.key) for row, record in enumerate(self._records)
+                 if record.image_id in images}
+        self.add_thumbnails({key: images[image_id] for image_id, (_, key) in by_id.items()})
+        self._asked.difference_update(images)  # asked again should the icon be dropped from the cache later
+        for row, _ in by_id.values():
+            self.dataChanged.emit(self.index(row, Column.THUMBNAIL), self.index(row, Column.THUMBNAIL))
 
     def set_claims(self, claims: dict[int, str]) -> None:
         """Images other graders have open now: their review cell says so until they have finished."""
@@ -206,6 +235,9 @@ class ResultsTableModel(QAbstractTableModel):
             return icon
         image = self._decoded.pop(record.key, None)
         pixmap = QPixmap.fromImage(image) if image is not None else pixmap_from_bytes(record.thumbnail)
+        if pixmap is None and record.thumbnail is None and record.status is not Status.ERROR:
+            self._want_thumbnail(record.image_id)  # listed without it: fetched for the rows on screen
+            return None
         if pixmap is None:
             pixmaps = QtWidgets.QStyle.StandardPixmap  # QStyle's type is made here, on first use, not at start
             kind = pixmaps.SP_MessageBoxCritical if record.status is Status.ERROR else pixmaps.SP_FileIcon

@@ -51,7 +51,7 @@ class SessionFlow:
 
     def load(self, session_id: int) -> list[ImageRecord]:
         """The session's records; damaged rows are left out (untouched in the database) and the grader is told."""
-        loaded = self._storage.load_session(session_id)
+        loaded = self._storage.load_session(session_id, thumbnails=False)  # fetched for the rows on screen
         if self._storage.unreadable_rows:
             rows = self._storage.unreadable_rows
             log.warning("%d damaged row(s) left out of session %d", len(rows), session_id)

@@ -1,6 +1,8 @@
-"""The worklist shared with other windows and workstations on the same database: the image this window shows is
+"""The worklist on its database, shared with other windows and workstations: the image this window shows is
 claimed (renewed while it stays open, released when the grader moves on), images other graders have open are marked
-in the list and in the review form, and decisions saved elsewhere appear in the list within seconds.
+in the list and in the review form, and decisions saved elsewhere appear in the list within seconds. A session is
+listed without its thumbnails; the rows that are painted fetch theirs here (a long worklist opens without reading
+every picture).
 
 All database work runs on one worker thread with a connection of its own; the GUI thread only hands over ids and
 receives records (`TaskRunner`). A lost server or a busy file costs a missed poll, said once in the status bar.
@@ -13,8 +15,10 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import QObject, QTimer
+from PySide6.QtGui import QImage
 
-from ran_desktop.engine import records
+from ran_desktop import gui
+from ran_desktop.engine import imaging, records
 from ran_desktop.engine.records.conflicts import RENEW_SECONDS
 from ran_desktop.gui.tasks import TaskFailure, TaskRunner
 
@@ -75,6 +79,7 @@ class SharedWorklist(QObject):
         self._renew = QTimer(self)
         self._renew.setInterval(int(RENEW_SECONDS * 1000))
         self._renew.timeout.connect(self._renew_claim)
+        results.thumbnailsWanted.connect(self.fetch_thumbnails)
 
     @property
     def holder(self) -> str:
@@ -160,6 +165,21 @@ class SharedWorklist(QObject):
         if not self._failed_once:  # said once, not every three seconds while a server is down
             self._failed_once = True
             self._status.showMessage(f"The shared worklist could not be read: {failure.message}", 10000)
+
+    # --- thumbnails of the rows on screen -----------------------------------------------------------------------
+
+    def fetch_thumbnails(self, image_ids: list[int]) -> None:
+        self._runner.submit(self._thumbnails, image_ids, on_done=self._results.add_stored_thumbnails,
+                            on_failed=self._on_failed)
+
+    def _thumbnails(self, _report: Any, image_ids: list[int]) -> dict[int, QImage]:
+        stored = self._database.get().thumbnails(image_ids)
+        pictures = {}
+        for image_id, data in stored.items():
+            pixels = imaging.thumbnails.decode_thumbnail(data)  # OpenCV, off the interpreter lock (see there)
+            if pixels is not None:
+                pictures[image_id] = gui.pixel_arrays.qimage_from_array(pixels)
+        return pictures
 
     def shutdown(self) -> None:
         """Stop polling and let go of this window's claim (another grader need not wait for it to expire)."""

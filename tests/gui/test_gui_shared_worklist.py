@@ -94,3 +94,19 @@ def test_closing_a_window_lets_go_of_its_claim(two_workstations, qtbot):
     ana.close()
     qtbot.waitUntil(lambda: _review_cell(ben, record.key) != CLAIMED_TEXT, timeout=TIMEOUT_MS)
     assert ben.storage.claimed_by_others(ben.session_id, ben.review_session.token) == {}
+
+
+def test_a_reopened_session_lists_without_thumbnails_and_fetches_those_on_screen(open_window, photos, qtbot):
+    """A long worklist must open without reading every picture: records come without thumbnails, and the rows the
+    grader sees fetch theirs from the database (decoded in the worker) and show them."""
+    first = open_window([photos(3, nested=False)])
+    wait_idle(qtbot, first, 3)
+    first.close()
+    window = open_window()
+    qtbot.waitUntil(lambda: window.results.rowCount() == 3, timeout=TIMEOUT_MS)
+    assert all(r.thumbnail is None for r in window.results.records())
+    icon = lambda: window.results.index(0, Column.THUMBNAIL).data(1)  # noqa: E731 (DecorationRole)
+    icon()  # painting asks for it (the table may have painted it already); the picture follows from the database
+    qtbot.waitUntil(lambda: icon() is not None and not icon().isNull(), timeout=TIMEOUT_MS)
+    size = icon().availableSizes()[0]
+    assert size.width() > 16 and size.height() > 16  # the photograph's thumbnail, not a file icon

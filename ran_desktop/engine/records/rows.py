@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, fields
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import RowMapping, Select, exists, func, select
+from sqlalchemy import RowMapping, Select, exists, func, null, select
 
 from ran_desktop.engine.imaging.loading import Eye, ImageMetadata, image_location
 from ran_desktop.engine.imaging.quality_report import QualityReport
@@ -19,7 +20,7 @@ from ran_desktop.engine.records.tables import DECISION_COLUMNS, audit, decisions
 Row = RowMapping  # a result row by column name
 
 
-def _select_records() -> Select[Any]:
+def _select_records(thumbnails: bool = True) -> Select[Any]:
     later = images.alias("later")
     # Another screening of the same file and frame, later than this one, found other content: the file was replaced.
     superseded = exists().where(
@@ -27,13 +28,15 @@ def _select_records() -> Select[Any]:
         later.c.key != images.c.key, later.c.screen_order > images.c.screen_order,
     )
     version = select(func.count()).select_from(audit).where(audit.c.image_id == images.c.id).scalar_subquery()
+    columns = images.c if thumbnails else [*(c for c in images.c if c.name != "thumbnail"), null().label("thumbnail")]
     return select(
-        images, *(decisions.c[name].label(f"d_{name}") for name in DECISION_COLUMNS),
+        *columns, *(decisions.c[name].label(f"d_{name}") for name in DECISION_COLUMNS),
         superseded.label("superseded"), version.label("decision_version"),
     ).select_from(images.outerjoin(decisions))
 
 
 SELECT_RECORDS = _select_records()  # every record is read with this, filtered by the caller
+SELECT_LIST = _select_records(thumbnails=False)  # the same without thumbnails: a worklist fetches the rows it shows
 
 
 def record_from_row(row: Row) -> ImageRecord:
@@ -46,7 +49,7 @@ def record_from_row(row: Row) -> ImageRecord:
         key=row["key"],
         path=Path(row["path"]),
         status=Status(row["status"]),
-        model=ModelInfo(**json.loads(row["model"])),
+        model=_model_info(row["model"]),
         metadata=metadata,
         quality=quality,
         dr_probs=tuple(json.loads(row["dr_probs"])) if row["dr_probs"] else None,
@@ -94,9 +97,17 @@ def metadata_to_dict(meta: ImageMetadata) -> dict[str, Any]:
     return data
 
 
+_METADATA_FIELDS = frozenset(f.name for f in fields(ImageMetadata))
+
+
+@lru_cache(maxsize=64)
+def _model_info(text: str) -> ModelInfo:
+    """A session's images share a handful of models: each model's JSON is read once (ModelInfo is immutable)."""
+    return ModelInfo(**json.loads(text))
+
+
 def metadata_from_dict(data: dict[str, Any]) -> ImageMetadata:
-    known = {f.name for f in fields(ImageMetadata)}
-    values = {k: v for k, v in data.items() if k in known}  # a later version may have added fields
+    values = {k: v for k, v in data.items() if k in _METADATA_FIELDS}  # a later version may have added fields
     values["eye"] = Eye(values.get("eye", Eye.UNKNOWN.value))
     values["original_size"] = tuple(values["original_size"])
     return ImageMetadata(**values)

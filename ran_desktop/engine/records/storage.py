@@ -41,7 +41,14 @@ from ran_desktop.engine.records.database import DATABASE_NAME as DATABASE_NAME
 from ran_desktop.engine.records.database import Target
 from ran_desktop.engine.records.results import ScreeningResult, Status
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord
-from ran_desktop.engine.records.rows import SELECT_RECORDS, decision_from_row, record_from_row, result_row, to_json
+from ran_desktop.engine.records.rows import (
+    SELECT_LIST,
+    SELECT_RECORDS,
+    decision_from_row,
+    record_from_row,
+    result_row,
+    to_json,
+)
 from ran_desktop.engine.records.tables import HEAD_REVISION, audit, current_revision, decisions, images, sessions
 
 SCHEMA_VERSION = int(HEAD_REVISION)
@@ -258,11 +265,13 @@ class Storage:
             raise StorageError(f"image {image_id} ({row['path']}) cannot be read from the session database: "
                                f"its row is damaged ({exc})") from exc
 
-    def load_session(self, session_id: int) -> list[ImageRecord]:
+    def load_session(self, session_id: int, thumbnails: bool = True) -> list[ImageRecord]:
         """Every image of the session with its decision, in the order first screened. A row that cannot be read (a
         damaged cell) is left out, untouched, and described in `unreadable_rows`: one bad row must not keep the rest
-        of the session, or the app, from opening."""
-        query = SELECT_RECORDS.where(images.c.session_id == session_id).order_by(images.c.id)
+        of the session, or the app, from opening. Without `thumbnails`, records carry none (a long worklist asks
+        `thumbnails` for the rows on screen)."""
+        query = (SELECT_RECORDS if thumbnails else SELECT_LIST).where(
+            images.c.session_id == session_id).order_by(images.c.id)
         records_: list[ImageRecord] = []
         self.unreadable_rows = []
         with self._read() as db:
@@ -272,6 +281,13 @@ class Storage:
                 except (ValueError, TypeError, KeyError) as exc:  # json, enum and dataclass errors of a damaged cell
                     self.unreadable_rows.append(f"image {row['id']} ({row['path']}): {type(exc).__name__}: {exc}")
         return records_
+
+    def thumbnails(self, image_ids: list[int]) -> dict[int, bytes]:
+        """The stored thumbnails of these images (those that have one)."""
+        query = select(images.c.id, images.c.thumbnail).where(images.c.id.in_(image_ids),
+                                                               images.c.thumbnail.is_not(None))
+        with self._read() as db:
+            return {int(r[0]): bytes(r[1]) for r in db.execute(query)}
 
     def earlier_contents(self, record: ImageRecord) -> list[ImageRecord]:
         """Other images of the record's session screened from the same file and frame, when the file held another
