@@ -10,10 +10,12 @@ from . import db_rescue as db_rescue
 from . import local_threshold as local_threshold
 from . import migrate as migrate
 from . import patient_names as patient_names
+from . import qa_store as qa_store
 from . import results as results
 from . import review as review
 from . import review_session as review_session
 from . import rows as rows
+from . import second_grading as second_grading
 from . import session_export as session_export
 from . import storage as storage
 from . import tables as tables
@@ -113,10 +115,12 @@ __all__ = [
     "patient_from_filename",
     "patient_key",
     "patient_names",
+    "qa_store",
     "results",
     "review",
     "review_session",
     "rows",
+    "second_grading",
     "session_export",
     "spreadsheet_safe",
     "storage",

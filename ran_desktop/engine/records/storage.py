@@ -32,7 +32,16 @@ from ran_desktop.engine import records
 from ran_desktop.engine.errors import CorruptDatabaseError as CorruptDatabaseError
 from ran_desktop.engine.errors import ScreeningError
 from ran_desktop.engine.errors import StorageError as StorageError
-from ran_desktop.engine.records import audit_chain, claims, connect, database, db_rescue, tables
+from ran_desktop.engine.records import (
+    audit_chain,
+    claims,
+    connect,
+    database,
+    db_rescue,
+    qa_store,
+    second_grading,
+    tables,
+)
 from ran_desktop.engine.records.conflicts import StaleDecisionError as StaleDecisionError
 from ran_desktop.engine.records.data_folder import APP_NAME as APP_NAME
 from ran_desktop.engine.records.data_folder import DATA_DIR_ENV as DATA_DIR_ENV
@@ -49,6 +58,7 @@ from ran_desktop.engine.records.rows import (
     result_row,
     to_json,
 )
+from ran_desktop.engine.records.second_grading import QAPolicy
 from ran_desktop.engine.records.tables import HEAD_REVISION, audit, current_revision, decisions, images, sessions
 
 SCHEMA_VERSION = int(HEAD_REVISION)
@@ -337,13 +347,14 @@ class Storage:
     # token of this window's claim on the image: another window's live claim refuses the change (claims.py).
 
     def save_decision(self, image_id: int, decision: GraderDecision, expected_version: int | None = None,
-                      claim: str | None = None) -> GraderDecision:
-        """Make `decision` the image's current one and append it, with the one it replaces, to the audit trail."""
+                      claim: str | None = None, qa: QAPolicy | None = None) -> GraderDecision:
+        """Make `decision` the image's current one and append it, with the one it replaces, to the audit trail.
+        `qa`: the clinic's second-grading policy, which may send it to a second grader."""
         if not decision.grader.strip():
             raise ValueError("a decision needs the grader's name")
         decision = decision if decision.decided_at else replace(decision, decided_at=utc_now())
         self._replace_decision(image_id, decision, decision.grader, "decision", decision.decided_at,
-                               expected_version, claim)
+                               expected_version, claim, qa)
         return decision
 
     def set_not_reviewed(self, image_id: int, grader: str, expected_version: int | None = None,
@@ -353,7 +364,7 @@ class Storage:
         return self._replace_decision(image_id, None, grader, "not reviewed", None, expected_version, claim)
 
     def undo_decision(self, image_id: int, grader: str, expected_version: int | None = None,
-                      claim: str | None = None) -> GraderDecision | None:
+                      claim: str | None = None, qa: QAPolicy | None = None) -> GraderDecision | None:
         """Put back the decision the image had before its last one (or none), as a new entry of the trail.
         Returns the decision now current."""
         query = (select(audit.c.previous).where(audit.c.image_id == image_id, audit.c.action == "decision")
@@ -363,41 +374,94 @@ class Storage:
         if row is None:
             raise StorageError("there is no decision on this image to undo")
         before = GraderDecision.from_dict(json.loads(row[0])) if row[0] else None
-        self._replace_decision(image_id, before, grader, "undo", None, expected_version, claim)
+        self._replace_decision(image_id, before, grader, "undo", None, expected_version, claim, qa)
         return before
 
     def _replace_decision(self, image_id: int, decision: GraderDecision | None, grader: str, action: str,
-                          at: str | None, expected_version: int | None, claim: str | None) -> GraderDecision | None:
-        """Make `decision` (None: none) the image's current one, and append the change to the audit trail."""
+                          at: str | None, expected_version: int | None, claim: str | None,
+                          qa: QAPolicy | None = None) -> GraderDecision | None:
+        """Make `decision` (None: none) the image's current one, and append the change to the audit trail. With a
+        quality-assurance policy, the first grader's decision is sent for second grading where it says."""
         if not grader.strip():
             raise ValueError("changing a decision needs the grader's name")
         with self._transaction() as db:
             self._lock(db)  # no other writer slips in between the version read and the write
-            key = db.execute(select(images.c.key).where(images.c.id == image_id)).scalar()
-            if key is None:
-                raise StorageError(f"image {image_id} is not in the session database")
+            key = self._key(db, image_id)
             if claim is not None:
                 claims.check_not_taken(db, image_id, claim)
             version = db.execute(select(func.count()).select_from(audit)
                                  .where(audit.c.image_id == image_id)).scalar_one()
             if expected_version is not None and version != expected_version:
                 raise StaleDecisionError(self.record(image_id), decision)
-            old = db.execute(select(decisions).where(decisions.c.image_id == image_id)).mappings().first()
-            previous = decision_from_row(old) if old is not None else None
-            if decision is None:
-                db.execute(delete(decisions).where(decisions.c.image_id == image_id))
-            else:
-                row = {name: value for name, value in decision.to_dict().items() if name in decisions.c}
-                if previous is None:
-                    db.execute(insert(decisions).values(image_id=image_id, **row))
-                else:
-                    db.execute(update(decisions).where(decisions.c.image_id == image_id).values(**row))
-            values = (image_id, key, action, to_json(previous.to_dict()) if previous else None,
-                      to_json(decision.to_dict() if decision else None), grader, at or utc_now())
-            entry = dict(zip(audit_chain.FIELDS, values, strict=True))
-            db.execute(insert(audit).values(**entry,
-                                            entry_hash=audit_chain.entry_hash(audit_chain.last_hash(db), values)))
+            qa_store.check_first_may_change(db, image_id)
+            previous = self._write_decision(db, image_id, key, decision, grader, action, at)
+            qa_store.after_first(db, image_id, key, decision, qa, utc_now())
         return previous
+
+    @staticmethod
+    def _key(db: Connection, image_id: int) -> str:
+        key = db.execute(select(images.c.key).where(images.c.id == image_id)).scalar()
+        if key is None:
+            raise StorageError(f"image {image_id} is not in the session database")
+        return str(key)
+
+    def _write_decision(self, db: Connection, image_id: int, key: str, decision: GraderDecision | None, grader: str,
+                        action: str, at: str | None) -> GraderDecision | None:
+        old = db.execute(select(decisions).where(decisions.c.image_id == image_id)).mappings().first()
+        previous = decision_from_row(old) if old is not None else None
+        if decision is None:
+            db.execute(delete(decisions).where(decisions.c.image_id == image_id))
+        else:
+            row = {name: value for name, value in decision.to_dict().items() if name in decisions.c}
+            if previous is None:
+                db.execute(insert(decisions).values(image_id=image_id, **row))
+            else:
+                db.execute(update(decisions).where(decisions.c.image_id == image_id).values(**row))
+        self._audit(db, image_id, key, action, previous, decision, grader, at)
+        return previous
+
+    @staticmethod
+    def _audit(db: Connection, image_id: int, key: str, action: str, previous: GraderDecision | None,
+               new: GraderDecision | None, grader: str, at: str | None) -> None:
+        values = (image_id, key, action, to_json(previous.to_dict()) if previous else None,
+                  to_json(new.to_dict() if new else None), grader, at or utc_now())
+        entry = dict(zip(audit_chain.FIELDS, values, strict=True))
+        db.execute(insert(audit).values(**entry, entry_hash=audit_chain.entry_hash(audit_chain.last_hash(db), values)))
+
+    # --- second grading and arbitration (second_grading.py) ------------------------------------------------------
+
+    def grade_again(self, image_id: int, stage: str, decision: GraderDecision) -> str:
+        """A second grading or an arbitration (`stage`), when due and from a grader who may give it. A grading
+        that settles the image (agreement, or arbitration) becomes its decision; a disagreement goes to arbitration.
+        Both are audited. Returns the image's new state."""
+        if not decision.grader.strip():
+            raise ValueError("a grading needs the grader's name")
+        decision = decision if decision.decided_at else replace(decision, decided_at=utc_now())
+        with self._transaction() as db:
+            self._lock(db)
+            key = self._key(db, image_id)
+            state = qa_store.grade(db, image_id, stage, decision, utc_now())
+            if state == second_grading.FINAL:
+                self._write_decision(db, image_id, key, decision, decision.grader, audit_chain.QA_ACTIONS[stage],
+                                     decision.decided_at)
+            else:  # the decision stands until the arbitrator's; the trail keeps the second grading all the same
+                current = db.execute(select(decisions).where(decisions.c.image_id == image_id)).mappings().first()
+                self._audit(db, image_id, key, audit_chain.SENT_TO_ARBITRATION,
+                            decision_from_row(current) if current is not None else None, decision, decision.grader,
+                            decision.decided_at)
+        return state
+
+    def qa_queue(self, state: str, grader: str, session_id: int | None = None) -> list[int]:
+        with self._read() as db:
+            return qa_store.queue(db, state, grader, session_id)
+
+    def qa_status(self, image_id: int) -> qa_store.QAStatus | None:
+        with self._read() as db:
+            return qa_store.status(db, image_id)
+
+    def qa_statuses(self) -> list[qa_store.QAStatus]:
+        with self._read() as db:
+            return qa_store.all_statuses(db)
 
     def verify_audit(self) -> list[str]:
         """What is wrong with the audit trail (audit_chain.verify), in words; [] when it holds."""

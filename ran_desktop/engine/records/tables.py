@@ -113,10 +113,32 @@ claims = Table(
     Column("expires_at", Float, nullable=False),  # seconds since 1970 by the database's clock
 )
 
+# Second grading and arbitration (second_grading.py): each stage's grades, and where each image stands.
+gradings = Table(
+    "gradings", metadata,
+    Column("id", Integer, primary_key=True),
+    Column("image_id", Integer, ForeignKey("images.id"), nullable=False),
+    Column("stage", Text, nullable=False),
+    Column("grader", Text, nullable=False),
+    Column("dr_grade", Integer),
+    Column("dme_grade", Integer),
+    Column("decided_at", Text, nullable=False),
+    UniqueConstraint("image_id", "stage"),
+)
+
+qa = Table(
+    "qa", metadata,
+    Column("image_id", Integer, ForeignKey("images.id"), primary_key=True),
+    Column("state", Text, nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("updated_at", Text, nullable=False),
+)
+
 DECISION_COLUMNS = ("dr_grade", "dme_grade", "eye", "patient_id", "patient_name", "comment", "kind", "grader",
                     "decided_at", "entry", "review_mode")
 
-HEAD_REVISION = "0007"  # the newest revision in migrations/versions (a test holds the two together)
+HEAD_REVISION = "0008"  # the newest revision in migrations/versions (a test holds the two together)
 LEGACY_MARK = 7  # what `schema_version` says since Alembic keeps the schema: apps before it refuse the database
 
 _bookkeeping = MetaData()
