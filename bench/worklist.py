@@ -39,13 +39,15 @@ def _result(i: int, rng: random.Random) -> ScreeningResult:
     dme = [rng.random() for _ in range(3)]
     dr = [v / sum(dr) for v in dr]
     dme = [v / sum(dme) for v in dme]
-    meta = ImageMetadata(source_format="JPEG", original_size=(4288, 2848), bit_depth=8, color_model="RGB", eye=Eye.RIGHT if i % 2 else Eye.LEFT,
-                         patient_id=f"P{i // 2:06d}", content_sha256=f"{i:064x}")
+    meta = ImageMetadata(source_format="JPEG", original_size=(4288, 2848), bit_depth=8, color_model="RGB",
+                         eye=Eye.RIGHT if i % 2 else Eye.LEFT, patient_id=f"P{i // 2:06d}",
+                         content_sha256=f"{i:064x}")
     quality = QualityReport(gradable=True, reasons=(), scores={"focus": 0.8, "illumination": 0.9, "fov": 0.95})
     info = ModelInfo("ran18-real", "0.5.0", "IDRiD", True, True, "not validated", "CPU")
     return ScreeningResult(f"/archive/{i:06d}.jpg#{i:x}", Path(f"/archive/{i:06d}.jpg"), Status.SCREENED, info,
                            metadata=meta, quality=quality, dr_probs=tuple(dr), dme_probs=tuple(dme),
-                           timings_ms={"load": round(rng.uniform(20, 80), 1), "model": round(rng.uniform(90, 200), 1)})
+                           timings_ms={"load": round(rng.uniform(20, 80), 1),
+                                       "model": round(rng.uniform(90, 200), 1)})
 
 
 def fill(store: Storage, count: int, seed: int = 0) -> int:

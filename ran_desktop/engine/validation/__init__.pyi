@@ -3,6 +3,7 @@
 from . import agreement as agreement
 from . import calibration as calibration
 from . import finetune_policy as finetune_policy
+from . import grader_agreement as grader_agreement
 from . import operating_point as operating_point
 from .agreement import CSV_COLUMNS as CSV_COLUMNS
 from .agreement import MIN_REFERABLE as MIN_REFERABLE
@@ -23,6 +24,7 @@ from .operating_point import current as current
 
 __all__ = [
     "finetune_policy",
+    "grader_agreement",
     "Agreement",
     "CSV_COLUMNS",
     "DEFAULT_TARGET",

@@ -118,3 +118,26 @@ def test_a_first_grader_may_change_their_mind_before_the_second_grading(target):
         assert (store.qa_status(image) is not None) == key_sampled
         store.set_not_reviewed(image, "Dr First")
         assert store.qa_status(image) is None and store.qa_queue(AWAITING_SECOND, "Dr Second") == []
+
+
+def test_each_graders_agreement_with_the_settled_grades(target):
+    """Dr A grades five images first (one miss), Dr B second-grades them; the lead arbitrates where they differ."""
+    from ran_desktop.engine.validation.grader_agreement import grader_agreement
+
+    firsts = [(2, 0), (3, 1), (2, 0), (4, 2), (2, 1)]  # all referable: all go to second grading
+    seconds = [(2, 0), (3, 1), (1, 0), (4, 1), (0, 0)]
+    arbitrated = {2: (1, 0), 4: (2, 1)}  # A was wrong on image 2, B on image 4
+    with Storage(target) as store:
+        ids = [_image(store, n) for n in range(5)]
+        for n, image in enumerate(ids):
+            store.save_decision(image, GraderDecision(*firsts[n], grader="Dr A"), qa=POLICY)
+            store.grade_again(image, SECOND, GraderDecision(*seconds[n], grader="Dr B"))
+            if n in arbitrated:
+                store.grade_again(image, ARBITRATION, GraderDecision(*arbitrated[n], grader="Dr Lead"))
+        rows = {r.grader: r for r in grader_agreement(store.qa_statuses())}
+    assert set(rows) == {"Dr A", "Dr B"}  # the arbitrator is the reference
+    a, b = rows["Dr A"], rows["Dr B"]
+    assert (a.images, a.same_outcome.hits) == (5, 4) and (b.images, b.same_outcome.hits) == (5, 4)
+    assert (a.sensitivity.hits, a.sensitivity.n, a.specificity.hits, a.specificity.n) == (4, 4, 0, 1)
+    assert (b.sensitivity.hits, b.sensitivity.n, b.specificity.hits, b.specificity.n) == (3, 4, 1, 1)
+    assert a.kappa is not None and b.kappa is not None and -1 <= b.kappa < 1 and a.kappa < 1
