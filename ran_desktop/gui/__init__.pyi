@@ -32,6 +32,7 @@ from . import review_flow as review_flow
 from . import review_panel as review_panel
 from . import screening_controller as screening_controller
 from . import screening_feedback as screening_feedback
+from . import second_grading_dialog as second_grading_dialog
 from . import session_flow as session_flow
 from . import sessions_dialog as sessions_dialog
 from . import settings as settings
@@ -79,6 +80,7 @@ __all__ = [
     "session_flow",
     "sessions_dialog",
     "settings",
+    "second_grading_dialog",
     "settings_dialog",
     "shared_worklist",
     "status_bar",

@@ -37,6 +37,7 @@ class WindowActions:
     ungradable: QAction
     performance: QAction
     finetune: QAction
+    second_grading: QAction
     models: QAction
     zoom_in: QAction
     zoom_out: QAction
@@ -128,6 +129,9 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
         performance=_action(window, "Model &performance at this clinic…", h["performance"], (),
                             "How often the model agreed with this clinic's graders, from every reviewed image, and "
                             "the operating point those images would give"),
+        second_grading=_action(window, "&Second grading and arbitration…", h["second_grading"], ("Ctrl+Shift+G",),
+                               "Grade blind the images another grader graded first, arbitrate disagreements, and "
+                               "see each grader's agreement with the settled grades"),
         finetune=_action(window, "&Fine-tune on this clinic's images…", h["finetune"], (),
                          "Make a local model from the one in use and the images graded here, and compare the two"),
         models=_action(window, "&Models on this workstation…", h["models"], (),
@@ -197,6 +201,7 @@ def build_menus(window: QMainWindow, a: WindowActions) -> None:
     for action in a.dme_grades:
         dme.addAction(action)
     review.addSeparator()
+    review.addAction(a.second_grading)
     review.addAction(a.performance)
     review.addAction(a.finetune)
     review.addAction(a.models)

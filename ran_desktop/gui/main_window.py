@@ -133,6 +133,7 @@ class MainWindow(QMainWindow):
         self.storage = records.storage.Storage(self.database)
         self.storage.set_aside = set_aside
         self.review_session = ReviewSession(self.storage, session_id)
+        self.review_session.second_grading = self.settings.second_grading
         self.settings.remember_session(self.settings.grader_name, self.session_id)
         self.controller = ScreeningController(self.database, self.session_id, models_folder or models_dir(),
                                               self.settings.device_request, self, data_dir=self.data_dir)
@@ -299,6 +300,7 @@ class MainWindow(QMainWindow):
             "zoom_out": ws(lambda w: w.detail.view.zoom_out()), "fit": ws(lambda w: w.detail.view.fit()),
             "shortcuts": self.show_shortcuts, "about": self.show_about, "performance": self.performance_dialog,
             "finetune": self.finetune_dialog, "models": self.models_dialog,
+            "second_grading": self.second_grading_dialog,
             "dr_grade": ws(lambda w, grade: w.review.set_dr_grade(grade)),
             "dme_grade": ws(lambda w, grade: w.review.set_dme_grade(grade)), "view_mode": self._set_view_mode,
             "report_current": lambda: self.reports.export_current(),
@@ -531,7 +533,19 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.status.set_grader(self.settings.grader_name))
         dialog.accepted.connect(lambda: self.settings.remember_session(self.settings.grader_name, self.session_id))
         dialog.accepted.connect(self.apply_review_mode)
+        dialog.accepted.connect(lambda: setattr(self.review_session, "second_grading", self.settings.second_grading))
         dialog.open()
+
+    def second_grading_dialog(self) -> None:
+        dialog = gui.second_grading_dialog.SecondGradingDialog(self.database, self.settings.grader_name,
+                                                               self.settings.second_grading, self)
+        dialog.decided.connect(self._on_decided_elsewhere)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.open()
+
+    def _on_decided_elsewhere(self, image_id: int) -> None:
+        """A grading in the second-grading window may have changed an image's decision: its row shows it now."""
+        self.shared.poll()
 
     def show_about(self) -> None:
         dialog = gui.about_dialog.AboutDialog(self.controller.loaded, self.controller.model_error, self)

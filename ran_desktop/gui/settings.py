@@ -11,6 +11,7 @@ from PySide6.QtCore import QByteArray, QSettings
 from ran_desktop.engine.imaging.views import HEAT_OPACITY
 from ran_desktop.engine.records.patient_names import DEFAULT_PATTERNS
 from ran_desktop.engine.records.review import OPEN, REVIEW_MODES
+from ran_desktop.engine.records.second_grading import REFERABLE_RULE, QAPolicy
 
 DEVICES = ("auto", "cpu", "cuda")
 
@@ -64,6 +65,21 @@ class AppSettings:
     @clinic_name.setter
     def clinic_name(self, value: str) -> None:
         self._set("reports/clinic_name", value.strip())
+
+    @property
+    def second_grading(self) -> QAPolicy:
+        """The clinic's second-grading policy (second_grading.py): off until a clinic lead turns it on."""
+        try:
+            return QAPolicy(self._text("qa/enabled") == "true", float(self._text("qa/share", "0.10")),
+                            self._text("qa/rule", REFERABLE_RULE))
+        except ValueError:
+            return QAPolicy()  # a hand-edited setting that makes no sense: off, rather than a crash at start
+
+    @second_grading.setter
+    def second_grading(self, policy: QAPolicy) -> None:
+        self._set("qa/enabled", "true" if policy.enabled else "false")
+        self._set("qa/share", f"{policy.sample_share:.4f}")
+        self._set("qa/rule", policy.rule)
 
     @property
     def database_url(self) -> str:

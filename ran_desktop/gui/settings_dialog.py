@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -15,6 +16,7 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPlainTextEdit,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -22,6 +24,7 @@ from PySide6.QtWidgets import (
 from ran_desktop.engine.records.database import DATABASE_URL_ENV
 from ran_desktop.engine.records.patient_names import PatternError, check_patterns
 from ran_desktop.engine.records.review import BLIND, OPEN
+from ran_desktop.engine.records.second_grading import ANY_GRADE_RULE, REFERABLE_RULE, QAPolicy
 from ran_desktop.gui.settings import AppSettings
 
 _DEVICE_LABELS = (("auto", "Automatic (GPU when there is one)"), ("cpu", "CPU"), ("cuda", "NVIDIA GPU (CUDA)"))
@@ -74,6 +77,22 @@ class SettingsDialog(QDialog):
             "(?P<patient>...) is the patient's part. Photographs in one folder with the same part are one "
             "patient's, where no DICOM or typed patient ID says otherwise. Empty: every such photograph stands alone.")
         self.patterns.setFixedHeight(self.fontMetrics().lineSpacing() * 4)
+        policy = settings.second_grading
+        self.second = QCheckBox("Send referable and a share of the rest to a second grader (blind); "
+                                "disagreements to an arbitrator")
+        self.second.setObjectName("secondGrading")
+        self.second.setChecked(policy.enabled)
+        self.second_share = QSpinBox()
+        self.second_share.setObjectName("secondShare")
+        self.second_share.setRange(0, 100)
+        self.second_share.setSuffix(" % of the non-referable images")
+        self.second_share.setValue(round(policy.sample_share * 100))
+        self.second_rule = QComboBox()
+        self.second_rule.setObjectName("secondRule")
+        self.second_rule.addItem("Arbitrate when one refers and the other does not (or finds it ungradable)",
+                                 REFERABLE_RULE)
+        self.second_rule.addItem("Arbitrate when any DR or DME grade differs", ANY_GRADE_RULE)
+        self.second_rule.setCurrentIndex(max(0, self.second_rule.findData(policy.rule)))
         self.database = QLineEdit(settings.database_url)
         self.database.setObjectName("databaseUrl")
         self.database.setPlaceholderText("empty: this computer's own database")
@@ -97,6 +116,9 @@ class SettingsDialog(QDialog):
         form.addRow("Review", self.review_mode)
         form.addRow("Group by file name", self.patterns)
         form.addRow("", self.patterns_problem)
+        form.addRow("Second grading", self.second)
+        form.addRow("", self.second_share)
+        form.addRow("", self.second_rule)
         form.addRow("Shared database", self.database)
         form.addRow("", self.database_note)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel)
@@ -121,6 +143,8 @@ class SettingsDialog(QDialog):
             self.database_note.setStyleSheet("color: #b00020;")
             return
         self.settings.database_url = url
+        self.settings.second_grading = QAPolicy(self.second.isChecked(), self.second_share.value() / 100,
+                                                self.second_rule.currentData())
         self.settings.file_name_patterns = patterns
         self.settings.review_mode = self.review_mode.currentData()
         self.settings.device = self.device.currentData()

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ran_desktop.engine.records.data_folder import utc_now
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord, decision_kind
+from ran_desktop.engine.records.second_grading import QAPolicy
 
 if TYPE_CHECKING:
     from ran_desktop.engine.records.storage import Storage
@@ -37,6 +38,7 @@ class ReviewSession:
         self.storage = storage
         self.session_id = session_id
         self.token = uuid.uuid4().hex
+        self.second_grading = QAPolicy()  # the clinic's; the window sets it from its settings
 
     # --- which session ------------------------------------------------------------------------------------------
 
@@ -60,12 +62,14 @@ class ReviewSession:
         the model's grades), the grader, the time. Returns the record as it now stands."""
         decision = replace(draft, kind=decision_kind(record, (draft.dr_grade, draft.dme_grade)),
                            grader=_named(grader), decided_at=utc_now())
-        stored = self.storage.save_decision(record.image_id, decision, record.decision_version, self.token)
+        stored = self.storage.save_decision(record.image_id, decision, record.decision_version, self.token,
+                                            self.second_grading)
         return record.with_decision(stored)
 
     def undo(self, record: ImageRecord, grader: str) -> ImageRecord:
         """`record` gets back the decision it had before its last change (or none); audited."""
-        self.storage.undo_decision(record.image_id, _named(grader), record.decision_version, self.token)
+        self.storage.undo_decision(record.image_id, _named(grader), record.decision_version, self.token,
+                                   self.second_grading)
         return self.storage.record(record.image_id)
 
     def set_not_reviewed(self, record: ImageRecord, grader: str) -> ImageRecord:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 
+from ran_desktop.engine.errors import ScreeningError
 from ran_desktop.engine.grading import REFERABLE_DME, REFERABLE_DR
 from ran_desktop.engine.records.review import Grades
 
@@ -24,7 +25,7 @@ RULES = (REFERABLE_RULE, ANY_GRADE_RULE)
 REASON_REFERABLE, REASON_SAMPLED = "referable", "sampled"
 
 
-class GradingOrderError(ValueError):
+class GradingOrderError(ScreeningError, ValueError):
     """A grading that the state of the image does not allow (who, or when); the message says why."""
 
 
