@@ -41,14 +41,13 @@ from PySide6.QtWidgets import (
 from ran_desktop import gui
 from ran_desktop.engine import imaging, records, validation
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
-from ran_desktop.engine.records.review import GraderDecision, decision_kind
+from ran_desktop.engine.records.review import GraderDecision, Grading, decision_kind
 from ran_desktop.engine.records.second_grading import (
     ARBITRATION,
     AWAITING_ARBITRATION,
     AWAITING_SECOND,
     FINAL,
     SECOND,
-    Grading,
     QAPolicy,
 )
 from ran_desktop.gui.image_view import ImageView
@@ -98,12 +97,6 @@ def decode(_report: Report, record: ImageRecord) -> QImage:
 def save(_report: Report, target: Target, image_id: int, stage: str, decision: GraderDecision) -> str:
     with records.storage.Storage(target) as storage:
         return storage.grade_again(image_id, stage, decision)
-
-
-def grading_words(grading: Grading) -> str:
-    dr, dme = grading.grades
-    grades = "ungradable" if dr is None or dme is None else f"DR {dr} ({DR_GRADE_NAMES[dr]}), DME {dme}"
-    return f"{grading.stage.capitalize()} grading: {grading.grader}, {grades}, {grading.at}"
 
 
 class GradeForm(QWidget):
@@ -204,7 +197,7 @@ class QueuePage(QWidget):
             self.earlier.setText("Blind second grading: the first grader's grades and the model's are not shown. "
                                  "Grade the photograph as you see it.")
         else:
-            self.earlier.setText("<br>".join(grading_words(g) for g in item.gradings)
+            self.earlier.setText("<br>".join(g.words() for g in item.gradings)
                                  + "<br><br>Your grades settle this image.")
 
 

@@ -187,6 +187,10 @@ def _eye_block(record: ImageRecord, pictures: Pictures, st: Styles, width: float
     parts += [para_parts([("Image quality: ", True), (quality_text(record), False)], st.body), Spacer(1, 1.5 * mm)]
     if record.status is not Status.ERROR:
         parts.append(_grades_table(record, st, width))
+    if record.gradings:  # who decided what at each stage of second grading; the last one settled the grades
+        parts.append(para_parts([("Second grading: ", True),
+                                 ("; ".join(g.words() for g in record.gradings) + ".", False)],
+                                style("qa_chain", 8.2, space_before=3)))
     outcome = eye_outcome_text(record)
     parts.append(para_parts([("This eye: ", True), (outcome, False)],
                             style("eye_outcome", 9, space_before=3)))

@@ -3,11 +3,16 @@ and disagrees; the arbitrator sees both gradings and settles the image; the grad
 
 from __future__ import annotations
 
+import io
+
 from gui_helpers import TIMEOUT_MS, wait_idle
+from pypdf import PdfReader
 from PySide6.QtWidgets import QApplication, QLabel, QListWidget
 
+from ran_desktop.engine.records.review import group_by_patient
 from ran_desktop.engine.records.second_grading import AWAITING_ARBITRATION, FINAL, QAPolicy
 from ran_desktop.gui.second_grading_dialog import SecondGradingDialog
+from ran_desktop.reports import ReportContext, build_patient_report
 
 
 def _dialog(qtbot, window) -> SecondGradingDialog:
@@ -77,3 +82,10 @@ def test_a_disagreement_goes_blind_to_a_second_grader_and_is_settled_by_an_arbit
                     timeout=TIMEOUT_MS)
     assert [e.action for e in window.storage.audit_trail(record.image_id)] == [
         "decision", "second grading, sent to arbitration", "arbitration"]
+    # The patient's report says who decided what at each stage, read back from the PDF.
+    records = window.storage.load_session(window.session_id)
+    group = next(g for g in group_by_patient(records) if any(r.key == record.key for r in g.records))
+    pdf = build_patient_report(group, ReportContext.for_model(window.controller.loaded, grader="Dr Lead"))
+    text = " ".join(" ".join((page.extract_text() or "").split()) for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Second grading: First grading: Dr Ana, DR 2" in text
+    assert "Second grading: Dr Ben, DR 0" in text and "Arbitration: Dr Lead, DR 2" in text

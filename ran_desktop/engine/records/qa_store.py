@@ -10,14 +10,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, delete, insert, select, update
 
-from ran_desktop.engine.records.review import GraderDecision
+from ran_desktop.engine.records.review import GraderDecision, Grading
 from ran_desktop.engine.records.second_grading import (
     ARBITRATION,
     AWAITING_ARBITRATION,
     AWAITING_SECOND,
     FIRST,
     SECOND,
-    Grading,
     GradingOrderError,
     QAPolicy,
     check_grader,
@@ -104,6 +103,18 @@ def queue(db: Connection, state: str, grader: str, session_id: int | None = None
     mine = set(db.execute(select(gradings.c.image_id).where(
         gradings.c.image_id.in_(waiting), gradings.c.grader == grader)).scalars())
     return [i for i in waiting if i not in mine]
+
+
+def gradings_of_session(db: Connection, session_id: int) -> dict[int, tuple[Grading, ...]]:
+    """Each image of the session that went through second grading: its stages, in order."""
+    by_image: dict[int, list[Grading]] = defaultdict(list)
+    rows = db.execute(select(gradings.c.image_id, gradings.c.stage, gradings.c.grader, gradings.c.dr_grade,
+                             gradings.c.dme_grade, gradings.c.decided_at)
+                      .join(images, images.c.id == gradings.c.image_id)
+                      .where(images.c.session_id == session_id).order_by(gradings.c.id))
+    for r in rows:
+        by_image[int(r[0])].append(Grading(r[1], r[2], (r[3], r[4]), r[5]))
+    return {image_id: tuple(found) for image_id, found in by_image.items()}
 
 
 def all_statuses(db: Connection) -> list[QAStatus]:

@@ -106,6 +106,23 @@ class GraderDecision:
 
 
 @dataclass(frozen=True)
+class Grading:
+    """One stage of second grading (second_grading.py): who graded, what, when."""
+
+    stage: str  # "first", "second" or "arbitration"
+    grader: str
+    grades: Grades
+    at: str
+
+    def words(self) -> str:
+        dr, dme = self.grades
+        grades = "ungradable" if dr is None or dme is None else f"DR {dr} ({DR_GRADE_NAMES[dr]}), DME {dme}"
+        stage = {"first": "First grading", "second": "Second grading", "arbitration": "Arbitration"}[self.stage]
+        when = self.at[:16].replace("T", " ") + " UTC" if len(self.at) >= 16 else self.at
+        return f"{stage}: {self.grader}, {grades}, {when}"
+
+
+@dataclass(frozen=True)
 class ImageRecord:
     """One row of the worklist: a stored screening result (no pixels), its thumbnail and the grader's decision."""
 
@@ -119,6 +136,7 @@ class ImageRecord:
     # How many times its decision has changed (its audit entries): a change names the version it was made on, so a
     # window that did not see another's change cannot overwrite it unawares (Storage refuses: StaleDecisionError).
     decision_version: int = 0
+    gradings: tuple[Grading, ...] = ()  # second grading's stages, where the image went through it
 
     @property
     def key(self) -> str:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from ran_desktop.engine.errors import ScreeningError
 from ran_desktop.engine.grading import REFERABLE_DME, REFERABLE_DR
-from ran_desktop.engine.records.review import Grades
+from ran_desktop.engine.records.review import Grades, Grading
 
 FIRST, SECOND, ARBITRATION = "first", "second", "arbitration"
 STAGES = (FIRST, SECOND, ARBITRATION)
@@ -40,14 +40,6 @@ class QAPolicy:
             raise ValueError(f"the sampled share must be between 0 and 1, got {self.sample_share}")
         if self.rule not in RULES:
             raise ValueError(f"the disagreement rule must be one of {RULES}, got {self.rule!r}")
-
-
-@dataclass(frozen=True)
-class Grading:
-    stage: str
-    grader: str
-    grades: Grades
-    at: str
 
 
 def outcome(grades: Grades) -> str:

@@ -270,10 +270,12 @@ class Storage:
         if row is None:
             raise StorageError(f"image {image_id} is not in the session database")
         try:
-            return record_from_row(row)
+            record = record_from_row(row)
         except (ValueError, TypeError, KeyError) as exc:
             raise StorageError(f"image {image_id} ({row['path']}) cannot be read from the session database: "
                                f"its row is damaged ({exc})") from exc
+        status = self.qa_status(image_id)
+        return replace(record, gradings=status.gradings) if status is not None else record
 
     def load_session(self, session_id: int, thumbnails: bool = True) -> list[ImageRecord]:
         """Every image of the session with its decision, in the order first screened. A row that cannot be read (a
@@ -290,7 +292,8 @@ class Storage:
                     records_.append(record_from_row(row))
                 except (ValueError, TypeError, KeyError) as exc:  # json, enum and dataclass errors of a damaged cell
                     self.unreadable_rows.append(f"image {row['id']} ({row['path']}): {type(exc).__name__}: {exc}")
-        return records_
+            stages = qa_store.gradings_of_session(db, session_id)
+        return [replace(r, gradings=stages[r.image_id]) if r.image_id in stages else r for r in records_]
 
     def thumbnails(self, image_ids: list[int]) -> dict[int, bytes]:
         """The stored thumbnails of these images (those that have one)."""
