@@ -146,6 +146,39 @@ def shoot_fine_tune(window, tmp: Path, save, wait_for, settle) -> None:
     models.close()
 
 
+def shoot_second_grading(window, width: int, height: int, save, wait_for) -> None:
+    """Three demo images through second grading (one settled by agreement, one by arbitration, one waiting for the
+    arbitrator), then the arbitration screen as the lead grader sees it, and the graders' table."""
+    from ran_desktop.engine.records.review import GraderDecision
+    from ran_desktop.engine.records.second_grading import ARBITRATION, SECOND, QAPolicy
+    from ran_desktop.gui.second_grading_dialog import SecondGradingDialog
+
+    policy = QAPolicy(enabled=True, sample_share=1.0)
+    window.settings.second_grading = policy
+    storage = window.storage
+    ids = [r.image_id for r in window.results.records() if r.status.value != "error"][:3]
+    plan = [((3, 1), (3, 1), None), ((2, 0), (1, 0), (2, 0)), ((2, 1), (0, 0), None)]
+    for image_id, (first, second, arbitration) in zip(ids, plan, strict=False):
+        storage.save_decision(image_id, GraderDecision(*first, grader="Dr A. Grader"), qa=policy)
+        storage.grade_again(image_id, SECOND, GraderDecision(*second, grader="Dr B. Second"))
+        if arbitration is not None:
+            storage.grade_again(image_id, ARBITRATION, GraderDecision(*arbitration, grader="Dr C. Lead"))
+    window.settings.grader_name = "Dr C. Lead"
+    window.second_grading_dialog()
+    wait_for(lambda: window.findChild(SecondGradingDialog) is not None, "the second-grading window")
+    dialog = window.findChild(SecondGradingDialog)
+    wait_for(lambda: dialog.tabs.tabText(1) == "Arbitration (1)", "the arbitration queue")
+    dialog.resize(width, height)
+    dialog.tabs.setCurrentIndex(1)
+    wait_for(lambda: dialog.arbitration_page.view.has_image, "the photograph to arbitrate")
+    save(dialog, "arbitration")
+    dialog.tabs.setCurrentIndex(2)
+    save(dialog, "grader-agreement")
+    dialog.close()
+    window.settings.grader_name = "Dr A. Grader"
+    window.settings.second_grading = QAPolicy()
+
+
 def models_folder(tmp: Path) -> Path:
     from ran_desktop.engine.model.bundle import find_bundles
     from ran_desktop.paths import models_dir
@@ -239,6 +272,7 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
     window.workspace.patients.refresh(window.results.records())
     save(window, "patients")
+    shoot_second_grading(window, width, height, save, wait_for)
 
     from PySide6.QtWidgets import QMessageBox
 

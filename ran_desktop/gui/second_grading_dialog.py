@@ -222,9 +222,20 @@ class SecondGradingDialog(QDialog):
                                                 "Specificity", "Kappa (DR)"])
         self.graders.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.graders.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.graders.verticalHeader().hide()
+        self.graders.horizontalHeader().setStretchLastSection(True)
+        graders_page = QWidget()
+        graders_layout = QVBoxLayout(graders_page)
+        explained = QLabel("Each grader's first and second gradings against the grades second grading settled on: "
+                           "the arbitrator's where there was one, else the agreeing second grading (arbitrators' "
+                           "own grades are the reference, so they are not listed). Intervals are 95 % (Wilson); "
+                           "small numbers say little.")
+        explained.setWordWrap(True)
+        graders_layout.addWidget(explained)
+        graders_layout.addWidget(self.graders, 1)
         self.tabs.addTab(self.second_page, "Second grading")
         self.tabs.addTab(self.arbitration_page, "Arbitration")
-        self.tabs.addTab(self.graders, "Graders")
+        self.tabs.addTab(graders_page, "Graders")
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
         top = QHBoxLayout()
