@@ -267,6 +267,13 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     for mode, name in ((RED_FREE, "red-free"), (MACULA, "macular-grid")):
         window.workspace.detail.set_mode(mode)
         save(window, name)
+    view = window.workspace.detail.view  # the loupe over the disc's edge, in red-free
+    window.workspace.detail.set_mode(RED_FREE)
+    window.commands.magnifier.trigger()
+    disc = view.base.boundingRect()
+    view.magnify_at(view.mapFromScene(disc.left() + disc.width() * 0.3, disc.top() + disc.height() * 0.45))
+    save(window, "magnifier")
+    window.commands.magnifier.trigger()
     window.workspace.detail.set_mode(GRADCAM)
 
     window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)

@@ -15,6 +15,8 @@ from types import SimpleNamespace
 import pytest
 from PIL import Image
 
+from ran_desktop.engine.records.tables import HEAD_REVISION
+
 ROOT = Path(__file__).resolve().parent.parent
 INSTALLER = ROOT / "installer"
 sys.path.insert(0, str(INSTALLER))
@@ -116,7 +118,11 @@ def test_the_trees_data_files_exist_and_cover_models_resources_and_icons():
     assert ("normal_fundus_OS.jpg", "resources/samples") in by_dest
     for icon in (cfg.ICON_ICO, cfg.ICON_ICNS, cfg.ICON_PNG, cfg.ICON_SVG):
         assert (icon.name, "resources/icons") in by_dest
-    assert not [src for src, _ in datas if src.endswith((".py", ".pyc"))]
+    # Sources travel compiled, except the database migrations: Alembic reads its revisions from their folder.
+    sources = [(Path(src).name, dest) for src, dest in datas if src.endswith((".py", ".pyc"))]
+    assert sources and all(dest.startswith("ran_desktop/engine/records/migrations") for _, dest in sources)
+    assert ("env.py", "ran_desktop/engine/records/migrations") in sources
+    assert len([name for name, dest in sources if dest.endswith("/versions")]) == int(HEAD_REVISION)
     # The lazy packages' stubs travel beside their modules (lazy_loader reads them at run time).
     assert {("__init__.pyi", "ran_desktop/engine/screening"), ("__init__.pyi", "ran_desktop/gui")} <= by_dest
 

@@ -14,6 +14,7 @@ from . import empty_state as empty_state
 from . import finetune_dialog as finetune_dialog
 from . import grid_item as grid_item
 from . import image_view as image_view
+from . import magnifier as magnifier
 from . import main_window as main_window
 from . import messages as messages
 from . import models_dialog as models_dialog
@@ -59,6 +60,7 @@ __all__ = [
     "finetune_dialog",
     "grid_item",
     "image_view",
+    "magnifier",
     "main_window",
     "messages",
     "models_dialog",

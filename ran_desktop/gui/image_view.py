@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, Qt, Signal
-from PySide6.QtGui import QColor, QImage, QPainter, QPixmap, QTransform, QWheelEvent
+from PySide6.QtCore import QEvent, QPoint, QRectF, Qt, Signal
+from PySide6.QtGui import QColor, QImage, QMouseEvent, QPainter, QPixmap, QTransform, QWheelEvent
 from PySide6.QtWidgets import QGraphicsPixmapItem, QGraphicsScene, QGraphicsSimpleTextItem, QGraphicsView, QWidget
 
 from ran_desktop.gui.grid_item import GridItem
+from ran_desktop.gui.magnifier import Magnifier
 
 if TYPE_CHECKING:  # numpy and OpenCV come with it: the window opens without them
     from ran_desktop.engine.imaging.macula import MacularGrid
@@ -50,6 +51,8 @@ class ImageView(QGraphicsView):
         self.viewport().setAcceptDrops(False)
         self._fitted = True
         self.grid_item: GridItem | None = None
+        self.magnifier = Magnifier(self.viewport())
+        self.magnifying = False
         self.setToolTip("Scroll or Ctrl +/- to zoom, drag to pan, Ctrl+0 to fit")
 
     # --- contents -----------------------------------------------------------------------------------------
@@ -148,6 +151,33 @@ class ImageView(QGraphicsView):
         if steps:
             self.zoom_by(_ZOOM_STEP**steps)
         event.accept()
+
+    # --- the loupe ----------------------------------------------------------------------------------------------
+
+    def set_magnifier(self, on: bool) -> None:
+        """A loupe that follows the pointer over the picture (View > Magnifier)."""
+        self.magnifying = on
+        self.viewport().setMouseTracking(on or self.viewport().hasMouseTracking())
+        if not on:
+            self.magnifier.hide()
+
+    def magnify_at(self, where: QPoint) -> None:
+        """Show the loupe for the pointer at `where` (viewport coordinates), or hide it off the picture."""
+        picture = self.base.pixmap()
+        centre = self.base.mapFromScene(self.mapToScene(where))
+        if not self.magnifying or picture.isNull() or not QRectF(picture.rect()).contains(centre):
+            self.magnifier.hide()
+            return
+        self.magnifier.show_at(where, picture, centre, self.zoom)
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        super().mouseMoveEvent(event)
+        if self.magnifying:
+            self.magnify_at(event.position().toPoint())
+
+    def leaveEvent(self, event: QEvent) -> None:
+        self.magnifier.hide()
+        super().leaveEvent(event)
 
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)

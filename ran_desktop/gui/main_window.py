@@ -298,6 +298,7 @@ class MainWindow(QMainWindow):
             "undo_decision": self.decisions.undo_last, "not_reviewed": self.decisions.set_current_not_reviewed,
             "zoom_in": ws(lambda w: w.detail.view.zoom_in()),
             "zoom_out": ws(lambda w: w.detail.view.zoom_out()), "fit": ws(lambda w: w.detail.view.fit()),
+            "magnifier": ws(lambda w: w.detail.view.set_magnifier(self.commands.magnifier.isChecked())),
             "shortcuts": self.show_shortcuts, "about": self.show_about, "performance": self.performance_dialog,
             "finetune": self.finetune_dialog, "models": self.models_dialog,
             "second_grading": self.second_grading_dialog,
