@@ -274,6 +274,15 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     view.magnify_at(view.mapFromScene(disc.left() + disc.width() * 0.3, disc.top() + disc.height() * 0.45))
     save(window, "magnifier")
     window.commands.magnifier.trigger()
+    from ran_desktop.engine.imaging.views import ORIGINAL
+
+    display = window.workspace.detail.display_button  # a dark photograph lifted: brightness and gamma
+    window.workspace.detail.set_mode(ORIGINAL)
+    display.brightness.setValue(10)
+    display.gamma.setValue(160)
+    settle(1.0)  # the adjusted picture comes from a worker
+    save(window, "display")
+    display.reset()
     window.workspace.detail.set_mode(GRADCAM)
 
     window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)

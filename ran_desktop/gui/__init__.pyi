@@ -9,6 +9,7 @@ from . import crash as crash
 from . import detail_controller as detail_controller
 from . import detail_panel as detail_panel
 from . import display as display
+from . import display_controls as display_controls
 from . import drops as drops
 from . import empty_state as empty_state
 from . import finetune_dialog as finetune_dialog
@@ -55,6 +56,7 @@ __all__ = [
     "detail_controller",
     "detail_panel",
     "display",
+    "display_controls",
     "drops",
     "empty_state",
     "finetune_dialog",

@@ -43,6 +43,7 @@ class WindowActions:
     zoom_out: QAction
     fit: QAction
     magnifier: QAction
+    display: QAction
     shortcuts: QAction
     about: QAction
     dr_grades: list[QAction] = field(default_factory=list)
@@ -140,6 +141,8 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
         zoom_in=_action(window, "Zoom &in", h["zoom_in"], (QKeySequence.StandardKey.ZoomIn, "Ctrl+="), "Zoom in"),
         zoom_out=_action(window, "Zoom &out", h["zoom_out"], (QKeySequence.StandardKey.ZoomOut,), "Zoom out"),
         fit=_action(window, "&Fit picture", h["fit"], ("Ctrl+0",), "Fit the picture to the view"),
+        display=_action(window, "&Brightness, contrast and gamma…", h["display"], ("Ctrl+B",),
+                        "Lighten or darken the picture shown; the model and the reports never see it"),
         magnifier=_action(window, "&Magnifier", h["magnifier"], ("Ctrl+M",),
                           "A loupe over the picture that follows the pointer (the photograph's own pixels)"),
         shortcuts=_action(window, "&Keyboard shortcuts", h["shortcuts"], (QKeySequence.StandardKey.HelpContents, "F1")),
@@ -214,7 +217,7 @@ def build_menus(window: QMainWindow, a: WindowActions) -> None:
     for action in a.view_modes:
         view.addAction(action)
     view.addSeparator()
-    for action in (a.zoom_in, a.zoom_out, a.fit, a.magnifier):
+    for action in (a.zoom_in, a.zoom_out, a.fit, a.magnifier, a.display):
         view.addAction(action)
 
     help_menu = bar.addMenu("&Help")
@@ -228,7 +231,7 @@ def shortcut_table(a: WindowActions) -> str:
     singles = [a.open_files, a.open_folder, a.export, a.report_current, a.report_selected, a.report_batch,
                a.new_session, a.sessions, a.settings, a.quit, a.cancel, a.next_image,
                a.previous_image, a.accept_model, a.confirm, a.ungradable, a.undo_decision, a.not_reviewed,
-               a.zoom_in, a.zoom_out, a.fit, a.magnifier, *a.view_modes, a.shortcuts]
+               a.zoom_in, a.zoom_out, a.fit, a.magnifier, a.display, *a.view_modes, a.shortcuts]
     for action in singles:
         keys = ", ".join(s.toString(QKeySequence.SequenceFormat.NativeText) for s in action.shortcuts())
         rows.append((action.text().replace("&", ""), keys))

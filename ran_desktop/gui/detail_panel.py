@@ -37,6 +37,7 @@ from ran_desktop.engine.imaging.views import HEAT_OPACITY, MACULA, MODEL_VIEW, O
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import OPEN, ImageRecord, blinded, caveat_for
 from ran_desktop.gui import display
+from ran_desktop.gui.display_controls import DisplayAdjuster, DisplayButton
 from ran_desktop.gui.image_view import ImageView
 from ran_desktop.gui.probability_bars import ProbabilityBars
 from ran_desktop.gui.results_model import BLIND_TIP
@@ -133,6 +134,9 @@ class DetailPanel(QWidget):
             button = modes.widgetForAction(action)
             assert isinstance(button, QToolButton)
             self.mode_buttons[mode_id] = button
+        modes.addSeparator()
+        self.display_button = DisplayButton()  # in the tool bar: on a narrow window it goes under » with the views
+        modes.addWidget(self.display_button)
         self.fit_button = _tool_button("Fit", "Fit the picture to the view (Ctrl+0)")
         self.zoom_in_button = _tool_button("+", "Zoom in (Ctrl++)")
         self.zoom_out_button = _tool_button("−", "Zoom out (Ctrl+-)")
@@ -194,6 +198,8 @@ class DetailPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
 
+        self.display = DisplayAdjuster(lambda picture: self.view.set_image(picture, keep_view=True), self)
+        self.display_button.changed.connect(lambda setting: self.display.set_setting(setting, self._base()))
         self.fit_button.clicked.connect(self.view.fit)
         self.zoom_in_button.clicked.connect(self.view.zoom_in)
         self.zoom_out_button.clicked.connect(self.view.zoom_out)
@@ -346,10 +352,10 @@ class DetailPanel(QWidget):
         self.cam_controls.setEnabled(self._mode == GRADCAM)
         if not self._images:
             return
-        base = self._images.get(MODEL_VIEW if self._mode == GRADCAM else ORIGINAL if self._mode == MACULA
-                                else self._mode)
+        base = self._base()
         previous = self.view.base.pixmap().size()
         self.view.set_image(base, keep_view=not fit)
+        self.display.picture_shown(base)  # the grader's brightness, contrast and gamma follow
         if previous != self.view.base.pixmap().size():
             self.view.fit()
         item = self.view.set_grid(self.grid if self._mode == MACULA else None)
@@ -361,6 +367,11 @@ class DetailPanel(QWidget):
         else:
             self.view.set_overlay(None)
             self.caption.setText(dict((m, tip) for m, _, tip in VIEW_MODES)[self._mode])
+
+    def _base(self) -> QImage | None:
+        """The picture under the current view (the heat map goes over the model's view, the grid over the original)."""
+        return self._images.get(MODEL_VIEW if self._mode == GRADCAM else ORIGINAL if self._mode == MACULA
+                                else self._mode)
 
     def _show_quality(self, record: ImageRecord) -> None:
         quality = record.result.quality
