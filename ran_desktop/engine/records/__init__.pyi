@@ -7,6 +7,8 @@ from . import connect as connect
 from . import data_folder as data_folder
 from . import database as database
 from . import db_rescue as db_rescue
+from . import lesion_drawing as lesion_drawing
+from . import lesion_marks as lesion_marks
 from . import local_threshold as local_threshold
 from . import migrate as migrate
 from . import patient_names as patient_names
@@ -106,6 +108,8 @@ __all__ = [
     "decision_kind",
     "default_data_dir",
     "group_by_patient",
+    "lesion_drawing",
+    "lesion_marks",
     "local_threshold",
     "migrate",
     "missing_fields",

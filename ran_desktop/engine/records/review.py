@@ -22,6 +22,7 @@ from ran_desktop.engine.grading import (
     recommend,
 )
 from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.lesion_marks import LesionMark, marks_from_list, marks_to_list
 from ran_desktop.engine.records.patient_names import DEFAULT_PATTERNS, patient_from_filename
 from ran_desktop.engine.records.results import ScreeningResult, Status
 
@@ -53,6 +54,7 @@ class GraderDecision:
     decided_at: str = ""  # ISO 8601, UTC
     entry: str = GRADED  # how the grades got into the form (ENTRIES); decisions made before it: GRADED
     review_mode: str = ""  # the clinic's review mode when it was made (REVIEW_MODES); "" before it was recorded
+    marks: tuple[LesionMark, ...] = ()  # where the grader saw lesions (lesion_marks.py), in the photograph's pixels
 
     def __post_init__(self) -> None:
         if (self.dr_grade is None) != (self.dme_grade is None):
@@ -85,6 +87,7 @@ class GraderDecision:
             "decided_at": self.decided_at,
             "entry": self.entry,
             "review_mode": self.review_mode,
+            "marks": marks_to_list(self.marks),
         }
 
     @classmethod
@@ -102,6 +105,7 @@ class GraderDecision:
             decided_at=data.get("decided_at") or "",
             entry=data.get("entry") or GRADED,
             review_mode=data.get("review_mode") or "",
+            marks=marks_from_list(data.get("marks")),
         )
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import RowMapping, Select, exists, func, null, select
 
 from ran_desktop.engine.imaging.loading import Eye, ImageMetadata, image_location
 from ran_desktop.engine.imaging.quality_report import QualityReport
+from ran_desktop.engine.records.lesion_marks import marks_from_list
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord
 from ran_desktop.engine.records.tables import DECISION_COLUMNS, audit, decisions, images
@@ -88,6 +89,7 @@ def decision_from_row(row: Row, prefix: str = "") -> GraderDecision:
         decided_at=col("decided_at"),
         entry=col("entry"),
         review_mode=col("review_mode"),
+        marks=marks_from_list(json.loads(marks)) if (marks := col("marks")) else (),
     )
 
 

@@ -11,12 +11,13 @@ from pathlib import Path
 from typing import Any
 
 from ran_desktop.engine.records.results import CSV_COLUMNS, Status, result_row, write_rows
+from ran_desktop.engine.records.lesion_marks import MARK_COLUMNS, counts, mark_rows
 from ran_desktop.engine.records.review import ImageRecord
 
 REVIEW_COLUMNS = [
     "reviewed", "review", "grader", "decided_at", "grader_dr_grade", "grader_dme_grade", "grader_comment",
     "final_eye", "final_patient_id", "final_patient_name", "final_dr_grade", "final_dme_grade",
-    "final_referable", "final_outcome", "final_follow_up", "model_caveat",
+    "final_referable", "final_outcome", "final_follow_up", "model_caveat", "lesion_marks",
 ]
 COLUMNS = [*CSV_COLUMNS, *REVIEW_COLUMNS]
 
@@ -46,10 +47,19 @@ def session_rows(records: Sequence[ImageRecord]) -> list[dict[str, Any]]:
                 "final_outcome": rec.outcome.value if rec else None,
                 "final_follow_up": rec.follow_up if rec else None,
                 "model_caveat": record.model_caveat or None,
+                "lesion_marks": ", ".join(f"{n} {kind}" for kind, n in counts(d.marks).items()) if d else None,
             }
         )
         rows.append(row)
     return rows
+
+
+def write_marks(records: Sequence[ImageRecord], path: str | Path) -> Path:
+    """Every grader's lesion mark of these images, one row each, with its points in the photograph's own pixels
+    (`.csv` or `.json` by suffix, atomically)."""
+    rows = [row for record in records if record.decision is not None
+            for row in mark_rows(record.key, str(record.result.path), record.decision.marks)]
+    return write_rows(rows, list(MARK_COLUMNS), path)
 
 
 def write_session(records: Sequence[ImageRecord], path: str | Path) -> Path:

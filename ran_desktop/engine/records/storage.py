@@ -416,6 +416,7 @@ class Storage:
             db.execute(delete(decisions).where(decisions.c.image_id == image_id))
         else:
             row = {name: value for name, value in decision.to_dict().items() if name in decisions.c}
+            row["marks"] = to_json(row["marks"]) if row["marks"] else None
             if previous is None:
                 db.execute(insert(decisions).values(image_id=image_id, **row))
             else:

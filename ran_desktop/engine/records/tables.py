@@ -73,6 +73,7 @@ decisions = Table(
     Column("decided_at", Text, nullable=False),
     Column("entry", Text, nullable=False, server_default="graded"),
     Column("review_mode", Text, nullable=False, server_default=""),
+    Column("marks", Text),  # the grader's lesion marks, JSON (lesion_marks.py); NULL: none
 )
 
 audit = Table(
@@ -136,9 +137,9 @@ qa = Table(
 )
 
 DECISION_COLUMNS = ("dr_grade", "dme_grade", "eye", "patient_id", "patient_name", "comment", "kind", "grader",
-                    "decided_at", "entry", "review_mode")
+                    "decided_at", "entry", "review_mode", "marks")
 
-HEAD_REVISION = "0008"  # the newest revision in migrations/versions (a test holds the two together)
+HEAD_REVISION = "0009"  # the newest revision in migrations/versions (a test holds the two together)
 LEGACY_MARK = 7  # what `schema_version` says since Alembic keeps the schema: apps before it refuse the database
 
 _bookkeeping = MetaData()

@@ -1,0 +1,13 @@
+"""Schema 9: the grader's lesion marks, saved with the decision (lesion_marks.py)."""
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0009"
+down_revision = "0008"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.add_column("decisions", sa.Column("marks", sa.Text))
