@@ -17,6 +17,7 @@ from . import grid_item as grid_item
 from . import image_view as image_view
 from . import magnifier as magnifier
 from . import main_window as main_window
+from . import marking as marking
 from . import messages as messages
 from . import models_dialog as models_dialog
 from . import patient_panel as patient_panel
@@ -63,6 +64,7 @@ __all__ = [
     "grid_item",
     "image_view",
     "magnifier",
+    "marking",
     "main_window",
     "messages",
     "models_dialog",

@@ -33,12 +33,14 @@ from PySide6.QtWidgets import (
 )
 
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, suspicion_words
-from ran_desktop.engine.imaging.views import HEAT_OPACITY, MACULA, MODEL_VIEW, ORIGINAL
+from ran_desktop.engine.imaging.views import HEAT_OPACITY, MACULA, MODEL_VIEW, ORIGINAL, RED_FREE
+from ran_desktop.engine.records.lesion_marks import LesionMark
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import OPEN, ImageRecord, blinded, caveat_for
 from ran_desktop.gui import display
 from ran_desktop.gui.display_controls import DisplayAdjuster, DisplayButton
 from ran_desktop.gui.image_view import ImageView
+from ran_desktop.gui.marking import MarkingTool, MarksButton, MarksItem
 from ran_desktop.gui.probability_bars import ProbabilityBars
 from ran_desktop.gui.results_model import BLIND_TIP
 from ran_desktop.gui.view_modes import GRADCAM, VIEW_MODES
@@ -70,6 +72,8 @@ def _facts_table() -> QTableWidget:
     return table
 
 
+MARKABLE = (ORIGINAL, RED_FREE, MACULA)  # views of the whole photograph, where marks have a place
+
 def _tool_button(text: str, tip: str) -> QToolButton:
     button = QToolButton()
     button.setText(text)
@@ -99,6 +103,7 @@ class DetailPanel(QWidget):
     modeChanged = Signal(str)
     heatRequested = Signal(str, object)
     opacityChanged = Signal(int)
+    markAdded = Signal(object)  # a LesionMark the grader drew, in the photograph's own pixels
 
     def __init__(self, mode: str = GRADCAM, opacity: int = round(HEAT_OPACITY * 100), parent: QWidget | None = None):
         super().__init__(parent)
@@ -137,6 +142,8 @@ class DetailPanel(QWidget):
         modes.addSeparator()
         self.display_button = DisplayButton()  # in the tool bar: on a narrow window it goes under » with the views
         modes.addWidget(self.display_button)
+        self.marks_button = MarksButton()
+        modes.addWidget(self.marks_button)
         self.fit_button = _tool_button("Fit", "Fit the picture to the view (Ctrl+0)")
         self.zoom_in_button = _tool_button("+", "Zoom in (Ctrl++)")
         self.zoom_out_button = _tool_button("−", "Zoom out (Ctrl+-)")
@@ -198,6 +205,12 @@ class DetailPanel(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.splitter)
 
+        self.marks_item = MarksItem()
+        self.view.scene().addItem(self.marks_item)
+        self.marks: tuple[LesionMark, ...] = ()
+        self.marking = MarkingTool(self.view, self.marks_item)
+        self.marking.marked.connect(self._on_marked)
+        self.marks_button.kindChosen.connect(self.set_marking)
         self.display = DisplayAdjuster(lambda picture: self.view.set_image(picture, keep_view=True), self)
         self.display_button.changed.connect(lambda setting: self.display.set_setting(setting, self._base()))
         self.fit_button.clicked.connect(self.view.fit)
@@ -358,6 +371,7 @@ class DetailPanel(QWidget):
         self.display.picture_shown(base)  # the grader's brightness, contrast and gamma follow
         if previous != self.view.base.pixmap().size():
             self.view.fit()
+        self._place_marks()
         item = self.view.set_grid(self.grid if self._mode == MACULA else None)
         if item is not None:
             item.moved.connect(self._grid_moved)
@@ -367,6 +381,44 @@ class DetailPanel(QWidget):
         else:
             self.view.set_overlay(None)
             self.caption.setText(dict((m, tip) for m, _, tip in VIEW_MODES)[self._mode])
+
+    # --- lesion marks -----------------------------------------------------------------------------------------
+
+    def set_marking(self, kind: str | None) -> None:
+        """Clicks and drags on the picture mark `kind` (None: they pan again)."""
+        self.marking.set_kind(kind)
+        self.marks_button.show_kind(kind)
+        if kind is not None and self._mode not in MARKABLE:
+            self.set_mode(ORIGINAL)  # marks are placed on the whole photograph, not the model's crop
+
+    def show_marks(self, marks: tuple[LesionMark, ...]) -> None:
+        self.marks = tuple(marks)
+        self._place_marks()
+
+    def _photo_scale(self) -> float | None:
+        """Picture pixels per photograph pixel for the view shown, or None where marks cannot be placed."""
+        meta = self.record.result.metadata if self.record is not None else None
+        picture = self.view.base.pixmap()
+        if meta is None or picture.isNull() or self._mode not in MARKABLE:
+            return None
+        return picture.width() / meta.original_size[0]
+
+    def _place_marks(self) -> None:
+        scale = self._photo_scale()
+        self.marks_item.setVisible(scale is not None)
+        if scale is not None:
+            self.marks_item.set_marks(self.marks, scale, self.view.base.pixmap().width())
+
+    def _on_marked(self, kind: str, points: list[tuple[float, float]]) -> None:
+        scale = self._photo_scale()
+        meta = self.record.result.metadata if self.record is not None else None
+        if scale is None or meta is None:
+            self.caption.setText("Marks go on the photograph: choose Original, Red-free or Macular grid.")
+            return
+        width, height = meta.original_size
+        photo = tuple((min(max(0.0, x / scale), width - 1.0), min(max(0.0, y / scale), height - 1.0))
+                      for x, y in points)
+        self.markAdded.emit(LesionMark(kind, photo))
 
     def _base(self) -> QImage | None:
         """The picture under the current view (the heat map goes over the model's view, the grid over the original)."""

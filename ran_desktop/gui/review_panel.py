@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
 from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.lesion_marks import LesionMark, counts
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import (
     ACCEPTED,
@@ -53,6 +54,7 @@ class _FormState:
     grades: tuple  # as _form_grades gives them: (None, None) ungradable, _CHOOSE where nothing is chosen
     comment: str
     accepted: Grades | None
+    marks: tuple[LesionMark, ...] = ()
 
 
 def _grade_box(names: tuple[str, ...], keys: str) -> QComboBox:
@@ -69,6 +71,7 @@ def _grade_box(names: tuple[str, ...], keys: str) -> QComboBox:
 
 class ReviewPanel(QWidget):
     decisionRequested = Signal(object)
+    marksChanged = Signal(object)  # the form's lesion marks (saved with the decision), for the picture to draw
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -98,6 +101,14 @@ class ReviewPanel(QWidget):
         self.comment.setToolTip("Optional: kept with the decision and in the audit trail")
         self.comment.setTabChangesFocus(True)
         self.comment.setFixedHeight(self.fontMetrics().lineSpacing() * 4)
+        self.marks: tuple[LesionMark, ...] = ()
+        self.marks_line = QLabel("No lesions marked (the picture's Marks menu).")
+        self.marks_line.setObjectName("marksLine")
+        self.marks_line.setWordWrap(True)
+        self.marks_line.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.remove_mark = QPushButton("Remove last mark")
+        self.remove_mark.setObjectName("removeMark")
+        self.remove_mark.clicked.connect(self.remove_last_mark)
         self.accept_button = QPushButton("Accept the model's grades")
         self.accept_button.setObjectName("acceptModel")
         self.accept_button.setToolTip("Put the model's grades (or the quality gate's 'ungradable') in the form; "
@@ -142,6 +153,8 @@ class ReviewPanel(QWidget):
         layout.addWidget(self.model_line)
         layout.addWidget(self.accept_button)
         layout.addLayout(form)
+        layout.addWidget(self.marks_line)
+        layout.addWidget(self.remove_mark)
         layout.addWidget(self.save_button)
         layout.addWidget(self.problem)
         layout.addWidget(self.state)
@@ -161,10 +174,11 @@ class ReviewPanel(QWidget):
         record = self.record
         if record is None or not self.reviewable:
             return
-        form = _FormState(self._form_grades(), self.comment.toPlainText(), self._accepted)
+        form = _FormState(self._form_grades(), self.comment.toPlainText(), self._accepted, self.marks)
         saved = suggested_grades(record)
         untouched = form.grades == (saved if saved is not None else (_CHOOSE, _CHOOSE)) and \
-            form.comment == (record.decision.comment if record.decision else "")
+            form.comment == (record.decision.comment if record.decision else "") and \
+            form.marks == (record.decision.marks if record.decision else ())
         if untouched:
             self._drafts.pop(record.key, None)
         else:
@@ -201,6 +215,7 @@ class ReviewPanel(QWidget):
         self._set_box(self.dr_box, None)
         self._set_box(self.dme_box, None)
         self.comment.setPlainText("")
+        self._set_marks(record.decision.marks if record is not None and record.decision is not None else ())
         if record is None or not reviewable:
             self.model_line.setText("" if record is None else f"Not screened: {record.result.error}")
             self.state.setText("")
@@ -241,8 +256,27 @@ class ReviewPanel(QWidget):
                 self._set_box(self.dme_box, None if draft.grades[1] == _CHOOSE else draft.grades[1])
             self.comment.setPlainText(draft.comment)
             self._accepted = draft.accepted
+            self._set_marks(draft.marks)
             self.state.setText(f"<b>Draft, not saved:</b> what you set when you were last here. "
                                f"{self.state.text()}")
+
+    # --- lesion marks ------------------------------------------------------------------------------------------
+
+    def add_mark(self, mark: LesionMark) -> None:
+        if self.reviewable:
+            self._set_marks((*self.marks, mark))
+
+    def remove_last_mark(self) -> None:
+        if self.marks:
+            self._set_marks(self.marks[:-1])
+
+    def _set_marks(self, marks: tuple[LesionMark, ...]) -> None:
+        self.marks = tuple(marks)
+        found = counts(self.marks)
+        self.marks_line.setText("Marked: " + ", ".join(f"{n} {kind}" for kind, n in found.items()) if found
+                                else "No lesions marked (the picture's Marks menu).")
+        self.remove_mark.setEnabled(bool(self.marks) and self.reviewable)
+        self.marksChanged.emit(self.marks)
 
     @staticmethod
     def _model_text(record: ImageRecord) -> str:
@@ -324,6 +358,7 @@ class ReviewPanel(QWidget):
             patient_id=(self.patient_id.text().strip() or None) if "patient_id" in missing else None,
             patient_name=(self.patient_name.text().strip() or None) if "patient_name" in missing else None,
             comment=self.comment.toPlainText().strip(),
+            marks=self.marks,
             entry=ACCEPTED if self._accepted is not None and self._form_grades() == self._accepted else GRADED,
             review_mode=self.review_mode,
         )

@@ -30,6 +30,9 @@ class Workspace(QSplitter):
 
         self.detail = DetailPanel(view_mode, heat_opacity)
         self.review = ReviewPanel()
+        # The grader's lesion marks: drawn on the picture, kept (and saved) with the review form's decision.
+        self.detail.markAdded.connect(self.review.add_mark)
+        self.review.marksChanged.connect(self.detail.show_marks)
         review_scroll = QScrollArea()
         review_scroll.setWidgetResizable(True)
         review_scroll.setWidget(self.review)

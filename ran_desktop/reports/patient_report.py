@@ -12,6 +12,7 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, Image, KeepTogether, Paragraph, Spacer, Table
 
+from ran_desktop.engine.records.lesion_marks import legend
 from ran_desktop.engine.records.results import ModelInfo, Status
 from ran_desktop.engine.records.review import ImageRecord, PatientGroup
 from ran_desktop.reports.blocks import header, model_tables, short_warning, warning_box
@@ -187,6 +188,9 @@ def _eye_block(record: ImageRecord, pictures: Pictures, st: Styles, width: float
     parts += [para_parts([("Image quality: ", True), (quality_text(record), False)], st.body), Spacer(1, 1.5 * mm)]
     if record.status is not Status.ERROR:
         parts.append(_grades_table(record, st, width))
+    if record.decision is not None and record.decision.marks:
+        parts.append(para_parts([("Grader's lesion marks on the photograph: ", True),
+                                 (legend(record.decision.marks) + ".", False)], style("marks", 8.2, space_before=3)))
     if record.gradings:  # who decided what at each stage of second grading; the last one settled the grades
         parts.append(para_parts([("Second grading: ", True),
                                  ("; ".join(g.words() for g in record.gradings) + ".", False)],

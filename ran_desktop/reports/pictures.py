@@ -27,6 +27,7 @@ from ran_desktop.engine.imaging.preprocess import (
     preprocess,
 )
 from ran_desktop.engine.imaging.views import HEAT_OPACITY
+from ran_desktop.engine.records.lesion_drawing import draw_marks
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.reports.facts import grade_label
@@ -67,7 +68,9 @@ def record_pictures(record: ImageRecord, model: LoadedModel | None, opacity: flo
     photo = image.pixels
     pre = preprocess(photo, settings)
     box = _retina_box(pre.fov, photo.shape[1], photo.shape[0])
-    photo_jpeg = _jpeg(_crop(photo, box))
+    marks = record.decision.marks if record.decision is not None else ()
+    marked = draw_marks(photo, marks, photo.shape[1] / image.metadata.original_size[0]) if marks else photo
+    photo_jpeg = _jpeg(_crop(marked, box))  # the grader's lesion marks on the photograph; the heat map stays clean
 
     if record.status is not Status.SCREENED or record.result.dr_probs is None:
         return Pictures(photo_jpeg, None, "", "No heat map: the model does not grade an ungradable image.")

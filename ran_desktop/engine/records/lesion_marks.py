@@ -17,6 +17,8 @@ KINDS = (MICROANEURYSM, HAEMORRHAGE, EXUDATE, COTTON_WOOL, NEW_VESSELS, LASER_SC
 # Colours the app and the reports draw each kind in (RGB), told apart on a red-orange fundus and in red-free.
 COLOURS = {MICROANEURYSM: (255, 235, 59), HAEMORRHAGE: (0, 229, 255), EXUDATE: (124, 77, 255),
            COTTON_WOOL: (255, 255, 255), NEW_VESSELS: (118, 255, 3), LASER_SCAR: (255, 64, 129)}
+COLOUR_NAMES = {MICROANEURYSM: "yellow", HAEMORRHAGE: "cyan", EXUDATE: "violet", COTTON_WOOL: "white",
+                NEW_VESSELS: "green", LASER_SCAR: "pink"}
 POINT_RADIUS_SHARE = 0.004  # a point mark's disc, as a share of the photograph's width (about 17 px at 4288)
 
 Point = tuple[float, float]
@@ -59,6 +61,11 @@ def counts(marks: tuple[LesionMark, ...]) -> dict[str, int]:
     """How many marks of each kind, in KINDS order, kinds without marks left out (for reports)."""
     found = {kind: sum(m.kind == kind for m in marks) for kind in KINDS}
     return {kind: n for kind, n in found.items() if n}
+
+
+def legend(marks: tuple[LesionMark, ...]) -> str:
+    """'2 microaneurysms (yellow), 1 haemorrhage (cyan)': what a report says beside the marked photograph."""
+    return ", ".join(f"{n} {kind}{'s' if n > 1 else ''} ({COLOUR_NAMES[kind]})" for kind, n in counts(marks).items())
 
 
 def mark_rows(key: str, path: str, marks: tuple[LesionMark, ...]) -> list[dict[str, object]]:

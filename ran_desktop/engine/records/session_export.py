@@ -10,8 +10,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ran_desktop.engine.records.results import CSV_COLUMNS, Status, result_row, write_rows
 from ran_desktop.engine.records.lesion_marks import MARK_COLUMNS, counts, mark_rows
+from ran_desktop.engine.records.results import CSV_COLUMNS, Status, result_row, write_rows
 from ran_desktop.engine.records.review import ImageRecord
 
 REVIEW_COLUMNS = [

@@ -1,0 +1,79 @@
+"""Marking lesions in the window: a click marks a point and a drag an outline, in the photograph's own pixels; the
+marks are drawn, saved with the decision (audited), come back when the image is shown again, and appear in the
+patient's report."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from gui_helpers import TIMEOUT_MS, wait_idle
+from PySide6.QtCore import QPoint, QPointF, Qt
+from PySide6.QtTest import QTest
+from pypdf import PdfReader
+
+from ran_desktop.engine.imaging.views import ORIGINAL
+from ran_desktop.gui.view_modes import GRADCAM
+from ran_desktop.engine.records.lesion_marks import HAEMORRHAGE, MICROANEURYSM
+from ran_desktop.engine.records.review import group_by_patient
+from ran_desktop.reports import ReportContext, build_patient_report
+
+
+def _screen_point(view, x: float, y: float) -> QPoint:
+    return view.mapFromScene(QPointF(x, y))
+
+
+def test_marks_are_drawn_saved_with_the_decision_and_reported(open_window, sample_path, qtbot):
+    window = open_window([sample_path])
+    wait_idle(qtbot, window, 1)
+    detail, review = window.workspace.detail, window.workspace.review
+    qtbot.waitUntil(lambda: ORIGINAL in detail.images, timeout=TIMEOUT_MS)
+    record = window.results.record(0)
+    width, height = record.result.metadata.original_size
+
+    detail.set_mode(GRADCAM)
+    detail.marks_button.kind_actions[MICROANEURYSM].trigger()
+    assert detail.mode == ORIGINAL  # marks go on the whole photograph, not the model's crop
+    view = detail.view
+    picture = view.base.pixmap()
+    scale = picture.width() / width
+    QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                     _screen_point(view, picture.width() * 0.4, picture.height() * 0.5))
+    assert len(review.marks) == 1 and review.marks[0].kind == MICROANEURYSM
+    x, y = review.marks[0].points[0]
+    assert x == pytest.approx(picture.width() * 0.4 / scale, abs=2 / scale)
+    assert y == pytest.approx(picture.height() * 0.5 / scale, abs=2 / scale)
+
+    detail.marks_button.kind_actions[HAEMORRHAGE].trigger()
+    corners = [(0.6, 0.3), (0.7, 0.3), (0.7, 0.4), (0.6, 0.4)]
+    first = _screen_point(view, picture.width() * corners[0][0], picture.height() * corners[0][1])
+    QTest.mousePress(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, first)
+    for (ax, ay), (bx, by) in zip(corners, corners[1:] + corners[:1], strict=True):  # round the square, in steps
+        for t in np.linspace(0.2, 1.0, 4):
+            QTest.mouseMove(view.viewport(), _screen_point(view, picture.width() * (ax + t * (bx - ax)),
+                                                           picture.height() * (ay + t * (by - ay))))
+    QTest.mouseRelease(view.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier,
+                       _screen_point(view, picture.width() * corners[0][0], picture.height() * corners[0][1]))
+    assert [m.kind for m in review.marks] == [MICROANEURYSM, HAEMORRHAGE]
+    outline = np.array(review.marks[1].points)
+    assert review.marks[1].shape == "outline" and len(outline) >= 3
+    assert outline[:, 0].min() == pytest.approx(width * 0.6, rel=0.03) and outline[:, 0].max() == pytest.approx(
+        width * 0.7, rel=0.03)
+    assert detail.marks_item.marks == review.marks and detail.marks_item.isVisible()
+    assert "1 microaneurysm" in review.marks_line.text() and "1 haemorrhage" in review.marks_line.text()
+
+    detail.marks_button.kind_actions[None].trigger()  # back to panning
+    review.set_grades(2, 0)
+    review.submit()
+    stored = window.storage.decision(record.image_id)
+    assert [m.kind for m in stored.marks] == [MICROANEURYSM, HAEMORRHAGE]
+    assert window.storage.audit_trail(record.image_id)[-1].new.marks == stored.marks
+
+    window.select_key(record.key)  # shown again: the saved marks are back on the picture
+    qtbot.waitUntil(lambda: len(detail.marks_item.marks) == 2, timeout=TIMEOUT_MS)
+
+    records = window.storage.load_session(window.session_id)
+    pdf = build_patient_report(group_by_patient(records)[0], ReportContext.for_model(window.controller.loaded))
+    text = " ".join(" ".join((page.extract_text() or "").split()) for page in PdfReader(io.BytesIO(pdf)).pages)
+    assert "Grader's lesion marks on the photograph: 1 microaneurysm (yellow), 1 haemorrhage (cyan)." in text
