@@ -9,14 +9,14 @@ import io
 import numpy as np
 import pytest
 from gui_helpers import TIMEOUT_MS, wait_idle
+from pypdf import PdfReader
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
-from pypdf import PdfReader
 
 from ran_desktop.engine.imaging.views import ORIGINAL
-from ran_desktop.gui.view_modes import GRADCAM
 from ran_desktop.engine.records.lesion_marks import HAEMORRHAGE, MICROANEURYSM
 from ran_desktop.engine.records.review import group_by_patient
+from ran_desktop.gui.view_modes import GRADCAM
 from ran_desktop.reports import ReportContext, build_patient_report
 
 
