@@ -146,6 +146,28 @@ def shoot_fine_tune(window, tmp: Path, save, wait_for, settle) -> None:
     models.close()
 
 
+def shoot_marks(window, save, wait_for) -> None:
+    """A grader's marks on the right eye of P-0042: microaneurysms clicked, a haemorrhage outlined, an exudate."""
+    from ran_desktop.engine.imaging.views import ORIGINAL
+    from ran_desktop.engine.records.lesion_marks import EXUDATE, HAEMORRHAGE, MICROANEURYSM, LesionMark
+
+    record = next(r for r in window.results.records() if r.result.path.name == "P-0042_right.dcm")
+    window.select_key(record.key)
+    detail = window.workspace.detail
+    wait_for(lambda: ORIGINAL in detail.images, "the photograph to mark")
+    detail.set_mode(ORIGINAL)
+    width, height = record.result.metadata.original_size
+    review = window.workspace.review
+    for fx, fy in ((0.42, 0.40), (0.58, 0.62), (0.63, 0.35)):
+        review.add_mark(LesionMark(MICROANEURYSM, ((width * fx, height * fy),)))
+    review.add_mark(LesionMark(HAEMORRHAGE, tuple((width * (0.30 + dx), height * (0.55 + dy))
+                                                  for dx, dy in ((0, 0), (0.05, -0.01), (0.06, 0.04), (0.01, 0.05)))))
+    review.add_mark(LesionMark(EXUDATE, ((width * 0.70, height * 0.52),)))
+    detail.marks_button.kind_actions[MICROANEURYSM].trigger()
+    save(window, "lesion-marks")
+    detail.marks_button.kind_actions[None].trigger()
+
+
 def shoot_second_grading(window, width: int, height: int, save, wait_for) -> None:
     """Three demo images through second grading (one settled by agreement, one by arbitration, one waiting for the
     arbitrator), then the arbitration screen as the lead grader sees it, and the graders' table."""
@@ -285,6 +307,7 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     display.reset()
     window.workspace.detail.set_mode(GRADCAM)
 
+    shoot_marks(window, save, wait_for)
     window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
     window.workspace.patients.refresh(window.results.records())
     save(window, "patients")

@@ -10,6 +10,7 @@ from PySide6 import QtWidgets
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QApplication, QMainWindow, QMenu
 
+from ran_desktop.engine.records.lesion_marks import KINDS
 from ran_desktop.gui.view_modes import VIEW_MODES
 
 
@@ -49,6 +50,7 @@ class WindowActions:
     dr_grades: list[QAction] = field(default_factory=list)
     dme_grades: list[QAction] = field(default_factory=list)
     view_modes: list[QAction] = field(default_factory=list)
+    marking: list[QAction] = field(default_factory=list)  # View > Mark lesions: pan, then one per kind
     # (action, QStyle.StandardPixmap name): the menus' icons, drawn by load_icons once the window is up
     icons: list[tuple[QAction, str]] = field(default_factory=list)
 
@@ -160,6 +162,10 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
         )
     for i, (mode, label, tip) in enumerate(VIEW_MODES, start=1):
         actions.view_modes.append(_action(window, label, partial(h["view_mode"], mode), (f"Ctrl+{i}",), tip))
+    for kind in (None, *KINDS):
+        actions.marking.append(_action(window, "Pan (no marking)" if kind is None else f"Mark {kind}s",
+                                       partial(h["mark_kind"], kind), ("Ctrl+Shift+M",) if kind is None else (),
+                                       "Click a point or drag an outline on the photograph"))
     return actions
 
 
@@ -219,6 +225,9 @@ def build_menus(window: QMainWindow, a: WindowActions) -> None:
     view.addSeparator()
     for action in (a.zoom_in, a.zoom_out, a.fit, a.magnifier, a.display):
         view.addAction(action)
+    marks = view.addMenu("Mark &lesions")
+    for action in a.marking:
+        marks.addAction(action)
 
     help_menu = bar.addMenu("&Help")
     help_menu.addAction(a.shortcuts)

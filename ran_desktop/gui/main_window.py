@@ -300,6 +300,7 @@ class MainWindow(QMainWindow):
             "zoom_out": ws(lambda w: w.detail.view.zoom_out()), "fit": ws(lambda w: w.detail.view.fit()),
             "magnifier": ws(lambda w: w.detail.view.set_magnifier(self.commands.magnifier.isChecked())),
             "display": ws(lambda w: w.detail.display_button.open_over(w.detail.view)),
+            "mark_kind": ws(lambda w, kind: w.detail.set_marking(kind)),
             "shortcuts": self.show_shortcuts, "about": self.show_about, "performance": self.performance_dialog,
             "finetune": self.finetune_dialog, "models": self.models_dialog,
             "second_grading": self.second_grading_dialog,

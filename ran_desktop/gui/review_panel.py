@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
 from ran_desktop.engine.imaging.loading import Eye
-from ran_desktop.engine.records.lesion_marks import LesionMark, counts
+from ran_desktop.engine.records.lesion_marks import LesionMark, legend
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import (
     ACCEPTED,
@@ -102,7 +102,7 @@ class ReviewPanel(QWidget):
         self.comment.setTabChangesFocus(True)
         self.comment.setFixedHeight(self.fontMetrics().lineSpacing() * 4)
         self.marks: tuple[LesionMark, ...] = ()
-        self.marks_line = QLabel("No lesions marked (the picture's Marks menu).")
+        self.marks_line = QLabel("No lesions marked (View > Mark lesions).")
         self.marks_line.setObjectName("marksLine")
         self.marks_line.setWordWrap(True)
         self.marks_line.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -272,9 +272,8 @@ class ReviewPanel(QWidget):
 
     def _set_marks(self, marks: tuple[LesionMark, ...]) -> None:
         self.marks = tuple(marks)
-        found = counts(self.marks)
-        self.marks_line.setText("Marked: " + ", ".join(f"{n} {kind}" for kind, n in found.items()) if found
-                                else "No lesions marked (the picture's Marks menu).")
+        self.marks_line.setText("Marked: " + legend(self.marks, colours=False) if self.marks
+                                else "No lesions marked (View > Mark lesions).")
         self.remove_mark.setEnabled(bool(self.marks) and self.reviewable)
         self.marksChanged.emit(self.marks)
 

@@ -63,9 +63,10 @@ def counts(marks: tuple[LesionMark, ...]) -> dict[str, int]:
     return {kind: n for kind, n in found.items() if n}
 
 
-def legend(marks: tuple[LesionMark, ...]) -> str:
+def legend(marks: tuple[LesionMark, ...], colours: bool = True) -> str:
     """'2 microaneurysms (yellow), 1 haemorrhage (cyan)': what a report says beside the marked photograph."""
-    return ", ".join(f"{n} {kind}{'s' if n > 1 else ''} ({COLOUR_NAMES[kind]})" for kind, n in counts(marks).items())
+    return ", ".join(f"{n} {kind}{'s' if n > 1 else ''}" + (f" ({COLOUR_NAMES[kind]})" if colours else "")
+                     for kind, n in counts(marks).items())
 
 
 def mark_rows(key: str, path: str, marks: tuple[LesionMark, ...]) -> list[dict[str, object]]:
