@@ -104,6 +104,7 @@ class DetailPanel(QWidget):
     heatRequested = Signal(str, object)
     opacityChanged = Signal(int)
     markAdded = Signal(object)  # a LesionMark the grader drew, in the photograph's own pixels
+    gridMoved = Signal(object)  # where the grader put the macular grid's centre, in the photograph's own pixels
 
     def __init__(self, mode: str = GRADCAM, opacity: int = round(HEAT_OPACITY * 100), parent: QWidget | None = None):
         super().__init__(parent)
@@ -113,6 +114,7 @@ class DetailPanel(QWidget):
         self._heat: QImage | None = None
         self._heat_caption = ""
         self.grid: MacularGrid | None = None  # the macular grid on the photograph (its MACULA view), movable
+        self._saved_fovea: tuple[float, float] | None = None  # the grid's centre in the grader's decision
         self._mode = mode if mode in {m for m, _, _ in VIEW_MODES} else GRADCAM
         self.review_mode = OPEN  # BLIND: no probabilities or heat map before the grader's decision
 
@@ -296,6 +298,8 @@ class DetailPanel(QWidget):
         """Facts at once (from the stored result); pictures follow from the worker."""
         same = self.record is not None and self.record.key == record.key
         self.record = record
+        if not same:
+            self._saved_fovea = None  # the review form hands over this image's, if its decision has one
         self.title.setText(f"<b>{display.file_text(record)}</b> · {display.EYE_TEXT[record.eye]} · "
                            f"{display.patient_text(record)}")
         self.title.setToolTip(str(record.result.path))
@@ -327,10 +331,36 @@ class DetailPanel(QWidget):
             return
         self._images = images
         self.grid = grid
+        self._apply_saved_fovea()
         self._render(fit=True)
 
+    def _picture_scale(self) -> float | None:
+        """Preview pixels per photograph pixel (the grid is placed on the preview of the whole photograph)."""
+        meta = self.record.result.metadata if self.record is not None else None
+        original = self._images.get(ORIGINAL)
+        if meta is None or original is None or original.isNull():
+            return None
+        return original.width() / meta.original_size[0]
+
+    def show_fovea(self, fovea: tuple[float, float] | None) -> None:
+        """The grid's centre as the grader saved it (photograph pixels), or None: where the engine found it."""
+        self._saved_fovea = fovea
+        if self._apply_saved_fovea() and self._mode == MACULA:
+            self._render(fit=False)
+
+    def _apply_saved_fovea(self) -> bool:
+        scale = self._picture_scale()
+        if self._saved_fovea is None or self.grid is None or scale is None:
+            return False
+        x, y = self._saved_fovea
+        self.grid = self.grid.moved_to((x * scale, y * scale))
+        return True
+
     def _grid_moved(self, grid: MacularGrid) -> None:
-        self.grid = grid  # where the grader put it: kept while this image is shown
+        self.grid = grid  # where the grader put it: kept while this image is shown, and saved with the decision
+        scale = self._picture_scale()
+        if scale is not None:
+            self.gridMoved.emit((grid.fovea[0] / scale, grid.fovea[1] / scale))
 
     def show_preview_failed(self, key: str, message: str) -> None:
         if self.record is not None and key == self.record.key:

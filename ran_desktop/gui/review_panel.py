@@ -55,6 +55,7 @@ class _FormState:
     comment: str
     accepted: Grades | None
     marks: tuple[LesionMark, ...] = ()
+    fovea: tuple[float, float] | None = None
 
 
 def _grade_box(names: tuple[str, ...], keys: str) -> QComboBox:
@@ -72,6 +73,7 @@ def _grade_box(names: tuple[str, ...], keys: str) -> QComboBox:
 class ReviewPanel(QWidget):
     decisionRequested = Signal(object)
     marksChanged = Signal(object)  # the form's lesion marks (saved with the decision), for the picture to draw
+    foveaChanged = Signal(object)  # the macular grid's centre the form holds (photograph pixels), or None
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -102,6 +104,7 @@ class ReviewPanel(QWidget):
         self.comment.setTabChangesFocus(True)
         self.comment.setFixedHeight(self.fontMetrics().lineSpacing() * 4)
         self.marks: tuple[LesionMark, ...] = ()
+        self.fovea: tuple[float, float] | None = None
         self.marks_line = QLabel("No lesions marked (View > Mark lesions).")
         self.marks_line.setObjectName("marksLine")
         self.marks_line.setWordWrap(True)
@@ -174,11 +177,12 @@ class ReviewPanel(QWidget):
         record = self.record
         if record is None or not self.reviewable:
             return
-        form = _FormState(self._form_grades(), self.comment.toPlainText(), self._accepted, self.marks)
+        form = _FormState(self._form_grades(), self.comment.toPlainText(), self._accepted, self.marks, self.fovea)
         saved = suggested_grades(record)
         untouched = form.grades == (saved if saved is not None else (_CHOOSE, _CHOOSE)) and \
             form.comment == (record.decision.comment if record.decision else "") and \
-            form.marks == (record.decision.marks if record.decision else ())
+            form.marks == (record.decision.marks if record.decision else ()) and \
+            form.fovea == (record.decision.fovea if record.decision else None)
         if untouched:
             self._drafts.pop(record.key, None)
         else:
@@ -216,6 +220,7 @@ class ReviewPanel(QWidget):
         self._set_box(self.dme_box, None)
         self.comment.setPlainText("")
         self._set_marks(record.decision.marks if record is not None and record.decision is not None else ())
+        self._set_fovea(record.decision.fovea if record is not None and record.decision is not None else None)
         if record is None or not reviewable:
             self.model_line.setText("" if record is None else f"Not screened: {record.result.error}")
             self.state.setText("")
@@ -257,6 +262,7 @@ class ReviewPanel(QWidget):
             self.comment.setPlainText(draft.comment)
             self._accepted = draft.accepted
             self._set_marks(draft.marks)
+            self._set_fovea(draft.fovea)
             self.state.setText(f"<b>Draft, not saved:</b> what you set when you were last here. "
                                f"{self.state.text()}")
 
@@ -265,6 +271,15 @@ class ReviewPanel(QWidget):
     def add_mark(self, mark: LesionMark) -> None:
         if self.reviewable:
             self._set_marks((*self.marks, mark))
+
+    def set_fovea(self, fovea: tuple[float, float]) -> None:
+        """The grader moved the macular grid: its centre is saved with the decision."""
+        if self.reviewable:
+            self.fovea = (round(fovea[0], 1), round(fovea[1], 1))
+
+    def _set_fovea(self, fovea: tuple[float, float] | None) -> None:
+        self.fovea = fovea
+        self.foveaChanged.emit(fovea)
 
     def remove_last_mark(self) -> None:
         if self.marks:
@@ -358,6 +373,7 @@ class ReviewPanel(QWidget):
             patient_name=(self.patient_name.text().strip() or None) if "patient_name" in missing else None,
             comment=self.comment.toPlainText().strip(),
             marks=self.marks,
+            fovea=self.fovea,
             entry=ACCEPTED if self._accepted is not None and self._form_grades() == self._accepted else GRADED,
             review_mode=self.review_mode,
         )

@@ -33,6 +33,8 @@ class Workspace(QSplitter):
         # The grader's lesion marks: drawn on the picture, kept (and saved) with the review form's decision.
         self.detail.markAdded.connect(self.review.add_mark)
         self.review.marksChanged.connect(self.detail.show_marks)
+        self.detail.gridMoved.connect(self.review.set_fovea)  # the macular grid as the grader placed it
+        self.review.foveaChanged.connect(self.detail.show_fovea)
         review_scroll = QScrollArea()
         review_scroll.setWidgetResizable(True)
         review_scroll.setWidget(self.review)

@@ -78,3 +78,31 @@ def test_marks_are_drawn_saved_with_the_decision_and_reported(open_window, sampl
     pdf = build_patient_report(group_by_patient(records)[0], ReportContext.for_model(window.controller.loaded))
     text = " ".join(" ".join((page.extract_text() or "").split()) for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "Grader's lesion marks on the photograph: 1 microaneurysm (yellow), 1 haemorrhage (cyan)." in text
+
+
+def test_the_macular_grid_where_the_grader_put_it_is_saved_with_the_decision(open_window, sample_path, qtbot):
+    from ran_desktop.engine.imaging.views import MACULA
+
+    window = open_window([sample_path])
+    wait_idle(qtbot, window, 1)
+    detail, review = window.workspace.detail, window.workspace.review
+    record = window.results.record(0)
+    qtbot.waitUntil(lambda: detail.grid is not None, timeout=TIMEOUT_MS)
+    detail.set_mode(MACULA)
+    item = detail.view.grid_item
+    scale = detail.images[ORIGINAL].width() / record.result.metadata.original_size[0]
+    found = detail.grid.fovea
+    item.moveBy(40, -25)  # as a drag moves it: the item reports where it went
+    assert review.fovea == pytest.approx(((found[0] + 40) / scale, (found[1] - 25) / scale), abs=0.1)
+    review.set_grades(1, 0)
+    review.submit()
+    saved = window.storage.decision(record.image_id).fovea
+    assert saved == pytest.approx(((found[0] + 40) / scale, (found[1] - 25) / scale), abs=0.1)
+    window.close()
+
+    again = open_window()  # another day: the grid is where the grader left it
+    qtbot.waitUntil(lambda: again.results.rowCount() == 1, timeout=TIMEOUT_MS)
+    again.select_key(record.key)
+    shown = again.workspace.detail
+    qtbot.waitUntil(lambda: shown.grid is not None and shown.grid.fovea != found, timeout=TIMEOUT_MS)
+    assert shown.grid.fovea == pytest.approx((found[0] + 40, found[1] - 25), abs=0.2)

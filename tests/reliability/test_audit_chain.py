@@ -84,6 +84,7 @@ def test_a_database_from_before_the_chain_is_chained_on_upgrade(decided):
         for table in ("claims", "gradings", "qa"):  # tables that came after schema 4
             db.execute(f"DROP TABLE {table}")
         db.execute("ALTER TABLE decisions DROP COLUMN marks")
+        db.execute("ALTER TABLE decisions DROP COLUMN fovea")
         db.execute("DROP TABLE alembic_version")  # as an app before Alembic left it
         db.execute("UPDATE schema_version SET version = 4")
     with Storage(data / DATABASE_NAME) as store:

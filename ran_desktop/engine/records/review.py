@@ -55,6 +55,7 @@ class GraderDecision:
     entry: str = GRADED  # how the grades got into the form (ENTRIES); decisions made before it: GRADED
     review_mode: str = ""  # the clinic's review mode when it was made (REVIEW_MODES); "" before it was recorded
     marks: tuple[LesionMark, ...] = ()  # where the grader saw lesions (lesion_marks.py), in the photograph's pixels
+    fovea: tuple[float, float] | None = None  # where the grader moved the macular grid's centre (photograph's pixels)
 
     def __post_init__(self) -> None:
         if (self.dr_grade is None) != (self.dme_grade is None):
@@ -88,6 +89,7 @@ class GraderDecision:
             "entry": self.entry,
             "review_mode": self.review_mode,
             "marks": marks_to_list(self.marks),
+            "fovea": list(self.fovea) if self.fovea is not None else None,
         }
 
     @classmethod
@@ -106,6 +108,7 @@ class GraderDecision:
             entry=data.get("entry") or GRADED,
             review_mode=data.get("review_mode") or "",
             marks=marks_from_list(data.get("marks")),
+            fovea=(float(data["fovea"][0]), float(data["fovea"][1])) if data.get("fovea") else None,
         )
 
 

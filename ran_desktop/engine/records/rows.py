@@ -90,6 +90,7 @@ def decision_from_row(row: Row, prefix: str = "") -> GraderDecision:
         entry=col("entry"),
         review_mode=col("review_mode"),
         marks=marks_from_list(json.loads(marks)) if (marks := col("marks")) else (),
+        fovea=(float(at[0]), float(at[1])) if (fovea := col("fovea")) and (at := json.loads(fovea)) else None,
     )
 
 

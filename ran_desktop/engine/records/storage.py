@@ -417,6 +417,7 @@ class Storage:
         else:
             row = {name: value for name, value in decision.to_dict().items() if name in decisions.c}
             row["marks"] = to_json(row["marks"]) if row["marks"] else None
+            row["fovea"] = to_json(row["fovea"]) if row["fovea"] else None
             if previous is None:
                 db.execute(insert(decisions).values(image_id=image_id, **row))
             else:

@@ -74,6 +74,7 @@ decisions = Table(
     Column("entry", Text, nullable=False, server_default="graded"),
     Column("review_mode", Text, nullable=False, server_default=""),
     Column("marks", Text),  # the grader's lesion marks, JSON (lesion_marks.py); NULL: none
+    Column("fovea", Text),  # where the grader put the macular grid's centre, JSON [x, y]; NULL: where it was found
 )
 
 audit = Table(
@@ -137,7 +138,7 @@ qa = Table(
 )
 
 DECISION_COLUMNS = ("dr_grade", "dme_grade", "eye", "patient_id", "patient_name", "comment", "kind", "grader",
-                    "decided_at", "entry", "review_mode", "marks")
+                    "decided_at", "entry", "review_mode", "marks", "fovea")
 
 HEAD_REVISION = "0009"  # the newest revision in migrations/versions (a test holds the two together)
 LEGACY_MARK = 7  # what `schema_version` says since Alembic keeps the schema: apps before it refuse the database

@@ -1,4 +1,5 @@
-"""Schema 9: the grader's lesion marks, saved with the decision (lesion_marks.py)."""
+"""Schema 9: the grader's lesion marks and, where the grader moved it, the macular grid's centre, saved with the
+decision (lesion_marks.py)."""
 
 import sqlalchemy as sa
 from alembic import op
@@ -11,3 +12,4 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column("decisions", sa.Column("marks", sa.Text))
+    op.add_column("decisions", sa.Column("fovea", sa.Text))
