@@ -1,9 +1,12 @@
 """The grader's form for the selected image: DR and DME grade (or ungradable), eye and patient where the file had
-none, a comment, and one button that stores the decision.
+none, a comment, the lesion marks and grid position drawn on the picture, and one button that stores the decision.
 
 The form emits a draft; the window adds who and when and stores it. It starts empty (or with the grader's own
 earlier decision): the model's grades go in only when the grader asks, with "Accept the model's grades" (A), and
 the decision then records that it was accepted (see engine.records.review).
+
+Long because everything a decision holds is kept, drafted per image and restored in this one form, so what is
+saved is exactly what the grader sees in it.
 """
 
 from __future__ import annotations
