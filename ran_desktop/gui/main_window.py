@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -99,16 +98,12 @@ class MainWindow(QMainWindow):
         self.setObjectName("mainWindow")
         self.setWindowTitle("RAN Screening")
         self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
-        # The session database is prepared (created or migrated, checked for damage, the session chosen) in a
-        # thread while the widgets are built: that is mostly waiting for the disk (a new database is synced to it
-        # several times), which sqlite does without holding the interpreter lock.
         self.settings = AppSettings(self.data_dir)
-        opener = ThreadPoolExecutor(max_workers=1, thread_name_prefix="ran-open-database")
-        # The session database: this computer's file, or the server RAN_DATABASE_URL or the settings name.
+        # The session database: this computer's file, or the server RAN_DATABASE_URL or the settings name. It is
+        # opened by open_database(), after the window's first paint (launch() does both): opening it loads the
+        # database layer (SQLAlchemy), which the empty window does not need to appear.
         self.database = resolve(self.data_dir, self.settings.database_url)
-        prepared = opener.submit(_prepare_storage, self.data_dir, self.database,
-                                 self.settings.last_session(self.settings.grader_name))
-        opener.shutdown(wait=False)
+        self._models_folder = models_folder
         self.reporter = reporter or CrashReporter(self)
         self.reporter.window = self
         self.results = ResultsTableModel(self)
@@ -120,22 +115,38 @@ class MainWindow(QMainWindow):
         self._painted = False
         self._load_after_paint = False
         self._settled = False  # what waits for the first paint has been done
+        self._database_open = False
 
         self._build_widgets()
+        self.commands = build_actions(self, self._handlers())  # not `actions`: QWidget.actions() exists
+        build_menus(self, self.commands)
+        for command in (self.commands.report_current, self.commands.report_selected, self.commands.report_batch):
+            command.setEnabled(False)  # until the report exporter, built with the workspace, says otherwise
+        self._restore_window_state()
+
+    @property
+    def painted(self) -> bool:
+        """Whether the window has been drawn once (launch() opens the database after that)."""
+        return self._painted
+
+    def open_database(self) -> None:
+        """Open the session database (created or migrated, checked for damage, the session chosen) and everything
+        that works on it, and list the session. StorageError where it cannot be used (the window is deleted)."""
         try:
-            set_aside, session_id = prepared.result()
+            set_aside, session_id = _prepare_storage(self.data_dir, self.database,
+                                                     self.settings.last_session(self.settings.grader_name))
         except StorageError:
             # Delete the half-built window now. Left to the garbage collector, its widgets would be destroyed at
             # some arbitrary later moment, possibly while Qt holds a lock, which deadlocked a later window's start.
+            self._closed = True
             shiboken6.delete(self)
             raise
-        # The window's own connection (a connection belongs to the thread that opened it); checked a moment ago.
-        self.storage = records.storage.Storage(self.database)
+        self.storage = records.storage.Storage(self.database)  # the window's own connection
         self.storage.set_aside = set_aside
         self.review_session = ReviewSession(self.storage, session_id)
         self.review_session.second_grading = self.settings.second_grading
         self.settings.remember_session(self.settings.grader_name, self.session_id)
-        self.controller = ScreeningController(self.database, self.session_id, models_folder or models_dir(),
+        self.controller = ScreeningController(self.database, self.session_id, self._models_folder or models_dir(),
                                               self.settings.device_request, self, data_dir=self.data_dir)
         self.controller.chosen_bundle = self.settings.model_bundle
         self.worklist = Worklist(self.results, self.proxy, lambda: self.workspace, lambda: self._workspace, self.status)
@@ -147,14 +158,9 @@ class MainWindow(QMainWindow):
                                      lambda: self._workspace, self.status, self)
         self.feedback = ScreeningFeedback(self, self.status, self.banner, self.empty, self.results, self.storage,
                                           self.review_session, self.controller, self.reporter)
-        self.commands = build_actions(self, self._handlers())  # not `actions`: QWidget.actions() exists
-        build_menus(self, self.commands)
         self._connect()
-        for command in (self.commands.report_current, self.commands.report_selected, self.commands.report_batch):
-            command.setEnabled(False)  # until the report exporter, built with the workspace, says otherwise
         self.results.set_records(self.sessions.load(self.session_id))
         self._after_rows_changed()
-        self._restore_window_state()
         self.setAcceptDrops(True)
         if self.storage.set_aside is not None:
             # Once the window is up, so the message has a parent.
@@ -162,6 +168,9 @@ class MainWindow(QMainWindow):
         # The audit trail's chain is checked off the start path: it grows with every decision ever saved.
         self._audit_runner = TaskRunner("ran-audit-check", 1, self)
         self._audit_runner.submit(_audit_problems, self.database, on_done=self.sessions.tell_audit_broken)
+        self._database_open = True
+        if self._painted:
+            QTimer.singleShot(0, self._after_first_paint)  # what waited for the paint and for the database
 
     def start(self) -> None:
         """Begin loading the model in the background (call after show(): the window comes first).
@@ -289,13 +298,15 @@ class MainWindow(QMainWindow):
         ws = self._in_workspace
         return {
             "open_files": self.open_files, "open_folder": self.open_folder, "try_sample": self.try_sample,
-            "export": self.sessions.ask_export, "new_session": self.sessions.ask_new, "settings": self.settings_dialog,
-            "sessions": self.sessions.choose,
+            # The flows exist once the database is open (after the first paint); the menus are there before.
+            "export": lambda: self.sessions.ask_export(), "new_session": lambda: self.sessions.ask_new(),
+            "settings": self.settings_dialog, "sessions": lambda: self.sessions.choose(),
             "quit": self.close, "cancel": self.cancel_screening, "next_image": lambda: self.move_selection(1),
             "previous_image": lambda: self.move_selection(-1), "confirm": ws(lambda w: w.review.submit()),
             "ungradable": ws(lambda w: w.review.toggle_ungradable()),
             "accept_model": ws(lambda w: w.review.accept_model()),
-            "undo_decision": self.decisions.undo_last, "not_reviewed": self.decisions.set_current_not_reviewed,
+            "undo_decision": lambda: self.decisions.undo_last(),
+            "not_reviewed": lambda: self.decisions.set_current_not_reviewed(),
             "zoom_in": ws(lambda w: w.detail.view.zoom_in()),
             "zoom_out": ws(lambda w: w.detail.view.zoom_out()), "fit": ws(lambda w: w.detail.view.fit()),
             "magnifier": ws(lambda w: w.detail.view.set_magnifier(self.commands.magnifier.isChecked())),
@@ -587,8 +598,8 @@ class MainWindow(QMainWindow):
             QTimer.singleShot(0, self._after_first_paint)
 
     def _after_first_paint(self) -> None:
-        if self._closed or self._settled:
-            return  # the fallback timer after start(), once the paint has done this
+        if self._closed or self._settled or not self._database_open:
+            return  # the fallback timer after start(), once the paint has done this; or open_database calls again
         self._settled = True
         load_icons(self.commands)
         self.workspace  # noqa: B018 (the property builds it)
@@ -601,9 +612,12 @@ class MainWindow(QMainWindow):
             event.accept()
             return
         self._closed = True
-        self.sessions.closed = True
         self.settings.set_window_state("geometry", self.saveGeometry())
         self.settings.set_window_state("state", self.saveState())
+        if not self._database_open:  # closed before its database was opened: nothing else was started
+            event.accept()
+            return
+        self.sessions.closed = True
         if self._workspace is not None:  # else what was saved last time stays
             for name, target in self._workspace.remembered_layout():
                 self.settings.set_window_state(name, target.saveState())

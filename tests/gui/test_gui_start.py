@@ -30,6 +30,7 @@ def _window_imports(data: Path, models: Path, quit_after_ms: int, heavy: list[st
         "from ran_desktop.gui.main_window import MainWindow\n"
         "window = MainWindow(Path(sys.argv[1]), Path(sys.argv[2]))\n"
         "window.show()\n"
+        "window.open_database()\n"
         f"QTimer.singleShot({quit_after_ms}, app.quit)\n"
         "app.exec()\n"
         f"{report}"
