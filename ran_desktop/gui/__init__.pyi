@@ -20,6 +20,7 @@ from . import main_window as main_window
 from . import marking as marking
 from . import messages as messages
 from . import models_dialog as models_dialog
+from . import patient_form as patient_form
 from . import patient_panel as patient_panel
 from . import performance_dialog as performance_dialog
 from . import pixel_arrays as pixel_arrays
@@ -68,6 +69,7 @@ __all__ = [
     "main_window",
     "messages",
     "models_dialog",
+    "patient_form",
     "patient_panel",
     "performance_dialog",
     "pixel_arrays",

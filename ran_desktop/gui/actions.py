@@ -39,6 +39,7 @@ class WindowActions:
     performance: QAction
     finetune: QAction
     second_grading: QAction
+    patients: QAction
     models: QAction
     zoom_in: QAction
     zoom_out: QAction
@@ -133,6 +134,9 @@ def build_actions(window: QMainWindow, handlers: dict[str, Callable[..., object]
         performance=_action(window, "Model &performance at this clinic…", h["performance"], (),
                             "How often the model agreed with this clinic's graders, from every reviewed image, and "
                             "the operating point those images would give"),
+        patients=_action(window, "Grade &patients (both eyes)…", h["patients"], ("Ctrl+Shift+P",),
+                         "One patient at a time, both eyes side by side, the worse eye deciding; then the next "
+                         "patient, most urgent first"),
         second_grading=_action(window, "&Second grading and arbitration…", h["second_grading"], ("Ctrl+Shift+G",),
                                "Grade blind the images another grader graded first, arbitrate disagreements, and "
                                "see each grader's agreement with the settled grades"),
@@ -214,6 +218,7 @@ def build_menus(window: QMainWindow, a: WindowActions) -> None:
     for action in a.dme_grades:
         dme.addAction(action)
     review.addSeparator()
+    review.addAction(a.patients)
     review.addAction(a.second_grading)
     review.addAction(a.performance)
     review.addAction(a.finetune)

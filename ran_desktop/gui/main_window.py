@@ -35,7 +35,7 @@ from ran_desktop.engine.errors import StorageError
 from ran_desktop.engine.imaging.loading import SUPPORTED_SUFFIXES
 from ran_desktop.engine.records.data_folder import default_data_dir
 from ran_desktop.engine.records.database import Target, resolve
-from ran_desktop.engine.records.review import ImageRecord, blinded
+from ran_desktop.engine.records.review import ImageRecord, blinded, group_by_patient
 from ran_desktop.engine.records.review_session import ReviewSession
 from ran_desktop.gui.actions import build_actions, build_menus, load_icons, shortcut_table
 from ran_desktop.gui.banner import ClinicalWarningBanner
@@ -314,7 +314,7 @@ class MainWindow(QMainWindow):
             "mark_kind": ws(lambda w, kind: w.detail.set_marking(kind)),
             "shortcuts": self.show_shortcuts, "about": self.show_about, "performance": self.performance_dialog,
             "finetune": self.finetune_dialog, "models": self.models_dialog,
-            "second_grading": self.second_grading_dialog,
+            "second_grading": self.second_grading_dialog, "patients": self.patient_form,
             "dr_grade": ws(lambda w, grade: w.review.set_dr_grade(grade)),
             "dme_grade": ws(lambda w, grade: w.review.set_dme_grade(grade)), "view_mode": self._set_view_mode,
             "report_current": lambda: self.reports.export_current(),
@@ -548,6 +548,13 @@ class MainWindow(QMainWindow):
         dialog.accepted.connect(lambda: self.settings.remember_session(self.settings.grader_name, self.session_id))
         dialog.accepted.connect(self.apply_review_mode)
         dialog.accepted.connect(lambda: setattr(self.review_session, "second_grading", self.settings.second_grading))
+        dialog.open()
+
+    def patient_form(self) -> None:
+        dialog = gui.patient_form.PatientForm(
+            lambda: group_by_patient(self.results.records(), self.settings.file_name_patterns), self.review_session,
+            lambda: self.settings.grader_name, self.settings.review_mode, self.results.update_record, self)
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 
     def second_grading_dialog(self) -> None:

@@ -12,6 +12,7 @@ from . import lesion_marks as lesion_marks
 from . import local_threshold as local_threshold
 from . import migrate as migrate
 from . import patient_names as patient_names
+from . import patient_queue as patient_queue
 from . import qa_store as qa_store
 from . import results as results
 from . import review as review
@@ -119,6 +120,7 @@ __all__ = [
     "patient_from_filename",
     "patient_key",
     "patient_names",
+    "patient_queue",
     "qa_store",
     "results",
     "review",

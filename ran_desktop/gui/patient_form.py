@@ -1,0 +1,272 @@
+"""Review > Grade patients: one patient at a time, both eyes side by side (right eye on the left, as the grader faces
+the patient), every field of each eye, one set of grades per eye, and the patient's outcome as the worse eye decides,
+with the rule shown. "Save and next patient" goes on through the patients still to grade, most urgent first, then
+the oldest photographs (engine.records.patient_queue).
+
+The grades go to every readable photograph of the eye, through the review session (who, when, confirmed or
+overridden, claims and stale checks as for one image). Nothing is pre-filled: in open review the model's grades are
+shown beside each eye, never put in the form. Photographs are decoded in a worker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import replace
+from functools import partial
+from typing import TYPE_CHECKING
+
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFormLayout,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ran_desktop import gui
+from ran_desktop.engine import imaging
+from ran_desktop.engine.errors import ScreeningError
+from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, patient_result
+from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.patient_queue import to_grade
+from ran_desktop.engine.records.results import Status
+from ran_desktop.engine.records.review import GraderDecision, blinded
+from ran_desktop.gui import display
+from ran_desktop.gui.image_view import ImageView
+from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
+
+if TYPE_CHECKING:
+    from ran_desktop.engine.records.review import Grades, ImageRecord, PatientGroup
+    from ran_desktop.engine.records.review_session import ReviewSession
+
+DISPLAY_SIDE = 1024
+EYE_ORDER = (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN)  # right eye on the left of the screen, as the grader faces them
+
+
+def decode(_report: Report, record: ImageRecord) -> QImage:
+    meta = record.result.metadata
+    loaded = imaging.loading.load_screened_frame(record.result.path, meta.frame_index if meta else None,
+                                                 meta.content_sha256 if meta else None, min_side=DISPLAY_SIDE)
+    return gui.pixel_arrays.qimage_for_display(loaded.pixels)
+
+
+class EyeColumn(QWidget):
+    """One eye: its photographs (a button per field), the model's grades where the review mode shows them, and
+    the grades for the eye."""
+
+    def __init__(self, eye: Eye, records: list[ImageRecord], review_mode: str, show: Callable[[EyeColumn, int], None]):
+        super().__init__()
+        self.eye, self.records = eye, records
+        self.view = ImageView()
+        self.view.setMinimumSize(360, 300)
+        title = QLabel(f"<b>{display.EYE_TEXT[eye]}</b>")
+        fields = QHBoxLayout()
+        for i, record in enumerate(records):
+            button = QPushButton(f"Field {i + 1}" if len(records) > 1 else record.result.path.name)
+            button.setToolTip(str(record.result.path))
+            button.clicked.connect(partial(show, self, i))
+            fields.addWidget(button)
+        fields.addStretch(1)
+        gradable = [r for r in records if r.status is not Status.ERROR]
+        first = gradable[0] if gradable else records[0]
+        self.model = QLabel("" if blinded(first, review_mode) or first.status is Status.ERROR else
+                            f"Model: DR {display.grade_label('dr', first.model_grades[0])}, "
+                            f"DME {display.grade_label('dme', first.model_grades[1])}")
+        self.model.setWordWrap(True)
+        self.dr = QComboBox()
+        self.dme = QComboBox()
+        for box, names in ((self.dr, DR_GRADE_NAMES), (self.dme, DME_GRADE_NAMES)):
+            box.addItem("— choose —", None)
+            for grade, name in enumerate(names):
+                box.addItem(f"{grade} – {name}", grade)
+        self.ungradable = QCheckBox("Ungradable")
+        self.ungradable.toggled.connect(self._on_ungradable)
+        form = QFormLayout()
+        form.addRow("DR grade", self.dr)
+        form.addRow("DME grade", self.dme)
+        form.addRow("", self.ungradable)
+        layout = QVBoxLayout(self)
+        layout.addWidget(title)
+        layout.addWidget(self.view, 1)
+        layout.addLayout(fields)
+        layout.addWidget(self.model)
+        layout.addLayout(form)
+        decided = next((r.decision for r in gradable if r.decision is not None), None)
+        if decided is not None:  # the grader's own earlier grades, never the model's
+            self.set_grades((decided.dr_grade, decided.dme_grade))
+        self.setEnabled(bool(gradable))
+
+    def _on_ungradable(self, on: bool) -> None:
+        self.dr.setEnabled(not on)
+        self.dme.setEnabled(not on)
+
+    def set_grades(self, grades: Grades) -> None:
+        if grades[0] is None:
+            self.ungradable.setChecked(True)
+            return
+        self.ungradable.setChecked(False)
+        self.dr.setCurrentIndex(self.dr.findData(grades[0]))
+        self.dme.setCurrentIndex(self.dme.findData(grades[1]))
+
+    def grades(self) -> Grades | None:
+        """(dr, dme), (None, None) for ungradable, or None while the form is incomplete."""
+        if self.ungradable.isChecked():
+            return None, None
+        dr, dme = self.dr.currentData(), self.dme.currentData()
+        return None if dr is None or dme is None else (dr, dme)
+
+
+class PatientForm(QDialog):
+    def __init__(self, groups: Callable[[], list[PatientGroup]], session: ReviewSession, grader: Callable[[], str],
+                 review_mode: str, saved: Callable[[ImageRecord], None], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("patientForm")
+        self.setWindowTitle("Grade patients")
+        self._groups, self._session, self._grader = groups, session, grader
+        self._review_mode, self._saved = review_mode, saved
+        self._decoder = TaskRunner("ran-patient-pictures", 1, self)
+        self.group: PatientGroup | None = None
+        self.columns: list[EyeColumn] = []
+        self.title = QLabel()
+        self.title.setObjectName("patientTitle")
+        self.eyes = QGridLayout()
+        self.outcome = QLabel()
+        self.outcome.setObjectName("patientOutcome")
+        self.outcome.setWordWrap(True)
+        self.problem = QLabel()
+        self.problem.setStyleSheet("color: #b00020;")
+        self.problem.setWordWrap(True)
+        self.save_button = QPushButton("Save")
+        self.next_button = QPushButton("Save and next patient")
+        self.next_button.setDefault(True)
+        close = QPushButton("Close")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.problem, 1)
+        for button in (self.save_button, self.next_button, close):
+            buttons.addWidget(button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.title)
+        layout.addLayout(self.eyes, 1)
+        layout.addWidget(self.outcome)
+        layout.addLayout(buttons)
+        self.save_button.clicked.connect(lambda: self.save(then_next=False))
+        self.next_button.clicked.connect(lambda: self.save(then_next=True))
+        close.clicked.connect(self.reject)
+        self.resize(1280, 760)
+        self.show_next()
+
+    # --- which patient --------------------------------------------------------------------------------------------
+
+    def show_next(self) -> None:
+        waiting = [g for g in to_grade(self._groups()) if self.group is None or g.key != self.group.key]
+        if not waiting:
+            self.show_group(None)
+            return
+        self.show_group(waiting[0])
+
+    def show_group(self, group: PatientGroup | None) -> None:
+        for column in self.columns:
+            self.eyes.removeWidget(column)
+            column.deleteLater()
+        self.columns, self.group = [], group
+        self.problem.clear()
+        if group is None:
+            self.title.setText("<b>Every patient of this session has been graded.</b>")
+            self.outcome.clear()
+            for button in (self.save_button, self.next_button):
+                button.setEnabled(False)
+            return
+        who = display.patient_text(group.records[0]) if group.identified else (group.file_name_patient or "")
+        dates = sorted({(r.result.metadata.study_date or "") for r in group.records if r.result.metadata} - {""})
+        self.title.setText(f"<b>Patient {who}</b>" + (f" · photographs of {', '.join(dates)}" if dates else ""))
+        by_eye: dict[Eye, list[ImageRecord]] = {}
+        for record in group.records:
+            by_eye.setdefault(record.eye, []).append(record)
+        for position, eye in enumerate(e for e in EYE_ORDER if e in by_eye):
+            column = EyeColumn(eye, by_eye[eye], self._review_mode, self._show_field)
+            for box in (column.dr, column.dme):
+                box.currentIndexChanged.connect(self._update_outcome)
+            column.ungradable.toggled.connect(self._update_outcome)
+            self.eyes.addWidget(column, 0, position)
+            self.columns.append(column)
+            self._show_field(column, 0)
+        for button in (self.save_button, self.next_button):
+            button.setEnabled(True)
+        self._update_outcome()
+
+    def _show_field(self, column: EyeColumn, index: int) -> None:
+        record = column.records[index]
+        if record.status is Status.ERROR:
+            column.view.show_message(f"Not readable: {record.result.error}")
+            return
+        column.view.show_message("Loading the photograph…")
+        self._decoder.submit(decode, record, on_done=partial(self._picture, column),
+                             on_failed=partial(self._no_picture, column))
+
+    def _picture(self, column: EyeColumn, image: QImage) -> None:
+        if column in self.columns:  # still this patient's
+            column.view.set_image(image)
+
+    def _no_picture(self, column: EyeColumn, failure: TaskFailure) -> None:
+        if column in self.columns:
+            column.view.show_message(failure.message)
+
+    # --- the patient's outcome and saving ------------------------------------------------------------------------
+
+    def _update_outcome(self) -> None:
+        chosen = [c.grades() for c in self.columns if c.isEnabled()]
+        if not chosen or any(g is None for g in chosen):
+            self.outcome.setText("Grade every eye: the patient's outcome is the worse eye's.")
+            return
+        result = patient_result([g for g in chosen if g is not None])
+        rec = result.recommendation
+        self.outcome.setText(f"<b>Patient outcome: {rec.outcome.value}</b> – {rec.follow_up} "
+                             "<br>The worse eye decides (ICDR and DME grades of each eye; an ungradable eye is "
+                             "re-imaged or referred, and outranks a routine result from the other eye).")
+
+    def save(self, *, then_next: bool) -> None:
+        if self.group is None:
+            return
+        grader = self._grader()
+        if not grader.strip():
+            self.problem.setText("Set your name (File > Settings) first: every decision records who made it.")
+            return
+        if any(c.grades() is None for c in self.columns if c.isEnabled()):
+            self.problem.setText("Choose a DR and a DME grade for every eye, or tick 'Ungradable'.")
+            return
+        for column in self.columns:
+            grades = column.grades()
+            if grades is None or not column.isEnabled():
+                continue
+            for record in column.records:
+                if record.status is Status.ERROR:
+                    continue
+                draft = GraderDecision(grades[0], grades[1], review_mode=self._review_mode)
+                try:
+                    updated = self._session.record_decision(self._current(record), draft, grader)
+                except (ScreeningError, ValueError) as exc:
+                    self.problem.setText(f"{record.result.path.name}: not saved: {exc}")
+                    return
+                self._saved(updated)
+        if then_next:
+            self.show_next()
+        else:
+            self.problem.setText("Saved.")
+
+    def _current(self, record: ImageRecord) -> ImageRecord:
+        """The record as the list has it now (a decision saved meanwhile in this window moves its version on)."""
+        for group in self._groups():
+            for found in group.records:
+                if found.image_id == record.image_id:
+                    return found
+        return replace(record)
+
+    def done(self, result: int) -> None:
+        self._decoder.shutdown()
+        super().done(result)

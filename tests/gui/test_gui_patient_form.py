@@ -1,0 +1,54 @@
+"""Grading a patient's two eyes together (Review > Grade patients): both eyes side by side, the worse eye deciding,
+the grades saved for every photograph of each eye, and the next patient the most urgent one still to grade."""
+
+from __future__ import annotations
+
+import shutil
+
+from gui_helpers import TIMEOUT_MS, wait_idle
+from PySide6.QtWidgets import QApplication
+
+from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.patient_queue import to_grade
+from ran_desktop.engine.records.review import group_by_patient
+from ran_desktop.gui.patient_form import PatientForm
+
+
+def _form(window) -> PatientForm:
+    window.commands.patients.trigger()
+    return next(w for w in QApplication.topLevelWidgets() if isinstance(w, PatientForm) and w.isVisible())
+
+
+def test_both_eyes_are_graded_together_and_the_next_patient_follows(open_window, sample_path, tmp_path, qtbot):
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    for name in ("anna_OD.jpg", "anna_OS.jpg", "bob_OD.jpg", "bob_OS.jpg"):
+        shutil.copyfile(sample_path, folder / name)
+    window = open_window([folder])
+    wait_idle(qtbot, window, 4)
+    first = to_grade(group_by_patient(window.results.records(), window.settings.file_name_patterns))[0]
+    form = _form(window)
+    assert form.group.key == first.key
+    assert [c.eye for c in form.columns] == [Eye.RIGHT, Eye.LEFT]  # right eye on the left, as the grader faces them
+    qtbot.waitUntil(lambda: all(c.view.has_image for c in form.columns), timeout=TIMEOUT_MS)
+    assert all(c.dr.currentData() is None for c in form.columns)  # nothing proposed
+    assert "Grade every eye" in form.outcome.text()
+
+    right, left = form.columns
+    right.set_grades((1, 0))
+    left.set_grades((3, 0))
+    assert "Patient outcome: urgent referral" in form.outcome.text() and "worse eye decides" in form.outcome.text()
+    form.next_button.click()
+    for record in first.records:
+        decision = window.storage.decision(record.image_id)
+        expected = (1, 0) if record.eye is Eye.RIGHT else (3, 0)
+        assert (decision.dr_grade, decision.dme_grade, decision.grader) == (*expected, "Dr Test")
+        assert window.results.record(window.results.row_of(record.key)).decision is not None  # the list follows
+    assert form.group is not None and form.group.key != first.key  # the other patient, next
+    right, left = form.columns
+    right.set_grades((0, 0))
+    left.ungradable.setChecked(True)
+    assert "ungradable" in form.outcome.text().lower()
+    form.next_button.click()
+    assert form.group is None and "Every patient of this session has been graded" in form.title.text()
+    form.close()
