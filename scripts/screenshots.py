@@ -168,6 +168,24 @@ def shoot_marks(window, save, wait_for) -> None:
     detail.marks_button.kind_actions[None].trigger()
 
 
+def shoot_patient_form(window, width: int, height: int, save, wait_for) -> None:
+    """Review > Grade patients on P-0042: both eyes side by side, the right eye graded, the left not yet."""
+    from ran_desktop.engine.records.review import group_by_patient
+    from ran_desktop.gui.patient_form import PatientForm
+
+    window.patient_form()
+    wait_for(lambda: window.findChild(PatientForm) is not None, "the patient form")
+    form = window.findChild(PatientForm)
+    form.resize(width, height)
+    groups = group_by_patient(window.results.records(), window.settings.file_name_patterns)
+    form.show_group(next(g for g in groups if g.patient_id == "P-0042"))
+    wait_for(lambda: all(c.view.has_image for c in form.columns), "both eyes")
+    form.columns[0].set_grades((2, 0))
+    form.columns[1].set_grades((1, 0))
+    save(form, "patient-form")
+    form.close()
+
+
 def shoot_second_grading(window, width: int, height: int, save, wait_for) -> None:
     """Three demo images through second grading (one settled by agreement, one by arbitration, one waiting for the
     arbitrator), then the arbitration screen as the lead grader sees it, and the graders' table."""
@@ -311,6 +329,7 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
     window.workspace.patients.refresh(window.results.records())
     save(window, "patients")
+    shoot_patient_form(window, width, height, save, wait_for)
     shoot_second_grading(window, width, height, save, wait_for)
 
     from PySide6.QtWidgets import QMessageBox

@@ -173,6 +173,8 @@ class PatientForm(QDialog):
     def show_group(self, group: PatientGroup | None) -> None:
         for column in self.columns:
             self.eyes.removeWidget(column)
+            column.hide()  # at once: deletion waits for the event loop
+            column.setParent(None)
             column.deleteLater()
         self.columns, self.group = [], group
         self.problem.clear()
