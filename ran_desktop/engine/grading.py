@@ -226,3 +226,15 @@ def patient_result(eyes: Iterable[tuple[int | None, int | None] | tuple[int | No
         eyes_ungradable=len(eyes) - len(graded),
     )
 
+
+
+def change_between(before: tuple[int | None, int | None], now: tuple[int | None, int | None]) -> str:
+    """How an eye changed between two visits' grades: "worse", "better" or "same" (the more urgent follow-up, then
+    the DR grade, then the DME grade decide); "" where either visit could not be graded."""
+    if None in before or None in now:
+        return ""
+    assert before[0] is not None and before[1] is not None and now[0] is not None and now[1] is not None
+    then, today = recommend(before[0], before[1]), recommend(now[0], now[1])
+    key_then = (-_SEVERITY.index(then.outcome), -then.within_months, before[0], before[1])
+    key_now = (-_SEVERITY.index(today.outcome), -today.within_months, now[0], now[1])
+    return "worse" if key_now > key_then else "better" if key_now < key_then else "same"

@@ -553,7 +553,8 @@ class MainWindow(QMainWindow):
     def patient_form(self) -> None:
         dialog = gui.patient_form.PatientForm(
             lambda: group_by_patient(self.results.records(), self.settings.file_name_patterns), self.review_session,
-            lambda: self.settings.grader_name, self.settings.review_mode, self.results.update_record, self)
+            lambda: self.settings.grader_name, self.settings.review_mode, self.results.update_record, self.database,
+            self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         dialog.open()
 

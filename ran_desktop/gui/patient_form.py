@@ -11,11 +11,12 @@ shown beside each eye, never put in the form. Photographs are decoded in a worke
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import TYPE_CHECKING
 
-from PySide6.QtGui import QImage
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage, QPixmap
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -30,9 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from ran_desktop import gui
-from ran_desktop.engine import imaging
+from ran_desktop.engine import imaging, records
 from ran_desktop.engine.errors import ScreeningError
-from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, patient_result
+from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, change_between, patient_result
 from ran_desktop.engine.imaging.loading import Eye
 from ran_desktop.engine.records.patient_queue import to_grade
 from ran_desktop.engine.records.results import Status
@@ -42,11 +43,35 @@ from ran_desktop.gui.image_view import ImageView
 from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
 
 if TYPE_CHECKING:
+    from ran_desktop.engine.records.database import Target
     from ran_desktop.engine.records.review import Grades, ImageRecord, PatientGroup
     from ran_desktop.engine.records.review_session import ReviewSession
 
 DISPLAY_SIDE = 1024
 EYE_ORDER = (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN)  # right eye on the left of the screen, as the grader faces them
+
+
+@dataclass(frozen=True)
+class LastVisit:
+    """An eye at the patient's previous visit: its grader's grades and a small picture."""
+
+    record: ImageRecord
+    picture: QImage | None
+
+
+def last_visit(_report: Report, target: Target, patient_id: str, session_id: int) -> dict[Eye, LastVisit]:
+    """The previous visit's graded photograph of each eye (the first decided one), with its stored thumbnail."""
+    with records.storage.Storage(target) as storage:
+        earlier = storage.last_visit(patient_id, session_id)
+        found: dict[Eye, LastVisit] = {}
+        for record in earlier:
+            if record.eye in found or record.decision is None:
+                continue
+            stored = storage.thumbnails([record.image_id]).get(record.image_id)
+            pixels = imaging.thumbnails.decode_thumbnail(stored)
+            found[record.eye] = LastVisit(record, gui.pixel_arrays.qimage_from_array(pixels) if pixels is not None
+                                          else None)
+        return found
 
 
 def decode(_report: Report, record: ImageRecord) -> QImage:
@@ -85,6 +110,16 @@ class EyeColumn(QWidget):
             box.addItem("— choose —", None)
             for grade, name in enumerate(names):
                 box.addItem(f"{grade} – {name}", grade)
+        self.previous: LastVisit | None = None
+        self.last_picture = QLabel()
+        self.last_text = QLabel()
+        self.last_text.setObjectName("lastVisit")
+        self.last_text.setWordWrap(True)
+        self.change = QLabel()
+        self.change.setObjectName("changeSinceLastVisit")
+        last = QHBoxLayout()
+        last.addWidget(self.last_picture)
+        last.addWidget(self.last_text, 1)
         self.ungradable = QCheckBox("Ungradable")
         self.ungradable.toggled.connect(self._on_ungradable)
         form = QFormLayout()
@@ -96,7 +131,9 @@ class EyeColumn(QWidget):
         layout.addWidget(self.view, 1)
         layout.addLayout(fields)
         layout.addWidget(self.model)
+        layout.addLayout(last)
         layout.addLayout(form)
+        layout.addWidget(self.change)
         decided = next((r.decision for r in gradable if r.decision is not None), None)
         if decided is not None:  # the grader's own earlier grades, never the model's
             self.set_grades((decided.dr_grade, decided.dme_grade))
@@ -114,6 +151,35 @@ class EyeColumn(QWidget):
         self.dr.setCurrentIndex(self.dr.findData(grades[0]))
         self.dme.setCurrentIndex(self.dme.findData(grades[1]))
 
+    def show_last_visit(self, previous: LastVisit | None) -> None:
+        self.previous = previous
+        if previous is None:
+            self.last_text.setText("No earlier visit of this eye.")
+            self.last_picture.clear()
+        else:
+            d = previous.record.decision
+            assert d is not None  # last_visit keeps decided photographs only
+            when = (previous.record.result.metadata.study_date if previous.record.result.metadata else None) or \
+                previous.record.screened_at[:10]
+            grades = "ungradable" if d.dr_grade is None else f"DR {d.dr_grade}, DME {d.dme_grade}"
+            self.last_text.setText(f"<b>Last visit</b> ({when}): {grades}, graded by {d.grader}")
+            if previous.picture is not None:
+                self.last_picture.setPixmap(QPixmap.fromImage(previous.picture).scaledToHeight(
+                    64, Qt.TransformationMode.SmoothTransformation))
+        self.update_change()
+
+    def change_since(self) -> str:
+        """Better, same or worse than at the last visit, by the grades now in the form ("" where not comparable)."""
+        grades = self.grades()
+        if self.previous is None or grades is None or self.previous.record.decision is None:
+            return ""
+        d = self.previous.record.decision
+        return change_between((d.dr_grade, d.dme_grade), grades)
+
+    def update_change(self) -> None:
+        change = self.change_since()
+        self.change.setText(f"<b>Since the last visit: {change}</b> (saved with the decision)" if change else "")
+
     def grades(self) -> Grades | None:
         """(dr, dme), (None, None) for ungradable, or None while the form is incomplete."""
         if self.ungradable.isChecked():
@@ -124,8 +190,10 @@ class EyeColumn(QWidget):
 
 class PatientForm(QDialog):
     def __init__(self, groups: Callable[[], list[PatientGroup]], session: ReviewSession, grader: Callable[[], str],
-                 review_mode: str, saved: Callable[[ImageRecord], None], parent: QWidget | None = None):
+                 review_mode: str, saved: Callable[[ImageRecord], None], database: Target,
+                 parent: QWidget | None = None):
         super().__init__(parent)
+        self._database = database
         self.setObjectName("patientForm")
         self.setWindowTitle("Grade patients")
         self._groups, self._session, self._grader = groups, session, grader
@@ -195,12 +263,26 @@ class PatientForm(QDialog):
             for box in (column.dr, column.dme):
                 box.currentIndexChanged.connect(self._update_outcome)
             column.ungradable.toggled.connect(self._update_outcome)
+            for box in (column.dr, column.dme):
+                box.currentIndexChanged.connect(column.update_change)
+            column.ungradable.toggled.connect(column.update_change)
             self.eyes.addWidget(column, 0, position)
             self.columns.append(column)
             self._show_field(column, 0)
         for button in (self.save_button, self.next_button):
             button.setEnabled(True)
         self._update_outcome()
+        if group.patient_id:  # the previous visit's eyes beside today's
+            self._decoder.submit(last_visit, self._database, group.patient_id, self._session.session_id,
+                                 on_done=partial(self._show_last_visit, group))
+        else:
+            for column in self.columns:
+                column.show_last_visit(None)
+
+    def _show_last_visit(self, group: PatientGroup, found: dict[Eye, LastVisit]) -> None:
+        if self.group is group:
+            for column in self.columns:
+                column.show_last_visit(found.get(column.eye))
 
     def _show_field(self, column: EyeColumn, index: int) -> None:
         record = column.records[index]
@@ -249,7 +331,8 @@ class PatientForm(QDialog):
             for record in column.records:
                 if record.status is Status.ERROR:
                     continue
-                draft = GraderDecision(grades[0], grades[1], review_mode=self._review_mode)
+                draft = GraderDecision(grades[0], grades[1], review_mode=self._review_mode,
+                                       change=column.change_since())
                 try:
                     updated = self._session.record_decision(self._current(record), draft, grader)
                 except (ScreeningError, ValueError) as exc:

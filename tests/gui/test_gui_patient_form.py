@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from ran_desktop.engine.imaging.loading import Eye
 from ran_desktop.engine.records.patient_queue import to_grade
-from ran_desktop.engine.records.review import group_by_patient
+from ran_desktop.engine.records.review import GraderDecision, group_by_patient
 from ran_desktop.gui.patient_form import PatientForm
 
 
@@ -51,4 +51,40 @@ def test_both_eyes_are_graded_together_and_the_next_patient_follows(open_window,
     assert "ungradable" in form.outcome.text().lower()
     form.next_button.click()
     assert form.group is None and "Every patient of this session has been graded" in form.title.text()
+    form.close()
+
+
+def test_the_last_visit_is_shown_beside_today_and_the_change_saved(open_window, sample_path, tmp_path, qtbot):
+    import cv2
+    from dicom_factory import write_dicom
+
+    photo = cv2.cvtColor(cv2.imread(str(sample_path)), cv2.COLOR_BGR2RGB)
+    visits = {}
+    for year, date in (("2025", "20250610"), ("2026", "20261201")):
+        folder = tmp_path / year
+        folder.mkdir()
+        for side in ("R", "L"):
+            write_dicom(folder / f"P77_{side}.dcm", photo, patient_id="P-77", study_date=date,
+                        image_laterality=side)
+        visits[year] = folder
+    window = open_window([visits["2025"]])
+    wait_idle(qtbot, window, 2)
+    for record in window.results.records():  # last year: right eye DR 1, left eye DR 2
+        window.storage.save_decision(record.image_id, GraderDecision(1 if record.eye is Eye.RIGHT else 2, 0,
+                                                                     grader="Dr Then"))
+    window.start_new_session()
+    window.add_paths([visits["2026"]])
+    wait_idle(qtbot, window, 2)
+    form = _form(window)
+    right, left = form.columns
+    qtbot.waitUntil(lambda: "Last visit" in right.last_text.text() and "Last visit" in left.last_text.text(),
+                    timeout=TIMEOUT_MS)
+    assert "(2025-06-10): DR 1, DME 0, graded by Dr Then" in right.last_text.text()
+    assert "DR 2, DME 0" in left.last_text.text() and not right.last_picture.pixmap().isNull()
+    right.set_grades((2, 0))  # worse
+    left.set_grades((2, 0))  # the same
+    assert "Since the last visit: worse" in right.change.text() and "same" in left.change.text()
+    form.save_button.click()
+    saved = {r.eye: window.storage.decision(r.image_id) for r in window.results.records()}
+    assert (saved[Eye.RIGHT].change, saved[Eye.LEFT].change) == ("worse", "same")
     form.close()

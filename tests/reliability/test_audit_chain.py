@@ -85,6 +85,9 @@ def test_a_database_from_before_the_chain_is_chained_on_upgrade(decided):
             db.execute(f"DROP TABLE {table}")
         db.execute("ALTER TABLE decisions DROP COLUMN marks")
         db.execute("ALTER TABLE decisions DROP COLUMN fovea")
+        db.execute("ALTER TABLE decisions DROP COLUMN change")
+        db.execute("DROP INDEX images_by_patient")
+        db.execute("ALTER TABLE images DROP COLUMN patient_id")
         db.execute("DROP TABLE alembic_version")  # as an app before Alembic left it
         db.execute("UPDATE schema_version SET version = 4")
     with Storage(data / DATABASE_NAME) as store:

@@ -35,6 +35,7 @@ ENTRIES = (GRADED, ACCEPTED)
 OPEN = "open"  # the model's grades are shown beside the empty form (and can be accepted with a key)
 BLIND = "blind"  # blind first: the model's grades and heat map appear only after the grader's decision is saved
 REVIEW_MODES = (OPEN, BLIND)
+CHANGES = ("better", "same", "worse")  # an eye since the patient's last visit
 
 Grades = tuple[int | None, int | None]  # (DR, DME); (None, None) means ungradable
 
@@ -56,6 +57,7 @@ class GraderDecision:
     review_mode: str = ""  # the clinic's review mode when it was made (REVIEW_MODES); "" before it was recorded
     marks: tuple[LesionMark, ...] = ()  # where the grader saw lesions (lesion_marks.py), in the photograph's pixels
     fovea: tuple[float, float] | None = None  # where the grader moved the macular grid's centre (photograph's pixels)
+    change: str = ""  # since the patient's last visit (CHANGES), where the grader compared them
 
     def __post_init__(self) -> None:
         if (self.dr_grade is None) != (self.dme_grade is None):
@@ -68,6 +70,8 @@ class GraderDecision:
             raise ValueError(f"decision kind must be one of {DECISION_KINDS}, got {self.kind!r}")
         if self.entry not in ENTRIES:
             raise ValueError(f"decision entry must be one of {ENTRIES}, got {self.entry!r}")
+        if self.change not in ("", *CHANGES):
+            raise ValueError(f"change since the last visit must be one of {CHANGES}, got {self.change!r}")
         if self.review_mode not in ("", *REVIEW_MODES):
             raise ValueError(f"review mode must be one of {REVIEW_MODES}, got {self.review_mode!r}")
 
@@ -90,6 +94,7 @@ class GraderDecision:
             "review_mode": self.review_mode,
             "marks": marks_to_list(self.marks),
             "fovea": list(self.fovea) if self.fovea is not None else None,
+            "change": self.change or None,
         }
 
     @classmethod
@@ -109,6 +114,7 @@ class GraderDecision:
             review_mode=data.get("review_mode") or "",
             marks=marks_from_list(data.get("marks")),
             fovea=(float(data["fovea"][0]), float(data["fovea"][1])) if data.get("fovea") else None,
+            change=data.get("change") or "",
         )
 
 

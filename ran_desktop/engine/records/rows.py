@@ -91,6 +91,7 @@ def decision_from_row(row: Row, prefix: str = "") -> GraderDecision:
         review_mode=col("review_mode"),
         marks=marks_from_list(json.loads(marks)) if (marks := col("marks")) else (),
         fovea=(float(at[0]), float(at[1])) if (fovea := col("fovea")) and (at := json.loads(fovea)) else None,
+        change=col("change") or "",
     )
 
 
@@ -139,4 +140,5 @@ def result_row(session_id: int, result: ScreeningResult, thumbnail: bytes | None
         "timings": to_json(result.timings_ms),
         "thumbnail": thumbnail,
         "screened_at": screened_at,
+        "patient_id": meta.patient_id if meta is not None else None,
     }

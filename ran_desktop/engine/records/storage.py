@@ -295,6 +295,16 @@ class Storage:
             stages = qa_store.gradings_of_session(db, session_id)
         return [replace(r, gradings=stages[r.image_id]) if r.image_id in stages else r for r in records_]
 
+    def last_visit(self, patient_id: str, session_id: int) -> list[ImageRecord]:
+        """The patient's images (by the file's patient ID, or the one a grader typed) from the latest session before
+        `session_id` that has any: the previous visit, to compare with today's. [] where there is none."""
+        of_patient = (images.c.patient_id == patient_id) | (decisions.c.patient_id == patient_id)
+        latest = (select(func.max(images.c.session_id)).select_from(images.outerjoin(decisions))
+                  .where(of_patient, images.c.session_id < session_id).scalar_subquery())
+        query = (SELECT_RECORDS.where(of_patient, images.c.session_id == latest).order_by(images.c.id))
+        with self._read() as db:
+            return [record_from_row(row) for row in db.execute(query).mappings()]
+
     def thumbnails(self, image_ids: list[int]) -> dict[int, bytes]:
         """The stored thumbnails of these images (those that have one)."""
         query = select(images.c.id, images.c.thumbnail).where(images.c.id.in_(image_ids),

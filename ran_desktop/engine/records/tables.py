@@ -56,6 +56,7 @@ images = Table(
     Column("location", Text),
     Column("screen_order", Integer),
     Column("suspicion", Float),
+    Column("patient_id", Text),  # from the file's metadata: a patient's earlier visits are found by it
     UniqueConstraint("session_id", "key"),
 )
 
@@ -75,6 +76,7 @@ decisions = Table(
     Column("review_mode", Text, nullable=False, server_default=""),
     Column("marks", Text),  # the grader's lesion marks, JSON (lesion_marks.py); NULL: none
     Column("fovea", Text),  # where the grader put the macular grid's centre, JSON [x, y]; NULL: where it was found
+    Column("change", Text),  # since the patient's last visit: "better", "same", "worse"; NULL: not compared
 )
 
 audit = Table(
@@ -91,6 +93,7 @@ audit = Table(
 )
 Index("audit_by_image", audit.c.image_id, audit.c.id)
 Index("images_by_location", images.c.session_id, images.c.location)
+Index("images_by_patient", images.c.patient_id)
 
 # The trail is evidence: the database itself refuses to rewrite or drop it (the same triggers migration 0001 makes).
 _APPEND_ONLY = "the audit trail is append-only"
@@ -138,7 +141,7 @@ qa = Table(
 )
 
 DECISION_COLUMNS = ("dr_grade", "dme_grade", "eye", "patient_id", "patient_name", "comment", "kind", "grader",
-                    "decided_at", "entry", "review_mode", "marks", "fovea")
+                    "decided_at", "entry", "review_mode", "marks", "fovea", "change")
 
 HEAD_REVISION = "0009"  # the newest revision in migrations/versions (a test holds the two together)
 LEGACY_MARK = 7  # what `schema_version` says since Alembic keeps the schema: apps before it refuse the database

@@ -85,3 +85,31 @@ def test_marks_are_drawn_at_the_pictures_scale():
     assert (drawn[250:271, 500] == COLOURS[HAEMORRHAGE]).all(axis=1).any()  # the outline's left edge, x = 500
     assert not drawn[600:, :200].any()  # nothing elsewhere
     assert not picture.any()  # a copy
+
+
+def test_a_patients_last_visit_is_found_by_patient_id_and_the_change_is_kept(target):
+    from ran_desktop.engine.imaging.loading import Eye, ImageMetadata
+
+    def result(key: str, patient: str | None) -> ScreeningResult:
+        meta = ImageMetadata("JPEG", (100, 100), 8, "RGB", eye=Eye.RIGHT, patient_id=patient)
+        return ScreeningResult(key, Path(f"/c/{key}.jpg"), Status.SCREENED, INFO, metadata=meta)
+
+    with Storage(target) as store:
+        first = store.current_session()
+        old = store.save_result(first, result("2025-a", "P-7")).image_id
+        store.save_result(first, result("2025-other", "P-8"))
+        typed = store.save_result(first, result("2025-noid", None)).image_id
+        store.save_decision(typed, GraderDecision(1, 0, grader="G", patient_id="P-7"))  # the grader typed the ID
+        store.save_decision(old, GraderDecision(2, 0, grader="G"))
+        second = store.new_session()
+        store.save_result(second, result("2025-b", "P-7"))
+        third = store.new_session()
+        today = store.save_result(third, result("2026-a", "P-7")).image_id
+        last = store.last_visit("P-7", third)
+        assert [r.key for r in last] == ["2025-b"]  # the latest earlier visit, not every one
+        assert [r.key for r in store.last_visit("P-7", second)] == ["2025-a", "2025-noid"]
+        assert store.last_visit("P-7", first) == [] and store.last_visit("nobody", third) == []
+        store.save_decision(today, GraderDecision(3, 0, grader="G", change="worse"))
+        assert store.decision(today).change == "worse"
+    with pytest.raises(ValueError, match="change"):
+        GraderDecision(1, 0, change="sideways")

@@ -30,3 +30,14 @@ def test_most_urgent_first_then_the_oldest_photographs_and_graded_patients_left_
         _group("urgent-done", (4, 0), "2025-01-01", decided=True),
     ]
     assert [g.key for g in to_grade(groups)] == ["urgent-new", "referral-old", "referral-new", "routine-old"]
+
+
+def test_change_between_visits():
+    from ran_desktop.engine.grading import change_between
+
+    assert change_between((1, 0), (2, 0)) == "worse"
+    assert change_between((3, 0), (2, 0)) == "better"
+    assert change_between((2, 1), (2, 1)) == "same"
+    assert change_between((2, 0), (2, 1)) == "worse"  # macular oedema now: a sooner referral
+    assert change_between((0, 0), (1, 0)) == "worse"  # the same routine follow-up, but retinopathy has appeared
+    assert change_between((None, None), (2, 0)) == "" and change_between((1, 0), (None, None)) == ""

@@ -202,12 +202,18 @@ def test_a_file_from_before_alembic_is_migrated_and_keeps_its_data(db_path, vers
                 (json.dumps(asdict(ModelInfo("m", "1", "none", False, False, "warning", "CPU"))),))
     raw.execute("INSERT INTO decisions (image_id, dr_grade, dme_grade, comment, kind, grader, decided_at) VALUES "
                 "(1, 2, 1, 'from the old app', 'overridden', 'Old Grader', '2025-01-02T03:05:00+00:00')")
+    raw.execute("INSERT INTO images (id, session_id, key, path, status, metadata, model, timings, screened_at) "
+                "VALUES (2, 1, 'k2', '/old/p9_OD.jpg', 'error', ?, ?, '{}', '2025-01-02T03:04:05+00:00')",
+                (json.dumps({"source_format": "JPEG", "original_size": [10, 10], "bit_depth": 8,
+                             "color_model": "RGB", "patient_id": "P-9"}),
+                 json.dumps(asdict(ModelInfo("m", "1", "none", False, False, "warning", "CPU")))))
     raw.commit()
     raw.close()
     with Storage(db_path) as store:
         assert store.schema_version == SCHEMA_VERSION
-        [record] = store.load_session(1)
+        record, other = store.load_session(1)
         assert record.key == "/old/eye_OD.jpg" and record.decision.grader == "Old Grader"
+        assert [r.key for r in store.last_visit("P-9", 2)] == ["k2"] and other.patient_id == "P-9"
         assert record.decision.entry == "graded" and record.decision.review_mode == ""
         assert record.decision.dr_grade == 2 and store.verify_audit() in ([], [
             "the decision on image 1 is not the one its audit trail ends with: it was changed outside the app"])
