@@ -13,6 +13,7 @@ from . import display_controls as display_controls
 from . import drops as drops
 from . import empty_state as empty_state
 from . import finetune_dialog as finetune_dialog
+from . import full_resolution as full_resolution
 from . import grid_item as grid_item
 from . import image_view as image_view
 from . import magnifier as magnifier
@@ -62,6 +63,7 @@ __all__ = [
     "drops",
     "empty_state",
     "finetune_dialog",
+    "full_resolution",
     "grid_item",
     "image_view",
     "magnifier",

@@ -150,7 +150,7 @@ def _preview_job(
         return None  # the user has moved on
     if settings is None:
         settings = imaging.DEFAULT_SETTINGS
-    preview = imaging.make_preview(key, path, frame, settings, content_sha256)
+    preview = imaging.preview.for_display(imaging.make_preview(key, path, frame, settings, content_sha256))
     images = {name: gui.pixel_arrays.qimage_for_display(pixels) for name, pixels in preview.images.items()}
     view = preview.images[MODEL_VIEW]
     size = (view.shape[1], view.shape[0])

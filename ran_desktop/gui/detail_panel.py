@@ -38,7 +38,8 @@ from ran_desktop.engine.records.lesion_marks import LesionMark
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import OPEN, ImageRecord, blinded, caveat_for
 from ran_desktop.gui import display
-from ran_desktop.gui.display_controls import DisplayAdjuster, DisplayButton
+from ran_desktop.gui.display_controls import DisplayAdjuster, DisplayButton, Setting
+from ran_desktop.gui.full_resolution import FullResolution
 from ran_desktop.gui.image_view import ImageView
 from ran_desktop.gui.marking import MarkingTool, MarksButton, MarksItem
 from ran_desktop.gui.probability_bars import ProbabilityBars
@@ -214,7 +215,8 @@ class DetailPanel(QWidget):
         self.marking.marked.connect(self._on_marked)
         self.marks_button.kindChosen.connect(self.set_marking)
         self.display = DisplayAdjuster(lambda picture: self.view.set_image(picture, keep_view=True), self)
-        self.display_button.changed.connect(lambda setting: self.display.set_setting(setting, self._base()))
+        self.full_resolution = FullResolution(self.view, self)
+        self.display_button.changed.connect(self._on_display)
         self.fit_button.clicked.connect(self.view.fit)
         self.zoom_in_button.clicked.connect(self.view.zoom_in)
         self.zoom_out_button.clicked.connect(self.view.zoom_out)
@@ -399,6 +401,7 @@ class DetailPanel(QWidget):
         previous = self.view.base.pixmap().size()
         self.view.set_image(base, keep_view=not fit)
         self.display.picture_shown(base)  # the grader's brightness, contrast and gamma follow
+        self.full_resolution.picture_changed(self.record, self._mode, self.display.setting)
         if previous != self.view.base.pixmap().size():
             self.view.fit()
         self._place_marks()
@@ -449,6 +452,10 @@ class DetailPanel(QWidget):
         photo = tuple((min(max(0.0, x / scale), width - 1.0), min(max(0.0, y / scale), height - 1.0))
                       for x, y in points)
         self.markAdded.emit(LesionMark(kind, photo))
+
+    def _on_display(self, setting: Setting) -> None:
+        self.display.set_setting(setting, self._base())
+        self.full_resolution.picture_changed(self.record, self._mode, self.display.setting)
 
     def _base(self) -> QImage | None:
         """The picture under the current view (the heat map goes over the model's view, the grid over the original)."""

@@ -51,6 +51,7 @@ class ImageView(QGraphicsView):
         self.viewport().setAcceptDrops(False)
         self._fitted = True
         self.grid_item: GridItem | None = None
+        self.tiles: list[QGraphicsPixmapItem] = []  # the photograph at full resolution, over the preview
         self.magnifier = Magnifier(self.viewport())
         self.magnifying = False
         self.setToolTip("Scroll or Ctrl +/- to zoom, drag to pan, Ctrl+0 to fit")
@@ -69,6 +70,24 @@ class ImageView(QGraphicsView):
         self._fit_overlay()
         if not (keep_view and same_size) or self._fitted:
             self.fit()
+
+    def set_tiles(self, tiles: list[tuple[int, int, QImage]], scale: float) -> None:
+        """The full-resolution photograph as tiles ((x, y) in its own pixels) laid over the preview, `scale` being
+        preview pixels per photograph pixel. Qt draws only the tiles in view."""
+        self.clear_tiles()
+        for x, y, image in tiles:
+            item = QGraphicsPixmapItem(QPixmap.fromImage(image))
+            item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+            item.setScale(scale)
+            item.setPos(x * scale, y * scale)
+            item.setZValue(0.5)  # above the preview, below the heat map, the grid and the marks
+            self._scene.addItem(item)
+            self.tiles.append(item)
+
+    def clear_tiles(self) -> None:
+        for item in self.tiles:
+            self._scene.removeItem(item)
+        self.tiles = []
 
     def set_overlay(self, image: QImage | None) -> None:
         if image is None or image.isNull():
@@ -102,6 +121,7 @@ class ImageView(QGraphicsView):
 
     def show_message(self, text: str) -> None:
         """Text in place of a picture (still loading, cannot be shown...)."""
+        self.clear_tiles()
         self.base.setPixmap(QPixmap())
         self.set_overlay(None)
         self.set_grid(None)

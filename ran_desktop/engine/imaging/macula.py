@@ -37,6 +37,11 @@ class MacularGrid:
     def radii(self) -> tuple[float, ...]:
         return tuple(r * self.disc_diameter for r in GRID_RADII_DD)
 
+    def scaled(self, factor: float) -> MacularGrid:
+        """The same grid on the photograph shown `factor` times its size."""
+        return MacularGrid((self.fovea[0] * factor, self.fovea[1] * factor),
+                           (self.disc[0] * factor, self.disc[1] * factor), self.disc_diameter * factor)
+
     def moved_to(self, fovea: tuple[float, float]) -> MacularGrid:
         """The grid where the grader dragged it."""
         return MacularGrid((float(fovea[0]), float(fovea[1])), self.disc, self.disc_diameter)

@@ -7,7 +7,7 @@ package's lazy names, so this module first loads in the worker that makes a prev
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -40,6 +40,25 @@ class Preview:
     fov_found: bool = False
     metadata: ImageMetadata | None = None
     grid: MacularGrid | None = None  # in ORIGINAL's pixels: where the macular grid was placed
+
+
+DISPLAY_MAX_SIDE = 2048  # the whole photograph's views on screen; the detail view tiles the full photograph beyond
+
+
+def for_display(preview: Preview, max_side: int = DISPLAY_MAX_SIDE) -> Preview:
+    """The preview with its whole-photograph views (original, field of view, red-free) no wider or taller than
+    `max_side`, and the grid with them: drawn whole at every zoom, a 12-megapixel picture would cost every repaint
+    a full smooth downscale. The model's views are small already and stay as they are."""
+    original = preview.images[ORIGINAL]
+    factor = max_side / max(original.shape[:2])
+    if factor >= 1.0:
+        return preview
+    size = (max(1, round(original.shape[1] * factor)), max(1, round(original.shape[0] * factor)))
+    images = dict(preview.images)
+    for name in (ORIGINAL, FIELD_OF_VIEW, RED_FREE):
+        images[name] = cv2.resize(images[name], size, interpolation=cv2.INTER_AREA)
+    grid = preview.grid.scaled(size[0] / original.shape[1]) if preview.grid is not None else None
+    return replace(preview, images=images, grid=grid)
 
 
 def make_preview(key: str, path: str | Path, frame_index: int | None, settings: PreprocessSettings,
