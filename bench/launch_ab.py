@@ -1,7 +1,7 @@
 """Launch time of this checkout against another one (a worktree of the code before a change), alternated with a bare
-PySide6 window, so a restructuring can show it did not slow the window's start; and the time to the main window's
-first paint (what the grader sees), which can come before launch() returns. Each launch is a fresh interpreter
-running `bench.gui`'s own children (the same measurement as `bench/run.py --only gui`) from that checkout's files.
+PySide6 window, so a restructuring can show it did not slow the window's start: the time from starting a fresh
+interpreter to the main window's first paint (what the grader sees; it can come before launch() returns), measured by
+the same child code for both checkouts (as `bench/run.py --only gui` measures this one).
 
     git worktree add /tmp/before <commit>
     .venv/bin/python -m bench.launch_ab /tmp/before --runs 15
@@ -20,19 +20,6 @@ import time
 from pathlib import Path
 
 from bench.common import REPO
-
-
-def launch_seconds(checkout: Path, role: str, models: Path) -> float:
-    """Seconds from starting a fresh interpreter on `checkout`'s code to its window's first event-loop turn."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(checkout))
-    started = time.time()
-    done = subprocess.run([sys.executable, "-m", "bench.gui", "--child", role, "--models", str(models)],
-                          cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
-    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
-    if done.returncode != 0 or not lines:
-        raise RuntimeError(f"{checkout}: the {role} window did not start:\n{done.stderr[-2000:]}")
-    return json.loads(lines[-1])["shown_at"] - started
-
 
 # The same child for both checkouts (their own bench/gui.py may not measure it): the time of the main window's first
 # paint, the moment the grader sees it, whether that comes before or after launch() returns.
@@ -74,18 +61,17 @@ def first_paint_seconds(checkout: Path, models: Path) -> float:
     return json.loads(lines[-1])["painted_at"] - started
 
 
-def compare_first_paint(other: Path, runs: int, models_dir: Path) -> dict[str, float]:
-    with tempfile.TemporaryDirectory() as scratch:
-        models = Path(scratch)
-        for bundle in (p for p in models_dir.iterdir() if (p / "manifest.json").is_file()):
-            (models / bundle.name).symlink_to(bundle.resolve(), target_is_directory=True)
-        times: dict[str, list[float]] = {"other": [], "this": []}
-        for _ in range(runs):
-            times["other"].append(first_paint_seconds(other, models))
-            times["this"].append(first_paint_seconds(REPO, models))
-    medians = {name: statistics.median(values) for name, values in times.items()}
-    return {"other_ms": 1000 * medians["other"], "this_ms": 1000 * medians["this"],
-            "this_vs_other": medians["this"] / medians["other"]}
+def bare_paint_seconds(models: Path) -> float:
+    """The same for a bare PySide6 window (bench.gui's child), the baseline of both."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO))
+    started = time.time()
+    done = subprocess.run([sys.executable, "-m", "bench.gui", "--child", "bare", "--models", str(models)], cwd=REPO,
+                          env=env,
+                          capture_output=True, text=True, timeout=300)
+    lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
+    if done.returncode != 0 or not lines:
+        raise RuntimeError(f"the bare window did not start:\n{done.stderr[-2000:]}")
+    return json.loads(lines[-1])["painted_at"] - started
 
 
 def compare(other: Path, runs: int, models_dir: Path) -> dict[str, float]:
@@ -95,9 +81,9 @@ def compare(other: Path, runs: int, models_dir: Path) -> dict[str, float]:
             (models / bundle.name).symlink_to(bundle.resolve(), target_is_directory=True)
         times: dict[str, list[float]] = {"bare": [], "other": [], "this": []}
         for _ in range(runs):  # alternated, so load on the machine falls on all three alike
-            times["bare"].append(launch_seconds(REPO, "bare", models))
-            times["other"].append(launch_seconds(other, "app", models))
-            times["this"].append(launch_seconds(REPO, "app", models))
+            times["bare"].append(bare_paint_seconds(models))
+            times["other"].append(first_paint_seconds(other, models))
+            times["this"].append(first_paint_seconds(REPO, models))
     medians = {name: statistics.median(values) for name, values in times.items()}
     return {**{f"{name}_ms": 1000 * value for name, value in medians.items()},
             "this_vs_other": medians["this"] / medians["other"],
@@ -110,12 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=15)
     parser.add_argument("--models", type=Path, default=REPO / "models", help="models folder both launch with")
     args = parser.parse_args(argv)
-    paint = compare_first_paint(args.other.resolve(), args.runs, args.models)
-    print(f"median first paint of the main window over {args.runs} alternated runs: {args.other} "
-          f"{paint['other_ms']:.0f} ms, this checkout {paint['this_ms']:.0f} ms; this / other = "
-          f"{paint['this_vs_other']:.3f}")
     result = compare(args.other.resolve(), args.runs, args.models)
-    print(f"median launch over {args.runs} alternated runs: bare {result['bare_ms']:.0f} ms, "
+    print(f"median first paint over {args.runs} alternated runs: bare {result['bare_ms']:.0f} ms, "
           f"{args.other} {result['other_ms']:.0f} ms ({result['other_vs_bare']:.2f}x bare), "
           f"this checkout {result['this_ms']:.0f} ms ({result['this_vs_bare']:.2f}x bare); "
           f"this / other = {result['this_vs_other']:.3f}")

@@ -47,4 +47,4 @@ def test_the_launch_comparison_runs_against_another_checkout(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "bench.launch_ab", str(REPO), "--runs", "1", "--models",
                            str(model.parent)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
-    assert "median launch over 1 alternated runs: bare" in proc.stdout and "this / other = " in proc.stdout
+    assert "median first paint over 1 alternated runs: bare" in proc.stdout and "this / other = " in proc.stdout

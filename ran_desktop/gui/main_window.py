@@ -177,7 +177,7 @@ class MainWindow(QMainWindow):
 
         A window on screen is painted first: the loader's imports (torch) would hold the interpreter while it draws.
         """
-        if self.isVisible() and not self._painted:
+        if self.isVisible() and not self._settled:  # launch() has painted; the workspace comes before the loader
             self._load_after_paint = True
             self.feedback.model_loading()
             QTimer.singleShot(1000, self._after_first_paint)  # in case no paint comes (a minimised window)
