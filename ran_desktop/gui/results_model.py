@@ -68,6 +68,7 @@ class ResultsTableModel(QAbstractTableModel):
         super().__init__(parent)
         self._records: list[ImageRecord] = []
         self._rows: dict[str, int] = {}
+        self._row_of_id: dict[int, int] = {}  # image id -> row, for what arrives by id (thumbnails, claims)
         self._icons: OrderedDict[str, QIcon] = OrderedDict()
         self._decoded: OrderedDict[str, QImage] = OrderedDict()
         self.revision = 0  # bumped before every change is announced, so cached sort keys are never stale
@@ -97,6 +98,7 @@ class ResultsTableModel(QAbstractTableModel):
         self.beginResetModel()
         self._records = list(records)
         self._rows = {r.key: i for i, r in enumerate(self._records)}
+        self._row_of_id = {r.image_id: i for i, r in enumerate(self._records)}
         self._icons.clear()
         self._decoded.clear()
         self.endResetModel()
@@ -126,6 +128,7 @@ class ResultsTableModel(QAbstractTableModel):
         for offset, record in enumerate(fresh.values()):
             self._records.append(record)
             self._rows[record.key] = first + offset
+            self._row_of_id[record.image_id] = first + offset
         self.endInsertRows()
 
     def set_review_mode(self, mode: str) -> None:
@@ -147,8 +150,8 @@ class ResultsTableModel(QAbstractTableModel):
 
     def add_stored_thumbnails(self, images: dict[int, QImage]) -> None:
         """Thumbnails fetched from the database (decoded in a worker) for rows listed without them."""
-        by_id = {record.image_id: (row, record.key) for row, record in enumerate(self._records)
-                 if record.image_id in images}
+        by_id = {image_id: (row, self._records[row].key) for image_id in images
+                 if (row := self._row_of_id.get(image_id)) is not None}
         self.add_thumbnails({key: images[image_id] for image_id, (_, key) in by_id.items()})
         self._asked.difference_update(images)  # asked again should the icon be dropped from the cache later
         for row, _ in by_id.values():
@@ -158,9 +161,9 @@ class ResultsTableModel(QAbstractTableModel):
         """Images other graders have open now: their review cell says so until they have finished."""
         changed = set(claims.items()) ^ set(self.claims.items())
         self.claims = dict(claims)
-        ids = {image_id for image_id, _ in changed}
-        for row, record in enumerate(self._records):
-            if record.image_id in ids:
+        for image_id in {image_id for image_id, _ in changed}:
+            row = self._row_of_id.get(image_id)
+            if row is not None:
                 self.dataChanged.emit(self.index(row, Column.REVIEW), self.index(row, Column.REVIEW))
 
     def hides(self, record: ImageRecord) -> bool:
