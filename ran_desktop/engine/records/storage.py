@@ -267,6 +267,7 @@ class Storage:
     def record(self, image_id: int) -> ImageRecord:
         with self._read() as db:
             row = db.execute(SELECT_RECORDS.where(images.c.id == image_id)).mappings().first()
+            status = qa_store.status(db, image_id) if row is not None else None
         if row is None:
             raise StorageError(f"image {image_id} is not in the session database")
         try:
@@ -274,7 +275,6 @@ class Storage:
         except (ValueError, TypeError, KeyError) as exc:
             raise StorageError(f"image {image_id} ({row['path']}) cannot be read from the session database: "
                                f"its row is damaged ({exc})") from exc
-        status = self.qa_status(image_id)
         return replace(record, gradings=status.gradings) if status is not None else record
 
     def load_session(self, session_id: int, thumbnails: bool = True) -> list[ImageRecord]:
