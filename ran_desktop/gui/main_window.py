@@ -59,6 +59,7 @@ from ran_desktop.paths import models_dir, sample_images
 
 if TYPE_CHECKING:
     from ran_desktop.engine.model.bundle import LoadedModel
+    from ran_desktop.engine.records.storage import Storage
     from ran_desktop.gui.detail_controller import DetailController
     from ran_desktop.gui.report_export import ReportExporter
     from ran_desktop.gui.workspace import Workspace
@@ -73,17 +74,18 @@ def _audit_problems(report: object, database: Target) -> list[str]:
         return storage.verify_audit()
 
 
-def _prepare_storage(data_dir: Path, database: Target, preferred: int | None = None) -> tuple[Path | None, int]:
-    """Open the session database as open_storage does (a damaged one is set aside), pick the session to continue
+def _prepare_storage(data_dir: Path, database: Target, preferred: int | None = None) -> tuple[Storage, int]:
+    """Open the session database as open_storage does (a damaged one is set aside) and pick the session to continue
     (`preferred`, the grader's own last one, where it still exists: another window or workstation on this data
-    folder may have started a newer one), and close it again: where a damaged database was kept, and the id."""
+    folder may have started a newer one): the open database, and the session's id."""
     storage = records.storage.open_storage(data_dir, database)
     try:
         if preferred is not None and storage.has_session(preferred):
-            return storage.set_aside, preferred
-        return storage.set_aside, storage.current_session()
-    finally:
+            return storage, preferred
+        return storage, storage.current_session()
+    except BaseException:
         storage.close()
+        raise
 
 
 FIRST_START_SHARE = 90  # percent of the screen's width and height the window takes on its first start
@@ -133,16 +135,14 @@ class MainWindow(QMainWindow):
         """Open the session database (created or migrated, checked for damage, the session chosen) and everything
         that works on it, and list the session. StorageError where it cannot be used (the window is deleted)."""
         try:
-            set_aside, session_id = _prepare_storage(self.data_dir, self.database,
-                                                     self.settings.last_session(self.settings.grader_name))
+            self.storage, session_id = _prepare_storage(self.data_dir, self.database,
+                                                        self.settings.last_session(self.settings.grader_name))
         except StorageError:
             # Delete the half-built window now. Left to the garbage collector, its widgets would be destroyed at
             # some arbitrary later moment, possibly while Qt holds a lock, which deadlocked a later window's start.
             self._closed = True
             shiboken6.delete(self)
             raise
-        self.storage = records.storage.Storage(self.database)  # the window's own connection
-        self.storage.set_aside = set_aside
         self.review_session = ReviewSession(self.storage, session_id)
         self.review_session.second_grading = self.settings.second_grading
         self.settings.remember_session(self.settings.grader_name, self.session_id)

@@ -11,7 +11,7 @@ shown beside each eye, never put in the form. Photographs are decoded in a worke
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
 
@@ -328,29 +328,22 @@ class PatientForm(QDialog):
             grades = column.grades()
             if grades is None or not column.isEnabled():
                 continue
-            for record in column.records:
+            for i, record in enumerate(column.records):
                 if record.status is Status.ERROR:
                     continue
                 draft = GraderDecision(grades[0], grades[1], review_mode=self._review_mode,
                                        change=column.change_since())
-                try:
-                    updated = self._session.record_decision(self._current(record), draft, grader)
+                try:  # against the version the grader was shown: a change made elsewhere meanwhile is refused
+                    updated = self._session.record_decision(record, draft, grader)
                 except (ScreeningError, ValueError) as exc:
                     self.problem.setText(f"{record.result.path.name}: not saved: {exc}")
                     return
+                column.records[i] = updated  # saving again from this form builds on this decision
                 self._saved(updated)
         if then_next:
             self.show_next()
         else:
             self.problem.setText("Saved.")
-
-    def _current(self, record: ImageRecord) -> ImageRecord:
-        """The record as the list has it now (a decision saved meanwhile in this window moves its version on)."""
-        for group in self._groups():
-            for found in group.records:
-                if found.image_id == record.image_id:
-                    return found
-        return replace(record)
 
     def done(self, result: int) -> None:
         self._decoder.shutdown()

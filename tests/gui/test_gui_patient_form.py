@@ -87,4 +87,9 @@ def test_the_last_visit_is_shown_beside_today_and_the_change_saved(open_window, 
     form.save_button.click()
     saved = {r.eye: window.storage.decision(r.image_id) for r in window.results.records()}
     assert (saved[Eye.RIGHT].change, saved[Eye.LEFT].change) == ("worse", "same")
+    right.set_grades((3, 0))  # a second thought, saved from the same form: it builds on the first save
+    form.save_button.click()
+    assert form.problem.text() == "Saved."
+    saved = {r.eye: window.storage.decision(r.image_id) for r in window.results.records()}
+    assert (saved[Eye.RIGHT].dr_grade, saved[Eye.RIGHT].change, saved[Eye.LEFT].dr_grade) == (3, "worse", 2)
     form.close()

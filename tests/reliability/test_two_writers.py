@@ -103,5 +103,7 @@ def test_another_graders_new_session_does_not_hide_this_graders_work(start_windo
 
     # a grader with no session of their own gets the newest; B gets B's
     database = data_dir / DATABASE_NAME
-    assert _prepare_storage(data_dir, database, AppSettings(data_dir).last_session("Dr New"))[1] == theirs
-    assert _prepare_storage(data_dir, database, AppSettings(data_dir).last_session("Dr B"))[1] == theirs
+    for grader in ("Dr New", "Dr B"):
+        storage, session = _prepare_storage(data_dir, database, AppSettings(data_dir).last_session(grader))
+        storage.close()
+        assert session == theirs

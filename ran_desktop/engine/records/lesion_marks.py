@@ -32,7 +32,7 @@ class LesionMark:
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"lesion kind must be one of {KINDS}, got {self.kind!r}")
-        if len(self.points) not in (1,) and len(self.points) < 3:
+        if len(self.points) in (0, 2):
             raise ValueError("a mark is one point or an outline of at least three")
         if any(x < 0 or y < 0 for x, y in self.points):
             raise ValueError("mark coordinates are pixels of the photograph: never negative")

@@ -8,15 +8,12 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
 
 from ran_desktop.engine.records.review import GraderDecision, Grading
 from ran_desktop.engine.records.second_grading import (
-    ARBITRATION,
-    AWAITING_ARBITRATION,
     AWAITING_SECOND,
     FIRST,
-    SECOND,
     GradingOrderError,
     QAPolicy,
     check_grader,
@@ -35,17 +32,24 @@ class QAStatus:
     gradings: tuple[Grading, ...]
 
 
-def _gradings(db: Connection, image_id: int) -> list[Grading]:
-    rows = db.execute(select(gradings.c.stage, gradings.c.grader, gradings.c.dr_grade, gradings.c.dme_grade,
-                             gradings.c.decided_at).where(gradings.c.image_id == image_id).order_by(gradings.c.id))
-    return [Grading(r[0], r[1], (r[2], r[3]), r[4]) for r in rows]
+def _stages(db: Connection, *where: ColumnElement[bool], join_images: bool = False) -> dict[int, tuple[Grading, ...]]:
+    """The gradings `where` selects, by image, each image's in the order they were given."""
+    query = select(gradings.c.image_id, gradings.c.stage, gradings.c.grader, gradings.c.dr_grade,
+                   gradings.c.dme_grade, gradings.c.decided_at)
+    if join_images:
+        query = query.join(images, images.c.id == gradings.c.image_id)
+    by_image: dict[int, list[Grading]] = defaultdict(list)
+    for r in db.execute(query.where(*where).order_by(gradings.c.id)):
+        by_image[int(r[0])].append(Grading(r[1], r[2], (r[3], r[4]), r[5]))
+    return {image_id: tuple(found) for image_id, found in by_image.items()}
 
 
 def status(db: Connection, image_id: int) -> QAStatus | None:
     row = db.execute(select(qa.c.state, qa.c.reason, qa.c.rule).where(qa.c.image_id == image_id)).first()
     if row is None:
         return None
-    return QAStatus(image_id, row[0], row[1], row[2], tuple(_gradings(db, image_id)))
+    stages = _stages(db, gradings.c.image_id == image_id).get(image_id, ())
+    return QAStatus(image_id, row[0], row[1], row[2], stages)
 
 
 def check_first_may_change(db: Connection, image_id: int) -> None:
@@ -107,26 +111,12 @@ def queue(db: Connection, state: str, grader: str, session_id: int | None = None
 
 def gradings_of_session(db: Connection, session_id: int) -> dict[int, tuple[Grading, ...]]:
     """Each image of the session that went through second grading: its stages, in order."""
-    by_image: dict[int, list[Grading]] = defaultdict(list)
-    rows = db.execute(select(gradings.c.image_id, gradings.c.stage, gradings.c.grader, gradings.c.dr_grade,
-                             gradings.c.dme_grade, gradings.c.decided_at)
-                      .join(images, images.c.id == gradings.c.image_id)
-                      .where(images.c.session_id == session_id).order_by(gradings.c.id))
-    for r in rows:
-        by_image[int(r[0])].append(Grading(r[1], r[2], (r[3], r[4]), r[5]))
-    return {image_id: tuple(found) for image_id, found in by_image.items()}
+    return _stages(db, images.c.session_id == session_id, join_images=True)
 
 
 def all_statuses(db: Connection) -> list[QAStatus]:
     """Every image in quality assurance, with its gradings (for the graders' statistics)."""
-    by_image: dict[int, list[Grading]] = defaultdict(list)
-    rows = db.execute(select(gradings.c.image_id, gradings.c.stage, gradings.c.grader, gradings.c.dr_grade,
-                             gradings.c.dme_grade, gradings.c.decided_at).order_by(gradings.c.id))
-    for r in rows:
-        by_image[int(r[0])].append(Grading(r[1], r[2], (r[3], r[4]), r[5]))
+    by_image = _stages(db)
     states = db.execute(select(qa.c.image_id, qa.c.state, qa.c.reason, qa.c.rule).order_by(qa.c.image_id))
-    return [QAStatus(int(r[0]), r[1], r[2], r[3], tuple(by_image[int(r[0])])) for r in states]
+    return [QAStatus(int(r[0]), r[1], r[2], r[3], by_image.get(int(r[0]), ())) for r in states]
 
-
-AWAITING = (AWAITING_SECOND, AWAITING_ARBITRATION)
-STAGE_OF = {AWAITING_SECOND: SECOND, AWAITING_ARBITRATION: ARBITRATION}

@@ -18,7 +18,6 @@ from ran_desktop.engine.grading import REFERABLE_DME, REFERABLE_DR
 from ran_desktop.engine.records.review import Grades, Grading
 
 FIRST, SECOND, ARBITRATION = "first", "second", "arbitration"
-STAGES = (FIRST, SECOND, ARBITRATION)
 AWAITING_SECOND, AWAITING_ARBITRATION, FINAL = "awaiting second grading", "awaiting arbitration", "final"
 REFERABLE_RULE, ANY_GRADE_RULE = "referable", "any grade"
 RULES = (REFERABLE_RULE, ANY_GRADE_RULE)

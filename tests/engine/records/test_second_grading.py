@@ -141,3 +141,5 @@ def test_each_graders_agreement_with_the_settled_grades(target):
     assert (a.sensitivity.hits, a.sensitivity.n, a.specificity.hits, a.specificity.n) == (4, 4, 0, 1)
     assert (b.sensitivity.hits, b.sensitivity.n, b.specificity.hits, b.specificity.n) == (3, 4, 1, 1)
     assert a.kappa is not None and b.kappa is not None and -1 <= b.kappa < 1 and a.kappa < 1
+    # DR grades against the settled ones 2, 3, 1, 4, 2: A gave 2, 3, 2, 4, 2 and B 2, 3, 1, 4, 0
+    assert (a.kappa, b.kappa) == (pytest.approx(0.8837, abs=1e-4), pytest.approx(0.75))

@@ -217,6 +217,9 @@ def test_a_file_from_before_alembic_is_migrated_and_keeps_its_data(db_path, vers
         assert record.decision.entry == "graded" and record.decision.review_mode == ""
         assert record.decision.dr_grade == 2 and store.verify_audit() in ([], [
             "the decision on image 1 is not the one its audit trail ends with: it was changed outside the app"])
+        # This file's decision was written with no audit entry, so the verifier must say so, whatever the schema.
+        assert store.verify_audit() == [
+            "the decision on image 1 is not the one its audit trail ends with: it was changed outside the app"]
         store.save_decision(1, GraderDecision(3, 1, grader="New Grader"))
         assert store.verify_audit() == []
     raw = sqlite3.connect(db_path)
