@@ -10,8 +10,8 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QModelRoleDataSpan, QObject, QPersistentModelIndex, QSortFilterProxyModel
 
+from ran_desktop.engine.records.record_list import ListEntry
 from ran_desktop.engine.records.results import Status
-from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.gui import display
 from ran_desktop.gui.results_model import SORT_ROLE, ResultsTableModel
 
@@ -54,7 +54,7 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         else:
             self.invalidateRowsFilter()
 
-    def accepts(self, record: ImageRecord, hidden: bool = False) -> bool:
+    def accepts(self, record: ListEntry, hidden: bool = False) -> bool:
         """`hidden`: the model's grades are hidden (blind-first review), so they cannot make the image referable."""
         if self.referable_only or self.ungradable_only:
             needs_action = (self.referable_only and record.referable and not hidden) or (
@@ -65,9 +65,8 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         if self.unreviewed_only and (record.reviewed or record.status is Status.ERROR):
             return False
         if self.search:
-            haystack = " ".join(
-                (str(record.result.path), display.patient_text(record), record.patient_id or "")
-            ).casefold()
+            patient = display.patient_label(record.patient_id, record.patient_name) or display.NONE
+            haystack = " ".join((record.path, patient, record.patient_id or "")).casefold()
             if self.search not in haystack:
                 return False
         return True
@@ -76,8 +75,10 @@ class ResultsFilterProxy(QSortFilterProxyModel):
         source = self.sourceModel()
         if not isinstance(source, ResultsTableModel):
             return True
-        record = source.record(source_row)
-        return self.accepts(record, source.hides(record))
+        if not self.active:
+            return True
+        entry = source.entry(source_row)
+        return self.accepts(entry, source.hides(entry))
 
     # PySide6's stubs declare the span as QModelRoleDataSpan | QModelRoleData and not iterable; Qt passes a span,
     # which is.

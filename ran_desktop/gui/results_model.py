@@ -13,6 +13,7 @@ from PySide6.QtGui import QColor, QFont, QIcon, QImage, QPalette, QPixmap
 from PySide6.QtWidgets import QApplication
 
 from ran_desktop.engine.grading import suspicion_words
+from ran_desktop.engine.records.record_list import ListEntry, RecordList
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import CONFIRMED, OPEN, ImageRecord, blinded
 from ran_desktop.gui import display
@@ -66,7 +67,7 @@ class ResultsTableModel(QAbstractTableModel):
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self._records: list[ImageRecord] = []
+        self._records = RecordList([])  # every row's list entry; full records built as rows are shown
         self._rows: dict[str, int] = {}
         self._row_of_id: dict[int, int] = {}  # image id -> row, for what arrives by id (thumbnails, claims)
         self._icons: OrderedDict[str, QIcon] = OrderedDict()
@@ -90,15 +91,25 @@ class ResultsTableModel(QAbstractTableModel):
     def record(self, row: int) -> ImageRecord:
         return self._records[row]
 
+    def entries(self) -> list[ListEntry]:
+        return list(self._records.entries())
+
+    def entry(self, row: int) -> ListEntry:
+        """What the list sorts and filters the row by, without building its record."""
+        return self._records.entry(row)
+
     def row_of(self, key: str) -> int | None:
         return self._rows.get(key)
 
-    def set_records(self, records: Iterable[ImageRecord]) -> None:
+    def set_records(self, records: RecordList | Iterable[ImageRecord]) -> None:
+        """All rows at once: records, or a session's RecordList (Storage.list_session), whose records are read as
+        their rows are shown."""
         self.revision += 1
         self.beginResetModel()
-        self._records = list(records)
-        self._rows = {r.key: i for i, r in enumerate(self._records)}
-        self._row_of_id = {r.image_id: i for i, r in enumerate(self._records)}
+        self._records = records if isinstance(records, RecordList) else RecordList.of(list(records))
+        entries = self._records.entries()
+        self._rows = {e.key: i for i, e in enumerate(entries)}
+        self._row_of_id = {e.image_id: i for i, e in enumerate(entries)}
         self._icons.clear()
         self._decoded.clear()
         self.endResetModel()
@@ -150,7 +161,7 @@ class ResultsTableModel(QAbstractTableModel):
 
     def add_stored_thumbnails(self, images: dict[int, QImage]) -> None:
         """Thumbnails fetched from the database (decoded in a worker) for rows listed without them."""
-        by_id = {image_id: (row, self._records[row].key) for image_id in images
+        by_id = {image_id: (row, self._records.entry(row).key) for image_id in images
                  if (row := self._row_of_id.get(image_id)) is not None}
         self.add_thumbnails({key: images[image_id] for image_id, (_, key) in by_id.items()})
         self._asked.difference_update(images)  # asked again should the icon be dropped from the cache later
@@ -166,13 +177,14 @@ class ResultsTableModel(QAbstractTableModel):
             if row is not None:
                 self.dataChanged.emit(self.index(row, Column.REVIEW), self.index(row, Column.REVIEW))
 
-    def hides(self, record: ImageRecord) -> bool:
+    def hides(self, record: ImageRecord | ListEntry) -> bool:
         return blinded(record, self.review_mode)
 
     def sort_key(self, row: int, column: int) -> Any:
-        if column in _MODEL_COLUMNS and blinded(self._records[row], self.review_mode):
+        entry = self._records.entry(row)
+        if column in _MODEL_COLUMNS and blinded(entry, self.review_mode):
             return -3  # hidden grades sort together, giving nothing away
-        return _sort_key(self._records[row], Column(column))
+        return _sort_key(entry, Column(column))
 
     def update_record(self, record: ImageRecord) -> None:
         row = self._rows.get(record.key)
@@ -219,7 +231,7 @@ class ResultsTableModel(QAbstractTableModel):
         if role in (Qt.ItemDataRole.ForegroundRole, Qt.ItemDataRole.FontRole):
             return _styling(record, column, role)
         if role == SORT_ROLE:
-            return _sort_key(record, column)
+            return _sort_key(self._records.entry(index.row()), column)
         if role == RECORD_ROLE:
             return record
         if role == KEY_ROLE:
@@ -351,11 +363,11 @@ def _styling(record: ImageRecord, column: Column, role: int) -> Any:
     return None
 
 
-def _sort_key(record: ImageRecord, column: Column) -> Any:
+def _sort_key(record: ListEntry, column: Column) -> Any:
     if column == Column.THUMBNAIL or column == Column.FILE:
-        return display.file_text(record).casefold()
+        return record.file_label.casefold()
     if column == Column.PATIENT:
-        return display.patient_text(record).casefold()
+        return (display.patient_label(record.patient_id, record.patient_name) or display.NONE).casefold()
     if column == Column.EYE:
         return record.eye.value
     if column == Column.QUALITY:
@@ -369,6 +381,6 @@ def _sort_key(record: ImageRecord, column: Column) -> Any:
             return 2 if record.suspected else -1
         return 2 if decision.urgent else 1 if decision.referable else 0
     if column == Column.REVIEW:
-        d = record.decision
-        return 0 if d is None else 1 if d.kind == CONFIRMED else 2
+        kind = record.decision_kind
+        return 0 if kind is None else 1 if kind == CONFIRMED else 2
     return None

@@ -74,8 +74,10 @@ class ResultsPanel(QWidget):
         self.table = QTableView()
         self.table.setObjectName("resultsTable")
         self.table.setModel(proxy)
+        # Screening order until the user sorts. The indicator is cleared first: enabling sorting sorts by it at once,
+        # which on a long worklist took seconds only to be undone.
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)
         self.table.setSortingEnabled(True)
-        self.table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # screening order until the user sorts
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         # Ctrl/Shift+click picks several for Reports > selected patients; the current row stays the one shown.
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)

@@ -74,7 +74,7 @@ class ScreeningFeedback:
         self._status.hide_progress()
         log.info("batch %s: %d image(s) stored of %d file(s)", Public("cancelled" if cancelled else "done"), stored,
                  total)
-        errors = sum(r.status is Status.ERROR for r in self._results.records())
+        errors = sum(e.status_value == Status.ERROR.value for e in self._results.entries())
         if cancelled:
             text = f"Cancelled: {stored} image(s) screened before stopping; they stay in the list."
         else:
@@ -93,9 +93,9 @@ class ScreeningFeedback:
         changed, self._changed_files = self._changed_files, []
         if not changed:
             return
-        shown_rows = {r.image_id: r for r in self._results.records()}
-        for stored in self._storage.load_session(self._session.session_id):
-            if stored.superseded and stored.image_id in shown_rows and not shown_rows[stored.image_id].superseded:
+        for stored in self._storage.load_session(self._session.session_id, thumbnails=False):
+            row = self._results.row_of(stored.key) if stored.superseded else None
+            if row is not None and not self._results.record(row).superseded:
                 self._results.update_record(stored)  # its Review cell now says the file was replaced
         shown = "\n\n".join(changed[:8]) + (f"\n\n... and {len(changed) - 8} more." if len(changed) > 8 else "")
         show_message(self._parent, "Files replaced since they were screened", shown)

@@ -5,6 +5,7 @@ JSON, and telling the grader where the session database needs someone's attentio
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +16,7 @@ from PySide6.QtCore import Qt, QTimer
 from ran_desktop import gui
 from ran_desktop.engine import records
 from ran_desktop.engine.errors import StorageError, WriteError
+from ran_desktop.engine.records.record_list import RecordList
 from ran_desktop.gui.messages import show_message
 from ran_desktop.logsafe import Public
 
@@ -49,19 +51,25 @@ class SessionFlow:
 
     # --- choosing a session -------------------------------------------------------------------------------
 
-    def load(self, session_id: int) -> list[ImageRecord]:
-        """The session's records; damaged rows are left out (untouched in the database) and the grader is told."""
-        loaded = self._storage.load_session(session_id, thumbnails=False)  # fetched for the rows on screen
-        if self._storage.unreadable_rows:
-            rows = self._storage.unreadable_rows
-            log.warning("%d damaged row(s) left out of session %d", len(rows), session_id)
+    def load(self, session_id: int) -> RecordList:
+        """The session's worklist: every row listed at once, records read as rows are shown. A damaged row is listed
+        as an error (untouched in the database) and the grader is told when it is first read."""
+        listed = self._storage.list_session(session_id)
+        return RecordList(listed.entries(), self._read_records)
+
+    def _read_records(self, image_ids: Sequence[int]) -> dict[int, ImageRecord]:
+        told = len(self._storage.unreadable_rows)
+        found = self._storage.records_by_id(image_ids)
+        fresh = self._storage.unreadable_rows[told:]
+        if fresh:
+            log.warning("%d damaged row(s) shown as errors", len(fresh))
             QTimer.singleShot(0, lambda: show_message(
                 self._parent, "Some results cannot be read",
-                f"{len(rows)} image(s) of this session cannot be read from the session database (their stored "
-                "result is damaged) and are left out of the list; everything else opened. The rows are kept, "
+                f"{len(fresh)} image(s) of this session cannot be read from the session database (their stored "
+                "result is damaged) and are listed as errors; everything else opened. The rows are kept, "
                 "unchanged, for whoever supports this installation. Screen those files again to grade them.\n\n"
-                + "\n".join(f"- {r}" for r in rows[:10])))
-        return loaded
+                + "\n".join(f"- {r}" for r in fresh[:10])))
+        return found
 
     def open(self, session_id: int) -> None:
         """Show an earlier session (its images, decisions and audit trail) as the current one."""

@@ -14,6 +14,7 @@ from . import migrate as migrate
 from . import patient_names as patient_names
 from . import patient_queue as patient_queue
 from . import qa_store as qa_store
+from . import record_list as record_list
 from . import results as results
 from . import review as review
 from . import review_session as review_session

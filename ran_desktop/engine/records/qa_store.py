@@ -6,6 +6,7 @@ stands (`qa`), read and written inside the caller's transaction (Storage holds t
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, Connection, delete, insert, select, update
@@ -112,6 +113,10 @@ def queue(db: Connection, state: str, grader: str, session_id: int | None = None
 def gradings_of_session(db: Connection, session_id: int) -> dict[int, tuple[Grading, ...]]:
     """Each image of the session that went through second grading: its stages, in order."""
     return _stages(db, images.c.session_id == session_id, join_images=True)
+
+
+def gradings_of_images(db: Connection, image_ids: Sequence[int]) -> dict[int, tuple[Grading, ...]]:
+    return _stages(db, gradings.c.image_id.in_(image_ids))
 
 
 def all_statuses(db: Connection) -> list[QAStatus]:

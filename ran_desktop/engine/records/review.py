@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, Protocol
 
 from ran_desktop.engine.grading import (
     DME_GRADE_NAMES,
@@ -261,10 +261,20 @@ def suggested_grades(record: ImageRecord) -> Grades | None:
     return None
 
 
-def blinded(record: ImageRecord, mode: str) -> bool:
+class Listed(Protocol):
+    """A worklist row: a record, or its list entry (record_list.ListEntry)."""
+
+    @property
+    def status(self) -> Status: ...
+
+    @property
+    def reviewed(self) -> bool: ...
+
+
+def blinded(record: Listed, mode: str) -> bool:
     """Whether the model's grades (and everything that would give them away) are hidden from the grader: in blind-
     first review, for a screened image no grader has decided yet. The quality gate's verdict is never hidden."""
-    return mode == BLIND and record.status is Status.SCREENED and record.decision is None
+    return mode == BLIND and record.status is Status.SCREENED and not record.reviewed
 
 
 def model_proposal(record: ImageRecord) -> Grades | None:

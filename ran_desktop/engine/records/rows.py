@@ -16,12 +16,12 @@ from ran_desktop.engine.imaging.quality_report import QualityReport
 from ran_desktop.engine.records.lesion_marks import marks_from_list
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord
-from ran_desktop.engine.records.tables import DECISION_COLUMNS, audit, decisions, images
+from ran_desktop.engine.records.tables import DECISION_COLUMNS, audit, decisions, images, thumbnails
 
 Row = RowMapping  # a result row by column name
 
 
-def _select_records(thumbnails: bool = True) -> Select[Any]:
+def _select_records(thumbnails_too: bool = True) -> Select[Any]:
     later = images.alias("later")
     # Another screening of the same file and frame, later than this one, found other content: the file was replaced.
     superseded = exists().where(
@@ -29,15 +29,23 @@ def _select_records(thumbnails: bool = True) -> Select[Any]:
         later.c.key != images.c.key, later.c.screen_order > images.c.screen_order,
     )
     version = select(func.count()).select_from(audit).where(audit.c.image_id == images.c.id).scalar_subquery()
-    columns = images.c if thumbnails else [*(c for c in images.c if c.name != "thumbnail"), null().label("thumbnail")]
+    picture = thumbnails.c.jpeg if thumbnails_too else null()
+    joined = images.outerjoin(decisions)
     return select(
-        *columns, *(decisions.c[name].label(f"d_{name}") for name in DECISION_COLUMNS),
+        *images.c, picture.label("thumbnail"), *(decisions.c[name].label(f"d_{name}") for name in DECISION_COLUMNS),
         superseded.label("superseded"), version.label("decision_version"),
-    ).select_from(images.outerjoin(decisions))
+    ).select_from(joined.outerjoin(thumbnails) if thumbnails_too else joined)
 
 
 SELECT_RECORDS = _select_records()  # every record is read with this, filtered by the caller
-SELECT_LIST = _select_records(thumbnails=False)  # the same without thumbnails: a worklist fetches the rows it shows
+SELECT_LIST = _select_records(thumbnails_too=False)  # the same without thumbnails: a worklist fetches the rows it shows
+# Every row's list entry (record_list.ListEntry, in its field order): the narrow columns only, no JSON.
+SELECT_ENTRIES = select(
+    images.c.id, images.c.key, images.c.path, images.c.status, func.coalesce(images.c.file_label, images.c.path),
+    images.c.model_dr, images.c.model_dme, func.coalesce(images.c.model_suspects, 0), images.c.eye,
+    images.c.patient_id, images.c.patient_name, decisions.c.kind, decisions.c.dr_grade, decisions.c.dme_grade,
+    decisions.c.eye, decisions.c.patient_id, decisions.c.patient_name,
+).select_from(images.outerjoin(decisions))
 
 
 def record_from_row(row: Row) -> ImageRecord:
@@ -95,6 +103,14 @@ def decision_from_row(row: Row, prefix: str = "") -> GraderDecision:
     )
 
 
+def decision_row(decision: GraderDecision) -> dict[str, Any]:
+    """The `decisions` columns of a decision (without its image id), JSON columns as text."""
+    row = {name: value for name, value in decision.to_dict().items() if name in decisions.c}
+    row["marks"] = to_json(row["marks"]) if row["marks"] else None
+    row["fovea"] = to_json(row["fovea"]) if row["fovea"] else None
+    return row
+
+
 def metadata_to_dict(meta: ImageMetadata) -> dict[str, Any]:
     data = asdict(meta)
     data["eye"] = meta.eye.value
@@ -121,7 +137,7 @@ def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def result_row(session_id: int, result: ScreeningResult, thumbnail: bytes | None, screened_at: str) -> dict[str, Any]:
+def result_row(session_id: int, result: ScreeningResult, screened_at: str) -> dict[str, Any]:
     """The `images` row of one result (without its screen order, which the database counts)."""
     meta = result.metadata
     return {
@@ -138,7 +154,36 @@ def result_row(session_id: int, result: ScreeningResult, thumbnail: bytes | None
         "suspicion": result.suspicion,
         "model": to_json(asdict(result.model)),
         "timings": to_json(result.timings_ms),
-        "thumbnail": thumbnail,
         "screened_at": screened_at,
         "patient_id": meta.patient_id if meta is not None else None,
+        **list_values(result),
+    }
+
+
+def list_values_of_cells(cells: Row) -> dict[str, Any]:
+    """The worklist columns of a row stored before they were (schema 10): from its path, status and JSON cells."""
+    result = ScreeningResult(
+        key="", path=Path(cells["path"]), status=Status(cells["status"]), model=_model_info(cells["model"]),
+        metadata=metadata_from_dict(json.loads(cells["metadata"])) if cells["metadata"] else None,
+        dr_probs=tuple(json.loads(cells["dr_probs"])) if cells["dr_probs"] else None,
+        dme_probs=tuple(json.loads(cells["dme_probs"])) if cells["dme_probs"] else None,
+        suspicion=cells["suspicion"],
+    )
+    return list_values(result)
+
+
+def list_values(result: ScreeningResult) -> dict[str, Any]:
+    """The image's worklist columns, as its list entry reads them (record_list.ListEntry)."""
+    meta = result.metadata
+    label = result.path.name
+    if meta is not None and meta.frame_index is not None:
+        label = f"{label} (frame {meta.frame_index + 1} of {meta.frame_count})"
+    model_dr, model_dme = result.dr_grade, result.dme_grade
+    return {
+        "file_label": label,
+        "eye": meta.eye.value if meta is not None else None,
+        "patient_name": meta.patient_name if meta is not None else None,
+        "model_dr": model_dr,
+        "model_dme": model_dme,
+        "model_suspects": int(result.suspected),
     }

@@ -20,7 +20,7 @@ the audit entry it writes beside a decision) reads whole in one place.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -48,23 +48,36 @@ from ran_desktop.engine.records.data_folder import DATA_DIR_ENV as DATA_DIR_ENV
 from ran_desktop.engine.records.data_folder import default_data_dir, utc_now
 from ran_desktop.engine.records.database import DATABASE_NAME as DATABASE_NAME
 from ran_desktop.engine.records.database import Target
+from ran_desktop.engine.records.record_list import ListEntry, RecordList, stand_in
 from ran_desktop.engine.records.results import ScreeningResult, Status
 from ran_desktop.engine.records.review import GraderDecision, ImageRecord
 from ran_desktop.engine.records.rows import (
+    SELECT_ENTRIES,
     SELECT_LIST,
     SELECT_RECORDS,
     decision_from_row,
+    decision_row,
     record_from_row,
     result_row,
     to_json,
 )
 from ran_desktop.engine.records.second_grading import QAPolicy
-from ran_desktop.engine.records.tables import HEAD_REVISION, audit, current_revision, decisions, images, sessions
+from ran_desktop.engine.records.tables import (
+    HEAD_REVISION,
+    audit,
+    current_revision,
+    decisions,
+    images,
+    sessions,
+    thumbnails,
+)
 
 SCHEMA_VERSION = int(HEAD_REVISION)
 # PostgreSQL advisory lock held by every write that reads before it writes: the audit chain has one end, screen order
 # counts up, an image or a claim is inserted once; so such writers take turns, as SQLite's write transactions do.
 _WRITE_LOCK = 0x52414E01
+DAMAGED_ROW = ("The stored result of this image cannot be read (the session database's row is damaged; it is kept "
+               "unchanged). Screen the file again to grade it. ")
 
 
 # SQLite's primary result codes: a damaged file, a full disk, a read-only one.
@@ -249,7 +262,7 @@ class Storage:
 
     def save_result(self, session_id: int, result: ScreeningResult, thumbnail: bytes | None = None) -> ImageRecord:
         """Store (or, for an image screened again in this session, replace) one result; its decision is kept."""
-        values = result_row(session_id, result, thumbnail, utc_now())
+        values = result_row(session_id, result, utc_now())
         kept = ("session_id", "key", "location")  # an image screened again keeps its place and decision
         with self._transaction() as db:
             self._lock(db)  # screen order counts up across workstations too
@@ -262,6 +275,9 @@ class Storage:
             else:
                 db.execute(update(images).where(images.c.id == image_id)
                            .values({k: v for k, v in values.items() if k not in kept}))
+                db.execute(delete(thumbnails).where(thumbnails.c.image_id == image_id))
+            if thumbnail is not None:
+                db.execute(insert(thumbnails).values(image_id=image_id, jpeg=thumbnail))
         return self.record(image_id)
 
     def record(self, image_id: int) -> ImageRecord:
@@ -295,6 +311,32 @@ class Storage:
             stages = qa_store.gradings_of_session(db, session_id)
         return [replace(r, gradings=stages[r.image_id]) if r.image_id in stages else r for r in records_]
 
+    def list_session(self, session_id: int) -> RecordList:
+        """The session's worklist as it opens: every image's list entry (in the order first screened), its full record
+        read when its row is first shown (`records_by_id`). A damaged row is listed as an error row when read, and
+        described in `unreadable_rows`."""
+        query = SELECT_ENTRIES.where(images.c.session_id == session_id).order_by(images.c.id)
+        self.unreadable_rows = []
+        with self._read() as db:
+            entries = list(map(ListEntry._make, db.execute(query).all()))
+        return RecordList(entries, self.records_by_id)
+
+    def records_by_id(self, image_ids: Sequence[int]) -> dict[int, ImageRecord]:
+        """These images' records (without thumbnails), by id. A row that cannot be read (a damaged cell) comes back
+        as an error record saying so, untouched in the database, and is described in `unreadable_rows`."""
+        found: dict[int, ImageRecord] = {}
+        with self._read() as db:
+            for row in db.execute(SELECT_LIST.where(images.c.id.in_(list(image_ids)))).mappings():
+                image_id = int(row["id"])
+                try:
+                    found[image_id] = record_from_row(row)
+                except (ValueError, TypeError, KeyError) as exc:  # json, enum and dataclass errors of a damaged cell
+                    problem = f"image {image_id} ({row['path']}): {type(exc).__name__}: {exc}"
+                    self.unreadable_rows.append(problem)
+                    found[image_id] = stand_in(image_id, row["key"], row["path"], DAMAGED_ROW + problem)
+            stages = qa_store.gradings_of_images(db, list(found))
+        return {i: replace(r, gradings=stages[i]) if i in stages else r for i, r in found.items()}
+
     def last_visit(self, patient_id: str, session_id: int) -> list[ImageRecord]:
         """The patient's images (by the file's patient ID, or the one a grader typed) from the latest session before
         `session_id` that has any: the previous visit, to compare with today's. [] where there is none."""
@@ -307,8 +349,7 @@ class Storage:
 
     def thumbnails(self, image_ids: list[int]) -> dict[int, bytes]:
         """The stored thumbnails of these images (those that have one)."""
-        query = select(images.c.id, images.c.thumbnail).where(images.c.id.in_(image_ids),
-                                                               images.c.thumbnail.is_not(None))
+        query = select(thumbnails.c.image_id, thumbnails.c.jpeg).where(thumbnails.c.image_id.in_(image_ids))
         with self._read() as db:
             return {int(r[0]): bytes(r[1]) for r in db.execute(query)}
 
@@ -425,9 +466,7 @@ class Storage:
         if decision is None:
             db.execute(delete(decisions).where(decisions.c.image_id == image_id))
         else:
-            row = {name: value for name, value in decision.to_dict().items() if name in decisions.c}
-            row["marks"] = to_json(row["marks"]) if row["marks"] else None
-            row["fovea"] = to_json(row["fovea"]) if row["fovea"] else None
+            row = decision_row(decision)
             if previous is None:
                 db.execute(insert(decisions).values(image_id=image_id, **row))
             else:

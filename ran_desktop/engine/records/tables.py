@@ -51,13 +51,29 @@ images = Table(
     Column("dme_probs", Text),
     Column("model", Text, nullable=False),
     Column("timings", Text, nullable=False),
-    Column("thumbnail", LargeBinary),
     Column("screened_at", Text, nullable=False),
     Column("location", Text),
     Column("screen_order", Integer),
     Column("suspicion", Float),
     Column("patient_id", Text),  # from the file's metadata: a patient's earlier visits are found by it
+    # The worklist's columns, copied out of the JSON cells when stored, so a long list is read without parsing them
+    # (record_list.py): the file's name (and frame), eye and patient name, and the model's grades and suspicion as
+    # its operating point decided them.
+    Column("file_label", Text),
+    Column("eye", Text),
+    Column("patient_name", Text),
+    Column("model_dr", Integer),
+    Column("model_dme", Integer),
+    Column("model_suspects", Integer),  # 1: the model suspects referable disease (what "suspected" follows)
     UniqueConstraint("session_id", "key"),
+)
+
+# Each image's small JPEG (about 5 KB), in a table of its own so that an `images` row stays a few hundred bytes: a
+# long worklist reads every row's list columns, and SQLite would otherwise step over each blob to reach them.
+thumbnails = Table(
+    "thumbnails", metadata,
+    Column("image_id", Integer, ForeignKey("images.id"), primary_key=True),
+    Column("jpeg", LargeBinary, nullable=False),
 )
 
 decisions = Table(
@@ -143,7 +159,7 @@ qa = Table(
 DECISION_COLUMNS = ("dr_grade", "dme_grade", "eye", "patient_id", "patient_name", "comment", "kind", "grader",
                     "decided_at", "entry", "review_mode", "marks", "fovea", "change")
 
-HEAD_REVISION = "0009"  # the newest revision in migrations/versions (a test holds the two together)
+HEAD_REVISION = "0010"  # the newest revision in migrations/versions (a test holds the two together)
 LEGACY_MARK = 7  # what `schema_version` says since Alembic keeps the schema: apps before it refuse the database
 
 _bookkeeping = MetaData()
