@@ -91,6 +91,10 @@ class ResultsTableModel(QAbstractTableModel):
     def record(self, row: int) -> ImageRecord:
         return self._records[row]
 
+    def records_read(self) -> int:
+        """Rows whose full record has been read so far: a long worklist reads only the rows shown."""
+        return self._records.built_count()
+
     def entries(self) -> list[ListEntry]:
         return list(self._records.entries())
 

@@ -148,6 +148,10 @@ class RecordList(Sequence[ImageRecord]):
     def built(self, row: int) -> bool:
         return row in self._built
 
+    def built_count(self) -> int:
+        """How many rows' records have been read (or given) so far."""
+        return len(self._built)
+
     def __getitem__(self, row: int) -> ImageRecord:  # type: ignore[override]  # rows only: no slices are asked for
         if row < 0:
             row += len(self._entries)

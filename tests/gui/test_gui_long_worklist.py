@@ -1,0 +1,64 @@
+"""A long worklist in the window: it lists every row at once but reads full records only for the rows shown, and
+sorting, filtering and scrolling work from the rows' list entries (record_list.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt
+from sqlalchemy import insert, select
+
+from ran_desktop.engine.imaging.loading import Eye, ImageMetadata
+from ran_desktop.engine.records.data_folder import utc_now
+from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
+from ran_desktop.engine.records.rows import result_row
+from ran_desktop.engine.records.storage import open_storage
+from ran_desktop.engine.records.tables import images
+from ran_desktop.gui.results_model import Column
+
+COUNT = 3000
+_MODEL = ModelInfo("ran18-real", "0.5.0", "IDRiD", True, True, "not validated", "CPU", referable_threshold=0.5)
+
+
+def _result(i: int) -> ScreeningResult:
+    """Image i: DR grade i % 5 (certain), no DME, alternate eyes, two images per patient."""
+    dr = [0.0] * 5
+    dr[i % 5] = 1.0
+    meta = ImageMetadata(source_format="JPEG", original_size=(640, 480), bit_depth=8, color_model="RGB",
+                         eye=Eye.RIGHT if i % 2 else Eye.LEFT, patient_id=f"P{i // 2:05d}")
+    return ScreeningResult(f"/archive/{i:05d}.jpg", Path(f"/archive/{i:05d}.jpg"), Status.SCREENED, _MODEL,
+                           metadata=meta, dr_probs=tuple(dr), dme_probs=(1.0, 0.0, 0.0))
+
+
+def _long_session(data_dir: Path) -> None:
+    with open_storage(data_dir) as store:
+        session = store.current_session()
+        now = utc_now()
+        with store._transaction() as db:  # one transaction: 3,000 commits would take the test's time
+            db.execute(insert(images), [{**result_row(session, _result(i), now), "screen_order": i + 1}
+                                        for i in range(COUNT)])
+            assert len(db.execute(select(images.c.id)).all()) == COUNT
+
+
+def test_a_long_worklist_reads_only_the_rows_shown(open_window, data_dir, qtbot):
+    _long_session(data_dir)
+    window = open_window(ready=False)
+    results, proxy, table = window.results, window.proxy, window.workspace.table
+    qtbot.waitUntil(lambda: results.rowCount() == COUNT)
+    qtbot.wait(50)
+    assert 0 < results.records_read() <= 400  # the page around the first rows, not 3,000 records
+
+    table.sortByColumn(Column.DR, Qt.SortOrder.DescendingOrder)
+    top = [proxy.mapToSource(proxy.index(row, 0)).row() for row in range(5)]
+    assert [results.entry(row).grades[0] for row in top] == [4] * 5
+    assert proxy.data(proxy.index(0, Column.DR)) == "4 PDR"  # drawn from the record read for the row shown
+    proxy.set_filters(referable=True)
+    assert proxy.rowCount() == COUNT * 3 // 5  # DR 2, 3 and 4
+    assert results.records_read() < COUNT // 2
+
+    proxy.set_filters(referable=False)
+    table.sortByColumn(-1, Qt.SortOrder.AscendingOrder)
+    table.scrollToBottom()
+    last = proxy.index(COUNT - 1, Column.FILE)
+    assert proxy.data(last) == f"{COUNT - 1:05d}.jpg" and results.record(COUNT - 1).image_id == COUNT
+    assert results.records_read() < COUNT // 2
