@@ -22,6 +22,7 @@ from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.gui.display import grade_label, percent
 from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
+from ran_desktop.gui.view_modes import LESION_LAYER
 
 if TYPE_CHECKING:
     import numpy as np
@@ -44,6 +45,7 @@ class DetailController(QObject):
     previewFailed = Signal(str, str)
     heatReady = Signal(str, QImage, str)
     heatUnavailable = Signal(str, str)
+    lesionLayerOffered = Signal(bool)  # the model has a lesion head: its layer can be shown
     unexpected = Signal(str, str, str)  # a failure nobody foresaw: summary, details to copy, trace for the log
 
     def __init__(self, parent: QObject | None = None):
@@ -59,6 +61,7 @@ class DetailController(QObject):
 
     def set_model(self, loaded: LoadedModel) -> None:
         self._loaded = loaded
+        self.lesionLayerOffered.emit(model.has_lesion_head(loaded))
         self._runner.prestart()  # ready before the first image is opened, usually in the middle of a batch
         if self._record is not None:  # previews made with default settings: redo with the model's
             record, wanted = self._record, self._heat_wanted
@@ -164,6 +167,8 @@ def _heat_job(
 ) -> tuple | None:
     if generation != current():
         return None
+    if head == LESION_LAYER:
+        return generation, model_input.key, *_lesion_picture(loaded, model_input)
     explanation = model.explain(loaded, model_input.tensor, head=head, class_index=grade)
     layer = model.heat_layer(explanation.heatmap, model_input.view_size, model_input.disc_mask)
     explained = grade_label(head, explanation.class_index)
@@ -177,3 +182,27 @@ def _heat_job(
     )
     return generation, model_input.key, gui.pixel_arrays.qimage_for_display(layer), caption
 
+
+
+def _lesion_picture(loaded: LoadedModel, model_input: _ModelInput) -> tuple[QImage, str]:
+    kinds = tuple(loaded.manifest.heads.get(LESION_LAYER, ()))
+    maps = model.explanation.lesion_maps(loaded, model_input.tensor)
+    layer = model.explanation.lesion_layer(maps, kinds, model_input.view_size, model_input.disc_mask)
+    counts = model.explanation.lesion_counts(maps, kinds)
+    return gui.pixel_arrays.qimage_for_display(layer), lesion_caption(loaded, counts)
+
+
+def lesion_caption(loaded: LoadedModel, counts: dict[str, int]) -> str:
+    """What the lesion layer shows, and how far its outlines were found to be right (the manifest's pixel AUPR)."""
+    colours = model.explanation.LESION_COLOUR_NAMES
+    found = ", ".join(f"{colours[kind]} {kind.replace('_', ' ')} ({n} region{'s' if n != 1 else ''})"
+                      for kind, n in counts.items())
+    measured = loaded.manifest.metrics.get("lesions", {}).get("per_kind", {})
+    if measured:
+        aupr = ", ".join(f"{kind.replace('_', ' ')} {v['aupr']:.2f}" for kind, v in measured.items())
+        trust = (f"Indicative only: its pixel AUPR on {loaded.manifest.metrics['lesions'].get('photographs', '?')} "
+                 f"unseen photographs was {aupr} (1.00 would be perfect outlines).")
+    else:
+        trust = "Indicative only: how well its outlines match experts' has not been measured for this model."
+    return (f"The model's lesion layer (its lesion head; your own marks are a separate layer): {found}, drawn where "
+            f"the head's probability reaches {model.explanation.LESION_SHOWN_FROM:.0%}. {trust}")

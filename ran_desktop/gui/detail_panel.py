@@ -44,7 +44,7 @@ from ran_desktop.gui.image_view import ImageView
 from ran_desktop.gui.marking import MarkingTool, MarksButton, MarksItem
 from ran_desktop.gui.probability_bars import ProbabilityBars
 from ran_desktop.gui.results_model import BLIND_TIP
-from ran_desktop.gui.view_modes import GRADCAM, VIEW_MODES
+from ran_desktop.gui.view_modes import GRADCAM, LESION_LAYER, LESION_LAYER_TIP, VIEW_MODES
 
 if TYPE_CHECKING:
     from ran_desktop.engine.imaging.macula import MacularGrid
@@ -514,8 +514,19 @@ class DetailPanel(QWidget):
 
     # --- controls -----------------------------------------------------------------------------------------
 
+    def offer_lesion_layer(self, available: bool) -> None:
+        """The head box offers the model's lesion layer where its lesion head exists (a layer of its own, apart from
+        the grader's marks and from Grad-CAM)."""
+        index = self.head_box.findData(LESION_LAYER)
+        if available and index < 0:
+            self.head_box.addItem("Lesion layer (model)", LESION_LAYER)
+            self.head_box.setItemData(self.head_box.count() - 1, LESION_LAYER_TIP, Qt.ItemDataRole.ToolTipRole)
+        elif not available and index >= 0:
+            self.head_box.removeItem(index)  # moves to another head when it was chosen: a map is asked for
+
     def _fill_grades(self) -> None:
         names = DR_GRADE_NAMES if self.head == "dr" else DME_GRADE_NAMES
+        self.grade_box.setEnabled(self.head != LESION_LAYER)  # the lesion layer explains no grade
         with QSignalBlocker(self.grade_box):
             self.grade_box.clear()
             self.grade_box.addItem("Model's grade", None)

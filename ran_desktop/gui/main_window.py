@@ -260,6 +260,7 @@ class MainWindow(QMainWindow):
                 target.restoreState(saved)
 
         self.details.unexpected.connect(self.reporter.report)
+        self.details.lesionLayerOffered.connect(ws.detail.offer_lesion_layer)
         if self.controller.loaded is not None:
             self.details.set_model(self.controller.loaded)
         self.details.previewReady.connect(ws.detail.show_preview)

@@ -15,3 +15,8 @@ VIEW_MODES: tuple[tuple[str, str, str], ...] = (
     (MACULA, "Macular grid", "Circles 1/3, 1 and 2 disc diameters from the fovea found on the photograph: exudate "
                              "inside the middle one is within 1 DD of the fovea (DME)"),
 )
+
+# The heat-map box's choice that shows the model's lesion layer (its lesion head) instead of a Grad-CAM map.
+LESION_LAYER = "lesions"
+LESION_LAYER_TIP = ("The model's own lesion outlines, from its lesion head: indicative only (the caption gives how "
+                    "well they matched experts' outlines). Your marks are a separate layer.")

@@ -9,9 +9,13 @@ from gui_helpers import TIMEOUT_MS, drop, key_of_file, wait_idle
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
+from ran_desktop.app import launch
 from ran_desktop.engine.imaging.views import CLAHE, FIELD_OF_VIEW, MACULA, MODEL_VIEW, NORMALISED, ORIGINAL, RED_FREE
+from ran_desktop.engine.model.untrained import create_untrained_bundle
 from ran_desktop.gui.detail_panel import GRADCAM
 from ran_desktop.gui.pixel_arrays import array_from_qimage
+from ran_desktop.gui.settings import AppSettings
+from ran_desktop.gui.view_modes import LESION_LAYER
 
 
 @pytest.fixture
@@ -197,3 +201,32 @@ def test_a_photograph_moved_away_since_screening_is_explained(open_window, qtbot
     qtbot.waitUntil(lambda: "file not found" in window.workspace.detail.caption.text(), timeout=TIMEOUT_MS)
     assert window.workspace.detail.view.message.text() == "The picture cannot be shown"
     assert window.workspace.detail.dr_bars.isEnabled()  # the stored result is still shown
+
+
+def test_the_models_lesion_layer_is_offered_only_where_the_bundle_has_a_lesion_head(screened, qtbot, sample_path,
+                                                                                   tmp_path, monkeypatch):
+    assert screened.workspace.detail.head_box.findData(LESION_LAYER) == -1  # the tiny bundle has no lesion head
+    screened.close()
+    folder = tmp_path / "lesion-models" / "tiny-lesions"
+    create_untrained_bundle(folder, seed=7, input_size=64, base_width=8, dtype="float32", lesion_head=True)
+    monkeypatch.setenv("RAN_MODELS_DIR", str(folder.parent))
+    data = tmp_path / "other-clinic"
+    monkeypatch.setenv("RAN_DATA_DIR", str(data))
+    AppSettings(data).grader_name = "Dr Test"
+    window = launch([], data, folder.parent)
+    qtbot.addWidget(window)
+    qtbot.waitUntil(lambda: window.controller.model_state == "ready", timeout=TIMEOUT_MS)
+    drop(window, [sample_path])
+    wait_idle(qtbot, window, 1)
+    window.select_key(key_of_file(window, sample_path))
+    detail = window.workspace.detail
+    qtbot.waitUntil(lambda: detail.view.showing_overlay, timeout=TIMEOUT_MS)
+    cam_map = overlay(window)
+    jobs = window.details.heat_jobs
+    detail.head_box.setCurrentIndex(detail.head_box.findData(LESION_LAYER))
+    qtbot.waitUntil(lambda: window.details.heat_jobs == jobs + 1, timeout=TIMEOUT_MS)
+    caption = detail.caption.text()
+    assert caption.startswith("The model's lesion layer (its lesion head; your own marks are a separate layer)")
+    assert "pink microaneurysms" in caption and "has not been measured" in caption  # untrained: no AUPR
+    assert not detail.grade_box.isEnabled()  # it explains no grade
+    assert not np.array_equal(overlay(window), cam_map)

@@ -34,6 +34,7 @@ from .device import choose_device as choose_device
 from .device import worker_count as worker_count
 from .dilated import DilatedConvModule as DilatedConvModule
 from .explanation import explain as explain
+from .explanation import has_lesion_head as has_lesion_head
 from .explanation import heat_layer as heat_layer
 from .gradcam import GradCAM as GradCAM
 from .lesion_head import LESION_KINDS as LESION_KINDS
@@ -97,6 +98,7 @@ __all__ = [
     "explanation",
     "find_bundles",
     "gradcam",
+    "has_lesion_head",
     "heat_layer",
     "lesion_head",
     "load_bundle",

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
 
@@ -53,3 +54,53 @@ def heat_layer(heat: np.ndarray, size: tuple[int, int], mask: np.ndarray | None 
     if mask is not None:
         alpha[~mask.astype(bool)] = 0
     return np.ascontiguousarray(np.concatenate([colour, alpha], axis=2))
+
+
+# The model's lesion layer: each kind in its own colour, distinct from the grader's marks (lesion_marks.COLOURS).
+LESION_COLOURS = {"microaneurysms": (255, 64, 129), "haemorrhages": (255, 145, 0), "hard_exudates": (0, 230, 118),
+                  "soft_exudates": (41, 121, 255)}
+LESION_COLOUR_NAMES = {"microaneurysms": "pink", "haemorrhages": "orange", "hard_exudates": "green",
+                       "soft_exudates": "blue"}
+LESION_SHOWN_FROM = 0.5  # a pixel is drawn where the head's probability for some kind reaches this
+
+
+def has_lesion_head(loaded: LoadedModel) -> bool:
+    return getattr(loaded.model, "lesion_head", None) is not None
+
+
+def lesion_maps(loaded: LoadedModel, tensor: np.ndarray) -> np.ndarray:
+    """The lesion head's probabilities, float32 (kinds, h, w) at a quarter of the input's size, in LESION_KINDS
+    order. ValueError where the bundle has no lesion head."""
+    if not has_lesion_head(loaded):
+        raise ValueError("this model has no lesion head")
+    x = torch.from_numpy(np.ascontiguousarray(tensor, dtype=np.float32)).unsqueeze(0)
+    with loaded.lock, torch.inference_mode():
+        _, logits = loaded.model.forward_with_lesions(x.to(loaded.device.device))
+    return torch.sigmoid(logits.float())[0].cpu().numpy()
+
+
+def lesion_layer(maps: np.ndarray, kinds: tuple[str, ...], size: tuple[int, int],
+                 mask: np.ndarray | None = None) -> np.ndarray:
+    """The lesion maps at `size` = (width, height) as RGBA uint8: each pixel in the colour of its most probable kind
+    where that probability reaches LESION_SHOWN_FROM, transparent elsewhere and outside `mask`."""
+    width, height = size
+    resized = np.stack([cv2.resize(m, (width, height), interpolation=cv2.INTER_LINEAR) for m in maps])
+    strongest, kind = resized.max(axis=0), resized.argmax(axis=0)
+    palette = np.array([LESION_COLOURS[k] for k in kinds], np.uint8)
+    rgba = np.zeros((height, width, 4), np.uint8)
+    rgba[..., :3] = palette[kind]
+    shown = strongest >= LESION_SHOWN_FROM
+    if mask is not None:
+        shown &= mask.astype(bool)
+    rgba[..., 3] = np.where(shown, 255, 0)
+    return rgba
+
+
+def lesion_counts(maps: np.ndarray, kinds: tuple[str, ...]) -> dict[str, int]:
+    """Connected regions per kind where the kind is the pixel's most probable one at or above LESION_SHOWN_FROM."""
+    strongest, kind = maps.max(axis=0), maps.argmax(axis=0)
+    counts = {}
+    for i, name in enumerate(kinds):
+        region = ((kind == i) & (strongest >= LESION_SHOWN_FROM)).astype(np.uint8)
+        counts[name] = int(cv2.connectedComponents(region)[0] - 1)
+    return counts
