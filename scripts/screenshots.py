@@ -324,6 +324,18 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
     save(window, "display")
     display.reset()
     window.workspace.detail.set_mode(GRADCAM)
+    from ran_desktop.gui.view_modes import LESION_LAYER
+
+    heads = window.workspace.detail.head_box  # the model's lesion layer, where the bundle has a lesion head
+    if heads.findData(LESION_LAYER) >= 0:
+        shown = window.current_record().key
+        window.select_key(record.key)  # the eye with retinopathy
+        heads.setCurrentIndex(heads.findData(LESION_LAYER))
+        wait_for(lambda: window.workspace.detail.caption.text().startswith("The model's lesion layer"),
+                 "the lesion layer")
+        save(window, "lesion-layer")
+        heads.setCurrentIndex(heads.findData("dr"))
+        window.select_key(shown)
 
     shoot_marks(window, save, wait_for)
     window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
