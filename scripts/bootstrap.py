@@ -23,16 +23,23 @@ def run(*cmd: str | Path) -> None:
     subprocess.run([str(c) for c in cmd], check=True, cwd=ROOT)
 
 
-def ensure_environment() -> Path:
+APP_EXTRAS = ("test", "training", "installer")
+TEST_EXTRAS = (*APP_EXTRAS, "cluster")  # the tests also run ran-screen --cluster on a local Ray
+
+
+def ensure_environment(extras: tuple[str, ...] = APP_EXTRAS) -> Path:
     if sys.version_info < (3, 11):  # noqa: UP036 - bootstrap runs under whatever python3 the machine has
         sys.exit(f"Python 3.11 or newer is needed; this is {sys.version.split()[0]}")
     if not venv_python().exists():
         run(sys.executable, "-m", "venv", VENV)
-    wanted = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    if not STAMP.exists() or STAMP.read_text() != wanted:
+    project = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    stamp = STAMP.read_text().split() if STAMP.exists() else []
+    installed = set(stamp[1:]) if stamp[:1] == [project] else set()
+    if not installed >= set(extras):
+        wanted = sorted(installed | set(extras))
         run(venv_python(), "-m", "pip", "install", "--quiet", "--upgrade", "pip")
-        run(venv_python(), "-m", "pip", "install", "--quiet", "-e", ".[test,training,installer]")
-        STAMP.write_text(wanted)
+        run(venv_python(), "-m", "pip", "install", "--quiet", "-e", f".[{','.join(wanted)}]")
+        STAMP.write_text(" ".join([project, *wanted]))
     ensure_model()
     return venv_python()
 

@@ -9,23 +9,22 @@ could not be written after screening (disk full...; nothing half-written is left
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from pathlib import Path
 
-import cv2
 from tqdm import tqdm
 
 # The reports (reportlab) load through their package's lazy names, only for --report.
 from ran_desktop import reports
-from ran_desktop.engine.atomic import check_writable_folder, ensure_writable_folder, write_bytes_atomically
+from ran_desktop.engine import screening
+from ran_desktop.engine.atomic import check_writable_folder, ensure_writable_folder
 from ran_desktop.engine.errors import BundleError, WriteError
-from ran_desktop.engine.imaging.heatmap import HEAT_OPACITY, overlay_heatmap, upsample_heatmap
 from ran_desktop.engine.imaging.loading import iter_image_files
 from ran_desktop.engine.model.bundle import LoadedModel, choose_bundle, find_bundles, load_bundle
 from ran_desktop.engine.model.provenance import check_unambiguous
-from ran_desktop.engine.records.results import ScreeningResult, Status, write_results
+from ran_desktop.engine.records.results import CSV_COLUMNS, ScreeningResult, Status, write_results, write_rows
 from ran_desktop.engine.records.review import ImageRecord, group_by_patient
+from ran_desktop.engine.screening.overlays import write_overlay
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 from ran_desktop.paths import installed_models_dir, models_dir
 
@@ -48,6 +47,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--workers", type=int, help="decoding threads (default: from the cores and the device)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--cluster", metavar="ADDRESS",
+                        help="screen on a Ray cluster: 'auto' starts one on this machine, an address (ray://host:10001 "
+                             "or host:6379) joins one; needs the optional 'cluster' extra. Resumable: run the same "
+                             "command again after a stop and finished files are kept")
+    parser.add_argument("--cluster-workers", type=int, default=0, metavar="N",
+                        help="model copies on the cluster (default: one per GPU on CUDA, else one per CPU)")
     return parser
 
 
@@ -58,6 +63,11 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--out must end in .csv or .json, got {args.out.name!r}")
     if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
         parser.error("--batch-size and --workers must be at least 1")
+    if args.cluster and args.report:
+        parser.error("--report is made on one machine: screen on the cluster first, then make reports from a "
+                     "smaller run without --cluster")
+    if args.cluster_workers < 0:
+        parser.error("--cluster-workers must be 0 (automatic) or more")
 
     try:
         if args.model is not None:
@@ -97,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         except reports.ReportError as exc:
             print(f"ran-screen: {exc}", file=sys.stderr)
             return EXIT_USAGE
+    if args.cluster:
+        return _on_cluster(args, loaded)
     screener = Screener(loaded, ScreeningOptions(batch_size=args.batch_size, workers=args.workers,
                                                  heatmaps=args.heatmaps is not None))
     files = list(iter_image_files(args.paths))  # folders walked once: the progress bar's total and the batch
@@ -105,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         for result in screener.screen_files(files):
             if args.heatmaps and result.heatmap is not None and result.view is not None:
                 try:
-                    _write_overlay(result, args.heatmaps)
+                    write_overlay(result, args.heatmaps)
                 except WriteError as exc:  # a full disk stops the overlays, not the screening or its results
                     print(f"ran-screen: no more heat maps are written: {exc}", file=sys.stderr)
                     args.heatmaps = None
@@ -131,6 +143,36 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_SOME_FAILED if failed else EXIT_OK
 
 
+def _on_cluster(args: argparse.Namespace, loaded: LoadedModel) -> int:
+    """Screen on a Ray cluster (engine.screening.cluster), journalled beside --out so a stopped run resumes."""
+    try:
+        cluster = screening.cluster  # loads Ray: only here, and only where the optional extra is installed
+    except ImportError as exc:
+        print(f"ran-screen: --cluster needs Ray ({exc}); install the optional extra: "
+              f"pip install 'ran-screening[cluster]'", file=sys.stderr)
+        return EXIT_USAGE
+    files = list(iter_image_files(args.paths))
+    plan = cluster.ClusterPlan(loaded.folder, workers=args.cluster_workers, cpus_per_worker=args.workers or 1,
+                               device=args.device, batch_size=args.batch_size, heatmaps=args.heatmaps)
+    journal = cluster.journal_for(args.out)
+    with tqdm(total=len(files), unit="file", disable=args.quiet, file=sys.stderr, desc="Screening") as bar:
+        rows = cluster.screen_on_cluster(files, plan, journal, args.cluster, progress=bar.update)
+    try:
+        write_rows(rows, CSV_COLUMNS, args.out)
+    except WriteError as exc:
+        print(f"ran-screen: the results could not be written (the finished files stay in {journal}): {exc}",
+              file=sys.stderr)
+        return EXIT_WRITE_FAILED
+    journal.unlink()
+    failed = [r for r in rows if r["status"] == Status.ERROR.value]
+    counts = {status: sum(r["status"] == status.value for r in rows) for status in Status}
+    print(f"{len(rows)} image(s): {counts[Status.SCREENED]} screened, {counts[Status.UNGRADABLE]} ungradable, "
+          f"{len(failed)} failed. Results: {args.out}", file=sys.stderr)
+    for r in failed:
+        print(f"  failed: {r['file']}: {r['error']}", file=sys.stderr)
+    return EXIT_SOME_FAILED if failed else EXIT_OK
+
+
 def _write_reports(results: list[ScreeningResult], folder: Path, loaded: LoadedModel, quiet: bool) -> bool:
     """One PDF per patient, grouped as the desktop app groups them, and the batch summary; False on failure."""
     groups = group_by_patient(ImageRecord(image_id=i, result=r) for i, r in enumerate(results))
@@ -147,26 +189,6 @@ def _write_reports(results: list[ScreeningResult], folder: Path, loaded: LoadedM
         for note in report.notes:
             print(f"  {note}", file=sys.stderr)
     return True
-
-
-def _write_overlay(result: ScreeningResult, folder: Path) -> None:
-    view, heat = result.view, result.heatmap
-    if view is None or heat is None:  # an ungradable image has neither
-        return
-    heat = upsample_heatmap(heat, (view.shape[1], view.shape[0]))
-    overlay = overlay_heatmap(view, heat, opacity=HEAT_OPACITY)
-    # Same-named files from different folders must not overwrite each other's overlays.
-    tag = hashlib.sha1(result.key.encode("utf-8")).hexdigest()[:8]
-    meta = result.metadata
-    frame = "" if meta is None or meta.frame_index is None else f"_frame{meta.frame_index + 1}"
-    # The stem is cut so the name stays well inside 255 bytes however long the photograph's name; the tag keeps it
-    # unique.
-    stem = result.path.stem.encode("utf-8")[:120].decode("utf-8", "ignore")
-    target = folder / f"{stem}{frame}_{tag}_gradcam.png"
-    ok, encoded = cv2.imencode(".png", cv2.cvtColor(overlay, cv2.COLOR_RGB2BGR))
-    if ok:
-        # imencode + write: cv2.imwrite cannot write non-ASCII paths on Windows
-        write_bytes_atomically(target, encoded.tobytes())
 
 
 if __name__ == "__main__":

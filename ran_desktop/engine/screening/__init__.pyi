@@ -1,6 +1,8 @@
 """Public entry points, read by lazy_loader at run time and by type checkers."""
 
 from . import batch as batch
+from . import cluster as cluster
+from . import overlays as overlays
 from . import screener as screener
 from .batch import BatchRun as BatchRun
 from .screener import Screener as Screener
@@ -12,6 +14,8 @@ __all__ = [
     "Screener",
     "ScreeningOptions",
     "batch",
+    "cluster",
     "default_workers",
+    "overlays",
     "screener",
 ]
