@@ -70,12 +70,13 @@ def cpu_costs(loaded, paths: list[Path], batch_size: int) -> tuple[float, float]
     clock (all of torch's threads). On a CPU-only machine their sum is what every screened image costs, so
     inference / (inference + preparation) bounds end-to-end over model-only, however well the two overlap.
     """
+    from ran_desktop.engine.screening.preparation import prepare_file
     from ran_desktop.engine.screening.screener import Screener
 
-    screener = Screener(loaded)
-    screener._prepare(paths[0])  # warm-up: lazy imports, first-call allocations
+    plan = Screener(loaded)._plan
+    prepare_file(paths[0], plan)  # warm-up: lazy imports, first-call allocations
     t0 = time.thread_time()
-    prepared = [item for path in paths for item in screener._prepare(path)]
+    prepared = [item for path in paths for item in prepare_file(path, plan)]
     prep_ms = (time.thread_time() - t0) * 1000 / len(prepared)
     x = torch.from_numpy(np.stack([prepared[i % len(prepared)].pre.tensor for i in range(batch_size)]))
     x = x.to(loaded.device.device)

@@ -3,6 +3,7 @@
 from . import batch as batch
 from . import cluster as cluster
 from . import overlays as overlays
+from . import preparation as preparation
 from . import screener as screener
 from .batch import BatchRun as BatchRun
 from .screener import Screener as Screener
@@ -17,5 +18,6 @@ __all__ = [
     "cluster",
     "default_workers",
     "overlays",
+    "preparation",
     "screener",
 ]

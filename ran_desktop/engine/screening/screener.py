@@ -1,32 +1,34 @@
 """The screening pipeline: many paths in, one result per image out, in input order.
 
-Decoding, the quality gate and preprocessing run in worker threads (OpenCV, PIL and pydicom release the GIL while
-they work) and overlap with batched inference; a bounded look-ahead keeps memory flat on thousands of images.
+Decoding, the quality gate and preprocessing (`preparation`) run in worker threads, or worker processes on a GPU
+workstation with many cores, and overlap with batched inference; a bounded look-ahead keeps memory flat on thousands
+of images.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from ran_desktop.engine.errors import ImageLoadError
 from ran_desktop.engine.grading import referable_probability
-from ran_desktop.engine.imaging.loading import LoadedImage, iter_image_files, load_images
-from ran_desktop.engine.imaging.preprocess import DEFAULT_SETTINGS, PreprocessResult, decode_min_side, preprocess
-from ran_desktop.engine.imaging.quality import QualityReport, assess_quality
+from ran_desktop.engine.imaging.loading import iter_image_files
+from ran_desktop.engine.imaging.preprocess import DEFAULT_SETTINGS, decode_min_side
+from ran_desktop.engine.imaging.quality import QualityReport
 from ran_desktop.engine.model.bundle import LoadedModel
 from ran_desktop.engine.model.device import worker_count
 from ran_desktop.engine.model.gradcam import GradCAM
 from ran_desktop.engine.records.local_threshold import LocalOperatingPoint
 from ran_desktop.engine.records.results import ScreeningResult, Status, model_info
+from ran_desktop.engine.screening.preparation import Failed, PreparationPlan, PreparationPool, Prepared
 
 # The model looks at an ungradable photograph only if its mean brightness reaches this share of the gate's minimum.
 _LOOK_BRIGHTNESS_SHARE = 0.5
@@ -40,6 +42,7 @@ class ScreeningOptions:
     heatmaps: bool = False  # Grad-CAM of the predicted DR grade for every gradable image
     keep_stages: bool = False  # preprocessing previews for the GUI
     local_operating_point: LocalOperatingPoint | None = None  # a threshold the clinic adopted, for these weights
+    processes: bool | None = None  # prepare in worker processes, not threads; None: where it pays (see below)
 
 
 def default_workers(device_type: str, cores: int | None = None) -> int:
@@ -47,12 +50,13 @@ def default_workers(device_type: str, cores: int | None = None) -> int:
     return worker_count(device_type, cpu_share=3, cap=12, cores=cores)
 
 
-@dataclass
-class _Prepared:
-    image: LoadedImage
-    quality: QualityReport
-    pre: PreprocessResult
-    timings_ms: dict[str, float]
+PROCESSES_FROM_CORES = 8  # with a GPU and at least this many cores, preparation runs in processes
+
+
+def default_processes(device_type: str, cores: int | None = None) -> bool:
+    """Worker processes where the model does not need the cores (a GPU) and there are many to use: threads stop
+    scaling after a few (bench/RESULTS.md). On a CPU the model needs the cores, and threads cost nothing to start."""
+    return device_type == "cuda" and (cores or os.cpu_count() or 1) >= PROCESSES_FROM_CORES
 
 
 class Screener:
@@ -64,11 +68,16 @@ class Screener:
         workers = self.options.workers
         self.workers = workers if workers is not None else default_workers(loaded.device.device.type)
         self.info = model_info(loaded, self.options.local_operating_point)
-        self._settings = loaded.preprocess_settings
         self._thresholds = loaded.quality_thresholds
-        self._min_side = decode_min_side(self._settings)
-        # The quality gate measures the square cut with the default margin; reuse preprocessing's when it is that.
-        self._square_reusable = self._settings.fov_margin == DEFAULT_SETTINGS.fov_margin
+        settings = loaded.preprocess_settings
+        self._plan = PreparationPlan(
+            settings, self._thresholds, decode_min_side(settings),
+            keep_stages=self.options.keep_stages or self.options.heatmaps,
+            # The quality gate measures the square cut with the default margin; reuse preprocessing's when it is.
+            square_reusable=settings.fov_margin == DEFAULT_SETTINGS.fov_margin,
+        )
+        processes = self.options.processes
+        self.processes = processes if processes is not None else default_processes(loaded.device.device.type)
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -88,55 +97,43 @@ class Screener:
         folder is walked once."""
         self._cancel.clear()
         files = iter(files)
-        pending: deque[Future] = deque()
-        with ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ran-prepare") as pool:
-            try:
-                self._fill(pool, files, pending)
-                batch: list[_Prepared | ScreeningResult] = []
-                while pending and not self._cancel.is_set():
-                    batch.extend(pending.popleft().result())
-                    self._fill(pool, files, pending)
-                    if sum(isinstance(item, _Prepared) for item in batch) >= self.options.batch_size or not pending:
-                        yield from self._finish(batch)
-                        batch = []
-                if not self._cancel.is_set():
-                    yield from self._finish(batch)
-            finally:
-                # A consumer that stopped early (or cancel) leaves queued work: drop it rather than decode it.
-                for future in pending:
-                    future.cancel()
+        pending: deque[tuple[Path, Future]] = deque()
+        pool = PreparationPool(self._plan, self.workers, self.processes)
 
-    def _fill(self, pool: ThreadPoolExecutor, files: Iterator[Path], pending: deque[Future]) -> None:
+        def resubmit(broken: Future) -> None:  # a worker process died: the others' files go to the new pool
+            for i, (path, future) in enumerate(pending):
+                if future is not broken:
+                    pending[i] = (path, pool.submit(path))
+
+        try:
+            self._fill(pool, files, pending)
+            batch: list[Prepared | ScreeningResult] = []
+            while pending and not self._cancel.is_set():
+                path, future = pending[0]
+                entries = pool.result(future, path, resubmit)
+                pending.popleft()
+                batch.extend(self._error(e.path, e.key, e.reason) if isinstance(e, Failed) else e for e in entries)
+                self._fill(pool, files, pending)
+                if sum(isinstance(item, Prepared) for item in batch) >= self.options.batch_size or not pending:
+                    yield from self._finish(batch)
+                    batch = []
+            if not self._cancel.is_set():
+                yield from self._finish(batch)
+        finally:
+            # A consumer that stopped early (or cancel) leaves queued work: drop it rather than decode it.
+            for _, future in pending:
+                future.cancel()
+            pool.shutdown()
+
+    def _fill(self, pool: PreparationPool, files: Iterator[Path], pending: deque[tuple[Path, Future]]) -> None:
         while len(pending) < max(self.options.lookahead, self.workers) and not self._cancel.is_set():
             path = next(files, None)
             if path is None:
                 return
-            pending.append(pool.submit(self._prepare, path))
+            pending.append((path, pool.submit(path)))
 
-    def _prepare(self, path: Path) -> list[_Prepared | ScreeningResult]:
-        started = time.perf_counter()
-        try:
-            images = load_images(path, min_side=self._min_side)
-        except ImageLoadError as exc:
-            return [self._error(path, str(path), exc.reason)]
-        load_ms = (time.perf_counter() - started) * 1000 / max(1, len(images))
-        prepared: list[_Prepared | ScreeningResult] = []
-        for image in images:
-            t0 = time.perf_counter()
-            try:
-                keep = self.options.keep_stages or self.options.heatmaps
-                pre = preprocess(image.pixels, self._settings, keep_stages=keep)
-                quality = assess_quality(image.pixels, pre.fov, image.metadata.original_size, self._thresholds,
-                                         square=pre.square if self._square_reusable else None)
-            except Exception as exc:  # a bug or an image no check foresaw must not take the batch down
-                prepared.append(self._error(path, image.key, f"preprocessing failed ({type(exc).__name__}: {exc})"))
-                continue
-            timings = {"load": load_ms, "preprocess": (time.perf_counter() - t0) * 1000}
-            prepared.append(_Prepared(image, quality, pre, timings))
-        return prepared
-
-    def _finish(self, items: list[_Prepared | ScreeningResult]) -> Iterator[ScreeningResult]:
-        prepared = [item for item in items if isinstance(item, _Prepared)]
+    def _finish(self, items: list[Prepared | ScreeningResult]) -> Iterator[ScreeningResult]:
+        prepared = [item for item in items if isinstance(item, Prepared)]
         gradable = [item for item in prepared if item.quality.gradable]
         # The model also looks at an ungradable photograph that is a fundus photograph at all (its field of view was
         # found): not to grade it, only so that likely disease is referred instead of waiting for a re-take.
@@ -178,11 +175,11 @@ class Screener:
         return bool(scores.get("fov_found")) and scores.get("brightness", 0.0) >= _LOOK_BRIGHTNESS_SHARE * \
             self._thresholds.min_brightness
 
-    def _infer(self, items: list[_Prepared], heatmaps: bool) -> dict[int, tuple]:
+    def _infer(self, items: list[Prepared], heatmaps: bool) -> dict[int, tuple]:
         with self.loaded.lock:
             return self._infer_locked(items, heatmaps)
 
-    def _infer_locked(self, items: list[_Prepared], heatmaps: bool) -> dict[int, tuple]:
+    def _infer_locked(self, items: list[Prepared], heatmaps: bool) -> dict[int, tuple]:
         device = self.loaded.device.device
         model = self.loaded.model
         out: dict[int, tuple] = {}

@@ -1,0 +1,136 @@
+"""Preparing a file for the model: decode, field of view, quality gate, preprocessing. The same function runs in the
+screener's threads or in worker processes (`PreparationPool`), so both give the same pixels and the same errors.
+
+Threads suit a CPU-only machine, where the model needs the cores anyway (OpenCV and the decoders release the
+interpreter's lock while they work). Processes suit a GPU workstation with many cores: preparation is Python between
+the library calls and stops scaling after a few threads, while separate interpreters do not share a lock. A worker
+process that dies (a decoder crashing on a damaged file) takes no one else's file with it: the pool is rebuilt, the
+file tried once more alone, and only a file that crashes again is reported as unreadable.
+
+Imports here stay light (no torch): every worker process imports this module.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import time
+from collections.abc import Callable
+from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+
+from ran_desktop.engine.errors import ImageLoadError
+from ran_desktop.engine.imaging.loading import LoadedImage, load_images
+from ran_desktop.engine.imaging.preprocess import PreprocessResult, preprocess
+from ran_desktop.engine.imaging.preprocess_settings import PreprocessSettings
+from ran_desktop.engine.imaging.quality import QualityReport, QualityThresholds, assess_quality
+
+CRASHED = "the preparation process stopped while reading this file (twice): the file may be damaged"
+
+
+@dataclass(frozen=True)
+class PreparationPlan:
+    """Everything a worker needs to prepare a file, picklable."""
+
+    settings: PreprocessSettings
+    thresholds: QualityThresholds
+    min_side: int  # decode large photographs at a reduced size, never below this
+    keep_stages: bool  # preprocessing previews (GUI, heat maps)
+    square_reusable: bool  # the quality gate may reuse preprocessing's square cut
+
+
+@dataclass
+class Prepared:
+    image: LoadedImage
+    quality: QualityReport
+    pre: PreprocessResult
+    timings_ms: dict[str, float]
+
+
+@dataclass(frozen=True)
+class Failed:
+    """A file or frame that could not be prepared: the screener makes it an error result."""
+
+    path: Path
+    key: str
+    reason: str
+
+
+def prepare_file(path: Path, plan: PreparationPlan) -> list[Prepared | Failed]:
+    """One entry per image of the file (per frame of a multi-frame file), in order; errors as Failed."""
+    started = time.perf_counter()
+    try:
+        images = load_images(path, min_side=plan.min_side)
+    except ImageLoadError as exc:
+        return [Failed(path, str(path), exc.reason)]
+    load_ms = (time.perf_counter() - started) * 1000 / max(1, len(images))
+    prepared: list[Prepared | Failed] = []
+    for image in images:
+        t0 = time.perf_counter()
+        try:
+            pre = preprocess(image.pixels, plan.settings, keep_stages=plan.keep_stages)
+            quality = assess_quality(image.pixels, pre.fov, image.metadata.original_size, plan.thresholds,
+                                     square=pre.square if plan.square_reusable else None)
+        except Exception as exc:  # a bug or an image no check foresaw must not take the batch down
+            prepared.append(Failed(path, image.key, f"preprocessing failed ({type(exc).__name__}: {exc})"))
+            continue
+        timings = {"load": load_ms, "preprocess": (time.perf_counter() - t0) * 1000}
+        prepared.append(Prepared(image, quality, pre, timings))
+    return prepared
+
+
+Prepare = Callable[[Path, PreparationPlan], list[Prepared | Failed]]
+
+
+def _one_thread_each() -> None:
+    """A worker process uses one core: OpenCV's own threads would fight the other workers for them."""
+    cv2.setNumThreads(1)
+    os.environ["OMP_NUM_THREADS"] = "1"
+
+
+class PreparationPool:
+    """Threads or worker processes preparing files ahead of the model, results in the order submitted."""
+
+    def __init__(self, plan: PreparationPlan, workers: int, processes: bool, prepare: Prepare = prepare_file):
+        """`prepare`: a module-level function (worker processes import it by name), `prepare_file` but in tests."""
+        self.plan = plan
+        self.workers = workers
+        self.processes = processes
+        self._prepare = prepare
+        self._executor = self._start()
+
+    def _start(self) -> Executor:
+        if not self.processes:
+            return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ran-prepare")
+        # spawn, not fork: the parent holds threads (torch, Qt) that a forked child would inherit mid-lock.
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
+                                   initializer=_one_thread_each)
+
+    def submit(self, path: Path) -> Future:
+        return self._executor.submit(self._prepare, path, self.plan)
+
+    def result(self, future: Future, path: Path, resubmit: Callable[[Future], None]) -> list[Prepared | Failed]:
+        """The future's entries. Where its worker process died, the pool is rebuilt, this file tried once more alone,
+        and then `resubmit` gives every other waiting file a new future in the new pool."""
+        try:
+            return future.result()
+        except BrokenProcessPool:
+            self._restart()
+        try:  # alone in the new pool, so a crash now is this file's
+            entries = self._executor.submit(self._prepare, path, self.plan).result()
+        except BrokenProcessPool:
+            self._restart()
+            entries = [Failed(path, str(path), CRASHED)]
+        resubmit(future)
+        return entries
+
+    def _restart(self) -> None:
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        self._executor = self._start()
+
+    def shutdown(self) -> None:
+        self._executor.shutdown(wait=True, cancel_futures=True)
