@@ -78,7 +78,7 @@ def cpu_costs(loaded, paths: list[Path], batch_size: int) -> tuple[float, float]
     t0 = time.thread_time()
     prepared = [item for path in paths for item in prepare_file(path, plan)]
     prep_ms = (time.thread_time() - t0) * 1000 / len(prepared)
-    x = torch.from_numpy(np.stack([prepared[i % len(prepared)].pre.tensor for i in range(batch_size)]))
+    x = torch.from_numpy(np.stack([prepared[i % len(prepared)].tensor for i in range(batch_size)]))
     x = x.to(loaded.device.device)
     with torch.inference_mode():
         loaded.model(x)

@@ -13,7 +13,6 @@ Imports here stay light (no torch): every worker process imports this module.
 from __future__ import annotations
 
 import multiprocessing
-import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -21,11 +20,11 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from pathlib import Path
 
-import cv2
+import numpy as np
 
 from ran_desktop.engine.errors import ImageLoadError
-from ran_desktop.engine.imaging.loading import LoadedImage, load_images
-from ran_desktop.engine.imaging.preprocess import PreprocessResult, preprocess
+from ran_desktop.engine.imaging.loading import ImageMetadata, load_images
+from ran_desktop.engine.imaging.preprocess import preprocess
 from ran_desktop.engine.imaging.preprocess_settings import PreprocessSettings
 from ran_desktop.engine.imaging.quality import QualityReport, QualityThresholds, assess_quality
 
@@ -45,9 +44,16 @@ class PreparationPlan:
 
 @dataclass
 class Prepared:
-    image: LoadedImage
+    """What the model and the result need of a prepared image, and nothing more: the decoded photograph and the
+    square cut are dropped here, so the look-ahead holds (and a worker process sends back) the model's input, not
+    several megabytes of pixels per file."""
+
+    key: str
+    path: Path
+    metadata: ImageMetadata
     quality: QualityReport
-    pre: PreprocessResult
+    tensor: np.ndarray  # the model's input, float32 (3, S, S)
+    stages: dict[str, np.ndarray]  # preprocessing previews, with PreparationPlan.keep_stages
     timings_ms: dict[str, float]
 
 
@@ -79,17 +85,11 @@ def prepare_file(path: Path, plan: PreparationPlan) -> list[Prepared | Failed]:
             prepared.append(Failed(path, image.key, f"preprocessing failed ({type(exc).__name__}: {exc})"))
             continue
         timings = {"load": load_ms, "preprocess": (time.perf_counter() - t0) * 1000}
-        prepared.append(Prepared(image, quality, pre, timings))
+        prepared.append(Prepared(image.key, image.path, image.metadata, quality, pre.tensor, pre.stages, timings))
     return prepared
 
 
 Prepare = Callable[[Path, PreparationPlan], list[Prepared | Failed]]
-
-
-def _one_thread_each() -> None:
-    """A worker process uses one core: OpenCV's own threads would fight the other workers for them."""
-    cv2.setNumThreads(1)
-    os.environ["OMP_NUM_THREADS"] = "1"
 
 
 class PreparationPool:
@@ -106,9 +106,10 @@ class PreparationPool:
     def _start(self) -> Executor:
         if not self.processes:
             return ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="ran-prepare")
-        # spawn, not fork: the parent holds threads (torch, Qt) that a forked child would inherit mid-lock.
-        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_one_thread_each)
+        # spawn, not fork: the parent holds threads (torch, Qt) that a forked child would inherit mid-lock. OpenCV
+        # keeps its own threads in each worker: limited to one, two workers prepared 30 % fewer photographs a second
+        # on two cores (bench.preparation), and its results then differ from the threads' in the last bits.
+        return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     def submit(self, path: Path) -> Future:
         return self._executor.submit(self._prepare, path, self.plan)

@@ -57,7 +57,8 @@ def _comparable(result) -> tuple:
 
 def _assert_same(found, expected) -> None:
     """Identical where it decides anything; the gate's scores within 1e-9 (relative) and the probabilities within
-    1e-6: a worker process runs OpenCV on one thread, which sums some measurements in another order."""
+    1e-6 (OpenCV's threads may sum some measurements in another order; batches of another size take other kernels).
+    """
     assert [_comparable(r) for r in found] == [_comparable(r) for r in expected]
     for a, b in zip(found, expected, strict=True):
         if a.quality is not None:

@@ -1,0 +1,71 @@
+"""Preparation alone (decode, field of view, quality gate, preprocessing) in threads against worker processes, the
+same files and the same function (`engine.screening.preparation`), on this machine's cores.
+
+    .venv/bin/python -m bench.preparation [--images 48] [--workers 1 2]
+
+On a GPU workstation preparation is what limits end-to-end screening (issue 21): threads stop scaling after a few
+because the Python between the library calls holds the interpreter's lock; processes do not share it. This shows
+the two side by side where they can be measured (here, the CPU's cores); the baseline is one thread in the same
+process. Photographs: generated at 2,848 px across (a full-size camera's), JPEG.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+
+from bench.common import REPO
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.screening.preparation import PreparationPool
+from ran_desktop.engine.screening.screener import Screener
+from training.synthetic import generate_fundus
+
+
+def images_per_second(files: list[Path], plan, workers: int, processes: bool) -> float:
+    pool = PreparationPool(plan, workers, processes)
+    try:
+        # Started before the clock: several files at once, so every worker process is spawned (a pool spawns one
+        # only when none is idle) and has imported what it needs.
+        for future in [pool.submit(files[i % len(files)]) for i in range(workers * 2)]:
+            future.result()
+        started = time.perf_counter()
+        futures = [(path, pool.submit(path)) for path in files]
+        for path, future in futures:
+            pool.result(future, path, lambda broken: None)
+        return len(files) / (time.perf_counter() - started)
+    finally:
+        pool.shutdown()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--images", type=int, default=48)
+    parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--model", type=Path, default=REPO / "models" / "ran18-real")
+    args = parser.parse_args()
+    plan = Screener(load_bundle(args.model, device="cpu"))._plan
+    with tempfile.TemporaryDirectory() as scratch:
+        files = []
+        for i in range(min(args.images, 12)):  # twelve different photographs, repeated
+            sample = generate_fundus(900 + i, dr=i % 5, size=2848)
+            path = Path(scratch) / f"photo{i:02d}.jpg"
+            cv2.imwrite(str(path), cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
+            files.append(path)
+        files = [files[i % len(files)] for i in range(args.images)]
+        base = images_per_second(files, plan, 1, processes=False)
+        rows = []
+        for workers in args.workers:
+            for processes in (False, True):
+                rate = images_per_second(files, plan, workers, processes)
+                rows.append({"workers": workers, "kind": "processes" if processes else "threads",
+                             "images_per_s": round(rate, 2), "vs_one_thread": round(rate / base, 2)})
+    print(json.dumps(rows, indent=1))
+
+
+if __name__ == "__main__":
+    main()
