@@ -27,7 +27,7 @@ from bench.common import Context, Section, machine_description, render  # noqa: 
 BENCHMARKS = {  # name: (module, title), in the order they run and appear
     "model_only": ("bench.model_only", "model forward pass on preprocessed tensors"),
     "end_to_end": ("bench.end_to_end", "end-to-end screening of a folder of full-size JPEGs"),
-    "gradcam": ("bench.gradcam_cost", "Grad-CAM extra cost per image"),
+    "gradcam": ("bench.gradcam_cost", "Heat-map extra cost per image"),
     "gui": ("bench.gui", "window launch time and event-loop pauses"),
     "memory": ("bench.memory", "resident memory over a long batch"),
     "training": ("bench.training_loop", "training loop throughput"),

@@ -6,6 +6,7 @@ from . import catalogue as catalogue
 from . import device as device
 from . import dilated as dilated
 from . import explanation as explanation
+from . import forward_cam as forward_cam
 from . import gradcam as gradcam
 from . import lesion_head as lesion_head
 from . import losses as losses
@@ -96,6 +97,7 @@ __all__ = [
     "dilated",
     "explain",
     "explanation",
+    "forward_cam",
     "find_bundles",
     "gradcam",
     "has_lesion_head",

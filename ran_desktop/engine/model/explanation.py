@@ -13,7 +13,8 @@ import torch
 
 from ran_desktop.engine.imaging.heatmap import overlay_heatmap, upsample_heatmap
 from ran_desktop.engine.model.bundle import LoadedModel
-from ran_desktop.engine.model.gradcam import GradCAM
+from ran_desktop.engine.model.forward_cam import forward_cams, scale, supports_forward_cam
+from ran_desktop.engine.model.gradcam import HEADS, GradCAM
 
 
 @dataclass(frozen=True, eq=False)
@@ -26,7 +27,11 @@ class Explanation:
 
 
 def explain(loaded: LoadedModel, tensor: np.ndarray, head: str = "dr", class_index: int | None = None) -> Explanation:
+    """The map of `class_index` (default: the head's own grade) for one preprocessed image: from the forward pass
+    where the model allows it (forward_cam.py), else by Grad-CAM's backward pass."""
     x = torch.from_numpy(np.ascontiguousarray(tensor, dtype=np.float32)).unsqueeze(0)
+    if supports_forward_cam(loaded.model):
+        return _explain_forward(loaded, x, head, class_index)
     with loaded.lock:
         x = x.to(loaded.device.device)
         with GradCAM(loaded.model) as cam:
@@ -40,6 +45,21 @@ def explain(loaded: LoadedModel, tensor: np.ndarray, head: str = "dr", class_ind
         heatmap=result.heatmap,
         probs=tuple(float(p) for p in probs),
     )
+
+
+def _explain_forward(loaded: LoadedModel, x: torch.Tensor, head: str, class_index: int | None) -> Explanation:
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    with loaded.lock, torch.inference_mode():
+        cams = forward_cams(loaded.model, x.to(loaded.device.device))
+    logits = getattr(cams.output, head)
+    probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+    predicted = int(np.argmax(probs))
+    explained = predicted if class_index is None else class_index
+    if not 0 <= explained < len(probs):
+        raise ValueError(f"class index {explained} out of range for {len(probs)} classes")
+    return Explanation(head=head, class_index=explained, predicted=predicted,
+                       heatmap=scale(getattr(cams, head)[0, explained]), probs=tuple(float(p) for p in probs))
 
 
 def heat_layer(heat: np.ndarray, size: tuple[int, int], mask: np.ndarray | None = None) -> np.ndarray:

@@ -240,6 +240,11 @@ class RAN(nn.Module):
         """The dilated module's output, (N, 8 * base_width, H / 16, W / 16)."""
         return self._encode(x)[1]
 
+    def forward_with_features(self, x: Tensor) -> tuple[RANOutput, Tensor]:
+        """Both heads' logits and the dilated module's output they were pooled from (forward_cam.py's maps)."""
+        features = self.forward_features(x)
+        return self._grade(features), features
+
     def _grade(self, features: Tensor) -> RANOutput:
         pooled = self.dropout(self.pool(features).flatten(1))
         return RANOutput(dr=self.dr_head(pooled), dme=self.dme_head(pooled))
