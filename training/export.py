@@ -7,6 +7,7 @@ import argparse
 import json
 import shutil
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.imaging.preprocess import PreprocessSettings
 from ran_desktop.engine.model import build_ran
 from ran_desktop.engine.model.bundle import load_bundle, read_manifest, save_bundle, verify_weights, write_manifest
+from training import inference_graph
 from training.config import architecture_kwargs
 from training.datasets import load_split
 from training.evaluate import evaluate_records, format_table, predict_records
@@ -170,9 +172,32 @@ def seal_old_bundle(folder: Path) -> str:
     return write_manifest(folder, manifest).weights["sha256"]
 
 
+def _add_graph(argv: list[str]) -> int:
+    p = argparse.ArgumentParser(prog="ran-export --add-graph", description="Write the bundle's ONNX inference graph "
+                                "beside its weights, checked against PyTorch, and name it in the sealed manifest.")
+    p.add_argument("bundle", type=Path)
+    p.add_argument("--check-photos", type=Path, metavar="FOLDER",
+                   help="also check the graph on these photographs (real ones: the more the better)")
+    args = p.parse_args(argv)
+    try:
+        with tempfile.TemporaryDirectory() as scratch:
+            manifest = inference_graph.add_graph(args.bundle, inference_graph.photographs_in(args.check_photos),
+                                                 Path(scratch))
+    except (BundleError, ValueError) as exc:
+        print(f"ran-export: {exc}", file=sys.stderr)
+        return 2
+    checked = manifest.inference_graph["checked"]
+    print(f"{args.bundle / manifest.inference_graph['file']}: opset {manifest.inference_graph['opset']}, checked on "
+          f"{checked['images']} photographs, probabilities within {checked['max_probability_difference']:.2g} of "
+          f"PyTorch's")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     if argv is None:
         argv = sys.argv[1:]
+    if argv[:1] == ["--add-graph"]:
+        return _add_graph(argv[1:])
     if argv[:1] == ["--seal-old-bundle"]:
         if len(argv) != 2:
             print("usage: ran-export --seal-old-bundle BUNDLE", file=sys.stderr)
@@ -186,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     p = argparse.ArgumentParser(prog="ran-export", description=__doc__.split("\n\n")[0],
                                 epilog="ran-export --seal-old-bundle BUNDLE seals a bundle made before manifests "
-                                       "were sealed, after checking its weights against its manifest")
+                                       "were sealed, after checking its weights against its manifest; ran-export "
+                                       "--add-graph BUNDLE writes its ONNX inference graph")
     p.add_argument("--run", type=Path, required=True)
     p.add_argument("--out", type=Path, required=True, help="bundle folder, e.g. models/ran18-synthetic")
     p.add_argument("--name", required=True)

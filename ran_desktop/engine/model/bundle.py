@@ -98,6 +98,20 @@ def verify_weights(folder: str | Path, manifest: Manifest) -> Path:
     return weights
 
 
+def verify_graph(folder: str | Path, manifest: Manifest) -> Path | None:
+    """Check the bundle's ONNX graph, where it has one, as its weights are checked; returns its path."""
+    if not manifest.inference_graph:
+        return None
+    graph = Path(folder) / manifest.inference_graph["file"]
+    if not graph.is_file():
+        raise BundleError(graph, "the inference graph the manifest names is missing")
+    if graph.stat().st_size != manifest.inference_graph["bytes"] or sha256_of(graph) != \
+            manifest.inference_graph["sha256"]:
+        raise BundleError(graph, "the inference graph does not match the manifest's sha256: the file was changed or "
+                                 "is corrupt")
+    return graph
+
+
 SEAL_KEY = "manifest_sha256"  # in the weights file's safetensors metadata
 
 
@@ -143,6 +157,7 @@ def load_bundle(folder: str | Path, device: str | None = None) -> LoadedModel:
     manifest = read_manifest(folder)
     weights = verify_weights(folder, manifest)
     verify_seal(weights, manifest)
+    verify_graph(folder, manifest)
     try:
         model = build_ran(manifest.architecture["variant"], **manifest.architecture["kwargs"])
     except (TypeError, ValueError) as exc:

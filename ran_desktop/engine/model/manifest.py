@@ -20,6 +20,8 @@ from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
 FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "weights.safetensors"
+GRAPH_NAME = "model.onnx"
+GRAPH_OUTPUTS = ("dr", "dme", "features")  # both heads' logits and the map they were pooled from
 VARIANT_NAMES = ("ran18", "ran34", "ran50")  # what model.ran.VARIANTS builds (not imported: that needs torch)
 
 MAX_INPUT_SIZE = 1024
@@ -133,6 +135,22 @@ SCHEMA: dict[str, Any] = {
         },
         # Referable = the model's probability of referable disease (grading.referable_probability) reaching the
         # threshold; where and how it was chosen, and what it gave there, travel with it.
+        # The network as an ONNX graph beside the weights (training/inference_graph.py), where the bundle has one:
+        # logits of both heads and the dilated module's map, checked against PyTorch when it was written.
+        "inference_graph": {
+            "type": "object",
+            "required": ["file", "sha256", "bytes", "format", "opset", "outputs"],
+            "additionalProperties": False,
+            "properties": {
+                "file": {"const": GRAPH_NAME},
+                "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                "bytes": {"type": "integer", "minimum": 1},
+                "format": {"const": "onnx"},
+                "opset": {"type": "integer", "minimum": 13, "maximum": 30},
+                "outputs": {"const": list(GRAPH_OUTPUTS)},
+                "checked": {"type": "object"},
+            },
+        },
         "operating_point": {
             "type": "object",
             "required": ["referable_threshold"],
@@ -162,6 +180,7 @@ class Manifest:
     created: str
     quality_thresholds: dict[str, Any] = field(default_factory=dict)
     operating_point: dict[str, Any] = field(default_factory=dict)
+    inference_graph: dict[str, Any] = field(default_factory=dict)
     format_version: int = FORMAT_VERSION
 
     @property
@@ -205,7 +224,7 @@ class Manifest:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        for optional in ("quality_thresholds", "operating_point"):
+        for optional in ("quality_thresholds", "operating_point", "inference_graph"):
             if not data[optional]:
                 del data[optional]
         return data
