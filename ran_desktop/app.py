@@ -32,6 +32,7 @@ from ran_desktop.gui.binding_check import binding_problem
 from ran_desktop.gui.crash import CrashReporter
 from ran_desktop.gui.main_window import MainWindow
 from ran_desktop.logsafe import PrivacyFilter
+from ran_desktop.offline import forbid_network_libraries
 from ran_desktop.paths import resources_dir
 
 FIRST_FRAME_WAIT_S = 0.25
@@ -95,6 +96,7 @@ def launch(paths: Sequence[str | Path] = (), data_dir: Path | None = None, model
 
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    forbid_network_libraries()
     if "--version" in args:
         print(f"{APP_NAME} {ran_desktop.__version__}")
         return 0

@@ -26,6 +26,7 @@ from ran_desktop.engine.records.results import CSV_COLUMNS, ScreeningResult, Sta
 from ran_desktop.engine.records.review import ImageRecord, group_by_patient
 from ran_desktop.engine.screening.overlays import write_overlay
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
+from ran_desktop.offline import forbid_network_libraries
 from ran_desktop.paths import installed_models_dir, models_dir
 
 EXIT_OK, EXIT_SOME_FAILED, EXIT_USAGE, EXIT_REPORT_FAILED = 0, 1, 2, 3
@@ -63,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"--out must end in .csv or .json, got {args.out.name!r}")
     if args.batch_size < 1 or (args.workers is not None and args.workers < 1):
         parser.error("--batch-size and --workers must be at least 1")
+    if not args.cluster:  # Ray needs requests; a run on this machine never does
+        forbid_network_libraries()
     if args.cluster and args.report:
         parser.error("--report is made on one machine: screen on the cluster first, then make reports from a "
                      "smaller run without --cluster")
