@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="also write PDF reports here: one per patient and a batch summary (never overwrites)")
     parser.add_argument("--model", type=Path, metavar="DIR", help="model bundle folder (default: the bundled one)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: RAN_DEVICE or auto)")
+    parser.add_argument("--runtime", choices=["torch", "onnx"],
+                        help="what runs the network: torch (default; RAN_RUNTIME) or onnx (ONNX Runtime on the CPU, "
+                             "with the bundle's inference graph)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--workers", type=int, help="decoding threads (default: from the cores and the device)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -81,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         if model_folder is None:
             print(f"ran-screen: no model bundle in {models_dir()}; give one with --model", file=sys.stderr)
             return EXIT_USAGE
-        loaded = load_bundle(model_folder, device=args.device)
+        loaded = load_bundle(model_folder, device=args.device, runtime=args.runtime)
     except (BundleError, ValueError) as exc:
         print(f"ran-screen: cannot use the model: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -156,7 +159,8 @@ def _on_cluster(args: argparse.Namespace, loaded: LoadedModel) -> int:
         return EXIT_USAGE
     files = list(iter_image_files(args.paths))
     plan = cluster.ClusterPlan(loaded.folder, workers=args.cluster_workers, cpus_per_worker=args.workers or 1,
-                               device=args.device, batch_size=args.batch_size, heatmaps=args.heatmaps)
+                               device=args.device, batch_size=args.batch_size, heatmaps=args.heatmaps,
+                               runtime=args.runtime)
     journal = cluster.journal_for(args.out)
     with tqdm(total=len(files), unit="file", disable=args.quiet, file=sys.stderr, desc="Screening") as bar:
         rows = cluster.screen_on_cluster(files, plan, journal, args.cluster, progress=bar.update)

@@ -13,6 +13,7 @@ from . import losses as losses
 from . import manifest as manifest
 from . import provenance as provenance
 from . import ran as ran
+from . import runtime as runtime
 from . import untrained as untrained
 from .attention import ChannelAttention as ChannelAttention
 from .attention import ResidualAttentionModule as ResidualAttentionModule
@@ -108,6 +109,7 @@ __all__ = [
     "manifest",
     "provenance",
     "ran",
+    "runtime",
     "ran18",
     "ran34",
     "ran50",

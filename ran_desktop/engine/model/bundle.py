@@ -29,6 +29,7 @@ from ran_desktop.engine.model.device import DeviceChoice, choose_device
 from ran_desktop.engine.model.lesion_head import LESION_KINDS
 from ran_desktop.engine.model.manifest import MANIFEST_NAME, WEIGHTS_NAME, Manifest
 from ran_desktop.engine.model.ran import RAN, build_ran
+from ran_desktop.engine.model.runtime import Runtime, TorchRuntime, open_runtime, requested
 
 _DTYPES = {"float16": torch.float16, "float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -44,6 +45,19 @@ class LoadedModel:
     # Held around every use of `model`: Grad-CAM's hooks must never see another thread's forward pass.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     trust_warning: str = ""  # provenance.trust_warning: '' unless anyone could have changed the bundle
+    runtime: Runtime | None = field(default=None, repr=False)  # what runs the network (runtime.py); None: PyTorch
+
+    @property
+    def device_text(self) -> str:
+        """Where grades are computed, for results and reports: the device, and the runtime where it is not PyTorch."""
+        runtime = self.runtime.name if self.runtime is not None else TorchRuntime.name
+        described = self.device.description
+        return described if runtime == TorchRuntime.name else f"{described}, {runtime}"
+
+    @property
+    def runner(self) -> Runtime:
+        """The runtime batches go through: the one chosen when loaded, else PyTorch on the model's device."""
+        return self.runtime if self.runtime is not None else TorchRuntime(self.model, self.device.device)
 
     @property
     def preprocess_settings(self) -> PreprocessSettings:
@@ -151,8 +165,9 @@ def write_manifest(folder: str | Path, manifest: Manifest) -> Manifest:
     return sealed
 
 
-def load_bundle(folder: str | Path, device: str | None = None) -> LoadedModel:
-    """Verify and load a bundle onto the chosen device (see `choose_device`), in eval mode and float32."""
+def load_bundle(folder: str | Path, device: str | None = None, runtime: str | None = None) -> LoadedModel:
+    """Verify and load a bundle onto the chosen device (see `choose_device`), in eval mode and float32, with the
+    runtime asked for (`runtime.requested`: PyTorch unless ONNX Runtime is chosen)."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     weights = verify_weights(folder, manifest)
@@ -172,8 +187,12 @@ def load_bundle(folder: str | Path, device: str | None = None) -> LoadedModel:
         raise BundleError(weights, f"weights do not fit the manifest's architecture ({_first_line(exc)})") from exc
     choice = choose_device(device)
     model.to(choice.device).eval()
+    try:
+        chosen = open_runtime(requested(runtime), model, choice.device, folder, manifest)
+    except ValueError as exc:
+        raise BundleError(folder, str(exc)) from exc
     return LoadedModel(model=model, manifest=manifest, device=choice, folder=folder,
-                       trust_warning=provenance.trust_warning(folder))
+                       trust_warning=provenance.trust_warning(folder), runtime=chosen)
 
 
 def choose_bundle(models_folder: str | Path, also_known: Iterable[str | Path] = ()) -> Path | None:

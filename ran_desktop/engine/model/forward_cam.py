@@ -55,3 +55,10 @@ def scale(maps: Tensor) -> np.ndarray:
 def chosen(maps: Tensor, classes: Tensor) -> Tensor:
     """The map of each image's class: (N, h, w) from (N, C, h, w) and (N,) class indices."""
     return maps[torch.arange(maps.shape[0], device=maps.device), classes.to(maps.device)]
+
+
+def maps_of(features: np.ndarray, weight: np.ndarray, classes: np.ndarray) -> np.ndarray:
+    """The same maps in numpy, from any runtime's outputs: each image's map of its class, (N, h, w) scaled to
+    [0, 1]. `weight`: the head's linear weights (classes, channels)."""
+    maps = np.maximum(np.einsum("nkhw,nk->nhw", features.astype(np.float32), weight[classes].astype(np.float32)), 0)
+    return scale(torch.from_numpy(maps))

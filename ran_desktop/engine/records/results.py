@@ -153,6 +153,9 @@ class LoadedBundle(Protocol):
     @property
     def folder(self) -> Path: ...
 
+    @property
+    def device_text(self) -> str: ...
+
 
 def model_info(loaded: LoadedBundle, local: LocalOperatingPoint | None = None) -> ModelInfo:
     """Which model produced a grade, from a loaded bundle (read here, without torch: reports need it too); with
@@ -165,7 +168,7 @@ def model_info(loaded: LoadedBundle, local: LocalOperatingPoint | None = None) -
         synthetic=m.synthetic,
         trained=m.trained,
         warning=m.clinical_warning,
-        device=loaded.device.description,
+        device=loaded.device_text,
         referable_threshold=m.referable_threshold,
         credits=tuple(m.credits),
         real=bool(m.training_data.get("real")),

@@ -43,6 +43,7 @@ class ClusterPlan:
     batch_size: int = 8  # images per forward pass
     files_per_task: int = 16  # files sent to a worker at once (a killed worker's files are retried as a unit)
     heatmaps: Path | None = None  # a folder every worker can write (shared storage on a real cluster)
+    runtime: str | None = None  # as --runtime: None (RAN_RUNTIME, else PyTorch), "torch", "onnx"
 
 
 def journal_for(out: Path) -> Path:
@@ -68,9 +69,9 @@ class ScreenWorker:
     """One Ray actor: loads the bundle once, then screens the files of each batch it is given."""
 
     def __init__(self, model_folder: str, device: str | None, threads: int, batch_size: int,
-                 heatmaps: str | None):
+                 heatmaps: str | None, runtime: str | None = None):
         torch.set_num_threads(threads)  # the worker's share of the machine, not every core each
-        self.loaded = load_bundle(Path(model_folder), device=device)
+        self.loaded = load_bundle(Path(model_folder), device=device, runtime=runtime)
         self.screener = Screener(self.loaded, ScreeningOptions(batch_size=batch_size, workers=threads,
                                                                heatmaps=heatmaps is not None))
         self.heatmaps = Path(heatmaps) if heatmaps else None
@@ -115,7 +116,8 @@ def _run(todo: list[str], plan: ClusterPlan, journal: Path, done: dict[str, list
             ScreenWorker,
             fn_constructor_kwargs={"model_folder": str(plan.model_folder), "device": plan.device,
                                    "threads": plan.cpus_per_worker, "batch_size": plan.batch_size,
-                                   "heatmaps": str(plan.heatmaps) if plan.heatmaps else None},
+                                   "heatmaps": str(plan.heatmaps) if plan.heatmaps else None,
+                                   "runtime": plan.runtime},
             batch_size=plan.files_per_task, batch_format="numpy", compute=ray.data.ActorPoolStrategy(size=workers),
             num_cpus=plan.cpus_per_worker, num_gpus=1 if cuda else 0,
         )  # Ray Data restarts a killed worker and gives its batch again (the test kills one)

@@ -25,7 +25,7 @@ from ran_desktop.engine.imaging.preprocess import DEFAULT_SETTINGS, decode_min_s
 from ran_desktop.engine.imaging.quality import QualityReport
 from ran_desktop.engine.model.bundle import LoadedModel
 from ran_desktop.engine.model.device import worker_count
-from ran_desktop.engine.model.forward_cam import chosen, forward_cams, scale, supports_forward_cam
+from ran_desktop.engine.model.forward_cam import maps_of, supports_forward_cam
 from ran_desktop.engine.model.gradcam import GradCAM
 from ran_desktop.engine.records.local_threshold import LocalOperatingPoint
 from ran_desktop.engine.records.results import ScreeningResult, Status, model_info
@@ -77,6 +77,7 @@ class Screener:
             # The quality gate measures the square cut with the default margin; reuse preprocessing's when it is.
             square_reusable=settings.fov_margin == DEFAULT_SETTINGS.fov_margin,
         )
+        self._dr_weight = loaded.model.dr_head.weight.detach().float().cpu().numpy()  # the maps' class weights
         processes = self.options.processes
         self.processes = processes if processes is not None else default_processes(loaded.device.device.type)
         self._cancel = threading.Event()
@@ -181,12 +182,11 @@ class Screener:
             return self._infer_locked(items, heatmaps)
 
     def _infer_locked(self, items: list[Prepared], heatmaps: bool) -> dict[int, tuple]:
-        device = self.loaded.device.device
         model = self.loaded.model
         out: dict[int, tuple] = {}
-        if heatmaps and supports_forward_cam(model):
-            return self._infer_with_maps(items)
-        if heatmaps:  # a model whose maps need the backward pass: one image at a time
+        if heatmaps and not supports_forward_cam(model):
+            # A model whose maps need the backward pass: one image at a time, in PyTorch.
+            device = self.loaded.device.device
             with GradCAM(model) as cam:
                 for item in items:
                     t0 = time.perf_counter()
@@ -196,28 +196,14 @@ class Screener:
                     out[id(item)] = (_softmax(res.dr_logits)[0], _softmax(res.dme_logits)[0], res.heatmap, ms)
             return out
         t0 = time.perf_counter()
-        batch = torch.from_numpy(np.stack([item.tensor for item in items])).to(device)
-        # Channels-last lets oneDNN (and cuDNN) run their fastest convolutions: 1.35x on a 2-core CPU. Only here:
-        # Grad-CAM's backward pass keeps the default layout.
-        batch = batch.contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            logits = model(batch)
-        dr, dme = _softmax(logits.dr), _softmax(logits.dme)
+        outputs = self.loaded.runner.run(np.stack([item.tensor for item in items]))
+        # Each image's map of its most probable DR grade, from the same forward pass (forward_cam.py).
+        heat = maps_of(outputs.features, self._dr_weight, outputs.dr.argmax(axis=1)) if heatmaps else None
+        dr, dme = _softmax(torch.from_numpy(outputs.dr)), _softmax(torch.from_numpy(outputs.dme))
         ms = (time.perf_counter() - t0) * 1000 / len(items)
         for i, item in enumerate(items):
-            out[id(item)] = (dr[i], dme[i], None, ms)
+            out[id(item)] = (dr[i], dme[i], heat[i] if heat is not None else None, ms)
         return out
-
-    def _infer_with_maps(self, items: list[Prepared]) -> dict[int, tuple]:
-        """Batched inference with each image's map of its predicted DR grade, from the same forward pass."""
-        t0 = time.perf_counter()
-        batch = torch.from_numpy(np.stack([item.tensor for item in items])).to(self.loaded.device.device)
-        with torch.inference_mode():
-            cams = forward_cams(self.loaded.model, batch.contiguous(memory_format=torch.channels_last))
-        heat = scale(chosen(cams.dr, cams.output.dr.argmax(dim=1)))
-        dr, dme = _softmax(cams.output.dr), _softmax(cams.output.dme)
-        ms = (time.perf_counter() - t0) * 1000 / len(items)
-        return {id(item): (dr[i], dme[i], heat[i], ms) for i, item in enumerate(items)}
 
     def _error(self, path: Path, key: str, reason: str) -> ScreeningResult:
         return ScreeningResult(key=key, path=path, status=Status.ERROR, model=self.info, error=reason)
