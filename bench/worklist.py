@@ -92,7 +92,7 @@ def bare_query_seconds(store: Storage, session: int) -> float:
 
 
 def _driver_parameters(compiled: Any) -> Any:
-    if compiled.positiontup is not None:  # SQLite: ? placeholders
+    if compiled.positiontup is not None:  # SQLite: positional parameters (?)
         return tuple(compiled.params[name] for name in compiled.positiontup)
     return compiled.params
 

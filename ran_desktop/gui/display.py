@@ -155,11 +155,7 @@ def patient_label(patient_id: str | None, patient_name: str | None) -> str:
 
 
 def file_text(record: ImageRecord) -> str:
-    meta = record.result.metadata
-    name = record.result.path.name
-    if meta is not None and meta.frame_index is not None:
-        return f"{name} (frame {meta.frame_index + 1} of {meta.frame_count})"
-    return name
+    return record.result.file_label
 
 
 def outcome_text(recommendation: Recommendation | None) -> str:

@@ -95,21 +95,13 @@ def stand_in(image_id: int, key: str, path: str, why: str) -> ImageRecord:
     return ImageRecord(image_id, ScreeningResult(key, Path(path), Status.ERROR, NO_MODEL, error=why))
 
 
-def file_label(record: ImageRecord) -> str:
-    meta = record.result.metadata
-    name = record.result.path.name
-    if meta is not None and meta.frame_index is not None:
-        return f"{name} (frame {meta.frame_index + 1} of {meta.frame_count})"
-    return name
-
-
 def entry_of(record: ImageRecord) -> ListEntry:
     """The entry of a record already built (one just screened, or one changed): the same values the narrow query
     reads for it once stored."""
     result, meta, d = record.result, record.result.metadata, record.decision
     model_dr, model_dme = record.model_grades
     return ListEntry(
-        record.image_id, record.key, str(result.path), result.status.value, file_label(record), model_dr, model_dme,
+        record.image_id, record.key, str(result.path), result.status.value, result.file_label, model_dr, model_dme,
         result.suspected, meta.eye.value if meta is not None else None,
         meta.patient_id if meta is not None else None, meta.patient_name if meta is not None else None,
         d.kind if d is not None else None, d.dr_grade if d is not None else None,

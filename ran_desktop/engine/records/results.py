@@ -84,6 +84,14 @@ class ScreeningResult:
     # disease all the same: not a grade, only whether a re-take may wait (`suspected`).
     suspicion: float | None = None
 
+    @property
+    def file_label(self) -> str:
+        """The file's name, and the frame of a multi-frame file: how the worklist names the image."""
+        meta = self.metadata
+        if meta is not None and meta.frame_index is not None:
+            return f"{self.path.name} (frame {meta.frame_index + 1} of {meta.frame_count})"
+        return self.path.name
+
     @cached_property
     def grades(self) -> tuple[int, int] | None:
         """The model's (DR, DME) grades under its operating point (`grading.model_grades`). Cached: the worklist

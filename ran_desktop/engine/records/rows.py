@@ -175,12 +175,9 @@ def list_values_of_cells(cells: Row) -> dict[str, Any]:
 def list_values(result: ScreeningResult) -> dict[str, Any]:
     """The image's worklist columns, as its list entry reads them (record_list.ListEntry)."""
     meta = result.metadata
-    label = result.path.name
-    if meta is not None and meta.frame_index is not None:
-        label = f"{label} (frame {meta.frame_index + 1} of {meta.frame_count})"
     model_dr, model_dme = result.dr_grade, result.dme_grade
     return {
-        "file_label": label,
+        "file_label": result.file_label,
         "eye": meta.eye.value if meta is not None else None,
         "patient_name": meta.patient_name if meta is not None else None,
         "model_dr": model_dr,
