@@ -26,17 +26,19 @@ from training.sources import load_sources
 
 def predict_records(
     loaded: LoadedModel, records: Sequence[Record], out: Path, *, cache_dir: Path | None = None, workers: int = 2,
-    batch_size: int = 16,
+    batch_size: int = 16, flip_average: bool | None = None,
 ) -> tuple[Predictions, int, int]:
-    """The bundle's probabilities for `records`, prepared exactly as training and the app prepare them, with how
-    many images were read and how many could not be."""
+    """The bundle's probabilities for `records`, prepared exactly as training and the app prepare them (flip-averaged
+    where the bundle says so, or `flip_average` overrides), with how many images were read and how many could not
+    be."""
     out.mkdir(parents=True, exist_ok=True)
     cache = SquareCache(records, loaded.preprocess_settings, cache_dir or out / "cache", workers)
     dataset = FundusDataset(cache)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
     model = loaded.model.to(memory_format=torch.channels_last)
     with loaded.lock:
-        preds = predict(model, loader, loaded.device.device)
+        flip = loaded.manifest.flip_average if flip_average is None else flip_average
+        preds = predict(model, loader, loaded.device.device, flip_average=flip)
     return preds, len(dataset), len(cache.failed)
 
 

@@ -31,7 +31,8 @@ from training.sources import credits, describe, has_real, is_synthetic, load_sou
 def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 2, heldout: list[str] | None = None,
                heldout_cache: Path | None = None, calibrate: list[str] | None = None,
                target_sensitivity: float = 0.90, real_validation: list[str] | None = None,
-               probe: Path | None = None, lesion_validation: Path | None = None) -> dict[str, Any]:
+               probe: Path | None = None, lesion_validation: Path | None = None,
+               flip_average: bool = False) -> dict[str, Any]:
     """Export `run` into `out`. `heldout` data sets (KIND:PATH) are evaluated through the bundle too: their metrics
     go into the manifest (`metrics["heldout"]`) and the model card beside the test split's.
 
@@ -40,7 +41,11 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
     later measurement uses it, as the app does. `real_validation`: real photographs no training or choosing step
     touched, measured through the bundle (`metrics["real_validation"]`). `probe`: the shortcut probe's result
     (training/real/probe.py), reported in the model card. `lesion_validation`: IDRiD's segmentation folder, on whose
-    testing photographs the lesion head's pixel AUPR is measured (`metrics["lesions"]`, training/lesion_eval.py)."""
+    testing photographs the lesion head's pixel AUPR is measured (`metrics["lesions"]`, training/lesion_eval.py).
+    `flip_average`: the operating point is chosen on probabilities averaged over each photograph and its mirror
+    image, and the bundle tells the app to compute them so (needs `calibrate`)."""
+    if flip_average and not calibrate:
+        raise ValueError("--flip-average belongs to an operating point: give --calibrate too")
     config = json.loads((run / "config.json").read_text())
     summary = _summary(run, config)
     kwargs = architecture_kwargs(config)
@@ -64,7 +69,7 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
     loaded = load_bundle(out, device="cpu")
     operating = None
     if calibrate:
-        operating = choose_operating_point(loaded, calibrate, target_sensitivity, out, workers)
+        operating = choose_operating_point(loaded, calibrate, target_sensitivity, out, workers, flip_average)
         write_manifest(out, replace(loaded.manifest, operating_point=operating))
         loaded = load_bundle(out, device="cpu")
     records, _ = load_sources(config["data"])
@@ -113,11 +118,12 @@ def _evaluate_heldout(loaded, data: list[str], out: Path, cache: Path | None, wo
     return {"data": described, "metrics": metrics}
 
 
-def choose_operating_point(loaded, data: list[str], target: float, out: Path, workers: int) -> dict[str, Any]:
+def choose_operating_point(loaded, data: list[str], target: float, out: Path, workers: int,
+                           flip_average: bool = False) -> dict[str, Any]:
     """The referable threshold chosen on `data` (never the validation set): see `metrics.choose_threshold`."""
     records, sources = load_sources(data)
     work = out / "calibration-work"
-    preds, _, _ = predict_records(loaded, records, work, workers=workers)
+    preds, _, _ = predict_records(loaded, records, work, workers=workers, flip_average=flip_average)
     shutil.rmtree(work, ignore_errors=True)
     truth = (preds.dr_true >= 2) | (preds.dme_true >= 1)
     scores = referable_scores(preds.dr_probs, preds.dme_probs)
@@ -130,6 +136,7 @@ def choose_operating_point(loaded, data: list[str], target: float, out: Path, wo
         "on_that_data": {"n": int(len(truth)), "positives": int(truth.sum()),
                          "sensitivity": float(flagged[truth].mean()),
                          "specificity": float((~flagged[~truth]).mean()) if (~truth).any() else None},
+        **({"flip_average": True} if flip_average else {}),
     }
 
 
@@ -228,6 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--real-validation", action="append", metavar="KIND:PATH",
                    help="real photographs kept out of every step: measured and reported (repeatable)")
     p.add_argument("--probe", type=Path, help="the shortcut probe's result (probe.json from ran-real-probe)")
+    p.add_argument("--flip-average", action="store_true",
+                   help="probabilities averaged over each photograph and its mirror image (test-time flip): the "
+                        "threshold is chosen on them and the app computes them so")
     p.add_argument("--lesion-validation", type=Path, metavar="IDRID",
                    help="IDRiD's segmentation folder: measure the lesion head's pixel AUPR on its testing photographs")
     args = p.parse_args(argv)
@@ -235,7 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         metrics = export_run(args.run, args.out, name=args.name, version=args.version, workers=args.workers,
                              heldout=args.heldout, heldout_cache=args.heldout_cache, calibrate=args.calibrate,
                              target_sensitivity=args.target_sensitivity, real_validation=args.real_validation,
-                             probe=args.probe, lesion_validation=args.lesion_validation)
+                             probe=args.probe, lesion_validation=args.lesion_validation,
+                             flip_average=args.flip_average)
     except (FileNotFoundError, ValueError) as exc:
         print(f"ran-export: {exc}", file=sys.stderr)
         return 2

@@ -128,13 +128,15 @@ def _operating_section(operating: dict | None) -> str:
         return ""
     seen = operating["on_that_data"]
     spec = "-" if seen["specificity"] is None else f"{seen['specificity']:.3f}"
+    mirrored = (" Probabilities are the mean of the photograph's and its mirror image's (test-time flip), here as in "
+                "the app." if operating.get("flip_average") else "")
     return f"""
 ## Operating point: when an eye is called referable
 Referable = the model's probability of referable disease (the larger of P(DR >= 2) and P(DME >= 1)) at or above
 **{operating['referable_threshold']:.4f}**, not the most probable grade; the shown DR and DME grades follow the same
 decision (the app, `ran-screen`'s CSV and the reports all use it). Chosen for sensitivity >= {operating['target_sensitivity']:.2f}
 on {operating['chosen_on']}, never on the validation set below; there it gave sensitivity {seen['sensitivity']:.3f} and
-specificity {spec} ({seen['n']} images, {seen['positives']} referable).
+specificity {spec} ({seen['n']} images, {seen['positives']} referable).{mirrored}
 """
 
 

@@ -23,7 +23,9 @@ class Predictions:
 
 @torch.inference_mode()
 def predict(model: nn.Module, loader: DataLoader, device: torch.device,
-            criterion: TwoHeadLoss | None = None) -> Predictions:
+            criterion: TwoHeadLoss | None = None, flip_average: bool = False) -> Predictions:
+    """`flip_average`: probabilities averaged over each image and its mirror image, as the app computes them for a
+    bundle whose operating point says so (Manifest.flip_average)."""
     model.eval()
     dr_probs, dme_probs, dr_true, dme_true = [], [], [], []
     total, count = 0.0, 0
@@ -34,8 +36,13 @@ def predict(model: nn.Module, loader: DataLoader, device: torch.device,
         if criterion is not None:
             total += float(criterion(out, dr, dme)) * len(x)
             count += len(x)
-        dr_probs.append(torch.softmax(out.dr.float(), 1).cpu().numpy())
-        dme_probs.append(torch.softmax(out.dme.float(), 1).cpu().numpy())
+        dr_p, dme_p = torch.softmax(out.dr.float(), 1), torch.softmax(out.dme.float(), 1)
+        if flip_average:
+            mirrored = model(torch.flip(x, dims=[3]))
+            dr_p = (dr_p + torch.softmax(mirrored.dr.float(), 1)) / 2
+            dme_p = (dme_p + torch.softmax(mirrored.dme.float(), 1)) / 2
+        dr_probs.append(dr_p.cpu().numpy())
+        dme_probs.append(dme_p.cpu().numpy())
         dr_true.append(dr.cpu().numpy())
         dme_true.append(dme.cpu().numpy())
     if not dr_probs:

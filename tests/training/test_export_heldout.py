@@ -3,13 +3,17 @@ in the manifest and the model card, with the settings that make it again."""
 
 import json
 
+import numpy as np
 import pytest
 from training_data import write_dotted_dataset
 
 from ran_desktop.engine.model.bundle import load_bundle
 from training.evaluate import main as evaluate_main
+from training.evaluate import predict_records
 from training.export import export_run
 from training.export import main as export_main
+from training.metrics import choose_threshold, referable_scores
+from training.sources import load_sources
 from training.train import TrainConfig, Trainer
 
 
@@ -98,3 +102,26 @@ def test_the_operating_point_is_chosen_on_calibration_data_and_used_on_the_real_
     again = json.loads((out / "metrics.json").read_text())
     assert again["referable"]["sensitivity"] == pytest.approx(real["referable"]["sensitivity"])
     assert again["referable"]["threshold"] == pytest.approx(m.referable_threshold)
+
+
+def test_a_flip_averaged_operating_point_is_chosen_and_measured_the_way_the_app_computes(trained, tmp_path):
+    root, _, _, run = trained
+    calibration = write_dotted_dataset(root / "calibration-flip", count=24, seed=7)
+    bundle = tmp_path / "flip-bundle"
+    export_run(run, bundle, name="flip-test", version="0.1.0", workers=0, calibrate=[f"csv:{calibration}"],
+               target_sensitivity=0.9, flip_average=True)
+    loaded = load_bundle(bundle, device="cpu")
+    assert loaded.manifest.flip_average and loaded.manifest.operating_point["flip_average"] is True
+    assert "mirror image" in (bundle / "MODEL_CARD.md").read_text()
+    # Every later measurement through the bundle computes the probabilities as the threshold was chosen on them.
+    records, _ = load_sources([f"csv:{calibration}"])
+    measured, _, _ = predict_records(loaded, records, tmp_path / "a", workers=0)
+    mirrored, _, _ = predict_records(loaded, records, tmp_path / "b", workers=0, flip_average=True)
+    plain, _, _ = predict_records(loaded, records, tmp_path / "c", workers=0, flip_average=False)
+    np.testing.assert_array_equal(measured.dr_probs, mirrored.dr_probs)
+    assert not np.array_equal(measured.dr_probs, plain.dr_probs)
+    truth = (measured.dr_true >= 2) | (measured.dme_true >= 1)
+    threshold = choose_threshold(truth, referable_scores(measured.dr_probs, measured.dme_probs), 0.9)
+    assert loaded.manifest.referable_threshold == pytest.approx(threshold, abs=1e-6)
+    with pytest.raises(ValueError, match="give --calibrate too"):
+        export_run(run, tmp_path / "no-calibration", name="x", version="0.1.0", workers=0, flip_average=True)

@@ -13,8 +13,9 @@ import torch
 
 from ran_desktop.engine.imaging.heatmap import overlay_heatmap, upsample_heatmap
 from ran_desktop.engine.model.bundle import LoadedModel
-from ran_desktop.engine.model.forward_cam import forward_cams, scale, supports_forward_cam
+from ran_desktop.engine.model.forward_cam import maps_of, supports_forward_cam
 from ran_desktop.engine.model.gradcam import HEADS, GradCAM
+from ran_desktop.engine.model.runtime import predict
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,18 +49,21 @@ def explain(loaded: LoadedModel, tensor: np.ndarray, head: str = "dr", class_ind
 
 
 def _explain_forward(loaded: LoadedModel, x: torch.Tensor, head: str, class_index: int | None) -> Explanation:
+    """The forward pass's map (forward_cam.py) through the bundle's runtime, with its probabilities computed as the
+    screener computes them (flip-averaged where the bundle's operating point says so)."""
     if head not in HEADS:
         raise ValueError(f"head must be one of {HEADS}, got {head!r}")
-    with loaded.lock, torch.inference_mode():
-        cams = forward_cams(loaded.model, x.to(loaded.device.device))
-    logits = getattr(cams.output, head)
-    probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+    with loaded.lock:
+        found = predict(loaded.runner, x.numpy(), loaded.manifest.flip_average)
+    probs = (found.dr if head == "dr" else found.dme)[0]
     predicted = int(np.argmax(probs))
     explained = predicted if class_index is None else class_index
     if not 0 <= explained < len(probs):
         raise ValueError(f"class index {explained} out of range for {len(probs)} classes")
-    return Explanation(head=head, class_index=explained, predicted=predicted,
-                       heatmap=scale(getattr(cams, head)[0, explained]), probs=tuple(float(p) for p in probs))
+    weight = (loaded.model.dr_head if head == "dr" else loaded.model.dme_head).weight.detach().float().cpu().numpy()
+    heat = maps_of(found.features, weight, np.array([explained]), found.mirrored)[0]
+    return Explanation(head=head, class_index=explained, predicted=predicted, heatmap=heat,
+                       probs=tuple(float(p) for p in probs))
 
 
 def heat_layer(heat: np.ndarray, size: tuple[int, int], mask: np.ndarray | None = None) -> np.ndarray:

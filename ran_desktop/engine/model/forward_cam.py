@@ -57,8 +57,13 @@ def chosen(maps: Tensor, classes: Tensor) -> Tensor:
     return maps[torch.arange(maps.shape[0], device=maps.device), classes.to(maps.device)]
 
 
-def maps_of(features: np.ndarray, weight: np.ndarray, classes: np.ndarray) -> np.ndarray:
+def maps_of(features: np.ndarray, weight: np.ndarray, classes: np.ndarray,
+            mirrored: np.ndarray | None = None) -> np.ndarray:
     """The same maps in numpy, from any runtime's outputs: each image's map of its class, (N, h, w) scaled to
-    [0, 1]. `weight`: the head's linear weights (classes, channels)."""
-    maps = np.maximum(np.einsum("nkhw,nk->nhw", features.astype(np.float32), weight[classes].astype(np.float32)), 0)
-    return scale(torch.from_numpy(maps))
+    [0, 1]. `weight`: the head's linear weights (classes, channels); `mirrored`: the mirror images' features, whose
+    maps are flipped back and averaged in (flip-averaged probabilities, runtime.predict)."""
+    rows = weight[classes].astype(np.float32)
+    maps = np.maximum(np.einsum("nkhw,nk->nhw", features.astype(np.float32), rows), 0)
+    if mirrored is not None:
+        maps = (maps + np.maximum(np.einsum("nkhw,nk->nhw", mirrored.astype(np.float32), rows), 0)[..., ::-1]) / 2
+    return scale(torch.from_numpy(np.ascontiguousarray(maps)))

@@ -158,6 +158,9 @@ SCHEMA: dict[str, Any] = {
                 "referable_threshold": {"type": "number", "exclusiveMinimum": 0, "maximum": 1},
                 "target_sensitivity": {"type": "number", "minimum": 0, "maximum": 1},
                 "chosen_on": {"type": "string"},
+                # The probabilities are the mean of the photograph's and its mirror image's (test-time flip):
+                # the threshold was chosen on those, so the app must compute them the same way.
+                "flip_average": {"type": "boolean"},
             },
         },
     },
@@ -188,6 +191,11 @@ class Manifest:
         """See SCHEMA's operating_point; None: the most probable grades decide (bundles made before it)."""
         value = self.operating_point.get("referable_threshold")
         return None if value is None else float(value)
+
+    @property
+    def flip_average(self) -> bool:
+        """Whether probabilities are averaged over the photograph and its mirror image (see SCHEMA)."""
+        return bool(self.operating_point.get("flip_average"))
 
     @property
     def synthetic(self) -> bool:

@@ -65,6 +65,30 @@ class OnnxRuntime:
         return Outputs(dr, dme, features)
 
 
+class Predicted(NamedTuple):
+    dr: np.ndarray  # DR probabilities (N, 5)
+    dme: np.ndarray  # DME probabilities (N, 3)
+    features: np.ndarray  # the dilated module's map of each photograph
+    mirrored: np.ndarray | None  # ... and of its mirror image, where probabilities are flip-averaged
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
+    return shifted / shifted.sum(axis=1, keepdims=True)
+
+
+def predict(runner: Runtime, batch: np.ndarray, flip_average: bool = False) -> Predicted:
+    """Class probabilities of a preprocessed batch; with `flip_average`, the mean of each photograph's and its mirror
+    image's (one pass over both), as the bundle's operating point was chosen (Manifest.flip_average)."""
+    n = len(batch)
+    x = np.concatenate([batch, batch[..., ::-1]]) if flip_average else batch
+    out = runner.run(np.ascontiguousarray(x, dtype=np.float32))
+    dr, dme = softmax(out.dr.astype(np.float64)), softmax(out.dme.astype(np.float64))
+    if not flip_average:
+        return Predicted(dr, dme, out.features, None)
+    return Predicted((dr[:n] + dr[n:]) / 2, (dme[:n] + dme[n:]) / 2, out.features[:n], out.features[n:])
+
+
 def requested(choice: str | None = None) -> str:
     """The runtime asked for: `choice`, else RAN_RUNTIME, else PyTorch."""
     wanted = (choice or os.environ.get(RUNTIME_ENV) or TORCH).strip().lower()

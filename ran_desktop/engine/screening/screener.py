@@ -27,6 +27,7 @@ from ran_desktop.engine.model.bundle import LoadedModel
 from ran_desktop.engine.model.device import worker_count
 from ran_desktop.engine.model.forward_cam import maps_of, supports_forward_cam
 from ran_desktop.engine.model.gradcam import GradCAM
+from ran_desktop.engine.model.runtime import predict
 from ran_desktop.engine.records.local_threshold import LocalOperatingPoint
 from ran_desktop.engine.records.results import ScreeningResult, Status, model_info
 from ran_desktop.engine.screening.preparation import Failed, PreparationPlan, PreparationPool, Prepared
@@ -78,6 +79,7 @@ class Screener:
             square_reusable=settings.fov_margin == DEFAULT_SETTINGS.fov_margin,
         )
         self._dr_weight = loaded.model.dr_head.weight.detach().float().cpu().numpy()  # the maps' class weights
+        self._flip_average = loaded.manifest.flip_average
         processes = self.options.processes
         self.processes = processes if processes is not None else default_processes(loaded.device.device.type)
         self._cancel = threading.Event()
@@ -196,13 +198,13 @@ class Screener:
                     out[id(item)] = (_softmax(res.dr_logits)[0], _softmax(res.dme_logits)[0], res.heatmap, ms)
             return out
         t0 = time.perf_counter()
-        outputs = self.loaded.runner.run(np.stack([item.tensor for item in items]))
+        found = predict(self.loaded.runner, np.stack([item.tensor for item in items]), self._flip_average)
         # Each image's map of its most probable DR grade, from the same forward pass (forward_cam.py).
-        heat = maps_of(outputs.features, self._dr_weight, outputs.dr.argmax(axis=1)) if heatmaps else None
-        dr, dme = _softmax(torch.from_numpy(outputs.dr)), _softmax(torch.from_numpy(outputs.dme))
+        heat = maps_of(found.features, self._dr_weight, found.dr.argmax(axis=1), found.mirrored) if heatmaps else None
         ms = (time.perf_counter() - t0) * 1000 / len(items)
         for i, item in enumerate(items):
-            out[id(item)] = (dr[i], dme[i], heat[i] if heat is not None else None, ms)
+            dr, dme = tuple(float(p) for p in found.dr[i]), tuple(float(p) for p in found.dme[i])
+            out[id(item)] = (dr, dme, heat[i] if heat is not None else None, ms)
         return out
 
     def _error(self, path: Path, key: str, reason: str) -> ScreeningResult:
