@@ -14,7 +14,7 @@ from typing import NamedTuple
 from ran_desktop.engine.grading import EyeGrades
 from ran_desktop.engine.imaging.loading import Eye
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
-from ran_desktop.engine.records.review import Grades, ImageRecord
+from ran_desktop.engine.records.review import Grades, ImageRecord, eye_grades, is_referable
 
 PAGE_ROWS = 200  # records built at once around a row that is asked for: a screenful several times over
 _EYES = {eye.value: eye for eye in Eye}
@@ -60,13 +60,11 @@ class ListEntry(NamedTuple):
 
     @property
     def eye_decision(self) -> EyeGrades | None:
-        dr, dme = self.grades
-        return None if dr is None or dme is None else EyeGrades(dr, dme)
+        return eye_grades(self.grades)
 
     @property
     def referable(self) -> bool:
-        decision = self.eye_decision
-        return decision is not None and decision.referable
+        return is_referable(self.grades)
 
     @property
     def suspected(self) -> bool:

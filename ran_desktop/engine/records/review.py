@@ -202,13 +202,11 @@ class ImageRecord:
 
     @property
     def eye_decision(self) -> EyeGrades | None:
-        dr, dme = self.grades
-        return None if dr is None or dme is None else EyeGrades(dr, dme)
+        return eye_grades(self.grades)
 
     @property
     def referable(self) -> bool:
-        decision = self.eye_decision
-        return decision is not None and decision.referable
+        return is_referable(self.grades)
 
     @property
     def suspected(self) -> bool:
@@ -269,6 +267,17 @@ class Listed(Protocol):
 
     @property
     def reviewed(self) -> bool: ...
+
+
+def eye_grades(grades: Grades) -> EyeGrades | None:
+    """Grades that count as an eye's decision; None for an ungradable image (either grade missing)."""
+    dr, dme = grades
+    return None if dr is None or dme is None else EyeGrades(dr, dme)
+
+
+def is_referable(grades: Grades) -> bool:
+    decision = eye_grades(grades)
+    return decision is not None and decision.referable
 
 
 def blinded(record: Listed, mode: str) -> bool:
