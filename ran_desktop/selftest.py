@@ -13,6 +13,7 @@ the app.
 from __future__ import annotations
 
 import argparse
+import importlib
 import math
 import os
 import platform
@@ -181,8 +182,13 @@ def _step_environment(state: dict[str, Any], log: Callable[..., None]) -> str:
     log(f"    program: {'installed build' if frozen else 'Python source'} at {install_root()}")
     log(f"    Python {platform.python_version()} on {platform.platform()}")
     started = time.perf_counter()
-    import torch  # the slowest import, timed on its own: a clinic PC with a slow disk shows it here
+    try:  # the slowest import, timed on its own: a clinic PC with a slow disk shows it here
+        torch = importlib.import_module("torch")
+    except ImportError:  # the CPU build: the model runs as its ONNX graph
+        import onnxruntime
 
+        log(f"    no PyTorch (the CPU build): ONNX Runtime {onnxruntime.__version__}")
+        return "installation found"
     cuda = torch.version.cuda
     log(f"    torch {torch.__version__} ({'CUDA ' + cuda + ' build' if cuda else 'CPU build'}), "
         f"imported in {time.perf_counter() - started:.1f} s")
@@ -245,12 +251,12 @@ def _step_load_model(state: dict[str, Any], log: Callable[..., None]) -> str:
         log(f"    WARNING: {loaded.trust_warning}")
     log(f"    model: {manifest.name} {manifest.version} ({'trained' if manifest.trained else 'UNTRAINED'}), "
         f"{manifest.architecture['variant']}, {manifest.input_size} px input")
-    log(f"    device: {loaded.device.description}")
+    log(f"    device: {loaded.device_text}")
     if loaded.device.note:
         log(f"    note: {loaded.device.note}")
     if manifest.clinical_warning:
         log(f"    warning: {manifest.clinical_warning}")
-    return f"{manifest.name} on {loaded.device.description}"
+    return f"{manifest.name} on {loaded.device_text}"
 
 
 def _step_find_sample(state: dict[str, Any], log: Callable[..., None]) -> str:

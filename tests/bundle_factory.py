@@ -8,7 +8,8 @@ from pathlib import Path
 
 import torch
 
-from ran_desktop.engine.model.bundle import load_bundle, read_manifest, save_bundle, write_manifest
+from ran_desktop.engine.model.bundle import load_bundle, read_manifest
+from ran_desktop.engine.model.bundle_writer import save_bundle, write_manifest
 
 CREDIT = "Test Data Set (CC BY 4.0), credit as its licence asks"
 

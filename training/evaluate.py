@@ -35,7 +35,7 @@ def predict_records(
     cache = SquareCache(records, loaded.preprocess_settings, cache_dir or out / "cache", workers)
     dataset = FundusDataset(cache)
     loader = DataLoader(dataset, batch_size=batch_size, num_workers=workers)
-    model = loaded.model.to(memory_format=torch.channels_last)
+    model = loaded.network.to(memory_format=torch.channels_last)
     with loaded.lock:
         flip = loaded.manifest.flip_average if flip_average is None else flip_average
         preds = predict(model, loader, loaded.device.device, flip_average=flip)

@@ -17,7 +17,8 @@ from safetensors.torch import load_file
 from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.imaging.preprocess import PreprocessSettings
 from ran_desktop.engine.model import build_ran
-from ran_desktop.engine.model.bundle import load_bundle, read_manifest, save_bundle, verify_weights, write_manifest
+from ran_desktop.engine.model.bundle import load_bundle, read_manifest, verify_weights
+from ran_desktop.engine.model.bundle_writer import save_bundle, write_manifest
 from training import inference_graph
 from training.config import architecture_kwargs
 from training.datasets import load_split
@@ -92,7 +93,7 @@ def export_run(run: Path, out: Path, *, name: str, version: str, workers: int = 
     if probe_result:
         card_metrics["shortcut_probe"] = {k: probe_result[k] for k in ("auc", "n_train", "n_test", "verdict")}
     lesions = None
-    if lesion_validation is not None and loaded.model.lesion_head is not None:
+    if lesion_validation is not None and loaded.network.lesion_head is not None:
         lesions = evaluate_lesions(loaded, lesion_validation, "test", log=lambda *_: None)
         card_metrics["lesions"] = lesions
     # Rewrite the manifest with the metrics: its weights (and so their hash) do not change.

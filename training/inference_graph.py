@@ -25,7 +25,9 @@ from torch import Tensor, nn
 
 from ran_desktop.engine.atomic import write_bytes_atomically
 from ran_desktop.engine.imaging.loading import iter_image_files
-from ran_desktop.engine.model.bundle import LoadedModel, load_bundle, sha256_of, write_manifest
+from ran_desktop.engine.model.bundle import LoadedModel, load_bundle, sha256_of
+from ran_desktop.engine.model.bundle_writer import write_manifest
+from ran_desktop.engine.model.forward_cam import supports_forward_cam
 from ran_desktop.engine.model.manifest import GRAPH_NAME, GRAPH_OUTPUTS, Manifest
 from ran_desktop.engine.model.ran import RAN
 from ran_desktop.engine.screening.preparation import Prepared, prepare_file
@@ -110,12 +112,13 @@ def check_photographs(loaded: LoadedModel, folder: Path, photos: Sequence[Path] 
 def add_graph(folder: Path, photos: Sequence[Path], scratch: Path) -> Manifest:
     """Export the bundle's network, check it, write it beside the weights and name it in the (re-sealed) manifest."""
     loaded = load_bundle(folder, device="cpu")
-    if not isinstance(loaded.model, RAN):
-        raise ValueError(f"{folder}: not a RAN bundle")
+    if not isinstance(loaded.network, RAN) or not supports_forward_cam(loaded.network):
+        # The graph's feature output is where heat maps come from without torch (activation_maps.py).
+        raise ValueError(f"{folder}: not a RAN bundle whose heat maps come from its forward pass")
     candidate = scratch / GRAPH_NAME
     scratch.mkdir(parents=True, exist_ok=True)
-    graph = export_graph(loaded.model, loaded.manifest.input_size, candidate)
-    checked = check_graph(graph, loaded.model, check_photographs(loaded, scratch, photos))
+    graph = export_graph(loaded.network, loaded.manifest.input_size, candidate)
+    checked = check_graph(graph, loaded.network, check_photographs(loaded, scratch, photos))
     path = folder / GRAPH_NAME
     write_bytes_atomically(path, graph)  # only a graph that passed the check
     described = {"file": GRAPH_NAME, "sha256": sha256_of(path), "bytes": path.stat().st_size, "format": "onnx",

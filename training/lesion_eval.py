@@ -41,7 +41,7 @@ def lesion_probabilities(bundle: LoadedModel, image: np.ndarray, fov) -> np.ndar
     settings = bundle.preprocess_settings
     square = resize_square(crop_to_fov(image, fov, settings), settings.input_size)
     _, tensor = finish(square, settings)
-    model = bundle.model
+    model = bundle.network
     with bundle.lock, torch.inference_mode():
         x = torch.from_numpy(tensor)[None].to(next(model.parameters()).device)
         _, logits = model.forward_with_lesions(x)

@@ -31,7 +31,8 @@ from typing import Any
 
 import numpy as np
 
-from ran_desktop.engine.model.bundle import load_bundle, write_manifest
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.model.bundle_writer import write_manifest
 from ran_desktop.engine.model.catalogue import UNFINISHED, local_models_dir
 from ran_desktop.engine.records.data_folder import utc_now
 from ran_desktop.engine.validation.finetune_policy import RUNS_FOLDER

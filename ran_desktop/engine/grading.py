@@ -25,6 +25,7 @@ DME_GRADE_NAMES: tuple[str, ...] = (
     "DME away from the fovea",
     "DME at or near the fovea",
 )
+HEADS = ("dr", "dme")  # the model's grading heads, as its outputs and Grad-CAM name them
 
 
 REFERABLE_DR = 2  # DR grade from which an eye is referable

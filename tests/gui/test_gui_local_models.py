@@ -14,7 +14,8 @@ import pytest
 from gui_helpers import TIMEOUT_MS, drop, wait_idle
 from training_data import write_dotted_dataset
 
-from ran_desktop.engine.model.bundle import load_bundle, read_manifest, write_manifest
+from ran_desktop.engine.model.bundle import load_bundle, read_manifest
+from ran_desktop.engine.model.bundle_writer import write_manifest
 from ran_desktop.engine.model.catalogue import list_bundles, local_models_dir
 from ran_desktop.engine.records.review import GraderDecision
 from ran_desktop.engine.records.review_session import ReviewSession

@@ -185,7 +185,8 @@ def trained_window(qtbot, tiny_bundle, data_dir, photos, tmp_path, monkeypatch):
     import shutil
     from dataclasses import replace
 
-    from ran_desktop.engine.model.bundle import read_manifest, write_manifest
+    from ran_desktop.engine.model.bundle import read_manifest
+    from ran_desktop.engine.model.bundle_writer import write_manifest
     from ran_desktop.gui.settings import AppSettings
 
     folder = tmp_path / "trained-models"

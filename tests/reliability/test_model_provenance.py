@@ -10,7 +10,8 @@ import pytest
 
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.errors import BundleError
-from ran_desktop.engine.model.bundle import choose_bundle, load_bundle, read_manifest, write_manifest
+from ran_desktop.engine.model.bundle import choose_bundle, load_bundle, read_manifest
+from ran_desktop.engine.model.bundle_writer import write_manifest
 from ran_desktop.engine.model.untrained import create_untrained_bundle
 
 

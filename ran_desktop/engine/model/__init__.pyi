@@ -1,7 +1,9 @@
 """Public entry points, read by lazy_loader at run time and by type checkers."""
 
+from . import activation_maps as activation_maps
 from . import attention as attention
 from . import bundle as bundle
+from . import bundle_writer as bundle_writer
 from . import catalogue as catalogue
 from . import device as device
 from . import dilated as dilated
@@ -14,6 +16,7 @@ from . import manifest as manifest
 from . import provenance as provenance
 from . import ran as ran
 from . import runtime as runtime
+from . import torch_runtime as torch_runtime
 from . import untrained as untrained
 from .attention import ChannelAttention as ChannelAttention
 from .attention import ResidualAttentionModule as ResidualAttentionModule
@@ -24,10 +27,10 @@ from .bundle import choose_bundle as choose_bundle
 from .bundle import find_bundles as find_bundles
 from .bundle import load_bundle as load_bundle
 from .bundle import read_manifest as read_manifest
-from .bundle import save_bundle as save_bundle
 from .bundle import sha256_of as sha256_of
 from .bundle import verify_weights as verify_weights
-from .bundle import write_manifest as write_manifest
+from .bundle_writer import save_bundle as save_bundle
+from .bundle_writer import write_manifest as write_manifest
 from .catalogue import BundleEntry as BundleEntry
 from .catalogue import bundle_to_use as bundle_to_use
 from .catalogue import list_bundles as list_bundles
@@ -87,9 +90,11 @@ __all__ = [
     "VARIANTS",
     "VARIANT_NAMES",
     "WEIGHTS_NAME",
+    "activation_maps",
     "attention",
     "build_ran",
     "bundle",
+    "bundle_writer",
     "check_unambiguous",
     "choose_bundle",
     "choose_device",
@@ -110,6 +115,7 @@ __all__ = [
     "provenance",
     "ran",
     "runtime",
+    "torch_runtime",
     "ran18",
     "ran34",
     "ran50",

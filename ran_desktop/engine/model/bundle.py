@@ -1,7 +1,9 @@
-"""Model bundles: `models/<name>/` holds `weights.safetensors` and `manifest.json`.
+"""Model bundles: `models/<name>/` holds `weights.safetensors` and `manifest.json` (and, where exported,
+`model.onnx`). Writing them: bundle_writer.py.
 
 Loading checks the manifest against its schema and the weights against the manifest's sha256 before a single
-tensor is read, and reads tensors with safetensors, so nothing is ever unpickled.
+tensor is read, and reads tensors with safetensors, so nothing is ever unpickled. Where torch is not installed (the
+CPU build), the network is the bundle's ONNX graph and only the heads' weights are read, for the heat maps.
 """
 
 from __future__ import annotations
@@ -10,54 +12,66 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import jsonschema
-import torch
+import numpy as np
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import load_file, save_file
 
+# The PyTorch side (torch_runtime: the network, its runtime) loads through the package's lazy names, and only where
+# torch is installed and chosen: the CPU build has no torch.
+import ran_desktop.engine.model as ran_model
 from ran_desktop.engine.errors import BundleError
-from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
 from ran_desktop.engine.imaging.preprocess import PreprocessSettings
 from ran_desktop.engine.imaging.quality import QualityThresholds
 from ran_desktop.engine.model import provenance
-from ran_desktop.engine.model.device import DeviceChoice, choose_device
-from ran_desktop.engine.model.lesion_head import LESION_KINDS
-from ran_desktop.engine.model.manifest import MANIFEST_NAME, WEIGHTS_NAME, Manifest
-from ran_desktop.engine.model.ran import RAN, build_ran
-from ran_desktop.engine.model.runtime import Runtime, TorchRuntime, open_runtime, requested
+from ran_desktop.engine.model.device import DeviceChoice, choose_device, cpu_threads, torch_installed
+from ran_desktop.engine.model.manifest import MANIFEST_NAME, Manifest
+from ran_desktop.engine.model.runtime import TORCH, OnnxRuntime, Runtime, requested
 
-_DTYPES = {"float16": torch.float16, "float32": torch.float32, "bfloat16": torch.bfloat16}
+if TYPE_CHECKING:
+    from ran_desktop.engine.model.ran import RAN
+
+HEAD_WEIGHTS = {"dr": "dr_head.weight", "dme": "dme_head.weight"}  # the heads' linear weights in the weights file
 
 
 @dataclass
 class LoadedModel:
     """A verified model ready for inference, with what it says about itself."""
 
-    model: RAN
+    model: RAN | None  # the PyTorch network; None where torch is not installed (the runtime runs the ONNX graph)
     manifest: Manifest
     device: DeviceChoice
     folder: Path
+    runtime: Runtime = field(repr=False)  # what runs the network (runtime.py)
+    head_weights: dict[str, np.ndarray] = field(repr=False)  # "dr", "dme": (classes, channels) float32, for maps
+    # Whether heat maps come from the forward pass (forward_cam.py); else Grad-CAM's backward pass, in PyTorch.
+    forward_cam: bool = True
     # Held around every use of `model`: Grad-CAM's hooks must never see another thread's forward pass.
     lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     trust_warning: str = ""  # provenance.trust_warning: '' unless anyone could have changed the bundle
-    runtime: Runtime | None = field(default=None, repr=False)  # what runs the network (runtime.py); None: PyTorch
 
     @property
     def device_text(self) -> str:
         """Where grades are computed, for results and reports: the device, and the runtime where it is not PyTorch."""
-        runtime = self.runtime.name if self.runtime is not None else TorchRuntime.name
         described = self.device.description
-        return described if runtime == TorchRuntime.name else f"{described}, {runtime}"
+        return described if self.runtime.name == ran_model.runtime.TORCH_RUNTIME_NAME else \
+            f"{described}, {self.runtime.name}"
+
+    @property
+    def network(self) -> RAN:
+        """The PyTorch network, for what only PyTorch computes (training, Grad-CAM's backward pass, the lesion head);
+        BundleError in the CPU build, which has no torch."""
+        if self.model is None:
+            raise BundleError(self.folder, "this needs PyTorch, which this build (the CPU build) does not include")
+        return self.model
 
     @property
     def runner(self) -> Runtime:
-        """The runtime batches go through: the one chosen when loaded, else PyTorch on the model's device."""
-        return self.runtime if self.runtime is not None else TorchRuntime(self.model, self.device.device)
+        """The runtime batches go through."""
+        return self.runtime
 
     @property
     def preprocess_settings(self) -> PreprocessSettings:
@@ -133,7 +147,7 @@ def verify_seal(weights: Path, manifest: Manifest) -> None:
     """The manifest must be the one sealed into its weights (write_manifest): an edited field (the training data,
     which decides the clinical warning; the quality gate's thresholds) is refused, naming the file."""
     try:
-        with safe_open(str(weights), framework="pt") as f:
+        with safe_open(str(weights), framework="numpy") as f:
             sealed = (f.metadata() or {}).get(SEAL_KEY)
     except (SafetensorError, OSError) as exc:
         raise BundleError(weights, f"weights cannot be read ({exc})") from exc
@@ -147,52 +161,48 @@ def verify_seal(weights: Path, manifest: Manifest) -> None:
                           "its source")
 
 
-def write_manifest(folder: str | Path, manifest: Manifest) -> Manifest:
-    """Write `manifest` into bundle `folder`, sealed: its content hash goes into the weights file's metadata, and
-    the weights' new sha256 and size into the manifest. Returns the manifest as written."""
-    folder = Path(folder)
-    weights = folder / WEIGHTS_NAME
-    with safe_open(str(weights), framework="pt") as f:
-        metadata = dict(f.metadata() or {})
-        tensors = {key: f.get_tensor(key) for key in f.keys()}
-    metadata[SEAL_KEY] = manifest.content_sha256()
-    tmp = weights.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata=metadata)
-    tmp.replace(weights)
-    sealed = replace(manifest, weights={**manifest.weights, "sha256": sha256_of(weights),
-                                        "bytes": weights.stat().st_size})
-    sealed.write(folder)
-    return sealed
-
-
 def load_bundle(folder: str | Path, device: str | None = None, runtime: str | None = None) -> LoadedModel:
     """Verify and load a bundle onto the chosen device (see `choose_device`), in eval mode and float32, with the
-    runtime asked for (`runtime.requested`: PyTorch unless ONNX Runtime is chosen)."""
+    runtime asked for (`runtime.requested`: PyTorch where it is installed unless ONNX Runtime is chosen)."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     weights = verify_weights(folder, manifest)
     verify_seal(weights, manifest)
-    verify_graph(folder, manifest)
+    graph = verify_graph(folder, manifest)
     try:
-        model = build_ran(manifest.architecture["variant"], **manifest.architecture["kwargs"])
-    except (TypeError, ValueError) as exc:
-        raise BundleError(folder, f"manifest describes an architecture this version cannot build ({exc})") from exc
-    try:
-        state = load_file(str(weights))
-    except (SafetensorError, OSError) as exc:
-        raise BundleError(weights, f"weights cannot be read ({exc})") from exc
-    try:
-        model.load_state_dict({k: v.float() for k, v in state.items()}, strict=True)
-    except RuntimeError as exc:
-        raise BundleError(weights, f"weights do not fit the manifest's architecture ({_first_line(exc)})") from exc
-    choice = choose_device(device)
-    model.to(choice.device).eval()
-    try:
-        chosen = open_runtime(requested(runtime), model, choice.device, folder, manifest)
+        choice = requested(runtime)
     except ValueError as exc:
         raise BundleError(folder, str(exc)) from exc
-    return LoadedModel(model=model, manifest=manifest, device=choice, folder=folder,
-                       trust_warning=provenance.trust_warning(folder), runtime=chosen)
+    if choice == TORCH and not torch_installed():
+        raise BundleError(folder, "the PyTorch runtime was asked for, but this is the CPU build (no PyTorch): use the "
+                                  "ONNX runtime (RAN_RUNTIME=onnx)")
+    placed = choose_device(device)
+    model = ran_model.torch_runtime.build_network(folder, manifest, weights, placed.device) if torch_installed() \
+        else None
+    if choice == TORCH and model is not None:
+        chosen: Runtime = ran_model.torch_runtime.TorchRuntime(model, placed.device)
+    else:
+        if placed.kind != "cpu":
+            raise BundleError(folder, "ONNX Runtime runs on the CPU here; use --device cpu (or the PyTorch runtime)")
+        if graph is None:
+            raise BundleError(folder, "this bundle has no inference graph for ONNX Runtime: add one with `ran-export "
+                              "--add-graph`" + (", or use the PyTorch runtime" if model is not None else
+                                                 " (this CPU build has no PyTorch to run it otherwise)"))
+        chosen = OnnxRuntime(graph, cpu_threads())
+    # The graph's outputs exist only for networks whose maps come from the forward pass (inference_graph.add_graph).
+    forward = ran_model.forward_cam.supports_forward_cam(model) if model is not None else True
+    return LoadedModel(model=model, manifest=manifest, device=placed, folder=folder, runtime=chosen,
+                       head_weights=read_head_weights(weights), forward_cam=forward,
+                       trust_warning=provenance.trust_warning(folder))
+
+
+def read_head_weights(weights: Path) -> dict[str, np.ndarray]:
+    """The DR and DME heads' linear weights as float32 numpy, read from the (verified) weights file."""
+    try:
+        with safe_open(str(weights), framework="numpy") as f:
+            return {head: f.get_tensor(key).astype(np.float32) for head, key in HEAD_WEIGHTS.items()}
+    except (SafetensorError, OSError, KeyError) as exc:
+        raise BundleError(weights, f"weights cannot be read ({exc})") from exc
 
 
 def choose_bundle(models_folder: str | Path, also_known: Iterable[str | Path] = ()) -> Path | None:
@@ -205,53 +215,6 @@ def choose_bundle(models_folder: str | Path, also_known: Iterable[str | Path] = 
     known = [*bundles, *(b for folder in also_known for b in find_bundles(folder))]
     provenance.check_unambiguous(bundles[0], known)
     return bundles[0]
-
-
-def save_bundle(
-    model: RAN,
-    folder: str | Path,
-    *,
-    name: str,
-    version: str,
-    variant: str,
-    architecture_kwargs: dict[str, Any],
-    preprocessing: PreprocessSettings,
-    training_data: dict[str, Any],
-    trained: bool,
-    metrics: dict[str, Any] | None = None,
-    intended_use: str,
-    quality_thresholds: QualityThresholds | None = None,
-    dtype: str = "float16",
-) -> Manifest:
-    """Write weights (safetensors) and a manifest that describes and fingerprints them."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    weights = folder / WEIGHTS_NAME
-    tensors = {k: v.detach().to("cpu", _DTYPES[dtype]).contiguous() for k, v in model.state_dict().items()}
-    # Integer buffers (BatchNorm's num_batches_tracked) must keep their type.
-    for key, value in model.state_dict().items():
-        if not value.is_floating_point():
-            tensors[key] = value.detach().cpu().contiguous()
-    tmp = weights.with_suffix(".tmp")
-    save_file(tensors, str(tmp), metadata={"name": name, "version": version})
-    tmp.replace(weights)
-    manifest = Manifest(
-        name=name,
-        version=version,
-        architecture={"family": "RAN", "variant": variant, "kwargs": dict(architecture_kwargs)},
-        input_size=preprocessing.input_size,
-        preprocessing=preprocessing.to_dict(),
-        heads={"dr": list(DR_GRADE_NAMES), "dme": list(DME_GRADE_NAMES),
-               **({"lesions": list(LESION_KINDS)} if architecture_kwargs.get("lesion_head") else {})},
-        training_data=dict(training_data),
-        trained=trained,
-        metrics=dict(metrics or {}),
-        intended_use=intended_use,
-        weights={"file": WEIGHTS_NAME, "sha256": sha256_of(weights), "dtype": dtype, "bytes": weights.stat().st_size},
-        created=datetime.now(UTC).isoformat(timespec="seconds"),
-        quality_thresholds=quality_thresholds.to_dict() if quality_thresholds else {},
-    )
-    return write_manifest(folder, manifest)
 
 
 def find_bundles(models_folder: str | Path) -> list[Path]:
@@ -268,8 +231,3 @@ def find_bundles(models_folder: str | Path) -> list[Path]:
             return True
 
     return sorted(found, key=untrained)
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if len(text) == 1 else " ".join(line.strip() for line in text[:3])

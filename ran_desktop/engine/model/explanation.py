@@ -1,6 +1,8 @@
 """Grad-CAM on demand for the detail view: any head, any grade, for one preprocessed image.
 
-Holds the model's lock for the whole pass, so a running batch never shares a forward pass with it.
+Holds the model's lock for the whole pass, so a running batch never shares a forward pass with it. The maps come
+from the forward pass through the bundle's runtime (activation_maps.py), so the CPU build, without torch, draws them
+too; only a model whose maps need the backward pass (and the lesion head) needs PyTorch.
 """
 
 from __future__ import annotations
@@ -9,13 +11,14 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
-import torch
 
+# Grad-CAM's backward pass and the lesion head (torch) load through the package's lazy names, only where used.
+import ran_desktop.engine.model as ran_model
+from ran_desktop.engine.grading import HEADS
 from ran_desktop.engine.imaging.heatmap import overlay_heatmap, upsample_heatmap
+from ran_desktop.engine.model.activation_maps import maps_of
 from ran_desktop.engine.model.bundle import LoadedModel
-from ran_desktop.engine.model.forward_cam import maps_of, supports_forward_cam
-from ran_desktop.engine.model.gradcam import HEADS, GradCAM
-from ran_desktop.engine.model.runtime import predict
+from ran_desktop.engine.model.runtime import predict, softmax
 
 
 @dataclass(frozen=True, eq=False)
@@ -30,15 +33,14 @@ class Explanation:
 def explain(loaded: LoadedModel, tensor: np.ndarray, head: str = "dr", class_index: int | None = None) -> Explanation:
     """The map of `class_index` (default: the head's own grade) for one preprocessed image: from the forward pass
     where the model allows it (forward_cam.py), else by Grad-CAM's backward pass."""
-    x = torch.from_numpy(np.ascontiguousarray(tensor, dtype=np.float32)).unsqueeze(0)
-    if supports_forward_cam(loaded.model):
+    if head not in HEADS:
+        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+    x = np.ascontiguousarray(tensor, dtype=np.float32)[None]
+    if loaded.forward_cam:
         return _explain_forward(loaded, x, head, class_index)
     with loaded.lock:
-        x = x.to(loaded.device.device)
-        with GradCAM(loaded.model) as cam:
-            result = cam(x, head=head, class_index=class_index)
-    logits = result.dr_logits if head == "dr" else result.dme_logits
-    probs = torch.softmax(logits.float(), dim=1)[0].cpu().numpy()
+        result = ran_model.torch_runtime.backward_map(loaded.network, x[0], loaded.device.device, head, class_index)
+    probs = softmax((result.dr_logits if head == "dr" else result.dme_logits).astype(np.float64))[0]
     return Explanation(
         head=head,
         class_index=result.class_index,
@@ -48,20 +50,17 @@ def explain(loaded: LoadedModel, tensor: np.ndarray, head: str = "dr", class_ind
     )
 
 
-def _explain_forward(loaded: LoadedModel, x: torch.Tensor, head: str, class_index: int | None) -> Explanation:
-    """The forward pass's map (forward_cam.py) through the bundle's runtime, with its probabilities computed as the
-    screener computes them (flip-averaged where the bundle's operating point says so)."""
-    if head not in HEADS:
-        raise ValueError(f"head must be one of {HEADS}, got {head!r}")
+def _explain_forward(loaded: LoadedModel, x: np.ndarray, head: str, class_index: int | None) -> Explanation:
+    """The forward pass's map (activation_maps.py) through the bundle's runtime, with its probabilities computed as
+    the screener computes them (flip-averaged where the bundle's operating point says so)."""
     with loaded.lock:
-        found = predict(loaded.runner, x.numpy(), loaded.manifest.flip_average)
+        found = predict(loaded.runner, x, loaded.manifest.flip_average)
     probs = (found.dr if head == "dr" else found.dme)[0]
     predicted = int(np.argmax(probs))
     explained = predicted if class_index is None else class_index
     if not 0 <= explained < len(probs):
         raise ValueError(f"class index {explained} out of range for {len(probs)} classes")
-    weight = (loaded.model.dr_head if head == "dr" else loaded.model.dme_head).weight.detach().float().cpu().numpy()
-    heat = maps_of(found.features, weight, np.array([explained]), found.mirrored)[0]
+    heat = maps_of(found.features, loaded.head_weights[head], np.array([explained]), found.mirrored)[0]
     return Explanation(head=head, class_index=explained, predicted=predicted, heatmap=heat,
                        probs=tuple(float(p) for p in probs))
 
@@ -89,6 +88,8 @@ LESION_SHOWN_FROM = 0.5  # a pixel is drawn where the head's probability for som
 
 
 def has_lesion_head(loaded: LoadedModel) -> bool:
+    """Whether the model's lesion layer can be drawn: a bundle with a lesion head, run in PyTorch (the ONNX graph
+    carries the grading heads only)."""
     return getattr(loaded.model, "lesion_head", None) is not None
 
 
@@ -97,10 +98,8 @@ def lesion_maps(loaded: LoadedModel, tensor: np.ndarray) -> np.ndarray:
     order. ValueError where the bundle has no lesion head."""
     if not has_lesion_head(loaded):
         raise ValueError("this model has no lesion head")
-    x = torch.from_numpy(np.ascontiguousarray(tensor, dtype=np.float32)).unsqueeze(0)
-    with loaded.lock, torch.inference_mode():
-        _, logits = loaded.model.forward_with_lesions(x.to(loaded.device.device))
-    return torch.sigmoid(logits.float())[0].cpu().numpy()
+    with loaded.lock:
+        return ran_model.torch_runtime.lesion_probabilities(loaded.network, tensor, loaded.device.device)
 
 
 def lesion_layer(maps: np.ndarray, kinds: tuple[str, ...], size: tuple[int, int],

@@ -6,6 +6,7 @@ position is W_ck / (h * w), so Grad-CAM's channel weights are W_ck / (h * w) and
 the class activation map up to a constant, which per-image min-max scaling removes. So the maps of every class come
 out of the forward pass itself, inside batched inference (tests/engine/model/test_forward_cam.py checks them against
 the autograd Grad-CAM and the grad-cam package). Where a model does not have that shape, callers keep Grad-CAM.
+The maps of any runtime's outputs are drawn in numpy (activation_maps.py).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from ran_desktop.engine.model.activation_maps import scale_maps
 from ran_desktop.engine.model.ran import RAN, RANOutput
 
 
@@ -46,24 +48,9 @@ def forward_cams(model: RAN, x: Tensor) -> ForwardCams:
 
 def scale(maps: Tensor) -> np.ndarray:
     """Each (h, w) map min-max scaled to [0, 1] (all zeros where flat), float32, as Grad-CAM's are."""
-    low = maps.amin(dim=(-2, -1), keepdim=True)
-    span = maps.amax(dim=(-2, -1), keepdim=True) - low
-    scaled = torch.where(span > 0, (maps - low) / span.clamp_min(torch.finfo(maps.dtype).tiny), torch.zeros_like(maps))
-    return scaled.cpu().numpy().astype(np.float32)
+    return scale_maps(maps.detach().float().cpu().numpy())
 
 
 def chosen(maps: Tensor, classes: Tensor) -> Tensor:
     """The map of each image's class: (N, h, w) from (N, C, h, w) and (N,) class indices."""
     return maps[torch.arange(maps.shape[0], device=maps.device), classes.to(maps.device)]
-
-
-def maps_of(features: np.ndarray, weight: np.ndarray, classes: np.ndarray,
-            mirrored: np.ndarray | None = None) -> np.ndarray:
-    """The same maps in numpy, from any runtime's outputs: each image's map of its class, (N, h, w) scaled to
-    [0, 1]. `weight`: the head's linear weights (classes, channels); `mirrored`: the mirror images' features, whose
-    maps are flipped back and averaged in (flip-averaged probabilities, runtime.predict)."""
-    rows = weight[classes].astype(np.float32)
-    maps = np.maximum(np.einsum("nkhw,nk->nhw", features.astype(np.float32), rows), 0)
-    if mirrored is not None:
-        maps = (maps + np.maximum(np.einsum("nkhw,nk->nhw", mirrored.astype(np.float32), rows), 0)[..., ::-1]) / 2
-    return scale(torch.from_numpy(np.ascontiguousarray(maps)))

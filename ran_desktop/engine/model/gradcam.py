@@ -20,7 +20,7 @@ import torch
 from torch import Tensor, nn
 from torch.utils.hooks import RemovableHandle
 
-HEADS = ("dr", "dme")
+from ran_desktop.engine.grading import HEADS
 
 
 @dataclass(frozen=True)

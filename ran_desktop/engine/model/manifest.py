@@ -118,7 +118,7 @@ SCHEMA: dict[str, Any] = {
             },
         },
         "created": {"type": "string"},
-        # Bounded to what a quality gate can mean; the seal (bundle.write_manifest) stops edits within the bounds.
+        # Bounded to what a quality gate can mean; the seal (bundle_writer.write_manifest) stops edits within them.
         "quality_thresholds": {
             "type": "object",
             "additionalProperties": False,
@@ -247,14 +247,14 @@ class Manifest:
 
     def content_sha256(self) -> str:
         """sha256 of everything the manifest says except its `weights` block (which fingerprints the weights file,
-        where this hash is sealed in turn: bundle.write_manifest). Any edit of a field changes it."""
+        where this hash is sealed in turn: bundle_writer.write_manifest). Any edit of a field changes it."""
         data = self.to_dict()
         del data["weights"]
         canonical = json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
         return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
     def write(self, folder: Path) -> Path:
-        """The JSON alone; a bundle's manifest is written by bundle.write_manifest, which seals it."""
+        """The JSON alone; a bundle's manifest is written by bundle_writer.write_manifest, which seals it."""
         path = Path(folder) / MANIFEST_NAME
         tmp = path.with_suffix(".json.tmp")
         tmp.write_text(json.dumps(self.to_dict(), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")

@@ -1,5 +1,6 @@
-"""What runs the network: PyTorch (the GPU runtime and the default), or ONNX Runtime on the CPU with the bundle's
-inference graph (`ran-export --add-graph`), chosen with `RAN_RUNTIME=onnx` or `ran-screen --runtime onnx`.
+"""What runs the network: PyTorch (the GPU runtime, and the default where it is installed; torch_runtime.py), or ONNX
+Runtime on the CPU with the bundle's inference graph (`ran-export --add-graph`), chosen with `RAN_RUNTIME=onnx` or
+`ran-screen --runtime onnx`, and the only one in the CPU build, which ships without torch (installer/README.md).
 
 Both take the preprocessed batch as numpy and give both heads' logits and the dilated module's map, so everything
 above them (grading rules, operating point, heat maps from the forward pass) is the same code. The graph was checked
@@ -14,15 +15,14 @@ from typing import NamedTuple, Protocol
 
 import numpy as np
 import onnxruntime
-import torch
 
-from ran_desktop.engine.errors import BundleError
-from ran_desktop.engine.model.manifest import GRAPH_OUTPUTS, Manifest
-from ran_desktop.engine.model.ran import RAN
+from ran_desktop.engine.model.device import torch_installed
+from ran_desktop.engine.model.manifest import GRAPH_OUTPUTS
 
 RUNTIME_ENV = "RAN_RUNTIME"
 TORCH, ONNX = "torch", "onnx"
 RUNTIMES = (TORCH, ONNX)
+TORCH_RUNTIME_NAME, ONNX_RUNTIME_NAME = "PyTorch", "ONNX Runtime"  # as results and reports name them
 
 
 class Outputs(NamedTuple):
@@ -37,23 +37,8 @@ class Runtime(Protocol):
     def run(self, batch: np.ndarray) -> Outputs: ...
 
 
-class TorchRuntime:
-    name = "PyTorch"
-
-    def __init__(self, model: RAN, device: torch.device):
-        self.model, self.device = model, device
-
-    def run(self, batch: np.ndarray) -> Outputs:
-        # Channels-last lets oneDNN (and cuDNN) run their fastest convolutions: 1.35x on a 2-core CPU.
-        x = torch.from_numpy(batch).to(self.device).contiguous(memory_format=torch.channels_last)
-        with torch.inference_mode():
-            output, features = self.model.forward_with_features(x)
-        return Outputs(output.dr.float().cpu().numpy(), output.dme.float().cpu().numpy(),
-                       features.float().cpu().numpy())
-
-
 class OnnxRuntime:
-    name = "ONNX Runtime"
+    name = ONNX_RUNTIME_NAME
 
     def __init__(self, graph: Path, threads: int):
         options = onnxruntime.SessionOptions()
@@ -90,19 +75,10 @@ def predict(runner: Runtime, batch: np.ndarray, flip_average: bool = False) -> P
 
 
 def requested(choice: str | None = None) -> str:
-    """The runtime asked for: `choice`, else RAN_RUNTIME, else PyTorch."""
-    wanted = (choice or os.environ.get(RUNTIME_ENV) or TORCH).strip().lower()
+    """The runtime asked for: `choice`, else RAN_RUNTIME, else PyTorch where it is installed and ONNX Runtime where
+    it is not (the CPU build)."""
+    default = TORCH if torch_installed() else ONNX
+    wanted = (choice or os.environ.get(RUNTIME_ENV) or default).strip().lower()
     if wanted not in RUNTIMES:
         raise ValueError(f"runtime must be one of {', '.join(RUNTIMES)}, got {wanted!r}")
     return wanted
-
-
-def open_runtime(choice: str, model: RAN, device: torch.device, folder: Path, manifest: Manifest) -> Runtime:
-    if choice == TORCH:
-        return TorchRuntime(model, device)
-    if device.type != "cpu":
-        raise BundleError(folder, "ONNX Runtime runs on the CPU here; use --device cpu (or the PyTorch runtime)")
-    if not manifest.inference_graph:
-        raise BundleError(folder, "this bundle has no inference graph for ONNX Runtime: add one with "
-                                  "`ran-export --add-graph`, or use the PyTorch runtime")
-    return OnnxRuntime(folder / manifest.inference_graph["file"], torch.get_num_threads())

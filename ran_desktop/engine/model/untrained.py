@@ -11,7 +11,7 @@ from typing import Any
 import torch
 
 from ran_desktop.engine.imaging.preprocess import PreprocessSettings
-from ran_desktop.engine.model.bundle import save_bundle
+from ran_desktop.engine.model.bundle_writer import save_bundle
 from ran_desktop.engine.model.manifest import Manifest
 from ran_desktop.engine.model.ran import build_ran
 

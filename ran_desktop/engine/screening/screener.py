@@ -17,17 +17,18 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
 
+# Grad-CAM's backward pass (torch) loads through the package's lazy names, only for a model that needs it: the CPU
+# build has no torch.
+import ran_desktop.engine.model as ran_model
 from ran_desktop.engine.grading import referable_probability
 from ran_desktop.engine.imaging.loading import iter_image_files
 from ran_desktop.engine.imaging.preprocess import DEFAULT_SETTINGS, decode_min_side
 from ran_desktop.engine.imaging.quality import QualityReport
+from ran_desktop.engine.model.activation_maps import maps_of
 from ran_desktop.engine.model.bundle import LoadedModel
 from ran_desktop.engine.model.device import worker_count
-from ran_desktop.engine.model.forward_cam import maps_of, supports_forward_cam
-from ran_desktop.engine.model.gradcam import GradCAM
-from ran_desktop.engine.model.runtime import predict
+from ran_desktop.engine.model.runtime import predict, softmax
 from ran_desktop.engine.records.local_threshold import LocalOperatingPoint
 from ran_desktop.engine.records.results import ScreeningResult, Status, model_info
 from ran_desktop.engine.screening.preparation import Failed, PreparationPlan, PreparationPool, Prepared
@@ -68,7 +69,7 @@ class Screener:
         self.loaded = loaded
         self.options = options or ScreeningOptions()
         workers = self.options.workers
-        self.workers = workers if workers is not None else default_workers(loaded.device.device.type)
+        self.workers = workers if workers is not None else default_workers(loaded.device.kind)
         self.info = model_info(loaded, self.options.local_operating_point)
         self._thresholds = loaded.quality_thresholds
         settings = loaded.preprocess_settings
@@ -78,10 +79,10 @@ class Screener:
             # The quality gate measures the square cut with the default margin; reuse preprocessing's when it is.
             square_reusable=settings.fov_margin == DEFAULT_SETTINGS.fov_margin,
         )
-        self._dr_weight = loaded.model.dr_head.weight.detach().float().cpu().numpy()  # the maps' class weights
+        self._dr_weight = loaded.head_weights["dr"]  # the maps' class weights
         self._flip_average = loaded.manifest.flip_average
         processes = self.options.processes
-        self.processes = processes if processes is not None else default_processes(loaded.device.device.type)
+        self.processes = processes if processes is not None else default_processes(loaded.device.kind)
         self._cancel = threading.Event()
 
     def cancel(self) -> None:
@@ -184,22 +185,18 @@ class Screener:
             return self._infer_locked(items, heatmaps)
 
     def _infer_locked(self, items: list[Prepared], heatmaps: bool) -> dict[int, tuple]:
-        model = self.loaded.model
         out: dict[int, tuple] = {}
-        if heatmaps and not supports_forward_cam(model):
+        if heatmaps and not self.loaded.forward_cam:
             # A model whose maps need the backward pass: one image at a time, in PyTorch.
-            device = self.loaded.device.device
-            with GradCAM(model) as cam:
-                for item in items:
-                    t0 = time.perf_counter()
-                    x = torch.from_numpy(item.tensor).unsqueeze(0).to(device)
-                    res = cam(x, head="dr")
-                    ms = (time.perf_counter() - t0) * 1000
-                    out[id(item)] = (_softmax(res.dr_logits)[0], _softmax(res.dme_logits)[0], res.heatmap, ms)
+            for item in items:
+                t0 = time.perf_counter()
+                res = ran_model.torch_runtime.backward_map(self.loaded.network, item.tensor, self.loaded.device.device)
+                ms = (time.perf_counter() - t0) * 1000
+                out[id(item)] = (_probabilities(res.dr_logits), _probabilities(res.dme_logits), res.heatmap, ms)
             return out
         t0 = time.perf_counter()
         found = predict(self.loaded.runner, np.stack([item.tensor for item in items]), self._flip_average)
-        # Each image's map of its most probable DR grade, from the same forward pass (forward_cam.py).
+        # Each image's map of its most probable DR grade, from the same forward pass (activation_maps.py).
         heat = maps_of(found.features, self._dr_weight, found.dr.argmax(axis=1), found.mirrored) if heatmaps else None
         ms = (time.perf_counter() - t0) * 1000 / len(items)
         for i, item in enumerate(items):
@@ -211,7 +208,7 @@ class Screener:
         return ScreeningResult(key=key, path=path, status=Status.ERROR, model=self.info, error=reason)
 
 
-def _softmax(logits: torch.Tensor) -> list[tuple[float, ...]]:
-    probs = torch.softmax(logits.detach().float(), dim=1).cpu().numpy()
-    return [tuple(float(p) for p in row) for row in probs]
+def _probabilities(logits: np.ndarray) -> tuple[float, ...]:
+    """One image's class probabilities from its logits (1, classes)."""
+    return tuple(float(p) for p in softmax(logits.astype(np.float64))[0])
 

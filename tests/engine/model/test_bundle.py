@@ -8,7 +8,8 @@ from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
 from ran_desktop.engine.imaging.preprocess import PreprocessSettings
 from ran_desktop.engine.model import build_ran
-from ran_desktop.engine.model.bundle import find_bundles, load_bundle, read_manifest, sha256_of, write_manifest
+from ran_desktop.engine.model.bundle import find_bundles, load_bundle, read_manifest, sha256_of
+from ran_desktop.engine.model.bundle_writer import write_manifest
 from ran_desktop.engine.model.manifest import MANIFEST_NAME, WEIGHTS_NAME
 from ran_desktop.engine.model.untrained import create_untrained_bundle
 

@@ -12,9 +12,10 @@ import pytest
 import torch
 from torch.utils.data import DataLoader, TensorDataset
 
-from ran_desktop.engine.model.bundle import load_bundle, write_manifest
+from ran_desktop.engine.model.activation_maps import maps_of
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.model.bundle_writer import write_manifest
 from ran_desktop.engine.model.explanation import explain
-from ran_desktop.engine.model.forward_cam import maps_of
 from ran_desktop.engine.model.runtime import softmax
 from ran_desktop.engine.screening.preparation import prepare_file
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions

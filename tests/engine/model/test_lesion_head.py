@@ -14,7 +14,8 @@ from idrid_tree import write_tree
 
 from ran_desktop.engine.imaging.preprocess import PreprocessSettings, crop_to_fov, detect_fov, resize_square
 from ran_desktop.engine.model import LESION_KINDS, ran18
-from ran_desktop.engine.model.bundle import load_bundle, save_bundle
+from ran_desktop.engine.model.bundle import load_bundle
+from ran_desktop.engine.model.bundle_writer import save_bundle
 from training import lesion_masks
 from training.fundus import rules as R
 from training.losses import LesionLoss, lesion_targets

@@ -12,7 +12,8 @@ import pytest
 from ran_desktop.cli.screen import main as ran_screen
 from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.model.runtime import RUNTIME_ENV, OnnxRuntime, TorchRuntime
+from ran_desktop.engine.model.runtime import RUNTIME_ENV, OnnxRuntime
+from ran_desktop.engine.model.torch_runtime import TorchRuntime
 from ran_desktop.engine.model.untrained import create_untrained_bundle
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 from training.export import main as ran_export
