@@ -1,7 +1,8 @@
 """Build RAN Screening for Linux: the PyInstaller folder, its menu launcher and icon, and a .deb; then check it.
 
-    .venv/bin/python installer/build_linux.py            # everything, into build/installer/
-    .venv/bin/python installer/build_linux.py --no-deb   # only the folder (and its check)
+    .venv/bin/python installer/build_linux.py                  # everything, into build/installer/
+    .venv/bin/python installer/build_linux.py --no-deb         # only the folder (and its check)
+    .venv/bin/python installer/build_linux.py --variant cpu    # the CPU build (no torch), into build/installer-cpu/
 
 Run with the project's Python (the one with ran-screening, its dependencies and PyInstaller installed).
 
@@ -11,7 +12,7 @@ Writes, under --out (default build/installer):
                                        `ran-screening.desktop.in` and `install-launcher.sh` (a per-user menu entry
                                        for a copy run from a share or USB stick)
   ran-screening_<version>_amd64.deb    installs to /opt/ran-screening, with `ran-screening` on the PATH, the menu
-                                       entry and the icon in all sizes
+                                       entry and the icon in all sizes (ran-screening-cpu_... for the CPU build)
   build-report.txt                     times, sizes and the self-test output
 Then runs the built program with --self-test (no window) and starts its window offscreen until the model is
 loaded; fails unless both work.
@@ -41,8 +42,18 @@ DESKTOP_FILE = f"{cfg.EXE_NAME}.desktop"
 ICON_NAME = cfg.EXE_NAME
 HICOLOR_SIZES = (16, 24, 32, 48, 64, 128, 256, 512)
 # A 4-5 GB folder, a .deb of about half that, and PyInstaller's work files: refuse to start with less free.
-MIN_FREE_BYTES = 12 * 1024**3
+# The CPU build is a tenth of that.
+MIN_FREE_BYTES = {cfg.FULL: 12 * 1024**3, cfg.CPU: 2 * 1024**3}
+# The package's description of what runs the model, per build (control.in's @RUNTIME@; continuation lines of a
+# Debian description start with a space).
+RUNTIME_TEXT = {
+    cfg.FULL: "Self-contained: Python, Qt, PyTorch (with its CUDA libraries,\n used when an NVIDIA GPU and driver "
+              "are present, else the CPU) and the model\n are installed under /opt/ran-screening.",
+    cfg.CPU: "The CPU build: Python, Qt, ONNX Runtime and the model are\n installed under /opt/ran-screening, without "
+             "PyTorch, so it is a tenth of\n the size of the full package and never uses a GPU.",
+}
 SELF_TEST_TIMEOUT_S = 600
+CPU_SELF_TEST_LINE = "no PyTorch (the CPU build)"  # selftest.py's environment step, where torch is not there
 GUI_TIMEOUT_S = 180
 DEFAULT_MAINTAINER = "RAN Screening maintainers <ran-screening@localhost>"
 
@@ -101,7 +112,21 @@ def human(size: int) -> str:
     return f"{size} B"
 
 
-def preflight(out: Path) -> str:
+# The parts of the folder the build report sizes, by their paths inside _internal/.
+SIZED_PARTS = {"NVIDIA CUDA libraries": ("nvidia",), "torch": ("torch",), "ONNX Runtime": ("onnxruntime",),
+               "Qt (PySide6)": ("PySide6", "shiboken6"), "OpenCV": ("cv2", "opencv_python_headless.libs"),
+               "numpy": ("numpy", "numpy.libs"), "model": ("models",)}
+
+
+def size_breakdown(app: Path) -> str:
+    """'torch 1.1 GB, Qt (PySide6) 93.0 MB, ...' for the parts this build has."""
+    internal = app / "_internal"
+    sizes = {name: sum(tree_bytes(internal / part) for part in parts if (internal / part).is_dir())
+             for name, parts in SIZED_PARTS.items()}
+    return ", ".join(f"{name} {human(size)}" for name, size in sizes.items() if size)
+
+
+def preflight(out: Path, variant: str = cfg.FULL) -> str:
     if not sys.platform.startswith("linux"):
         raise BuildError("build_linux.py builds the Linux application; see installer/README.md for Windows and macOS")
     try:
@@ -113,26 +138,42 @@ def preflight(out: Path) -> str:
     if not cfg.ICON_PNG.is_file() or not cfg.ICON_SVG.is_file():
         log("icons missing: drawing them (installer/make_icons.py)")
         run([sys.executable, str(cfg.INSTALLER / "make_icons.py")])
-    cfg.data_files()  # a missing model or font fails here, before minutes of analysis
+    cfg.data_files(variant=variant)  # a missing model, graph or font fails here, before minutes of analysis
     out.mkdir(parents=True, exist_ok=True)
     free = shutil.disk_usage(out).free
-    if free < MIN_FREE_BYTES:
-        raise BuildError(f"only {human(free)} free in {out}; the build needs about {human(MIN_FREE_BYTES)}")
+    if free < MIN_FREE_BYTES[variant]:
+        raise BuildError(f"only {human(free)} free in {out}; the build needs about {human(MIN_FREE_BYTES[variant])}")
     return version
 
 
-def build_folder(out: Path) -> Path:
+def build_folder(out: Path, variant: str = cfg.FULL) -> Path:
     dist, work = out / "dist", out / "work"
     run([sys.executable, "-m", "PyInstaller", "--noconfirm", "--clean", "--log-level", "WARN",
-         "--distpath", str(dist), "--workpath", str(work), str(SPEC)], cwd=cfg.ROOT)
+         "--distpath", str(dist), "--workpath", str(work), str(SPEC)], cwd=cfg.ROOT,
+        env=dict(os.environ, **{cfg.VARIANT_ENV: variant}))
     app = dist / cfg.EXE_NAME
     if not (app / cfg.EXE_NAME).is_file():
         raise BuildError(f"PyInstaller finished but {app / cfg.EXE_NAME} is missing")
+    strip_debug(app / "_internal")
     shutil.copy2(cfg.ICON_PNG, app / f"{ICON_NAME}.png")
     shutil.copy2(LINUX / "ran-screening.desktop.in", app / "ran-screening.desktop.in")
     shutil.copy2(LINUX / "install-launcher.sh", app / "install-launcher.sh")
     normalise_permissions(app)
     return app
+
+
+def strip_debug(internal: Path) -> int:
+    """Remove debugging information from the interpreter's own binaries (bundle_config.STRIP_DEBUG); returns the
+    bytes saved."""
+    files = sorted({p for pattern in cfg.STRIP_DEBUG for p in internal.glob(pattern)
+                    if p.is_file() and not p.is_symlink() and _is_elf(p)})
+    if not files:
+        return 0
+    before = sum(p.stat().st_size for p in files)
+    run(["strip", "--strip-debug", *map(str, files)])
+    saved = before - sum(p.stat().st_size for p in files)
+    log(f"debugging information removed from {len(files)} of Python's own binaries: {human(saved)}")
+    return saved
 
 
 def normalise_permissions(folder: Path) -> None:
@@ -202,7 +243,8 @@ def _link_tree(src: Path, dst: Path) -> None:
         shutil.copytree(src, dst, symlinks=True)
 
 
-def build_deb(app: Path, out: Path, version: str, maintainer: str, compression: str) -> Path:
+def build_deb(app: Path, out: Path, version: str, maintainer: str, compression: str,
+              variant: str = cfg.FULL) -> Path:
     arch = deb_arch()
     root = out / "work" / "deb-root"
     shutil.rmtree(root, ignore_errors=True)
@@ -236,7 +278,11 @@ def build_deb(app: Path, out: Path, version: str, maintainer: str, compression: 
     control_dir.mkdir()
     installed_kb = (tree_bytes(root) + 1023) // 1024
     control = (LINUX / "control.in").read_text(encoding="utf-8")
+    package = cfg.package_name(variant)
     for key, value in {
+        "@PACKAGE@": package,
+        "@OTHER@": ", ".join(cfg.package_name(v) for v in cfg.VARIANTS if v != variant),
+        "@RUNTIME@": RUNTIME_TEXT[variant],
         "@VERSION@": debian_version(version),
         "@ARCH@": arch,
         "@MAINTAINER@": maintainer,
@@ -254,7 +300,7 @@ def build_deb(app: Path, out: Path, version: str, maintainer: str, compression: 
     for parent in [root, root / "opt", root / "usr", root / "usr" / "share"]:
         os.chmod(parent, 0o755)
 
-    deb = out / f"{cfg.EXE_NAME}_{debian_version(version)}_{arch}.deb"
+    deb = out / f"{package}_{debian_version(version)}_{arch}.deb"
     deb.unlink(missing_ok=True)
     level = {"gzip": ["-z6"], "xz": ["-z6"], "zstd": ["-z19"], "none": []}[compression]
     run(["dpkg-deb", "--root-owner-group", f"-Z{compression}", *level, "--build", str(root), str(deb)])
@@ -268,8 +314,9 @@ def debian_version(version: str) -> str:
     return re.sub(r"\.?(a|b|rc|dev)(\d*)$", r"~\1\2", public) + plus + local
 
 
-def self_test(program: Path, out: Path) -> tuple[str, float]:
-    """Run the built program's --self-test offscreen, with only the bundled model; returns its output and time."""
+def self_test(program: Path, out: Path, variant: str = cfg.FULL) -> tuple[str, float]:
+    """Run the built program's --self-test offscreen, with only the bundled model; returns its output and time. The
+    CPU build must say it runs without PyTorch."""
     env = {k: v for k, v in os.environ.items() if k not in ("RAN_MODELS_DIR", "PYTHONPATH", "PYTHONHOME")}
     env["QT_QPA_PLATFORM"] = "offscreen"
     target = Path(tempfile.mkdtemp(prefix="self-test-", dir=out))
@@ -280,6 +327,8 @@ def self_test(program: Path, out: Path) -> tuple[str, float]:
     output = done.stdout + done.stderr
     if done.returncode != 0:
         raise BuildError(f"the built program's self-test failed (exit {done.returncode}):\n{output}")
+    if variant == cfg.CPU and CPU_SELF_TEST_LINE not in output:
+        raise BuildError(f"the CPU build's self-test does not say it runs without PyTorch:\n{output}")
     return output, seconds
 
 
@@ -319,7 +368,11 @@ def gui_smoke_test(program: Path, out: Path, timeout_s: float = GUI_TIMEOUT_S) -
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build the Linux application folder and .deb, then self-test it.")
-    parser.add_argument("--out", type=Path, default=cfg.ROOT / "build" / "installer", help="output folder")
+    parser.add_argument("--out", type=Path, help="output folder (default build/installer, build/installer-cpu for "
+                                                 "the CPU build)")
+    parser.add_argument("--variant", choices=cfg.VARIANTS, default=cfg.FULL,
+                        help="full: PyTorch with CUDA (GPU or CPU); cpu: no torch, ONNX Runtime on the CPU, a tenth "
+                             "of the size")
     parser.add_argument("--no-deb", action="store_true", help="build the folder only")
     parser.add_argument("--compression", choices=("gzip", "xz", "zstd", "none"), default="gzip",
                         help="the .deb's compression (gzip: every dpkg reads it; xz: smaller, much slower)")
@@ -329,18 +382,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-check", action="store_true", help="skip running the built program's self-test")
     parser.add_argument("--keep-work", action="store_true", help="keep PyInstaller's work folder")
     args = parser.parse_args(argv)
-    out = args.out.resolve()
+    variant = args.variant
+    out = (args.out or cfg.ROOT / "build" / ("installer" if variant == cfg.FULL else f"installer-{variant}")).resolve()
     times: dict[str, float] = {}
     try:
-        version = preflight(out)
-        log(f"building {cfg.APP_NAME} {version} into {out}")
+        version = preflight(out, variant)
+        log(f"building {cfg.APP_NAME} {version} ({variant} build) into {out}")
         started = time.perf_counter()
-        app = build_folder(out)
+        app = build_folder(out, variant)
         times["pyinstaller"] = time.perf_counter() - started
-        report = [f"{cfg.APP_NAME} {version} for Linux ({platform.machine()})",
-                  f"folder: {app} ({human(tree_bytes(app))}), PyInstaller {times['pyinstaller']:.0f} s"]
+        report = [f"{cfg.APP_NAME} {version} for Linux ({platform.machine()}), {variant} build",
+                  f"folder: {app} ({human(tree_bytes(app))}), PyInstaller {times['pyinstaller']:.0f} s",
+                  f"of which: {size_breakdown(app)}"]
         if not args.no_check:
-            output, seconds = self_test(app / cfg.EXE_NAME, out)
+            output, seconds = self_test(app / cfg.EXE_NAME, out, variant)
             times["self-test"] = seconds
             print(output, end="", flush=True)
             report.append(f"self-test of the built program: passed in {seconds:.0f} s")
@@ -349,7 +404,7 @@ def main(argv: list[str] | None = None) -> int:
             report.append(f"window started offscreen and loaded the model in {seconds:.0f} s")
         if not args.no_deb:
             started = time.perf_counter()
-            deb = build_deb(app, out, version, args.maintainer, args.compression)
+            deb = build_deb(app, out, version, args.maintainer, args.compression, variant)
             times["deb"] = time.perf_counter() - started
             report.append(f"package: {deb} ({human(deb.stat().st_size)}, {args.compression}), "
                           f"{times['deb']:.0f} s")

@@ -5,9 +5,11 @@ Plain Python (no PyInstaller, no torch) so the tests can check it quickly; the s
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import importlib.util
 import json
+import os
 from fnmatch import fnmatch
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path, PurePosixPath
@@ -63,9 +65,23 @@ PYTHON_EXCLUDES = (
     "torchvision", "triton", "sympy", "mpmath", "networkx", "tensorboard", "torch.utils.tensorboard",
     "torch._inductor", "torch.onnx", "onnx", "onnxscript",
     "libjpeg.tests", "rle.tests", "rle.benchmarks", "numpy.tests", "PIL.ImageTk",
+    # `ran-screen --cluster` (an optional extra for archives, not the desktop app) is the only user of Ray.
+    "ray", "pyarrow", "pandas",
+    # Pillow's AVIF and WebP codecs (6 MB with their libraries): the app reads neither format (loading/api.py names
+    # them as unsupported from their first bytes).
+    "PIL._avif", "PIL.AvifImagePlugin", "PIL._webp", "PIL.WebPImagePlugin",
 )
 
 EXCLUDES = PYTHON_EXCLUDES + QT_EXCLUDES
+
+# The two builds (installer/README.md): "full" ships PyTorch with its CUDA libraries (GPU where there is one, else the
+# CPU); "cpu" ships no torch at all and runs the bundle's ONNX graph with ONNX Runtime, a tenth of the size, for the
+# CPU-only PCs most clinics have. The spec reads the choice from VARIANT_ENV.
+VARIANT_ENV = "RAN_BUILD_VARIANT"
+FULL, CPU = "full", "cpu"
+VARIANTS = (FULL, CPU)
+# Left out of the CPU build besides EXCLUDES: torch and what only torch uses.
+CPU_EXCLUDES = ("torch", "torchgen", "functorch", "nvidia", "safetensors.torch")
 
 # Collected files (binaries and data, by their path in the bundle) left out after the analysis, as glob patterns; a
 # pattern without "/" matches the file name anywhere. The Qt platform plug-ins for embedded and remote displays
@@ -88,7 +104,15 @@ SKIPPED_FILES = (
     "libstdc++.so.6",
     "libgcc_s.so.1",
     "hypothesis-*.dist-info/*",
+    # Qt's own translations (7 MB): the app is in English and installs no QTranslator.
+    "PySide6/Qt/translations/*",
 )
+
+# The interpreter's own binaries, by their path inside _internal/: a Python built from source (pyenv) keeps its
+# debugging information (libpython 23 MB, 6 MB without). build_linux.py removes it with `strip --strip-debug`, which
+# leaves every symbol the loader needs. Only these: the wheels' libraries were rewritten by auditwheel (patchelf),
+# and stripping those breaks them (numpy then fails to import).
+STRIP_DEBUG = ("libpython3*.so*", "python3.*/lib-dynload/*.so")
 
 # Loaded by the CUDA libraries with dlopen (NVRTC loads its builtins when cuDNN or torch compile a kernel at run
 # time), so binary analysis cannot see them; without them GPU inference fails on the first such kernel.
@@ -100,6 +124,24 @@ RESOURCE_SKIP_SUFFIXES = (".py", ".pyc")
 
 class BuildConfigError(Exception):
     """The tree cannot be packaged as it is; the message says what to do."""
+
+
+def build_variant(environ: dict[str, str] | None = None) -> str:
+    """The build asked for by VARIANT_ENV: FULL unless it says CPU."""
+    chosen = (os.environ if environ is None else environ).get(VARIANT_ENV, FULL).strip().lower() or FULL
+    if chosen not in VARIANTS:
+        raise BuildConfigError(f"{VARIANT_ENV}={chosen!r}: use one of {', '.join(VARIANTS)}")
+    return chosen
+
+
+def excludes(variant: str = FULL) -> tuple[str, ...]:
+    return EXCLUDES + (CPU_EXCLUDES if variant == CPU else ())
+
+
+def package_name(variant: str = FULL) -> str:
+    """The .deb's package name (and the setup program's name): the CPU build is a package of its own, which
+    replaces the full one and is replaced by it (both install to the same folder)."""
+    return EXE_NAME if variant == FULL else f"{EXE_NAME}-{variant}"
 
 
 def app_version() -> str:
@@ -173,7 +215,15 @@ def shipped_bundles(models_root: Path = MODELS) -> list[Path]:
     return trained or bundles
 
 
-def model_datas(models_root: Path = MODELS) -> list[tuple[str, str]]:
+def _check_graph(folder: Path, manifest: dict) -> None:
+    """The CPU build runs the bundle's ONNX graph: a bundle without one could not screen there."""
+    graph = manifest.get("inference_graph") or {}
+    if not graph or not (folder / str(graph.get("file", ""))).is_file():
+        raise BuildConfigError(f"{folder}: no ONNX inference graph, which the CPU build runs; add one with "
+                               f"`ran-export --add-graph {folder}` (or build the full variant)")
+
+
+def model_datas(models_root: Path = MODELS, variant: str = FULL) -> list[tuple[str, str]]:
     """(source file, destination folder) pairs for models/: its README and each shipped bundle's files."""
     datas: list[tuple[str, str]] = []
     readme = models_root / "README.md"
@@ -181,6 +231,8 @@ def model_datas(models_root: Path = MODELS) -> list[tuple[str, str]]:
         datas.append((str(readme), "models"))
     for bundle in shipped_bundles(models_root):
         _check_weights(bundle, _manifest(bundle))
+        if variant == CPU:
+            _check_graph(bundle, _manifest(bundle))
         for item in sorted(bundle.iterdir()):
             if item.is_file() and not item.name.startswith(".") and item.suffix != ".tmp":
                 datas.append((str(item), f"models/{bundle.name}"))
@@ -213,11 +265,54 @@ def stub_datas(package_root: Path = ROOT / "ran_desktop") -> list[tuple[str, str
             for stub in sorted(package_root.rglob("__init__.pyi"))]
 
 
-def lazy_modules(package_root: Path = ROOT / "ran_desktop") -> list[str]:
+def _module_names(package_root: Path) -> dict[str, Path]:
+    return {".".join(p.relative_to(package_root.parent).with_suffix("").parts).removesuffix(".__init__"): p
+            for p in package_root.rglob("*.py") if MIGRATIONS not in p.parents}
+
+
+def lazy_modules(package_root: Path = ROOT / "ran_desktop", variant: str = FULL) -> list[str]:
     """Every module of the app: many are only reached through a package's lazy names, which PyInstaller's import
-    analysis cannot follow."""
-    return sorted(".".join(p.relative_to(package_root.parent).with_suffix("").parts).removesuffix(".__init__")
-                  for p in package_root.rglob("*.py") if MIGRATIONS not in p.parents)
+    analysis cannot follow. The CPU build leaves out those that cannot import without torch."""
+    left_out = left_out_modules(variant, package_root)
+    return sorted(name for name in _module_names(package_root) if name not in left_out)
+
+
+def left_out_modules(variant: str = FULL, package_root: Path = ROOT / "ran_desktop") -> set[str]:
+    """The app's modules that cannot import in this build, because they need a package it excludes: Ray's (the
+    cluster screener) in both, torch's in the CPU build."""
+    return modules_needing({name for name in excludes(variant) if "." not in name}, package_root)
+
+
+def modules_needing(packages: set[str], package_root: Path = ROOT / "ran_desktop") -> set[str]:
+    """The app's modules that import one of `packages` (or another such module) unconditionally when loaded, read
+    from their source: an import guarded by `try: ... except ImportError` (device.py) or under TYPE_CHECKING does
+    not count."""
+    names = _module_names(package_root)
+    imports = {name: _hard_imports(path, name) for name, path in names.items()}
+    needs = {name for name, found in imports.items() if any(m.split(".")[0] in packages for m in found)}
+    while True:
+        more = {name for name, found in imports.items() if name not in needs and any(
+            m in needs or any(m.startswith(n + ".") for n in needs) for m in found)}
+        if not more:
+            return needs
+        needs |= more
+
+
+def _hard_imports(path: Path, module: str) -> set[str]:
+    """Modules imported at the top level of `path` outside try/except and `if TYPE_CHECKING:` blocks."""
+    found: set[str] = set()
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    for node in ast.parse(path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join(parts[:len(parts) - node.level + 1] + ([base] if base else []))
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)  # `from package import module`
+    return found
 
 
 def migration_datas(package_root: Path = ROOT / "ran_desktop") -> list[tuple[str, str]]:
@@ -227,8 +322,9 @@ def migration_datas(package_root: Path = ROOT / "ran_desktop") -> list[tuple[str
             for path in sorted(MIGRATIONS.rglob("*")) if path.suffix in (".py", ".mako")]
 
 
-def data_files(models_root: Path = MODELS, resources_root: Path = RESOURCES) -> list[tuple[str, str]]:
-    return model_datas(models_root) + resource_datas(resources_root) + stub_datas() + migration_datas()
+def data_files(models_root: Path = MODELS, resources_root: Path = RESOURCES,
+               variant: str = FULL) -> list[tuple[str, str]]:
+    return model_datas(models_root, variant) + resource_datas(resources_root) + stub_datas() + migration_datas()
 
 
 def is_skipped(dest: str) -> bool:

@@ -3,6 +3,7 @@ of a --quick run mean nothing, only that each benchmark still works."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -48,3 +49,15 @@ def test_the_launch_comparison_runs_against_another_checkout(tmp_path):
                            str(model.parent)], cwd=REPO, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-4000:]
     assert "median first paint over 1 alternated runs: bare" in proc.stdout and "this / other = " in proc.stdout
+
+
+def test_the_cpu_build_start_is_measured_with_and_without_torch():
+    """bench.without_torch: the window starts and loads the shipped model both with torch and with it left out, and
+    the status bar says which runtime each used."""
+    env = dict(os.environ, QT_QPA_PLATFORM="offscreen")
+    proc = subprocess.run([sys.executable, "-m", "bench.without_torch", "--runs", "1"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(proc.stdout)
+    assert result["cpu build"]["device"].endswith(", ONNX Runtime") and "ONNX" not in result["torch"]["device"]
+    assert result["cpu build"]["shown_ms"] > 0 and result["cpu build"]["model_ready_ms"] > 0

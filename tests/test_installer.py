@@ -24,6 +24,7 @@ sys.path.insert(0, str(INSTALLER))
 import build_linux  # noqa: E402
 import bundle_config as cfg  # noqa: E402
 import make_icons  # noqa: E402
+from left_out import run_without  # noqa: E402
 
 SPEC = INSTALLER / "ran_screening.spec"
 
@@ -107,6 +108,53 @@ def test_a_damaged_bundle_is_not_shipped(tiny_bundle, tmp_path):
         cfg.model_datas(models)
 
 
+def test_the_cpu_build_ships_only_bundles_it_can_run(tiny_bundle, tmp_path):
+    """The CPU build runs the bundle's ONNX graph: a bundle without one stops the build, saying how to add it."""
+    models = make_models(tmp_path / "models", tiny_bundle, **{"m-trained": True})
+    assert cfg.model_datas(models, cfg.FULL)
+    with pytest.raises(cfg.BuildConfigError, match="no ONNX inference graph.*ran-export --add-graph"):
+        cfg.model_datas(models, cfg.CPU)
+    shipped = {Path(src).name for src, _ in cfg.model_datas(cfg.MODELS, cfg.CPU)}  # the repository's model has one
+    assert {"manifest.json", "weights.safetensors", "model.onnx"} <= shipped
+
+
+def test_the_build_variant_comes_from_the_environment():
+    assert cfg.build_variant({}) == cfg.FULL and cfg.build_variant({cfg.VARIANT_ENV: " CPU "}) == cfg.CPU
+    with pytest.raises(cfg.BuildConfigError, match="use one of full, cpu"):
+        cfg.build_variant({cfg.VARIANT_ENV: "gpu"})
+    assert cfg.package_name(cfg.FULL) == "ran-screening" and cfg.package_name(cfg.CPU) == "ran-screening-cpu"
+    assert "torch" not in cfg.excludes(cfg.FULL)
+    assert {"torch", "nvidia", "torchvision", "triton"} <= set(cfg.excludes(cfg.CPU))
+
+
+def test_the_modules_that_need_torch_are_found_from_their_imports():
+    """What the CPU build leaves out: modules that import torch, directly or through another such module; an import
+    guarded for its absence (device.py) or for type checkers only does not count."""
+    needs = cfg.left_out_modules(cfg.CPU)
+    assert cfg.left_out_modules(cfg.FULL) == {"ran_desktop.engine.screening.cluster"}  # Ray: ran-screen --cluster
+    model = "ran_desktop.engine.model."
+    assert {model + m for m in ("ran", "torch_runtime", "gradcam", "forward_cam", "bundle_writer", "untrained",
+                                "lesion_head")} <= needs
+    for runs_without in ("engine.model.bundle", "engine.model.device", "engine.model.runtime",
+                         "engine.model.explanation", "engine.model.activation_maps", "engine.screening.screener",
+                         "engine.screening.preparation", "gui.main_window", "app", "selftest", "cli.screen",
+                         "reports.patient_report"):
+        assert f"ran_desktop.{runs_without}" not in needs, runs_without
+    kept = set(cfg.lazy_modules(variant=cfg.CPU))
+    assert not kept & needs and kept | needs == set(cfg.lazy_modules()) | cfg.left_out_modules(cfg.FULL)
+
+
+def test_the_cpu_build_works_without_torch(tmp_path):
+    """Every module the CPU build ships imports, and the self-test passes on the repository's model, with torch and
+    the rest of the CPU build's exclusions unimportable."""
+    env = dict(RAN_MODELS_DIR=str(cfg.MODELS), RAN_DEVICE="", RAN_RUNTIME="", QT_QPA_PLATFORM="offscreen")
+    done = run_without(cfg.excludes(cfg.CPU), EVERY_MODULE_AND_SELF_TEST.format(skip=cfg.left_out_modules(cfg.CPU)),
+                       [str(tmp_path / "out")], env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "no PyTorch (the CPU build): ONNX Runtime" in done.stdout and "SELF-TEST PASSED" in done.stdout
+    assert re.search(r"device: CPU \(\d+ threads\), ONNX Runtime", done.stdout)
+
+
 def test_the_trees_data_files_exist_and_cover_models_resources_and_icons():
     datas = cfg.data_files()
     for src, dest in datas:
@@ -169,20 +217,12 @@ def test_skipped_files(dest, skipped):
     assert cfg.is_skipped(dest) is skipped
 
 
-BLOCKED_RUN = """
-import importlib, importlib.abc, pkgutil, sys
-EXCLUDED = {excluded!r}
-
-class LeftOut(importlib.abc.MetaPathFinder):
-    def find_spec(self, name, path=None, target=None):
-        if any(name == e or name.startswith(e + ".") for e in EXCLUDED):
-            raise ModuleNotFoundError(f"No module named {{name!r}} (left out of the installed app)", name=name)
-        return None
-
-sys.meta_path.insert(0, LeftOut())
+EVERY_MODULE_AND_SELF_TEST = """
+import importlib, pkgutil, sys
 import ran_desktop
+SKIP = {skip!r}
 for module in pkgutil.walk_packages(ran_desktop.__path__, "ran_desktop."):
-    if not module.name.endswith("__main__"):  # that one starts the app
+    if not module.name.endswith("__main__") and module.name not in SKIP:  # __main__ starts the app
         importlib.import_module(module.name)
 qt = sorted(m for m in sys.modules if m.startswith("PySide6.Qt"))
 print("Qt modules:", qt)
@@ -193,9 +233,9 @@ sys.exit(main(["--self-test", "--self-test-dir", sys.argv[1]]))
 
 def test_the_app_works_without_the_excluded_modules(tiny_bundle, tmp_path):
     """Every module of the app imports, and the self-test passes, with the excluded modules unimportable."""
-    env = dict(os.environ, RAN_MODELS_DIR=str(tiny_bundle.parent), RAN_DEVICE="cpu", QT_QPA_PLATFORM="offscreen")
-    done = subprocess.run([sys.executable, "-c", BLOCKED_RUN.format(excluded=cfg.EXCLUDES), str(tmp_path / "out")],
-                          capture_output=True, text=True, env=env, cwd=tmp_path, timeout=600)
+    env = dict(RAN_MODELS_DIR=str(tiny_bundle.parent), RAN_DEVICE="cpu", QT_QPA_PLATFORM="offscreen")
+    done = run_without(cfg.EXCLUDES, EVERY_MODULE_AND_SELF_TEST.format(skip=cfg.left_out_modules(cfg.FULL)),
+                       [str(tmp_path / "out")], env=env, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert "SELF-TEST PASSED" in done.stdout
     assert "Qt modules: ['PySide6.QtCore', 'PySide6.QtGui', 'PySide6.QtWidgets']" in done.stdout
@@ -258,6 +298,15 @@ def test_spec_builds_a_windowed_one_folder_app_with_data_metadata_and_exclusions
     assert exe["upx"] is False and exe["icon"] is None and exe["version"] is None
     assert calls["COLLECT"].kwargs["name"] == cfg.EXE_NAME
     assert "BUNDLE" not in calls
+
+
+def test_spec_builds_the_cpu_variant_without_torch(monkeypatch, tmp_path):
+    monkeypatch.setenv(cfg.VARIANT_ENV, cfg.CPU)
+    analysis = run_spec(monkeypatch, tmp_path, "linux")["Analysis"].kwargs
+    assert analysis["excludes"] == list(cfg.excludes(cfg.CPU)) and analysis["binaries"] == []
+    assert "ran_desktop.engine.model.ran" not in analysis["hiddenimports"]
+    assert "ran_desktop.engine.model.runtime" in analysis["hiddenimports"]
+    assert any(src.endswith("model.onnx") for src, _ in analysis["datas"])
 
 
 def test_spec_on_windows_sets_the_icon_and_version_resource(monkeypatch, tmp_path):

@@ -4,10 +4,12 @@
 #
 # Run from anywhere in the checkout. Needs: the project's virtual environment (py -3.11 scripts\bootstrap.py),
 # PyInstaller in it (.venv\Scripts\python -m pip install pyinstaller) and Inno Setup 6.3+ (ISCC.exe on the PATH or
-# in its default folder). -SkipSetup stops after the folder; -Python points at another interpreter.
+# in its default folder). -SkipSetup stops after the folder; -Python points at another interpreter; -Variant cpu
+# builds the CPU build (no torch: the model's ONNX graph on ONNX Runtime) into build\installer-cpu.
 param(
     [switch]$SkipSetup,
-    [string]$Python = ""
+    [string]$Python = "",
+    [ValidateSet("full", "cpu")][string]$Variant = "full"
 )
 $ErrorActionPreference = "Stop"
 $Root = (Resolve-Path "$PSScriptRoot\..\..").Path
@@ -21,7 +23,8 @@ $Version = (& $Python -c "import importlib.metadata as m; print(m.version('ran-s
 if ($LASTEXITCODE -ne 0) { throw "ran-screening is not installed in ${Python}" }
 if (-not (Test-Path "resources\icons\ran-screening.ico")) { & $Python installer\make_icons.py }
 
-$Out = Join-Path $Root "build\installer"
+$Out = Join-Path $Root $(if ($Variant -eq "full") { "build\installer" } else { "build\installer-$Variant" })
+$env:RAN_BUILD_VARIANT = $Variant
 $Started = Get-Date
 & $Python -m PyInstaller --noconfirm --clean --log-level WARN --distpath "$Out\dist" --workpath "$Out\work" `
     installer\ran_screening.spec
@@ -36,6 +39,9 @@ $env:RAN_MODELS_DIR = $null
 $Proc = Start-Process -FilePath $Exe -ArgumentList "--self-test", "--self-test-dir", "`"$TestDir`"" -Wait -PassThru
 Get-Content (Join-Path $TestDir "self-test.log")
 if ($Proc.ExitCode -ne 0) { throw "The built program's self-test failed (exit $($Proc.ExitCode))" }
+if ($Variant -eq "cpu" -and -not (Select-String -Quiet -SimpleMatch "no PyTorch (the CPU build)" (Join-Path $TestDir "self-test.log"))) {
+    throw "The CPU build's self-test does not say it runs without PyTorch"
+}
 
 $Size = (Get-ChildItem -Recurse -File (Join-Path $Out "dist\ran-screening") | Measure-Object -Sum Length).Sum
 Write-Host ("Folder: {0} ({1:N1} GB)" -f (Split-Path $Exe), ($Size / 1GB))
@@ -50,6 +56,8 @@ if (-not $Iscc) {
 }
 if (-not $Iscc) { throw "Inno Setup's ISCC.exe was not found: install Inno Setup 6.3 or newer (https://jrsoftware.org)" }
 $Started = Get-Date
-& $Iscc "/DAppVersion=$Version" installer\windows\ran-screening.iss
+$Suffix = $(if ($Variant -eq "full") { "" } else { "-$Variant" })
+& $Iscc "/DAppVersion=$Version" "/DVariantSuffix=$Suffix" "/DDistDir=$Out\dist\ran-screening" "/DOutputDir=$Out" `
+    installer\windows\ran-screening.iss
 if ($LASTEXITCODE -ne 0) { throw "Inno Setup failed" }
-Write-Host ("Setup: {0}\RAN-Screening-{1}-setup.exe ({2:N0} s)" -f $Out, $Version, ((Get-Date) - $Started).TotalSeconds)
+Write-Host ("Setup: {0}\RAN-Screening-{1}{2}-setup.exe ({3:N0} s)" -f $Out, $Version, $Suffix, ((Get-Date) - $Started).TotalSeconds)

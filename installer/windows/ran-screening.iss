@@ -15,6 +15,10 @@
 #ifndef OutputDir
   #define OutputDir "..\..\build\installer"
 #endif
+; "-cpu" for the CPU build (build_windows.ps1 -Variant cpu): the same app and AppId, so either replaces the other.
+#ifndef VariantSuffix
+  #define VariantSuffix ""
+#endif
 
 #define AppName "RAN Screening"
 #define AppExeName "ran-screening.exe"
@@ -38,7 +42,7 @@ PrivilegesRequiredOverridesAllowed=dialog
 ArchitecturesAllowed=x64compatible
 ArchitecturesInstallIn64BitMode=x64compatible
 OutputDir={#OutputDir}
-OutputBaseFilename=RAN-Screening-{#AppVersion}-setup
+OutputBaseFilename=RAN-Screening-{#AppVersion}{#VariantSuffix}-setup
 SetupIconFile=..\..\resources\icons\ran-screening.ico
 UninstallDisplayIcon={app}\{#AppExeName}
 UninstallDisplayName={#AppName} {#AppVersion}

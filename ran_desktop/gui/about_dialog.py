@@ -56,7 +56,7 @@ def model_card_markdown(loaded: LoadedModel | None, error: str = "") -> str:
          else "**Referable when:** the most probable grades say so (no operating point in this bundle)  "),
         f"**Intended use:** {m.intended_use}  ",
         f"**Input size:** {m.input_size} px  ",
-        f"**Device:** {loaded.device.description}  ",
+        f"**Device:** {loaded.device_text}  ",
         f"**Folder:** `{loaded.folder}`  ",
         f"**Weights sha256:** `{m.weights['sha256']}`",
     ]

@@ -42,10 +42,18 @@ def training_available() -> str:
     if getattr(sys, "frozen", False):
         return ("This installation was built without the training tools. Fine-tune with `ran-finetune` from a "
                 "Python installation of RAN Screening (pip install 'ran-screening[training]').")
-    for module in ("training", "sklearn"):
-        if importlib.util.find_spec(module) is None:
+    for module in ("torch", "training", "sklearn"):
+        if not _installed(module):
             return ("The training tools are not installed here: pip install 'ran-screening[training]' adds them.")
     return ""
+
+
+def _installed(module: str) -> bool:
+    """Whether `module` can be found, without importing it (torch takes seconds)."""
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):  # ValueError: marked not importable (None in sys.modules)
+        return False
 
 
 def count_reviewed(database: Target) -> int:

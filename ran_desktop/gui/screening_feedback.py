@@ -50,10 +50,10 @@ class ScreeningFeedback:
     def model_ready(self, loaded: LoadedModel) -> None:
         manifest = loaded.manifest
         log.info("model %s loaded from %s on %s", Public(manifest.title), Public(str(loaded.folder)),
-                 Public(loaded.device.description))
-        self._status.set_model(manifest.title, loaded.device.description, loaded.device.note)
+                 Public(loaded.device_text))
+        self._status.set_model(manifest.title, loaded.device_text, loaded.device.note)
         self._banner.set_warning(manifest.clinical_warning, severe=not manifest.trained)
-        self._empty.set_status(f"Model {manifest.title} ready on {loaded.device.description}.")
+        self._empty.set_status(f"Model {manifest.title} ready on {loaded.device_text}.")
         if loaded.device.note:
             self._status.showMessage(loaded.device.note, 10000)
         if loaded.trust_warning:
