@@ -437,3 +437,34 @@ def test_linux_build_self_tests_and_packages(tmp_path, request):
     finally:
         shutil.rmtree(out, ignore_errors=True)
         shutil.rmtree(tmp_path / "unpacked", ignore_errors=True)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="builds the Linux application")
+def test_linux_cpu_build_runs_without_torch_at_a_tenth_of_the_size(tmp_path, request):
+    """build_linux.py --variant cpu: no torch inside, the self-test runs the ONNX graph, the package is
+    ran-screening-cpu and replaces the full one, and the folder stays within issue 22's 500 MB."""
+    if "slow" not in (request.config.getoption("markexpr") or ""):
+        pytest.skip("builds the CPU installer (about 1 minute): run with -m slow")
+    out = tmp_path / "build"
+    try:
+        done = subprocess.run([sys.executable, str(INSTALLER / "build_linux.py"), "--variant", "cpu", "--out",
+                               str(out)], capture_output=True, text=True, timeout=1800, cwd=ROOT)
+        assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+        app = out / "dist" / cfg.EXE_NAME
+        internal = app / "_internal"
+        top = {p.name for p in internal.iterdir()}
+        assert not top & {"torch", "nvidia", "torchvision", "triton", "ray"} and "onnxruntime" in top
+        assert build_linux.tree_bytes(app) <= 500 * 1024**2
+        check = subprocess.run([str(app / cfg.EXE_NAME), "--self-test", "--self-test-dir", str(tmp_path / "st")],
+                               capture_output=True, text=True, timeout=600, cwd=tmp_path,
+                               env=clean_env(QT_QPA_PLATFORM="offscreen"))
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert build_linux.CPU_SELF_TEST_LINE in check.stdout and ", ONNX Runtime" in check.stdout
+        debs = list(out.glob("ran-screening-cpu_*_*.deb"))
+        assert len(debs) == 1
+        info = subprocess.run(["dpkg-deb", "-f", str(debs[0])], capture_output=True, text=True, check=True).stdout
+        assert "Package: ran-screening-cpu" in info and "Conflicts: ran-screening\n" in info
+        assert "Replaces: ran-screening\n" in info and "without PyTorch" in info
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
