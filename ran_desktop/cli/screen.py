@@ -46,8 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--model", type=Path, metavar="DIR", help="model bundle folder (default: the bundled one)")
     parser.add_argument("--device", default=None, help="auto, cpu, cuda or cuda:N (default: RAN_DEVICE or auto)")
     parser.add_argument("--runtime", choices=["torch", "onnx"],
-                        help="what runs the network: torch (default; RAN_RUNTIME) or onnx (ONNX Runtime on the CPU, "
-                             "with the bundle's inference graph)")
+                        help="what runs the network: torch (the default where PyTorch is installed; RAN_RUNTIME) or "
+                             "onnx (ONNX Runtime on the CPU, with the bundle's inference graph; the only one in the "
+                             "CPU build)")
     parser.add_argument("--batch-size", type=int, default=8)
     parser.add_argument("--workers", type=int, help="decoding threads (default: from the cores and the device)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -90,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_USAGE
 
     manifest = loaded.manifest
-    print(f"Model: {manifest.title} on {loaded.device.description}; trained on: "
+    print(f"Model: {manifest.title} on {loaded.device_text}; trained on: "
           f"{manifest.training_data['description']}", file=sys.stderr)
     if loaded.device.note:
         print(f"Note: {loaded.device.note}", file=sys.stderr)

@@ -5,6 +5,8 @@ imported, as where it is not installed."""
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 
 import cv2
@@ -48,12 +50,20 @@ for what, attempt in attempts:
         attempt()
     except BundleError as exc:
         refusals[what] = exc.reason
+from ran_desktop.cli.screen import main as ran_screen
+cli_out = out.parent / "cli"
+cli_out.mkdir()
+cli_code = ran_screen([*map(str, photos), "--out", str(cli_out / "results.csv"), "--model", str(bundle), "--quiet",
+                       "--heatmaps", str(cli_out / "maps"), "--report", str(cli_out / "reports")])
 np.savez(out, heat=np.stack([r.heatmap for r in results if r.heatmap is not None]),
          explained=np.stack([e.heatmap for e in explained]))
 print(json.dumps({{
     "rows": [[r.key, r.status.value, r.dr_probs, r.dme_probs] for r in results],
     "device": results[0].model.device, "no network": loaded.model is None, "lesion head": has_lesion_head(loaded),
     "explained probs": [e.probs for e in explained], "refusals": refusals, "torch imported": "torch" in sys.modules,
+    "cli": cli_code, "cli csv": (cli_out / "results.csv").read_text(encoding="utf-8"),
+    "cli maps": len(list((cli_out / "maps").glob("*.png"))),
+    "cli reports": len(list((cli_out / "reports").glob("*.pdf"))),
 }}))
 """
 
@@ -119,6 +129,14 @@ def test_the_engine_without_torch_grades_and_explains_as_pytorch_does(with_graph
     np.testing.assert_allclose(maps["explained"], np.stack([e.heatmap for e in wanted]), atol=1e-3)
     np.testing.assert_allclose(np.concatenate(found["explained probs"]), np.concatenate([e.probs for e in wanted]),
                                atol=1e-4)
+
+
+def test_the_command_line_without_torch_writes_results_heat_maps_and_reports(without_torch):
+    found = without_torch[0]
+    assert found["cli"] == 1  # 1: one file is not a photograph; the others are screened
+    rows = list(csv.DictReader(io.StringIO(found["cli csv"])))
+    assert len(rows) == 8 and {row["device"].split(", ")[-1] for row in rows} == {"ONNX Runtime"}
+    assert found["cli maps"] == 7 and found["cli reports"] >= 2  # a report per patient and the batch summary
 
 
 def test_what_needs_pytorch_says_so_without_it(without_torch):
