@@ -7,14 +7,20 @@ On a GPU workstation preparation is what limits end-to-end screening (issue 21):
 because the Python between the library calls holds the interpreter's lock; processes do not share it. This shows
 the two side by side where they can be measured (here, the CPU's cores); the baseline is one thread in the same
 process. Photographs: generated at 2,848 px across (a full-size camera's), JPEG.
+
+`--detail-on-device` also measures one thread preparing with the quality gate's detail left to the GPU (what the
+screener does on CUDA, quality_on_device.py), against one thread doing it all, alternated: the CPU time a GPU
+workstation's preparation saves per photograph.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
@@ -47,6 +53,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--model", type=Path, default=REPO / "models" / "ran18-real")
+    parser.add_argument("--detail-on-device", action="store_true")
     args = parser.parse_args()
     plan = Screener(load_bundle(args.model, device="cpu"))._plan
     with tempfile.TemporaryDirectory() as scratch:
@@ -57,6 +64,9 @@ def main() -> None:
             cv2.imwrite(str(path), cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
             files.append(path)
         files = [files[i % len(files)] for i in range(args.images)]
+        if args.detail_on_device:
+            print(json.dumps(detail_saving(files, plan), indent=1))
+            return
         base = images_per_second(files, plan, 1, processes=False)
         rows = []
         for workers in args.workers:
@@ -65,6 +75,19 @@ def main() -> None:
                 rows.append({"workers": workers, "kind": "processes" if processes else "threads",
                              "images_per_s": round(rate, 2), "vs_one_thread": round(rate / base, 2)})
     print(json.dumps(rows, indent=1))
+
+
+def detail_saving(files: list[Path], plan, rounds: int = 3) -> dict:
+    """One thread, the gate's detail in it or left to the device, alternated round by round."""
+    later = replace(plan, detail_later=True)
+    rates: dict[str, list[float]] = {"all on the CPU": [], "detail on the device": []}
+    for _ in range(rounds):
+        rates["all on the CPU"].append(images_per_second(files, plan, 1, processes=False))
+        rates["detail on the device"].append(images_per_second(files, later, 1, processes=False))
+    median = {name: statistics.median(values) for name, values in rates.items()}
+    cpu, device = median["all on the CPU"], median["detail on the device"]
+    return {**{f"{name} (img/s)": round(rate, 2) for name, rate in median.items()},
+            "CPU ms per photograph saved": round(1000 / cpu - 1000 / device, 1), "ratio": round(device / cpu, 2)}
 
 
 if __name__ == "__main__":

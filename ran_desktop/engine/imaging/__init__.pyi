@@ -9,6 +9,7 @@ from . import preprocess as preprocess
 from . import preprocess_settings as preprocess_settings
 from . import preview as preview
 from . import quality as quality
+from . import quality_on_device as quality_on_device
 from . import quality_report as quality_report
 from . import thumbnails as thumbnails
 from . import views as views
@@ -99,6 +100,7 @@ __all__ = [
     "preprocess_settings",
     "preview",
     "quality",
+    "quality_on_device",
     "quality_report",
     "resize_square",
     "standardise",

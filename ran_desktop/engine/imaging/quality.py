@@ -30,7 +30,7 @@ Imports neither Qt nor torch.
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 
 import cv2
 import numpy as np
@@ -38,7 +38,8 @@ import numpy as np
 from ran_desktop.engine.imaging.preprocess import FieldOfView, crop_to_fov, fov_square
 from ran_desktop.engine.imaging.quality_report import QualityReport
 
-__all__ = ["DEFAULT_THRESHOLDS", "NO_FUNDUS_REASON", "QualityReport", "QualityThresholds", "assess_quality"]
+__all__ = ["DEFAULT_THRESHOLDS", "NO_FUNDUS_REASON", "Measured", "QualityReport", "QualityThresholds", "assess_quality",
+           "detail", "judge", "measure"]
 
 # Side of the fixed-size square every measurement is taken on.
 _MEASURE_SIZE = 512
@@ -193,6 +194,18 @@ def _detail(lum: np.ndarray, key: tuple) -> tuple[float, float]:
     return fine_sd / medium_sd, vessel_sd
 
 
+@dataclass(frozen=True, eq=False)
+class Measured:
+    """A photograph measured for the gate, all but its detail (sharpness, vessel contrast), which `detail` adds here
+    or the screener adds on the GPU (quality_on_device.details) from `lum` and `key`."""
+
+    fov_found: bool
+    scores: dict[str, float]  # every score but sharpness and vessel contrast
+    lum: np.ndarray = field(repr=False)  # the disc's luminance at 512 px, float32
+    key: tuple = field(repr=False)  # the geometry of its measurable interior (_interior)
+    measurable: bool = True  # False: no interior to measure detail on (scored 0, 0)
+
+
 def assess_quality(
     rgb: np.ndarray,
     fov: FieldOfView,
@@ -209,6 +222,13 @@ def assess_quality(
     Without a field of view the only reason given is that none was found (nothing else can be judged),
     though the scores are still measured over the whole frame for the log.
     """
+    measured = measure(rgb, fov, original_size, square=square)
+    return judge(measured, detail(measured), thresholds)
+
+
+def measure(rgb: np.ndarray, fov: FieldOfView, original_size: tuple[int, int], *,
+            square: np.ndarray | None = None) -> Measured:
+    """Everything `assess_quality` measures but the detail: field of view, exposure, contrast."""
     if not isinstance(rgb, np.ndarray) or rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError("expected a uint8 RGB image of shape (H, W, 3)")
     h, w = rgb.shape[:2]
@@ -237,8 +257,21 @@ def assess_quality(
         "overexposed_fraction": n_saturated / n_inside,
         "contrast": spread / max(brightness, 1.0),
     }
-    scores["sharpness"], scores["vessel_contrast"] = _detail(lum, key) if mask is not None else (0.0, 0.0)
-    if not fov.found:
+    return Measured(fov.found, scores, lum, key, measurable=mask is not None)
+
+
+def detail(measured: Measured) -> tuple[float, float]:
+    """(sharpness, vessel contrast) of a measured photograph, on the CPU."""
+    return _detail(measured.lum, measured.key) if measured.measurable else (0.0, 0.0)
+
+
+def judge(measured: Measured, detail: tuple[float, float], thresholds: QualityThresholds = DEFAULT_THRESHOLDS
+          ) -> QualityReport:
+    """The gate's decision from the measurements and the detail (sharpness, vessel contrast)."""
+    scores = dict(measured.scores)
+    scores["sharpness"], scores["vessel_contrast"] = detail if measured.measurable else (0.0, 0.0)
+    brightness = scores["brightness"]
+    if not measured.fov_found:
         return QualityReport(gradable=False, reasons=(NO_FUNDUS_REASON,), scores=scores)
 
     t = thresholds

@@ -26,7 +26,7 @@ from ran_desktop.engine.errors import ImageLoadError
 from ran_desktop.engine.imaging.loading import ImageMetadata, load_images
 from ran_desktop.engine.imaging.preprocess import preprocess
 from ran_desktop.engine.imaging.preprocess_settings import PreprocessSettings
-from ran_desktop.engine.imaging.quality import QualityReport, QualityThresholds, assess_quality
+from ran_desktop.engine.imaging.quality import Measured, QualityReport, QualityThresholds, detail, judge, measure
 
 CRASHED = "the preparation process stopped while reading this file (twice): the file may be damaged"
 
@@ -40,6 +40,9 @@ class PreparationPlan:
     min_side: int  # decode large photographs at a reduced size, never below this
     keep_stages: bool  # preprocessing previews (GUI, heat maps)
     square_reusable: bool  # the quality gate may reuse preprocessing's square cut
+    # The gate's detail (sharpness, vessel contrast) left to the screener, which measures a batch on the GPU
+    # (quality_on_device): Prepared.quality is then None until it does.
+    detail_later: bool = False
 
 
 @dataclass
@@ -51,10 +54,11 @@ class Prepared:
     key: str
     path: Path
     metadata: ImageMetadata
-    quality: QualityReport
+    quality: QualityReport | None  # None until the screener measures the detail (PreparationPlan.detail_later)
     tensor: np.ndarray  # the model's input, float32 (3, S, S)
     stages: dict[str, np.ndarray]  # preprocessing previews, with PreparationPlan.keep_stages
     timings_ms: dict[str, float]
+    measured: Measured | None = None  # the gate's measurements awaiting their detail (PreparationPlan.detail_later)
 
 
 @dataclass(frozen=True)
@@ -79,13 +83,15 @@ def prepare_file(path: Path, plan: PreparationPlan) -> list[Prepared | Failed]:
         t0 = time.perf_counter()
         try:
             pre = preprocess(image.pixels, plan.settings, keep_stages=plan.keep_stages)
-            quality = assess_quality(image.pixels, pre.fov, image.metadata.original_size, plan.thresholds,
-                                     square=pre.square if plan.square_reusable else None)
+            measured = measure(image.pixels, pre.fov, image.metadata.original_size,
+                               square=pre.square if plan.square_reusable else None)
+            quality = None if plan.detail_later else judge(measured, detail(measured), plan.thresholds)
         except Exception as exc:  # a bug or an image no check foresaw must not take the batch down
             prepared.append(Failed(path, image.key, f"preprocessing failed ({type(exc).__name__}: {exc})"))
             continue
         timings = {"load": load_ms, "preprocess": (time.perf_counter() - t0) * 1000}
-        prepared.append(Prepared(image.key, image.path, image.metadata, quality, pre.tensor, pre.stages, timings))
+        prepared.append(Prepared(image.key, image.path, image.metadata, quality, pre.tensor, pre.stages, timings,
+                                 measured if plan.detail_later else None))
     return prepared
 
 

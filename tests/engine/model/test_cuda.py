@@ -102,3 +102,18 @@ def test_every_compared_network_trains_on_cuda_at_full_size(tmp_path):
     rows = json.loads((out / "comparison.json").read_text())
     assert [r["network"] for r in rows] == list(NETWORKS)
     assert all(r["test"]["dr"]["n"] > 0 for r in rows)
+
+
+def test_the_quality_gate_on_the_gpu_decides_as_on_the_cpu(photos):
+    """On CUDA the screener measures the gate's detail on the GPU (quality_on_device), with the CPU's decisions and
+    scores to 1e-5 (TF32 kept off for it)."""
+    loaded = load_bundle(SHIPPED, device="cuda")
+    on_gpu = Screener(loaded, ScreeningOptions(batch_size=8))
+    assert on_gpu.quality_on_device
+    gpu = list(on_gpu.screen([photos]))
+    cpu = list(Screener(loaded, ScreeningOptions(batch_size=8, quality_on_device=False)).screen([photos]))
+    for c, g in zip(cpu, gpu, strict=True):
+        assert c.key == g.key and c.status is g.status, c.path.name
+        if c.quality is not None:
+            assert (g.quality.gradable, g.quality.reasons) == (c.quality.gradable, c.quality.reasons), c.path.name
+            assert g.quality.scores == pytest.approx(c.quality.scores, rel=1e-5, abs=1e-6), c.path.name
