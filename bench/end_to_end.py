@@ -71,9 +71,9 @@ def cpu_costs(loaded, paths: list[Path], batch_size: int) -> tuple[float, float]
     inference / (inference + preparation) bounds end-to-end over model-only, however well the two overlap.
     """
     from ran_desktop.engine.screening.preparation import prepare_file
-    from ran_desktop.engine.screening.screener import Screener
+    from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 
-    plan = Screener(loaded)._plan
+    plan = Screener(loaded, ScreeningOptions(prepare_on_device=False))._plan  # all of preparation, on the CPU
     prepare_file(paths[0], plan)  # warm-up: lazy imports, first-call allocations
     t0 = time.thread_time()
     prepared = [item for path in paths for item in prepare_file(path, plan)]

@@ -8,9 +8,9 @@ because the Python between the library calls holds the interpreter's lock; proce
 the two side by side where they can be measured (here, the CPU's cores); the baseline is one thread in the same
 process. Photographs: generated at 2,848 px across (a full-size camera's), JPEG.
 
-`--detail-on-device` also measures one thread preparing with the quality gate's detail left to the GPU (what the
-screener does on CUDA, quality_on_device.py), against one thread doing it all, alternated: the CPU time a GPU
-workstation's preparation saves per photograph.
+`--on-device` instead measures one thread preparing with the quality gate's detail, CLAHE and
+standardisation left to the GPU (what the screener does on CUDA: quality_on_device.py, finish_on_device.py), against
+one thread doing it all, alternated: the CPU time a GPU workstation's preparation saves per photograph.
 """
 
 from __future__ import annotations
@@ -53,7 +53,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=48)
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--model", type=Path, default=REPO / "models" / "ran18-real")
-    parser.add_argument("--detail-on-device", action="store_true")
+    parser.add_argument("--on-device", action="store_true")
     args = parser.parse_args()
     plan = Screener(load_bundle(args.model, device="cpu"))._plan
     with tempfile.TemporaryDirectory() as scratch:
@@ -64,7 +64,7 @@ def main() -> None:
             cv2.imwrite(str(path), cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 92])
             files.append(path)
         files = [files[i % len(files)] for i in range(args.images)]
-        if args.detail_on_device:
+        if args.on_device:
             print(json.dumps(detail_saving(files, plan), indent=1))
             return
         base = images_per_second(files, plan, 1, processes=False)
@@ -79,13 +79,13 @@ def main() -> None:
 
 def detail_saving(files: list[Path], plan, rounds: int = 3) -> dict:
     """One thread, the gate's detail in it or left to the device, alternated round by round."""
-    later = replace(plan, detail_later=True)
-    rates: dict[str, list[float]] = {"all on the CPU": [], "detail on the device": []}
+    later = replace(plan, on_device=True)
+    rates: dict[str, list[float]] = {"all on the CPU": [], "left to the device": []}
     for _ in range(rounds):
         rates["all on the CPU"].append(images_per_second(files, plan, 1, processes=False))
-        rates["detail on the device"].append(images_per_second(files, later, 1, processes=False))
+        rates["left to the device"].append(images_per_second(files, later, 1, processes=False))
     median = {name: statistics.median(values) for name, values in rates.items()}
-    cpu, device = median["all on the CPU"], median["detail on the device"]
+    cpu, device = median["all on the CPU"], median["left to the device"]
     return {**{f"{name} (img/s)": round(rate, 2) for name, rate in median.items()},
             "CPU ms per photograph saved": round(1000 / cpu - 1000 / device, 1), "ratio": round(device / cpu, 2)}
 

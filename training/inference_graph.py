@@ -31,7 +31,7 @@ from ran_desktop.engine.model.forward_cam import supports_forward_cam
 from ran_desktop.engine.model.manifest import GRAPH_NAME, GRAPH_OUTPUTS, Manifest
 from ran_desktop.engine.model.ran import RAN
 from ran_desktop.engine.screening.preparation import Prepared, prepare_file
-from ran_desktop.engine.screening.screener import Screener
+from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 from training.synthetic import generate_fundus
 
 OPSET = 18
@@ -104,9 +104,9 @@ def check_photographs(loaded: LoadedModel, folder: Path, photos: Sequence[Path] 
         path = folder / f"generated_grade{grade}.jpg"
         cv2.imwrite(str(path), cv2.cvtColor(sample.image, cv2.COLOR_RGB2BGR))
         paths.append(path)
-    plan = Screener(loaded)._plan
+    plan = Screener(loaded, ScreeningOptions(prepare_on_device=False))._plan  # the model's input, finished here
     prepared = [e for path in paths for e in prepare_file(path, plan) if isinstance(e, Prepared)]
-    return np.stack([e.tensor for e in prepared])
+    return np.stack([e.tensor for e in prepared if e.tensor is not None])
 
 
 def add_graph(folder: Path, photos: Sequence[Path], scratch: Path) -> Manifest:

@@ -1,6 +1,7 @@
 """Public entry points, read by lazy_loader at run time and by type checkers."""
 
 from . import field_of_view as field_of_view
+from . import finish_on_device as finish_on_device
 from . import grading_views as grading_views
 from . import heatmap as heatmap
 from . import loading as loading
@@ -85,6 +86,7 @@ __all__ = [
     "finish",
     "fov_square",
     "field_of_view",
+    "finish_on_device",
     "heatmap",
     "heatmap_on_photo",
     "image_location",

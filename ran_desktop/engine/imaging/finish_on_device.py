@@ -37,6 +37,14 @@ def finish_batch(squares: torch.Tensor, settings: PreprocessSettings) -> tuple[t
     return enhanced, standardise(enhanced)
 
 
+def finish_numpy(squares: np.ndarray, settings: PreprocessSettings, device: torch.device | str
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """`finish_batch` of numpy squares (N, S, S, 3) on `device`, the results back as numpy."""
+    with torch.inference_mode():
+        enhanced, tensors = finish_batch(torch.from_numpy(np.ascontiguousarray(squares)).to(device), settings)
+    return enhanced.cpu().numpy(), tensors.cpu().numpy()
+
+
 def clahe_rgb(rgb: torch.Tensor, clip_limit: float, grid: int) -> torch.Tensor:
     """preprocess.apply_clahe of each image: CLAHE on the L of OpenCV's 8-bit L*a*b*, converted back."""
     to_lab, to_rgb = _tables(rgb.device)

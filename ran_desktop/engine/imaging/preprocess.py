@@ -35,8 +35,8 @@ if TYPE_CHECKING:
 
 __all__ = [  # the field of view and the settings live in their own modules; the pipeline's users find them here
     "DEFAULT_SETTINGS", "FieldOfView", "PreprocessResult", "PreprocessSettings", "apply_clahe", "crop_to_fov",
-    "decode_for_model", "decode_min_side", "detect_fov", "draw_fov", "finish", "fov_square", "preprocess",
-    "resize_square", "standardise", "to_display",
+    "decode_for_model", "decode_min_side", "detect_fov", "draw_fov", "finish", "fov_square", "prepare_square",
+    "preprocess", "resize_square", "stage_images", "standardise", "to_display",
 ]
 
 # Standardisation never divides by less than this (grey levels), so a flat image gives zeros, not NaN.
@@ -191,22 +191,29 @@ def preprocess(
     """The whole pipeline: detect_fov (unless `fov` is given) -> crop_to_fov -> resize_square ->
     apply_clahe (if enabled) -> standardise. Deterministic: the same pixels always give the same tensor.
     """
+    fov, square, small = prepare_square(rgb, settings, fov=fov)
+    enhanced, tensor = finish(small, settings)
+    stages = stage_images(rgb, square, enhanced, tensor, settings) if keep_stages else {}
+    return PreprocessResult(tensor=tensor, fov=fov, stages=stages, square=square)
+
+
+def prepare_square(rgb: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS, *,
+                   fov: FieldOfView | None = None) -> tuple[FieldOfView, np.ndarray, np.ndarray]:
+    """`preprocess` up to `finish`: (field of view, its square cut, the square at input size). A GPU workstation's
+    screener finishes the last on the device (finish_on_device.py)."""
     check_rgb(rgb)
     if fov is None:
         fov = detect_fov(rgb, settings)
     square = crop_to_fov(rgb, fov, settings)
-    small = resize_square(square, settings.input_size)
-    enhanced, tensor = finish(small, settings)
-    stages: dict[str, np.ndarray] = {}
-    if keep_stages:
-        display = min(square.shape[0], max(_STAGE_DISPLAY_SIZE, settings.input_size))
-        stages = {
-            "original": rgb,
-            "field_of_view": resize_square(square, display),
-            "clahe": enhanced,
-            "normalised": to_display(tensor),
-        }
-    return PreprocessResult(tensor=tensor, fov=fov, stages=stages, square=square)
+    return fov, square, resize_square(square, settings.input_size)
+
+
+def stage_images(rgb: np.ndarray, square: np.ndarray, enhanced: np.ndarray, tensor: np.ndarray,
+                 settings: PreprocessSettings = DEFAULT_SETTINGS) -> dict[str, np.ndarray]:
+    """The previews `preprocess(keep_stages=True)` keeps (see PreprocessResult)."""
+    display = min(square.shape[0], max(_STAGE_DISPLAY_SIZE, settings.input_size))
+    return {"original": rgb, "field_of_view": resize_square(square, display), "clahe": enhanced,
+            "normalised": to_display(tensor)}
 
 
 def finish(small: np.ndarray, settings: PreprocessSettings = DEFAULT_SETTINGS) -> tuple[np.ndarray, np.ndarray]:

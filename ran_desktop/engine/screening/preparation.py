@@ -24,7 +24,7 @@ import numpy as np
 
 from ran_desktop.engine.errors import ImageLoadError
 from ran_desktop.engine.imaging.loading import ImageMetadata, load_images
-from ran_desktop.engine.imaging.preprocess import preprocess
+from ran_desktop.engine.imaging.preprocess import prepare_square, preprocess
 from ran_desktop.engine.imaging.preprocess_settings import PreprocessSettings
 from ran_desktop.engine.imaging.quality import Measured, QualityReport, QualityThresholds, detail, judge, measure
 
@@ -40,9 +40,10 @@ class PreparationPlan:
     min_side: int  # decode large photographs at a reduced size, never below this
     keep_stages: bool  # preprocessing previews (GUI, heat maps)
     square_reusable: bool  # the quality gate may reuse preprocessing's square cut
-    # The gate's detail (sharpness, vessel contrast) left to the screener, which measures a batch on the GPU
-    # (quality_on_device): Prepared.quality is then None until it does.
-    detail_later: bool = False
+    # The gate's detail (sharpness, vessel contrast) and `finish` (CLAHE, standardisation) left to the screener,
+    # which does them for a batch on the GPU (quality_on_device, finish_on_device): Prepared.quality and .tensor are
+    # then None until it has.
+    on_device: bool = False
 
 
 @dataclass
@@ -54,11 +55,12 @@ class Prepared:
     key: str
     path: Path
     metadata: ImageMetadata
-    quality: QualityReport | None  # None until the screener measures the detail (PreparationPlan.detail_later)
-    tensor: np.ndarray  # the model's input, float32 (3, S, S)
+    quality: QualityReport | None  # None until the screener measures the detail (PreparationPlan.on_device)
+    tensor: np.ndarray | None  # the model's input, float32 (3, S, S); None until the screener finishes `small`
     stages: dict[str, np.ndarray]  # preprocessing previews, with PreparationPlan.keep_stages
     timings_ms: dict[str, float]
-    measured: Measured | None = None  # the gate's measurements awaiting their detail (PreparationPlan.detail_later)
+    measured: Measured | None = None  # the gate's measurements awaiting their detail (PreparationPlan.on_device)
+    small: np.ndarray | None = None  # the square at input size, uint8, awaiting `finish` (PreparationPlan.on_device)
 
 
 @dataclass(frozen=True)
@@ -82,17 +84,26 @@ def prepare_file(path: Path, plan: PreparationPlan) -> list[Prepared | Failed]:
     for image in images:
         t0 = time.perf_counter()
         try:
-            pre = preprocess(image.pixels, plan.settings, keep_stages=plan.keep_stages)
-            measured = measure(image.pixels, pre.fov, image.metadata.original_size,
-                               square=pre.square if plan.square_reusable else None)
-            quality = None if plan.detail_later else judge(measured, detail(measured), plan.thresholds)
+            entry = _prepare_image(image.pixels, image.metadata.original_size, plan)
         except Exception as exc:  # a bug or an image no check foresaw must not take the batch down
             prepared.append(Failed(path, image.key, f"preprocessing failed ({type(exc).__name__}: {exc})"))
             continue
         timings = {"load": load_ms, "preprocess": (time.perf_counter() - t0) * 1000}
-        prepared.append(Prepared(image.key, image.path, image.metadata, quality, pre.tensor, pre.stages, timings,
-                                 measured if plan.detail_later else None))
+        prepared.append(Prepared(image.key, image.path, image.metadata, timings_ms=timings, **entry))
     return prepared
+
+
+def _prepare_image(rgb: np.ndarray, original_size: tuple[int, int], plan: PreparationPlan) -> dict:
+    """Prepared's fields for one decoded photograph: all of them, or (PreparationPlan.on_device) all but what the
+    screener does on the device."""
+    if plan.on_device:
+        fov, square, small = prepare_square(rgb, plan.settings)
+        measured = measure(rgb, fov, original_size, square=square if plan.square_reusable else None)
+        stages = {"original": rgb, "square": square} if plan.keep_stages else {}  # completed with the finish
+        return {"quality": None, "tensor": None, "stages": stages, "measured": measured, "small": small}
+    pre = preprocess(rgb, plan.settings, keep_stages=plan.keep_stages)
+    measured = measure(rgb, pre.fov, original_size, square=pre.square if plan.square_reusable else None)
+    return {"quality": judge(measured, detail(measured), plan.thresholds), "tensor": pre.tensor, "stages": pre.stages}
 
 
 Prepare = Callable[[Path, PreparationPlan], list[Prepared | Failed]]

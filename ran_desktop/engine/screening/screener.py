@@ -24,7 +24,7 @@ import ran_desktop.engine.imaging as imaging
 import ran_desktop.engine.model as ran_model
 from ran_desktop.engine.grading import referable_probability
 from ran_desktop.engine.imaging.loading import iter_image_files
-from ran_desktop.engine.imaging.preprocess import DEFAULT_SETTINGS, decode_min_side
+from ran_desktop.engine.imaging.preprocess import DEFAULT_SETTINGS, decode_min_side, stage_images
 from ran_desktop.engine.imaging.quality import QualityReport, judge
 from ran_desktop.engine.model.activation_maps import maps_of
 from ran_desktop.engine.model.bundle import LoadedModel
@@ -47,10 +47,11 @@ class ScreeningOptions:
     keep_stages: bool = False  # preprocessing previews for the GUI
     local_operating_point: LocalOperatingPoint | None = None  # a threshold the clinic adopted, for these weights
     processes: bool | None = None  # prepare in worker processes, not threads; None: where it pays (see below)
-    # The quality gate's detail measured for each batch by tensor operations on the model's device
-    # (quality_on_device), not in the preparation workers; None: on a GPU, where it takes the gate's blurs off the
-    # CPU. Same decisions as on the CPU (scores within about 1e-5).
-    quality_on_device: bool | None = None
+    # The quality gate's detail and preprocessing's last steps (CLAHE, standardisation) done for each batch by
+    # tensor operations on the model's device (quality_on_device, finish_on_device), not in the preparation
+    # workers; None: on a GPU, where they take most of preparation off the CPU. The same decisions (scores within
+    # about 1e-5) and the same model input, bit for bit.
+    prepare_on_device: bool | None = None
 
 
 def default_workers(device_type: str, cores: int | None = None) -> int:
@@ -67,8 +68,8 @@ def default_processes(device_type: str, cores: int | None = None) -> bool:
     return device_type == "cuda" and (cores or os.cpu_count() or 1) >= PROCESSES_FROM_CORES
 
 
-def default_quality_on_device(device_type: str) -> bool:
-    """The gate's detail on the device where the model runs on a GPU (and torch is there to run it)."""
+def default_prepare_on_device(device_type: str) -> bool:
+    """Preparation's last steps on the device where the model runs on a GPU (and torch is there to run them)."""
     return device_type == "cuda" and torch_installed()
 
 
@@ -83,14 +84,14 @@ class Screener:
         self.info = model_info(loaded, self.options.local_operating_point)
         self._thresholds = loaded.quality_thresholds
         settings = loaded.preprocess_settings
-        on_device = self.options.quality_on_device
-        self.quality_on_device = on_device if on_device is not None else default_quality_on_device(loaded.device.kind)
+        on_device = self.options.prepare_on_device
+        self.prepare_on_device = on_device if on_device is not None else default_prepare_on_device(loaded.device.kind)
         self._plan = PreparationPlan(
             settings, self._thresholds, decode_min_side(settings),
             keep_stages=self.options.keep_stages or self.options.heatmaps,
             # The quality gate measures the square cut with the default margin; reuse preprocessing's when it is.
             square_reusable=settings.fov_margin == DEFAULT_SETTINGS.fov_margin,
-            detail_later=self.quality_on_device,
+            on_device=self.prepare_on_device,
         )
         self._dr_weight = loaded.head_weights["dr"]  # the maps' class weights
         self._flip_average = loaded.manifest.flip_average
@@ -152,7 +153,7 @@ class Screener:
 
     def _finish(self, items: list[Prepared | ScreeningResult]) -> Iterator[ScreeningResult]:
         prepared = [item for item in items if isinstance(item, Prepared)]
-        self._judge_on_device([item for item in prepared if item.quality is None])
+        self._finish_on_device([item for item in prepared if item.quality is None or item.tensor is None])
         qualities = {id(item): _judged(item) for item in prepared}
         gradable = [item for item in prepared if qualities[id(item)].gradable]
         # The model also looks at an ungradable photograph that is a fundus photograph at all (its field of view was
@@ -189,21 +190,28 @@ class Screener:
                 stages=stages,
             )
 
-    def _judge_on_device(self, items: list[Prepared]) -> None:
-        """The gate's decision for photographs prepared without their detail (PreparationPlan.detail_later): the
-        detail of the whole batch at once on the model's device."""
+    def _finish_on_device(self, items: list[Prepared]) -> None:
+        """What preparation left to the device (PreparationPlan.on_device), for the whole batch at once: the gate's
+        detail and decision, then CLAHE and standardisation."""
         measured = [item.measured for item in items if item.measured is not None]
-        if len(measured) != len(items):
-            raise RuntimeError("a photograph was prepared with neither a quality decision nor its measurements")
-        if not measured:
+        smalls = [item.small for item in items if item.small is not None]
+        if len(measured) != len(items) or len(smalls) != len(items):
+            raise RuntimeError("a photograph was prepared with neither its quality and model input nor what makes them")
+        if not items:
             return
+        device = self.loaded.device.device
         t0 = time.perf_counter()
-        found = imaging.quality_on_device.details(measured, self.loaded.device.device)
+        found = imaging.quality_on_device.details(measured, device)
+        enhanced, tensors = imaging.finish_on_device.finish_numpy(np.stack(smalls), self._plan.settings, device)
         ms = (time.perf_counter() - t0) * 1000 / len(items)
-        for item, its, done in zip(items, measured, found, strict=True):
+        for i, (item, its, done) in enumerate(zip(items, measured, found, strict=True)):
             item.quality = judge(its, done, self._thresholds)
-            item.measured = None  # its 512-pixel square is not needed any more
-            item.timings_ms["quality"] = ms
+            item.tensor = tensors[i]
+            if item.stages:
+                item.stages = stage_images(item.stages["original"], item.stages["square"], enhanced[i], tensors[i],
+                                           self._plan.settings)
+            item.measured = item.small = None  # not needed any more: let the look-ahead's memory go
+            item.timings_ms["on device"] = ms
 
     def _worth_a_look(self, quality: QualityReport) -> bool:
         """A field of view was found, and it is not so dark that a few grey levels hold the whole retina: there
@@ -223,12 +231,12 @@ class Screener:
             # A model whose maps need the backward pass: one image at a time, in PyTorch.
             for item in items:
                 t0 = time.perf_counter()
-                res = ran_model.torch_runtime.backward_map(self.loaded.network, item.tensor, self.loaded.device.device)
+                res = ran_model.torch_runtime.backward_map(self.loaded.network, _input(item), self.loaded.device.device)
                 ms = (time.perf_counter() - t0) * 1000
                 out[id(item)] = (_probabilities(res.dr_logits), _probabilities(res.dme_logits), res.heatmap, ms)
             return out
         t0 = time.perf_counter()
-        found = predict(self.loaded.runner, np.stack([item.tensor for item in items]), self._flip_average)
+        found = predict(self.loaded.runner, np.stack([_input(item) for item in items]), self._flip_average)
         # Each image's map of its most probable DR grade, from the same forward pass (activation_maps.py).
         heat = maps_of(found.features, self._dr_weight, found.dr.argmax(axis=1), found.mirrored) if heatmaps else None
         ms = (time.perf_counter() - t0) * 1000 / len(items)
@@ -239,6 +247,12 @@ class Screener:
 
     def _error(self, path: Path, key: str, reason: str) -> ScreeningResult:
         return ScreeningResult(key=key, path=path, status=Status.ERROR, model=self.info, error=reason)
+
+
+def _input(item: Prepared) -> np.ndarray:
+    if item.tensor is None:
+        raise RuntimeError(f"{item.key}: the model's input is missing")
+    return item.tensor
 
 
 def _judged(item: Prepared) -> QualityReport:

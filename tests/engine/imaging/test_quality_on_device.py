@@ -17,7 +17,7 @@ from ran_desktop.engine.imaging.loading import load_images
 from ran_desktop.engine.imaging.quality import assess_quality, detail, judge, measure
 from ran_desktop.engine.imaging.quality_on_device import details
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.screening.screener import Screener, ScreeningOptions, default_quality_on_device
+from ran_desktop.engine.screening.screener import Screener, ScreeningOptions, default_prepare_on_device
 from training.quality_eval import crescent, defocus, hazy_lens, pale, shade, small_pupil
 from training.synthetic import generate_fundus
 
@@ -61,8 +61,8 @@ def test_the_screener_on_the_device_decides_and_grades_as_on_the_cpu(tiny_bundle
     (folder / "letter.jpg").write_text("not a photograph", encoding="utf-8")
     loaded = load_bundle(tiny_bundle, device="cpu")
     on_cpu = list(Screener(loaded, ScreeningOptions(batch_size=4)).screen([folder]))
-    screener = Screener(loaded, ScreeningOptions(batch_size=4, quality_on_device=True))
-    assert screener.quality_on_device and not Screener(loaded).quality_on_device  # the CPU's default: not
+    screener = Screener(loaded, ScreeningOptions(batch_size=4, prepare_on_device=True))
+    assert screener.prepare_on_device and not Screener(loaded).prepare_on_device  # the CPU's default: not
     on_device = list(screener.screen([folder]))
     assert [(r.key, r.status, r.error) for r in on_device] == [(r.key, r.status, r.error) for r in on_cpu]
     for a, b in zip(on_device, on_cpu, strict=True):
@@ -74,7 +74,7 @@ def test_the_screener_on_the_device_decides_and_grades_as_on_the_cpu(tiny_bundle
 
 
 def test_the_detail_moves_to_the_device_on_a_gpu_only():
-    assert default_quality_on_device("cuda") and not default_quality_on_device("cpu")
+    assert default_prepare_on_device("cuda") and not default_prepare_on_device("cpu")
 
 
 def test_assess_quality_is_measure_detail_and_judge(sample_path):
@@ -82,3 +82,25 @@ def test_assess_quality_is_measure_detail_and_judge(sample_path):
     fov = detect_fov(rgb)
     m = measure(rgb, fov, (rgb.shape[1], rgb.shape[0]))
     assert judge(m, detail(m)) == assess_quality(rgb, fov, (rgb.shape[1], rgb.shape[0]))
+
+
+def test_previews_and_heat_maps_are_the_same_when_prepared_on_the_device(tiny_bundle, sample_path, tmp_path):
+    """The GUI's previews (keep_stages) and heat maps from a batch finished on the device equal the CPU's."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, rgb in list(photographs(sample_path).items())[:8]:
+        cv2.imwrite(str(folder / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    loaded = load_bundle(tiny_bundle, device="cpu")
+    options = dict(batch_size=3, heatmaps=True, keep_stages=True)
+    on_cpu = list(Screener(loaded, ScreeningOptions(**options)).screen([folder]))
+    on_device = list(Screener(loaded, ScreeningOptions(**options, prepare_on_device=True)).screen([folder]))
+    shown = 0
+    for a, b in zip(on_device, on_cpu, strict=True):
+        assert a.key == b.key and set(a.stages or {}) == set(b.stages or {})
+        for stage, picture in (b.stages or {}).items():
+            np.testing.assert_array_equal(a.stages[stage], picture, err_msg=f"{b.key} {stage}")
+        if b.heatmap is not None:
+            np.testing.assert_array_equal(a.heatmap, b.heatmap)
+            shown += 1
+        assert "on device" in a.timings_ms or a.stages is None
+    assert shown >= 3

@@ -14,6 +14,8 @@ import torch
 from locations import REPO_ROOT
 from training_data import write_dotted_dataset
 
+from ran_desktop.engine.imaging.finish_on_device import finish_numpy
+from ran_desktop.engine.imaging.preprocess import finish, prepare_square
 from ran_desktop.engine.model.bundle import find_bundles, load_bundle
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
@@ -109,11 +111,26 @@ def test_the_quality_gate_on_the_gpu_decides_as_on_the_cpu(photos):
     scores to 1e-5 (TF32 kept off for it)."""
     loaded = load_bundle(SHIPPED, device="cuda")
     on_gpu = Screener(loaded, ScreeningOptions(batch_size=8))
-    assert on_gpu.quality_on_device
+    assert on_gpu.prepare_on_device
     gpu = list(on_gpu.screen([photos]))
-    cpu = list(Screener(loaded, ScreeningOptions(batch_size=8, quality_on_device=False)).screen([photos]))
+    cpu = list(Screener(loaded, ScreeningOptions(batch_size=8, prepare_on_device=False)).screen([photos]))
     for c, g in zip(cpu, gpu, strict=True):
         assert c.key == g.key and c.status is g.status, c.path.name
         if c.quality is not None:
             assert (g.quality.gradable, g.quality.reasons) == (c.quality.gradable, c.quality.reasons), c.path.name
             assert g.quality.scores == pytest.approx(c.quality.scores, rel=1e-5, abs=1e-6), c.path.name
+
+
+def test_preprocessing_finished_on_the_gpu_is_opencvs(photos):
+    """CLAHE and standardisation on the GPU (finish_on_device) give OpenCV's enhanced image and model input; the GPU
+    may fuse a multiply-add, so a pixel on an exact half grey level could round the other way: at most 1 in 10,000."""
+    settings = load_bundle(SHIPPED, device="cuda").preprocess_settings
+    squares = [prepare_square(cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB), settings)[2]
+               for path in sorted(photos.iterdir())]
+    enhanced, tensors = finish_numpy(np.stack(squares), settings, "cuda")
+    differing = 0
+    for i, square in enumerate(squares):
+        expected, tensor = finish(square, settings)
+        differing += int((enhanced[i] != expected).sum())
+        assert np.abs(tensors[i] - tensor).max() < 0.1
+    assert differing <= enhanced.size / 10_000
