@@ -33,6 +33,9 @@ class TrainConfig:
     finetune: Path | None = None
     device: str | None = None
     workers: int | None = None  # data-loading processes; None: chosen from the cores and the device
+    # Augmentation, CLAHE and standardisation as batched operations on the device (training/augment_on_device.py),
+    # the loaders only handing over cached squares; None: on a GPU, whose loaders could not keep up otherwise.
+    augment_on_device: bool | None = None
     cache_dir: Path | None = None
     checkpoint_minutes: float = 10.0
     max_batches_per_epoch: int | None = None  # for smoke tests and quick looks

@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -187,6 +188,44 @@ class AugmentSettings:
         return asdict(self)
 
 
+class AugmentDraw(NamedTuple):
+    """One sample's random choices, drawn before any pixel changes: the CPU (`apply_augmentation`) and the GPU
+    (training/augment_on_device.py) apply the same ones."""
+
+    angle: float  # degrees
+    scale: float
+    shift_x: float  # pixels
+    shift_y: float
+    hflip: float  # 1.0: flip
+    vflip: float
+    brightness: float  # factor
+    contrast: float  # factor
+    hue: float  # degrees
+    saturation: float  # factor
+    blur_sigma: float  # pixels; 0: no blur
+
+
+def draw_augmentation(rng: np.random.Generator, aug: AugmentSettings, size: int) -> AugmentDraw:
+    angle = rng.uniform(-aug.rotation_deg, aug.rotation_deg)
+    scale = rng.uniform(*aug.scale)
+    shift = rng.uniform(-aug.translate, aug.translate, size=2) * size
+    return AugmentDraw(
+        angle=angle, scale=scale, shift_x=float(shift[0]), shift_y=float(shift[1]),
+        hflip=float(aug.hflip and rng.random() < 0.5), vflip=float(aug.vflip and rng.random() < 0.5),
+        brightness=rng.uniform(1 - aug.brightness, 1 + aug.brightness),
+        contrast=rng.uniform(1 - aug.contrast, 1 + aug.contrast), hue=rng.uniform(-aug.hue_deg, aug.hue_deg),
+        saturation=rng.uniform(1 - aug.saturation, 1 + aug.saturation),
+        blur_sigma=rng.uniform(0.5, 1.2) if rng.random() < aug.blur_probability else 0.0,
+    )
+
+
+def augment_matrix(draw: AugmentDraw, size: int) -> np.ndarray:
+    """The 2 x 3 affine map of the rotation, scaling and shift, in pixels (cv2.warpAffine's convention)."""
+    matrix = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), draw.angle, draw.scale)
+    matrix[:, 2] += np.array([draw.shift_x, draw.shift_y])
+    return matrix
+
+
 def augment(square: np.ndarray, rng: np.random.Generator, aug: AugmentSettings) -> np.ndarray:
     """A randomly transformed copy of a uint8 RGB square; the same rng state gives the same result."""
     return augment_with_mask(square, None, rng, aug)[0]
@@ -196,39 +235,43 @@ def augment_with_mask(
     square: np.ndarray, lesions: np.ndarray | None, rng: np.random.Generator, aug: AugmentSettings
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """`augment`, with the lesion bit mask moved exactly as the photograph (colour changes leave it alone)."""
+    draw = draw_augmentation(rng, aug, square.shape[0])
+    noise = rng.normal(0, aug.noise_std, square.shape).astype(np.float32) if aug.noise_std > 0 else None
+    return apply_augmentation(square, lesions, draw, noise)
+
+
+def apply_augmentation(square: np.ndarray, lesions: np.ndarray | None, draw: AugmentDraw,
+                       noise: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """The drawn augmentation of a uint8 RGB square (and its lesion bits), with `noise` (float32, grey levels)."""
     size = square.shape[0]
-    angle = rng.uniform(-aug.rotation_deg, aug.rotation_deg)
-    scale = rng.uniform(*aug.scale)
-    shift = rng.uniform(-aug.translate, aug.translate, size=2) * size
-    matrix = cv2.getRotationMatrix2D((size / 2 - 0.5, size / 2 - 0.5), angle, scale)
-    matrix[:, 2] += shift
+    matrix = augment_matrix(draw, size)
     out = cv2.warpAffine(square, matrix, (size, size), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
     moved = None
     if lesions is not None:
         moved = cv2.warpAffine(np.ascontiguousarray(lesions), matrix, (size, size), flags=cv2.INTER_NEAREST,
                                borderValue=0)
-    if aug.hflip and rng.random() < 0.5:
+    if draw.hflip:
         out = out[:, ::-1]
         moved = None if moved is None else moved[:, ::-1]
-    if aug.vflip and rng.random() < 0.5:
+    if draw.vflip:
         out = out[::-1]
         moved = None if moved is None else moved[::-1]
     # Colour changes stay inside the fundus; the surround stays black. The mask is taken on the uint8 channels (the
     # same pixels as the float image's max > 0): a float max over the last axis took a quarter of a sample's time.
     mask = (np.maximum(np.maximum(out[..., 0], out[..., 1]), out[..., 2]) > 0)[..., None]
     img: np.ndarray = out.astype(np.float32)
-    img *= rng.uniform(1 - aug.brightness, 1 + aug.brightness)
+    img *= draw.brightness
     mean = img[mask[..., 0]].mean() if mask.any() else 0.0
-    img = (img - mean) * rng.uniform(1 - aug.contrast, 1 + aug.contrast) + mean
+    img = (img - mean) * draw.contrast + mean
     img = np.clip(img, 0, 255).astype(np.uint8)
     hsv = cv2.cvtColor(img, cv2.COLOR_RGB2HSV).astype(np.float32)
-    hsv[..., 0] = (hsv[..., 0] + rng.uniform(-aug.hue_deg, aug.hue_deg) / 2) % 180  # OpenCV hue is 0-180
-    hsv[..., 1] *= rng.uniform(1 - aug.saturation, 1 + aug.saturation)
+    hsv[..., 0] = (hsv[..., 0] + draw.hue / 2) % 180  # OpenCV hue is 0-180
+    hsv[..., 1] *= draw.saturation
     img = cv2.cvtColor(np.clip(hsv, 0, 255).astype(np.uint8), cv2.COLOR_HSV2RGB).astype(np.float32)
-    if aug.noise_std > 0:
-        img += rng.normal(0, aug.noise_std, img.shape).astype(np.float32)
-    if rng.random() < aug.blur_probability:
-        img = cv2.GaussianBlur(img, (0, 0), rng.uniform(0.5, 1.2))
+    if noise is not None:
+        img += noise
+    if draw.blur_sigma > 0:
+        img = cv2.GaussianBlur(img, (0, 0), draw.blur_sigma)
     img = np.where(mask, img, 0)
     return np.ascontiguousarray(np.clip(img, 0, 255).astype(np.uint8)), (
         None if moved is None else np.ascontiguousarray(moved))
@@ -244,6 +287,10 @@ class FundusDataset(Dataset):
 
     With `lesions`, each item also carries the lesion bit mask (uint8, size x size; zeros where unknown) and whether
     it is known, for the lesion head.
+
+    With `on_device`, the item's image is the cached square itself (uint8, size x size x 3), not augmented and not
+    finished, and the item ends with the sample's drawn augmentation (augment_on_device.draws_tensor's row: NaN
+    where there is none): the trainer augments and finishes the batch on the GPU, from the same seeded choices.
     """
 
     def __init__(
@@ -253,6 +300,7 @@ class FundusDataset(Dataset):
         augmentation: AugmentSettings | None = None,
         seed: int = 0,
         lesions: bool = False,
+        on_device: bool = False,
     ):
         self.cache = cache
         self.indices = list(cache.usable() if indices is None else indices)
@@ -260,6 +308,7 @@ class FundusDataset(Dataset):
         self.augmentation = augmentation
         self.seed = seed
         self.lesions = lesions
+        self.on_device = on_device
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -271,6 +320,8 @@ class FundusDataset(Dataset):
         square = np.asarray(self.cache.array[index])
         known = bool(self.lesions and self.cache.has_mask[index])
         bits = np.asarray(self.cache.masks[index]) if known and self.cache.masks is not None else None
+        if self.on_device:
+            return self._undone(square, bits, index, epoch)
         if self.augmentation is not None:
             square, bits = augment_with_mask(square, bits, np.random.default_rng([self.seed, epoch, index]),
                                              self.augmentation)
@@ -281,6 +332,26 @@ class FundusDataset(Dataset):
         size = self.cache.settings.input_size
         mask = torch.from_numpy(bits.copy()) if bits is not None else torch.zeros((size, size), dtype=torch.uint8)
         return (*item, mask, bits is not None)
+
+    def _undone(self, square: np.ndarray, bits: np.ndarray | None, index: int, epoch: int) -> tuple:
+        """The item for augmentation on the device: the square, the labels, the lesion bits, the drawn choices."""
+        draw = None
+        if self.augmentation is not None:
+            draw = draw_augmentation(np.random.default_rng([self.seed, epoch, index]), self.augmentation,
+                                     square.shape[0])
+        choices = torch.tensor(list(draw) if draw is not None else [float("nan")] * len(AugmentDraw._fields),
+                               dtype=torch.float64)
+        square = np.array(square)  # a copy: the cache is a read-only map, which torch will not wrap
+        item: tuple = (torch.from_numpy(square), int(self.dr[index]), int(self.dme[index]))
+        if self.lesions:
+            size = self.cache.settings.input_size
+            mask = torch.from_numpy(bits.copy()) if bits is not None else torch.zeros((size, size), dtype=torch.uint8)
+            item = (*item, mask, bits is not None)
+        return (*item, choices) if self.augmentation is not None else item
+
+    @property
+    def noise_std(self) -> float:
+        return self.augmentation.noise_std if self.augmentation is not None else 0.0
 
     def targets(self) -> tuple[np.ndarray, np.ndarray]:
         return self.dr[self.indices], self.dme[self.indices]

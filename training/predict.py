@@ -9,6 +9,8 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ran_desktop.engine.imaging.finish_on_device import finish_batch
+from ran_desktop.engine.imaging.preprocess_settings import PreprocessSettings
 from training.losses import TwoHeadLoss
 
 
@@ -23,14 +25,21 @@ class Predictions:
 
 @torch.inference_mode()
 def predict(model: nn.Module, loader: DataLoader, device: torch.device,
-            criterion: TwoHeadLoss | None = None, flip_average: bool = False) -> Predictions:
+            criterion: TwoHeadLoss | None = None, flip_average: bool = False,
+            settings: PreprocessSettings | None = None) -> Predictions:
     """`flip_average`: probabilities averaged over each image and its mirror image, as the app computes them for a
-    bundle whose operating point says so (Manifest.flip_average)."""
+    bundle whose operating point says so (Manifest.flip_average). `settings`: how to finish a loader's uint8 squares
+    on the device (FundusDataset with on_device)."""
     model.eval()
     dr_probs, dme_probs, dr_true, dme_true = [], [], [], []
     total, count = 0.0, 0
     for x, dr, dme in loader:
-        x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+        x = x.to(device, non_blocking=True)
+        if x.dtype == torch.uint8:
+            if settings is None:
+                raise ValueError("the loader gives squares to finish on the device, but no preprocessing settings")
+            x = finish_batch(x, settings)[1]
+        x = x.contiguous(memory_format=torch.channels_last)
         dr, dme = dr.to(device), dme.to(device)
         out = model(x)
         if criterion is not None:

@@ -36,6 +36,7 @@ from tqdm import tqdm
 from ran_desktop.engine.imaging.preprocess import PreprocessSettings
 from ran_desktop.engine.model import build_ran
 from ran_desktop.engine.model.bundle import load_bundle
+from training.augment_on_device import model_inputs
 from training.baselines import BASELINES
 from training.config import TrainConfig
 from training.data import AugmentSettings, FundusDataset, SquareCache
@@ -66,6 +67,8 @@ class Trainer:
         cfg.out.mkdir(parents=True, exist_ok=True)
         _seed_everything(cfg.seed + self.rank)
         self.settings = PreprocessSettings(input_size=cfg.input_size)
+        chosen = cfg.augment_on_device
+        self.on_device = chosen if chosen is not None else self.device.type == "cuda"
         self._load_data()
         self._build_optimisation(placement.world)
         self._loaders: dict[str, DataLoader] = {}
@@ -95,9 +98,9 @@ class Trainer:
         if self.lesions and not self.caches["train"].has_mask.any():
             raise ValueError("--lesion-weight needs data with lesion masks (a 'lesion_mask' column), and none has")
         self.train_set = FundusDataset(self.caches["train"], augmentation=AugmentSettings() if cfg.augment else None,
-                                       seed=cfg.seed, lesions=self.lesions)
-        self.val_set = FundusDataset(self.caches["val"])
-        self.test_set = FundusDataset(self.caches["test"])
+                                       seed=cfg.seed, lesions=self.lesions, on_device=self.on_device)
+        self.val_set = FundusDataset(self.caches["val"], on_device=self.on_device)
+        self.test_set = FundusDataset(self.caches["test"], on_device=self.on_device)
         if len(self.train_set) == 0 or len(self.val_set) == 0:
             raise ValueError("the training and validation splits need at least one usable image each")
 
@@ -233,11 +236,17 @@ class Trainer:
             if limit is not None and self.batch_in_epoch >= limit:
                 break
             x, dr, dme = batch[:3]
-            x = x.to(self.device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            x = x.to(self.device, non_blocking=True)
             dr, dme = dr.to(self.device, non_blocking=True), dme.to(self.device, non_blocking=True)
+            bits = known = None
+            if self.lesions:
+                bits, known = batch[3].to(self.device, non_blocking=True), batch[4].to(self.device)
+            if self.on_device:
+                choices = batch[-1] if self.train_set.augmentation is not None else None
+                x, bits = model_inputs(x, choices, self.settings, self.train_set.noise_std, self._noise(), bits)
+            x = x.contiguous(memory_format=torch.channels_last)
             if self.lesions:
                 output, lesion_logits = self.net(x, with_lesions=True)
-                bits, known = batch[3].to(self.device, non_blocking=True), batch[4].to(self.device)
                 loss = (self.criterion(output, dr, dme)
                         + self.cfg.lesion_weight * self.lesion_loss(lesion_logits, bits, known))
             else:
@@ -268,11 +277,19 @@ class Trainer:
         self._speed = seen / elapsed if elapsed > 0 else 0.0
         return (loss_sum / count if count else float("nan")), seen
 
+    def _noise(self) -> torch.Generator:
+        """The augmentation noise's generator for this step, seeded by (seed, rank, epoch, batch): a resumed run
+        draws the same noise as an uninterrupted one."""
+        generator = torch.Generator(device=self.device)
+        generator.manual_seed(int(np.random.SeedSequence([self.cfg.seed, self.rank, self.epoch,
+                                                          self.batch_in_epoch]).generate_state(1)[0]))
+        return generator
+
     def _validate(self, train_loss: float, seen: int, seconds: float, batches: Any = None) -> dict[str, Any]:
         if not self.main:
             return {}
         loader = batches if batches is not None else self._run_loader("val")
-        preds = predict(self.model, loader, self.device, self.criterion)
+        preds = predict(self.model, loader, self.device, self.criterion, settings=self.settings)
         metrics = screening_metrics(preds.dr_true, preds.dme_true, preds.dr_probs, preds.dme_probs)
         metrics["loss"] = preds.loss
         score = selection_score(metrics, self.cfg.select)
@@ -305,7 +322,8 @@ class Trainer:
         if self.epoch < self.cfg.epochs:
             summary["stopped_after_epoch"] = self.epoch
         if len(self.test_set):
-            preds = predict(self.model, self._loader(self.test_set, None), self.device, self.criterion)
+            preds = predict(self.model, self._loader(self.test_set, None), self.device, self.criterion,
+                            settings=self.settings)
             summary["test"] = screening_metrics(preds.dr_true, preds.dme_true, preds.dr_probs, preds.dme_probs)
         best_json = self.cfg.out / "best.json"
         summary["validation"] = json.loads(best_json.read_text())["validation"] if best.exists() else {}
@@ -390,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="weight of the lesion head's loss; > 0 adds the head (needs data with lesion masks)")
     p.add_argument("--dropout", type=float, default=d.dropout)
     p.add_argument("--no-augment", dest="augment", action="store_false")
+    p.add_argument("--augment-on", choices=("auto", "device", "cpu"), default="auto",
+                   help="where augmentation, CLAHE and standardisation run: on the training device in batches "
+                        "(default on a GPU), or in the data loaders (default on a CPU)")
     p.add_argument("--select", choices=["kappa", "auc", "combined", "loss"], default=d.select,
                    help="validation metric that picks the best checkpoint")
     p.add_argument("--seed", type=int, default=d.seed)
@@ -411,7 +432,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s")
     args = build_parser().parse_args(argv)
-    cfg = TrainConfig(**vars(args))
+    options = vars(args)
+    where = {"auto": None, "device": True, "cpu": False}[options.pop("augment_on")]
+    cfg = TrainConfig(**options, augment_on_device=where)
     try:
         trainer = Trainer(cfg)
         summary = trainer.fit()

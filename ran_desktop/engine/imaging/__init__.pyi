@@ -1,5 +1,6 @@
 """Public entry points, read by lazy_loader at run time and by type checkers."""
 
+from . import colour_tables as colour_tables
 from . import field_of_view as field_of_view
 from . import finish_on_device as finish_on_device
 from . import grading_views as grading_views
@@ -85,6 +86,7 @@ __all__ = [
     "draw_fov",
     "finish",
     "fov_square",
+    "colour_tables",
     "field_of_view",
     "finish_on_device",
     "heatmap",

@@ -3,9 +3,9 @@ per-image standardisation, for a GPU workstation's screener and for training on 
 photograph and every augmented sample.
 
 The result is OpenCV's, not an approximation of it: the colour conversions are OpenCV's own, read from tables
-made once by converting every 8-bit colour with cv2.cvtColor (16.7 million entries each way, 100 MB on the
-device); CLAHE is OpenCV's algorithm step for step (tile histograms, clipping with the same integer
-redistribution, the same rounded look-up tables, bilinear interpolation between tiles in float32 in OpenCV's order);
+(colour_tables.py: every 8-bit colour converted once by cv2.cvtColor, 100 MB on the device for both ways); CLAHE is
+OpenCV's algorithm step for step (tile histograms, clipping with the same integer redistribution, the same rounded
+look-up tables, bilinear interpolation between tiles in float32 in OpenCV's order);
 standardisation uses means and deviations accumulated in float64 as cv2.meanStdDev does. On every photograph
 tested (tests/engine/imaging/test_finish_on_device.py) the enhanced image and the model's input are OpenCV's bit for
 bit; were a float rounding ever to fall the other way at a half grey level, a pixel would differ by one level.
@@ -13,19 +13,16 @@ bit; were a float rounding ever to fall the other way at a half grey level, a pi
 
 from __future__ import annotations
 
-import functools
-import threading
-
 import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ran_desktop.engine.imaging.colour_tables import convert
 from ran_desktop.engine.imaging.preprocess_settings import PreprocessSettings
 
 HIST_SIZE = 256
 _STD_FLOOR = 1.0  # preprocess.standardise's floor, in grey levels
-_TABLES_LOCK = threading.Lock()
 
 
 def finish_batch(squares: torch.Tensor, settings: PreprocessSettings) -> tuple[torch.Tensor, torch.Tensor]:
@@ -47,10 +44,9 @@ def finish_numpy(squares: np.ndarray, settings: PreprocessSettings, device: torc
 
 def clahe_rgb(rgb: torch.Tensor, clip_limit: float, grid: int) -> torch.Tensor:
     """preprocess.apply_clahe of each image: CLAHE on the L of OpenCV's 8-bit L*a*b*, converted back."""
-    to_lab, to_rgb = _tables(rgb.device)
-    lab = to_lab[_index(rgb)]
+    lab = convert(rgb, cv2.COLOR_RGB2LAB)
     lightness = clahe(lab[..., 0], clip_limit, grid)
-    return to_rgb[_index(torch.stack([lightness, lab[..., 1], lab[..., 2]], dim=-1))]
+    return convert(torch.stack([lightness, lab[..., 1], lab[..., 2]], dim=-1), cv2.COLOR_LAB2RGB)
 
 
 def clahe(grey: torch.Tensor, clip_limit: float, grid: int) -> torch.Tensor:
@@ -128,24 +124,3 @@ def standardise(rgb: torch.Tensor) -> torch.Tensor:
     std = variance.sqrt().clamp_min(_STD_FLOOR)
     chw = rgb.permute(0, 3, 1, 2).float()
     return (chw - mean.float()[:, :, None, None]) / std.float()[:, :, None, None]
-
-
-def _index(rgb: torch.Tensor) -> torch.Tensor:
-    x = rgb.long()
-    return (x[..., 0] << 16) | (x[..., 1] << 8) | x[..., 2]
-
-
-def _tables(device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    with _TABLES_LOCK:
-        return _tables_on(str(device))
-
-
-@functools.lru_cache(maxsize=4)
-def _tables_on(device: str) -> tuple[torch.Tensor, torch.Tensor]:
-    """OpenCV's 8-bit RGB -> L*a*b* and L*a*b* -> RGB for every colour, indexed by (c0 << 16) | (c1 << 8) | c2."""
-    every = np.arange(1 << 24, dtype=np.uint32)
-    colours = np.stack([(every >> 16) & 255, (every >> 8) & 255, every & 255], axis=-1).astype(np.uint8)
-    colours = colours.reshape(4096, 4096, 3)
-    to_lab = cv2.cvtColor(colours, cv2.COLOR_RGB2LAB).reshape(-1, 3)
-    to_rgb = cv2.cvtColor(colours, cv2.COLOR_LAB2RGB).reshape(-1, 3)
-    return torch.from_numpy(to_lab).to(device), torch.from_numpy(to_rgb).to(device)
