@@ -61,3 +61,18 @@ def test_the_cpu_build_start_is_measured_with_and_without_torch():
     result = json.loads(proc.stdout)
     assert result["cpu build"]["device"].endswith(", ONNX Runtime") and "ONNX" not in result["torch"]["device"]
     assert result["cpu build"]["shown_ms"] > 0 and result["cpu build"]["model_ready_ms"] > 0
+
+
+def test_the_loader_cost_is_measured_both_ways():
+    proc = subprocess.run([sys.executable, "-m", "bench.loader_cost", "--samples", "4", "--size", "64", "--rounds",
+                           "1"], cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    result = json.loads(proc.stdout)
+    assert result["loader CPU ms per sample, left to the device"] < result["loader CPU ms per sample, in the loader"]
+
+
+def test_the_preparation_left_to_the_device_is_measured():
+    proc = subprocess.run([sys.executable, "-m", "bench.preparation", "--on-device", "--images", "2"], cwd=REPO,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    assert json.loads(proc.stdout)["ratio"] > 0
