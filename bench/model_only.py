@@ -41,6 +41,17 @@ def throughput(loaded, batch_size: int, repeats: int) -> float:
     return batch_size / forward_seconds(loaded, preprocessed_batch(loaded, batch_size), repeats)
 
 
+def as_screened(loaded, x: torch.Tensor) -> torch.Tensor:
+    """The forward pass's batch as the screener makes it for these images: with their mirror images where the
+    bundle's operating point flip-averages (runtime.predict), two passes per image."""
+    return torch.cat([x, x.flip(-1)]) if loaded.manifest.flip_average else x
+
+
+def throughput_as_screened(loaded, batch_size: int, repeats: int) -> float:
+    """Images graded per second by the model alone at `batch_size`, as the screener runs it (`as_screened`)."""
+    return batch_size / forward_seconds(loaded, as_screened(loaded, preprocessed_batch(loaded, batch_size)), repeats)
+
+
 def run(ctx: Context, section: Section) -> dict:
     from ran_desktop.engine.screening.screener import ScreeningOptions
 
