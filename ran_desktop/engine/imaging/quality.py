@@ -93,7 +93,7 @@ NO_FUNDUS_REASON = "no fundus field of view found (not a retinal photograph?)"
 
 
 def _measurement_square(rgb: np.ndarray, fov: FieldOfView, square: np.ndarray | None) -> tuple[np.ndarray, tuple]:
-    """Luminance of the disc's square at 512 px (float32) and the key of its measurable interior's mask."""
+    """Luminance of the disc's square at 512 px (uint8) and the key of its measurable interior's mask."""
     h, w = rgb.shape[:2]
     x0, y0, side = fov_square(fov)
     if square is None or square.shape[:2] != (side, side):
@@ -110,7 +110,7 @@ def _measurement_square(rgb: np.ndarray, fov: FieldOfView, square: np.ndarray | 
         cx, cy = (fov.center[0] - x0 + 0.5) * k - 0.5, (fov.center[1] - y0 + 0.5) * k - 0.5
         r = fov.radius * k * _INTERIOR_RADIUS
         disc = (int(round(cx * 16)), int(round(cy * 16)), int(round(r * 16)))
-    return lum.astype(np.float32), (ix0, iy0, ix1, iy1, disc)
+    return lum, (ix0, iy0, ix1, iy1, disc)
 
 
 def _resize_grey(grey: np.ndarray) -> np.ndarray:
@@ -201,7 +201,8 @@ class Measured:
 
     fov_found: bool
     scores: dict[str, float]  # every score but sharpness and vessel contrast
-    lum: np.ndarray = field(repr=False)  # the disc's luminance at 512 px, float32
+    # The disc's luminance at 512 px, uint8: a quarter of float32's bytes to send back from a worker process.
+    lum: np.ndarray = field(repr=False)
     key: tuple = field(repr=False)  # the geometry of its measurable interior (_interior)
     measurable: bool = True  # False: no interior to measure detail on (scored 0, 0)
 
@@ -240,7 +241,8 @@ def measure(rgb: np.ndarray, fov: FieldOfView, original_size: tuple[int, int], *
     # Reduced decodes shrink both axes alike; the geometric mean tolerates rounding of either.
     to_original = float(np.sqrt((ow / w) * (oh / h)))
 
-    lum, key = _measurement_square(rgb, fov, square)
+    grey, key = _measurement_square(rgb, fov, square)
+    lum = grey.astype(np.float32)
     interior = _interior(key)[0]
     n_inside = cv2.countNonZero(interior)
     mask: np.ndarray | None = interior
@@ -257,12 +259,12 @@ def measure(rgb: np.ndarray, fov: FieldOfView, original_size: tuple[int, int], *
         "overexposed_fraction": n_saturated / n_inside,
         "contrast": spread / max(brightness, 1.0),
     }
-    return Measured(fov.found, scores, lum, key, measurable=mask is not None)
+    return Measured(fov.found, scores, grey, key, measurable=mask is not None)
 
 
 def detail(measured: Measured) -> tuple[float, float]:
     """(sharpness, vessel contrast) of a measured photograph, on the CPU."""
-    return _detail(measured.lum, measured.key) if measured.measurable else (0.0, 0.0)
+    return _detail(measured.lum.astype(np.float32), measured.key) if measured.measurable else (0.0, 0.0)
 
 
 def judge(measured: Measured, detail: tuple[float, float], thresholds: QualityThresholds = DEFAULT_THRESHOLDS

@@ -47,7 +47,7 @@ def details(measured: Sequence[Measured], device: torch.device | str) -> list[tu
 
 
 def _details(measured: Sequence[Measured], device: torch.device) -> list[tuple[float, float]]:
-    lum = torch.from_numpy(np.stack([m.lum for m in measured])).to(device)[:, None]
+    lum = torch.from_numpy(np.stack([m.lum for m in measured])).to(device)[:, None].float()
     masks = [_interior_on(m.key, device) for m in measured]
     mask, m = torch.stack([x[0] for x in masks]), torch.stack([x[1] for x in masks])
     den = {sigma: torch.stack([x[2][sigma] for x in masks]) for sigma in (_FINE_SIGMA, _MEDIUM_SIGMA, _LIT_SIGMA)}
