@@ -519,7 +519,9 @@ class DetailPanel(QWidget):
         the grader's marks and from Grad-CAM)."""
         index = self.head_box.findData(LESION_LAYER)
         if available and index < 0:
-            self.head_box.addItem("Lesion layer (model)", LESION_LAYER)
+            # Short: the box is as wide as "DME map" at 1280 px, where the row has no room to spare (the caption and
+            # the tooltip say what the layer is).
+            self.head_box.addItem("Lesions", LESION_LAYER)
             self.head_box.setItemData(self.head_box.count() - 1, LESION_LAYER_TIP, Qt.ItemDataRole.ToolTipRole)
         elif not available and index >= 0:
             self.head_box.removeItem(index)  # moves to another head when it was chosen: a map is asked for
