@@ -1,6 +1,6 @@
 """The window of the CPU build, which has no torch: it loads the shipped model as its ONNX graph, screens the sample,
-shows the heat map of the model's grade and says which runtime made it; the model's lesion layer, which only PyTorch
-runs, is not offered. In a fresh interpreter where torch cannot be imported, as where it is not installed."""
+shows the heat map of the model's grade and says which runtime made it, and draws the model's lesion layer from the
+bundle's lesion graph. In a fresh interpreter where torch cannot be imported, as where it is not installed."""
 
 from __future__ import annotations
 
@@ -36,14 +36,19 @@ detail = window.workspace.detail
 detail.set_mode(GRADCAM)
 wait_for(lambda: detail.view.showing_overlay, "the heat map")
 wait_for(lambda: detail.caption.text().startswith("Grad-CAM"), "the heat map's caption")
+caption = detail.caption.text()
+offered = detail.head_box.findData(LESION_LAYER)
+if offered >= 0:
+    detail.head_box.setCurrentIndex(offered)
+    wait_for(lambda: detail.caption.text().startswith("The model's lesion layer"), "the lesion layer")
 for _ in range(30):
     app.processEvents()
     time.sleep(0.01)
 window.grab().save(str(shot))
 print(json.dumps({
     "status": record.result.status.value, "dr": record.result.dr_probs, "device": record.result.model.device,
-    "status bar": window.status.device_label.text(), "caption": detail.caption.text(),
-    "lesion layer offered": detail.head_box.findData(LESION_LAYER) >= 0, "torch imported": "torch" in sys.modules,
+    "status bar": window.status.device_label.text(), "caption": caption, "lesion caption": detail.caption.text(),
+    "lesion layer offered": offered >= 0, "torch imported": "torch" in sys.modules,
 }))
 window.close()
 """
@@ -59,5 +64,5 @@ def test_the_window_without_torch_screens_and_explains_with_onnx_runtime(tmp_pat
     assert not seen["torch imported"] and seen["status"] == "screened" and abs(sum(seen["dr"]) - 1) < 1e-6
     assert seen["device"].endswith("threads), ONNX Runtime") and seen["status bar"].endswith(", ONNX Runtime")
     assert "DR head: evidence for" in seen["caption"]
-    assert not seen["lesion layer offered"]  # the graph carries the grading heads only
+    assert seen["lesion layer offered"] and "microaneurysms" in seen["lesion caption"]  # from the lesion graph
     assert shot.stat().st_size > 10_000

@@ -127,17 +127,29 @@ def verify_weights(folder: str | Path, manifest: Manifest) -> Path:
 
 
 def verify_graph(folder: str | Path, manifest: Manifest) -> Path | None:
-    """Check the bundle's ONNX graph, where it has one, as its weights are checked; returns its path."""
+    """Check the bundle's ONNX graph, where it has one, as its weights are checked (and its lesion graph, where it
+    has that); returns the graph's path."""
     if not manifest.inference_graph:
         return None
-    graph = Path(folder) / manifest.inference_graph["file"]
-    if not graph.is_file():
-        raise BundleError(graph, "the inference graph the manifest names is missing")
-    if graph.stat().st_size != manifest.inference_graph["bytes"] or sha256_of(graph) != \
-            manifest.inference_graph["sha256"]:
-        raise BundleError(graph, "the inference graph does not match the manifest's sha256: the file was changed or "
-                                 "is corrupt")
-    return graph
+    lesions = manifest.inference_graph.get("lesion_graph")
+    if lesions:
+        _verify_file(Path(folder) / lesions["file"], lesions, "the lesion graph")
+    return _verify_file(Path(folder) / manifest.inference_graph["file"], manifest.inference_graph,
+                        "the inference graph")
+
+
+def lesion_graph_path(folder: str | Path, manifest: Manifest) -> Path | None:
+    """The bundle's lesion graph (verified with the graph by verify_graph), where it has one."""
+    lesions = (manifest.inference_graph or {}).get("lesion_graph")
+    return Path(folder) / lesions["file"] if lesions else None
+
+
+def _verify_file(path: Path, described: dict, what: str) -> Path:
+    if not path.is_file():
+        raise BundleError(path, f"{what} the manifest names is missing")
+    if path.stat().st_size != described["bytes"] or sha256_of(path) != described["sha256"]:
+        raise BundleError(path, f"{what} does not match the manifest's sha256: the file was changed or is corrupt")
+    return path
 
 
 SEAL_KEY = "manifest_sha256"  # in the weights file's safetensors metadata
@@ -188,7 +200,7 @@ def load_bundle(folder: str | Path, device: str | None = None, runtime: str | No
             raise BundleError(folder, "this bundle has no inference graph for ONNX Runtime: add one with `ran-export "
                               "--add-graph`" + (", or use the PyTorch runtime" if model is not None else
                                                  " (this CPU build has no PyTorch to run it otherwise)"))
-        chosen = OnnxRuntime(graph, cpu_threads())
+        chosen = OnnxRuntime(graph, cpu_threads(), lesion_graph_path(folder, manifest))
     # The graph's outputs exist only for networks whose maps come from the forward pass (inference_graph.add_graph).
     forward = ran_model.forward_cam.supports_forward_cam(model) if model is not None else True
     return LoadedModel(model=model, manifest=manifest, device=placed, folder=folder, runtime=chosen,

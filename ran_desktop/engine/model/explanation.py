@@ -18,7 +18,7 @@ from ran_desktop.engine.grading import HEADS
 from ran_desktop.engine.imaging.heatmap import overlay_heatmap, upsample_heatmap
 from ran_desktop.engine.model.activation_maps import maps_of
 from ran_desktop.engine.model.bundle import LoadedModel
-from ran_desktop.engine.model.runtime import predict, softmax
+from ran_desktop.engine.model.runtime import OnnxRuntime, predict, softmax
 
 
 @dataclass(frozen=True, eq=False)
@@ -88,9 +88,11 @@ LESION_SHOWN_FROM = 0.5  # a pixel is drawn where the head's probability for som
 
 
 def has_lesion_head(loaded: LoadedModel) -> bool:
-    """Whether the model's lesion layer can be drawn: a bundle with a lesion head, run in PyTorch (the ONNX graph
-    carries the grading heads only)."""
-    return getattr(loaded.model, "lesion_head", None) is not None
+    """Whether the model's lesion layer can be drawn: a bundle with a lesion head, in PyTorch or (the CPU build) as
+    its lesion graph."""
+    if loaded.model is not None:
+        return getattr(loaded.model, "lesion_head", None) is not None
+    return isinstance(loaded.runtime, OnnxRuntime) and loaded.runtime.has_lesions
 
 
 def lesion_maps(loaded: LoadedModel, tensor: np.ndarray) -> np.ndarray:
@@ -98,7 +100,11 @@ def lesion_maps(loaded: LoadedModel, tensor: np.ndarray) -> np.ndarray:
     order. ValueError where the bundle has no lesion head."""
     if not has_lesion_head(loaded):
         raise ValueError("this model has no lesion head")
+    runtime = loaded.runtime
     with loaded.lock:
+        if loaded.model is None and isinstance(runtime, OnnxRuntime):  # the CPU build: the lesion graph
+            logits = runtime.lesion_logits(np.ascontiguousarray(tensor, dtype=np.float32)[None])
+            return (1 / (1 + np.exp(-logits.astype(np.float32))))[0]
         return ran_model.torch_runtime.lesion_probabilities(loaded.network, tensor, loaded.device.device)
 
 

@@ -22,6 +22,11 @@ MANIFEST_NAME = "manifest.json"
 WEIGHTS_NAME = "weights.safetensors"
 GRAPH_NAME = "model.onnx"
 GRAPH_OUTPUTS = ("dr", "dme", "features")  # both heads' logits and the map they were pooled from
+# A bundle with a lesion head: the graph also gives the encoder's stride-4 map, and a small second graph turns it and
+# the features into the lesion logits, run only when the lesion layer is asked for (screening never pays for it).
+FINE_OUTPUT = "fine"
+LESION_GRAPH_NAME = "lesions.onnx"
+LESION_GRAPH_INPUTS, LESION_GRAPH_OUTPUTS = (FINE_OUTPUT, "features"), ("lesions",)
 VARIANT_NAMES = ("ran18", "ran34", "ran50")  # what model.ran.VARIANTS builds (not imported: that needs torch)
 
 MAX_INPUT_SIZE = 1024
@@ -147,8 +152,21 @@ SCHEMA: dict[str, Any] = {
                 "bytes": {"type": "integer", "minimum": 1},
                 "format": {"const": "onnx"},
                 "opset": {"type": "integer", "minimum": 13, "maximum": 30},
-                "outputs": {"const": list(GRAPH_OUTPUTS)},
+                "outputs": {"enum": [list(GRAPH_OUTPUTS), [*GRAPH_OUTPUTS, FINE_OUTPUT]]},
                 "checked": {"type": "object"},
+                "lesion_graph": {
+                    "type": "object",
+                    "required": ["file", "sha256", "bytes", "inputs", "outputs"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "file": {"const": LESION_GRAPH_NAME},
+                        "sha256": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                        "bytes": {"type": "integer", "minimum": 1},
+                        "inputs": {"const": list(LESION_GRAPH_INPUTS)},
+                        "outputs": {"const": list(LESION_GRAPH_OUTPUTS)},
+                        "checked": {"type": "object"},
+                    },
+                },
             },
         },
         "operating_point": {

@@ -245,6 +245,12 @@ class RAN(nn.Module):
         features = self.forward_features(x)
         return self._grade(features), features
 
+    def forward_with_maps(self, x: Tensor) -> tuple[RANOutput, Tensor, Tensor]:
+        """Both heads' logits, the dilated module's map they were pooled from, and the stride-4 map the lesion head
+        also reads (the bundle's inference graphs, training/inference_graph.py)."""
+        fine, features = self._encode(x)
+        return self._grade(features), features, fine
+
     def _grade(self, features: Tensor) -> RANOutput:
         pooled = self.dropout(self.pool(features).flatten(1))
         return RANOutput(dr=self.dr_head(pooled), dme=self.dme_head(pooled))

@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime
 
 from ran_desktop.engine.model.device import torch_installed
-from ran_desktop.engine.model.manifest import GRAPH_OUTPUTS
+from ran_desktop.engine.model.manifest import GRAPH_OUTPUTS, LESION_GRAPH_INPUTS, LESION_GRAPH_OUTPUTS
 
 RUNTIME_ENV = "RAN_RUNTIME"
 TORCH, ONNX = "torch", "onnx"
@@ -40,14 +40,33 @@ class Runtime(Protocol):
 class OnnxRuntime:
     name = ONNX_RUNTIME_NAME
 
-    def __init__(self, graph: Path, threads: int):
-        options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = threads  # the same share of the machine torch was given
-        self.session = onnxruntime.InferenceSession(str(graph), options, providers=["CPUExecutionProvider"])
+    def __init__(self, graph: Path, threads: int, lesion_graph: Path | None = None):
+        self.options = onnxruntime.SessionOptions()
+        self.options.intra_op_num_threads = threads  # the same share of the machine torch was given
+        self.session = onnxruntime.InferenceSession(str(graph), self.options, providers=["CPUExecutionProvider"])
+        self.lesion_graph = lesion_graph
+        self._lesion_session: onnxruntime.InferenceSession | None = None
 
     def run(self, batch: np.ndarray) -> Outputs:
         dr, dme, features = self.session.run(list(GRAPH_OUTPUTS), {"input": np.ascontiguousarray(batch, np.float32)})
         return Outputs(dr, dme, features)
+
+    @property
+    def has_lesions(self) -> bool:
+        return self.lesion_graph is not None
+
+    def lesion_logits(self, batch: np.ndarray) -> np.ndarray:
+        """The lesion head's logits (N, kinds, h, w): the graph's encoder maps through the lesion graph, loaded on
+        first use. ValueError where the bundle has none."""
+        if self.lesion_graph is None:
+            raise ValueError("this bundle's graph has no lesion head")
+        if self._lesion_session is None:
+            self._lesion_session = onnxruntime.InferenceSession(str(self.lesion_graph), self.options,
+                                                                providers=["CPUExecutionProvider"])
+        maps = dict(zip(LESION_GRAPH_INPUTS, self.session.run(list(LESION_GRAPH_INPUTS),
+                                                              {"input": np.ascontiguousarray(batch, np.float32)}),
+                        strict=True))
+        return self._lesion_session.run(list(LESION_GRAPH_OUTPUTS), maps)[0]
 
 
 class Predicted(NamedTuple):

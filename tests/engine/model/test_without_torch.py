@@ -16,7 +16,7 @@ from dicom_factory import write_dicom
 from left_out import run_without
 
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.model.explanation import explain
+from ran_desktop.engine.model.explanation import explain, lesion_maps
 from ran_desktop.engine.model.untrained import create_untrained_bundle
 from ran_desktop.engine.screening.preparation import Prepared, prepare_file
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
@@ -32,7 +32,7 @@ from pathlib import Path
 import numpy as np
 from ran_desktop.engine.errors import BundleError
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.model.explanation import explain, has_lesion_head
+from ran_desktop.engine.model.explanation import explain, has_lesion_head, lesion_maps
 from ran_desktop.engine.screening.preparation import Prepared, prepare_file
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 
@@ -56,7 +56,7 @@ cli_out.mkdir()
 cli_code = ran_screen([*map(str, photos), "--out", str(cli_out / "results.csv"), "--model", str(bundle), "--quiet",
                        "--heatmaps", str(cli_out / "maps"), "--report", str(cli_out / "reports")])
 np.savez(out, heat=np.stack([r.heatmap for r in results if r.heatmap is not None]),
-         explained=np.stack([e.heatmap for e in explained]))
+         explained=np.stack([e.heatmap for e in explained]), lesions=lesion_maps(loaded, prepared.tensor))
 print(json.dumps({{
     "rows": [[r.key, r.status.value, r.dr_probs, r.dme_probs] for r in results],
     "device": results[0].model.device, "no network": loaded.model is None, "lesion head": has_lesion_head(loaded),
@@ -73,7 +73,7 @@ def with_graph(tmp_path_factory):
     root = tmp_path_factory.mktemp("bundles")
     create_untrained_bundle(root / "no-graph", seed=5, input_size=64, base_width=8, dtype="float32")
     folder = root / "tiny-graph"
-    create_untrained_bundle(folder, seed=11, input_size=64, base_width=8, dtype="float16")
+    create_untrained_bundle(folder, seed=11, input_size=64, base_width=8, dtype="float16", lesion_head=True)
     assert ran_export(["--add-graph", str(folder)]) == 0
     return folder
 
@@ -105,7 +105,7 @@ def without_torch(with_graph, photographs, tmp_path_factory):
 
 def test_the_engine_without_torch_grades_and_explains_as_pytorch_does(with_graph, photographs, without_torch):
     found, maps = without_torch
-    assert not found["torch imported"] and found["no network"] and not found["lesion head"]
+    assert not found["torch imported"] and found["no network"] and found["lesion head"]  # the lesion graph
     assert found["device"].endswith("threads), ONNX Runtime")  # results and reports say what ran the model
 
     # The same photographs through PyTorch, in this process.
@@ -129,6 +129,8 @@ def test_the_engine_without_torch_grades_and_explains_as_pytorch_does(with_graph
     np.testing.assert_allclose(maps["explained"], np.stack([e.heatmap for e in wanted]), atol=1e-3)
     np.testing.assert_allclose(np.concatenate(found["explained probs"]), np.concatenate([e.probs for e in wanted]),
                                atol=1e-4)
+    # The model's lesion layer, through the bundle's lesion graph.
+    np.testing.assert_allclose(maps["lesions"], lesion_maps(loaded, prepared.tensor), atol=1e-4)
 
 
 def test_the_command_line_without_torch_writes_results_heat_maps_and_reports(without_torch):
