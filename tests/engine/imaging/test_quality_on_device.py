@@ -104,3 +104,19 @@ def test_previews_and_heat_maps_are_the_same_when_prepared_on_the_device(tiny_bu
             shown += 1
         assert "on device" in a.timings_ms or a.stages is None
     assert shown >= 3
+
+
+def test_worker_processes_send_back_what_the_device_finishes(tiny_bundle, sample_path, tmp_path):
+    """On a GPU workstation with many cores preparation runs in worker processes: the measurements and squares they
+    send back for the device give the same results as threads."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for name, rgb in list(photographs(sample_path).items())[:6]:
+        cv2.imwrite(str(folder / f"{name}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    loaded = load_bundle(tiny_bundle, device="cpu")
+    options = dict(batch_size=4, workers=2, prepare_on_device=True)
+    in_threads = list(Screener(loaded, ScreeningOptions(**options, processes=False)).screen([folder]))
+    in_processes = list(Screener(loaded, ScreeningOptions(**options, processes=True)).screen([folder]))
+    assert [(r.key, r.status, r.quality.scores if r.quality else None, r.dr_probs) for r in in_processes] == \
+        [(r.key, r.status, r.quality.scores if r.quality else None, r.dr_probs) for r in in_threads]
+    assert len(in_threads) == 6
