@@ -21,16 +21,20 @@ from pathlib import Path
 
 from bench.common import REPO
 
+
 # The same child for both checkouts (their own bench/gui.py may not measure it): the time of the main window's first
-# paint, the moment the grader sees it, whether that comes before or after launch() returns.
-_FIRST_PAINT_CHILD = """
+# paint, the moment the grader sees it, whether that comes before or after launch() returns; with `until_model`, also
+# the moment its model has loaded (bench.without_torch).
+def first_paint_child(until_model: bool = False) -> str:
+    done = ("window.controller.model_state != 'loading'" if until_model else "'painted_at' in seen")
+    return f"""
 import json, sys, tempfile, time
 from pathlib import Path
 from ran_desktop.app import launch
 from ran_desktop.gui.main_window import MainWindow
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
-seen = {}
+seen = {{}}
 paint = MainWindow.paintEvent
 def first_paint(self, event):
     seen.setdefault("painted_at", time.time())
@@ -39,10 +43,16 @@ MainWindow.paintEvent = first_paint
 app = QApplication([sys.argv[0]])
 with tempfile.TemporaryDirectory() as data:
     window = launch((), Path(data), Path(sys.argv[1]))
+    def check():
+        if {done}:
+            seen["ready_at"] = time.time()
+            seen["state"] = window.controller.model_state
+            seen["device"] = window.status.device_label.text()
+            app.quit()
     watch = QTimer()
-    watch.timeout.connect(lambda: app.quit() if "painted_at" in seen else None)
+    watch.timeout.connect(check)
     watch.start(2)
-    QTimer.singleShot(10000, app.quit)
+    QTimer.singleShot(60000, app.quit)
     app.exec()
     print(json.dumps(seen), flush=True)
     window.close()
@@ -53,7 +63,7 @@ def first_paint_seconds(checkout: Path, models: Path) -> float:
     """Seconds from starting a fresh interpreter on `checkout`'s code to its main window's first paint."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(checkout))
     started = time.time()
-    done = subprocess.run([sys.executable, "-c", _FIRST_PAINT_CHILD, str(models)], cwd=checkout, env=env,
+    done = subprocess.run([sys.executable, "-c", first_paint_child(), str(models)], cwd=checkout, env=env,
                           capture_output=True, text=True, timeout=300)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if done.returncode != 0 or not lines or "painted_at" not in lines[-1]:

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 from bench.common import REPO
-from bench.launch_ab import bare_paint_seconds
+from bench.launch_ab import bare_paint_seconds, first_paint_child
 
 LEFT_OUT = ("torch", "torchvision")
 BLOCKER = f"""
@@ -29,44 +29,12 @@ class LeftOut(importlib.abc.MetaPathFinder):
             raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
 sys.meta_path.insert(0, LeftOut())
 """
-# The window's first paint, then the model's loader finishing (it starts after that paint, in a worker).
-CHILD = """
-import json, sys, tempfile, time
-from pathlib import Path
-from ran_desktop.app import launch
-from ran_desktop.gui.main_window import MainWindow
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
-seen = {}
-paint = MainWindow.paintEvent
-def first_paint(self, event):
-    seen.setdefault("painted_at", time.time())
-    paint(self, event)
-MainWindow.paintEvent = first_paint
-app = QApplication([sys.argv[0]])
-with tempfile.TemporaryDirectory() as data:
-    window = launch((), Path(data), Path(sys.argv[1]))
-    def check():
-        if window.controller.model_state != "loading":
-            seen.setdefault("ready_at", time.time())
-            seen["state"] = window.controller.model_state
-            seen["device"] = window.status.device_label.text()
-            app.quit()
-    watch = QTimer()
-    watch.timeout.connect(check)
-    watch.start(2)
-    QTimer.singleShot(60000, app.quit)
-    app.exec()
-    print(json.dumps(seen), flush=True)
-    window.close()
-"""
-
-
 def start_seconds(models: Path, without_torch: bool) -> dict:
     """Seconds from starting a fresh interpreter to the window's first paint and to its model being ready."""
     env = dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=str(REPO), RAN_RUNTIME="", RAN_DEVICE="cpu")
     started = time.time()
-    done = subprocess.run([sys.executable, "-c", (BLOCKER if without_torch else "") + CHILD, str(models)], cwd=REPO,
+    child = first_paint_child(until_model=True)  # the model's loader starts after the first paint, in a worker
+    done = subprocess.run([sys.executable, "-c", (BLOCKER if without_torch else "") + child, str(models)], cwd=REPO,
                           env=env, capture_output=True, text=True, timeout=300)
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     seen = json.loads(lines[-1]) if lines else {}
