@@ -109,7 +109,8 @@ def _limits(sources: list[dict], synthetic: bool, config: dict | None = None) ->
     head = ("No lesion head: the model gives grades and a Grad-CAM map, not lesion outlines or counts."
             if not (config or {}).get("lesion_weight") else
             "The lesion head was trained on masks of one camera's photographs and the generator's lesions; its "
-            "outlines are at a quarter of the input's resolution and are not shown by the app yet.")
+            "outlines are at a quarter of the input's resolution; the app shows them, when a grader asks, as an "
+            "indicative layer (\"Lesions\" in the heat-map box).")
     if synthetic and has_real(sources):
         return ("Trained mostly on generated images; the real photographs come from one camera (Kowa VX-10 alpha) at "
                 "one Indian eye clinic, every one with diabetic retinopathy, and their grades were derived from lesion "
