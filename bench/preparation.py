@@ -11,6 +11,10 @@ process. Photographs: generated at 2,848 px across (a full-size camera's), JPEG.
 `--on-device` instead measures one thread preparing with the quality gate's detail, CLAHE and
 standardisation left to the GPU (what the screener does on CUDA: quality_on_device.py, finish_on_device.py), against
 one thread doing it all, alternated: the CPU time a GPU workstation's preparation saves per photograph.
+
+`--decode-on-device cuda` measures preparation threads decoding the JPEGs with nvJPEG on that device
+(loading.jpeg_on_device) against the same threads decoding with Pillow, alternated, for each `--workers` count:
+whether the GPU's decoder pays on this machine (`cpu` runs the same path with torchvision's CPU decoder).
 """
 
 from __future__ import annotations
@@ -54,6 +58,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--model", type=Path, default=REPO / "models" / "ran18-real")
     parser.add_argument("--on-device", action="store_true")
+    parser.add_argument("--decode-on-device", metavar="DEVICE")
     args = parser.parse_args()
     plan = Screener(load_bundle(args.model, device="cpu"))._plan
     with tempfile.TemporaryDirectory() as scratch:
@@ -66,6 +71,9 @@ def main() -> None:
         files = [files[i % len(files)] for i in range(args.images)]
         if args.on_device:
             print(json.dumps(detail_saving(files, plan), indent=1))
+            return
+        if args.decode_on_device:
+            print(json.dumps(decode_saving(files, plan, args.decode_on_device, args.workers), indent=1))
             return
         base = images_per_second(files, plan, 1, processes=False)
         rows = []
@@ -88,6 +96,21 @@ def detail_saving(files: list[Path], plan, rounds: int = 3) -> dict:
     cpu, device = median["all on the CPU"], median["left to the device"]
     return {**{f"{name} (img/s)": round(rate, 2) for name, rate in median.items()},
             "CPU ms per photograph saved": round(1000 / cpu - 1000 / device, 1), "ratio": round(device / cpu, 2)}
+
+
+def decode_saving(files: list[Path], plan, device: str, workers: list[int], rounds: int = 3) -> list[dict]:
+    """Threads decoding with Pillow, or with torchvision on `device`, alternated round by round."""
+    on_device = replace(plan, jpeg_device=device)
+    rows = []
+    for count in workers:
+        pillow, device_rates = [], []
+        for _ in range(rounds):
+            pillow.append(images_per_second(files, plan, count, processes=False))
+            device_rates.append(images_per_second(files, on_device, count, processes=False))
+        cpu, gpu = statistics.median(pillow), statistics.median(device_rates)
+        rows.append({"threads": count, "Pillow (img/s)": round(cpu, 2), f"decoded on {device} (img/s)": round(gpu, 2),
+                     "ratio": round(gpu / cpu, 2)})
+    return rows
 
 
 if __name__ == "__main__":

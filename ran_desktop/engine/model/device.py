@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from importlib.util import find_spec
 
 try:
     import torch
@@ -20,6 +21,14 @@ DEVICE_ENV = "RAN_DEVICE"
 def torch_installed() -> bool:
     """Whether this installation has PyTorch (the GPU runtime and the training dependency)."""
     return torch is not None
+
+
+def torchvision_installed() -> bool:
+    """Whether torchvision is there too (a pip install; the installed builds leave it out): its nvJPEG decoder."""
+    try:
+        return torch is not None and find_spec("torchvision") is not None
+    except (ImportError, ValueError):  # a finder refused the name: not importable here
+        return False
 
 
 @dataclass(frozen=True)

@@ -44,6 +44,9 @@ class PreparationPlan:
     # which does them for a batch on the GPU (quality_on_device, finish_on_device): Prepared.quality and .tensor are
     # then None until it has.
     on_device: bool = False
+    # JPEG files decoded on this CUDA device by nvJPEG (loading.jpeg_on_device), in preparation threads only: a
+    # worker process would need a CUDA context of its own.
+    jpeg_device: str | None = None
 
 
 @dataclass
@@ -76,7 +79,7 @@ def prepare_file(path: Path, plan: PreparationPlan) -> list[Prepared | Failed]:
     """One entry per image of the file (per frame of a multi-frame file), in order; errors as Failed."""
     started = time.perf_counter()
     try:
-        images = load_images(path, min_side=plan.min_side)
+        images = load_images(path, min_side=plan.min_side, jpeg_device=plan.jpeg_device)
     except ImageLoadError as exc:
         return [Failed(path, str(path), exc.reason)]
     load_ms = (time.perf_counter() - started) * 1000 / max(1, len(images))
@@ -118,6 +121,8 @@ class PreparationPool:
         self.workers = workers
         self.processes = processes
         self._prepare = prepare
+        if processes and plan.jpeg_device is not None:
+            raise ValueError("JPEG decoding on the GPU runs in preparation threads, not worker processes")
         self._executor = self._start()
 
     def _start(self) -> Executor:

@@ -28,7 +28,7 @@ from ran_desktop.engine.imaging.preprocess import DEFAULT_SETTINGS, decode_min_s
 from ran_desktop.engine.imaging.quality import QualityReport, judge
 from ran_desktop.engine.model.activation_maps import maps_of
 from ran_desktop.engine.model.bundle import LoadedModel
-from ran_desktop.engine.model.device import torch_installed, worker_count
+from ran_desktop.engine.model.device import torch_installed, torchvision_installed, worker_count
 from ran_desktop.engine.model.runtime import predict, softmax
 from ran_desktop.engine.records.local_threshold import LocalOperatingPoint
 from ran_desktop.engine.records.results import ScreeningResult, Status, model_info
@@ -52,6 +52,10 @@ class ScreeningOptions:
     # workers; None: on a GPU, where they take most of preparation off the CPU. The same decisions (scores within
     # about 1e-5) and the same model input, bit for bit.
     prepare_on_device: bool | None = None
+    # JPEG files decoded by nvJPEG on the model's GPU (loading.jpeg_on_device) instead of by Pillow on the CPU: pixels
+    # within a grey level or two, the same grades. None: on a GPU where preparation runs in threads (in worker
+    # processes each would need a CUDA context of its own, so they decode on the CPU).
+    decode_on_device: bool | None = None
 
 
 def default_workers(device_type: str, cores: int | None = None) -> int:
@@ -66,6 +70,12 @@ def default_processes(device_type: str, cores: int | None = None) -> bool:
     """Worker processes where the model does not need the cores (a GPU) and there are many to use: threads stop
     scaling after a few (bench/RESULTS.md). On a CPU the model needs the cores, and threads cost nothing to start."""
     return device_type == "cuda" and (cores or os.cpu_count() or 1) >= PROCESSES_FROM_CORES
+
+
+def default_decode_on_device(device_type: str, processes: bool) -> bool:
+    """nvJPEG where the model runs on a GPU, torchvision is there (a pip install on a GPU workstation: the installed
+    builds leave it out), and preparation runs in threads of this process."""
+    return device_type == "cuda" and torchvision_installed() and not processes
 
 
 def default_prepare_on_device(device_type: str) -> bool:
@@ -86,17 +96,24 @@ class Screener:
         settings = loaded.preprocess_settings
         on_device = self.options.prepare_on_device
         self.prepare_on_device = on_device if on_device is not None else default_prepare_on_device(loaded.device.kind)
+        processes = self.options.processes
+        self.processes = processes if processes is not None else default_processes(loaded.device.kind)
+        decode = self.options.decode_on_device
+        self.decode_on_device = decode if decode is not None else default_decode_on_device(loaded.device.kind,
+                                                                                           self.processes)
+        if self.decode_on_device and (self.processes or not torchvision_installed()):
+            # On the CPU it decodes with torchvision's libjpeg: the same path, which is how it is tested here.
+            raise ValueError("JPEG decoding on the device needs torchvision and preparation in threads")
         self._plan = PreparationPlan(
             settings, self._thresholds, decode_min_side(settings),
             keep_stages=self.options.keep_stages or self.options.heatmaps,
             # The quality gate measures the square cut with the default margin; reuse preprocessing's when it is.
             square_reusable=settings.fov_margin == DEFAULT_SETTINGS.fov_margin,
             on_device=self.prepare_on_device,
+            jpeg_device=str(loaded.device.device) if self.decode_on_device else None,
         )
         self._dr_weight = loaded.head_weights["dr"]  # the maps' class weights
         self._flip_average = loaded.manifest.flip_average
-        processes = self.options.processes
-        self.processes = processes if processes is not None else default_processes(loaded.device.kind)
         self._cancel = threading.Event()
 
     def cancel(self) -> None:

@@ -11,11 +11,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from jpeg_tolerance import MEAN_GREY, PROBABILITY, TAIL_GREY
 from locations import REPO_ROOT
 from training_data import write_dotted_dataset
 
 from ran_desktop.engine.imaging.finish_on_device import finish_numpy
-from ran_desktop.engine.imaging.preprocess import finish, prepare_square
+from ran_desktop.engine.imaging.loading import load_images
+from ran_desktop.engine.imaging.preprocess import decode_min_side, finish, prepare_square
 from ran_desktop.engine.model.bundle import find_bundles, load_bundle
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
@@ -134,3 +136,27 @@ def test_preprocessing_finished_on_the_gpu_is_opencvs(photos):
         differing += int((enhanced[i] != expected).sum())
         assert np.abs(tensors[i] - tensor).max() < 0.1
     assert differing <= enhanced.size / 10_000
+
+
+def test_jpegs_decoded_by_nvjpeg_are_the_cpus_photographs_and_grades(photos):
+    """On CUDA the screener decodes JPEGs with nvJPEG (loading.jpeg_on_device) where it prepares in threads: pixels
+    within the tolerances tests/engine/imaging/test_jpeg_on_device.py states for torchvision's CPU decoder, the same
+    quality decisions and referable flags, and a grade differing only on a near tie."""
+    for path in sorted(photos.iterdir()):
+        cpu = load_images(path, min_side=decode_min_side())[0]
+        gpu = load_images(path, min_side=decode_min_side(), jpeg_device="cuda")[0]
+        assert gpu.metadata == cpu.metadata and gpu.pixels.shape == cpu.pixels.shape, path.name
+        gap = np.abs(gpu.pixels.astype(np.int16) - cpu.pixels.astype(np.int16))
+        assert gap.mean() <= MEAN_GREY and np.percentile(gap, 99) <= TAIL_GREY, path.name
+    loaded = load_bundle(SHIPPED, device="cuda")
+    on_gpu = Screener(loaded, ScreeningOptions(batch_size=8, processes=False))
+    assert on_gpu.decode_on_device
+    gpu_results = list(on_gpu.screen([photos]))
+    cpu_results = list(Screener(loaded, ScreeningOptions(batch_size=8, processes=False,
+                                                         decode_on_device=False)).screen([photos]))
+    for c, g in zip(cpu_results, gpu_results, strict=True):
+        assert c.key == g.key and c.status is g.status, c.path.name
+        if c.dr_probs is not None:
+            assert np.allclose(c.dr_probs, g.dr_probs, atol=PROBABILITY), c.path.name
+            threshold = c.model.referable_threshold
+            assert (c.referable_probability >= threshold) == (g.referable_probability >= threshold), c.path.name

@@ -4,6 +4,7 @@ from . import api as api
 from . import dicom as dicom
 from . import discover as discover
 from . import formats as formats
+from . import jpeg_on_device as jpeg_on_device
 from . import laterality as laterality
 from . import raster as raster
 from . import types as types
@@ -36,6 +37,7 @@ __all__ = [
     "image_key",
     "image_location",
     "iter_image_files",
+    "jpeg_on_device",
     "laterality",
     "laterality_from_filename",
     "load_images",

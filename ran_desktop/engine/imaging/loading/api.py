@@ -22,17 +22,20 @@ _HEAD_BYTES = 2048  # enough for the DICOM marker at 128 and to tell text from b
 _SUPPORTED_NAMES = "JPEG, PNG, TIFF, BMP, DICOM"
 
 
-def load_images(path: str | Path, *, min_side: int | None = None) -> list[LoadedImage]:
+def load_images(path: str | Path, *, min_side: int | None = None, jpeg_device: str | None = None) -> list[LoadedImage]:
     """Every photograph in one file as 8-bit RGB: one per frame of a multi-frame DICOM, else exactly one.
 
     The file's content decides how it is read, not its name: a PNG called ".jpg" loads as PNG.
     `min_side` allows decoding at reduced size, keeping the shorter side >= min_side.
+    `jpeg_device` ("cuda", "cuda:1"; needs torch): JPEG files are decoded there (`jpeg_on_device`), the rest as usual.
     Any problem with the file raises ImageLoadError (or its subclass UnsupportedFormatError) naming it.
     """
     if min_side is not None and (isinstance(min_side, bool) or not isinstance(min_side, int) or min_side < 1):
         raise ValueError(f"min_side must be a positive int or None, not {min_side!r}")
     path = Path(path)
     try:
+        if jpeg_device is not None and sniff_format(_read_head(path)) == "JPEG":
+            return [loading.jpeg_on_device.load_jpeg(path, min_side=min_side, device=jpeg_device)]  # hashed there
         return _with_content_hash(path, _load(path, min_side))
     except ImageLoadError:
         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -51,7 +52,18 @@ def _corrupt_reason(fmt: str, exc: Exception) -> str:
     return f"corrupt {fmt} data ({type(exc).__name__}: {text})"
 
 
-def _decode(path: Path, img: Image.Image, fmt: str, min_side: int | None) -> LoadedImage:
+@dataclass(frozen=True)
+class Header:
+    """What a photograph's file says before its pixels are decoded, and the size they are decoded at."""
+
+    metadata: ImageMetadata
+    orientation: int | None  # EXIF orientation, turned upright after decoding
+    drafted: bool  # a JPEG decoded at 1/2, 1/4 or 1/8 size by DCT scaling (`size` is that size)
+    size: tuple[int, int]  # (width, height) as stored, at the decoding's scale
+
+
+def read_header(path: Path, img: Image.Image, fmt: str, min_side: int | None) -> Header:
+    """The file's facts, and (with `min_side`) the JPEG's DCT scale chosen, from an opened but undecoded image."""
     stored_w, stored_h = img.size
     check_pixel_count(path, stored_w, stored_h)
     stored_mode = img.mode
@@ -70,15 +82,8 @@ def _decode(path: Path, img: Image.Image, fmt: str, min_side: int | None) -> Loa
         # DCT scaling decodes at 1/2, 1/4 or 1/8 size directly; asking for min_side on both axes keeps
         # the shorter side >= min_side whatever the aspect ratio.
         drafted = img.draft(img.mode, (min_side, min_side)) is not None
-
-    img.load()
     if orientation in range(2, 9):
-        img = ImageOps.exif_transpose(img)
         extra["exif_orientation"] = str(orientation)
-
-    pixels = _to_rgb8(path, img, bit_depth)
-    if min_side is not None and not drafted:
-        pixels = shrink_to_min_side(pixels, min_side)
 
     original_size = (stored_h, stored_w) if orientation in _SWAPS_AXES else (stored_w, stored_h)
     eye = laterality_from_filename(path.name)
@@ -91,7 +96,18 @@ def _decode(path: Path, img: Image.Image, fmt: str, min_side: int | None) -> Loa
         eye_source="unknown" if eye is Eye.UNKNOWN else "filename",
         extra=extra,
     )
-    return LoadedImage(path=path, pixels=pixels, metadata=metadata)
+    return Header(metadata, orientation, drafted, img.size)
+
+
+def _decode(path: Path, img: Image.Image, fmt: str, min_side: int | None) -> LoadedImage:
+    header = read_header(path, img, fmt, min_side)
+    img.load()
+    if header.orientation in range(2, 9):
+        img = ImageOps.exif_transpose(img)
+    pixels = _to_rgb8(path, img, header.metadata.bit_depth)
+    if min_side is not None and not header.drafted:
+        pixels = shrink_to_min_side(pixels, min_side)
+    return LoadedImage(path=path, pixels=pixels, metadata=header.metadata)
 
 
 def _frame_count(img: Image.Image) -> int:
@@ -178,11 +194,19 @@ def check_pixel_count(path: Path, width: int, height: int) -> None:
 def shrink_to_min_side(pixels: np.ndarray, min_side: int) -> np.ndarray:
     """Area-average down so the shorter side equals `min_side`; never enlarges."""
     height, width = pixels.shape[:2]
+    new_w, new_h = shrunk_size(width, height, min_side)
+    if (new_w, new_h) == (width, height):
+        return pixels
+    return np.ascontiguousarray(cv2.resize(pixels, (new_w, new_h), interpolation=cv2.INTER_AREA))
+
+
+def shrunk_size(width: int, height: int, min_side: int) -> tuple[int, int]:
+    """(width, height) with the shorter side brought down to `min_side`; unchanged when it is already no longer."""
     short = min(height, width)
     if short <= min_side:
-        return pixels
+        return width, height
     scale = min_side / short
     # round the longer side but pin the shorter one, so rounding can never take it below min_side
     new_w = min_side if width == short else max(min_side, round(width * scale))
     new_h = min_side if height == short else max(min_side, round(height * scale))
-    return np.ascontiguousarray(cv2.resize(pixels, (new_w, new_h), interpolation=cv2.INTER_AREA))
+    return new_w, new_h
