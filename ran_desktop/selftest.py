@@ -305,7 +305,8 @@ def _step_screen(state: dict[str, Any], log: Callable[..., None]) -> str:
 
 
 def _step_report(state: dict[str, Any], log: Callable[..., None]) -> str:
-    from ran_desktop.engine.records.review import ImageRecord, group_by_patient
+    from ran_desktop.engine.records.patient_groups import group_by_patient
+    from ran_desktop.engine.records.review import ImageRecord
     from ran_desktop.reports import ReportContext, ReportError, export_batch_summary, export_patient_reports
 
     records = [ImageRecord(image_id=i, result=r) for i, r in enumerate(state["results"], start=1)]

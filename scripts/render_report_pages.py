@@ -60,7 +60,8 @@ def demo_reports(folder: Path) -> tuple[Path, list[Path]]:
 
     from ran_desktop.engine.model.bundle import find_bundles, load_bundle
     from ran_desktop.engine.model.untrained import create_untrained_bundle
-    from ran_desktop.engine.records.review import GraderDecision, ImageRecord, decision_kind, group_by_patient
+    from ran_desktop.engine.records.patient_groups import group_by_patient
+    from ran_desktop.engine.records.review import GraderDecision, ImageRecord, decision_kind
     from ran_desktop.engine.screening.screener import Screener
     from ran_desktop.paths import models_dir, sample_images
     from ran_desktop.reports import ReportContext, export_batch_summary, export_patient_reports

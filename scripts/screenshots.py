@@ -170,7 +170,7 @@ def shoot_marks(window, save, wait_for) -> None:
 
 def shoot_patient_form(window, width: int, height: int, save, wait_for) -> None:
     """Review > Grade patients on P-0042: both eyes side by side, the right eye graded, the left not yet."""
-    from ran_desktop.engine.records.review import group_by_patient
+    from ran_desktop.engine.records.patient_groups import group_by_patient
     from ran_desktop.gui.patient_form import PatientForm
 
     window.patient_form()
@@ -339,7 +339,7 @@ def shoot(args: argparse.Namespace, size: str, suffix: str) -> None:
 
     shoot_marks(window, save, wait_for)
     window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
-    window.workspace.patients.refresh(window.results.records())
+    window.workspace.patients.refresh(window.results.entries(), window.results.record_by_key)
     save(window, "patients")
     shoot_patient_form(window, width, height, save, wait_for)
     shoot_second_grading(window, width, height, save, wait_for)

@@ -21,13 +21,12 @@ from locations import REPO_ROOT
 from pypdf import PdfReader
 
 from ran_desktop.engine.model.bundle import LoadedModel, load_bundle
+from ran_desktop.engine.records.patient_groups import PatientGroup, group_by_patient
 from ran_desktop.engine.records.review import (
     CONFIRMED,
     OVERRIDDEN,
     GraderDecision,
     ImageRecord,
-    PatientGroup,
-    group_by_patient,
 )
 from ran_desktop.engine.screening.screener import Screener
 

@@ -22,8 +22,9 @@ from ran_desktop.engine.errors import BundleError, WriteError
 from ran_desktop.engine.imaging.loading import iter_image_files
 from ran_desktop.engine.model.bundle import LoadedModel, choose_bundle, find_bundles, load_bundle
 from ran_desktop.engine.model.provenance import check_unambiguous
+from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.engine.records.results import CSV_COLUMNS, ScreeningResult, Status, write_results, write_rows
-from ran_desktop.engine.records.review import ImageRecord, group_by_patient
+from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.engine.screening.overlays import write_overlay
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions
 from ran_desktop.offline import forbid_network_libraries

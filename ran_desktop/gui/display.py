@@ -7,6 +7,8 @@ and again in each cell's tooltip and in the patient summary, not in every cell. 
 
 from __future__ import annotations
 
+from typing import Any
+
 from ran_desktop.engine.grading import (
     DME_GRADE_NAMES,
     DR_GRADE_NAMES,
@@ -14,8 +16,9 @@ from ran_desktop.engine.grading import (
     referable_probability_words,
 )
 from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.patient_groups import Groupable, PatientGroup
 from ran_desktop.engine.records.results import ScreeningResult, Status
-from ran_desktop.engine.records.review import CONFIRMED, ImageRecord, PatientGroup
+from ran_desktop.engine.records.review import CONFIRMED, ImageRecord
 
 NONE = "—"
 EYE_TEXT = {Eye.RIGHT: "OD (right)", Eye.LEFT: "OS (left)", Eye.UNKNOWN: "unknown"}
@@ -56,7 +59,7 @@ def with_caveat(text: str, caveat: str) -> str:
     return f"{text} ({caveat})" if caveat else text
 
 
-def _grade_text(record: ImageRecord, head: str) -> str:
+def _grade_text(record: Groupable, head: str) -> str:
     if record.status is Status.ERROR:
         return NONE
     dr, dme = record.grades
@@ -75,11 +78,11 @@ def grade_tooltip(record: ImageRecord, head: str) -> str:
     return with_caveat(f"{text}: {who}", "" if dr is None else record.model_caveat)
 
 
-def dr_text(record: ImageRecord) -> str:
+def dr_text(record: Groupable) -> str:
     return _grade_text(record, "dr")
 
 
-def dme_text(record: ImageRecord) -> str:
+def dme_text(record: Groupable) -> str:
     return _grade_text(record, "dme")
 
 
@@ -164,19 +167,19 @@ def outcome_text(recommendation: Recommendation | None) -> str:
     return recommendation.outcome.value[:1].upper() + recommendation.outcome.value[1:]
 
 
-def group_title(group: PatientGroup) -> str:
+def group_title(group: PatientGroup[Any]) -> str:
     label = patient_label(group.patient_id, group.patient_name)
     if label:
         return label
     record = group.records[0]
     if record.status is Status.ERROR:
-        return f"Unreadable file: {record.result.path.name}"
+        return f"Unreadable file: {record.file_path.name}"
     if group.file_name_patient and len(group.records) > 1:
         return f"No patient ID: \u201c{group.file_name_patient}\u201d by file name ({len(group.records)} images)"
-    return f"No patient ID: {file_text(record)}"
+    return f"No patient ID: {record.file_label}"
 
 
-def group_outcome_text(group: PatientGroup) -> str:
+def group_outcome_text(group: PatientGroup[Any]) -> str:
     if group.decision is None:
         return NONE
     return outcome_text(group.decision.recommendation)

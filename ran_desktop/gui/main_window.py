@@ -35,7 +35,8 @@ from ran_desktop.engine.errors import StorageError
 from ran_desktop.engine.imaging.loading import SUPPORTED_SUFFIXES
 from ran_desktop.engine.records.data_folder import default_data_dir
 from ran_desktop.engine.records.database import Target, resolve
-from ran_desktop.engine.records.review import ImageRecord, blinded, group_by_patient
+from ran_desktop.engine.records.patient_groups import group_by_patient
+from ran_desktop.engine.records.review import ImageRecord, blinded
 from ran_desktop.engine.records.review_session import ReviewSession
 from ran_desktop.gui.actions import build_actions, build_menus, load_icons, shortcut_table
 from ran_desktop.gui.banner import ClinicalWarningBanner
@@ -435,7 +436,8 @@ class MainWindow(QMainWindow):
     def _refresh_patients(self) -> None:
         # Regrouping thousands of images is only worth it when someone is looking at the patient view.
         if self._workspace is not None and self._workspace.patients_shown():
-            self.workspace.patients.refresh(self.results.records(), self.settings.file_name_patterns)
+            self.workspace.patients.refresh(self.results.entries(), self.results.record_by_key,
+                                            self.settings.file_name_patterns)
             self._patients_stale = False
         else:
             self._patients_stale = True
@@ -636,6 +638,8 @@ class MainWindow(QMainWindow):
         self._patient_refresh.stop()
         self.controller.shutdown()
         self._audit_runner.shutdown()
+        if self._workspace is not None:
+            self._workspace.patients.shutdown()
         self.shared.shutdown()
         if self._workspace is not None:
             self.details.shutdown()

@@ -44,7 +44,8 @@ from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
 
 if TYPE_CHECKING:
     from ran_desktop.engine.records.database import Target
-    from ran_desktop.engine.records.review import Grades, ImageRecord, PatientGroup
+    from ran_desktop.engine.records.patient_groups import PatientGroup
+    from ran_desktop.engine.records.review import Grades, ImageRecord
     from ran_desktop.engine.records.review_session import ReviewSession
 
 DISPLAY_SIDE = 1024

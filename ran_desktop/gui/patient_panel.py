@@ -3,12 +3,16 @@
 A tree (patients, their images below) over a Qt item model, so regrouping thousands of images costs one model
 reset and the view only asks for the rows on screen; under it, the full wording for the selected patient
 (outcomes and follow-up sentences are too long for cells).
+
+The tree is grouped from the worklist's entries (record_list.ListEntry), not its full records: a session of 100,000
+images would otherwise read every stored result first. The full record is read only for what needs more than an
+entry holds: an image row's review (who decided) as it is drawn, and the selected patient's summary.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -37,33 +41,48 @@ from PySide6.QtWidgets import (
 )
 
 from ran_desktop.engine.grading import Outcome
+from ran_desktop.engine.records.patient_groups import PatientGroup, group_by_patient
 from ran_desktop.engine.records.patient_names import DEFAULT_PATTERNS
-from ran_desktop.engine.records.review import OPEN, ImageRecord, PatientGroup, blinded, group_by_patient
+from ran_desktop.engine.records.record_list import ListEntry
+from ran_desktop.engine.records.review import OPEN, ImageRecord, blinded
 from ran_desktop.gui import display
 from ran_desktop.gui.results_model import BLIND_TEXT, unconfirmed_ink
 from ran_desktop.gui.results_model import unconfirmed as record_unconfirmed
+from ran_desktop.gui.tasks import Report, TaskRunner
 
 KEY_ROLE = Qt.ItemDataRole.UserRole + 1
+# Grouping 5,000 entries takes about 40 ms on the GUI thread; more are grouped in a worker (100,000: 0.8 s).
+GROUP_IN_WORKER_FROM = 5_000
+# Expanding every patient lays out every row (50,000 patients and their images: 0.9 s); beyond this many patients
+# they start folded, and the one whose image is selected elsewhere unfolds.
+EXPAND_ALL_UP_TO = 5_000
 COLUMNS = ("Patient / image", "Outcome / grades", "Review")
 _TOP = 0  # internal id of a patient row; an image row stores its patient's row + 1
 
 Index = QModelIndex | QPersistentModelIndex
+Group = PatientGroup[ListEntry]
+RecordOf = Callable[[str], ImageRecord | None]  # an image's full record by its key (None: no longer listed)
+
+
+def _no_record(key: str) -> ImageRecord | None:
+    return None
 
 
 class PatientTreeModel(QAbstractItemModel):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
-        self.groups: list[PatientGroup] = []
+        self.groups: list[Group] = []
         self._where: dict[str, tuple[int, int]] = {}
         self.review_mode = OPEN  # BLIND: outcomes that rest on hidden model grades are not shown
+        self.record_of: RecordOf = _no_record
 
-    def set_groups(self, groups: list[PatientGroup]) -> None:
+    def set_groups(self, groups: list[Group]) -> None:
         self.beginResetModel()
         self.groups = groups
         self._where = {r.key: (g, i) for g, group in enumerate(groups) for i, r in enumerate(group.records)}
         self.endResetModel()
 
-    def hides(self, group: PatientGroup, record: ImageRecord | None = None) -> bool:
+    def hides(self, group: Group, record: ListEntry | None = None) -> bool:
         """Whether this row would give away model grades the grader must not see yet (blind-first review)."""
         records = [record] if record is not None else group.records
         return any(blinded(r, self.review_mode) for r in records)
@@ -72,13 +91,13 @@ class PatientTreeModel(QAbstractItemModel):
         where = self._where.get(key)
         return QModelIndex() if where is None else self.createIndex(where[1], 0, where[0] + 1)
 
-    def group_at(self, index: Index) -> PatientGroup | None:
+    def group_at(self, index: Index) -> Group | None:
         if not index.isValid():
             return None
         internal = index.internalId()
         return self.groups[index.row() if internal == _TOP else internal - 1]
 
-    def record_at(self, index: Index) -> ImageRecord | None:
+    def record_at(self, index: Index) -> ListEntry | None:
         if not index.isValid() or index.internalId() == _TOP:
             return None
         return self.groups[index.internalId() - 1].records[index.row()]
@@ -121,14 +140,16 @@ class PatientTreeModel(QAbstractItemModel):
         if role == Qt.ItemDataRole.DisplayRole:
             if hidden and index.column() == 1:
                 return BLIND_TEXT
-            return _record_text(record, index.column()) if record else _group_text(group, index.column())
+            if record is None:
+                return _group_text(group, index.column())
+            return self._review_text(record) if index.column() == 2 else _record_text(record, index.column())
         if role == KEY_ROLE:
             return record.key if record else group.records[0].key
         if role == Qt.ItemDataRole.ToolTipRole:
             if record is not None:
-                return str(record.result.path) if index.column() == 0 else _record_text(record, index.column())
+                return record.path if index.column() == 0 else self.data(index)
             return group.decision.recommendation.follow_up if group.decision else None
-        unconfirmed = index.column() == 1 and (bool(group.caveat) if record is None else record_unconfirmed(record))
+        unconfirmed = index.column() == 1 and (group.unconfirmed if record is None else record_unconfirmed(record))
         if role == Qt.ItemDataRole.FontRole and (unconfirmed or (record is None and index.column() < 2)):
             font = QFont()
             font.setBold(record is None and index.column() < 2)
@@ -138,12 +159,26 @@ class PatientTreeModel(QAbstractItemModel):
             return unconfirmed_ink()
         return None
 
+    def _review_text(self, entry: ListEntry) -> str:
+        """Who decided needs the full record: read for the rows drawn (a page of the list's rows at a time)."""
+        record = self.record_of(entry.key)
+        return display.review_text(record) if record is not None else display.NONE
+
+    def full_group(self, group: Group) -> PatientGroup[ImageRecord] | None:
+        """The patient with its full records (the summary's caveat names the weights' warning); None when an image
+        is no longer listed."""
+        records = [self.record_of(entry.key) for entry in group.records]
+        if any(r is None for r in records):
+            return None
+        return PatientGroup(group.key, group.patient_id, group.patient_name,
+                            tuple(r for r in records if r is not None), group.decision)
+
 
 _OUTCOME_RANK = {Outcome.URGENT_REFERRAL: 0, Outcome.UNGRADABLE_REFER: 1, Outcome.REFERRAL: 2, Outcome.UNGRADABLE: 3,
                  Outcome.ROUTINE_RESCREEN: 4}
 
 
-def _group_sort_key(group: PatientGroup, column: int) -> tuple:
+def _group_sort_key(group: Group, column: int) -> tuple:
     """Patient: by name; outcome: most urgent first; review: least reviewed first."""
     if column == 0:
         return (display.group_title(group).casefold(),)
@@ -155,12 +190,12 @@ def _group_sort_key(group: PatientGroup, column: int) -> tuple:
     return (reviewed / max(len(group.records), 1), display.group_title(group).casefold())
 
 
-def _haystack(group: PatientGroup) -> str:
-    names = " ".join(r.result.path.name for r in group.records)
+def _haystack(group: Group) -> str:
+    names = " ".join(r.file_path.name for r in group.records)
     return f"{display.group_title(group)} {group.patient_id or ''} {group.patient_name or ''} {names}".casefold()
 
 
-def _group_text(group: PatientGroup, column: int) -> str:
+def _group_text(group: Group, column: int) -> str:
     if column == 0:
         return display.group_title(group)
     if column == 1:
@@ -169,12 +204,10 @@ def _group_text(group: PatientGroup, column: int) -> str:
     return f"{reviewed} of {len(group.records)} reviewed"
 
 
-def _record_text(record: ImageRecord, column: int) -> str:
+def _record_text(record: ListEntry, column: int) -> str:
     if column == 0:
-        return f"{display.file_text(record)} · {record.eye.value}"
-    if column == 1:
-        return f"DR {display.dr_text(record)} · DME {display.dme_text(record)}"
-    return display.review_text(record)
+        return f"{record.file_label} · {record.eye.value}"
+    return f"DR {display.dr_text(record)} · DME {display.dme_text(record)}"
 
 
 class PatientTree(QTreeView):
@@ -188,13 +221,26 @@ class PatientTree(QTreeView):
             self.selectionModel().select(selection, QItemSelectionModel.SelectionFlag.ClearAndSelect)
 
 
+Grouped = tuple[list[Group], list[str]]  # the patients, and the text the search looks in for each
+
+
+def _group(report: Report | None, entries: list[ListEntry], patterns: Sequence[str]) -> Grouped:
+    groups = group_by_patient(entries, patterns)
+    return groups, [_haystack(g) for g in groups]  # made once here: a keystroke then only compares strings
+
+
 class PatientPanel(QWidget):
     recordSelected = Signal(str)
+    regrouped = Signal()  # the tree shows the latest grouping
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setObjectName("patientPanel")
         self.model = PatientTreeModel(self)
+        self.group_in_worker_from = GROUP_IN_WORKER_FROM
+        self.expand_all_up_to = EXPAND_ALL_UP_TO
+        self._runner = TaskRunner("ran-patients", 1, self)
+        self._latest = 0  # the newest refresh: a slower, older grouping is dropped
         self._wanted: str | None = None  # the image selected elsewhere, kept across regrouping
         self.tree = PatientTree()
         self.tree.setModel(self.model)
@@ -217,7 +263,8 @@ class PatientPanel(QWidget):
         self.search.setPlaceholderText("Patient, ID or file name")
         self.search.setClearButtonEnabled(True)
         self.search.textChanged.connect(lambda _text: self._regroup())
-        self._groups_all: list[PatientGroup] = []
+        self._groups_all: list[Group] = []
+        self._haystacks: list[str] = []
         chars = self.fontMetrics().averageCharWidth()
         header.resizeSection(0, chars * 36)
         header.resizeSection(1, chars * 34)
@@ -247,28 +294,54 @@ class PatientPanel(QWidget):
         self._show_summary(None)
 
     @property
-    def groups(self) -> list[PatientGroup]:
+    def groups(self) -> list[Group]:
         return self.model.groups
 
     def image_keys(self) -> list[str]:
         """Every image's key in the order the tree shows them: patient by patient, each patient's images in turn."""
         return [record.key for group in self.model.groups for record in group.records]
 
-    def refresh(self, records: Iterable[ImageRecord], patterns: Sequence[str] = DEFAULT_PATTERNS) -> None:
-        self._groups_all = group_by_patient(records, patterns)
+    def refresh(self, entries: list[ListEntry], record_of: RecordOf, patterns: Sequence[str] = DEFAULT_PATTERNS
+                ) -> None:
+        """Regroup the worklist's rows (their entries); `record_of` reads a row's full record by its key. A large
+        worklist is grouped in a worker thread (entries never change, so the snapshot is safe there); the tree keeps
+        the previous grouping until `regrouped`."""
+        self.model.record_of = record_of
+        self._latest += 1
+        if len(entries) < self.group_in_worker_from:
+            self._show_groups(self._latest, _group(None, entries, patterns))
+            return
+        refresh = self._latest
+        self._runner.submit(_group, list(entries), tuple(patterns),
+                            on_done=lambda grouped: self._show_groups(refresh, grouped))
+
+    def _show_groups(self, refresh: int, grouped: Grouped) -> None:
+        if refresh != self._latest:
+            return
+        self._groups_all, self._haystacks = grouped
         self._regroup()
+        self.regrouped.emit()
+
+    @property
+    def grouping(self) -> bool:
+        """A grouping is still being made in the worker."""
+        return self._runner.busy
+
+    def shutdown(self) -> None:
+        self._runner.shutdown()
 
     def _regroup(self) -> None:
         """The patients shown: those the search finds, in the order the clicked header asks for."""
         text = self.search.text().strip().casefold()
-        groups = [g for g in self._groups_all if not text or text in _haystack(g)]
+        groups = [g for g, hay in zip(self._groups_all, self._haystacks, strict=True) if not text or text in hay]
         header = self.tree.header()
         column = header.sortIndicatorSection()
         if 0 <= column < len(COLUMNS):
             groups.sort(key=lambda g: (9,) if column == 1 and self.model.hides(g) else _group_sort_key(g, column),
                         reverse=header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder)
         self.model.set_groups(groups)
-        self.tree.expandAll()
+        if len(groups) <= self.expand_all_up_to:
+            self.tree.expandAll()
         if self._wanted is not None:
             self.select_key(self._wanted)
         else:
@@ -279,6 +352,7 @@ class PatientPanel(QWidget):
         index = self.model.index_of_key(key)
         if not index.isValid():
             return
+        self.tree.expand(index.parent())  # folded where there are too many patients to unfold them all
         with QSignalBlocker(self.tree.selectionModel()):  # no echo back to the table that asked
             self.tree.selectionModel().setCurrentIndex(
                 index, QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
@@ -300,11 +374,12 @@ class PatientPanel(QWidget):
             self.summary.setText(f"<b>{html.escape(display.group_title(group))}</b><br>Blind-first review: the outcome "
                                  f"appears once every image of this patient has the grader's decision.")
             return
-        self.summary.setText(summary_html(group) if group is not None else
+        full = self.model.full_group(group) if group is not None else None
+        self.summary.setText(summary_html(full) if full is not None else
                              "Select a patient to see the outcome and the follow-up it calls for.")
 
 
-def summary_html(group: PatientGroup) -> str:
+def summary_html(group: PatientGroup[ImageRecord]) -> str:
     e = html.escape
     parts = [f"<b>{e(display.group_title(group))}</b>"]
     decision = group.decision

@@ -30,9 +30,10 @@ from PySide6.QtWidgets import QFileDialog, QMessageBox, QWidget
 # The reports (reportlab) load through their package's lazy names, in the export worker.
 import ran_desktop.reports as pdf_reports
 from ran_desktop.engine.imaging.views import HEAT_OPACITY
+from ran_desktop.engine.records.patient_groups import PatientGroup, group_by_patient, patient_key
 from ran_desktop.engine.records.patient_names import DEFAULT_PATTERNS
 from ran_desktop.engine.records.results import Status
-from ran_desktop.engine.records.review import ImageRecord, PatientGroup, group_by_patient, patient_key
+from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.gui.display import group_title
 from ran_desktop.gui.messages import show_message
 from ran_desktop.gui.report_dialog import ReportProgressDialog, show_report_outcome

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QApplication
 from ran_desktop.engine.grading import suspicion_words
 from ran_desktop.engine.records.record_list import ListEntry, RecordList
 from ran_desktop.engine.records.results import Status
-from ran_desktop.engine.records.review import CONFIRMED, OPEN, ImageRecord, blinded
+from ran_desktop.engine.records.review import CONFIRMED, OPEN, ImageRecord, Listed, blinded
 from ran_desktop.gui import display
 from ran_desktop.gui.qimage import pixmap_from_bytes
 
@@ -104,6 +104,11 @@ class ResultsTableModel(QAbstractTableModel):
 
     def row_of(self, key: str) -> int | None:
         return self._rows.get(key)
+
+    def record_by_key(self, key: str) -> ImageRecord | None:
+        """The row's full record (read with a page of its neighbours when not yet read); None when not listed."""
+        row = self._rows.get(key)
+        return None if row is None else self._records[row]
 
     def set_records(self, records: RecordList | Iterable[ImageRecord]) -> None:
         """All rows at once: records, or a session's RecordList (Storage.list_session), whose records are read as
@@ -326,7 +331,7 @@ def _tooltip(record: ImageRecord, column: Column) -> str | None:
     return None
 
 
-def unconfirmed(record: ImageRecord) -> bool:
+def unconfirmed(record: Listed) -> bool:
     """The row's grades are the model's, not yet a grader's."""
     return record.status is Status.SCREENED and not record.reviewed
 

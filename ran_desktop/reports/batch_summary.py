@@ -10,8 +10,9 @@ from reportlab.lib.units import mm
 from reportlab.platypus import Flowable, LongTable, Spacer, Table, TableStyle
 
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES
+from ran_desktop.engine.records.patient_groups import PatientGroup
 from ran_desktop.engine.records.results import Status
-from ran_desktop.engine.records.review import ImageRecord, PatientGroup, caveat_for
+from ran_desktop.engine.records.review import ImageRecord, caveat_for
 from ran_desktop.reports.blocks import header, model_tables, short_warning, warning_box
 from ran_desktop.reports.context import ReportContext
 from ran_desktop.reports.counts import BatchCounts, batch_counts
@@ -56,7 +57,7 @@ HEADINGS = ("Eye", "File", "Image quality", "DR: model", "DR: grader", "DME: mod
 
 
 def build_batch_summary(groups: Sequence[PatientGroup], context: ReportContext, *, logo: Logo | None = None) -> bytes:
-    """The summary of `groups` (see review.group_by_patient) as PDF bytes."""
+    """The summary of `groups` (see patient_groups.group_by_patient) as PDF bytes."""
     if logo is None and context.clinic_logo is not None:
         logo = Logo.read(context.clinic_logo)
     st = styles()

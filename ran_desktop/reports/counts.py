@@ -6,8 +6,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Outcome
+from ran_desktop.engine.records.patient_groups import PatientGroup
 from ran_desktop.engine.records.results import Status
-from ran_desktop.engine.records.review import OVERRIDDEN, PatientGroup
+from ran_desktop.engine.records.review import OVERRIDDEN
 
 
 @dataclass(frozen=True)

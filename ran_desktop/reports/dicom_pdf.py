@@ -13,7 +13,7 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import PYDICOM_IMPLEMENTATION_UID, ExplicitVRLittleEndian, generate_uid
 
-from ran_desktop.engine.records.review import PatientGroup
+from ran_desktop.engine.records.patient_groups import PatientGroup
 from ran_desktop.reports.context import ReportContext
 
 ENCAPSULATED_PDF_STORAGE = "1.2.840.10008.5.1.4.1.1.104.1"

@@ -11,7 +11,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from ran_desktop.engine.records.review import PatientGroup
+from ran_desktop.engine.records.patient_groups import PatientGroup
 from ran_desktop.reports.batch_summary import build_batch_summary
 from ran_desktop.reports.context import ReportContext
 from ran_desktop.reports.dicom_pdf import dicom_problem, encapsulated_pdf_bytes

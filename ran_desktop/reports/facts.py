@@ -18,8 +18,9 @@ from ran_desktop.engine.grading import (
     suspicion_words,
 )
 from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.patient_groups import PatientGroup
 from ran_desktop.engine.records.results import ModelInfo, Status
-from ran_desktop.engine.records.review import ImageRecord, PatientGroup, caveat_for
+from ran_desktop.engine.records.review import ImageRecord, caveat_for
 
 NONE = "—"
 EYE_NAMES = {Eye.RIGHT: "Right eye (OD)", Eye.LEFT: "Left eye (OS)", Eye.UNKNOWN: "Eye not recorded"}

@@ -13,8 +13,9 @@ from reportlab.lib.units import mm
 from reportlab.platypus import CondPageBreak, Flowable, Image, KeepTogether, Paragraph, Spacer, Table
 
 from ran_desktop.engine.records.lesion_marks import legend
+from ran_desktop.engine.records.patient_groups import PatientGroup
 from ran_desktop.engine.records.results import ModelInfo, Status
-from ran_desktop.engine.records.review import ImageRecord, PatientGroup
+from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.reports.blocks import header, model_tables, short_warning, warning_box
 from ran_desktop.reports.context import ReportContext
 from ran_desktop.reports.facts import (

@@ -86,8 +86,9 @@ def test_patients_are_grouped_and_the_worse_eye_decides(worklist, qtbot):
     window.workspace.list_tabs.setCurrentWidget(window.workspace.patients)
     qtbot.waitUntil(lambda: len(window.workspace.patients.groups) == 4, timeout=TIMEOUT_MS)
     jane = next(g for g in window.workspace.patients.groups if g.patient_id == "P-0042")
-    assert sorted(r.result.path.name for r in jane.records) == ["left.dcm", "right.dcm"]
-    assert jane.caveat == "untrained model"  # rests on the model's unconfirmed grades
+    assert sorted(r.file_path.name for r in jane.records) == ["left.dcm", "right.dcm"]
+    assert jane.unconfirmed  # rests on the model's unconfirmed grades, from weights that say so:
+    assert window.workspace.patients.model.full_group(jane).caveat == "untrained model"
 
     decide(window, "left.dcm", 4, 0)
     decide(window, "right.dcm", 0, 0)
@@ -95,7 +96,8 @@ def test_patients_are_grouped_and_the_worse_eye_decides(worklist, qtbot):
                     timeout=TIMEOUT_MS)
     jane = next(g for g in window.workspace.patients.groups if g.patient_id == "P-0042")
     assert jane.decision.recommendation.outcome is Outcome.URGENT_REFERRAL
-    assert jane.decision.worst_dr_grade == 4 and jane.caveat == ""
+    assert jane.decision.worst_dr_grade == 4 and not jane.unconfirmed
+    assert window.workspace.patients.model.full_group(jane).caveat == ""
     model = window.workspace.patients.model
     row = next(i for i, g in enumerate(model.groups) if g.patient_id == "P-0042")
     top = model.index(row, 0)
@@ -109,9 +111,9 @@ def test_patients_are_grouped_and_the_worse_eye_decides(worklist, qtbot):
     summary = window.workspace.patients.summary.text()
     assert "Urgent referral" in summary and "Refer urgently to an ophthalmologist" in summary
 
-    black = next(g for g in window.workspace.patients.groups if g.records[0].result.path.name == "black_OD.png")
+    black = next(g for g in window.workspace.patients.groups if g.records[0].file_path.name == "black_OD.png")
     assert black.decision.recommendation.outcome is Outcome.UNGRADABLE  # never "no DR"
-    unreadable = next(g for g in window.workspace.patients.groups if g.records[0].result.path.name == "scan_notes.jpg")
+    unreadable = next(g for g in window.workspace.patients.groups if g.records[0].file_path.name == "scan_notes.jpg")
     assert unreadable.decision is None
 
 

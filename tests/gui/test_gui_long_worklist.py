@@ -62,3 +62,38 @@ def test_a_long_worklist_reads_only_the_rows_shown(open_window, data_dir, qtbot)
     last = proxy.index(COUNT - 1, Column.FILE)
     assert proxy.data(last) == f"{COUNT - 1:05d}.jpg" and results.record(COUNT - 1).image_id == COUNT
     assert results.records_read() < COUNT // 2
+
+
+def test_the_patient_view_of_a_long_worklist_groups_from_entries_in_a_worker(open_window, data_dir, qtbot):
+    """The Patients tab on a long session: grouped from the rows' entries in a worker thread (the window's event
+    loop keeps running meanwhile), full records read only for the rows drawn and the selected patient, and, beyond
+    `expand_all_up_to` patients, patients folded until one of their images is chosen."""
+    _long_session(data_dir)
+    window = open_window(ready=False)
+    results, patients = window.results, window.workspace.patients
+    qtbot.waitUntil(lambda: results.rowCount() == COUNT)
+    patients.group_in_worker_from = 1000  # the thresholds a 100,000-image session crosses, at this test's size
+    patients.expand_all_up_to = 1000
+    read_before = results.records_read()
+    with qtbot.waitSignal(patients.regrouped, timeout=20_000):
+        window.workspace.list_tabs.setCurrentWidget(patients)
+        assert patients.grouping and not patients.groups  # handed to the worker: the GUI thread went on at once
+    assert len(patients.groups) == COUNT // 2 and all(len(g.records) == 2 for g in patients.groups)
+    tree, model = patients.tree, patients.model
+    assert not any(tree.isExpanded(model.index(row, 0)) for row in range(model.rowCount()))  # 1,500 > 1,000
+    first = model.index(0, 0)
+    assert first.data() == "P00000" and model.index(0, 1).data() == "Routine rescreening"  # DR 0 and DR 1
+    assert results.records_read() - read_before <= 400
+
+    # An image chosen in the list unfolds its patient, whose summary reads that patient's records
+    window.select_key(results.entry(2001).key)
+    qtbot.waitUntil(lambda: tree.currentIndex().isValid())
+    patient = tree.currentIndex().parent()
+    assert tree.isExpanded(patient) and patient.data() == "P01000"
+    assert model.index(0, 2, patient).data() == "Not reviewed"  # the review column, from the full record
+    assert "Follow-up" in patients.summary.text()
+    assert "P01000" in patients.summary.text()
+
+    # Searching narrows the grouping already made, without regrouping
+    patients.search.setText("P0149")
+    assert model.rowCount() == 10 and all(model.index(r, 0).data().startswith("P0149") for r in range(10))

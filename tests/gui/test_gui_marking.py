@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest
 
 from ran_desktop.engine.imaging.views import ORIGINAL
 from ran_desktop.engine.records.lesion_marks import HAEMORRHAGE, MICROANEURYSM
-from ran_desktop.engine.records.review import group_by_patient
+from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.gui.view_modes import GRADCAM
 from ran_desktop.reports import ReportContext, build_patient_report
 

@@ -9,8 +9,9 @@ from gui_helpers import TIMEOUT_MS, wait_idle
 from PySide6.QtWidgets import QApplication
 
 from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.engine.records.patient_queue import to_grade
-from ran_desktop.engine.records.review import GraderDecision, group_by_patient
+from ran_desktop.engine.records.review import GraderDecision
 from ran_desktop.gui.patient_form import PatientForm
 
 

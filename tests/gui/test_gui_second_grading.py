@@ -9,7 +9,7 @@ from gui_helpers import TIMEOUT_MS, wait_idle
 from pypdf import PdfReader
 from PySide6.QtWidgets import QApplication, QLabel, QListWidget
 
-from ran_desktop.engine.records.review import group_by_patient
+from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.engine.records.second_grading import AWAITING_ARBITRATION, FINAL, QAPolicy
 from ran_desktop.gui.second_grading_dialog import SecondGradingDialog
 from ran_desktop.reports import ReportContext, build_patient_report

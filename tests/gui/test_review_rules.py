@@ -10,6 +10,7 @@ import pytest
 from ran_desktop.engine.grading import Outcome
 from ran_desktop.engine.imaging.loading import Eye, ImageMetadata
 from ran_desktop.engine.imaging.quality import QualityReport
+from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
 from ran_desktop.engine.records.review import (
     CONFIRMED,
@@ -17,7 +18,6 @@ from ran_desktop.engine.records.review import (
     GraderDecision,
     ImageRecord,
     decision_kind,
-    group_by_patient,
     missing_fields,
     model_proposal,
     suggested_grades,

@@ -76,8 +76,8 @@ def test_the_csv_names_the_bundle_and_its_hash(tiny_bundle, sample_path, tmp_pat
 def test_reports_name_the_bundle(tiny_bundle, sample_path, tmp_path):
     from pypdf import PdfReader
 
+    from ran_desktop.engine.records.patient_groups import group_by_patient
     from ran_desktop.engine.records.results import model_info
-    from ran_desktop.engine.records.review import group_by_patient
     from ran_desktop.engine.records.storage import Storage, open_storage
     from ran_desktop.engine.screening.batch import BatchRun
     from ran_desktop.reports import ReportContext, export_patient_reports

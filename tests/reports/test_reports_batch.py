@@ -13,8 +13,9 @@ from report_fixtures import GRADER, Batch, batch_fixture, page_texts, pdf_text  
 from reportlab.lib.rl_accel import fp_str
 
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, Outcome
+from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.engine.records.results import Status
-from ran_desktop.engine.records.review import GraderDecision, group_by_patient
+from ran_desktop.engine.records.review import GraderDecision
 from ran_desktop.reports import ReportContext, batch_counts, build_batch_summary
 from ran_desktop.reports.layout import REFERABLE_BG
 

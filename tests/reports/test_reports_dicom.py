@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 from report_fixtures import Batch, batch_fixture, pdf_text, with_identity  # noqa: F401 (fixtures)
 
-from ran_desktop.engine.records.review import group_by_patient
+from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.reports import ENCAPSULATED_PDF_STORAGE, ReportContext, dicom_problem, export_patient_reports
 from ran_desktop.reports.dicom_pdf import person_name
 

@@ -12,7 +12,7 @@ import pytest
 from pypdf import PdfReader
 from report_fixtures import Batch, batch_fixture, pdf_text, tmpfs, with_identity  # noqa: F401 (fixtures)
 
-from ran_desktop.engine.records.review import PatientGroup, group_by_patient
+from ran_desktop.engine.records.patient_groups import PatientGroup, group_by_patient
 from ran_desktop.reports import (
     ReportContext,
     ReportWriteError,

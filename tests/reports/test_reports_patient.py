@@ -26,7 +26,8 @@ from report_fixtures import (  # noqa: F401 (fixtures)
 
 from ran_desktop.engine.grading import GUIDELINE
 from ran_desktop.engine.imaging.thumbnails import make_thumbnail
-from ran_desktop.engine.records.review import ImageRecord, PatientGroup, group_by_patient
+from ran_desktop.engine.records.patient_groups import PatientGroup, group_by_patient
+from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.reports import ReportContext, ReportError, build_patient_report, export_patient_reports
 from ran_desktop.reports.facts import grade_label
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from ran_desktop.engine.errors import ImageChangedError, ImageLoadError
 from ran_desktop.engine.imaging.loading import load_screened_frame
 from ran_desktop.engine.records import database
+from ran_desktop.engine.records.patient_groups import patient_key
 from ran_desktop.engine.records.results import Status
-from ran_desktop.engine.records.review import patient_key
 from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
 from ran_desktop.engine.validation.finetune_policy import MIN_IMAGES
 from training.datasets.records import LoadedRecords, Record

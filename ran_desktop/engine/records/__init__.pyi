@@ -11,6 +11,7 @@ from . import lesion_drawing as lesion_drawing
 from . import lesion_marks as lesion_marks
 from . import local_threshold as local_threshold
 from . import migrate as migrate
+from . import patient_groups as patient_groups
 from . import patient_names as patient_names
 from . import patient_queue as patient_queue
 from . import qa_store as qa_store
@@ -24,6 +25,11 @@ from . import session_export as session_export
 from . import storage as storage
 from . import tables as tables
 from .local_threshold import LocalOperatingPoint as LocalOperatingPoint
+from .patient_groups import FILE_PREFIX as FILE_PREFIX
+from .patient_groups import Groupable as Groupable
+from .patient_groups import PatientGroup as PatientGroup
+from .patient_groups import group_by_patient as group_by_patient
+from .patient_groups import patient_key as patient_key
 from .patient_names import DEFAULT_PATTERNS as DEFAULT_PATTERNS
 from .patient_names import PatternError as PatternError
 from .patient_names import check_patterns as check_patterns
@@ -46,14 +52,11 @@ from .review import REVIEW_MODES as REVIEW_MODES
 from .review import GraderDecision as GraderDecision
 from .review import Grades as Grades
 from .review import ImageRecord as ImageRecord
-from .review import PatientGroup as PatientGroup
 from .review import blinded as blinded
 from .review import caveat_for as caveat_for
 from .review import decision_kind as decision_kind
-from .review import group_by_patient as group_by_patient
 from .review import missing_fields as missing_fields
 from .review import model_proposal as model_proposal
-from .review import patient_key as patient_key
 from .review import suggested_grades as suggested_grades
 from .review_session import NoGraderError as NoGraderError
 from .review_session import ReviewSession as ReviewSession
@@ -77,7 +80,9 @@ __all__ = [
     "CSV_COLUMNS",
     "DATABASE_NAME",
     "DEFAULT_PATTERNS",
+    "FILE_PREFIX",
     "GraderDecision",
+    "Groupable",
     "GRADED",
     "Grades",
     "ImageRecord",
@@ -120,6 +125,7 @@ __all__ = [
     "open_storage",
     "patient_from_filename",
     "patient_key",
+    "patient_groups",
     "patient_names",
     "patient_queue",
     "qa_store",

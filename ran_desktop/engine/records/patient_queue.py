@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ran_desktop.engine.grading import Outcome
+from ran_desktop.engine.records.patient_groups import PatientGroup
 from ran_desktop.engine.records.results import Status
-from ran_desktop.engine.records.review import PatientGroup
 
 # Most urgent first: the worse eye's outcome decides, as for the patient's report.
 URGENCY = (Outcome.URGENT_REFERRAL, Outcome.UNGRADABLE_REFER, Outcome.REFERRAL, Outcome.UNGRADABLE,

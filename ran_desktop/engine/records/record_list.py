@@ -47,6 +47,10 @@ class ListEntry(NamedTuple):
         return Status(self.status_value)
 
     @property
+    def file_path(self) -> Path:
+        return Path(self.path)
+
+    @property
     def reviewed(self) -> bool:
         return self.decision_kind is not None
 

@@ -8,22 +8,19 @@ grader's answer (`suggested_grades`): the grader grades, or accepts the model's 
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 from ran_desktop.engine.grading import (
     DME_GRADE_NAMES,
     DR_GRADE_NAMES,
     EyeGrades,
-    PatientResult,
     Recommendation,
-    patient_result,
     recommend,
 )
 from ran_desktop.engine.imaging.loading import Eye
 from ran_desktop.engine.records.lesion_marks import LesionMark, marks_from_list, marks_to_list
-from ran_desktop.engine.records.patient_names import DEFAULT_PATTERNS, patient_from_filename
 from ran_desktop.engine.records.results import ScreeningResult, Status
 
 CONFIRMED = "confirmed"  # the grader agreed with the model
@@ -154,6 +151,14 @@ class ImageRecord:
     @property
     def key(self) -> str:
         return self.result.key
+
+    @property
+    def file_path(self) -> Path:
+        return self.result.path
+
+    @property
+    def file_label(self) -> str:
+        return self.result.file_label
 
     @property
     def status(self) -> Status:
@@ -307,76 +312,3 @@ def missing_fields(record: ImageRecord) -> set[str]:
     if meta is None or not meta.patient_name:
         missing.add("patient_name")
     return missing
-
-
-@dataclass(frozen=True)
-class PatientGroup:
-    """The images of one patient and the patient-level decision: the worse eye decides."""
-
-    key: str
-    patient_id: str | None
-    patient_name: str | None
-    records: tuple[ImageRecord, ...]
-    decision: PatientResult | None  # None when not one of the images could be read
-
-    @property
-    def identified(self) -> bool:
-        return bool(self.patient_id or self.patient_name)
-
-    @property
-    def caveat(self) -> str:
-        """Set when the patient's outcome rests on at least one unconfirmed grade from weights with a warning."""
-        caveats = sorted({r.model_caveat for r in self.records if r.model_caveat and r.eye_decision is not None})
-        return ", ".join(caveats)
-
-    @property
-    def reviewed(self) -> bool:
-        return all(r.reviewed for r in self.records if r.status is not Status.ERROR)
-
-    @property
-    def file_name_patient(self) -> str | None:
-        """The patient's part of the file names, where the images were grouped by it (no ID or name)."""
-        return self.key.rsplit("/", 1)[-1] if self.key.startswith(FILE_PREFIX) else None
-
-
-FILE_PREFIX = "file:"  # a patient grouped by file name (patient_names.py), not by an ID
-
-
-def patient_key(record: ImageRecord, patterns: Sequence[str] = DEFAULT_PATTERNS) -> str:
-    """Images are grouped by patient ID, else by name, else by the patient's part of their file names in one folder
-    (`patient_names`); without any, each image stands alone.
-
-    Unnamed photographs are combined only where their names say so: combining two people would put one report
-    over both, and let one person's referable eye send the other to a specialist.
-    """
-    if record.patient_id:
-        return f"id:{record.patient_id}"
-    if record.patient_name:
-        return f"name:{record.patient_name.casefold()}"
-    if record.status is not Status.ERROR and patterns:
-        from_name = patient_from_filename(record.result.path, patterns)
-        if from_name:
-            return f"{FILE_PREFIX}{record.result.path.parent}/{from_name}"
-    return f"image:{record.key}"
-
-
-def group_by_patient(records: Iterable[ImageRecord], patterns: Sequence[str] = DEFAULT_PATTERNS
-                     ) -> list[PatientGroup]:
-    """Patients in the order their first image appears; `patterns` group unnamed files by name (() turns that off)."""
-    groups: dict[str, list[ImageRecord]] = {}
-    for record in records:
-        groups.setdefault(patient_key(record, patterns), []).append(record)
-    out: list[PatientGroup] = []
-    for key, members in groups.items():
-        readable = [r for r in members if r.status is not Status.ERROR]
-        decision = patient_result((*r.grades, r.suspected) for r in readable) if readable else None
-        out.append(
-            PatientGroup(
-                key=key,
-                patient_id=next((r.patient_id for r in members if r.patient_id), None),
-                patient_name=next((r.patient_name for r in members if r.patient_name), None),
-                records=tuple(members),
-                decision=decision,
-            )
-        )
-    return out

@@ -15,7 +15,8 @@ from pypdf import PdfReader
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.grading import referable_probability
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.records.review import ImageRecord, group_by_patient
+from ran_desktop.engine.records.patient_groups import group_by_patient
+from ran_desktop.engine.records.review import ImageRecord
 from ran_desktop.engine.screening.screener import Screener
 from ran_desktop.reports import ReportContext, build_patient_report
 

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.engine.records.patient_names import (
     DEFAULT_PATTERNS,
     PatternError,
@@ -13,7 +14,7 @@ from ran_desktop.engine.records.patient_names import (
     patient_from_filename,
 )
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
-from ran_desktop.engine.records.review import ImageRecord, group_by_patient
+from ran_desktop.engine.records.review import ImageRecord
 
 INFO = ModelInfo("m", "1", "data", False, True, "", "CPU")
 

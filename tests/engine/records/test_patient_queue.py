@@ -6,9 +6,10 @@ from pathlib import Path
 
 from ran_desktop.engine.grading import patient_result
 from ran_desktop.engine.imaging.loading import Eye, ImageMetadata
+from ran_desktop.engine.records.patient_groups import PatientGroup
 from ran_desktop.engine.records.patient_queue import to_grade
 from ran_desktop.engine.records.results import ModelInfo, ScreeningResult, Status
-from ran_desktop.engine.records.review import GraderDecision, ImageRecord, PatientGroup
+from ran_desktop.engine.records.review import GraderDecision, ImageRecord
 
 INFO = ModelInfo("m", "1", "none", False, True, "", "CPU")
 

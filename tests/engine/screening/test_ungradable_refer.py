@@ -20,7 +20,8 @@ from pypdf import PdfReader
 from ran_desktop.cli.screen import main as screen_main
 from ran_desktop.engine.grading import Outcome, patient_result, recommend
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.records.review import GraderDecision, ImageRecord, group_by_patient
+from ran_desktop.engine.records.patient_groups import group_by_patient
+from ran_desktop.engine.records.review import GraderDecision, ImageRecord
 from ran_desktop.engine.records.storage import SCHEMA_VERSION, Storage
 from ran_desktop.engine.screening.screener import Screener
 from ran_desktop.reports import ReportContext, build_patient_report

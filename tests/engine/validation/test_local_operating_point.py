@@ -11,7 +11,7 @@ import pytest
 from pypdf import PdfReader
 
 from ran_desktop.engine.model.bundle import load_bundle
-from ran_desktop.engine.records.review import group_by_patient
+from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.engine.records.storage import DATABASE_NAME, Storage
 from ran_desktop.engine.screening.batch import BatchRun
 from ran_desktop.engine.validation import operating_point as lop
