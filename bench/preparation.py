@@ -15,6 +15,10 @@ one thread doing it all, alternated: the CPU time a GPU workstation's preparatio
 `--decode-on-device cuda` measures preparation threads decoding the JPEGs with nvJPEG on that device
 (loading.jpeg_on_device) against the same threads decoding with Pillow, alternated, for each `--workers` count:
 whether the GPU's decoder pays on this machine (`cpu` runs the same path with torchvision's CPU decoder).
+
+`--transport` measures worker processes sending their arrays back through shared memory (shared_arrays.py, the
+default) against pickling them through the result pipe, alternated: the screener's process's CPU per photograph
+(what a GPU workstation's inference thread competes with for the interpreter's lock) and photographs a second.
 """
 
 from __future__ import annotations
@@ -36,18 +40,23 @@ from ran_desktop.engine.screening.screener import Screener
 from training.synthetic import generate_fundus
 
 
-def images_per_second(files: list[Path], plan, workers: int, processes: bool) -> float:
-    pool = PreparationPool(plan, workers, processes)
+def images_per_second(files: list[Path], plan, workers: int, processes: bool, shared_memory: bool = True) -> float:
+    return timed(files, plan, workers, processes, shared_memory)[0]
+
+
+def timed(files: list[Path], plan, workers: int, processes: bool, shared_memory: bool = True) -> tuple[float, float]:
+    """(photographs a second, this process's CPU ms per photograph) with the pool started and warm."""
+    pool = PreparationPool(plan, workers, processes, shared_memory=shared_memory)
     try:
         # Started before the clock: several files at once, so every worker process is spawned (a pool spawns one
         # only when none is idle) and has imported what it needs.
         for future in [pool.submit(files[i % len(files)]) for i in range(workers * 2)]:
             future.result()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         futures = [(path, pool.submit(path)) for path in files]
         for path, future in futures:
             pool.result(future, path, lambda broken: None)
-        return len(files) / (time.perf_counter() - started)
+        return len(files) / (time.perf_counter() - started), (time.process_time() - cpu) * 1000 / len(files)
     finally:
         pool.shutdown()
 
@@ -59,6 +68,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, default=REPO / "models" / "ran18-real")
     parser.add_argument("--on-device", action="store_true")
     parser.add_argument("--decode-on-device", metavar="DEVICE")
+    parser.add_argument("--transport", action="store_true")
     args = parser.parse_args()
     plan = Screener(load_bundle(args.model, device="cpu"))._plan
     with tempfile.TemporaryDirectory() as scratch:
@@ -71,6 +81,9 @@ def main() -> None:
         files = [files[i % len(files)] for i in range(args.images)]
         if args.on_device:
             print(json.dumps(detail_saving(files, plan), indent=1))
+            return
+        if args.transport:
+            print(json.dumps(transport_cost(files, plan, max(args.workers)), indent=1))
             return
         if args.decode_on_device:
             print(json.dumps(decode_saving(files, plan, args.decode_on_device, args.workers), indent=1))
@@ -96,6 +109,21 @@ def detail_saving(files: list[Path], plan, rounds: int = 3) -> dict:
     cpu, device = median["all on the CPU"], median["left to the device"]
     return {**{f"{name} (img/s)": round(rate, 2) for name, rate in median.items()},
             "CPU ms per photograph saved": round(1000 / cpu - 1000 / device, 1), "ratio": round(device / cpu, 2)}
+
+
+def transport_cost(files: list[Path], plan, workers: int, rounds: int = 3) -> dict:
+    """Worker processes' arrays through shared memory or pickled through the pipe, alternated round by round."""
+    found: dict[str, list[tuple[float, float]]] = {"pickled through the pipe": [], "shared memory": []}
+    for _ in range(rounds):
+        for name, shared in (("pickled through the pipe", False), ("shared memory", True)):
+            found[name].append(timed(files, plan, workers, processes=True, shared_memory=shared))
+    out: dict[str, float] = {"workers": workers}
+    for name, runs in found.items():
+        out[f"{name}: img/s"] = round(statistics.median(r[0] for r in runs), 2)
+        out[f"{name}: screener CPU ms per photograph"] = round(statistics.median(r[1] for r in runs), 2)
+    pickled, shared = (out[f"{n}: screener CPU ms per photograph"] for n in found)
+    out["screener CPU, shared / pickled"] = round(shared / pickled, 2)
+    return out
 
 
 def decode_saving(files: list[Path], plan, device: str, workers: list[int], rounds: int = 3) -> list[dict]:

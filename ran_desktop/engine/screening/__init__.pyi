@@ -5,6 +5,7 @@ from . import cluster as cluster
 from . import overlays as overlays
 from . import preparation as preparation
 from . import screener as screener
+from . import shared_arrays as shared_arrays
 from .batch import BatchRun as BatchRun
 from .screener import Screener as Screener
 from .screener import ScreeningOptions as ScreeningOptions
@@ -20,4 +21,5 @@ __all__ = [
     "overlays",
     "preparation",
     "screener",
+    "shared_arrays",
 ]

@@ -5,7 +5,8 @@ Threads suit a CPU-only machine, where the model needs the cores anyway (OpenCV 
 interpreter's lock while they work). Processes suit a GPU workstation with many cores: preparation is Python between
 the library calls and stops scaling after a few threads, while separate interpreters do not share a lock. A worker
 process that dies (a decoder crashing on a damaged file) takes no one else's file with it: the pool is rebuilt, the
-file tried once more alone, and only a file that crashes again is reported as unreadable.
+file tried once more alone, and only a file that crashes again is reported as unreadable. A worker process sends its
+arrays back through shared memory (`shared_arrays`), not pickled through the result pipe.
 
 Imports here stay light (no torch): every worker process imports this module.
 """
@@ -17,7 +18,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +28,7 @@ from ran_desktop.engine.imaging.loading import ImageMetadata, load_images
 from ran_desktop.engine.imaging.preprocess import prepare_square, preprocess
 from ran_desktop.engine.imaging.preprocess_settings import PreprocessSettings
 from ran_desktop.engine.imaging.quality import Measured, QualityReport, QualityThresholds, detail, judge, measure
+from ran_desktop.engine.screening.shared_arrays import release_any, share_any, take_any
 
 CRASHED = "the preparation process stopped while reading this file (twice): the file may be damaged"
 
@@ -110,17 +112,46 @@ def _prepare_image(rgb: np.ndarray, original_size: tuple[int, int], plan: Prepar
 
 
 Prepare = Callable[[Path, PreparationPlan], list[Prepared | Failed]]
+Entries = list[Prepared | Failed]
+
+
+def prepare_in_process(prepare: Prepare, path: Path, plan: PreparationPlan) -> Entries:
+    """`prepare` run in a worker process, its arrays left in shared memory for the screener to take."""
+    return [_mapped(entry, share_any) if isinstance(entry, Prepared) else entry for entry in prepare(path, plan)]
+
+
+def _mapped(entry: Prepared, each: Callable) -> Prepared:
+    """The entry with `each` applied to every array it carries (shared, taken back)."""
+    measured = entry.measured
+    return replace(entry, tensor=each(entry.tensor), small=each(entry.small),
+                   stages={name: each(image) for name, image in entry.stages.items()},
+                   measured=None if measured is None else replace(measured, lum=each(measured.lum)))
+
+
+def _taken(entries: Entries) -> Entries:
+    return [_mapped(entry, take_any) if isinstance(entry, Prepared) else entry for entry in entries]
+
+
+def _released(entries: Entries) -> None:
+    for entry in entries:
+        if isinstance(entry, Prepared):
+            _mapped(entry, release_any)
 
 
 class PreparationPool:
     """Threads or worker processes preparing files ahead of the model, results in the order submitted."""
 
-    def __init__(self, plan: PreparationPlan, workers: int, processes: bool, prepare: Prepare = prepare_file):
-        """`prepare`: a module-level function (worker processes import it by name), `prepare_file` but in tests."""
+    def __init__(self, plan: PreparationPlan, workers: int, processes: bool, prepare: Prepare = prepare_file,
+                 shared_memory: bool = True):
+        """`prepare`: a module-level function (worker processes import it by name), `prepare_file` but in tests.
+        `shared_memory=False` sends worker processes' arrays through the result pipe (bench.preparation's
+        reference)."""
         self.plan = plan
         self.workers = workers
         self.processes = processes
         self._prepare = prepare
+        self._shared = processes and shared_memory
+        self._unread: set[Future] = set()  # results whose shared memory nobody has taken yet
         if processes and plan.jpeg_device is not None:
             raise ValueError("JPEG decoding on the GPU runs in preparation threads, not worker processes")
         self._executor = self._start()
@@ -134,26 +165,50 @@ class PreparationPool:
         return ProcessPoolExecutor(max_workers=self.workers, mp_context=multiprocessing.get_context("spawn"))
 
     def submit(self, path: Path) -> Future:
-        return self._executor.submit(self._prepare, path, self.plan)
+        future = self._submit(path)
+        if self._shared:
+            self._unread.add(future)
+        return future
+
+    def _submit(self, path: Path) -> Future:
+        try:
+            if self._shared:
+                return self._executor.submit(prepare_in_process, self._prepare, path, self.plan)
+            return self._executor.submit(self._prepare, path, self.plan)
+        except BrokenProcessPool as exc:
+            # A worker died since the last result was read: the file waits in a failed future, which `result`
+            # hands to a new pool like every other file the dead one stranded.
+            stranded: Future = Future()
+            stranded.set_exception(exc)
+            return stranded
 
     def result(self, future: Future, path: Path, resubmit: Callable[[Future], None]) -> list[Prepared | Failed]:
         """The future's entries. Where its worker process died, the pool is rebuilt, this file tried once more alone,
         and then `resubmit` gives every other waiting file a new future in the new pool."""
+        self._unread.discard(future)
         try:
-            return future.result()
+            return self._received(future.result())
         except BrokenProcessPool:
             self._restart()
         try:  # alone in the new pool, so a crash now is this file's
-            entries = self._executor.submit(self._prepare, path, self.plan).result()
+            entries = self._received(self._submit(path).result())
         except BrokenProcessPool:
             self._restart()
             entries = [Failed(path, str(path), CRASHED)]
         resubmit(future)
         return entries
 
+    def _received(self, entries: Entries) -> Entries:
+        return _taken(entries) if self._shared else entries
+
     def _restart(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)
         self._executor = self._start()
 
     def shutdown(self) -> None:
+        """Stop, dropping queued files; the shared memory of results prepared but never asked for is freed."""
         self._executor.shutdown(wait=True, cancel_futures=True)
+        for future in self._unread:
+            if future.done() and not future.cancelled() and future.exception() is None:
+                _released(future.result())
+        self._unread.clear()

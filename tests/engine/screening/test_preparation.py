@@ -17,6 +17,7 @@ from ran_desktop.engine.model.bundle import load_bundle
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.screening.preparation import CRASHED, PreparationPool, prepare_file
 from ran_desktop.engine.screening.screener import Screener, ScreeningOptions, default_processes
+from ran_desktop.engine.screening.shared_arrays import SharedArray
 from training.synthetic import generate_fundus
 
 IDRID = REPO_ROOT.parent / "shared" / "data" / "idrid-segmentation" / "A. Segmentation" / "1. Original Images"
@@ -89,7 +90,7 @@ def _workers_of_this_process() -> list[int]:
             cmdline = (status.parent / "cmdline").read_bytes()
         except OSError:
             continue
-        if int(fields.get("PPid", "0").strip()) == os.getpid() and b"multiprocessing" in cmdline:
+        if int(fields.get("PPid", "0").strip()) == os.getpid() and b"spawn_main" in cmdline:  # not the tracker
             found.append(int(status.parent.name))
     return found
 
@@ -146,3 +147,34 @@ def test_a_file_that_kills_its_worker_twice_is_reported_and_the_rest_are_prepare
 def test_processes_are_chosen_where_a_gpu_leaves_many_cores_free():
     assert default_processes("cuda", cores=16) and not default_processes("cuda", cores=4)
     assert not default_processes("cpu", cores=64)  # on a CPU the model needs the cores
+
+
+def _blocks() -> set[str]:
+    """Shared-memory blocks on this machine (POSIX: /dev/shm), as multiprocessing names them."""
+    return {p.name for p in Path("/dev/shm").glob("psm_*")}
+
+
+@pytest.mark.skipif(not Path("/dev/shm").is_dir(), reason="POSIX shared memory is listed in /dev/shm")
+def test_worker_processes_send_arrays_through_shared_memory_and_leave_none_behind(loaded, photographs):
+    before = _blocks()
+    plan = Screener(loaded, ScreeningOptions(keep_stages=True))._plan
+    pool = PreparationPool(plan, workers=2, processes=True)
+    future = pool.submit(photographs[0])
+    sent = future.result()  # what came through the pipe: names of shared memory, not pixels
+    assert all(isinstance(v, SharedArray) for v in (sent[0].tensor, *sent[0].stages.values()))
+    assert {v.name for v in sent[0].stages.values()} <= _blocks()
+    entries = pool.result(future, photographs[0], lambda broken: None)
+    expected = prepare_file(photographs[0], plan)
+    assert np.array_equal(entries[0].tensor, expected[0].tensor) and entries[0].tensor.dtype == np.float32
+    assert all(np.array_equal(entries[0].stages[k], expected[0].stages[k]) for k in expected[0].stages)
+    # results prepared but never asked for (a run cancelled, or left early) are freed too
+    for path in photographs:
+        pool.submit(path)
+    pool.shutdown()
+    assert _blocks() <= before
+
+    screener = Screener(loaded, ScreeningOptions(processes=True, workers=2, batch_size=2, lookahead=6))
+    run = screener.screen_files(photographs)
+    next(run)
+    run.close()  # the consumer stops after one result: what was prepared ahead is dropped
+    assert _blocks() <= before
