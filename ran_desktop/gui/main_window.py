@@ -252,8 +252,9 @@ class MainWindow(QMainWindow):
         self._workspace = ws
         self._details = gui.detail_controller.DetailController(self)
         self._reports = gui.report_export.ReportExporter(
-            self, self.settings, self.results, lambda: self.storage.load_session(self.session_id), self.controller,
-            self.worklist, lambda: self.workspace, self.status, self.reporter)
+            self, self.settings, self.results, lambda: self.storage.load_session(self.session_id),
+            lambda ids: self.storage.records_by_id(ids, thumbnails=True), self.controller, self.worklist,
+            lambda: self.workspace, self.status, self.reporter)
         self.stack.addWidget(ws)
         for name, target in ws.remembered_layout():
             saved = self.settings.window_state(name)

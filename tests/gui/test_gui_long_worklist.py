@@ -97,3 +97,26 @@ def test_the_patient_view_of_a_long_worklist_groups_from_entries_in_a_worker(ope
     # Searching narrows the grouping already made, without regrouping
     patients.search.setText("P0149")
     assert model.rowCount() == 10 and all(model.index(r, 0).data().startswith("P0149") for r in range(10))
+
+
+def test_one_patients_report_from_a_long_worklist_reads_only_that_patients_records(open_window, data_dir, qtbot,
+                                                                                  tmp_path):
+    """Reports > current patient on a long session reads the chosen patient's records by id, not the whole session
+    (every record with its thumbnail), and the report is written from them."""
+    _long_session(data_dir)
+    window = open_window()
+    qtbot.waitUntil(lambda: window.results.rowCount() == COUNT)
+    whole, by_id = [], []
+    read_all, read_some = window.reports.records, window.reports.records_of
+    window.reports.records = lambda: whole.append(1) or read_all()  # the real readers, counted
+    window.reports.records_of = lambda ids: by_id.append(list(ids)) or read_some(ids)
+    window.select_key(window.results.entry(2001).key)  # P01000's right eye; its left eye is image 2000
+    folder = tmp_path / "reports"
+    window.reports.choose_folder = lambda parent, caption, start: str(folder)
+    window.reports.confirm_drafts = lambda parent, title, text: True
+    with qtbot.waitSignal(window.reports.finished, timeout=60_000) as blocker:
+        window.commands.report_current.trigger()
+    outcome = blocker.args[0]
+    assert [len(ids) for ids in by_id] == [2, 2] and not whole  # before and after the folder was chosen
+    assert len(outcome.reports) == 1 and "P01000" in outcome.reports[0].path.name
+    assert outcome.reports[0].path.is_file()

@@ -321,12 +321,13 @@ class Storage:
             entries = list(map(ListEntry._make, db.execute(query).all()))
         return RecordList(entries, self.records_by_id)
 
-    def records_by_id(self, image_ids: Sequence[int]) -> dict[int, ImageRecord]:
-        """These images' records (without thumbnails), by id. A row that cannot be read (a damaged cell) comes back
-        as an error record saying so, untouched in the database, and is described in `unreadable_rows`."""
+    def records_by_id(self, image_ids: Sequence[int], thumbnails: bool = False) -> dict[int, ImageRecord]:
+        """These images' records (with `thumbnails`, theirs too), by id. A row that cannot be read (a damaged cell)
+        comes back as an error record saying so, untouched in the database, and is described in `unreadable_rows`."""
         found: dict[int, ImageRecord] = {}
+        query = SELECT_RECORDS if thumbnails else SELECT_LIST
         with self._read() as db:
-            for row in db.execute(SELECT_LIST.where(images.c.id.in_(list(image_ids)))).mappings():
+            for row in db.execute(query.where(images.c.id.in_(list(image_ids)))).mappings():
                 image_id = int(row["id"])
                 try:
                     found[image_id] = record_from_row(row)
