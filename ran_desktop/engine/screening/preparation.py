@@ -14,6 +14,7 @@ Imports here stay light (no torch): every worker process imports this module.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import time
 from collections.abc import Callable
 from concurrent.futures import Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor
@@ -31,6 +32,9 @@ from ran_desktop.engine.imaging.quality import Measured, QualityReport, QualityT
 from ran_desktop.engine.screening.shared_arrays import release_any, share_any, take_any
 
 CRASHED = "the preparation process stopped while reading this file (twice): the file may be damaged"
+# Windows frees a block of shared memory when its last handle closes, which the worker's is before the screener opens
+# it: there results travel through the pipe.
+SHARED_MEMORY = os.name != "nt"
 
 
 @dataclass(frozen=True)
@@ -142,7 +146,7 @@ class PreparationPool:
     """Threads or worker processes preparing files ahead of the model, results in the order submitted."""
 
     def __init__(self, plan: PreparationPlan, workers: int, processes: bool, prepare: Prepare = prepare_file,
-                 shared_memory: bool = True):
+                 shared_memory: bool = SHARED_MEMORY):
         """`prepare`: a module-level function (worker processes import it by name), `prepare_file` but in tests.
         `shared_memory=False` sends worker processes' arrays through the result pipe (bench.preparation's
         reference)."""

@@ -8,6 +8,7 @@ the block: one copy each side, nothing through the pipe (bench.preparation --tra
 
 Every block is freed by the side that reads it, or by `release` for a result nobody reads (a cancelled run).
 Blocks of a worker that died before sending are freed by multiprocessing's resource tracker when the app exits.
+POSIX only (preparation.SHARED_MEMORY): Windows frees a block when the worker closes its handle, before it is read.
 """
 
 from __future__ import annotations
