@@ -13,6 +13,7 @@ from ran_desktop.app import launch
 from ran_desktop.engine.imaging.views import CLAHE, FIELD_OF_VIEW, MACULA, MODEL_VIEW, NORMALISED, ORIGINAL, RED_FREE
 from ran_desktop.engine.model.untrained import create_untrained_bundle
 from ran_desktop.gui.detail_panel import GRADCAM
+from ran_desktop.gui.display import percent
 from ran_desktop.gui.pixel_arrays import array_from_qimage
 from ran_desktop.gui.settings import AppSettings
 from ran_desktop.gui.view_modes import LESION_LAYER
@@ -151,6 +152,12 @@ def test_probabilities_quality_and_file_facts(screened):
     record = window.current_record()
     assert window.workspace.detail.dr_bars.values() == pytest.approx(record.result.dr_probs, abs=1e-3)
     assert window.workspace.detail.dme_bars.values() == pytest.approx(record.result.dme_probs, abs=1e-3)
+    bars = window.workspace.detail.dr_bars  # each value beside its bar, never drawn across the bar's fill
+    assert [label.text() for label in bars.percents] == [percent(p) for p in record.result.dr_probs]
+    assert not any(bar.isTextVisible() for bar in bars.bars)
+    chosen = record.result.dr_grade  # the model's grade, bold
+    assert [label.font().bold() for label in bars.percents] == [i == chosen for i in range(5)]
+    assert all(bars.percents[i].geometry().left() >= bars.bars[i].geometry().right() for i in range(5))
     caveat = window.workspace.detail.prob_caveat
     assert caveat.text() == "The model's probabilities (untrained model); not calibrated."
     assert caveat.isVisibleTo(window)
