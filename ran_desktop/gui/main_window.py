@@ -153,8 +153,8 @@ class MainWindow(QMainWindow):
         self.worklist = Worklist(self.results, self.proxy, lambda: self.workspace, lambda: self._workspace, self.status)
         self.decisions = ReviewFlow(self, self.review_session, self.settings, self.results, self.worklist,
                                     lambda: self.workspace, self.status)
-        self.sessions = SessionFlow(self, self.storage, self.review_session, self.settings, self.controller,
-                                    self.worklist, self.status)
+        self.sessions = SessionFlow(self, self.storage, self.database, self.review_session, self.settings,
+                                    self.controller, self.worklist, self.status)
         self.shared = SharedWorklist(self.database, self.review_session, self.settings, self.results, self.worklist,
                                      lambda: self._workspace, self.status, self)
         self.feedback = ScreeningFeedback(self, self.status, self.banner, self.empty, self.results, self.storage,
@@ -501,6 +501,7 @@ class MainWindow(QMainWindow):
     # --- session, export, dialogs -------------------------------------------------------------------------
 
     def export_results(self, path: Path) -> bool:
+        """Start exporting the list to `path`; `sessions.exported` says when it is written (or why not)."""
         return self.sessions.export(path)
 
     def performance_dialog(self) -> None:
@@ -639,6 +640,7 @@ class MainWindow(QMainWindow):
         self._patient_refresh.stop()
         self.controller.shutdown()
         self._audit_runner.shutdown()
+        self.sessions.shutdown()
         if self._workspace is not None:
             self._workspace.patients.shutdown()
         self.shared.shutdown()

@@ -11,16 +11,18 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from PySide6 import QtWidgets
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
 
 from ran_desktop import gui
 from ran_desktop.engine import records
 from ran_desktop.engine.errors import StorageError, WriteError
 from ran_desktop.engine.records.record_list import RecordList
 from ran_desktop.gui.messages import show_message
+from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
 from ran_desktop.logsafe import Public
 
 if TYPE_CHECKING:
+    from ran_desktop.engine.records.database import Target
     from ran_desktop.engine.records.review import ImageRecord
     from ran_desktop.engine.records.review_session import ReviewSession
     from ran_desktop.engine.records.storage import Storage
@@ -31,12 +33,38 @@ if TYPE_CHECKING:
     from ran_desktop.gui.worklist import Worklist
 
 log = logging.getLogger("ran_desktop")
+EXPORT_PAGE = 500  # records read at a time by the export's worker
 
 
-class SessionFlow:
-    def __init__(self, parent: QtWidgets.QWidget, storage: Storage, session: ReviewSession, settings: AppSettings,
-                 controller: ScreeningController, worklist: Worklist, status: AppStatusBar):
+def _write_export(report: Report, database: Target, image_ids: list[int], path: Path) -> int | str:
+    """The listed images' records read by the worker's own connection (a connection belongs to its thread), in list
+    order, and written: how many, or why nothing was written."""
+    with records.storage.Storage(database) as storage:
+        found: list[ImageRecord] = []
+        for start in range(0, len(image_ids), EXPORT_PAGE):
+            page = image_ids[start:start + EXPORT_PAGE]
+            by_id = storage.records_by_id(page)
+            found.extend(by_id[i] for i in page if i in by_id)
+    try:
+        records.session_export.write_session(found, path)
+    except WriteError as exc:
+        return f"{exc.reason}."
+    except ValueError as exc:
+        return str(exc)
+    return len(found)
+
+
+class SessionFlow(QObject):
+    exported = Signal(object, bool)  # the export's path, and whether it was written
+
+    def __init__(self, parent: QtWidgets.QWidget, storage: Storage, database: Target, session: ReviewSession,
+                 settings: AppSettings, controller: ScreeningController, worklist: Worklist, status: AppStatusBar):
+        super().__init__(parent)
         self._parent = parent  # messages and dialogs open over it
+        self._database = database
+        self._exporting = False
+        # A session of 100,000 images takes seconds to read and write: never on the GUI thread.
+        self._runner = TaskRunner("ran-export", 1, self)
         self._storage = storage
         self._session = session
         self._settings = settings
@@ -131,18 +159,38 @@ class SessionFlow:
             self.export(Path(path))
 
     def export(self, path: Path) -> bool:
+        """Start writing the list's results to `path` (.csv or .json) in a worker; `exported` says when it is done.
+        False when an export is already running."""
+        if self._exporting:
+            self._status.showMessage("An export is already running", 4000)
+            return False
         if path.suffix.lower() not in (".csv", ".json"):
             path = path.with_suffix(".csv")
-        try:
-            records.session_export.write_session(self._results.records(), path)
-        except WriteError as exc:
-            show_message(self._parent, "Export failed", f"The results could not be written to {path}:\n{exc.reason}.")
-            return False
-        except ValueError as exc:
-            show_message(self._parent, "Export failed", f"The results could not be written to {path}:\n{exc}")
-            return False
-        self._status.showMessage(f"Exported {self._results.rowCount()} image(s) to {path}", 8000)
+        self._exporting = True
+        self._status.showMessage(f"Exporting {self._results.rowCount()} image(s) to {path}…")
+        ids = [entry.image_id for entry in self._results.entries()]
+        self._runner.submit(_write_export, self._database, ids, path,
+                            on_done=lambda written: self._exported(path, written),
+                            on_failed=lambda failure: self._export_failed(path, failure))
         return True
+
+    def _exported(self, path: Path, written: int | str) -> None:
+        self._exporting = False
+        if isinstance(written, str):
+            show_message(self._parent, "Export failed", f"The results could not be written to {path}:\n{written}")
+            self.exported.emit(path, False)
+            return
+        self._status.showMessage(f"Exported {written} image(s) to {path}", 8000)
+        self.exported.emit(path, True)
+
+    def _export_failed(self, path: Path, failure: TaskFailure) -> None:
+        self._exporting = False
+        show_message(self._parent, "Export failed", f"The results could not be written to {path}:\n{failure.message}")
+        self.exported.emit(path, False)
+
+    def shutdown(self) -> None:
+        """Let an export that has started finish (its file is written whole or not at all), then stop."""
+        self._runner.shutdown(drain=True)
 
     # --- the database's health ----------------------------------------------------------------------------
 

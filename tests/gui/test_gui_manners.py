@@ -169,14 +169,34 @@ def test_export_writes_results_with_decisions(open_window, qtbot, sample_path, b
     window.select_key(window.results.record(0).key)
     window.workspace.review.set_grades(2, 0)
     window.workspace.review.submit()
-    assert window.export_results(tmp_path / "out.csv")
+    assert exported(window, qtbot, tmp_path / "out.csv")
     rows = list(csv.DictReader(open(tmp_path / "out.csv", encoding="utf-8")))
     assert [r["final_dr_grade"] for r in rows] == ["2", ""] and rows[0]["grader"] == "Dr Test"
     assert rows[1]["status"] == "error"
-    assert window.export_results(tmp_path / "out.json")
+    assert exported(window, qtbot, tmp_path / "out.json")
     assert len(json.loads((tmp_path / "out.json").read_text(encoding="utf-8"))["results"]) == 2
-    assert not window.export_results(tmp_path / "missing" / "folder" / "out.csv")
+    assert not exported(window, qtbot, tmp_path / "missing" / "folder" / "out.csv")
     assert any(b.windowTitle() == "Export failed" for b in window.findChildren(QMessageBox))
+
+
+def exported(window, qtbot, path) -> bool:
+    """File > Export results to `path`, written by a worker: whether it was written."""
+    with qtbot.waitSignal(window.sessions.exported, timeout=TIMEOUT_MS) as blocker:
+        assert window.export_results(path)  # started
+    return blocker.args[1]
+
+
+def test_export_runs_in_a_worker_and_one_at_a_time(open_window, qtbot, sample_path, tmp_path):
+    window = open_window()
+    drop(window, [sample_path])
+    wait_idle(qtbot, window, 1)
+    with qtbot.waitSignal(window.sessions.exported, timeout=TIMEOUT_MS) as blocker:
+        assert window.export_results(tmp_path / "first.csv")
+        assert not window.export_results(tmp_path / "second.csv")  # the first is still being written
+        assert window.status.currentMessage() == "An export is already running"
+    assert blocker.args == [tmp_path / "first.csv", True] and (tmp_path / "first.csv").is_file()
+    assert not (tmp_path / "second.csv").exists()
+    assert window.status.currentMessage() == f"Exported 1 image(s) to {tmp_path / 'first.csv'}"
 
 
 def test_a_new_session_starts_empty_and_keeps_the_old_one(open_window, qtbot, sample_path):

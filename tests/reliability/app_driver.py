@@ -67,7 +67,10 @@ def main() -> int:
             if graded is not None:
                 window.storage.save_decision(graded.image_id, GraderDecision(2, 1, kind=OVERRIDDEN, grader="Dr Driver"))
             export = os.environ.get("RAN_DRIVER_EXPORT")
-            exported = window.export_results(Path(export)) if export else None
+            state["exported"] = None
+            if export:  # written by a worker: the report step waits for it
+                window.sessions.exported.connect(lambda path, written: state.update(exported=written))
+                window.export_results(Path(export))
             fault = os.environ.get("RAN_DRIVER_FAULT")
             if fault:
                 QTimer.singleShot(0, lambda: _raise(fault))  # from a slot: sys.excepthook, i.e. the crash reporter
@@ -76,8 +79,7 @@ def main() -> int:
                 {"path": str(r.result.path), "status": r.result.status.value, "error": r.result.error}
                 for r in records
             ]
-            state["exported"] = exported
-        elif step == "report":
+        elif step == "report" and (state["exported"] is not None or not os.environ.get("RAN_DRIVER_EXPORT")):
             finish({
                 "records": state["records"],
                 "exported": state["exported"],

@@ -136,7 +136,9 @@ def test_the_apps_export_says_why_it_failed_and_leaves_nothing(start_window, qtb
     drop(window, [sample_path])
     wait_idle(qtbot, window, 1)
     (tmp_path / "exports").write_text("a file where the folder should be", encoding="utf-8")
-    assert not window.export_results(tmp_path / "exports" / "session.csv")
+    with qtbot.waitSignal(window.sessions.exported, timeout=TIMEOUT_MS) as blocker:
+        window.export_results(tmp_path / "exports" / "session.csv")
+    assert blocker.args[1] is False
     qtbot.waitUntil(lambda: any(b.isVisible() for b in window.findChildren(QMessageBox)), timeout=TIMEOUT_MS)
     box = next(b for b in window.findChildren(QMessageBox) if b.isVisible())
     assert box.windowTitle() == "Export failed" and "nothing was written: the folder does not exist" in box.text()

@@ -67,8 +67,9 @@ def test_screening_exporting_and_reporting_in_process_touch_no_socket(network_tr
     window = start_window()
     drop(window, inputs)
     wait_idle(qtbot, window, len(results))
-    assert window.export_results(tmp_path / "export.csv")
-    assert network_trap == []
+    with qtbot.waitSignal(window.sessions.exported, timeout=60_000) as blocker:
+        window.export_results(tmp_path / "export.csv")
+    assert blocker.args[1] and network_trap == []
 
 
 @pytest.mark.parametrize("which", ["app", "cli"])
