@@ -112,6 +112,12 @@ def test_what_the_device_cannot_decode_is_read_by_pillow_with_its_words(tmp_path
     png = load_images(png_named_jpg, min_side=MIN_SIDE, jpeg_device="cpu")[0]
     assert png.metadata.source_format == "PNG"  # only JPEG content goes to the device
 
+    padded = tmp_path / "padded.jpg"  # zeros after the end-of-image marker, as some cameras write: still whole
+    padded.write_bytes(data + bytes(256))
+    a, b = (load_images(padded, min_side=MIN_SIDE, jpeg_device=d)[0] for d in (None, "cpu"))
+    assert a.pixels.shape == b.pixels.shape and _grey_gap(a.pixels, b.pixels)[0] <= MEAN_GREY
+    assert not np.array_equal(a.pixels, b.pixels)  # decoded on the device, not handed to Pillow
+
 
 def test_the_screener_decoding_on_the_device_decides_and_grades_as_the_cpu(jpegs, tmp_path):
     folder = tmp_path / "batch"

@@ -41,7 +41,7 @@ def load_jpeg(path: Path, *, min_side: int | None, device: str | torch.device) -
             header = raster.read_header(path, img, "JPEG", min_side)
     except Exception:  # an unreadable header, too large: Pillow's own path says so in its words
         return _on_the_cpu(path, min_side, data)
-    if mode not in _DECODABLE_MODES:
+    if mode not in _DECODABLE_MODES or not _ends_whole(data):
         return _on_the_cpu(path, min_side, data)
     try:
         pixels = _decode(data, header, min_side, torch.device(device))
@@ -49,6 +49,12 @@ def load_jpeg(path: Path, *, min_side: int | None, device: str | torch.device) -
         return _on_the_cpu(path, min_side, data)
     metadata = replace(header.metadata, content_sha256=hashlib.sha256(data).hexdigest())
     return LoadedImage(path=path, pixels=pixels, metadata=metadata)
+
+
+def _ends_whole(data: bytes) -> bool:
+    """The file ends with JPEG's end-of-image marker (zero padding after it allowed). A decoder may fill a truncated
+    file's missing rows rather than refuse it; Pillow refuses it, and a photograph cut short must not be graded."""
+    return data.rstrip(b"\0").endswith(b"\xff\xd9")
 
 
 def _on_the_cpu(path: Path, min_side: int | None, data: bytes) -> LoadedImage:
