@@ -35,7 +35,6 @@ from ran_desktop.engine.errors import StorageError
 from ran_desktop.engine.imaging.loading import SUPPORTED_SUFFIXES
 from ran_desktop.engine.records.data_folder import default_data_dir
 from ran_desktop.engine.records.database import Target, resolve
-from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.engine.records.review import ImageRecord, blinded
 from ran_desktop.engine.records.review_session import ReviewSession
 from ran_desktop.gui.actions import build_actions, build_menus, load_icons, shortcut_table
@@ -557,7 +556,7 @@ class MainWindow(QMainWindow):
 
     def patient_form(self) -> None:
         dialog = gui.patient_form.PatientForm(
-            lambda: group_by_patient(self.results.records(), self.settings.file_name_patterns), self.review_session,
+            self.results.entries, self.results.records_of, self.settings.file_name_patterns, self.review_session,
             lambda: self.settings.grader_name, self.settings.review_mode, self.results.update_record, self.database,
             self)
         dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)

@@ -10,7 +10,7 @@ shown beside each eye, never put in the form. Photographs are decoded in a worke
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING
@@ -35,6 +35,7 @@ from ran_desktop.engine import imaging, records
 from ran_desktop.engine.errors import ScreeningError
 from ran_desktop.engine.grading import DME_GRADE_NAMES, DR_GRADE_NAMES, change_between, patient_result
 from ran_desktop.engine.imaging.loading import Eye
+from ran_desktop.engine.records.patient_groups import PatientGroup, group_by_patient
 from ran_desktop.engine.records.patient_queue import to_grade
 from ran_desktop.engine.records.results import Status
 from ran_desktop.engine.records.review import GraderDecision, blinded
@@ -44,12 +45,20 @@ from ran_desktop.gui.tasks import Report, TaskFailure, TaskRunner
 
 if TYPE_CHECKING:
     from ran_desktop.engine.records.database import Target
-    from ran_desktop.engine.records.patient_groups import PatientGroup
+    from ran_desktop.engine.records.record_list import ListEntry
     from ran_desktop.engine.records.review import Grades, ImageRecord
     from ran_desktop.engine.records.review_session import ReviewSession
 
 DISPLAY_SIDE = 1024
+QUEUE_IN_WORKER_FROM = 5_000  # images: below, the queue is made at once (tens of milliseconds)
+RecordsOf = Callable[[Sequence["ListEntry"]], list["ImageRecord"]]  # rows' entries -> their full records
 EYE_ORDER = (Eye.RIGHT, Eye.LEFT, Eye.UNKNOWN)  # right eye on the left of the screen, as the grader faces them
+
+
+def next_patient(_report: Report | None, entries: Sequence[ListEntry], patterns: Sequence[str], skip: str | None
+                 ) -> PatientGroup[ListEntry] | None:
+    """The first patient of the queue (engine.records.patient_queue) other than `skip`, from the rows' entries."""
+    return next((g for g in to_grade(group_by_patient(entries, patterns)) if g.key != skip), None)
 
 
 @dataclass(frozen=True)
@@ -190,14 +199,22 @@ class EyeColumn(QWidget):
 
 
 class PatientForm(QDialog):
-    def __init__(self, groups: Callable[[], list[PatientGroup]], session: ReviewSession, grader: Callable[[], str],
-                 review_mode: str, saved: Callable[[ImageRecord], None], database: Target,
-                 parent: QWidget | None = None):
+    """`entries` gives the worklist's rows (their light entries): the queue is ordered from them, and only the
+    patient shown has full records read (`records_of`), so a session of 100,000 images opens the form at once. A
+    large worklist is queued in a worker thread while the form says so."""
+
+    def __init__(self, entries: Callable[[], list[ListEntry]], records_of: RecordsOf, patterns: Sequence[str],
+                 session: ReviewSession, grader: Callable[[], str], review_mode: str,
+                 saved: Callable[[ImageRecord], None], database: Target, parent: QWidget | None = None):
         super().__init__(parent)
         self._database = database
         self.setObjectName("patientForm")
         self.setWindowTitle("Grade patients")
-        self._groups, self._session, self._grader = groups, session, grader
+        self._entries, self._records_of, self._patterns = entries, records_of, tuple(patterns)
+        self._session, self._grader = session, grader
+        self.queue_in_worker_from = QUEUE_IN_WORKER_FROM
+        self._queuer = TaskRunner("ran-patient-queue", 1, self)
+        self._asked = 0  # the newest request for the next patient: an older answer is dropped
         self._review_mode, self._saved = review_mode, saved
         self._decoder = TaskRunner("ran-patient-pictures", 1, self)
         self.group: PatientGroup | None = None
@@ -233,19 +250,54 @@ class PatientForm(QDialog):
     # --- which patient --------------------------------------------------------------------------------------------
 
     def show_next(self) -> None:
-        waiting = [g for g in to_grade(self._groups()) if self.group is None or g.key != self.group.key]
-        if not waiting:
+        """The most urgent patient still to grade, other than the one shown."""
+        entries, skip = self._entries(), self.group.key if self.group is not None else None
+        self._asked += 1
+        if len(entries) < self.queue_in_worker_from:
+            self._show_found(self._asked, next_patient(None, entries, self._patterns, skip))
+            return
+        self._clear_columns()
+        self.group = None
+        self.title.setText("<b>Finding the next patient to grade…</b>")
+        self.outcome.clear()
+        for button in (self.save_button, self.next_button):
+            button.setEnabled(False)
+        asked = self._asked
+        self._queuer.submit(next_patient, list(entries), self._patterns, skip,
+                            on_done=lambda found: self._show_found(asked, found),
+                            on_failed=lambda failure: self._queue_failed(asked, failure))
+
+    @property
+    def queueing(self) -> bool:
+        """The next patient is still being found in the worker."""
+        return self._queuer.busy
+
+    def _show_found(self, asked: int, found: PatientGroup[ListEntry] | None) -> None:
+        if asked != self._asked:
+            return
+        if found is None:
             self.show_group(None)
             return
-        self.show_group(waiting[0])
+        records = self._records_of(found.records)
+        group = next((g for g in group_by_patient(records, self._patterns) if g.key == found.key), None)
+        self.show_group(group if group is not None else group_by_patient(records, ())[0])
 
-    def show_group(self, group: PatientGroup | None) -> None:
+    def _queue_failed(self, asked: int, failure: TaskFailure) -> None:
+        if asked == self._asked:
+            self.title.setText("<b>The next patient could not be found.</b>")
+            self.problem.setText(failure.message)
+
+    def _clear_columns(self) -> None:
         for column in self.columns:
             self.eyes.removeWidget(column)
             column.hide()  # at once: deletion waits for the event loop
             column.setParent(None)
             column.deleteLater()
-        self.columns, self.group = [], group
+        self.columns = []
+
+    def show_group(self, group: PatientGroup[ImageRecord] | None) -> None:
+        self._clear_columns()
+        self.group = group
         self.problem.clear()
         if group is None:
             self.title.setText("<b>Every patient of this session has been graded.</b>")
@@ -347,5 +399,7 @@ class PatientForm(QDialog):
             self.problem.setText("Saved.")
 
     def done(self, result: int) -> None:
+        self._asked += 1  # a queue still being made is not shown
+        self._queuer.shutdown()
         self._decoder.shutdown()
         super().done(result)

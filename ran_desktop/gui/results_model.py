@@ -110,6 +110,11 @@ class ResultsTableModel(QAbstractTableModel):
         row = self._rows.get(key)
         return None if row is None else self._records[row]
 
+    def records_of(self, entries: Iterable[ListEntry]) -> list[ImageRecord]:
+        """The full records of these rows, those still listed (a patient's, for the patient form)."""
+        found = (self.record_by_key(entry.key) for entry in entries)
+        return [record for record in found if record is not None]
+
     def set_records(self, records: RecordList | Iterable[ImageRecord]) -> None:
         """All rows at once: records, or a session's RecordList (Storage.list_session), whose records are read as
         their rows are shown."""

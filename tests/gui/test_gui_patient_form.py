@@ -12,6 +12,7 @@ from ran_desktop.engine.imaging.loading import Eye
 from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.engine.records.patient_queue import to_grade
 from ran_desktop.engine.records.review import GraderDecision
+from ran_desktop.gui import patient_form
 from ran_desktop.gui.patient_form import PatientForm
 
 
@@ -93,4 +94,36 @@ def test_the_last_visit_is_shown_beside_today_and_the_change_saved(open_window, 
     assert form.problem.text() == "Saved."
     saved = {r.eye: window.storage.decision(r.image_id) for r in window.results.records()}
     assert (saved[Eye.RIGHT].dr_grade, saved[Eye.RIGHT].change, saved[Eye.LEFT].dr_grade) == (3, "worse", 2)
+    form.close()
+
+
+def test_a_large_worklist_is_queued_in_a_worker_from_the_list_entries(open_window, sample_path, tmp_path, qtbot,
+                                                                       monkeypatch):
+    """From QUEUE_IN_WORKER_FROM images the form finds the next patient in a worker thread, from the rows' entries,
+    saying so meanwhile; it shows the same patient as the queue of full records, and goes on after a save."""
+    folder = tmp_path / "clinic"
+    folder.mkdir()
+    for name in ("cara_OD.jpg", "cara_OS.jpg", "dev_OD.jpg"):
+        shutil.copyfile(sample_path, folder / name)
+    window = open_window([folder])
+    wait_idle(qtbot, window, 3)
+    queue = [g.key for g in to_grade(group_by_patient(window.results.records(), window.settings.file_name_patterns))]
+    monkeypatch.setattr(patient_form, "QUEUE_IN_WORKER_FROM", 2)
+    form = _form(window)
+    assert form.queue_in_worker_from == 2
+    assert form.group is None and "Finding the next patient" in form.title.text()
+    assert not form.next_button.isEnabled()  # nothing to save until a patient is shown
+    qtbot.waitUntil(lambda: form.group is not None, timeout=TIMEOUT_MS)
+    assert form.group.key == queue[0] and form.next_button.isEnabled()
+    assert all(type(r).__name__ == "ImageRecord" for r in form.group.records)  # the patient's full records
+    qtbot.waitUntil(lambda: all(c.view.has_image for c in form.columns), timeout=TIMEOUT_MS)
+    for column in form.columns:
+        column.set_grades((0, 0))
+    form.next_button.click()
+    qtbot.waitUntil(lambda: form.group is not None, timeout=TIMEOUT_MS)
+    assert form.group.key == queue[1]
+    form.columns[0].set_grades((1, 0))
+    form.next_button.click()
+    qtbot.waitUntil(lambda: not form.queueing and "Every patient" in form.title.text(), timeout=TIMEOUT_MS)
+    assert form.group is None
     form.close()

@@ -41,6 +41,8 @@ class ListEntry(NamedTuple):
     decided_eye: str | None
     decided_patient_id: str | None
     decided_patient_name: str | None
+    study_date: str | None  # when the photograph was taken, from the file
+    screened_at: str
 
     @property
     def status(self) -> Status:
@@ -79,6 +81,10 @@ class ListEntry(NamedTuple):
         return _EYES.get(self.decided_eye or self.file_eye or "", Eye.UNKNOWN)
 
     @property
+    def taken(self) -> str:
+        return self.study_date or self.screened_at[:10]
+
+    @property
     def patient_id(self) -> str | None:
         return self.decided_patient_id or self.file_patient_id
 
@@ -109,6 +115,7 @@ def entry_of(record: ImageRecord) -> ListEntry:
         d.kind if d is not None else None, d.dr_grade if d is not None else None,
         d.dme_grade if d is not None else None, d.eye.value if d is not None and d.eye is not None else None,
         d.patient_id if d is not None else None, d.patient_name if d is not None else None,
+        meta.study_date if meta is not None else None, record.screened_at,
     )
 
 

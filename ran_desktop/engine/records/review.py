@@ -190,6 +190,12 @@ class ImageRecord:
         return meta.patient_name if meta is not None else None
 
     @property
+    def taken(self) -> str:
+        """When the photograph was taken (the file's study date) or, without one, the day it was screened."""
+        meta = self.result.metadata
+        return (meta.study_date if meta is not None and meta.study_date else "") or self.screened_at[:10]
+
+    @property
     def model_grades(self) -> Grades:
         return self.result.dr_grade, self.result.dme_grade
 

@@ -44,7 +44,7 @@ SELECT_ENTRIES = select(
     images.c.id, images.c.key, images.c.path, images.c.status, func.coalesce(images.c.file_label, images.c.path),
     images.c.model_dr, images.c.model_dme, func.coalesce(images.c.model_suspects, 0), images.c.eye,
     images.c.patient_id, images.c.patient_name, decisions.c.kind, decisions.c.dr_grade, decisions.c.dme_grade,
-    decisions.c.eye, decisions.c.patient_id, decisions.c.patient_name,
+    decisions.c.eye, decisions.c.patient_id, decisions.c.patient_name, images.c.study_date, images.c.screened_at,
 ).select_from(images.outerjoin(decisions))
 
 
@@ -183,4 +183,5 @@ def list_values(result: ScreeningResult) -> dict[str, Any]:
         "model_dr": model_dr,
         "model_dme": model_dme,
         "model_suspects": int(result.suspected),
+        "study_date": meta.study_date if meta is not None else None,
     }

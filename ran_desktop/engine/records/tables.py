@@ -65,6 +65,7 @@ images = Table(
     Column("model_dr", Integer),
     Column("model_dme", Integer),
     Column("model_suspects", Integer),  # 1: the model suspects referable disease (what "suspected" follows)
+    Column("study_date", Text),  # when taken, from the file: the patient form's queue orders by it without the JSON
     UniqueConstraint("session_id", "key"),
 )
 
@@ -159,7 +160,7 @@ qa = Table(
 DECISION_COLUMNS = ("dr_grade", "dme_grade", "eye", "patient_id", "patient_name", "comment", "kind", "grader",
                     "decided_at", "entry", "review_mode", "marks", "fovea", "change")
 
-HEAD_REVISION = "0010"  # the newest revision in migrations/versions (a test holds the two together)
+HEAD_REVISION = "0011"  # the newest revision in migrations/versions (a test holds the two together)
 LEGACY_MARK = 7  # what `schema_version` says since Alembic keeps the schema: apps before it refuse the database
 
 _bookkeeping = MetaData()

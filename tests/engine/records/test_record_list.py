@@ -20,7 +20,7 @@ from ran_desktop.engine.records.storage import Storage
 from ran_desktop.engine.screening.screener import Screener
 
 _SAME = ("status", "reviewed", "grades", "ungradable", "eye_decision", "referable", "suspected", "eye", "patient_id",
-         "patient_name")
+         "patient_name", "taken")
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +35,8 @@ def screened(tiny_bundle, sample_path, tmp_path_factory):
     photo, dark, unreadable = Screener(load_bundle(tiny_bundle, device="cpu")).screen([sample_path, black, bad])
     assert [r.status for r in (photo, dark, unreadable)] == [Status.SCREENED, Status.UNGRADABLE, Status.ERROR]
     framed = replace(photo, key=photo.key + "#frame2", metadata=replace(
-        photo.metadata, frame_index=1, frame_count=3, patient_id="P-3", patient_name="Ann Example"))
+        photo.metadata, frame_index=1, frame_count=3, patient_id="P-3", patient_name="Ann Example",
+        study_date="2026-03-04"))
     return [photo, framed, dark, unreadable]
 
 
@@ -57,6 +58,8 @@ def test_every_rows_entry_is_what_its_record_says(target, screened):
         assert listed.entry(1).file_label == f"{screened[0].path.name} (frame 2 of 3)"
         assert listed.entry(0).grades == (3, 1) and listed.entry(0).patient_name == "Bo Example"
         assert listed.entry(2).ungradable and listed.entry(3).status is Status.ERROR
+        assert listed.entry(1).taken == "2026-03-04"  # the file's study date; without one, the day screened
+        assert listed.entry(0).taken == full[0].screened_at[:10] and len(listed.entry(0).taken) == 10
         assert list(listed) == full  # the records the list builds are the ones load_session reads
         assert store.thumbnails([r.image_id for r in stored]) == {r.image_id: b"jpeg" for r in stored}
 
@@ -91,7 +94,7 @@ def test_rows_stored_before_the_list_columns_get_them_when_the_database_is_upgra
     raw.execute("ALTER TABLE images ADD COLUMN thumbnail BLOB")
     raw.execute("UPDATE images SET thumbnail = (SELECT jpeg FROM thumbnails WHERE image_id = images.id)")
     raw.execute("DROP TABLE thumbnails")
-    for column in ("file_label", "eye", "patient_name", "model_dr", "model_dme", "model_suspects"):
+    for column in ("file_label", "eye", "patient_name", "model_dr", "model_dme", "model_suspects", "study_date"):
         raw.execute(f"ALTER TABLE images DROP COLUMN {column}")
     raw.execute("UPDATE alembic_version SET version_num = '0009'")
     raw.commit()
@@ -101,3 +104,26 @@ def test_rows_stored_before_the_list_columns_get_them_when_the_database_is_upgra
         assert listed.entries() == expected
         assert store.thumbnails([r.image_id for r in stored]) == {r.image_id: bytes([n]) * 10
                                                                   for n, r in enumerate(stored)}
+
+
+def test_rows_stored_before_the_study_date_column_get_it_when_the_database_is_upgraded(screened, tmp_path):
+    """Schema 11 copies each row's study date out of its metadata cell; a damaged cell leaves it empty and the rest of
+    the session is upgraded (the file is taken back to schema 10 by hand)."""
+    target = tmp_path / "ran-screening.sqlite3"
+    with Storage(target) as store:
+        session = store.current_session()
+        for result in screened:
+            store.save_result(session, result)
+        expected = [entry_of(r) for r in store.load_session(session, thumbnails=False)]
+    assert [e.study_date for e in expected] == [None, "2026-03-04", None, None]
+    raw = sqlite3.connect(target)
+    raw.execute("ALTER TABLE images DROP COLUMN study_date")
+    raw.execute("UPDATE alembic_version SET version_num = '0010'")
+    key = raw.execute("SELECT key FROM images WHERE id = 4").fetchone()[0]
+    raw.execute("UPDATE images SET metadata = '{not json' WHERE id = 4")  # the unreadable file's row
+    raw.commit()
+    raw.close()
+    with Storage(target) as store:
+        listed = store.list_session(session)
+        assert [e.study_date for e in listed.entries()] == [None, "2026-03-04", None, None]
+        assert listed.entries()[:3] == expected[:3] and listed.entry(3).key == key

@@ -38,4 +38,5 @@ def upgrade() -> None:
             values = list_values_of_cells(row)
         except (ValueError, TypeError, KeyError):
             continue  # a damaged cell stays as it is (the list shows the row as unreadable)
-        bind.execute(sa.update(images).where(images.c.id == row["id"]).values(values))
+        own = {name: values[name] for name, _ in _COLUMNS}  # later schemas add list columns of their own
+        bind.execute(sa.update(images).where(images.c.id == row["id"]).values(own))
