@@ -6,6 +6,8 @@ the oldest photographs (engine.records.patient_queue).
 The grades go to every readable photograph of the eye, through the review session (who, when, confirmed or
 overridden, claims and stale checks as for one image). Nothing is pre-filled: in open review the model's grades are
 shown beside each eye, never put in the form. Photographs are decoded in a worker.
+
+Long because it is one dialog whose parts share its state: the eye columns, the queue and saving.
 """
 
 from __future__ import annotations
@@ -279,6 +281,9 @@ class PatientForm(QDialog):
             self.show_group(None)
             return
         records = self._records_of(found.records)
+        if not records:  # removed from the list since it was queued: ask again from the list as it is now
+            self.show_next()
+            return
         group = next((g for g in group_by_patient(records, self._patterns) if g.key == found.key), None)
         self.show_group(group if group is not None else group_by_patient(records, ())[0])
 

@@ -129,7 +129,9 @@ def test_the_fine_tune_runs_in_its_own_process_with_progress_and_can_be_cancelle
                                                                                    monkeypatch, cancel):
     monkeypatch.setattr("ran_desktop.gui.finetune_dialog.MIN_IMAGES", 4)
     folder = _clinic(tmp_path / "clinic", tiny_bundle, tmp_path / "photos", reviewed=30)
-    dialog = FinetuneDialog(folder, tiny_bundle, folder / DATABASE_NAME, extra_args=TINY_RUN)
+    # Cancelled: a run too long to finish first (a tiny one could end between "preparing" and the click).
+    run = (*TINY_RUN, "--epochs", "200") if cancel else TINY_RUN
+    dialog = FinetuneDialog(folder, tiny_bundle, folder / DATABASE_NAME, extra_args=run)
     qtbot.addWidget(dialog)
     assert dialog.start_button.isEnabled()
     seen: list[str] = []

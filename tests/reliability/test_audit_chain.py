@@ -82,7 +82,7 @@ def test_a_database_from_before_the_chain_is_chained_on_upgrade(decided):
         db.execute("ALTER TABLE audit DROP COLUMN entry_hash")  # the tables as schema 4 made them
         db.execute("ALTER TABLE images ADD COLUMN thumbnail BLOB")
         db.execute("DROP TABLE thumbnails")
-        for column in ("file_label", "eye", "patient_name", "model_dr", "model_dme", "model_suspects"):
+        for column in ("file_label", "eye", "patient_name", "model_dr", "model_dme", "model_suspects", "study_date"):
             db.execute(f"ALTER TABLE images DROP COLUMN {column}")
         db.execute("ALTER TABLE images DROP COLUMN suspicion")
         for table in ("claims", "gradings", "qa"):  # tables that came after schema 4
