@@ -11,16 +11,14 @@ arrives) and the wall time until the patient is shown.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from bench.worklist import fill
+from bench.worklist import fill, large_session_arguments
 from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.engine.records.patient_queue import to_grade
 from ran_desktop.engine.records.review_session import ReviewSession
@@ -40,12 +38,14 @@ def before(results: ResultsTableModel) -> float:
 def now(results: ResultsTableModel, store: Storage, session: int, target: Path) -> tuple[float, float]:
     """(GUI-thread seconds, wall seconds until the form shows the first patient)."""
     held = [0.0]
+    constructing = [True]  # a small list is queued inside the constructor, whose time is counted whole
     original = PatientForm._show_found
 
     def timed_show(form: PatientForm, asked: int, found: object) -> None:
         t0 = time.perf_counter()
         original(form, asked, found)  # type: ignore[arg-type]  # the queue's answer, passed on unchanged
-        held[0] += time.perf_counter() - t0
+        if not constructing[0]:
+            held[0] += time.perf_counter() - t0
 
     PatientForm._show_found = timed_show  # type: ignore[method-assign]  # the GUI thread's part, timed
     try:
@@ -53,6 +53,7 @@ def now(results: ResultsTableModel, store: Storage, session: int, target: Path) 
         form = PatientForm(results.entries, results.records_of, (), ReviewSession(store, session), lambda: "Dr Bench",
                            "open", lambda _record: None, target)
         held[0] += time.perf_counter() - started
+        constructing[0] = False
         while form.group is None:
             QApplication.processEvents()
             time.sleep(0.001)
@@ -64,11 +65,7 @@ def now(results: ResultsTableModel, store: Storage, session: int, target: Path) 
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=100_000)
-    args = parser.parse_args()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    QApplication.instance() or QApplication([])
+    args = large_session_arguments(__doc__.split("\n")[0])
     with tempfile.TemporaryDirectory() as scratch:
         target = Path(scratch) / "bench.sqlite3"
         with Storage(target) as store:

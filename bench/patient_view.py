@@ -11,16 +11,14 @@ tree's reset when the grouping arrives), and the wall time until the tree shows 
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import tempfile
 import time
 from pathlib import Path
 
 from PySide6.QtWidgets import QApplication
 
-from bench.worklist import fill
+from bench.worklist import fill, large_session_arguments
 from ran_desktop.engine.records.patient_groups import group_by_patient
 from ran_desktop.engine.records.storage import Storage
 from ran_desktop.gui.patient_panel import PatientPanel
@@ -63,11 +61,7 @@ def now(results: ResultsTableModel) -> tuple[float, float]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--images", type=int, default=100_000)
-    args = parser.parse_args()
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-    QApplication.instance() or QApplication([])
+    args = large_session_arguments(__doc__.split("\n")[0])
     with tempfile.TemporaryDirectory() as scratch, Storage(Path(scratch) / "bench.sqlite3") as store:
         session = fill(store, args.images)
         fresh = ResultsTableModel()

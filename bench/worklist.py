@@ -97,6 +97,18 @@ def _driver_parameters(compiled: Any) -> Any:
     return compiled.params
 
 
+def large_session_arguments(description: str) -> argparse.Namespace:
+    """--images (default 100,000) for a benchmark of the window's parts on a large session, Qt made offscreen."""
+    from PySide6.QtWidgets import QApplication
+
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--images", type=int, default=100_000)
+    args = parser.parse_args()
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    QApplication.instance() or QApplication([])
+    return args
+
+
 def open_seconds(store: Storage, session: int, screenful: int = 40) -> float:
     """Listing the session in the window's model and proxy and drawing its first screenful of rows."""
     from PySide6.QtCore import Qt
