@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
+from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
+from sqlalchemy import create_engine, text
 
 from ran_desktop.engine.imaging.loading import Eye
 from ran_desktop.engine.model.bundle import load_bundle
@@ -106,24 +108,23 @@ def test_rows_stored_before_the_list_columns_get_them_when_the_database_is_upgra
                                                                   for n, r in enumerate(stored)}
 
 
-def test_rows_stored_before_the_study_date_column_get_it_when_the_database_is_upgraded(screened, tmp_path):
+def test_rows_stored_before_the_study_date_column_get_it_when_the_database_is_upgraded(screened, target):
     """Schema 11 copies each row's study date out of its metadata cell; a damaged cell leaves it empty and the rest of
-    the session is upgraded (the file is taken back to schema 10 by hand)."""
-    target = tmp_path / "ran-screening.sqlite3"
+    the session is upgraded (the database is taken back to schema 10 by hand, on each backend)."""
     with Storage(target) as store:
         session = store.current_session()
         for result in screened:
             store.save_result(session, result)
         expected = [entry_of(r) for r in store.load_session(session, thumbnails=False)]
     assert [e.study_date for e in expected] == [None, "2026-03-04", None, None]
-    raw = sqlite3.connect(target)
-    raw.execute("ALTER TABLE images DROP COLUMN study_date")
-    raw.execute("UPDATE alembic_version SET version_num = '0010'")
-    key = raw.execute("SELECT key FROM images WHERE id = 4").fetchone()[0]
-    raw.execute("UPDATE images SET metadata = '{not json' WHERE id = 4")  # the unreadable file's row
-    raw.commit()
-    raw.close()
+    engine = create_engine(f"sqlite:///{target}" if isinstance(target, Path) else target)
+    with engine.begin() as db:
+        db.execute(text("ALTER TABLE images DROP COLUMN study_date"))
+        db.execute(text("UPDATE alembic_version SET version_num = '0010'"))
+        damaged = db.execute(text("SELECT id, key FROM images ORDER BY id")).all()[3]  # the unreadable file's row
+        db.execute(text("UPDATE images SET metadata = '{not json' WHERE id = :id"), {"id": damaged.id})
+    engine.dispose()
     with Storage(target) as store:
         listed = store.list_session(session)
         assert [e.study_date for e in listed.entries()] == [None, "2026-03-04", None, None]
-        assert listed.entries()[:3] == expected[:3] and listed.entry(3).key == key
+        assert listed.entries()[:3] == expected[:3] and listed.entry(3).key == damaged.key

@@ -21,6 +21,7 @@ def upgrade() -> None:
     bind = op.get_bind()
     images = sa.table("images", sa.column("id", sa.Integer), sa.column("metadata", sa.Text),
                       sa.column("study_date", sa.Text))
+    fill = sa.update(images).where(images.c.id == sa.bindparam("row_id")).values(study_date=sa.bindparam("date"))
     last = 0
     while True:
         rows = bind.execute(
@@ -29,11 +30,14 @@ def upgrade() -> None:
         ).all()
         if not rows:
             return
+        dated = []
         for image_id, cell in rows:
             try:
                 date = json.loads(cell).get("study_date")
             except (ValueError, AttributeError):
                 continue  # a damaged cell: the list reports the row when it is shown
             if isinstance(date, str) and date:
-                bind.execute(sa.update(images).where(images.c.id == image_id).values(study_date=date))
+                dated.append({"row_id": image_id, "date": date})
+        if dated:
+            bind.execute(fill, dated)  # one statement for the batch
         last = rows[-1][0]
